@@ -1,0 +1,81 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+var targets: [Target] = [
+    // Definitions, money, JSON values, templates, the journal protocol. Foundation only.
+    .target(name: "WfloCore", swiftSettings: swiftSettings),
+    // LiteLLM-compatible pricing table, exact cost of usage, worst-case estimate.
+    .target(name: "WfloPricing", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
+    // The journal in SQLite (GRDB). The only place SQL lives.
+    .target(name: "WfloStore", dependencies: [
+            "WfloCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: swiftSettings),
+    // LLM clients (OpenAI-compatible, Anthropic), HTTP transport, record/replay.
+    .target(name: "WfloProviders", dependencies: [
+            "WfloCore", "WfloPricing",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+    // YAML -> definitions, validation with line numbers.
+    .target(name: "WfloDSL", dependencies: [
+            "WfloCore",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: swiftSettings),
+    // The executor: scheduling, replay, budget governor, retries.
+    .target(name: "WfloEngine", dependencies: [
+            "WfloCore", "WfloPricing", "WfloProviders",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+    // Cost breakdowns and run summaries.
+    .target(name: "WfloReports", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
+    // The commands; the executable below is only @main.
+    .target(name: "WfloCLI", dependencies: [
+            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+    .executableTarget(name: "wflo", dependencies: ["WfloCLI"], swiftSettings: swiftSettings),
+    // Local servers speaking the providers' wire formats, shared by test targets.
+    .target(name: "WfloTesting", dependencies: [
+            "WfloCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloCoreTests", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloPricingTests", dependencies: ["WfloPricing"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloStore", "WfloDSL", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloTesting"], swiftSettings: swiftSettings),
+]
+
+// While several people work on separate modules, WFLO_DEV_TARGETS=A,B,… builds only those.
+if let only = Context.environment["WFLO_DEV_TARGETS"] {
+    let names = Set(only.split(separator: ",").map(String.init))
+    targets = targets.filter { names.contains($0.name) }
+}
+
+let package = Package(
+    name: "wflo",
+    platforms: [.macOS(.v14)],
+    products: Context.environment["WFLO_DEV_TARGETS"] != nil ? [] : [
+        .executable(name: "wflo", targets: ["wflo"]),
+        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: targets
+)

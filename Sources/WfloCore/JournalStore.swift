@@ -1,0 +1,120 @@
+import Foundation
+
+/// What the executor asks of the journal. Every method is one atomic transaction.
+///
+/// The SQLite implementation lives in `WfloStore`; the engine sees only this protocol.
+/// Implementations must be safe to share between tasks and between processes using the
+/// same database.
+public protocol JournalStore: Sendable {
+    /// Inserts a new run.
+    func createRun(_ run: RunRecord) async throws
+    func run(id: String) async throws -> RunRecord?
+    /// The full id of the only run whose id starts with `prefix`.
+    /// - Throws: ``StoreError`` when none or several match.
+    func resolveRunID(prefix: String) async throws -> String
+    /// Newest first.
+    func listRuns(limit: Int) async throws -> [RunRecord]
+    /// Sets a run's status (and outputs/error when given), with an event.
+    func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws
+    func appendEvent(_ event: EventRecord) async throws
+
+    /// Starts an attempt at a step, reserving `reserve` against the run's budget.
+    ///
+    /// Atomically: when the run has a budget and settled + reserved + `reserve` > budget,
+    /// nothing is written and `.refused` carries the numbers; otherwise the attempt row (status
+    /// `running`, holding the reservation), the step row (status `running`) and a
+    /// `step_started` event are written together. Invariant 1 of DESIGN.md rests on this.
+    func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome
+
+    /// Settles an attempt: its exact cost replaces its reservation, and when the attempt
+    /// decides the step (success, or a final failure) the step row gets its result, in the
+    /// same transaction, with an event.
+    func finishAttempt(_ finish: AttemptFinish) async throws
+
+    /// Records a step that ran with no attempt (no cost, no side effect, e.g. `transform`)
+    /// or was decided without running (refused, skipped), with its event: one transaction.
+    func recordStep(_ step: StepRecord, event: EventRecord?) async throws
+
+    /// Marks every `running` attempt of the run `unsettled` (it was in flight when a process
+    /// died): it stays charged at its reservation. Returns how many were marked.
+    func markInFlightUnsettled(runID: String, at: Date) async throws -> Int
+
+    func journal(runID: String) async throws -> RunJournal
+    func ledger(runID: String) async throws -> LedgerSnapshot
+}
+
+public struct AttemptStart: Sendable, Hashable {
+    public var runID: String
+    public var stepID: String
+    public var stepType: String
+    public var number: Int
+    public var model: String?
+    /// The worst case to hold against the budget (zero for calls that cost nothing).
+    public var reserve: Money
+    public var at: Date
+
+    public init(runID: String, stepID: String, stepType: String, number: Int, model: String?, reserve: Money, at: Date) {
+        self.runID = runID
+        self.stepID = stepID
+        self.stepType = stepType
+        self.number = number
+        self.model = model
+        self.reserve = reserve
+        self.at = at
+    }
+}
+
+public enum AttemptBeginOutcome: Sendable, Hashable {
+    case started(attemptID: Int64)
+    /// Nothing was written. `ledger` is the state that did not fit `requested`.
+    case refused(ledger: LedgerSnapshot, requested: Money)
+}
+
+public struct AttemptFinish: Sendable, Hashable {
+    public var attemptID: Int64
+    public var runID: String
+    public var stepID: String
+    public var succeeded: Bool
+    /// The exact cost (zero when the call made no charge, e.g. refused by the provider).
+    public var cost: Money
+    public var usage: TokenUsage?
+    public var error: String?
+    /// Set when this attempt decides the step: the step's final status and output.
+    public var stepStatus: StepStatus?
+    public var stepOutput: JSONValue?
+    public var at: Date
+
+    public init(attemptID: Int64, runID: String, stepID: String, succeeded: Bool, cost: Money, usage: TokenUsage?,
+                error: String?, stepStatus: StepStatus?, stepOutput: JSONValue?, at: Date) {
+        self.attemptID = attemptID
+        self.runID = runID
+        self.stepID = stepID
+        self.succeeded = succeeded
+        self.cost = cost
+        self.usage = usage
+        self.error = error
+        self.stepStatus = stepStatus
+        self.stepOutput = stepOutput
+        self.at = at
+    }
+}
+
+/// Errors of the journal.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case notFound = "not_found"
+        case ambiguous
+        case database
+        case corrupt
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

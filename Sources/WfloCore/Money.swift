@@ -1,0 +1,131 @@
+import Foundation
+
+/// An exact amount of US dollars.
+///
+/// `Money` wraps `Decimal` (38 significant digits) and is never built from a `Double`:
+/// prices are parsed from the JSON *text* of the pricing table, token counts are integers,
+/// and every sum and product is exact. Rounding happens only in ``formatted(decimals:)``,
+/// when a person reads the number (banker's rounding, said in the reports).
+///
+/// In JSON, money is a decimal string (`"0.00045"`), never a float.
+public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    /// The exact amount in USD.
+    public let amount: Decimal
+
+    public static let zero = Money(Decimal(0))
+
+    public init(_ amount: Decimal) {
+        self.amount = amount
+    }
+
+    public init(_ integer: Int) {
+        self.amount = Decimal(integer)
+    }
+
+    /// Parses a decimal number written as JSON writes numbers (`0.5`, `1.5e-07`, `3`).
+    /// Returns nil for anything else, including a number followed by other characters.
+    public init?(string: String) {
+        let trimmed = string.trimmingCharacters(in: .whitespaces)
+        guard Money.isDecimalLiteral(trimmed), let value = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")) else {
+            return nil
+        }
+        self.amount = value
+    }
+
+    /// True when `text` is a plain decimal number (an optional sign, digits, an optional
+    /// fraction and an optional exponent), the JSON grammar with a leading `+` allowed.
+    public static func isDecimalLiteral(_ text: String) -> Bool {
+        var bytes = Substring(text).utf8[...]
+        if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        func digits() -> Int {
+            var n = 0
+            while let b = bytes.first, b >= 0x30, b <= 0x39 { bytes = bytes.dropFirst(); n += 1 }
+            return n
+        }
+        var mantissaDigits = digits()
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            mantissaDigits += digits()
+        }
+        guard mantissaDigits > 0 else { return false }
+        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+            guard digits() > 0 else { return false }
+        }
+        return bytes.isEmpty
+    }
+
+    public static func < (lhs: Money, rhs: Money) -> Bool { lhs.amount < rhs.amount }
+    public static func + (lhs: Money, rhs: Money) -> Money { Money(lhs.amount + rhs.amount) }
+    public static func - (lhs: Money, rhs: Money) -> Money { Money(lhs.amount - rhs.amount) }
+    public static func += (lhs: inout Money, rhs: Money) { lhs = lhs + rhs }
+    public static func -= (lhs: inout Money, rhs: Money) { lhs = lhs - rhs }
+    /// A per-unit price times a count of units (tokens, requests).
+    public static func * (lhs: Money, rhs: Int) -> Money { Money(lhs.amount * Decimal(rhs)) }
+    public static func * (lhs: Money, rhs: Decimal) -> Money { Money(lhs.amount * rhs) }
+
+    public var isZero: Bool { amount.isZero }
+    public var isNegative: Bool { amount < 0 }
+
+    /// The exact value as a plain decimal string with no exponent (`0.00045`).
+    public var description: String {
+        Money.plainString(amount)
+    }
+
+    /// The value rounded half-to-even to `decimals` places, padded with zeros
+    /// (`formatted(decimals: 6)` of 0.00045 is `0.000450`). For people only.
+    public func formatted(decimals: Int) -> String {
+        var value = amount
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &value, decimals, .bankers)
+        var text = Money.plainString(rounded)
+        if decimals > 0 {
+            if !text.contains(".") { text += "." }
+            let fraction = text.split(separator: ".", omittingEmptySubsequences: false).last?.count ?? 0
+            if fraction < decimals { text += String(repeating: "0", count: decimals - fraction) }
+        }
+        return text
+    }
+
+    /// `$0.000450` style, with a fixed number of decimals.
+    public func dollars(decimals: Int = 6) -> String {
+        let text = formatted(decimals: decimals)
+        return text.hasPrefix("-") ? "-$" + text.dropFirst() : "$" + text
+    }
+
+    static func plainString(_ value: Decimal) -> String {
+        // Decimal's description never uses an exponent and uses "." regardless of locale.
+        let text = value.description
+        return text == "-0" ? "0" : text
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = Money(string: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not a decimal amount of money")
+        }
+        self = value
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+extension Money {
+    /// Share of `total` as a percentage, for people (e.g. budget used). Nil when total is zero.
+    public func percent(of total: Money) -> Decimal? {
+        guard !total.isZero else { return nil }
+        return amount / total.amount * 100
+    }
+
+    public static func max(_ a: Money, _ b: Money) -> Money { a < b ? b : a }
+    public static func min(_ a: Money, _ b: Money) -> Money { a < b ? a : b }
+}
+
+extension Sequence where Element == Money {
+    public func sum() -> Money { reduce(Money.zero, +) }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+/// A run's state. Raw values are what JSON output and the journal say.
+public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case running
+    case completed
+    case failed
+    case budgetExceeded = "budget_exceeded"
+    case waitingApproval = "waiting_approval"
+    case rejected
+    case cancelled
+
+    public var isFinal: Bool { self != .running && self != .waitingApproval }
+
+    /// The process exit code `wflo run`/`resume` ends with.
+    public var exitCode: Int32 {
+        switch self {
+        case .completed: return 0
+        case .failed, .running: return 1
+        case .budgetExceeded: return 3
+        case .waitingApproval: return 4
+        case .rejected, .cancelled: return 5
+        }
+    }
+}
+
+public enum StepStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case pending
+    case running
+    case completed
+    case failed
+    /// Refused by the budget governor before any call was made.
+    case budgetExceeded = "budget_exceeded"
+    case skipped
+}
+
+public enum AttemptStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Started, reservation held, no result yet.
+    case running
+    case succeeded
+    case failed
+    /// Was in flight when the process died: charged at its reservation, the truth unknown.
+    case unsettled
+}
+
+/// One run of a workflow: a row of the journal.
+public struct RunRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var workflowName: String
+    /// Path of the workflow file as given, for people.
+    public var workflowPath: String
+    /// The workflow's YAML text as it was when the run started; resume re-reads this, not the file.
+    public var workflowSource: String
+    public var inputs: JSONValue
+    /// Nil only when the user passed `--no-budget`.
+    public var budget: Money?
+    public var status: RunStatus
+    public var outputs: JSONValue?
+    public var error: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, workflowName: String, workflowPath: String, workflowSource: String, inputs: JSONValue,
+                budget: Money?, status: RunStatus = .running, outputs: JSONValue? = nil, error: String? = nil,
+                createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.workflowName = workflowName
+        self.workflowPath = workflowPath
+        self.workflowSource = workflowSource
+        self.inputs = inputs
+        self.budget = budget
+        self.status = status
+        self.outputs = outputs
+        self.error = error
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The journaled state of one step of a run.
+public struct StepRecord: Sendable, Hashable, Codable {
+    public var runID: String
+    public var stepID: String
+    public var type: String
+    public var status: StepStatus
+    /// The step's output, committed before any dependent step starts.
+    public var output: JSONValue?
+    public var error: String?
+    public var model: String?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+
+    public init(runID: String, stepID: String, type: String, status: StepStatus, output: JSONValue? = nil,
+                error: String? = nil, model: String? = nil, startedAt: Date? = nil, finishedAt: Date? = nil) {
+        self.runID = runID
+        self.stepID = stepID
+        self.type = type
+        self.status = status
+        self.output = output
+        self.error = error
+        self.model = model
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}
+
+/// One attempt at a step: the unit the ledger charges.
+public struct AttemptRecord: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var runID: String
+    public var stepID: String
+    /// 1-based.
+    public var number: Int
+    public var status: AttemptStatus
+    public var model: String?
+    /// The worst case held while the attempt was in flight.
+    public var reserved: Money
+    /// The exact cost once settled; nil while running or unsettled.
+    public var cost: Money?
+    public var usage: TokenUsage?
+    public var error: String?
+    public var startedAt: Date
+    public var finishedAt: Date?
+
+    public init(id: Int64, runID: String, stepID: String, number: Int, status: AttemptStatus, model: String?,
+                reserved: Money, cost: Money?, usage: TokenUsage?, error: String?, startedAt: Date, finishedAt: Date?) {
+        self.id = id
+        self.runID = runID
+        self.stepID = stepID
+        self.number = number
+        self.status = status
+        self.model = model
+        self.reserved = reserved
+        self.cost = cost
+        self.usage = usage
+        self.error = error
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    /// What this attempt counts against the budget: its cost once settled, else its reservation.
+    public var charged: Money {
+        switch status {
+        case .succeeded, .failed: return cost ?? .zero
+        case .running, .unsettled: return reserved
+        }
+    }
+}
+
+/// An entry of a run's append-only event log.
+public struct EventRecord: Sendable, Hashable, Codable {
+    public var sequence: Int64
+    public var runID: String
+    public var stepID: String?
+    public var kind: String
+    public var data: JSONValue
+    public var at: Date
+
+    public init(sequence: Int64 = 0, runID: String, stepID: String?, kind: String, data: JSONValue = .null, at: Date) {
+        self.sequence = sequence
+        self.runID = runID
+        self.stepID = stepID
+        self.kind = kind
+        self.data = data
+        self.at = at
+    }
+}
+
+/// Money of a run as the ledger sees it.
+public struct LedgerSnapshot: Sendable, Hashable, Codable {
+    /// Sum of settled attempts' exact costs.
+    public var settled: Money
+    /// Sum of reservations of attempts still running or unsettled.
+    public var reserved: Money
+    public var budget: Money?
+
+    public init(settled: Money, reserved: Money, budget: Money?) {
+        self.settled = settled
+        self.reserved = reserved
+        self.budget = budget
+    }
+
+    /// Settled plus reserved: what the budget must cover.
+    public var committed: Money { settled + reserved }
+    public var remaining: Money? { budget.map { $0 - committed } }
+}
+
+/// Everything the journal holds about a run: what resume and reports read.
+public struct RunJournal: Sendable, Hashable {
+    public var run: RunRecord
+    public var steps: [StepRecord]
+    public var attempts: [AttemptRecord]
+    public var events: [EventRecord]
+
+    public init(run: RunRecord, steps: [StepRecord], attempts: [AttemptRecord], events: [EventRecord]) {
+        self.run = run
+        self.steps = steps
+        self.attempts = attempts
+        self.events = events
+    }
+
+    public var ledger: LedgerSnapshot {
+        LedgerSnapshot(settled: attempts.filter { $0.status == .succeeded || $0.status == .failed }.map(\.charged).sum(),
+                       reserved: attempts.filter { $0.status == .running || $0.status == .unsettled }.map(\.reserved).sum(),
+                       budget: run.budget)
+    }
+}

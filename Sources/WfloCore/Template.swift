@@ -1,0 +1,136 @@
+import Foundation
+
+/// A string with `{{ reference }}` placeholders, such as
+/// `"Write the brief from {{steps.outline.output.text}}"`.
+///
+/// A reference is a dotted path: `inputs.NAME`, `steps.ID.output[.FIELD…]` (numbers index
+/// arrays), `secrets.NAME` where a later issue provides secrets. Rendering asks a resolver
+/// for each path; a template that is exactly one reference renders to the referenced value
+/// itself (an object stays an object), anything else renders to text.
+public struct Template: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Segment: Sendable, Hashable, Codable {
+        case literal(String)
+        /// A reference; `offset` is its position (in characters) in the source text.
+        case reference(path: [String], offset: Int)
+    }
+
+    public let source: String
+    public let segments: [Segment]
+
+    /// Parses `source`. Throws ``TemplateError`` for an unclosed `{{` or an empty reference.
+    public init(_ source: String) throws {
+        self.source = source
+        var segments: [Segment] = []
+        var literal = ""
+        var rest = Substring(source)
+        while let open = rest.range(of: "{{") {
+            literal += rest[rest.startIndex..<open.lowerBound]
+            let afterOpen = rest[open.upperBound...]
+            guard let close = afterOpen.range(of: "}}") else {
+                throw TemplateError(message: "'{{' is not closed with '}}'", offset: source.distance(from: source.startIndex, to: open.lowerBound))
+            }
+            let body = afterOpen[afterOpen.startIndex..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            let offset = source.distance(from: source.startIndex, to: open.lowerBound)
+            let path = body.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            guard !body.isEmpty, !path.contains(where: { $0.isEmpty || $0.contains(where: { $0.isWhitespace }) }) else {
+                throw TemplateError(message: "'{{\(body)}}' is not a reference (write {{inputs.NAME}} or {{steps.ID.output.FIELD}})", offset: offset)
+            }
+            if !literal.isEmpty { segments.append(.literal(literal)); literal = "" }
+            segments.append(.reference(path: path, offset: offset))
+            rest = afterOpen[close.upperBound...]
+        }
+        literal += rest
+        if !literal.isEmpty { segments.append(.literal(literal)) }
+        self.segments = segments
+    }
+
+    /// A template with no placeholders.
+    public init(literal: String) {
+        self.source = literal
+        self.segments = literal.isEmpty ? [] : [.literal(literal)]
+    }
+
+    public var description: String { source }
+
+    /// Every reference path in order of appearance.
+    public var references: [[String]] {
+        segments.compactMap { if case .reference(let p, _) = $0 { return p } else { return nil } }
+    }
+
+    public var isConstant: Bool { references.isEmpty }
+
+    /// Renders with `resolve`, which returns the value at a path or throws.
+    /// A template that is exactly one reference returns that value unchanged.
+    public func render(_ resolve: ([String]) throws -> JSONValue) rethrows -> JSONValue {
+        if segments.count == 1, case .reference(let path, _) = segments[0] {
+            return try resolve(path)
+        }
+        return .string(try renderText(resolve))
+    }
+
+    /// Renders to text: strings as they are, other values as compact JSON.
+    public func renderText(_ resolve: ([String]) throws -> JSONValue) rethrows -> String {
+        var out = ""
+        for segment in segments {
+            switch segment {
+            case .literal(let s): out += s
+            case .reference(let path, _): out += try resolve(path).interpolated
+            }
+        }
+        return out
+    }
+}
+
+public struct TemplateError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    /// Character offset of the problem in the template's text.
+    public let offset: Int
+    public var description: String { message }
+}
+
+/// A JSON-shaped value whose strings may be templates: the `output:` of a transform step,
+/// a request body. Rendering walks the tree and renders each template.
+public indirect enum TemplateValue: Sendable, Hashable, Codable {
+    case literal(JSONValue)
+    case template(Template)
+    case array([TemplateValue])
+    case object([String: TemplateValue])
+
+    public func render(_ resolve: ([String]) throws -> JSONValue) rethrows -> JSONValue {
+        switch self {
+        case .literal(let v): return v
+        case .template(let t): return try t.render(resolve)
+        case .array(let items): return .array(try items.map { try $0.render(resolve) })
+        case .object(let o): return .object(try o.mapValues { try $0.render(resolve) })
+        }
+    }
+
+    public var templates: [Template] {
+        switch self {
+        case .literal: return []
+        case .template(let t): return [t]
+        case .array(let items): return items.flatMap(\.templates)
+        case .object(let o): return o.keys.sorted().flatMap { o[$0]!.templates }
+        }
+    }
+}
+
+extension JSONValue {
+    /// The value at `path` below this one (object keys, or array indexes written as numbers).
+    public func value(at path: some Collection<String>) -> JSONValue? {
+        var current = self
+        for component in path {
+            switch current {
+            case .object(let o):
+                guard let next = o[component] else { return nil }
+                current = next
+            case .array(let a):
+                guard let i = Int(component), a.indices.contains(i) else { return nil }
+                current = a[i]
+            default:
+                return nil
+            }
+        }
+        return current
+    }
+}

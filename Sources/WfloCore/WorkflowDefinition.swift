@@ -1,0 +1,219 @@
+import Foundation
+
+/// A place in a workflow file, for error messages (`brief.yaml:12:5`).
+public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// A parsed, validated workflow: what the executor runs.
+public struct WorkflowDefinition: Sendable, Hashable, Codable {
+    public var name: String
+    public var description: String?
+    /// The budget written in the file; `--budget` overrides it.
+    public var budget: Money?
+    public var inputs: [InputDefinition]
+    public var steps: [StepDefinition]
+    /// Named outputs of the run, in file order.
+    public var outputs: [OutputDefinition]
+    /// A `pricing:` block: extra or overriding entries in LiteLLM's format, keyed by model.
+    public var pricing: JSONValue?
+
+    public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
+                steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil) {
+        self.name = name
+        self.description = description
+        self.budget = budget
+        self.inputs = inputs
+        self.steps = steps
+        self.outputs = outputs
+        self.pricing = pricing
+    }
+
+    public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }
+}
+
+public struct OutputDefinition: Sendable, Hashable, Codable {
+    public var name: String
+    public var value: TemplateValue
+    public init(name: String, value: TemplateValue) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public enum InputType: String, Sendable, Hashable, Codable, CaseIterable {
+    case string, number, integer, boolean, array, object
+}
+
+public struct InputDefinition: Sendable, Hashable, Codable {
+    public var name: String
+    public var type: InputType
+    public var defaultValue: JSONValue?
+    public var description: String?
+
+    public init(name: String, type: InputType = .string, defaultValue: JSONValue? = nil, description: String? = nil) {
+        self.name = name
+        self.type = type
+        self.defaultValue = defaultValue
+        self.description = description
+    }
+
+    /// An input with no default must be given on the command line.
+    public var isRequired: Bool { defaultValue == nil }
+}
+
+/// Temporal-shaped retry policy. Delay before attempt n+1 is
+/// `min(initialInterval * backoffCoefficient^(n-1), maximumInterval)`, with jitter,
+/// or the provider's `Retry-After` when it says one.
+public struct RetryPolicy: Sendable, Hashable, Codable {
+    public var initialInterval: Double
+    public var backoffCoefficient: Double
+    public var maximumInterval: Double
+    /// Attempts in all, the first included. 1 means no retry.
+    public var maximumAttempts: Int
+    /// Error kinds (``ErrorKind`` raw values) never retried, in addition to the built-in rules.
+    public var nonRetryableErrors: [String]
+
+    public init(initialInterval: Double = 1, backoffCoefficient: Double = 2, maximumInterval: Double = 30,
+                maximumAttempts: Int = 3, nonRetryableErrors: [String] = []) {
+        self.initialInterval = initialInterval
+        self.backoffCoefficient = backoffCoefficient
+        self.maximumInterval = maximumInterval
+        self.maximumAttempts = maximumAttempts
+        self.nonRetryableErrors = nonRetryableErrors
+    }
+
+    public static let `default` = RetryPolicy()
+    public static let none = RetryPolicy(maximumAttempts: 1)
+
+    /// The delay before the attempt after `attempt` (1-based), before jitter.
+    public func delay(after attempt: Int) -> Double {
+        let raw = initialInterval * pow(backoffCoefficient, Double(max(0, attempt - 1)))
+        return min(raw, maximumInterval)
+    }
+}
+
+public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
+    case llm, transform
+}
+
+/// One step of a workflow.
+public struct StepDefinition: Sendable, Hashable, Codable {
+    public var id: String
+    public var dependsOn: [String]
+    public var retry: RetryPolicy?
+    /// Seconds one attempt may take.
+    public var timeout: Double?
+    public var kind: StepKind
+    public var location: SourceLocation?
+
+    public init(id: String, dependsOn: [String] = [], retry: RetryPolicy? = nil, timeout: Double? = nil,
+                kind: StepKind, location: SourceLocation? = nil) {
+        self.id = id
+        self.dependsOn = dependsOn
+        self.retry = retry
+        self.timeout = timeout
+        self.kind = kind
+        self.location = location
+    }
+
+    public var type: StepType {
+        switch kind {
+        case .llm: return .llm
+        case .transform: return .transform
+        }
+    }
+
+    /// Every template in the step's fields.
+    public var templates: [Template] {
+        switch kind {
+        case .llm(let l): return l.templates
+        case .transform(let t): return t.output.templates
+        }
+    }
+
+    /// Steps this one needs finished first: `depends_on` plus every step its templates name.
+    public var allDependencies: [String] {
+        var ids = dependsOn
+        for t in templates {
+            for path in t.references where path.count >= 2 && path[0] == "steps" && !ids.contains(path[1]) {
+                ids.append(path[1])
+            }
+        }
+        return ids
+    }
+}
+
+public enum StepKind: Sendable, Hashable, Codable {
+    case llm(LLMStepDefinition)
+    case transform(TransformStepDefinition)
+}
+
+public enum LLMProviderKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// OpenAI-compatible chat completions.
+    case openai
+    /// Anthropic messages.
+    case anthropic
+}
+
+public struct LLMMessageTemplate: Sendable, Hashable, Codable {
+    public var role: String
+    public var content: Template
+    public init(role: String, content: Template) {
+        self.role = role
+        self.content = content
+    }
+}
+
+public struct LLMStepDefinition: Sendable, Hashable, Codable {
+    public var model: String
+    /// `openai` or `anthropic`; nil means: from the pricing table's `litellm_provider`.
+    public var provider: LLMProviderKind?
+    public var baseURL: String?
+    public var system: Template?
+    public var prompt: Template?
+    public var messages: [LLMMessageTemplate]
+    /// Always sent; clamped to the model's `max_output_tokens`.
+    public var maxTokens: Int
+    public var temperature: Double?
+    public var stop: [String]
+    /// Ask for a JSON object and parse the answer into `output.json`.
+    public var jsonResponse: Bool
+
+    public init(model: String, provider: LLMProviderKind? = nil, baseURL: String? = nil, system: Template? = nil,
+                prompt: Template? = nil, messages: [LLMMessageTemplate] = [], maxTokens: Int,
+                temperature: Double? = nil, stop: [String] = [], jsonResponse: Bool = false) {
+        self.model = model
+        self.provider = provider
+        self.baseURL = baseURL
+        self.system = system
+        self.prompt = prompt
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.stop = stop
+        self.jsonResponse = jsonResponse
+    }
+
+    public var templates: [Template] {
+        [system, prompt].compactMap { $0 } + messages.map(\.content)
+    }
+}
+
+public struct TransformStepDefinition: Sendable, Hashable, Codable {
+    /// The value the step outputs, built from templates.
+    public var output: TemplateValue
+    public init(output: TemplateValue) {
+        self.output = output
+    }
+}
