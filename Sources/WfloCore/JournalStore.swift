@@ -17,6 +17,8 @@ public protocol JournalStore: Sendable {
     /// Sets a run's status (and outputs/error when given), with an event.
     func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws
     func appendEvent(_ event: EventRecord) async throws
+    /// Replaces a run's budget (`wflo resume RUN --budget USD`), with a `budget_changed` event.
+    func updateRunBudget(id: String, budget: Money, at: Date) async throws
 
     /// Starts an attempt at a step, reserving `reserve` against the run's budget.
     ///

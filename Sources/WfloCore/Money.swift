@@ -88,6 +88,17 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
         return text
     }
 
+    /// The exact value padded with zeros to at least `minimumDecimals` places, never rounded
+    /// (`0.00045` → `0.000450`; `0.0000375` stays `0.0000375`). What JSON and CSV carry.
+    public func exact(minimumDecimals: Int = 6) -> String {
+        var text = description
+        let fraction = text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 } ?? -1
+        if fraction < 0 { text += minimumDecimals > 0 ? "." : "" }
+        let have = Swift.max(fraction, 0)
+        if have < minimumDecimals { text += String(repeating: "0", count: minimumDecimals - have) }
+        return text
+    }
+
     /// `$0.000450` style, with a fixed number of decimals.
     public func dollars(decimals: Int = 6) -> String {
         let text = formatted(decimals: decimals)

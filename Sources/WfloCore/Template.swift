@@ -85,6 +85,10 @@ public struct TemplateError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// Character offset of the problem in the template's text.
     public let offset: Int
+    public init(message: String, offset: Int) {
+        self.message = message
+        self.offset = offset
+    }
     public var description: String { message }
 }
 

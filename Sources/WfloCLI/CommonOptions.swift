@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import WfloCore
+import WfloStore
+
+/// `--db PATH`, shared by every command that reads or writes the journal.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "The journal (SQLite file). Default: $WFLO_DB, else ~/.wflo/wflo.db.")
+    var db: String?
+
+    func open() throws -> SQLiteJournalStore {
+        let path = db ?? SQLiteJournalStore.defaultPath(environment: ProcessInfo.processInfo.environment)
+        return try SQLiteJournalStore(path: path)
+    }
+}
+
+/// `--record FILE` / `--replay FILE`.
+struct CassetteOptions: ParsableArguments {
+    @Option(name: .long, help: "Write every LLM exchange of the run to this cassette file.")
+    var record: String?
+
+    @Option(name: .long, help: "Serve LLM exchanges from this cassette file; no network, recorded usage charged at table prices.")
+    var replay: String?
+
+    func validate() throws {
+        if record != nil && replay != nil {
+            throw ValidationError("--record and --replay cannot be used together")
+        }
+    }
+}
+
+/// `--pricing FILE` (repeatable).
+struct PricingOptions: ParsableArguments {
+    @Option(name: .customLong("pricing"), help: "A pricing file in LiteLLM's format that adds or overrides models (repeatable).")
+    var files: [String] = []
+}

@@ -1,0 +1,38 @@
+import Foundation
+import WfloCore
+import WfloEngine
+
+/// Prints a run's progress for a person: a line when a paid step starts, when any step
+/// ends (with its cost), retries, refusals and budget alerts.
+struct ConsoleObserver: RunObserver {
+    func observe(_ progress: RunProgress) {
+        switch progress {
+        case .runStarted(let runID, let workflow, let budget):
+            Console.out("Run \(runID) · \(workflow) · budget \(budget?.dollars() ?? "none (--no-budget)")\n")
+        case .runResumed(let runID, let completed, let unsettled):
+            var line = "Resuming run \(runID): \(completed) step\(completed == 1 ? "" : "s") already done"
+            if unsettled > 0 { line += ", \(unsettled) attempt\(unsettled == 1 ? "" : "s") in flight at the crash kept charged at the worst case (unsettled)" }
+            Console.out(line + "\n")
+        case .stepStarted(let id, let type, let model, let attempt, let reserved):
+            let again = attempt > 1 ? " attempt \(attempt)" : ""
+            Console.out("  ▶ \(id)  \(type.rawValue)\(model.map { " " + $0 } ?? "")\(again)  reserved \(reserved.dollars())\n")
+        case .stepCompleted(let id, let cost, let usage, let seconds):
+            var line = "  ✓ \(id)  \(cost.dollars())"
+            if let usage { line += "  \(usage.inputTokens) in / \(usage.outputTokens) out tokens" }
+            line += String(format: "  %.2fs", seconds)
+            Console.out(line + "\n")
+        case .stepReplayed(let id):
+            Console.out("  ✓ \(id)  (from the journal, not run again)\n")
+        case .stepRetrying(let id, let attempt, let delay, let error):
+            Console.out("  ↻ \(id)  attempt \(attempt) failed: \(error); retrying in \(String(format: "%.1f", delay))s\n")
+        case .stepFailed(let id, let error):
+            Console.out("  ✗ \(id)  failed: \(error)\n")
+        case .stepRefused(let id, let message):
+            Console.out("  ⊘ \(id)  \(message)\n")
+        case .budgetAlert(let percent, let committed, let budget):
+            Console.out("  ! budget \(percent)% reached: \(committed.dollars()) of \(budget.dollars())\n")
+        case .runFinished:
+            break
+        }
+    }
+}

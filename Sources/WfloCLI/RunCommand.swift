@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import WfloCore
+import WfloDSL
+import WfloEngine
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a workflow under a budget.",
+        discussion: "Exit codes: 0 completed, 1 failed, 2 invalid usage or workflow, 3 budget exceeded."
+    )
+
+    @Argument(help: "The workflow file (YAML).")
+    var file: String
+
+    @Option(help: "Budget in USD; overrides the file's `budget`.")
+    var budget: String?
+
+    @Flag(help: "Run with no budget at all (required when neither the file nor --budget sets one).")
+    var noBudget = false
+
+    @Option(name: .customLong("input"), help: "An input as NAME=VALUE (repeatable).")
+    var inputs: [String] = []
+
+    @Option(help: "A JSON or YAML file with an object of inputs.")
+    var inputFile: String?
+
+    @Flag(help: "Print one JSON object at the end instead of progress.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var cassette: CassetteOptions
+    @OptionGroup var pricing: PricingOptions
+
+    func validate() throws {
+        if noBudget && budget != nil { throw ValidationError("--budget and --no-budget cannot be used together") }
+    }
+
+    func run() async throws {
+        let result = try await reportingErrors { () -> RunResult in
+            let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing)
+            let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
+            let budgetInForce = try resolveBudget(definition)
+            let inputValues = try bindInputs(definition)
+            let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
+            do {
+                let result = try await runtime.executor(observer: observer)
+                    .start(definition: definition, source: source, path: file, inputs: inputValues, budget: budgetInForce)
+                try await runtime.close()
+                return result
+            } catch {
+                try? await runtime.close()
+                throw error
+            }
+        }
+        RunSummary.print(result, json: json)
+        if result.status.exitCode != 0 { throw ExitCode(result.status.exitCode) }
+    }
+
+    private func resolveBudget(_ definition: WorkflowDefinition) throws -> Money? {
+        if noBudget { return nil }
+        if let budget {
+            let text = budget.hasPrefix("$") ? String(budget.dropFirst()) : budget
+            guard let money = Money(string: text), !money.isNegative else {
+                throw CLIError("--budget '\(budget)' is not an amount of USD (write --budget 0.50)", exitCode: 2)
+            }
+            return money
+        }
+        if let fileBudget = definition.budget { return fileBudget }
+        throw CLIError("\(file) sets no budget: pass --budget USD (e.g. --budget 0.50), or --no-budget to run without a limit", exitCode: 2)
+    }
+
+    private func bindInputs(_ definition: WorkflowDefinition) throws -> JSONValue {
+        var fileValue: JSONValue?
+        if let inputFile {
+            fileValue = try InputFileReader.read(inputFile)
+        }
+        do {
+            return try InputBinder.bind(definition, arguments: inputs, file: fileValue)
+        } catch {
+            throw CLIError("\(error)", exitCode: 2)
+        }
+    }
+}
+
+/// Prints the end of `run`/`resume`: a summary for people, or one JSON object.
+enum RunSummary {
+    static func json(_ result: RunResult) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "run_id": .string(result.runID),
+            "status": .string(result.status.rawValue),
+            "budget_usd": result.ledger.budget.map { .string($0.exact()) } ?? .null,
+            "spent_usd": .string(result.ledger.committed.exact()),
+            "settled_usd": .string(result.ledger.settled.exact()),
+            "unsettled_usd": .string(result.ledger.reserved.exact()),
+            "outputs": result.outputs ?? .null,
+        ]
+        if let error = result.error { object["error"] = .string(error) }
+        return .object(object)
+    }
+
+    static func print(_ result: RunResult, json: Bool) {
+        if json {
+            Console.out(self.json(result).encoded(sorted: true, pretty: true) + "\n")
+            return
+        }
+        let ledger = result.ledger
+        var line = "\nRun \(result.runID) \(result.status.rawValue) · spent \(ledger.committed.dollars())"
+        if let budget = ledger.budget {
+            line += " of \(budget.dollars())"
+            if let pct = ledger.committed.percent(of: budget) { line += " (\(String(format: "%.1f", NSDecimalNumber(decimal: pct).doubleValue))%)" }
+        }
+        Console.out(line + "\n")
+        if !ledger.reserved.isZero {
+            Console.out("  includes \(ledger.reserved.dollars()) unsettled (in flight when a process died)\n")
+        }
+        if let error = result.error { Console.out("  \(error)\n") }
+        if let outputs = result.outputs?.objectValue, !outputs.isEmpty {
+            Console.out("Outputs:\n")
+            for key in outputs.keys.sorted() {
+                let text = outputs[key]!.interpolated
+                Console.out("  \(key): \(text.contains("\n") ? "\n    " + text.replacingOccurrences(of: "\n", with: "\n    ") : text)\n")
+            }
+        }
+        switch result.status {
+        case .completed: Console.out("Report: wflo report \(result.runID.prefix(8))\n")
+        case .budgetExceeded, .failed:
+            Console.out("Report: wflo report \(result.runID.prefix(8)) · continue: wflo resume \(result.runID.prefix(8))\(result.status == .budgetExceeded ? " --budget USD" : "")\n")
+        default: break
+        }
+    }
+}

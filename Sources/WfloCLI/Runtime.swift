@@ -1,0 +1,57 @@
+import Foundation
+import WfloCore
+import WfloEngine
+import WfloPricing
+import WfloProviders
+import WfloStore
+
+/// The real components a command runs with: the journal, prices, the LLM transport
+/// (network, recording, or replay). `close()` saves a recording and shuts the HTTP client.
+struct Runtime {
+    let store: SQLiteJournalStore
+    let pricing: PricingTable
+    let llm: LLMClient
+    private let network: AsyncHTTPTransport?
+    private let recorder: RecordingTransport?
+
+    init(store: StoreOptions, cassette: CassetteOptions, pricing: PricingOptions) throws {
+        let environment = ProcessInfo.processInfo.environment
+        self.store = try store.open()
+        do {
+            self.pricing = try PricingTable.load(overlays: pricing.files, environment: environment)
+        } catch {
+            throw CLIError("\(error)", exitCode: 2)
+        }
+        let endpoints = ProviderEndpoints.fromEnvironment(environment)
+        if let replay = cassette.replay {
+            do {
+                let transport = try ReplayTransport(path: replay)
+                self.network = nil
+                self.recorder = nil
+                self.llm = LLMClient(transport: transport, endpoints: endpoints, requiresAPIKey: false)
+            } catch {
+                throw CLIError("cannot read the cassette \(replay): \(error)", exitCode: 2)
+            }
+        } else {
+            let network = AsyncHTTPTransport()
+            self.network = network
+            if let record = cassette.record {
+                let recorder = RecordingTransport(wrapping: network, path: record)
+                self.recorder = recorder
+                self.llm = LLMClient(transport: recorder, endpoints: endpoints)
+            } else {
+                self.recorder = nil
+                self.llm = LLMClient(transport: network, endpoints: endpoints)
+            }
+        }
+    }
+
+    func executor(observer: any RunObserver) -> Executor {
+        Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer))
+    }
+
+    func close() async throws {
+        try recorder?.save()
+        try await network?.shutdown()
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import WfloCore
+import WfloReports
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a run's state and its steps.")
+
+    @Argument(help: "The run id, or a unique prefix of it.")
+    var run: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var pricing: PricingOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let store = try store.open()
+            let report = try await ReportLoader.load(run: run, store: store)
+            if json {
+                let object: JSONValue = [
+                    "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.status.rawValue),
+                    "budget_usd": report.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(report.spent.exact()),
+                    "outputs": report.outputs ?? .null, "error": report.error.map { .string($0) } ?? .null,
+                    "steps": .array(report.steps.map { ["id": .string($0.id), "type": .string($0.type), "status": .string($0.status)] }),
+                ]
+                Console.out(object.encoded(sorted: true, pretty: true) + "\n")
+            } else {
+                var text = "Run \(report.runID) · \(report.workflow) · \(report.status.rawValue) · spent \(report.spent.dollars())"
+                if let budget = report.budget { text += " of \(budget.dollars())" }
+                text += "\n\n"
+                text += TextTable(header: ["step", "type", "status", "cost (USD)"],
+                                  rows: report.steps.map { [$0.id, $0.type, $0.status, $0.cost.formatted(decimals: 6)] },
+                                  rightAligned: [3]).render(separatorBefore: nil)
+                if let error = report.error { text += "\nerror: \(error)\n" }
+                Console.out(text)
+            }
+        }
+    }
+}

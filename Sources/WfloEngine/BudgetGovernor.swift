@@ -1,0 +1,73 @@
+import Foundation
+import WfloCore
+
+/// Holds a run to its budget (invariant 1 of DESIGN.md).
+///
+/// Before a paid call the governor asks the journal to reserve the call's worst-case cost;
+/// the journal does the check and the insert in one write transaction, so parallel steps (and
+/// other processes sharing the database) cannot race past the limit. A call that does not fit
+/// is refused before any traffic, with the numbers. After each settlement the governor raises
+/// the 50/80/95% alerts, each once per run (also across resumes: alerts are journaled).
+public actor BudgetGovernor {
+    public static let alertThresholds = [50, 80, 95]
+
+    private let store: any JournalStore
+    private let runID: String
+    private let budget: Money?
+    private let observer: any RunObserver
+    private let now: @Sendable () -> Date
+    private var alerted: Set<Int>
+
+    public init(store: any JournalStore, runID: String, budget: Money?, alreadyAlerted: Set<Int> = [],
+                observer: any RunObserver, now: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.runID = runID
+        self.budget = budget
+        self.alerted = alreadyAlerted
+        self.observer = observer
+        self.now = now
+    }
+
+    /// The outcome of asking for room in the budget.
+    public enum Decision: Sendable {
+        case reserved(attemptID: Int64)
+        case refused(message: String)
+    }
+
+    /// Starts an attempt holding `worstCase` against the budget, or refuses it with a message
+    /// giving settled, reserved, the request and the budget.
+    public func reserve(stepID: String, stepType: StepType, attempt: Int, model: String?, worstCase: Money) async throws -> Decision {
+        let start = AttemptStart(runID: runID, stepID: stepID, stepType: stepType.rawValue, number: attempt,
+                                 model: model, reserve: worstCase, at: now())
+        switch try await store.beginAttempt(start) {
+        case .started(let id):
+            return .reserved(attemptID: id)
+        case .refused(let ledger, let requested):
+            return .refused(message: BudgetGovernor.refusalMessage(ledger: ledger, requested: requested, model: model))
+        }
+    }
+
+    static func refusalMessage(ledger: LedgerSnapshot, requested: Money, model: String?) -> String {
+        let budget = ledger.budget ?? .zero
+        let left = budget - ledger.committed
+        var text = "refused before any call: worst case \(requested.dollars())"
+        if let model { text += " (\(model))" }
+        text += " does not fit the budget \(budget.dollars()): \(ledger.settled.dollars()) settled + "
+        text += "\(ledger.reserved.dollars()) reserved = \(ledger.committed.dollars()) committed, \(left.dollars()) left"
+        return text
+    }
+
+    /// Raises each alert threshold the run has newly crossed, once, journaled as `budget_alert`.
+    public func checkAlerts() async throws {
+        guard let budget, !budget.isZero else { return }
+        let ledger = try await store.ledger(runID: runID)
+        guard let percent = ledger.committed.percent(of: budget) else { return }
+        for threshold in BudgetGovernor.alertThresholds where !alerted.contains(threshold) && percent >= Decimal(threshold) {
+            alerted.insert(threshold)
+            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "budget_alert",
+                                                    data: ["percent": .int(threshold), "committed_usd": .string(ledger.committed.description),
+                                                           "budget_usd": .string(budget.description)], at: now()))
+            observer.observe(.budgetAlert(percent: threshold, committed: ledger.committed, budget: budget))
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import WfloCore
+import WfloPricing
+import WfloProviders
+
+/// Everything the executor needs from the outside world, injected so tests are fast and
+/// deterministic: the journal, prices, the LLM client, time, sleeping and randomness.
+public struct ExecutorConfiguration: Sendable {
+    public var store: any JournalStore
+    public var pricing: PricingTable
+    public var llm: LLMClient
+    public var observer: any RunObserver
+    public var now: @Sendable () -> Date
+    /// Waits the given number of seconds (retry back-off).
+    public var sleep: @Sendable (Double) async throws -> Void
+    /// A number in 0..<1 for retry jitter.
+    public var random: @Sendable () -> Double
+    /// Seconds an LLM attempt may take when the step sets no `timeout`.
+    public var defaultLLMTimeout: Double
+
+    public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
+                now: @escaping @Sendable () -> Date = { Date() },
+                sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .milliseconds(Int64(($0 * 1000).rounded()))) },
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+                defaultLLMTimeout: Double = 120) {
+        self.store = store
+        self.pricing = pricing
+        self.llm = llm
+        self.observer = observer
+        self.now = now
+        self.sleep = sleep
+        self.random = random
+        self.defaultLLMTimeout = defaultLLMTimeout
+    }
+}
+
+/// How a run ended, as `wflo run --json` and `wflo resume` report it.
+public struct RunResult: Sendable, Hashable {
+    public var runID: String
+    public var status: RunStatus
+    public var ledger: LedgerSnapshot
+    public var outputs: JSONValue?
+    public var error: String?
+
+    public init(runID: String, status: RunStatus, ledger: LedgerSnapshot, outputs: JSONValue?, error: String?) {
+        self.runID = runID
+        self.status = status
+        self.ledger = ledger
+        self.outputs = outputs
+        self.error = error
+    }
+}

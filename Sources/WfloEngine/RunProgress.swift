@@ -1,0 +1,28 @@
+import Foundation
+import WfloCore
+
+/// What the executor tells whoever watches a run (the CLI prints it). Everything here is
+/// also in the journal; the observer is for people, the journal is the truth.
+public enum RunProgress: Sendable, Hashable {
+    case runStarted(runID: String, workflow: String, budget: Money?)
+    case runResumed(runID: String, completedSteps: Int, unsettledAttempts: Int)
+    case stepStarted(stepID: String, type: StepType, model: String?, attempt: Int, reserved: Money)
+    case stepCompleted(stepID: String, cost: Money, usage: TokenUsage?, seconds: Double)
+    case stepReplayed(stepID: String)
+    case stepRetrying(stepID: String, attempt: Int, delaySeconds: Double, error: String)
+    case stepFailed(stepID: String, error: String)
+    case stepRefused(stepID: String, message: String)
+    case budgetAlert(percent: Int, committed: Money, budget: Money)
+    case runFinished(status: RunStatus)
+}
+
+/// Receives ``RunProgress`` as it happens. Called from several tasks; must be quick.
+public protocol RunObserver: Sendable {
+    func observe(_ progress: RunProgress)
+}
+
+/// An observer that ignores everything.
+public struct SilentObserver: RunObserver {
+    public init() {}
+    public func observe(_ progress: RunProgress) {}
+}

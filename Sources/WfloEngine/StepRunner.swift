@@ -1,0 +1,188 @@
+import Foundation
+import WfloCore
+import WfloPricing
+import WfloProviders
+
+enum StepOutcome: Sendable {
+    case completed(JSONValue)
+    case failed(String)
+    /// Refused by the budget governor; no call was made.
+    case refused(String)
+}
+
+/// Runs one step: renders its templates, reserves, calls, settles, journals.
+struct StepRunner: Sendable {
+    let configuration: ExecutorConfiguration
+    let pricing: PricingTable
+    let governor: BudgetGovernor
+    let runID: String
+
+    private var store: any JournalStore { configuration.store }
+    private var observer: any RunObserver { configuration.observer }
+
+    // MARK: transform
+
+    /// A transform has no side effect and costs nothing: its result is journaled in one
+    /// transaction, with no attempt row.
+    func runTransform(_ step: StepDefinition, _ transform: TransformStepDefinition, scope: TemplateScope) async throws -> StepOutcome {
+        let started = configuration.now()
+        do {
+            let output = try scope.render(transform.output)
+            let finished = configuration.now()
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.transform.rawValue, status: .completed,
+                                                  output: output, startedAt: started, finishedAt: finished),
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed", at: finished))
+            observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: finished.timeIntervalSince(started)))
+            return .completed(output)
+        } catch let error as EngineError {
+            return try await recordFailure(step, message: error.message, at: started)
+        }
+    }
+
+    private func recordFailure(_ step: StepDefinition, message: String, model: String? = nil, at started: Date) async throws -> StepOutcome {
+        let now = configuration.now()
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .failed, error: message,
+                                              model: model, startedAt: started, finishedAt: now),
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed", data: ["error": .string(message)], at: now))
+        observer.observe(.stepFailed(stepID: step.id, error: message))
+        return .failed(message)
+    }
+
+    // MARK: llm
+
+    func run(_ step: StepDefinition, scope: TemplateScope, firstAttempt: Int) async throws -> StepOutcome {
+        guard case .llm(let definition) = step.kind else {
+            return try await recordFailure(step, message: "step type '\(step.type.rawValue)' cannot run here", at: configuration.now())
+        }
+        let started = configuration.now()
+        let prepared: PreparedCall
+        do {
+            prepared = try prepare(definition, scope: scope)
+        } catch let error as EngineError {
+            return try await recordFailure(step, message: error.message, model: definition.model, at: started)
+        } catch let error as PricingError {
+            return try await recordFailure(step, message: error.description, model: definition.model, at: started)
+        }
+
+        let policy = step.retry ?? .default
+        let timeout = step.timeout ?? configuration.defaultLLMTimeout
+        var attempt = firstAttempt
+        while true {
+            let attemptStart = configuration.now()
+            let decision = try await governor.reserve(stepID: step.id, stepType: .llm, attempt: attempt, model: definition.model,
+                                                      worstCase: prepared.worstCase.cost)
+            guard case .reserved(let attemptID) = decision else {
+                if case .refused(let message) = decision {
+                    let now = configuration.now()
+                    try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.llm.rawValue, status: .budgetExceeded,
+                                                          error: message, model: definition.model, startedAt: started, finishedAt: now),
+                                               event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
+                                                                  data: ["error": .string(message),
+                                                                         "worst_case_usd": .string(prepared.worstCase.cost.description)], at: now))
+                    observer.observe(.stepRefused(stepID: step.id, message: message))
+                    return .refused(message)
+                }
+                continue
+            }
+            observer.observe(.stepStarted(stepID: step.id, type: .llm, model: definition.model, attempt: attempt,
+                                          reserved: prepared.worstCase.cost))
+            do {
+                let response = try await configuration.llm.complete(prepared.request, timeout: .milliseconds(Int64(timeout * 1000)))
+                let cost: Money
+                do {
+                    cost = try pricing.cost(model: definition.model, usage: response.usage).total
+                } catch {
+                    // Priced a moment ago, so this cannot happen unless the table is broken: keep the
+                    // budget safe by settling at the reservation.
+                    cost = prepared.worstCase.cost
+                }
+                let output = StepRunner.output(of: response, cost: cost, jsonRequested: definition.jsonResponse)
+                let now = configuration.now()
+                try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
+                                                            cost: cost, usage: response.usage, error: nil,
+                                                            stepStatus: .completed, stepOutput: output, at: now))
+                try await governor.checkAlerts()
+                observer.observe(.stepCompleted(stepID: step.id, cost: cost, usage: response.usage,
+                                                seconds: now.timeIntervalSince(attemptStart)))
+                return .completed(output)
+            } catch let error as ProviderError {
+                let kind = "\(error.kind)"
+                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
+                let message = error.description
+                try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
+                                                            cost: .zero, usage: nil, error: message,
+                                                            stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
+                if final {
+                    let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
+                    observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
+                    return .failed(message + suffix)
+                }
+                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter)
+                try await store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "retry_scheduled",
+                                                        data: ["attempt": .int(attempt), "delay_seconds": .double(delay),
+                                                               "error": .string(message)], at: configuration.now()))
+                observer.observe(.stepRetrying(stepID: step.id, attempt: attempt, delaySeconds: delay, error: message))
+                try await configuration.sleep(delay)
+                attempt += 1
+            }
+        }
+    }
+
+    /// The provider's Retry-After when it gave one; otherwise the policy's back-off with ±20% jitter.
+    func retryDelay(policy: RetryPolicy, attempt: Int, retryAfter: Double?) -> Double {
+        if let retryAfter, retryAfter >= 0 { return retryAfter }
+        let base = policy.delay(after: attempt)
+        return max(0, base * (0.8 + 0.4 * configuration.random()))
+    }
+
+    struct PreparedCall: Sendable {
+        var request: LLMRequest
+        var worstCase: WorstCaseEstimate
+    }
+
+    /// Renders the request and prices its worst case from the exact bytes that will be sent.
+    func prepare(_ definition: LLMStepDefinition, scope: TemplateScope) throws -> PreparedCall {
+        let price = try pricing.price(for: definition.model)
+        let provider = try StepRunner.provider(for: definition, price: price)
+        var messages: [LLMMessage] = []
+        for message in definition.messages {
+            messages.append(LLMMessage(role: message.role, content: try scope.renderText(message.content)))
+        }
+        if let prompt = definition.prompt {
+            messages.append(LLMMessage(role: "user", content: try scope.renderText(prompt)))
+        }
+        let system = try definition.system.map { try scope.renderText($0) }
+        var maxTokens = definition.maxTokens
+        if let limit = price.maxOutputTokens, limit > 0 { maxTokens = min(maxTokens, limit) }
+        let request = LLMRequest(provider: provider, model: definition.model, system: system, messages: messages,
+                                 maxTokens: maxTokens, temperature: definition.temperature, stop: definition.stop,
+                                 jsonResponse: definition.jsonResponse, baseURL: definition.baseURL)
+        let body = configuration.llm.encodedBody(request)
+        let shape = RequestShape(bodyBytes: body.count, messageCount: messages.count + (system == nil ? 0 : 1), maxTokens: maxTokens)
+        return PreparedCall(request: request, worstCase: try pricing.worstCase(model: definition.model, request: shape))
+    }
+
+    /// The wire format for a step: its `provider:`, else the table's `litellm_provider`.
+    static func provider(for definition: LLMStepDefinition, price: ModelPrice) throws -> LLMProviderKind {
+        if let provider = definition.provider { return provider }
+        switch price.provider ?? "" {
+        case "anthropic": return .anthropic
+        case "openai", "text-completion-openai": return .openai
+        case let other:
+            if definition.baseURL != nil { return .openai }
+            throw EngineError(.configuration, "model '\(definition.model)' is served by '\(other)', which wflo does not call directly; set `provider: openai` and `base_url:` for an OpenAI-compatible endpoint, or `provider: anthropic`")
+        }
+    }
+
+    static func output(of response: LLMResponse, cost: Money, jsonRequested: Bool) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "text": .string(response.text),
+            "finish_reason": .string(response.finishReason),
+            "model": .string(response.model),
+            "usage": response.usage.json,
+            "cost_usd": .string(cost.description),
+        ]
+        if jsonRequested { object["json"] = response.json ?? .null }
+        return .object(object)
+    }
+}

@@ -1,0 +1,38 @@
+import WfloCore
+
+/// What templates of one step can see: the run's inputs and the outputs of finished steps.
+struct TemplateScope: Sendable {
+    var inputs: JSONValue
+    var steps: [String: JSONValue]
+
+    func resolve(_ path: [String]) throws -> JSONValue {
+        let dotted = path.joined(separator: ".")
+        switch path.first {
+        case "inputs":
+            guard path.count >= 2, let value = inputs.value(at: path.dropFirst()) else {
+                throw EngineError(.template, "{{\(dotted)}}: the run has no input '\(path.dropFirst().joined(separator: "."))'")
+            }
+            return value
+        case "steps":
+            guard path.count >= 3, path[2] == "output" else {
+                throw EngineError(.template, "{{\(dotted)}}: write {{steps.ID.output}} or {{steps.ID.output.FIELD}}")
+            }
+            guard let output = steps[path[1]] else {
+                throw EngineError(.template, "{{\(dotted)}}: step '\(path[1])' has not completed")
+            }
+            guard let value = output.value(at: path.dropFirst(3)) else {
+                let fields = output.objectValue.map { $0.keys.sorted().joined(separator: ", ") } ?? "no fields"
+                throw EngineError(.template, "{{\(dotted)}}: the output of step '\(path[1])' has no '\(path.dropFirst(3).joined(separator: "."))' (it has: \(fields))")
+            }
+            return value
+        case "secrets":
+            throw EngineError(.template, "{{\(dotted)}}: secrets are only for http steps; a secret in a prompt or transform would be sent to the model or journaled in clear")
+        default:
+            throw EngineError(.template, "{{\(dotted)}}: unknown reference (write {{inputs.NAME}} or {{steps.ID.output.FIELD}})")
+        }
+    }
+
+    func render(_ template: Template) throws -> JSONValue { try template.render(resolve) }
+    func renderText(_ template: Template) throws -> String { try template.renderText(resolve) }
+    func render(_ value: TemplateValue) throws -> JSONValue { try value.render(resolve) }
+}

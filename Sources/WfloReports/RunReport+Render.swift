@@ -1,0 +1,151 @@
+import Foundation
+import WfloCore
+
+extension RunReport {
+    /// Renders the report. Tables round money to 6 decimals (half-to-even) and say so;
+    /// JSON and CSV carry exact decimal strings.
+    public func render(_ format: ReportFormat) -> String {
+        switch format {
+        case .table: return table()
+        case .json: return json.encoded(sorted: true, pretty: true) + "\n"
+        case .csv: return csv()
+        case .markdown: return markdown()
+        }
+    }
+
+    /// The report as JSON; money as exact decimal strings in USD.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "run_id": .string(runID),
+            "workflow": .string(workflow),
+            "status": .string(status.rawValue),
+            "budget_usd": budget.map { .string($0.exact()) } ?? .null,
+            "spent_usd": .string(spent.exact()),
+            "settled_usd": .string(settled.exact()),
+            "unsettled_usd": .string(unsettled.exact()),
+            "remaining_usd": remaining.map { .string($0.exact()) } ?? .null,
+            "created_at": .string(RunReport.iso(createdAt)),
+            "updated_at": .string(RunReport.iso(updatedAt)),
+            "steps": .array(steps.map(\.json)),
+            "models": .array(models.map { m in
+                ["model": .string(m.model), "calls": .int(m.calls), "cost_usd": .string(m.cost.exact())].adding(m.usage.json)
+            }),
+            "totals": ["cost_usd": .string(spent.exact())].adding(totalUsage.json),
+        ]
+        if let outputs { object["outputs"] = outputs }
+        if let error { object["error"] = .string(error) }
+        return .object(object)
+    }
+
+    static func iso(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+
+    private func table() -> String {
+        var out = "Run \(runID) · \(workflow) · \(status.rawValue)\n"
+        if let budget {
+            let used = spent.percent(of: budget).map { " (\(RunReport.percentText($0)) used)" } ?? ""
+            out += "Budget \(budget.dollars()) · spent \(spent.dollars())\(used) · left \((budget - spent).dollars())\n"
+        } else {
+            out += "No budget · spent \(spent.dollars())\n"
+        }
+        if !unsettled.isZero {
+            out += "Includes \(unsettled.dollars()) unsettled: attempts in flight when a process died, charged at their worst case.\n"
+        }
+        out += "\n"
+        let header = ["step", "type", "status", "model", "input", "cached", "cache write", "output", "reasoning", "cost (USD)", "attempts", "time"]
+        var rows = steps.map { s -> [String] in
+            [s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
+             String(s.usage.inputTokens), String(s.usage.cachedInputTokens), String(s.usage.cacheWriteTokens + s.usage.cacheWrite1hTokens),
+             String(s.usage.outputTokens), String(s.usage.reasoningTokens), s.cost.formatted(decimals: 6), String(s.attempts),
+             s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]
+        }
+        let total = totalUsage
+        rows.append(["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens),
+                     String(total.cacheWriteTokens + total.cacheWrite1hTokens), String(total.outputTokens),
+                     String(total.reasoningTokens), spent.formatted(decimals: 6), String(steps.map(\.attempts).reduce(0, +)), ""])
+        out += TextTable(header: header, rows: rows, rightAligned: Set(4...10)).render(separatorBefore: rows.count - 1)
+        if !models.isEmpty {
+            out += "\n"
+            out += TextTable(header: ["model", "calls", "input", "output", "cost (USD)"],
+                             rows: models.map { [$0.model, String($0.calls), String($0.usage.inputTokens), String($0.usage.outputTokens), $0.cost.formatted(decimals: 6)] },
+                             rightAligned: Set(1...4)).render(separatorBefore: nil)
+        }
+        if let error { out += "\nerror: \(error)\n" }
+        out += "\nAmounts in USD, rounded half-to-even to 6 decimals; --format json gives exact values.\n"
+        return out
+    }
+
+    static func percentText(_ value: Decimal) -> String {
+        let v = NSDecimalNumber(decimal: value).doubleValue
+        return String(format: "%.1f%%", v)
+    }
+
+    private func csv() -> String {
+        var lines = ["run_id,step,type,status,model,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,cost_usd,attempts,unsettled_attempts,seconds"]
+        for s in steps {
+            let fields = [runID, s.id, s.type, s.status, s.model ?? "", String(s.usage.inputTokens), String(s.usage.cachedInputTokens),
+                          String(s.usage.cacheWriteTokens), String(s.usage.cacheWrite1hTokens), String(s.usage.outputTokens),
+                          String(s.usage.reasoningTokens), s.cost.exact(), String(s.attempts), String(s.unsettledAttempts),
+                          s.seconds.map { String(format: "%.3f", $0) } ?? ""]
+            lines.append(fields.map(RunReport.csvField).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    private func markdown() -> String {
+        var out = "# Run `\(runID)` — \(workflow)\n\n"
+        out += "- Status: **\(status.rawValue)**\n"
+        out += "- Budget: \(budget.map { $0.dollars() } ?? "none") · Spent: \(spent.dollars())"
+        if let remaining { out += " · Left: \(remaining.dollars())" }
+        out += "\n"
+        if !unsettled.isZero { out += "- Unsettled (charged at worst case): \(unsettled.dollars())\n" }
+        if let error { out += "- Error: \(RunReport.markdownCell(error))\n" }
+        out += "\n| step | type | status | model | input | cached | output | reasoning | cost (USD) | attempts |\n"
+        out += "|---|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+        for s in steps {
+            out += "| \(RunReport.markdownCell(s.id)) | \(s.type) | \(s.status) | \(s.model ?? "-") | \(s.usage.inputTokens) | \(s.usage.cachedInputTokens) | \(s.usage.outputTokens) | \(s.usage.reasoningTokens) | \(s.cost.formatted(decimals: 6)) | \(s.attempts) |\n"
+        }
+        out += "| **total** | | | | \(totalUsage.inputTokens) | \(totalUsage.cachedInputTokens) | \(totalUsage.outputTokens) | \(totalUsage.reasoningTokens) | **\(spent.formatted(decimals: 6))** | |\n"
+        out += "\nAmounts in USD, rounded half-to-even to 6 decimals.\n"
+        return out
+    }
+
+    static func markdownCell(_ text: String) -> String {
+        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+    }
+}
+
+extension RunReport.StepLine {
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(id), "type": .string(type), "status": .string(status),
+            "model": model.map { .string($0) } ?? .null,
+            "cost_usd": .string(cost.exact()),
+            "attempts": .int(attempts),
+            "unsettled_attempts": .int(unsettledAttempts),
+            "seconds": seconds.map { .double($0) } ?? .null,
+        ]
+        if let error { object["error"] = .string(error) }
+        return JSONValue.object(object).adding(usage.json)
+    }
+}
+
+extension JSONValue {
+    func adding(_ other: JSONValue) -> JSONValue {
+        guard case .object(var a) = self, case .object(let b) = other else { return self }
+        for (k, v) in b { a[k] = v }
+        return .object(a)
+    }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    func adding(_ other: JSONValue) -> JSONValue {
+        JSONValue.object(self).adding(other)
+    }
+}

@@ -1,0 +1,3 @@
+import WfloCLI
+
+await Wflo.main()

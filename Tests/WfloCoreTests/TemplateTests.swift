@@ -1,0 +1,35 @@
+import Testing
+import WfloCore
+
+struct TemplateTests {
+    let scope: JSONValue = ["inputs": ["topic": "batteries", "n": 3], "steps": ["a": ["output": ["text": "hi", "obj": ["k": 1]]]]]
+
+    func resolve(_ path: [String]) throws -> JSONValue {
+        guard let v = scope.value(at: path) else { throw TemplateError(message: "missing \(path)", offset: 0) }
+        return v
+    }
+
+    @Test func interpolatesReferencesIntoText() throws {
+        let t = try Template("Write about {{ inputs.topic }} x{{inputs.n}}: {{steps.a.output.text}}")
+        #expect(try t.render(resolve) == "Write about batteries x3: hi")
+        #expect(t.references == [["inputs", "topic"], ["inputs", "n"], ["steps", "a", "output", "text"]])
+    }
+
+    @Test func aLoneReferenceKeepsItsType() throws {
+        #expect(try Template("{{steps.a.output.obj}}").render(resolve) == ["k": 1])
+        #expect(try Template("{{inputs.n}}").render(resolve) == 3)
+    }
+
+    @Test(arguments: ["Hello {{inputs.topic", "{{}}", "{{ inputs. x }}", "{{a..b}}"])
+    func rejectsMalformedPlaceholders(text: String) {
+        #expect(throws: TemplateError.self) { try Template(text) }
+    }
+
+    @Test func stepDependenciesIncludeTemplateReferences() throws {
+        let step = StepDefinition(id: "c", dependsOn: ["a"], kind: .transform(TransformStepDefinition(output: .object([
+            "x": .template(try Template("{{steps.b.output.text}}")),
+            "y": .array([.template(try Template("{{steps.a.output}} {{inputs.topic}}"))]),
+        ]))))
+        #expect(Set(step.allDependencies) == ["a", "b"])
+    }
+}
