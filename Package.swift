@@ -17,8 +17,10 @@ var targets: [Target] = [
         ], swiftSettings: swiftSettings),
     // LLM clients (OpenAI-compatible, Anthropic), HTTP transport, record/replay.
     .target(name: "WfloProviders", dependencies: [
-            "WfloCore", "WfloPricing",
+            "WfloCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     // YAML -> definitions, validation with line numbers.

@@ -47,7 +47,8 @@ struct Runtime {
     }
 
     func executor(observer: any RunObserver) -> Executor {
-        Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer))
+        let watched = FaultInjectingObserver.wrap(observer, environment: ProcessInfo.processInfo.environment)
+        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched))
     }
 
     func close() async throws {

@@ -175,9 +175,9 @@ public struct Executor: Sendable {
                 for output in definition.outputs { object[output.name] = try scope.render(output.value) }
                 runOutputs = .object(object)
                 status = .completed
-            } catch {
+            } catch let problem {
                 status = .failed
-                error = "outputs: \(error)"
+                error = "outputs: \(problem)"
             }
         }
         try await store.updateRun(id: run.id, status: status, outputs: runOutputs, error: error, at: configuration.now())

@@ -1,0 +1,27 @@
+// swift-tools-version:6.2
+import Foundation
+import PackageDescription
+
+// SwiftPM names a path dependency after its folder: whatever the clone of wflo is called.
+let wfloFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
+// Benchmarks live in their own package so `swift build` and `swift test` of wflo never compile them.
+// Run: cd Benchmarks && swift run -c release EngineBenchmark
+let package = Package(
+    name: "wflo-benchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "EngineBenchmark",
+            dependencies: [
+                .product(name: "Wflo", package: wfloFolder),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)

@@ -1,0 +1,86 @@
+import Foundation
+import GRDBSQLite
+import WfloCore
+import WfloDSL
+import WfloEngine
+import WfloPricing
+import WfloProviders
+import WfloStore
+
+// A 1,000-step chain of `transform` steps (each depends on the previous one) run to completion
+// on a file database, against a raw SQLite insert-and-commit loop measured in the same process
+// with the same settings (WAL, synchronous=NORMAL): the floor for "one durable commit per step".
+
+let steps = Int(ProcessInfo.processInfo.environment["BENCH_STEPS"] ?? "") ?? 1000
+let repetitions = Int(ProcessInfo.processInfo.environment["BENCH_REPS"] ?? "") ?? 7
+
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func workflowYAML(steps: Int) -> String {
+    var yaml = "name: chain\nbudget: 0\nsteps:\n  - id: s0\n    type: transform\n    output: {n: 0}\n"
+    for i in 1..<steps {
+        yaml += "  - id: s\(i)\n    type: transform\n    output: {n: \(i), prev: \"{{steps.s\(i - 1).output.n}}\"}\n"
+    }
+    yaml += "outputs:\n  last: \"{{steps.s\(steps - 1).output.n}}\"\n"
+    return yaml
+}
+
+func rawSQLiteLoop(path: String, count: Int) -> Double {
+    var db: OpaquePointer?
+    precondition(sqlite3_open(path, &db) == SQLITE_OK)
+    defer { sqlite3_close(db) }
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(id INTEGER PRIMARY KEY, run TEXT, step TEXT, output TEXT)", nil, nil, nil)
+    var insert: OpaquePointer?
+    sqlite3_prepare_v2(db, "INSERT INTO t(run, step, output) VALUES (?, ?, ?)", -1, &insert, nil)
+    defer { sqlite3_finalize(insert) }
+    let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    let start = DispatchTime.now().uptimeNanoseconds
+    for i in 0..<count {
+        sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil)
+        sqlite3_bind_text(insert, 1, "run", -1, transient)
+        sqlite3_bind_text(insert, 2, "s\(i)", -1, transient)
+        sqlite3_bind_text(insert, 3, "{\"n\":\(i)}", -1, transient)
+        precondition(sqlite3_step(insert) == SQLITE_DONE)
+        sqlite3_reset(insert)
+        sqlite3_exec(db, "COMMIT", nil, nil, nil)
+    }
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-bench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: directory) }
+
+let yaml = workflowYAML(steps: steps)
+let definition = try WorkflowParser().parse(yaml: yaml, file: "chain.yaml")
+let pricing = try PricingTable(json: ["sample_spec": [:]], source: "empty")
+let transport = AsyncHTTPTransport()
+let llm = LLMClient(transport: transport, endpoints: ProviderEndpoints.fromEnvironment([:]))
+
+var engineSeconds: [Double] = []
+var rawSeconds: [Double] = []
+for rep in 0..<repetitions {
+    // Interleave the two so machine noise hits both alike.
+    rawSeconds.append(rawSQLiteLoop(path: directory.appendingPathComponent("raw-\(rep).db").path, count: steps))
+    let store = try SQLiteJournalStore(path: directory.appendingPathComponent("engine-\(rep).db").path)
+    let executor = Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm))
+    let start = DispatchTime.now().uptimeNanoseconds
+    let result = try await executor.start(definition: definition, source: yaml, path: "chain.yaml", inputs: [:], budget: .zero)
+    engineSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    precondition(result.status == .completed, "benchmark run ended \(result.status): \(result.error ?? "")")
+    precondition(result.outputs?["last"] == .int(steps - 1))
+}
+try await transport.shutdown()
+
+let engineMedian = median(engineSeconds)
+let rawMedian = median(rawSeconds)
+let perStep = engineMedian / Double(steps) * 1000
+let rawPerStep = rawMedian / Double(steps) * 1000
+print("steps per run: \(steps), repetitions: \(repetitions), SQLite WAL synchronous=NORMAL")
+print(String(format: "raw sqlite3 insert+commit loop : median %.4f ms/commit", rawPerStep))
+print(String(format: "wflo transform chain            : median %.4f ms/step (%.0f steps/s)", perStep, Double(steps) / engineMedian))
+print(String(format: "engine overhead per step        : %.4f ms; ratio engine/raw %.2fx", perStep - rawPerStep, perStep / rawPerStep))
+print("all runs (ms/step): " + engineSeconds.map { String(format: "%.4f", $0 / Double(steps) * 1000) }.joined(separator: " "))

@@ -1,0 +1,182 @@
+import Foundation
+import WfloCore
+
+/// Calls OpenAI-compatible chat completions and Anthropic messages over an ``HTTPTransport``.
+///
+/// ``encodedBody(_:)`` is the exact body ``complete(_:timeout:)`` sends, so the pricing engine
+/// can bound a request's input tokens by its bytes before the call.
+public struct LLMClient: Sendable {
+    public let transport: any HTTPTransport
+    public let endpoints: ProviderEndpoints
+    /// False for replay: a cassette needs no key.
+    public let requiresAPIKey: Bool
+
+    public init(transport: any HTTPTransport, endpoints: ProviderEndpoints, requiresAPIKey: Bool = true) {
+        self.transport = transport
+        self.endpoints = endpoints
+        self.requiresAPIKey = requiresAPIKey
+    }
+
+    static let jsonInstruction = "Answer with one JSON object and nothing else."
+
+    /// The request body, canonical JSON (sorted keys), byte for byte what is sent.
+    public func encodedBody(_ request: LLMRequest) -> [UInt8] {
+        Array(body(request).encoded(sorted: true).utf8)
+    }
+
+    func body(_ request: LLMRequest) -> JSONValue {
+        var object: [String: JSONValue] = ["model": .string(request.model), "max_tokens": .int(request.maxTokens)]
+        if let temperature = request.temperature { object["temperature"] = .double(temperature) }
+        switch request.provider {
+        case .openai:
+            var messages: [JSONValue] = []
+            if let system = request.system { messages.append(["role": "system", "content": .string(system)]) }
+            messages += request.messages.map { ["role": .string($0.role), "content": .string($0.content)] }
+            object["messages"] = .array(messages)
+            if !request.stop.isEmpty { object["stop"] = .array(request.stop.map(JSONValue.string)) }
+            if request.jsonResponse { object["response_format"] = ["type": "json_object"] }
+        case .anthropic:
+            var systemParts = request.system.map { [$0] } ?? []
+            systemParts += request.messages.filter { $0.role == "system" }.map(\.content)
+            if request.jsonResponse { systemParts.append(LLMClient.jsonInstruction) }
+            if !systemParts.isEmpty { object["system"] = .string(systemParts.joined(separator: "\n\n")) }
+            object["messages"] = .array(request.messages.filter { $0.role != "system" }.map {
+                ["role": .string($0.role), "content": .string($0.content)]
+            })
+            if !request.stop.isEmpty { object["stop_sequences"] = .array(request.stop.map(JSONValue.string)) }
+        }
+        return .object(object)
+    }
+
+    /// Sends the request and reads the answer.
+    /// - Throws: ``ProviderError``: the provider's error (with its message and `retry-after`),
+    ///   a time-out or connection failure, a malformed response, or a missing API key (before
+    ///   any traffic).
+    public func complete(_ request: LLMRequest, timeout: Duration) async throws -> LLMResponse {
+        let exchange = try httpRequest(request)
+        let response = try await transport.send(exchange, timeout: timeout)
+        guard (200..<300).contains(response.status) else {
+            throw LLMClient.error(from: response, provider: request.provider)
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(Data(response.body))
+        } catch {
+            throw ProviderError(.malformedResponse, status: response.status, message: "the \(request.provider.rawValue) response is not JSON (\(error))")
+        }
+        switch request.provider {
+        case .openai: return try LLMClient.parseOpenAI(json, jsonRequested: request.jsonResponse)
+        case .anthropic: return try LLMClient.parseAnthropic(json, jsonRequested: request.jsonResponse)
+        }
+    }
+
+    func httpRequest(_ request: LLMRequest) throws -> HTTPExchange.Request {
+        var headers = [HTTPExchange.Header("content-type", "application/json")]
+        let url: String
+        switch request.provider {
+        case .openai:
+            let base = request.baseURL ?? endpoints.openAIBaseURL
+            url = LLMClient.join(base, "chat/completions")
+            if let key = endpoints.openAIKey {
+                headers.append(.init("authorization", "Bearer \(key)"))
+            } else if requiresAPIKey {
+                throw ProviderError(.missingAPIKey, message: "OPENAI_API_KEY is not set: export it (and OPENAI_BASE_URL for another OpenAI-compatible endpoint), or use --replay FILE")
+            }
+        case .anthropic:
+            let base = request.baseURL ?? endpoints.anthropicBaseURL
+            url = LLMClient.join(base, base.hasSuffix("/v1") || base.hasSuffix("/v1/") ? "messages" : "v1/messages")
+            headers.append(.init("anthropic-version", "2023-06-01"))
+            if let key = endpoints.anthropicKey {
+                headers.append(.init("x-api-key", key))
+            } else if requiresAPIKey {
+                throw ProviderError(.missingAPIKey, message: "ANTHROPIC_API_KEY is not set: export it (and ANTHROPIC_BASE_URL for another endpoint), or use --replay FILE")
+            }
+        }
+        return HTTPExchange.Request(method: "POST", url: url, headers: headers, body: encodedBody(request))
+    }
+
+    static func join(_ base: String, _ path: String) -> String {
+        (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/" + path
+    }
+
+    // MARK: - Responses
+
+    static func parseOpenAI(_ json: JSONValue, jsonRequested: Bool) throws -> LLMResponse {
+        guard let choice = json["choices"]?[0], let message = choice["message"] else {
+            throw ProviderError(.malformedResponse, message: "the OpenAI response has no choices[0].message")
+        }
+        guard let usage = json["usage"] else {
+            throw ProviderError(.malformedResponse, message: "the OpenAI response has no usage: its cost cannot be known")
+        }
+        let text = message["content"]?.stringValue ?? ""
+        let tokens = TokenUsage(inputTokens: usage["prompt_tokens"]?.intValue ?? 0,
+                                cachedInputTokens: usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0,
+                                outputTokens: usage["completion_tokens"]?.intValue ?? 0,
+                                reasoningTokens: usage["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
+        return LLMResponse(id: json["id"]?.stringValue ?? "", model: json["model"]?.stringValue ?? "", text: text,
+                           finishReason: choice["finish_reason"]?.stringValue ?? "", usage: tokens,
+                           json: jsonRequested ? parseAnswerJSON(text) : nil)
+    }
+
+    static func parseAnthropic(_ json: JSONValue, jsonRequested: Bool) throws -> LLMResponse {
+        guard let blocks = json["content"]?.arrayValue else {
+            throw ProviderError(.malformedResponse, message: "the Anthropic response has no content")
+        }
+        guard let usage = json["usage"] else {
+            throw ProviderError(.malformedResponse, message: "the Anthropic response has no usage: its cost cannot be known")
+        }
+        let text = blocks.filter { $0["type"]?.stringValue == "text" }.compactMap { $0["text"]?.stringValue }.joined()
+        let input = usage["input_tokens"]?.intValue ?? 0
+        let cacheRead = usage["cache_read_input_tokens"]?.intValue ?? 0
+        let cacheCreation = usage["cache_creation_input_tokens"]?.intValue ?? 0
+        var write5m = cacheCreation
+        var write1h = 0
+        if let split = usage["cache_creation"] {
+            write5m = split["ephemeral_5m_input_tokens"]?.intValue ?? 0
+            write1h = split["ephemeral_1h_input_tokens"]?.intValue ?? 0
+            // Trust the total when the split does not add up to it.
+            if write5m + write1h != cacheCreation { write5m = cacheCreation - write1h }
+        }
+        // Anthropic's input_tokens excludes cache reads and writes; wflo counts all prompt tokens.
+        let tokens = TokenUsage(inputTokens: input + cacheRead + cacheCreation, cachedInputTokens: cacheRead,
+                                cacheWriteTokens: write5m, cacheWrite1hTokens: write1h,
+                                outputTokens: usage["output_tokens"]?.intValue ?? 0)
+        return LLMResponse(id: json["id"]?.stringValue ?? "", model: json["model"]?.stringValue ?? "", text: text,
+                           finishReason: json["stop_reason"]?.stringValue ?? "", usage: tokens,
+                           json: jsonRequested ? parseAnswerJSON(text) : nil)
+    }
+
+    /// The answer as JSON, tolerating a Markdown code fence around it.
+    static func parseAnswerJSON(_ text: String) -> JSONValue? {
+        var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if body.hasPrefix("```") {
+            body = String(body.drop(while: { $0 != "\n" }))
+            if body.hasSuffix("```") { body = String(body.dropLast(3)) }
+        }
+        return try? JSONValue.parse(body)
+    }
+
+    static func error(from response: HTTPExchange.Response, provider: LLMProviderKind) -> ProviderError {
+        let json = try? JSONValue.parse(Data(response.body))
+        let errorObject = json?["error"]
+        let code = errorObject?["code"]?.stringValue ?? errorObject?["type"]?.stringValue
+        var message = errorObject?["message"]?.stringValue
+            ?? String(decoding: response.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if message.isEmpty { message = "no error message" }
+        let name = provider == .openai ? "OpenAI-compatible endpoint" : "Anthropic"
+        var kind = ProviderError.kind(status: response.status, code: code)
+        if code == "overloaded_error" { kind = .overloaded }
+        return ProviderError(kind, status: response.status, message: "\(name): \(message)\(code.map { " (\($0))" } ?? "")",
+                             retryAfter: response.header("retry-after").flatMap(parseRetryAfter))
+    }
+
+    /// `retry-after` in seconds, or an HTTP date.
+    static func parseRetryAfter(_ value: String) -> Double? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds >= 0 { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: trimmed).map { max(0, $0.timeIntervalSinceNow) }
+    }
+}

@@ -1,0 +1,64 @@
+/// A failed LLM or HTTP call, classified for the retry policy.
+public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable {
+        case rateLimited = "rate_limited"
+        case quotaExceeded = "quota_exceeded"
+        case overloaded
+        case server
+        case badRequest = "bad_request"
+        case authentication
+        case permission
+        case notFound = "not_found"
+        case requestTooLarge = "request_too_large"
+        case timeout
+        case connection
+        case malformedResponse = "malformed_response"
+        case notInCassette = "not_in_cassette"
+        case missingAPIKey = "missing_api_key"
+    }
+
+    public var kind: Kind
+    public var status: Int?
+    /// What went wrong, with the provider's own message when it gave one.
+    public var message: String
+    /// Seconds the provider asked us to wait (`retry-after`).
+    public var retryAfter: Double?
+
+    public init(_ kind: Kind, status: Int? = nil, message: String, retryAfter: Double? = nil) {
+        self.kind = kind
+        self.status = status
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    /// Rate limits (but not an exhausted quota), 408/409, server errors, overload, time-outs,
+    /// dropped connections and garbled responses are worth another attempt; other client
+    /// errors are not.
+    public var isRetryable: Bool {
+        switch kind {
+        case .rateLimited, .overloaded, .server, .timeout, .connection, .malformedResponse: return true
+        case .quotaExceeded, .badRequest, .authentication, .permission, .notFound, .requestTooLarge, .notInCassette, .missingAPIKey: return false
+        }
+    }
+
+    public var description: String {
+        var text = message
+        if let status { text = "HTTP \(status): " + text }
+        return text
+    }
+
+    /// Classifies an HTTP error status (with the provider's error code, if any).
+    public static func kind(status: Int, code: String?) -> Kind {
+        switch status {
+        case 429: return code == "insufficient_quota" ? .quotaExceeded : .rateLimited
+        case 408, 409: return .server
+        case 401: return .authentication
+        case 403: return .permission
+        case 404: return .notFound
+        case 413: return .requestTooLarge
+        case 529: return .overloaded
+        case 500...599: return .server
+        default: return .badRequest
+        }
+    }
+}

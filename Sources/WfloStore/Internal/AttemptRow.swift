@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+import WfloCore
+
+/// A row of `attempts`: one try at a step, holding its reservation and, once settled, its cost.
+struct AttemptRow: Codable, FetchableRecord, TableRecord {
+    static let databaseTableName = "attempts"
+
+    var id: Int64
+    var runID: String
+    var stepID: String
+    var number: Int
+    var status: String
+    var model: String?
+    var reservedUSD: String
+    var costUSD: String?
+    var usage: String?
+    var error: String?
+    var startedAt: Double
+    var finishedAt: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case runID = "run_id"
+        case stepID = "step_id"
+        case number, status, model
+        case reservedUSD = "reserved_usd"
+        case costUSD = "cost_usd"
+        case usage, error
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
+
+    /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
+    func record() throws -> AttemptRecord {
+        let usage = try usage.map { text -> TokenUsage in
+            guard let usage = TokenUsage(json: try Cells.json(text, "attempts.usage")) else {
+                throw StoreError(.corrupt, "attempts.usage of attempt \(id) is not a token usage object: \(text)")
+            }
+            return usage
+        }
+        return AttemptRecord(id: id, runID: runID, stepID: stepID, number: number,
+                             status: try Cells.enumeration(status, "attempts.status"), model: model,
+                             reserved: try Cells.money(reservedUSD, "attempts.reserved_usd"),
+                             cost: try costUSD.map { try Cells.money($0, "attempts.cost_usd") }, usage: usage, error: error,
+                             startedAt: Date(timeIntervalSince1970: startedAt),
+                             finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)))
+    }
+}

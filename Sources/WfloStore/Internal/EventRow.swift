@@ -1,0 +1,34 @@
+import Foundation
+import GRDB
+import WfloCore
+
+/// A row of `events`, the append-only log; `sequence` orders a run's events.
+struct EventRow: Codable, FetchableRecord, TableRecord {
+    static let databaseTableName = "events"
+
+    var sequence: Int64
+    var runID: String
+    var stepID: String?
+    var kind: String
+    var data: String
+    var at: Double
+
+    enum CodingKeys: String, CodingKey {
+        case sequence
+        case runID = "run_id"
+        case stepID = "step_id"
+        case kind, data, at
+    }
+
+    /// Appends `event` (its `sequence` is ignored: the table assigns the next one).
+    static func insert(_ db: Database, _ event: EventRecord) throws {
+        try db.cachedStatement(sql: "INSERT INTO events (run_id, step_id, kind, data, at) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [event.runID, event.stepID, event.kind, event.data.encoded(), event.at.timeIntervalSince1970])
+    }
+
+    /// - Throws: `StoreError(.corrupt)` when `data` does not parse.
+    func record() throws -> EventRecord {
+        EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: kind, data: try Cells.json(data, "events.data"),
+                    at: Date(timeIntervalSince1970: at))
+    }
+}

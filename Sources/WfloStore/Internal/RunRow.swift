@@ -1,0 +1,54 @@
+import Foundation
+import GRDB
+import WfloCore
+
+/// A row of `runs` as stored: money as decimal TEXT, JSON as text, dates as REAL seconds since 1970.
+///
+/// `settled_usd` and `reserved_usd` are the run's ledger, kept up to date in the same
+/// transactions that change its attempts, so the budget check reads this one row.
+struct RunRow: Codable, FetchableRecord, TableRecord {
+    static let databaseTableName = "runs"
+
+    var id: String
+    var workflowName: String
+    var workflowPath: String
+    var workflowSource: String
+    var inputs: String
+    var budgetUSD: String?
+    var settledUSD: String
+    var reservedUSD: String
+    var status: String
+    var outputs: String?
+    var error: String?
+    var createdAt: Double
+    var updatedAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case workflowName = "workflow_name"
+        case workflowPath = "workflow_path"
+        case workflowSource = "workflow_source"
+        case inputs
+        case budgetUSD = "budget_usd"
+        case settledUSD = "settled_usd"
+        case reservedUSD = "reserved_usd"
+        case status, outputs, error
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    /// The insert statement's arguments, in the column order of `Statements.insertRun`.
+    static func insertArguments(_ run: RunRecord) -> StatementArguments {
+        [run.id, run.workflowName, run.workflowPath, run.workflowSource, run.inputs.encoded(), run.budget?.description,
+         run.status.rawValue, run.outputs?.encoded(), run.error, run.createdAt.timeIntervalSince1970,
+         run.updatedAt.timeIntervalSince1970]
+    }
+
+    /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
+    func record() throws -> RunRecord {
+        RunRecord(id: id, workflowName: workflowName, workflowPath: workflowPath, workflowSource: workflowSource,
+                  inputs: try Cells.json(inputs, "runs.inputs"), budget: try budgetUSD.map { try Cells.money($0, "runs.budget_usd") },
+                  status: try Cells.enumeration(status, "runs.status"), outputs: try outputs.map { try Cells.json($0, "runs.outputs") },
+                  error: error, createdAt: Date(timeIntervalSince1970: createdAt), updatedAt: Date(timeIntervalSince1970: updatedAt))
+    }
+}

@@ -1,0 +1,70 @@
+import GRDB
+
+/// The journal's schema. Shipped migrations are never edited: a change is a new migration.
+///
+/// Money is stored as exact decimal TEXT (`Money.description`), JSON as text written by
+/// `JSONValue.encoded()` (numbers keep their digits), dates as REAL seconds since 1970.
+/// Each run row carries its ledger (`settled_usd`, `reserved_usd`), updated in the same
+/// transaction as the attempt rows, so the budget check reads one row.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    workflow_name TEXT NOT NULL,
+                    workflow_path TEXT NOT NULL,
+                    workflow_source TEXT NOT NULL,
+                    inputs TEXT NOT NULL,
+                    budget_usd TEXT,
+                    settled_usd TEXT NOT NULL DEFAULT '0',
+                    reserved_usd TEXT NOT NULL DEFAULT '0',
+                    status TEXT NOT NULL,
+                    outputs TEXT,
+                    error TEXT,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE INDEX runs_created ON runs(created_at);
+                CREATE TABLE steps (
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    output TEXT,
+                    error TEXT,
+                    model TEXT,
+                    started_at REAL,
+                    finished_at REAL,
+                    PRIMARY KEY (run_id, step_id)
+                );
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step_id TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    model TEXT,
+                    reserved_usd TEXT NOT NULL,
+                    cost_usd TEXT,
+                    usage TEXT,
+                    error TEXT,
+                    started_at REAL NOT NULL,
+                    finished_at REAL
+                );
+                CREATE INDEX attempts_run ON attempts(run_id, step_id);
+                CREATE TABLE events (
+                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step_id TEXT,
+                    kind TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    at REAL NOT NULL
+                );
+                CREATE INDEX events_run ON events(run_id, sequence);
+                """)
+        }
+        return migrator
+    }
+}

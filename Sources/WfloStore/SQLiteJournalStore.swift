@@ -1,0 +1,310 @@
+import Foundation
+import GRDB
+import WfloCore
+
+/// The journal in one SQLite file (GRDB), shared safely by several `wflo` processes.
+///
+/// The file is opened in WAL mode with `synchronous = NORMAL` and a busy timeout, so readers
+/// never block the writer and writers from other processes wait their turn. With NORMAL, a
+/// committed transaction survives a crash of the process (kill -9 included); on power loss
+/// or an OS crash the last transactions before the failure may be lost, but the file is never
+/// corrupt. Every method is one transaction; writes that check the budget take the write lock
+/// first (`BEGIN IMMEDIATE`), so the check and the insert cannot interleave with another writer.
+///
+/// ## Topics
+/// - ``init(path:)``
+/// - ``inMemory()``
+/// - ``defaultPath(environment:)``
+public struct SQLiteJournalStore: JournalStore {
+    private let writer: any DatabaseWriter
+    /// Where the journal lives (`:memory:` for an in-memory one).
+    public let path: String
+
+    /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
+    /// - Throws: ``StoreError`` naming the path when it cannot be opened or migrated.
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            var config = Configuration()
+            config.busyMode = .timeout(10)
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                try db.execute(sql: "PRAGMA foreign_keys = ON")
+            }
+            let pool = try DatabasePool(path: path, configuration: config)
+            do {
+                try Schema.migrator.migrate(pool)
+            } catch {
+                // Another process created the file at the same moment and migrated it first
+                // (GRDB reads the applied migrations before taking the write lock): the second
+                // pass sees them applied and does nothing.
+                try Schema.migrator.migrate(pool)
+            }
+            writer = pool
+        } catch {
+            throw StoreError(.database, "cannot open the journal at \(path): \(error); set WFLO_DB or --db to a writable file")
+        }
+    }
+
+    private init(writer: any DatabaseWriter, path: String) {
+        self.writer = writer
+        self.path = path
+    }
+
+    /// A journal in memory, with the real schema: for tests.
+    public static func inMemory() throws -> SQLiteJournalStore {
+        let queue = try DatabaseQueue()
+        try Schema.migrator.migrate(queue)
+        return SQLiteJournalStore(writer: queue, path: ":memory:")
+    }
+
+    /// `WFLO_DB` when set, else `~/.wflo/wflo.db` (HOME from `environment`).
+    public static func defaultPath(environment: [String: String]) -> String {
+        if let path = environment["WFLO_DB"], !path.isEmpty { return path }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".wflo/wflo.db")
+    }
+
+    /// The identifiers of the schema migrations applied to this journal, oldest first.
+    /// - Throws: ``StoreError`` when the journal cannot be read.
+    public func appliedMigrations() throws -> [String] {
+        try read { db in try Schema.migrator.appliedMigrations(db) }
+    }
+
+    // MARK: - Transactions
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction: the write lock is taken before the
+    /// first read, so what `body` reads cannot change under it in this or another process.
+    /// A `StoreError` thrown by `body` rolls back and is rethrown as is.
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.writeWithoutTransaction { db in
+                var result: Result<T, any Error> = .failure(StoreError(.database, "transaction did not run"))
+                try db.inTransaction(.immediate) {
+                    result = Result { try body(db) }
+                    if case .failure = result { return .rollback }
+                    return .commit
+                }
+                return try result.get()
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.database, "the journal at \(path) could not be written: \(error)")
+        }
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.database, "the journal at \(path) could not be read: \(error)")
+        }
+    }
+
+    // MARK: - Runs
+
+    public func createRun(_ run: RunRecord) async throws {
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [run.id]) == true {
+                throw StoreError(.database, "a run with id \(run.id) is already in the journal at \(path)")
+            }
+            try db.cachedStatement(sql: """
+                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: RunRow.insertArguments(run))
+        }
+    }
+
+    public func run(id: String) async throws -> RunRecord? {
+        try read { db in try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])?.record() }
+    }
+
+    /// An exact id wins over longer ids it prefixes. At most five candidates are listed when
+    /// the prefix is ambiguous.
+    public func resolveRunID(prefix: String) async throws -> String {
+        let trimmed = prefix.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw StoreError(.notFound, "no run id given; list the runs with `wflo runs`") }
+        let ids = try read { db -> [String] in
+            if let exact = try String.fetchOne(db, sql: "SELECT id FROM runs WHERE id = ?", arguments: [trimmed]) { return [exact] }
+            return try String.fetchAll(db, sql: "SELECT id FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY created_at DESC, rowid DESC LIMIT 6",
+                                       arguments: [trimmed, trimmed])
+        }
+        switch ids.count {
+        case 0: throw StoreError(.notFound, "no run id starts with '\(trimmed)' in the journal at \(path); list the runs with `wflo runs`")
+        case 1: return ids[0]
+        default:
+            let listed = ids.prefix(5).joined(separator: ", ") + (ids.count > 5 ? ", …" : "")
+            throw StoreError(.ambiguous, "'\(trimmed)' matches several runs (\(listed)); give more characters of the id")
+        }
+    }
+
+    public func listRuns(limit: Int) async throws -> [RunRecord] {
+        try read { db in
+            try RunRow.fetchAll(db, sql: "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", arguments: [max(limit, 0)])
+                .map { try $0.record() }
+        }
+    }
+
+    public func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws {
+        try write { db in
+            try db.cachedStatement(sql: "UPDATE runs SET status = ?, outputs = ?, error = ?, updated_at = ? WHERE id = ?")
+                .execute(arguments: [status.rawValue, outputs?.encoded(), error, at.timeIntervalSince1970, id])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "run \(id) is not in the journal at \(path)") }
+            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: "run_\(status.rawValue)",
+                                                    data: error.map { ["error": .string($0)] } ?? .null, at: at))
+        }
+    }
+
+    public func updateRunBudget(id: String, budget: Money, at: Date) async throws {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET budget_usd = ?, updated_at = ? WHERE id = ?",
+                           arguments: [budget.description, at.timeIntervalSince1970, id])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "run \(id) is not in the journal at \(path)") }
+            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: "budget_changed",
+                                                    data: ["budget_usd": .string(budget.description)], at: at))
+        }
+    }
+
+    public func appendEvent(_ event: EventRecord) async throws {
+        try write { db in try EventRow.insert(db, event) }
+    }
+
+    // MARK: - Attempts and the ledger
+
+    /// The check and the writes run in one `BEGIN IMMEDIATE` transaction: the write lock is held
+    /// before the run's ledger row (`settled_usd`, `reserved_usd`, exact decimal TEXT summed with
+    /// ``Money`` in Swift, never by SQLite) is read, so neither another task nor another process
+    /// sharing the file can read the same "fits" in between. The ledger row is updated in the same
+    /// transaction. A refusal writes nothing.
+    /// - Throws: ``StoreError`` `.notFound` when the run is not in the journal, `.database` when
+    ///   the file cannot be written (e.g. still locked after the busy timeout).
+    public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
+        try write { db in
+            let ledger = try ledger(db, runID: start.runID)
+            if let budget = ledger.budget, ledger.committed + start.reserve > budget {
+                return .refused(ledger: ledger, requested: start.reserve)
+            }
+            try db.cachedStatement(sql: """
+                INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
+                VALUES (?, ?, ?, 'running', ?, ?, ?)
+                """).execute(arguments: [start.runID, start.stepID, start.number, start.model, start.reserve.description,
+                                         start.at.timeIntervalSince1970])
+            let attemptID = db.lastInsertedRowID
+            try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ? WHERE id = ?")
+                .execute(arguments: [(ledger.reserved + start.reserve).description, start.runID])
+            try db.cachedStatement(sql: """
+                INSERT INTO steps (run_id, step_id, type, status, model, started_at) VALUES (?, ?, ?, 'running', ?, ?)
+                ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
+                    started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
+                """).execute(arguments: [start.runID, start.stepID, start.stepType, start.model, start.at.timeIntervalSince1970])
+            try EventRow.insert(db, EventRecord(runID: start.runID, stepID: start.stepID, kind: "step_started",
+                                                    data: ["attempt": .int(start.number), "attempt_id": .int(Int(attemptID)),
+                                                           "reserved_usd": .string(start.reserve.description)], at: start.at))
+            return .started(attemptID: attemptID)
+        }
+    }
+
+    /// Settles a running attempt: its reservation leaves the ledger's reserved sum and its exact
+    /// cost joins the settled sum, with the step row and an event (`step_completed`, `step_failed`,
+    /// or `attempt_succeeded`/`attempt_failed` when the step is not decided), in one transaction.
+    ///
+    /// Finishing an attempt that is no longer `running` (already finished, or marked unsettled
+    /// after a crash) is ignored and changes nothing, so nothing is charged twice.
+    /// - Throws: ``StoreError`` `.notFound` when the attempt does not exist or belongs to another run.
+    public func finishAttempt(_ finish: AttemptFinish) async throws {
+        try write { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT run_id, status, reserved_usd FROM attempts WHERE id = ?"),
+                                             arguments: [finish.attemptID]),
+                  row["run_id"] as String == finish.runID else {
+                throw StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in the journal at \(path)")
+            }
+            guard row["status"] as String == AttemptStatus.running.rawValue else { return }
+            let reserved = try Cells.money(row["reserved_usd"], "attempts.reserved_usd")
+            try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ? WHERE id = ?")
+                .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
+                                     finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
+            let ledger = try ledger(db, runID: finish.runID)
+            try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
+                .execute(arguments: [(ledger.reserved - reserved).description, (ledger.settled + finish.cost).description, finish.runID])
+            if let status = finish.stepStatus {
+                try db.cachedStatement(sql: "UPDATE steps SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND step_id = ?")
+                    .execute(arguments: [status.rawValue, finish.stepOutput?.encoded(), finish.error, finish.at.timeIntervalSince1970,
+                                         finish.runID, finish.stepID])
+            }
+            let kind = switch finish.stepStatus {
+            case .completed?: "step_completed"
+            case _?: "step_failed"
+            case nil: finish.succeeded ? "attempt_succeeded" : "attempt_failed"
+            }
+            var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID)), "cost_usd": .string(finish.cost.description)]
+            if let error = finish.error { data["error"] = .string(error) }
+            try EventRow.insert(db, EventRecord(runID: finish.runID, stepID: finish.stepID, kind: kind, data: .object(data), at: finish.at))
+        }
+    }
+
+    /// One upsert of the step row through a cached prepared statement, plus the event: one
+    /// transaction, no reads (this is the engine's hot path for steps that cost nothing).
+    public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
+        try write { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, step_id) DO UPDATE SET type = excluded.type, status = excluded.status, output = excluded.output,
+                    error = excluded.error, model = COALESCE(excluded.model, steps.model),
+                    started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at
+                """).execute(arguments: [step.runID, step.stepID, step.type, step.status.rawValue, step.output?.encoded(), step.error,
+                                         step.model, step.startedAt?.timeIntervalSince1970, step.finishedAt?.timeIntervalSince1970])
+            if let event { try EventRow.insert(db, event) }
+        }
+    }
+
+    /// The marked attempts keep their reservation in the run's reserved sum (invariant 2: when
+    /// the truth is unknown the budget stays safe); an `attempts_unsettled` event records how many.
+    public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
+        try write { db in
+            try db.execute(sql: "UPDATE attempts SET status = 'unsettled', error = 'in flight when the process stopped; charged at its reservation', finished_at = ? WHERE run_id = ? AND status = 'running'",
+                           arguments: [at.timeIntervalSince1970, runID])
+            let count = db.changesCount
+            if count > 0 {
+                try EventRow.insert(db, EventRecord(runID: runID, stepID: nil, kind: "attempts_unsettled", data: ["count": .int(count)], at: at))
+            }
+            return count
+        }
+    }
+
+    public func journal(runID: String) async throws -> RunJournal {
+        try read { db in
+            guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
+                throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
+            }
+            let steps = try StepRow.fetchAll(db, sql: "SELECT * FROM steps WHERE run_id = ? ORDER BY rowid", arguments: [runID]).map { try $0.record() }
+            let attempts = try AttemptRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY id", arguments: [runID])
+                .map { try $0.record() }
+            let events = try EventRow.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY sequence", arguments: [runID])
+                .map { try $0.record() }
+            return RunJournal(run: run, steps: steps, attempts: attempts, events: events)
+        }
+    }
+
+    public func ledger(runID: String) async throws -> LedgerSnapshot {
+        try read { db in try ledger(db, runID: runID) }
+    }
+
+    /// The run's ledger row: budget, settled and reserved, kept current by every attempt change.
+    private func ledger(_ db: Database, runID: String) throws -> LedgerSnapshot {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT budget_usd, settled_usd, reserved_usd FROM runs WHERE id = ?"),
+                                         arguments: [runID]) else {
+            throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
+        }
+        return LedgerSnapshot(settled: try Cells.money(row["settled_usd"], "runs.settled_usd"),
+                              reserved: try Cells.money(row["reserved_usd"], "runs.reserved_usd"),
+                              budget: try (row["budget_usd"] as String?).map { try Cells.money($0, "runs.budget_usd") })
+    }
+}

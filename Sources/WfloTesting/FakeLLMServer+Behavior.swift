@@ -1,0 +1,69 @@
+import WfloCore
+
+extension FakeLLMServer {
+    /// What the server does with one request. Queued with ``FakeLLMServer/enqueue(_:path:)`` or
+    /// keyed by a prompt substring with ``FakeLLMServer/on(promptContaining:_:times:)``.
+    ///
+    /// Every behavior is rendered in the wire format of the path it answers: OpenAI chat
+    /// completions on `/v1/chat/completions`, Anthropic messages on `/v1/messages`.
+    public indirect enum Behavior: Sendable, Hashable {
+        /// A successful answer. Every argument left `nil` or `0` takes the default the server
+        /// derives from the request:
+        /// - `text`: `"Echo: "` and the first 40 characters of the last user message (as a JSON
+        ///   object `{"echo": …}` when JSON was asked for); cut to `max_tokens` words, with
+        ///   `finish_reason: length` / `stop_reason: max_tokens`, when longer.
+        /// - `promptTokens`: all prompt tokens, cached and cache-written included (UTF-8 bytes of
+        ///   the system and message texts / 4, at least 1). Anthropic's `input_tokens` is this
+        ///   minus `cachedTokens` and the cache writes, as the real API reports it.
+        /// - `completionTokens`: words of the answer plus `reasoningTokens`.
+        /// - `cachedTokens`: OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
+        ///   `cache_read_input_tokens`.
+        /// - `cacheWrite5mTokens`, `cacheWrite1hTokens`: Anthropic `cache_creation` split (and
+        ///   their sum as `cache_creation_input_tokens`).
+        /// - `reasoningTokens`: OpenAI `completion_tokens_details.reasoning_tokens`.
+        /// - `finishReason`: overrides the provider's finish or stop reason.
+        case reply(text: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil,
+                   cachedTokens: Int = 0, cacheWrite5mTokens: Int = 0, cacheWrite1hTokens: Int = 0,
+                   reasoningTokens: Int = 0, finishReason: String? = nil)
+        /// An HTTP error. With `body` nil the server writes the provider's own error body for
+        /// that status (OpenAI `{"error": {…}}`, Anthropic `{"type": "error", "error": {…}}`).
+        /// `retryAfter` is sent as the `retry-after` header.
+        case error(status: Int, body: String? = nil, retryAfter: String? = nil)
+        /// Waits, then does `then` (a default reply unless told otherwise).
+        case delay(Duration, then: Behavior = .reply())
+        /// Status 200 with a body that is cut off mid-JSON.
+        case malformedJSON
+        /// Closes the connection without answering.
+        case dropConnection
+        /// Never answers; the connection closes when the server shuts down.
+        case hang
+
+        /// 429 in the path's format (`rate_limit_exceeded` / `rate_limit_error`) with `retry-after`.
+        public static func rateLimited(retryAfter: String = "1") -> Behavior {
+            .error(status: 429, retryAfter: retryAfter)
+        }
+
+        /// OpenAI's exhausted quota: 429 with `code: insufficient_quota` (not worth a retry).
+        public static var insufficientQuota: Behavior {
+            openAIError(status: 429, message: "You exceeded your current quota, please check your plan and billing details.",
+                        type: "insufficient_quota", code: "insufficient_quota")
+        }
+
+        /// Anthropic's 529 `overloaded_error`, with `retry-after`.
+        public static func overloaded(retryAfter: String? = nil) -> Behavior {
+            .error(status: 529, retryAfter: retryAfter)
+        }
+
+        /// An OpenAI error body: `{"error": {"message", "type", "param": null, "code"}}`.
+        public static func openAIError(status: Int, message: String, type: String, code: String?,
+                                       retryAfter: String? = nil) -> Behavior {
+            .error(status: status, body: FakeWire.openAIErrorBody(message: message, type: type, code: code), retryAfter: retryAfter)
+        }
+
+        /// An Anthropic error body: `{"type": "error", "error": {"type", "message"}}`.
+        public static func anthropicError(status: Int, type: String, message: String,
+                                          retryAfter: String? = nil) -> Behavior {
+            .error(status: status, body: FakeWire.anthropicErrorBody(type: type, message: message), retryAfter: retryAfter)
+        }
+    }
+}

@@ -1,0 +1,8 @@
+import WfloCLI
+
+@main
+struct WfloMain {
+    static func main() async {
+        await Wflo.main()
+    }
+}

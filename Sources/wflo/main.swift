@@ -1,3 +1,0 @@
-import WfloCLI
-
-await Wflo.main()

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import WfloCore
+import WfloStore
+
+struct OpeningTests {
+    @Test func createsParentDirectoriesAndReopensWithTheJournalIntact() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("nested/deeper/wflo.db").path
+            do {
+                let store = try SQLiteJournalStore(path: path)
+                try await store.createRun(sampleRun())
+                _ = try await store.beginAttempt(start(reserve: "0.25"))
+            }
+            let reopened = try SQLiteJournalStore(path: path)
+            #expect(try await reopened.run(id: "run-1") == sampleRun())
+            #expect(try await reopened.ledger(runID: "run-1").reserved == money("0.25"))
+            #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        }
+    }
+
+    @Test func migrationsRunOnce() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("wflo.db").path
+            for _ in 0..<3 { _ = try SQLiteJournalStore(path: path) }
+            let store = try SQLiteJournalStore(path: path)
+            #expect(try store.appliedMigrations() == ["v1"])
+        }
+    }
+
+    @Test func unwritableLocationNamesThePathAndTheFix() async throws {
+        try await withTemporaryDirectory { directory in
+            let blocker = directory.appendingPathComponent("file")
+            try Data("x".utf8).write(to: blocker)
+            let path = blocker.appendingPathComponent("wflo.db").path
+            let error = try #require(throws: StoreError.self) { try SQLiteJournalStore(path: path) }
+            #expect(error.code == .database)
+            #expect(error.message.contains(path))
+            #expect(error.message.contains("WFLO_DB"))
+        }
+    }
+
+    @Test(arguments: [
+        (["WFLO_DB": "/data/j.db", "HOME": "/home/ann"], "/data/j.db"),
+        (["HOME": "/home/ann"], "/home/ann/.wflo/wflo.db"),
+        (["WFLO_DB": "", "HOME": "/home/bo"], "/home/bo/.wflo/wflo.db"),
+    ])
+    func defaultPathPrefersWFLODBThenHome(environment: [String: String], expected: String) {
+        #expect(SQLiteJournalStore.defaultPath(environment: environment) == expected)
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""A stand-in for the providers, used once to record Examples/brief/cassette.json.
+
+It answers OpenAI chat completions and Anthropic messages on loopback with hand-written text
+and usage figures of the size the real APIs report for such prompts (tokens ~ bytes / 4).
+Re-record with:  scripts/cassette/record_demo.sh
+"""
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+ANSWERS = {
+    "Outline": (
+        "1. What solid-state batteries are: a solid electrolyte instead of a liquid one.\n"
+        "2. Why they matter: energy density, safety, charging speed.\n"
+        "3. Where they stand: pilot lines, costs, manufacturing hurdles.\n"
+        "4. What to watch: dendrites, interfaces, first vehicles."
+    ),
+    "List three facts": (
+        "- Solid electrolytes such as sulfides and oxides do not burn like liquid ones.\n"
+        "- A lithium-metal anode can raise energy density by 30-50% over graphite cells.\n"
+        "- Interface resistance and dendrite growth are the main obstacles to mass production."
+    ),
+    "Write the brief": (
+        "Solid-state batteries replace the flammable liquid electrolyte of lithium-ion cells with a "
+        "solid one. That makes room for lithium-metal anodes, which promise 30-50% more energy per "
+        "kilogram, faster charging and fewer fires. The obstacles are practical: resistance where the "
+        "solid layers meet, dendrites that still find their way through, and manufacturing at scale. "
+        "Pilot lines exist; the first cars with these cells are expected later this decade."
+    ),
+}
+
+
+def answer_for(text):
+    for key, value in ANSWERS.items():
+        if key in text:
+            return value
+    return "I have no answer for that."
+
+
+def tokens(text):
+    return max(1, len(text.encode()) // 4)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        prompt = " ".join(m["content"] if isinstance(m["content"], str) else "" for m in body["messages"])
+        text = answer_for(prompt)
+        if self.path.endswith("/chat/completions"):
+            reply = {
+                "id": "chatcmpl-demo%d" % tokens(prompt), "object": "chat.completion", "created": 1763900000,
+                "model": body["model"] + "-2024-07-18",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": text, "refusal": None}}],
+                "usage": {"prompt_tokens": tokens(prompt) + 8, "completion_tokens": tokens(text),
+                          "total_tokens": tokens(prompt) + 8 + tokens(text),
+                          "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                          "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                        "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+                "system_fingerprint": "fp_demo",
+            }
+        else:
+            system = body.get("system") or ""
+            reply = {
+                "id": "msg_demo%d" % tokens(prompt), "type": "message", "role": "assistant",
+                "model": "claude-sonnet-4-5-20250929",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": tokens(prompt + system) + 6, "output_tokens": tokens(text),
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                          "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                          "service_tier": "standard"},
+            }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+if __name__ == "__main__":
+    server = HTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
