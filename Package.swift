@@ -50,7 +50,7 @@ var targets: [Target] = [
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCoreTests", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloPricingTests", dependencies: ["WfloPricing"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloPricingTests", dependencies: ["WfloPricing"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),

@@ -31,7 +31,8 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as ExitCode {
         throw error
     } catch let error as CLIError {
-        Console.err("error: \(error.message)\n")
+        // Validation output is already "file:line:col: error: …" lines.
+        Console.err(error.message.contains(": error: ") ? error.message + "\n" : "error: \(error.message)\n")
         throw ExitCode(error.exitCode)
     } catch let error as ValidationError {
         throw error

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WfloCore
 import WfloEngine
+import WfloStore
 
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,24 +27,27 @@ struct ResumeCommand: AsyncParsableCommand {
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
             let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing)
-            let runID = try await runtime.store.resolveRunID(prefix: run)
-            guard let record = try await runtime.store.run(id: runID) else { throw CLIError("run \(run) not found") }
-            let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing)
-            var newBudget: Money?
-            if let budget {
-                guard let money = Money(string: budget.hasPrefix("$") ? String(budget.dropFirst()) : budget), !money.isNegative else {
-                    throw CLIError("--budget '\(budget)' is not an amount of USD", exitCode: 2)
-                }
-                newBudget = money
-            }
-            let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
             do {
+                let runID = try await runtime.store.resolveRunID(prefix: run)
+                guard let record = try await runtime.store.run(id: runID) else { throw CLIError("run \(run) not found", exitCode: 2) }
+                let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing)
+                var newBudget: Money?
+                if let budget {
+                    guard let money = Money(string: budget.hasPrefix("$") ? String(budget.dropFirst()) : budget), !money.isNegative else {
+                        throw CLIError("--budget '\(budget)' is not an amount of USD", exitCode: 2)
+                    }
+                    newBudget = money
+                }
+                let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
                 let result = try await runtime.executor(observer: observer).resume(runID: runID, definition: definition, budget: newBudget)
                 try await runtime.close()
                 return result
             } catch let error as EngineError {
                 try? await runtime.close()
                 throw CLIError(error.description, exitCode: 2)
+            } catch let error as StoreError {
+                try? await runtime.close()
+                throw CLIError(error.message, exitCode: 2)
             } catch {
                 try? await runtime.close()
                 throw error

@@ -40,11 +40,11 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
             let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing)
-            let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
-            let budgetInForce = try resolveBudget(definition)
-            let inputValues = try bindInputs(definition)
-            let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
             do {
+                let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
+                let budgetInForce = try resolveBudget(definition)
+                let inputValues = try bindInputs(definition)
+                let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
                 let result = try await runtime.executor(observer: observer)
                     .start(definition: definition, source: source, path: file, inputs: inputValues, budget: budgetInForce)
                 try await runtime.close()

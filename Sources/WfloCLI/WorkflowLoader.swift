@@ -17,19 +17,24 @@ enum WorkflowLoader {
     }
 
     static func parse(source: String, file: String, pricing: PricingTable) throws -> WorkflowDefinition {
-        // First pass finds the `pricing:` block; the second checks every model against the table
-        // with that block layered on, so a workflow can price its own models.
-        let draft = try check { try WorkflowParser().parse(yaml: source, file: file) }
-        let table = try effectivePricing(pricing, for: draft)
+        // One pass reports every problem. Models the file prices in its own `pricing:` block are
+        // taken as priced by the parser; the rest are checked against the table here.
         let parser = WorkflowParser(modelCheck: { model in
             do {
-                _ = try table.price(for: model)
+                _ = try pricing.price(for: model)
                 return nil
             } catch {
                 return "\(error)"
             }
         })
-        return try check { try parser.parse(yaml: source, file: file) }
+        let definition: WorkflowDefinition
+        do {
+            definition = try parser.parse(yaml: source, file: file)
+        } catch {
+            throw CLIError(error.diagnostics.map(\.description).joined(separator: "\n"), exitCode: 2)
+        }
+        _ = try effectivePricing(pricing, for: definition)
+        return definition
     }
 
     static func effectivePricing(_ pricing: PricingTable, for definition: WorkflowDefinition) throws -> PricingTable {
@@ -38,14 +43,6 @@ enum WorkflowLoader {
             return try pricing.layered(with: block, source: "workflow '\(definition.name)' pricing block")
         } catch {
             throw CLIError("the workflow's pricing block: \(error)", exitCode: 2)
-        }
-    }
-
-    private static func check(_ body: () throws -> WorkflowDefinition) throws -> WorkflowDefinition {
-        do {
-            return try body()
-        } catch let error as WorkflowValidationError {
-            throw CLIError(error.diagnostics.map(\.description).joined(separator: "\n"), exitCode: 2)
         }
     }
 }

@@ -1,8 +1,14 @@
 import WfloCore
 
-/// One problem in a workflow file, at a place.
+/// One problem in a workflow file, at the place it was found.
+///
+/// Its description is `file:line:column: error: message`, the shape compilers use, so editors
+/// and terminals can jump to the place.
 public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
+    /// Where the offending node starts (for a template reference, where the `{{` is when that
+    /// can be told from the source text).
     public var location: SourceLocation
+    /// What is wrong and, where it can, what to write instead.
     public var message: String
 
     public init(location: SourceLocation, message: String) {
@@ -10,17 +16,6 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    /// `file:line:column: error: message`, the shape editors and compilers use.
+    /// `file:line:column: error: message`.
     public var description: String { "\(location): error: \(message)" }
-}
-
-/// A workflow that cannot run, with every problem found (not just the first).
-public struct WorkflowValidationError: Error, Sendable, CustomStringConvertible {
-    public var diagnostics: [Diagnostic]
-
-    public init(diagnostics: [Diagnostic]) {
-        self.diagnostics = diagnostics
-    }
-
-    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }

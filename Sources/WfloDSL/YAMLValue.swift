@@ -2,10 +2,14 @@ import Foundation
 import WfloCore
 import Yams
 
-/// YAML to ``JSONValue``, keeping numbers as the text written (so `0.10` stays exact).
+/// YAML to ``JSONValue``, keeping numbers as the text written (so `0.10` and `1.5e-07` stay exact).
+///
+/// Plain scalars take the type YAML resolves (integer, float, boolean, null); quoted scalars are
+/// always strings. A number is kept as JSON writes numbers (`.5` becomes `0.5`, `+3` becomes
+/// `3`); forms JSON has no number for (`0x1F`, `.inf`, `0123`) stay text.
 public enum YAMLValue {
-    /// Parses a YAML (or JSON) document into a value.
-    /// - Throws: ``WorkflowValidationError`` with the line and column of a syntax error.
+    /// Parses a YAML (or JSON) document into a value; an empty document is `null`.
+    /// - Throws: ``WorkflowValidationError`` with the line and column of a syntax error in `file`.
     public static func parse(_ text: String, file: String) throws -> JSONValue {
         guard let node = try compose(text, file: file) else { return .null }
         return convert(node)
@@ -15,31 +19,59 @@ public enum YAMLValue {
         do {
             return try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw WorkflowValidationError(diagnostics: [syntaxDiagnostic(error, file: file)])
+            var diagnostic = syntaxDiagnostic(error, file: file)
+            if case .duplicatedKeysInMapping(let duplicates, let context) = error, let key = duplicates.first,
+               let place = secondOccurrence(of: key, inBlockMappingAt: context.mark, text: text) {
+                diagnostic.location = SourceLocation(file: file, line: place.line, column: place.column)
+            }
+            throw WorkflowValidationError(diagnostics: [diagnostic])
         } catch {
-            throw WorkflowValidationError(diagnostics: [Diagnostic(location: SourceLocation(file: file, line: 1, column: 1), message: "\(error)")])
+            throw WorkflowValidationError(diagnostics: [Diagnostic(location: SourceLocation(file: file, line: 1, column: 1),
+                                                                   message: "YAML: \(error)")])
         }
     }
 
     static func syntaxDiagnostic(_ error: YamlError, file: String) -> Diagnostic {
-        func at(_ mark: Mark, _ problem: String, _ context: YamlError.Context?) -> Diagnostic {
-            let detail = context.map { "\(problem) \($0.text)" } ?? problem
-            return Diagnostic(location: SourceLocation(file: file, line: mark.line, column: mark.column), message: "YAML syntax: \(detail)")
+        func at(_ mark: Mark, _ message: String) -> Diagnostic {
+            Diagnostic(location: SourceLocation(file: file, line: mark.line, column: mark.column), message: message)
         }
         switch error {
-        case .scanner(let context, let problem, let mark, _): return at(mark, problem, context)
-        case .parser(let context, let problem, let mark, _): return at(mark, problem, context)
-        case .composer(let context, let problem, let mark, _): return at(mark, problem, context)
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let detail = context.map { "\(problem) \($0.text)" } ?? problem
+            return at(mark, "YAML syntax: \(detail)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return Diagnostic(location: SourceLocation(file: file, line: context.mark.line, column: context.mark.column),
-                              message: "duplicate keys in a mapping: \(duplicates.joined(separator: ", "))")
+            let keys = duplicates.map { "'\($0)'" }
+            return at(context.mark, "duplicate key\(keys.count == 1 ? "" : "s") \(keys.joined(separator: ", ")) in a mapping; each key may appear once")
         default:
             return Diagnostic(location: SourceLocation(file: file, line: 1, column: 1), message: "YAML: \(error)")
         }
     }
 
-    /// Converts a node: plain scalars by their resolved tag (int, float, bool, null), quoted
-    /// ones as strings; numbers keep their text.
+    /// Where `key` appears the second time among the keys of the block mapping whose first key is
+    /// at `mark`, so a duplicate is reported at the repeat rather than at the mapping. Nil for a
+    /// flow mapping or when the text does not show it plainly.
+    static func secondOccurrence(of key: String, inBlockMappingAt mark: Mark, text: String) -> (line: Int, column: Int)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let column = mark.column - 1
+        var seen = 0
+        for number in (mark.line - 1)..<lines.count {
+            let line = Array(lines[number].unicodeScalars)
+            let indentation = line.prefix { $0 == " " || $0 == "-" }.count
+            if line.allSatisfy({ $0 == " " }) || line.dropFirst(indentation).first == "#" { continue }
+            if number > mark.line - 1, indentation < column { break }
+            guard line.count > column, indentation <= column || number == mark.line - 1 else { continue }
+            let rest = String(String.UnicodeScalarView(line[column...]))
+            if rest.hasPrefix(key), rest.dropFirst(key.count).drop(while: { $0 == " " }).first == ":" {
+                seen += 1
+                if seen == 2 { return (number + 1, column + 1) }
+            }
+        }
+        return nil
+    }
+
+    /// Converts a composed node (aliases become null: Yams resolves them before this).
     static func convert(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
@@ -58,16 +90,43 @@ public enum YAMLValue {
     static func scalarValue(_ scalar: Node.Scalar) -> JSONValue {
         let text = scalar.string
         guard scalar.style == .plain else { return .string(text) }
-        switch Tag.Name(rawValue: scalar.tag.rawValue) {
+        switch tagName(scalar) {
         case .null: return .null
-        case .bool: return .bool(["true", "yes", "on", "y"].contains(text.lowercased()))
-        case .int, .float:
-            let cleaned = text.replacingOccurrences(of: "_", with: "")
-            if Money.isDecimalLiteral(cleaned) {
-                return .number(cleaned.hasPrefix("+") ? String(cleaned.dropFirst()) : cleaned)
-            }
-            return .string(text)
+        case .bool: return .bool(["true", "yes", "on"].contains(text.lowercased()))
+        case .int, .float: return jsonNumber(text).map(JSONValue.number) ?? .string(text)
         default: return .string(text)
         }
+    }
+
+    /// The JSON lexeme for a YAML number, or nil when JSON cannot write it as one.
+    static func jsonNumber(_ text: String) -> String? {
+        var digits = text.replacingOccurrences(of: "_", with: "")
+        guard Money.isDecimalLiteral(digits) else { return nil }
+        var sign = ""
+        if digits.hasPrefix("-") || digits.hasPrefix("+") {
+            sign = digits.hasPrefix("-") ? "-" : ""
+            digits.removeFirst()
+        }
+        if digits.hasPrefix(".") { digits = "0" + digits }
+        if let dot = digits.firstIndex(of: "."), digits.index(after: dot) == digits.endIndex || !digits[digits.index(after: dot)].isNumber {
+            digits.remove(at: dot)
+        }
+        // A leading zero before more digits is octal in YAML 1.1 and invalid in JSON.
+        if digits.count > 1, digits.hasPrefix("0"), digits.dropFirst().first?.isNumber == true { return nil }
+        return sign + digits
+    }
+
+    static func isNull(_ scalar: Node.Scalar) -> Bool {
+        scalar.style == .plain && tagName(scalar) == .null
+    }
+
+    /// The scalar's tag as the default resolver reads it (`Node.tag` resolves; `Scalar.tag` may not be yet).
+    static func tagName(_ scalar: Node.Scalar) -> Tag.Name {
+        Tag.Name(rawValue: Node.scalar(scalar).tag.rawValue)
+    }
+
+    static func isNullNode(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node { return isNull(scalar) }
+        return false
     }
 }

@@ -1,42 +1,42 @@
 import WfloCore
 
-/// The exact cost of one call, by token category. `total` is their sum.
+/// The exact cost of one call, by token category. ``total`` is their sum; nothing is rounded.
 public struct CostBreakdown: Sendable, Hashable {
+    /// The table entry that priced the call (the name after aliases and provider prefixes).
+    public var model: String
+    /// The usage priced.
+    public var usage: TokenUsage
     /// Prompt tokens that were neither read from nor written to the cache.
     public var input: Money
+    /// Prompt tokens read from the cache.
     public var cachedInput: Money
+    /// Prompt tokens written to the cache, 5-minute and 1-hour writes together.
     public var cacheWrite: Money
     /// Completion tokens other than reasoning.
     public var output: Money
+    /// Reasoning tokens.
     public var reasoning: Money
-    /// The rates used.
+    /// The rates that applied (long-context tier already chosen).
     public var rates: TokenRates
 
-    public var total: Money { input + cachedInput + cacheWrite + output + reasoning }
-}
-
-/// What a request may cost at most, before it is sent.
-public struct WorstCaseEstimate: Sendable, Hashable {
-    /// The bound on input tokens used.
-    public var inputTokens: Int
-    /// `max_tokens`, clamped to the model's `max_output_tokens`.
-    public var outputTokens: Int
-    /// Never below the true cost of the request.
-    public var cost: Money
-}
-
-/// The shape of a request, enough to bound its cost without a tokenizer.
-public struct RequestShape: Sendable, Hashable {
-    /// The exact bytes of the HTTP request body that will be sent (UTF-8 JSON).
-    public var bodyBytes: Int
-    /// Messages, the system prompt counted as one: each adds framing tokens.
-    public var messageCount: Int
-    /// The `max_tokens` the request sends.
-    public var maxTokens: Int
-
-    public init(bodyBytes: Int, messageCount: Int, maxTokens: Int) {
-        self.bodyBytes = bodyBytes
-        self.messageCount = messageCount
-        self.maxTokens = maxTokens
+    public init(model: String, usage: TokenUsage, input: Money, cachedInput: Money, cacheWrite: Money,
+                output: Money, reasoning: Money, rates: TokenRates) {
+        self.model = model
+        self.usage = usage
+        self.input = input
+        self.cachedInput = cachedInput
+        self.cacheWrite = cacheWrite
+        self.output = output
+        self.reasoning = reasoning
+        self.rates = rates
     }
+
+    /// The exact total in USD.
+    public var total: Money { input + cachedInput + cacheWrite + output + reasoning }
+    /// Everything billed for the prompt (input, cache reads, cache writes).
+    public var promptCost: Money { input + cachedInput + cacheWrite }
+    /// Everything billed for the completion (output and reasoning).
+    public var completionCost: Money { output + reasoning }
+    /// What cache reads saved against paying the input rate for them (negative if the cache costs more).
+    public var cacheSavings: Money { rates.input * usage.cachedInputTokens - cachedInput }
 }

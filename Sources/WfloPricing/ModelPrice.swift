@@ -1,42 +1,65 @@
 import WfloCore
 
-/// One model's entry of the pricing table, in LiteLLM's format.
+/// One model's entry of the pricing table, in LiteLLM's `model_prices_and_context_window.json` format.
 ///
-/// Every field of the entry is kept in ``raw`` (unknown ones included); the rates wflo bills
-/// are read from it as exact ``Money``.
+/// Every field of the entry is kept in ``raw``, unknown ones included; the rates wflo bills are
+/// read from it as exact ``Money`` parsed from the number's text, never through `Double`.
+/// A missing or `null` rate is absent; an explicit `0` is a real (free) price.
 public struct ModelPrice: Sendable, Hashable {
     /// The table key.
     public var name: String
     /// `litellm_provider`: `openai`, `anthropic`, …
     public var provider: String?
+    /// `mode`: `chat`, `completion`, `responses`, `embedding`, …
     public var mode: String?
+    /// `max_output_tokens` (or the older `max_tokens`): what one reply can have at most.
     public var maxOutputTokens: Int?
+    /// `max_input_tokens`: the context window for the prompt.
     public var maxInputTokens: Int?
-    /// The entry as written.
-    public var raw: [String: JSONValue]
-    /// Which file the entry (or its last override) came from.
+    /// The entry as written (after layering: the fields of every layer merged).
+    public var raw: JSONValue
+    /// Which file the entry, or its last override, came from.
     public var source: String
 
-    /// Validates the entry: every `*cost*` field must be a number; token limits whole numbers.
+    /// The entry's fields; `raw` as a dictionary.
+    let fields: [String: JSONValue]
+
+    /// Validates an entry: every rate field must be a number (or a decimal string), token
+    /// limits whole numbers.
+    /// - Throws: ``PricingError`` (`malformedEntry`) naming the source, the model and the field.
     init(name: String, entry: JSONValue, source: String) throws {
         guard case .object(let object) = entry else {
-            throw PricingError(.malformedEntry, "\(source): the entry for '\(name)' is not an object")
+            throw PricingError(.malformedEntry, "\(source): the entry for model '\(name)' is not a JSON object (found \(entry.encoded()))")
         }
         for (key, value) in object where ModelPrice.isRateKey(key) {
             switch value {
             case .number, .null: continue
-            case .string(let s) where Money(string: s) != nil: continue
+            case .string(let text) where Money(string: text) != nil: continue
             default:
-                throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(key)': expected a number, found \(value.encoded())")
+                throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(key)': expected a number of USD per token, found \(value.encoded())")
             }
         }
         for key in ["max_output_tokens", "max_input_tokens", "max_tokens"] {
             if let value = object[key], !value.isNull, value.intValue == nil {
-                throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(key)': expected a whole number, found \(value.encoded())")
+                throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(key)': expected a whole number of tokens, found \(value.encoded())")
+            }
+        }
+        if let tiers = object["tiered_pricing"], !tiers.isNull {
+            guard let list = tiers.arrayValue else {
+                throw PricingError(.malformedEntry, "\(source): model '\(name)', field 'tiered_pricing': expected a list of tiers, found \(tiers.encoded())")
+            }
+            for (index, tier) in list.enumerated() {
+                for (key, value) in tier.objectValue ?? [:] where ModelPrice.isRateKey(key) {
+                    if case .number = value { continue }
+                    if case .null = value { continue }
+                    if case .string(let text) = value, Money(string: text) != nil { continue }
+                    throw PricingError(.malformedEntry, "\(source): model '\(name)', field 'tiered_pricing[\(index)].\(key)': expected a number, found \(value.encoded())")
+                }
             }
         }
         self.name = name
-        self.raw = object
+        self.raw = entry
+        self.fields = object
         self.source = source
         self.provider = object["litellm_provider"]?.stringValue
         self.mode = object["mode"]?.stringValue
@@ -44,14 +67,19 @@ public struct ModelPrice: Sendable, Hashable {
         self.maxInputTokens = object["max_input_tokens"]?.intValue
     }
 
+    /// The per-token rate fields wflo bills (with their long-context, cache-lifetime, service-tier and
+    /// batch variants): they must be numbers. Other fields are kept as written and never fatal.
     static func isRateKey(_ key: String) -> Bool {
-        key.hasPrefix("input_cost_per_token") || key.hasPrefix("output_cost_per_token") || key.hasPrefix("cache_read_input_token_cost")
-            || key.hasPrefix("cache_creation_input_token_cost") || key.hasPrefix("output_cost_per_reasoning_token")
+        rateKeyPrefixes.contains { key.hasPrefix($0) }
     }
+
+    static let rateKeyPrefixes = ["input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
+                                  "cache_creation_input_token_cost", "output_cost_per_reasoning_token",
+                                  "output_cost_per_image_token"]
 
     /// The rate in a field, exactly as written; nil when absent or null.
     public func rate(_ key: String) -> Money? {
-        ModelPrice.money(raw[key])
+        ModelPrice.money(fields[key])
     }
 
     static func money(_ value: JSONValue?) -> Money? {
@@ -62,36 +90,60 @@ public struct ModelPrice: Sendable, Hashable {
         }
     }
 
+    /// `input_cost_per_token`.
     public var inputCostPerToken: Money? { rate("input_cost_per_token") }
+    /// `output_cost_per_token`.
     public var outputCostPerToken: Money? { rate("output_cost_per_token") }
+    /// `cache_read_input_token_cost`.
     public var cacheReadCostPerToken: Money? { rate("cache_read_input_token_cost") }
+    /// `cache_creation_input_token_cost` (5-minute cache writes).
     public var cacheWriteCostPerToken: Money? { rate("cache_creation_input_token_cost") }
+    /// `cache_creation_input_token_cost_above_1hr` (1-hour cache writes).
     public var cacheWrite1hCostPerToken: Money? { rate("cache_creation_input_token_cost_above_1hr") }
+    /// `output_cost_per_reasoning_token`.
     public var reasoningCostPerToken: Money? { rate("output_cost_per_reasoning_token") }
-
-    /// True when the entry prices tokens at all (some entries price images or seconds only).
-    public var pricesTokens: Bool { inputCostPerToken != nil || outputCostPerToken != nil || raw["tiered_pricing"] != nil }
-
-    /// Long-context thresholds (`*_above_{N}k_tokens`), ascending, each with its text form (`200k`).
-    var thresholds: [(tokens: Int, text: String)] {
-        var seen: [String: Int] = [:]
-        for (key, value) in raw where !value.isNull {
-            guard let (_, text) = ModelPrice.splitThresholdKey(key), let tokens = ModelPrice.parseThreshold(text) else { continue }
-            seen[text] = tokens
-        }
-        return seen.map { (tokens: $0.value, text: $0.key) }.sorted { $0.tokens < $1.tokens }
+    /// `tiered_pricing`, when the entry has a non-empty list.
+    public var tieredPricing: [JSONValue]? {
+        guard let list = fields["tiered_pricing"]?.arrayValue, !list.isEmpty else { return nil }
+        return list
     }
 
-    static let thresholdPrefixes = ["input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost"]
+    /// True when the entry prices tokens (some entries price images, characters or seconds only).
+    /// `cost` and `worstCase` refuse a model for which this is false.
+    public var pricesTokens: Bool {
+        inputCostPerToken != nil || outputCostPerToken != nil || rate("output_cost_per_image_token") != nil
+            || tieredPricing != nil
+    }
 
-    /// `input_cost_per_token_above_200k_tokens` → (`input_cost_per_token`, `200k`). Keys with a
-    /// suffix after `_tokens` (service tiers, batches) are not standard rates and give nil.
-    static func splitThresholdKey(_ key: String) -> (String, String)? {
-        guard key.hasSuffix("_tokens"), let range = key.range(of: "_above_", options: .backwards) else { return nil }
-        let prefix = String(key[key.startIndex..<range.lowerBound])
-        guard thresholdPrefixes.contains(prefix) else { return nil }
-        let text = String(key[range.upperBound..<key.index(key.endIndex, offsetBy: -7)])
-        return (prefix, text)
+    /// Long-context thresholds (`*_above_{N}_tokens` rates with a value), ascending: the number of
+    /// prompt tokens and the text the keys use (`200k`).
+    var thresholds: [Threshold] {
+        var seen: [String: Int] = [:]
+        for (key, value) in fields where !value.isNull {
+            guard let text = ModelPrice.thresholdText(key), let tokens = ModelPrice.parseThreshold(text) else { continue }
+            seen[text] = tokens
+        }
+        return seen.map { Threshold(tokens: $0.value, text: $0.key) }.sorted { ($0.tokens, $0.text) < ($1.tokens, $1.text) }
+    }
+
+    struct Threshold: Hashable {
+        var tokens: Int
+        var text: String
+    }
+
+    static let thresholdPrefixes = ["input_cost_per_token_above_", "output_cost_per_token_above_",
+                                    "cache_read_input_token_cost_above_", "cache_creation_input_token_cost_above_"]
+
+    /// The threshold text of a standard long-context key, as LiteLLM reads it:
+    /// `input_cost_per_token_above_200k_tokens` → `200k`;
+    /// `cache_creation_input_token_cost_above_1hr_above_200k_tokens` → `200k`.
+    /// Keys for service tiers (`…_priority`) or batches (`…_batches`) give nil: wflo bills standard calls.
+    static func thresholdText(_ key: String) -> String? {
+        guard key.hasSuffix("_tokens"), thresholdPrefixes.contains(where: { key.hasPrefix($0) }),
+              let range = key.range(of: "_above_", options: .backwards) else { return nil }
+        let tail = key[range.upperBound...]
+        guard let end = tail.range(of: "_tokens") else { return nil }
+        return String(tail[..<end.lowerBound])
     }
 
     /// `128k` → 128000, `200` → 200.

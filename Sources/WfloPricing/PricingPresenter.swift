@@ -1,15 +1,23 @@
 import WfloCore
 
-/// Text and JSON for the `wflo pricing` commands. Money in JSON is a decimal string.
+/// Text and JSON for the `wflo pricing` commands, kept here so the CLI stays thin and the output
+/// is tested.
+///
+/// Amounts are exact: text shows the full decimal with the currency (`0.00045 USD`), JSON carries
+/// money as decimal strings (`"cost_usd": "0.00045"`), never floats. Rates are shown per token
+/// and, for reading, per million tokens (an exact multiplication, not a rounding).
 public enum PricingPresenter {
-    /// `wflo pricing cost`: the exact cost of a usage, with its parts.
+    /// `wflo pricing cost MODEL …`: the exact cost of a usage, with its parts.
+    /// - Throws: ``PricingError`` for an unknown model (naming it and how to price it).
     public static func cost(table: PricingTable, model: String, usage: TokenUsage, json: Bool) throws -> String {
-        let price = try table.price(for: model)
         let breakdown = try table.cost(model: model, usage: usage)
+        let rates = breakdown.rates
+        let plain = max(usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens - usage.cacheWrite1hTokens, 0)
+        let text = max(usage.outputTokens - usage.reasoningTokens, 0)
         if json {
-            let object: JSONValue = [
-                "model": .string(price.name),
-                "requested_model": .string(model),
+            var object: [String: JSONValue] = [
+                "model": .string(breakdown.model),
+                "currency": "USD",
                 "cost_usd": .string(breakdown.total.description),
                 "input_cost_usd": .string(breakdown.input.description),
                 "cached_input_cost_usd": .string(breakdown.cachedInput.description),
@@ -17,64 +25,97 @@ public enum PricingPresenter {
                 "output_cost_usd": .string(breakdown.output.description),
                 "reasoning_cost_usd": .string(breakdown.reasoning.description),
                 "usage": usage.json,
+                "rates_usd_per_token": [
+                    "input": .string(rates.input.description), "cache_read": .string(rates.cacheRead.description),
+                    "cache_write": .string(rates.cacheWrite.description), "cache_write_1h": .string(rates.cacheWrite1h.description),
+                    "output": .string(rates.output.description), "reasoning": .string(rates.reasoning.description),
+                ],
             ]
-            return object.encoded(sorted: true, pretty: true) + "\n"
+            if breakdown.model != model { object["requested_model"] = .string(model) }
+            return JSONValue.object(object).encoded(sorted: true) + "\n"
         }
-        var lines = ["\(price.name): \(breakdown.total.description) USD (exact)"]
-        let parts: [(String, Money, Int, Money)] = [
-            ("input", breakdown.input, max(usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens - usage.cacheWrite1hTokens, 0), breakdown.rates.input),
-            ("cached input", breakdown.cachedInput, usage.cachedInputTokens, breakdown.rates.cacheRead),
-            ("cache write", breakdown.cacheWrite, usage.cacheWriteTokens + usage.cacheWrite1hTokens, breakdown.rates.cacheWrite),
-            ("output", breakdown.output, usage.outputTokens - min(usage.reasoningTokens, usage.outputTokens), breakdown.rates.output),
-            ("reasoning", breakdown.reasoning, min(usage.reasoningTokens, usage.outputTokens), breakdown.rates.reasoning),
+        var lines = ["\(breakdown.model): \(breakdown.total.description) USD (exact, not rounded)"]
+        let parts: [(String, Int, Money, Money)] = [
+            ("input", plain, rates.input, breakdown.input),
+            ("cached input", usage.cachedInputTokens, rates.cacheRead, breakdown.cachedInput),
+            ("cache write (5 min)", usage.cacheWriteTokens, rates.cacheWrite, rates.cacheWrite * usage.cacheWriteTokens),
+            ("cache write (1 hour)", usage.cacheWrite1hTokens, rates.cacheWrite1h, rates.cacheWrite1h * usage.cacheWrite1hTokens),
+            ("output", text, rates.output, breakdown.output),
+            ("reasoning", usage.reasoningTokens, rates.reasoning, breakdown.reasoning),
         ]
-        for (name, amount, tokens, rate) in parts where tokens > 0 {
-            lines.append("  \(name): \(tokens) tokens × \(rate.description) = \(amount.description) USD")
+        for (name, tokens, rate, amount) in parts where tokens > 0 {
+            lines.append("  \(name): \(tokens) tokens × \(rate.description) USD = \(amount.description) USD")
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `wflo pricing show`: rates, limits and where they came from.
+    /// `wflo pricing show MODEL`: rates, limits and the file the entry came from.
+    /// - Throws: ``PricingError`` for an unknown model.
     public static func show(table: PricingTable, model: String, json: Bool) throws -> String {
         let price = try table.price(for: model)
-        if json { return JSONValue.object(price.raw.merging(["model": .string(price.name), "source": .string(price.source)]) { a, _ in a }).encoded(sorted: true, pretty: true) + "\n" }
-        var lines = ["\(price.name)", "  provider: \(price.provider ?? "-")", "  mode: \(price.mode ?? "-")"]
-        func per1M(_ money: Money?) -> String { money.map { "\(($0 * 1_000_000).description) USD / 1M tokens" } ?? "-" }
-        lines.append("  input: \(per1M(price.inputCostPerToken))")
-        lines.append("  output: \(per1M(price.outputCostPerToken))")
-        if let r = price.cacheReadCostPerToken { lines.append("  cache read: \(per1M(r))") }
-        if let r = price.cacheWriteCostPerToken { lines.append("  cache write (5 min): \(per1M(r))") }
-        if let r = price.cacheWrite1hCostPerToken { lines.append("  cache write (1 hour): \(per1M(r))") }
-        if let r = price.reasoningCostPerToken { lines.append("  reasoning: \(per1M(r))") }
-        for threshold in price.thresholds {
-            let rates = TokenRates(price: price, promptTokens: threshold.tokens + 1)
-            lines.append("  above \(threshold.text) prompt tokens: input \(per1M(rates.input)), output \(per1M(rates.output))")
+        if json {
+            return JSONValue.object(["model": .string(price.name), "source": .string(price.source), "entry": price.raw])
+                .encoded(sorted: true) + "\n"
         }
-        if price.raw["tiered_pricing"] != nil { lines.append("  tiered pricing: \(price.raw["tiered_pricing"]!.encoded())") }
+        var lines = [price.name,
+                     "  provider: \(price.provider ?? "-")",
+                     "  mode: \(price.mode ?? "-")"]
+        let rated: [(String, Money?)] = [
+            ("input", price.inputCostPerToken), ("output", price.outputCostPerToken),
+            ("cache read", price.cacheReadCostPerToken), ("cache write (5 min)", price.cacheWriteCostPerToken),
+            ("cache write (1 hour)", price.cacheWrite1hCostPerToken), ("reasoning", price.reasoningCostPerToken),
+        ]
+        for (name, rate) in rated {
+            if let rate { lines.append("  \(name): \(perToken(rate))") }
+        }
+        for threshold in price.thresholds {
+            let first = threshold.tokens + (TokenRates.inclusiveThresholds(price) ? 0 : 1)
+            let rates = TokenRates(price: price, promptTokens: first)
+            lines.append("  prompt of \(first)+ tokens (whole request): input \(perToken(rates.input)), output \(perToken(rates.output))")
+        }
+        if let tiers = price.tieredPricing {
+            lines.append("  tiered pricing (whole request at one tier): \(JSONValue.array(tiers).encoded())")
+        }
         lines.append("  max input tokens: \(price.maxInputTokens.map(String.init) ?? "-")")
         lines.append("  max output tokens: \(price.maxOutputTokens.map(String.init) ?? "-")")
+        if !price.pricesTokens { lines.append("  note: no per-token price; wflo refuses to call this model") }
         lines.append("  source: \(price.source)")
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `wflo pricing list`.
+    /// `wflo pricing list [--provider P]`: every model (of one `litellm_provider`), sorted by name.
     public static func list(table: PricingTable, provider: String?, json: Bool) -> String {
         let models = table.models.filter { provider == nil || $0.provider == provider }
+        func money(_ value: Money?) -> JSONValue { value.map { .string($0.description) } ?? .null }
         if json {
             return JSONValue.array(models.map { m in
-                ["model": .string(m.name), "provider": m.provider.map(JSONValue.string) ?? .null, "mode": m.mode.map(JSONValue.string) ?? .null,
-                 "input_cost_per_token": m.inputCostPerToken.map { .string($0.description) } ?? .null,
-                 "output_cost_per_token": m.outputCostPerToken.map { .string($0.description) } ?? .null,
+                ["model": .string(m.name), "provider": m.provider.map(JSONValue.string) ?? .null,
+                 "mode": m.mode.map(JSONValue.string) ?? .null,
+                 "input_cost_per_token": money(m.inputCostPerToken), "output_cost_per_token": money(m.outputCostPerToken),
+                 "max_input_tokens": m.maxInputTokens.map { .int($0) } ?? .null,
                  "max_output_tokens": m.maxOutputTokens.map { .int($0) } ?? .null]
-            }).encoded(sorted: true, pretty: true) + "\n"
+            }).encoded(sorted: true) + "\n"
         }
-        var out = ""
+        var rows = [["MODEL", "PROVIDER", "MODE", "INPUT USD/1M", "OUTPUT USD/1M"]]
         for m in models {
-            let input = m.inputCostPerToken.map { ($0 * 1_000_000).description } ?? "-"
-            let output = m.outputCostPerToken.map { ($0 * 1_000_000).description } ?? "-"
-            out += "\(m.name)\t\(m.provider ?? "-")\t\(m.mode ?? "-")\tin \(input)\tout \(output) USD/1M\n"
+            rows.append([m.name, m.provider ?? "-", m.mode ?? "-",
+                         m.inputCostPerToken.map { ($0 * 1_000_000).description } ?? "-",
+                         m.outputCostPerToken.map { ($0 * 1_000_000).description } ?? "-"])
         }
-        out += "\(models.count) models\n"
+        let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var out = ""
+        for row in rows {
+            let cells = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }
+            out += cells.joined(separator: "  ") + "\n"
+        }
+        out += "\(models.count) models" + (provider.map { " from provider '\($0)'" } ?? "") + "\n"
         return out
+    }
+
+    /// `2.5e-06` → `0.0000025 USD/token (2.5 USD/1M tokens)`.
+    static func perToken(_ rate: Money) -> String {
+        "\(rate.description) USD/token (\((rate * 1_000_000).description) USD/1M tokens)"
     }
 }

@@ -1,34 +1,50 @@
-import Foundation
 import WfloCore
 
 /// The pricing table: LiteLLM's `model_prices_and_context_window.json` format, layered.
 ///
-/// Prices are read from the JSON text as exact decimals. Users add or override models with
-/// their own files (`--pricing FILE`, `WFLO_PRICING`) or a workflow's `pricing:` block; a model
-/// in none of them is refused (fail closed), never priced at $0.
+/// Prices are read from the JSON text as exact decimals and every cost is exact decimal
+/// arithmetic (invariant 7, "money is exact"). Users add or override models with their own files
+/// (`--pricing FILE`, `WFLO_PRICING`) or a workflow's `pricing:` block; a model in none of them is
+/// refused (fail closed), never priced at $0.
+///
+/// ```swift
+/// let table = try PricingTable.load(environment: ProcessInfo.processInfo.environment)
+/// let cost = try table.cost(model: "gpt-4o-mini", usage: TokenUsage(inputTokens: 1000, outputTokens: 500))
+/// print(cost.total)   // 0.00045
+/// ```
 ///
 /// ## Topics
 /// - ``load(overlays:environment:)``
+/// - ``layered(with:source:)``
+/// - ``price(for:)``
 /// - ``cost(model:usage:)``
 /// - ``worstCase(model:request:)``
 public struct PricingTable: Sendable {
-    private var entries: [String: ModelPrice]
+    var entries: [String: ModelPrice]
     /// Where the data came from, in layering order.
     public private(set) var sources: [String]
 
-    /// The file name of the shipped table inside `pricing/`.
-    public static let shippedFileName = "model_prices_and_context_window.json"
+    /// Top-level keys of LiteLLM's file that are not models: the documented example and the
+    /// provider-routing rules (LiteLLM removes both when it loads the map).
+    public static let metadataKeys: Set<String> = ["sample_spec", "fallback_generalizations"]
 
-    /// Parses a table (an object keyed by model name; `sample_spec` is skipped).
-    /// - Throws: ``PricingError`` naming the model and field of a malformed entry.
+    /// Parses a LiteLLM-format table: a JSON object keyed by model name.
+    ///
+    /// Lenient: unknown fields are kept; `sample_spec` and `fallback_generalizations` are skipped.
+    /// - Parameter source: names the table in messages and in ``ModelPrice/source``.
+    /// - Throws: ``PricingError`` (`malformedEntry`) naming the model and the field of a malformed
+    ///   entry (a rate that is not a number, a token limit that is not whole); `unreadableTable`
+    ///   when `json` is not an object.
     public init(json: JSONValue, source: String) throws {
         entries = [:]
         sources = []
         try add(json, source: source)
     }
 
-    /// This table with `overlay`'s entries layered on top: fields of an existing model are
-    /// replaced one by one, new models are added.
+    /// This table with `overlay`'s entries layered on top: each field an overlay entry names
+    /// replaces that field of the model (others are kept); a new model is added.
+    /// Used for `--pricing FILE`, `WFLO_PRICING` and a workflow's `pricing:` block.
+    /// - Throws: ``PricingError`` as ``init(json:source:)`` does; the table is unchanged then.
     public func layered(with overlay: JSONValue, source: String) throws -> PricingTable {
         var copy = self
         try copy.add(overlay, source: source)
@@ -37,132 +53,126 @@ public struct PricingTable: Sendable {
 
     private mutating func add(_ json: JSONValue, source: String) throws {
         guard case .object(let object) = json else {
-            throw PricingError(.unreadableTable, "\(source): a pricing table is a JSON object keyed by model name")
+            throw PricingError(.unreadableTable, "\(source): a pricing table is a JSON object keyed by model name, found \(json.encoded().prefix(80))")
         }
-        for (name, entry) in object where name != "sample_spec" {
-            var merged = entry
+        var merged: [String: ModelPrice] = [:]
+        merged.reserveCapacity(object.count)
+        for (name, entry) in object where !PricingTable.metadataKeys.contains(name) {
+            var combined = entry
             if let existing = entries[name], case .object(let fields) = entry {
-                var combined = existing.raw
-                for (key, value) in fields { combined[key] = value }
-                merged = .object(combined)
+                var both = existing.fields
+                for (key, value) in fields { both[key] = value }
+                combined = .object(both)
             }
-            entries[name] = try ModelPrice(name: name, entry: merged, source: source)
+            merged[name] = try ModelPrice(name: name, entry: combined, source: source)
         }
+        entries.merge(merged) { _, new in new }
         sources.append(source)
-    }
-
-    /// Reads a table file (JSON).
-    public static func read(path: String) throws -> PricingTable {
-        try PricingTable(json: parseFile(path), source: path)
-    }
-
-    static func parseFile(_ path: String) throws -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PricingError(.unreadableTable, "cannot read the pricing file \(path)")
-        }
-        do {
-            return try JSONValue.parse(data)
-        } catch {
-            throw PricingError(.unreadableTable, "the pricing file \(path) is not valid JSON: \(error)")
-        }
-    }
-
-    /// The shipped table, then `WFLO_PRICING` files (colon-separated), then `overlays`.
-    ///
-    /// The shipped table is `WFLO_PRICING_TABLE` when set, else `pricing/model_prices_and_context_window.json`
-    /// found by walking up from the executable's folder, then from the current folder.
-    public static func load(overlays: [String] = [], environment: [String: String]) throws -> PricingTable {
-        guard let shipped = environment["WFLO_PRICING_TABLE"].flatMap({ $0.isEmpty ? nil : $0 }) ?? locateShippedTable() else {
-            throw PricingError(.unreadableTable, "cannot find pricing/\(shippedFileName) (looked above the wflo executable and the current folder); set WFLO_PRICING_TABLE to its path")
-        }
-        var table = try read(path: shipped)
-        let extra = (environment["WFLO_PRICING"] ?? "").split(separator: ":").map(String.init).filter { !$0.isEmpty }
-        for path in extra + overlays {
-            table = try table.layered(with: parseFile(path), source: path)
-        }
-        return table
-    }
-
-    static func locateShippedTable() -> String? {
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
-        let starts = [executable, URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-        for start in starts {
-            var folder = start.standardizedFileURL
-            for _ in 0..<8 {
-                let candidate = folder.appendingPathComponent("pricing").appendingPathComponent(shippedFileName).path
-                if FileManager.default.fileExists(atPath: candidate) { return candidate }
-                let parent = folder.deletingLastPathComponent()
-                if parent.path == folder.path { break }
-                folder = parent
-            }
-        }
-        return nil
     }
 
     /// Every model, sorted by name.
     public var models: [ModelPrice] { entries.values.sorted { $0.name < $1.name } }
 
-    /// The entry for `model`: the exact key, else without a provider prefix
-    /// (`openai/gpt-4o` → `gpt-4o` when that entry's provider is `openai`).
-    /// - Throws: ``PricingError`` (`unknown_model`) saying how to price it.
+    /// The number of models.
+    public var count: Int { entries.count }
+
+    /// The entry for `model`, resolved as LiteLLM resolves names:
+    /// the exact key; else, for `provider/name`, the entry `name` when its `litellm_provider` is that
+    /// provider (or a `provider-…` variant such as `vertex_ai-anthropic_models`), after collapsing a
+    /// repeated prefix (`openai/openai/gpt-4o`). A prefix naming another provider is not stripped:
+    /// `foo/gpt-4o` is unknown rather than priced as OpenAI's.
+    /// - Throws: ``PricingError`` (`unknownModel`) naming the model and how to price it.
     public func price(for model: String) throws -> ModelPrice {
         if let entry = entries[model] { return entry }
-        if let slash = model.firstIndex(of: "/") {
-            let prefix = String(model[..<slash])
-            let rest = String(model[model.index(after: slash)...])
-            if let entry = entries[rest], entry.provider == prefix || (entry.provider ?? "").hasPrefix(prefix) {
+        var name = Substring(model)
+        while let slash = name.firstIndex(of: "/") {
+            let prefix = name[..<slash]
+            let rest = name[name.index(after: slash)...]
+            if rest.hasPrefix(prefix + "/") {  // openai/openai/gpt-4o
+                name = rest
+                if let entry = entries[String(name)] { return entry }
+                continue
+            }
+            if let entry = entries[String(rest)], let provider = entry.provider,
+               provider == prefix || provider.hasPrefix(prefix + "-") || provider.hasPrefix(prefix + "_") {
                 return entry
             }
+            break
         }
-        if let entry = entries[model.lowercased()] { return entry }
-        throw PricingError.unknown(model)
+        throw PricingError.unknownModel(model)
     }
 
-    /// The exact cost of one call.
+    /// The exact cost of one call's usage.
+    ///
+    /// `usage` is LiteLLM's normalised usage (see `TokenUsage`): prompt tokens that were neither
+    /// cached nor cache-written are billed at the input rate, cache reads and writes (5-minute and
+    /// 1-hour) at theirs, completion tokens other than reasoning at the output rate and reasoning
+    /// tokens at the reasoning rate. The rates are those for a prompt of `usage.inputTokens` tokens
+    /// (long-context tiers reprice the whole request), as LiteLLM's `cost_per_token` chooses them.
+    /// - Throws: ``PricingError``: `unknownModel`; `notPricedPerToken` for a model the table prices
+    ///   only per image, character or second; `invalidUsage` for negative counts.
     public func cost(model: String, usage: TokenUsage) throws -> CostBreakdown {
-        PricingTable.cost(price: try price(for: model), usage: usage)
-    }
-
-    static func cost(price: ModelPrice, usage: TokenUsage) -> CostBreakdown {
+        let price = try priced(model)
+        let counts = [usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.cacheWrite1hTokens,
+                      usage.outputTokens, usage.reasoningTokens]
+        guard counts.allSatisfy({ $0 >= 0 }) else {
+            throw PricingError(.invalidUsage, "cannot price a negative token count for model '\(model)': \(usage.json.encoded())")
+        }
         let rates = TokenRates(price: price, promptTokens: usage.inputTokens)
-        let cacheWrites = usage.cacheWriteTokens + usage.cacheWrite1hTokens
         // Cached and cache-written tokens are part of the prompt; the rest is billed at the input rate.
-        let plain = max(usage.inputTokens - usage.cachedInputTokens - cacheWrites, 0)
-        let reasoning = min(usage.reasoningTokens, usage.outputTokens)
-        return CostBreakdown(input: rates.input * plain,
+        let plain = max(usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens - usage.cacheWrite1hTokens, 0)
+        // Reasoning tokens are part of the output; like LiteLLM, all of them are billed even when a
+        // provider reports more reasoning than output.
+        let text = max(usage.outputTokens - usage.reasoningTokens, 0)
+        return CostBreakdown(model: price.name, usage: usage,
+                             input: rates.input * plain,
                              cachedInput: rates.cacheRead * usage.cachedInputTokens,
                              cacheWrite: rates.cacheWrite * usage.cacheWriteTokens + rates.cacheWrite1h * usage.cacheWrite1hTokens,
-                             output: rates.output * (usage.outputTokens - reasoning),
-                             reasoning: rates.reasoning * reasoning,
+                             output: rates.output * text,
+                             reasoning: rates.reasoning * usage.reasoningTokens,
                              rates: rates)
     }
 
-    /// Framing tokens counted per message (role markers, separators). Providers use 3–4;
-    /// 8 leaves room, and the body bytes already over-count (JSON keys and punctuation).
+    /// Framing tokens counted per message (role markers and separators: 3–4 with OpenAI's chat
+    /// format). 8 leaves room; the body's JSON keys and punctuation already over-count.
     public static let framingTokensPerMessage = 8
-    /// Tokens counted once per request (the reply's priming).
-    public static let framingTokensPerRequest = 16
+    /// Tokens counted once per request (the reply's priming, a default system header).
+    public static let framingTokensPerRequest = 32
 
-    /// An upper bound of a request's cost, before it is sent.
+    /// An upper bound of the cost of a request, before it is sent: what the budget governor reserves.
     ///
-    /// Input: a BPE token is at least one byte of UTF-8 text, so the body's byte count bounds the
-    /// prompt's tokens; framing per message is added. Output: `max_tokens` clamped to the model's
-    /// `max_output_tokens`. Each is priced at the highest rate that could apply to a prompt of at
-    /// most that many tokens (long-context tiers, cache writes and reasoning included), so the
-    /// estimate is never below the true cost.
+    /// Input: a BPE token covers at least one byte of the UTF-8 text, and JSON escaping only adds
+    /// bytes, so the body's byte count bounds the prompt's text tokens; framing per message and per
+    /// request (``framingTokensPerMessage``, ``framingTokensPerRequest``) and
+    /// ``RequestShape/providerOverheadTokens`` are added. Output: `max_tokens` clamped to the model's
+    /// `max_output_tokens`. Every input token is priced at the highest prompt rate (input, cache read,
+    /// cache writes) and every output token at the highest completion rate (output, reasoning) that
+    /// can apply to a prompt of at most the bound, long-context tiers included.
+    ///
+    /// Guarantee: for any usage with `inputTokens ≤ inputTokens(bound)` whose cached and
+    /// cache-written tokens are part of it, and `outputTokens ≤ outputTokens(clamped)` whose reasoning
+    /// is part of it, `cost(model:usage:).total ≤ estimate.cost`.
+    /// - Throws: ``PricingError`` as ``cost(model:usage:)`` does.
     public func worstCase(model: String, request: RequestShape) throws -> WorstCaseEstimate {
-        let price = try price(for: model)
-        let inputBound = request.bodyBytes + request.messageCount * PricingTable.framingTokensPerMessage + PricingTable.framingTokensPerRequest
+        let price = try priced(model)
+        let inputBound = max(request.bodyBytes, 0) + max(request.messageCount, 0) * PricingTable.framingTokensPerMessage
+            + PricingTable.framingTokensPerRequest + max(request.providerOverheadTokens, 0)
         var outputTokens = max(request.maxTokens, 0)
         if let limit = price.maxOutputTokens, limit > 0 { outputTokens = min(outputTokens, limit) }
         var inputRate = Money.zero
         var outputRate = Money.zero
         for point in TokenRates.breakpoints(price: price) + [inputBound] where point <= inputBound {
             let rates = TokenRates(price: price, promptTokens: point)
-            inputRate = [inputRate, rates.input, rates.cacheRead, rates.cacheWrite, rates.cacheWrite1h].max()!
-            outputRate = [outputRate, rates.output, rates.reasoning].max()!
+            for rate in [rates.input, rates.cacheRead, rates.cacheWrite, rates.cacheWrite1h] { inputRate = Money.max(inputRate, rate) }
+            for rate in [rates.output, rates.reasoning] { outputRate = Money.max(outputRate, rate) }
         }
-        return WorstCaseEstimate(inputTokens: inputBound, outputTokens: outputTokens,
-                                 cost: inputRate * inputBound + outputRate * outputTokens)
+        return WorstCaseEstimate(inputTokens: inputBound, outputTokens: outputTokens, inputRate: inputRate, outputRate: outputRate)
+    }
+
+    /// The entry for `model`, refusing one without per-token prices.
+    func priced(_ model: String) throws -> ModelPrice {
+        let price = try price(for: model)
+        guard price.pricesTokens else { throw PricingError.notPricedPerToken(model, source: price.source) }
+        return price
     }
 }

@@ -1,31 +1,50 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The network transport: one shared AsyncHTTPClient. Call ``shutdown()`` before exiting.
+/// The network transport: one shared AsyncHTTPClient (on NIO's singleton event loop group).
+///
+/// Time-outs and connection failures become ``ProviderError`` of kind `.timeout` and
+/// `.connection`; an HTTP error status is returned as a response. Redirects are not followed,
+/// and a refused connection fails at once rather than being retried inside the client.
+/// Call ``shutdown()`` once, before the process exits.
 public final class AsyncHTTPTransport: HTTPTransport {
     private let client: HTTPClient
+    private let logger: Logger
     /// Responses larger than this are refused (protects memory from a misbehaving server).
     public let maximumResponseBytes: Int
 
-    public init(maximumResponseBytes: Int = 32 << 20) {
+    /// - Parameters:
+    ///   - maximumResponseBytes: a larger body fails with `.malformedResponse`.
+    ///   - connectTimeout: how long to wait for a TCP (and TLS) connection.
+    ///   - logger: where the HTTP client logs; silent by default.
+    public init(maximumResponseBytes: Int = 32 << 20, connectTimeout: Duration = .seconds(10),
+                logger: Logger = Logger(label: "wflo.http", factory: { _ in SwiftLogNoOpLogHandler() })) {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout.connect = .seconds(10)
+        configuration.timeout.connect = .nanoseconds(Self.nanoseconds(connectTimeout))
         configuration.redirectConfiguration = .disallow
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // Fail fast when the host refuses: the engine's retry policy decides (and journals) retries.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration, backgroundActivityLogger: logger)
         self.maximumResponseBytes = maximumResponseBytes
+        self.logger = logger
     }
 
+    /// Sends the request and collects the whole response body.
+    /// - Throws: ``ProviderError`` `.timeout` when no complete answer came within `timeout`,
+    ///   `.connection` when the host cannot be reached or closed the connection,
+    ///   `.malformedResponse` when the body exceeds ``maximumResponseBytes``;
+    ///   `CancellationError` when the task was cancelled.
     public func send(_ request: HTTPExchange.Request, timeout: Duration) async throws -> HTTPExchange.Response {
         var outgoing = HTTPClientRequest(url: request.url)
         outgoing.method = HTTPMethod(rawValue: request.method)
         for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
         outgoing.body = .bytes(ByteBuffer(bytes: request.body))
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        let deadline = NIODeadline.now() + .nanoseconds(nanoseconds)
+        let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout))
         do {
-            let response = try await client.execute(outgoing, deadline: deadline)
+            let response = try await client.execute(outgoing, deadline: deadline, logger: logger)
             let body = try await response.body.collect(upTo: maximumResponseBytes)
             return HTTPExchange.Response(status: Int(response.status.code),
                                          headers: response.headers.map { HTTPExchange.Header($0.name, $0.value) },
@@ -36,6 +55,8 @@ public final class AsyncHTTPTransport: HTTPTransport {
             throw ProviderError(.malformedResponse, message: "the response from \(Self.host(request.url)) is larger than \(maximumResponseBytes) bytes")
         } catch let error as ProviderError {
             throw error
+        } catch let error as HTTPClientError where error == .cancelled {
+            throw CancellationError()
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -47,6 +68,14 @@ public final class AsyncHTTPTransport: HTTPTransport {
         URL(string: url).flatMap { u in u.host.map { h in u.port.map { "\(h):\($0)" } ?? h } } ?? url
     }
 
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product + attoseconds / 1_000_000_000
+    }
+
+    /// Closes the client's connections. Call it once; the transport cannot send afterwards.
+    /// - Throws: the client's shutdown error.
     public func shutdown() async throws {
         try await client.shutdown()
     }

@@ -5,12 +5,30 @@ import WfloCore
 ///
 /// ``encodedBody(_:)`` is the exact body ``complete(_:timeout:)`` sends, so the pricing engine
 /// can bound a request's input tokens by its bytes before the call.
+///
+/// ```swift
+/// let transport = AsyncHTTPTransport()
+/// let client = LLMClient(transport: transport, endpoints: .fromEnvironment(ProcessInfo.processInfo.environment))
+/// let answer = try await client.complete(LLMRequest(provider: .openai, model: "gpt-4o-mini",
+///                                                   messages: [LLMMessage(role: "user", content: "Hi")],
+///                                                   maxTokens: 100), timeout: .seconds(60))
+/// try await transport.shutdown()
+/// ```
+///
+/// API keys: when ``requiresAPIKey`` is true (the default, for the network) a request whose
+/// provider has no key fails with ``ProviderError/Kind/missingAPIKey`` before any traffic. A
+/// client over a ``ReplayTransport`` passes `requiresAPIKey: false`: a cassette needs no key.
+/// Keys go only into the `Authorization` / `x-api-key` headers, never into the body.
 public struct LLMClient: Sendable {
     public let transport: any HTTPTransport
     public let endpoints: ProviderEndpoints
     /// False for replay: a cassette needs no key.
     public let requiresAPIKey: Bool
 
+    /// - Parameters:
+    ///   - transport: the network, a recorder around it, or a replay of a cassette.
+    ///   - endpoints: base URLs and keys, usually ``ProviderEndpoints/fromEnvironment(_:)``.
+    ///   - requiresAPIKey: refuse requests without a key (true unless replaying).
     public init(transport: any HTTPTransport, endpoints: ProviderEndpoints, requiresAPIKey: Bool = true) {
         self.transport = transport
         self.endpoints = endpoints
@@ -56,17 +74,17 @@ public struct LLMClient: Sendable {
         let exchange = try httpRequest(request)
         let response = try await transport.send(exchange, timeout: timeout)
         guard (200..<300).contains(response.status) else {
-            throw LLMClient.error(from: response, provider: request.provider)
+            throw LLMClient.error(from: response, request: request)
         }
         let json: JSONValue
         do {
             json = try JSONValue.parse(Data(response.body))
         } catch {
-            throw ProviderError(.malformedResponse, status: response.status, message: "the \(request.provider.rawValue) response is not JSON (\(error))")
+            throw ProviderError(.malformedResponse, status: response.status, message: "the \(request.provider.rawValue) answer for model '\(request.model)' is not JSON (\(error))")
         }
         switch request.provider {
-        case .openai: return try LLMClient.parseOpenAI(json, jsonRequested: request.jsonResponse)
-        case .anthropic: return try LLMClient.parseAnthropic(json, jsonRequested: request.jsonResponse)
+        case .openai: return try LLMClient.parseOpenAI(json, request: request)
+        case .anthropic: return try LLMClient.parseAnthropic(json, request: request)
         }
     }
 
@@ -101,12 +119,13 @@ public struct LLMClient: Sendable {
 
     // MARK: - Responses
 
-    static func parseOpenAI(_ json: JSONValue, jsonRequested: Bool) throws -> LLMResponse {
+    static func parseOpenAI(_ json: JSONValue, request: LLMRequest) throws -> LLMResponse {
+        let jsonRequested = request.jsonResponse
         guard let choice = json["choices"]?[0], let message = choice["message"] else {
-            throw ProviderError(.malformedResponse, message: "the OpenAI response has no choices[0].message")
+            throw ProviderError(.malformedResponse, message: "the OpenAI-compatible answer for model '\(request.model)' has no choices[0].message")
         }
         guard let usage = json["usage"] else {
-            throw ProviderError(.malformedResponse, message: "the OpenAI response has no usage: its cost cannot be known")
+            throw ProviderError(.malformedResponse, message: "the OpenAI-compatible answer for model '\(request.model)' has no usage: its cost cannot be known")
         }
         let text = message["content"]?.stringValue ?? ""
         let tokens = TokenUsage(inputTokens: usage["prompt_tokens"]?.intValue ?? 0,
@@ -118,12 +137,13 @@ public struct LLMClient: Sendable {
                            json: jsonRequested ? parseAnswerJSON(text) : nil)
     }
 
-    static func parseAnthropic(_ json: JSONValue, jsonRequested: Bool) throws -> LLMResponse {
+    static func parseAnthropic(_ json: JSONValue, request: LLMRequest) throws -> LLMResponse {
+        let jsonRequested = request.jsonResponse
         guard let blocks = json["content"]?.arrayValue else {
-            throw ProviderError(.malformedResponse, message: "the Anthropic response has no content")
+            throw ProviderError(.malformedResponse, message: "the Anthropic answer for model '\(request.model)' has no content")
         }
         guard let usage = json["usage"] else {
-            throw ProviderError(.malformedResponse, message: "the Anthropic response has no usage: its cost cannot be known")
+            throw ProviderError(.malformedResponse, message: "the Anthropic answer for model '\(request.model)' has no usage: its cost cannot be known")
         }
         let text = blocks.filter { $0["type"]?.stringValue == "text" }.compactMap { $0["text"]?.stringValue }.joined()
         let input = usage["input_tokens"]?.intValue ?? 0
@@ -156,7 +176,8 @@ public struct LLMClient: Sendable {
         return try? JSONValue.parse(body)
     }
 
-    static func error(from response: HTTPExchange.Response, provider: LLMProviderKind) -> ProviderError {
+    static func error(from response: HTTPExchange.Response, request: LLMRequest) -> ProviderError {
+        let provider = request.provider
         let json = try? JSONValue.parse(Data(response.body))
         let errorObject = json?["error"]
         let code = errorObject?["code"]?.stringValue ?? errorObject?["type"]?.stringValue
@@ -164,10 +185,19 @@ public struct LLMClient: Sendable {
             ?? String(decoding: response.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if message.isEmpty { message = "no error message" }
         let name = provider == .openai ? "OpenAI-compatible endpoint" : "Anthropic"
-        var kind = ProviderError.kind(status: response.status, code: code)
-        if code == "overloaded_error" { kind = .overloaded }
-        return ProviderError(kind, status: response.status, message: "\(name): \(message)\(code.map { " (\($0))" } ?? "")",
-                             retryAfter: response.header("retry-after").flatMap(parseRetryAfter))
+        let kind = ProviderError.kind(status: response.status, code: code)
+        let model = request.model
+        return ProviderError(kind, status: response.status,
+                             message: "\(name) error for model '\(model)': \(message)\(code.map { " (\($0))" } ?? "")",
+                             retryAfter: retryAfter(response))
+    }
+
+    /// `retry-after-ms` (OpenAI), else `retry-after` (seconds or an HTTP date), in seconds.
+    static func retryAfter(_ response: HTTPExchange.Response) -> Double? {
+        if let milliseconds = response.header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), milliseconds >= 0 {
+            return milliseconds / 1000
+        }
+        return response.header("retry-after").flatMap(parseRetryAfter)
     }
 
     /// `retry-after` in seconds, or an HTTP date.

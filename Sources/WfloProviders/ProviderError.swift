@@ -1,4 +1,9 @@
 /// A failed LLM or HTTP call, classified for the retry policy.
+///
+/// ``message`` always says which provider, model, host or file is involved and carries the
+/// provider's own error message and code when it sent one; ``isRetryable`` is what the
+/// engine's retry policy consults; ``retryAfter`` is the provider's `retry-after` (or
+/// `retry-after-ms`) in seconds.
 public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
         case rateLimited = "rate_limited"
@@ -15,6 +20,8 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
         case malformedResponse = "malformed_response"
         case notInCassette = "not_in_cassette"
         case missingAPIKey = "missing_api_key"
+        /// A cassette file cannot be read, parsed or written.
+        case cassette
     }
 
     public var kind: Kind
@@ -37,7 +44,7 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
     public var isRetryable: Bool {
         switch kind {
         case .rateLimited, .overloaded, .server, .timeout, .connection, .malformedResponse: return true
-        case .quotaExceeded, .badRequest, .authentication, .permission, .notFound, .requestTooLarge, .notInCassette, .missingAPIKey: return false
+        case .quotaExceeded, .badRequest, .authentication, .permission, .notFound, .requestTooLarge, .notInCassette, .missingAPIKey, .cassette: return false
         }
     }
 
@@ -52,11 +59,13 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
         switch status {
         case 429: return code == "insufficient_quota" ? .quotaExceeded : .rateLimited
         case 408, 409: return .server
+        case 400, 422: return code == "insufficient_quota" ? .quotaExceeded : .badRequest
         case 401: return .authentication
         case 403: return .permission
         case 404: return .notFound
         case 413: return .requestTooLarge
         case 529: return .overloaded
+        case _ where code == "overloaded_error": return .overloaded
         case 500...599: return .server
         default: return .badRequest
         }

@@ -11,10 +11,28 @@ import WfloCore
 /// corrupt. Every method is one transaction; writes that check the budget take the write lock
 /// first (`BEGIN IMMEDIATE`), so the check and the insert cannot interleave with another writer.
 ///
+/// Storage: money as exact decimal TEXT (``Money/description``), JSON as text
+/// (``JSONValue/encoded(sorted:pretty:)``, read back with the exact-number parser), dates as
+/// REAL seconds since 1970. Each run row carries its ledger (`settled_usd`, `reserved_usd`),
+/// summed with ``Money`` in Swift and written in the same transaction as the attempt it changes.
+///
+/// Methods use GRDB's blocking API on the calling thread (no hop to another executor, which
+/// keeps the engine's hot path short); a write waiting for another process's lock blocks its
+/// thread for at most the busy timeout (10 s) and then throws ``StoreError``.
+///
+/// ```swift
+/// let store = try SQLiteJournalStore(path: SQLiteJournalStore.defaultPath(environment: ProcessInfo.processInfo.environment))
+/// switch try await store.beginAttempt(start) {
+/// case .started(let attemptID): ...   // make the call, then finishAttempt
+/// case .refused(let ledger, let requested): ...   // no call is made
+/// }
+/// ```
+///
 /// ## Topics
 /// - ``init(path:)``
 /// - ``inMemory()``
 /// - ``defaultPath(environment:)``
+/// - ``appliedMigrations()``
 public struct SQLiteJournalStore: JournalStore {
     private let writer: any DatabaseWriter
     /// Where the journal lives (`:memory:` for an in-memory one).

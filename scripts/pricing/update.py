@@ -6,7 +6,9 @@ Usage: scripts/pricing/update.py WHEEL_OR_JSON
                  or the JSON file itself. Get a wheel with: pip download --no-deps -d /tmp/ll litellm
 
 Writes pricing/model_prices_and_context_window.json (the JSON as LiteLLM ships it, byte for byte)
-and pricing/SOURCE.json (where it came from, its sha256, counts, and when).
+and pricing/SOURCE.json (where it came from: package, version, the wheel's and the JSON's sha256,
+entry counts, and when it was generated). Then regenerate the parity fixture with
+scripts/pricing/make_parity_fixture.py and run the WfloPricing tests.
 """
 import datetime
 import hashlib
@@ -26,9 +28,12 @@ def main():
     if src.endswith(".whl"):
         with zipfile.ZipFile(src) as wheel:
             data = wheel.read(MEMBER)
+        with open(src, "rb") as f:
+            wheel_sha256 = hashlib.sha256(f.read()).hexdigest()
         match = re.match(r"litellm-([^-]+)-", os.path.basename(src))
         origin = {"package": "litellm", "version": match.group(1) if match else "unknown",
-                  "file": os.path.basename(src), "member": MEMBER}
+                  "file": os.path.basename(src), "file_sha256": wheel_sha256, "member": MEMBER,
+                  "url": "https://pypi.org/project/litellm/%s/" % (match.group(1) if match else "")}
     else:
         with open(src, "rb") as f:
             data = f.read()
@@ -37,6 +42,7 @@ def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pricing")
     with open(os.path.join(root, "model_prices_and_context_window.json"), "wb") as f:
         f.write(data)
+    json.loads(data)  # refuse a file that is not JSON before touching pricing/
     origin.update({
         "sha256": hashlib.sha256(data).hexdigest(),
         "entries": sum(1 for k in table if k != "sample_spec"),

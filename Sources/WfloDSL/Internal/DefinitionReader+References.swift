@@ -1,0 +1,94 @@
+import WfloCore
+import Yams
+
+extension DefinitionReader {
+    /// Checks what only the whole workflow can tell: every `depends_on` and template reference
+    /// names something that exists, and no step waits, directly or not, for itself.
+    mutating func checkGraph(_ drafts: [StepDraft], inputs: [InputDefinition], outputSites: [TemplateSite]) {
+        let ids = drafts.map(\.id)
+        let known = Set(ids)
+        var edges: [String: [String]] = [:]
+        for draft in drafts {
+            var waitsFor: [String] = []
+            for dependency in draft.dependsOn {
+                if dependency.id == draft.id {
+                    error(dependency.node, "step '\(draft.id)' depends on itself")
+                } else if known.contains(dependency.id) {
+                    if !waitsFor.contains(dependency.id) { waitsFor.append(dependency.id) }
+                } else {
+                    error(dependency.node, "step '\(draft.id)' depends on unknown step '\(dependency.id)'"
+                          + Suggestion.phrase(for: dependency.id, in: ids))
+                }
+            }
+            for referenced in checkReferences(draft.templates, inputs: inputs, stepIDs: ids, selfID: draft.id)
+            where !waitsFor.contains(referenced) {
+                waitsFor.append(referenced)
+            }
+            edges[draft.id] = waitsFor
+        }
+        _ = checkReferences(outputSites, inputs: inputs, stepIDs: ids, selfID: nil)
+
+        let nodes = Dictionary(drafts.map { ($0.id, $0.node) }, uniquingKeysWith: { first, _ in first })
+        for cycle in DependencyGraph(ids: ids, edges: edges).cycles() {
+            error(nodes[cycle[0]], "dependency cycle: \(cycle.joined(separator: " → ")) (through depends_on and "
+                  + "{{steps.…}} references); a step cannot wait for its own result")
+        }
+    }
+
+    /// Reports every reference that names no declared input, no other existing step's output,
+    /// and no secret. Returns the ids of the steps referenced (that exist and are not `selfID`).
+    mutating func checkReferences(_ sites: [TemplateSite], inputs: [InputDefinition], stepIDs: [String],
+                                  selfID: String?) -> [String] {
+        var referenced: [String] = []
+        let inputNames = inputs.map(\.name)
+        for site in sites {
+            for segment in site.template.segments {
+                guard case .reference(let path, let offset) = segment else { continue }
+                let at = location(of: site.node, offset: offset)
+                let shownPath = "{{\(path.joined(separator: "."))}}"
+                switch path[0] {
+                case "inputs":
+                    guard path.count >= 2 else {
+                        error(at: at, "\(shownPath) needs an input name: {{inputs.NAME}}")
+                        continue
+                    }
+                    if !inputNames.contains(path[1]) {
+                        var message = "\(shownPath): the workflow declares no input '\(path[1])'"
+                        let suggestion = Suggestion.phrase(for: path[1], in: inputNames)
+                        if !suggestion.isEmpty {
+                            message += suggestion
+                        } else if inputNames.isEmpty {
+                            message += "; declare it under 'inputs:'"
+                        } else {
+                            message += " (declared: \(inputNames.joined(separator: ", ")))"
+                        }
+                        error(at: at, message)
+                    }
+                case "steps":
+                    guard path.count >= 3, path[2] == "output" else {
+                        let id = path.count >= 2 ? path[1] : "ID"
+                        error(at: at, "\(shownPath): a step reference starts with steps.ID.output, as in {{steps.\(id).output.text}}")
+                        continue
+                    }
+                    let id = path[1]
+                    if id == selfID {
+                        error(at: at, "\(shownPath): step '\(id)' cannot use its own output")
+                    } else if !stepIDs.contains(id) {
+                        error(at: at, "\(shownPath): there is no step '\(id)'" + Suggestion.phrase(for: id, in: stepIDs))
+                    } else if !referenced.contains(id) {
+                        referenced.append(id)
+                    }
+                case "secrets":
+                    // llm and transform are the only step types so far: a secret in a prompt would
+                    // reach the model, in a transform the journal, in clear. The engine refuses it too.
+                    error(at: at, "\(shownPath): secrets are only for http steps; in a prompt or a transform they would reach the model or the journal in clear")
+                default:
+                    error(at: at, "\(shownPath): unknown reference '\(path[0])'; a template may use {{inputs.NAME}} "
+                          + "or {{steps.ID.output…}}"
+                          + Suggestion.phrase(for: path[0], in: ["inputs", "steps"]))
+                }
+            }
+        }
+        return referenced
+    }
+}

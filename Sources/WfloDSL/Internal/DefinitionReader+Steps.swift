@@ -1,0 +1,274 @@
+import WfloCore
+import Yams
+
+extension DefinitionReader {
+    /// One step. Returns a draft whenever the step has a usable id, even if other fields are
+    /// wrong (their diagnostics are recorded), so references to it do not cascade into errors.
+    mutating func readStep(_ node: Node) -> StepDraft? {
+        guard case .mapping(let mapping) = node else {
+            error(node, "each step must be a mapping with at least 'id' and 'type', not \(shown(node))")
+            return nil
+        }
+        // The type decides which fields belong, so look at it before judging the others.
+        let typeNode = mapping.first { $0.key.string == "type" }?.value
+        let type = typeNode.flatMap { $0.scalar.flatMap { StepType(rawValue: $0.string) } }
+        let idText = mapping.first { $0.key.string == "id" }?.value.scalar?.string
+        let context = idText.map { "step '\($0)'" } ?? "a step"
+        let own: [String]
+        switch type {
+        case .llm: own = Self.llmFields
+        case .transform: own = Self.transformFields
+        case nil: own = Self.llmFields + Self.transformFields
+        }
+        let allFields = Self.commonStepFields + Self.llmFields + Self.transformFields
+        var f: [String: Field] = [:]
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            if Self.commonStepFields.contains(name) || own.contains(name) {
+                f[name] = Field(key: key, value: value)
+            } else if let type, allFields.contains(name) {
+                let other = StepType.allCases.first { $0 != type }!.rawValue
+                error(key, "\(context): '\(name)' is a field of \(other) steps, not of \(type.rawValue) steps")
+            } else {
+                error(key, "unknown field '\(name)' in \(context)" + Suggestion.phrase(for: name, in: Self.commonStepFields + own))
+            }
+        }
+
+        guard let idField = f["id"] else {
+            error(node, "a step is missing the required field 'id'")
+            return nil
+        }
+        guard let id = text(idField.value, what: "a step's 'id'") else { return nil }
+        if id.isEmpty || !id.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }) {
+            error(idField.value, "step id '\(id)' may use only letters A–Z and a–z, digits, '_' and '-'")
+        }
+
+        sites = []
+        var draft = StepDraft(id: id, node: node, idNode: idField.value, definition: nil, templates: [], dependsOn: [])
+        if let d = f["depends_on"] {
+            switch d.value {
+            case .scalar:
+                if let s = text(d.value, what: "step '\(id)': 'depends_on'") { draft.dependsOn = [(s, d.value)] }
+            case .sequence(let sequence):
+                for item in sequence {
+                    if let s = text(item, what: "step '\(id)': each item of 'depends_on'"), !draft.dependsOn.contains(where: { $0.id == s }) {
+                        draft.dependsOn.append((s, item))
+                    }
+                }
+            default:
+                error(d.value, "step '\(id)': 'depends_on' must be a step id or a list of step ids, not \(shown(d.value))")
+            }
+        }
+        var ok = true
+        var timeout: Double?
+        if let t = f["timeout"] {
+            timeout = duration(t.value, what: "step '\(id)': 'timeout'", allowZero: false)
+            ok = ok && timeout != nil
+        }
+        var retry: RetryPolicy?
+        if let r = f["retry"] {
+            retry = readRetry(r.value, stepID: id)
+            ok = ok && retry != nil
+        }
+        _ = f["description"].flatMap { text($0.value, what: "step '\(id)': 'description'") }
+
+        let kind: StepKind?
+        if let typeField = f["type"] {
+            if let type {
+                switch type {
+                case .llm: kind = readLLM(f, node: node, id: id)
+                case .transform: kind = readTransform(f, node: node, id: id)
+                }
+            } else {
+                let allowed = StepType.allCases.map(\.rawValue)
+                let written = typeField.value.scalar?.string ?? ""
+                error(typeField.value, "step '\(id)': unknown step type \(shown(typeField.value)); the allowed types are "
+                      + allowed.joined(separator: ", ") + Suggestion.phrase(for: written, in: allowed))
+                kind = nil
+            }
+        } else {
+            error(node, "step '\(id)' is missing the required field 'type' (one of: \(StepType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            kind = nil
+        }
+        draft.templates = sites
+        if let kind, ok {
+            draft.definition = StepDefinition(id: id, dependsOn: draft.dependsOn.map(\.id), retry: retry, timeout: timeout,
+                                              kind: kind, location: location(node))
+        }
+        return draft
+    }
+
+    /// A Temporal-shaped retry policy; fields not written keep ``RetryPolicy/default``'s values.
+    mutating func readRetry(_ node: Node, stepID: String) -> RetryPolicy? {
+        let context = "the retry policy of step '\(stepID)'"
+        guard case .mapping = node else {
+            error(node, "\(context) must be a mapping of \(Self.retryFields.joined(separator: ", "))")
+            return nil
+        }
+        let f = fields(node, allowed: Self.retryFields, context: context)
+        var policy = RetryPolicy.default
+        var ok = true
+        if let v = f["initial_interval"] {
+            if let d = duration(v.value, what: "\(context): 'initial_interval'", allowZero: true) { policy.initialInterval = d } else { ok = false }
+        }
+        if let v = f["maximum_interval"] {
+            if let d = duration(v.value, what: "\(context): 'maximum_interval'", allowZero: true) { policy.maximumInterval = d } else { ok = false }
+        }
+        if let v = f["backoff_coefficient"] {
+            if let d = number(v.value, what: "\(context): 'backoff_coefficient'") {
+                if d >= 1 { policy.backoffCoefficient = d } else {
+                    error(v.value, "\(context): 'backoff_coefficient' must be at least 1, not \(shown(v.value))")
+                    ok = false
+                }
+            } else { ok = false }
+        }
+        if let v = f["maximum_attempts"] {
+            if let n = positiveInt(v.value, what: "\(context): 'maximum_attempts'", why: " (1 means no retry)") { policy.maximumAttempts = n } else { ok = false }
+        }
+        if let v = f["non_retryable_errors"] {
+            if let list = textList(v.value, what: "\(context): 'non_retryable_errors'") { policy.nonRetryableErrors = list } else { ok = false }
+        }
+        if let v = f["maximum_interval"], f["initial_interval"] != nil, ok, policy.maximumInterval < policy.initialInterval {
+            error(v.value, "\(context): 'maximum_interval' must be at least 'initial_interval'")
+            ok = false
+        }
+        return ok ? policy : nil
+    }
+
+    mutating func readTransform(_ f: [String: Field], node: Node, id: String) -> StepKind? {
+        guard let output = f["output"] else {
+            error(node, "step '\(id)' is missing the required field 'output' (the value a transform step builds)")
+            return nil
+        }
+        return templateValue(output.value).map { .transform(TransformStepDefinition(output: $0)) }
+    }
+
+    mutating func readLLM(_ f: [String: Field], node: Node, id: String) -> StepKind? {
+        var ok = true
+        var model = ""
+        if let m = f["model"] {
+            if let text = text(m.value, what: "step '\(id)': 'model'") {
+                model = text
+                if let check = modelCheck, !pricedInFile.contains(text), let problem = check(text) {
+                    error(m.value, "step '\(id)': \(problem)")
+                    ok = false
+                }
+            } else { ok = false }
+        } else {
+            error(node, "step '\(id)' is missing the required field 'model'")
+            ok = false
+        }
+
+        var maxTokens = 0
+        if let m = f["max_tokens"] {
+            if let n = positiveInt(m.value, what: "step '\(id)': 'max_tokens'", why: " (it caps the answer and so the cost)") {
+                maxTokens = n
+            } else { ok = false }
+        } else {
+            error(node, "step '\(id)' is missing the required field 'max_tokens' (wflo always sends it: it bounds the cost)")
+            ok = false
+        }
+
+        var provider: LLMProviderKind?
+        if let p = f["provider"] {
+            let allowed = LLMProviderKind.allCases.map(\.rawValue)
+            if let text = text(p.value, what: "step '\(id)': 'provider'") {
+                if let kind = LLMProviderKind(rawValue: text) { provider = kind } else {
+                    error(p.value, "step '\(id)': unknown provider '\(text)'; the allowed providers are "
+                          + allowed.joined(separator: ", ") + Suggestion.phrase(for: text, in: allowed))
+                    ok = false
+                }
+            } else { ok = false }
+        }
+        var baseURL: String?
+        if let b = f["base_url"] {
+            baseURL = text(b.value, what: "step '\(id)': 'base_url'")
+            if let url = baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                error(b.value, "step '\(id)': 'base_url' must start with http:// or https://, not '\(url)'")
+                ok = false
+            }
+            ok = ok && baseURL != nil
+        }
+
+        var system: Template?
+        if let s = f["system"] {
+            system = template(s.value, what: "step '\(id)': 'system'")
+            ok = ok && system != nil
+        }
+        var prompt: Template?
+        if let p = f["prompt"] {
+            prompt = template(p.value, what: "step '\(id)': 'prompt'")
+            ok = ok && prompt != nil
+        }
+        var messages: [LLMMessageTemplate] = []
+        if let m = f["messages"] {
+            if let read = readMessages(m.value, id: id) { messages = read } else { ok = false }
+        }
+        if f["prompt"] == nil && f["messages"] == nil {
+            error(node, "step '\(id)' needs 'prompt' (text) or 'messages' (a list of {role, content})")
+            ok = false
+        }
+
+        var temperature: Double?
+        if let t = f["temperature"] {
+            temperature = number(t.value, what: "step '\(id)': 'temperature'")
+            if let value = temperature, value < 0 {
+                error(t.value, "step '\(id)': 'temperature' must not be negative")
+                temperature = nil
+            }
+            ok = ok && temperature != nil
+        }
+        var stop: [String] = []
+        if let s = f["stop"] {
+            if let list = textList(s.value, what: "step '\(id)': 'stop'") { stop = list } else { ok = false }
+        }
+        var json = false
+        if let r = f["response_format"] {
+            switch YAMLValue.convert(r.value) {
+            case .string("json"), .string("json_object"): json = true
+            case .string("text"): json = false
+            case let v where ["json_object", "json"].contains(v["type"]?.stringValue ?? ""): json = true
+            case let v where v["type"]?.stringValue == "text": json = false
+            default:
+                error(r.value, "step '\(id)': 'response_format' must be json or text (or {type: json_object}), not \(shown(r.value))")
+                ok = false
+            }
+        }
+        guard ok else { return nil }
+        return .llm(LLMStepDefinition(model: model, provider: provider, baseURL: baseURL, system: system, prompt: prompt,
+                                      messages: messages, maxTokens: maxTokens, temperature: temperature, stop: stop,
+                                      jsonResponse: json))
+    }
+
+    mutating func readMessages(_ node: Node, id: String) -> [LLMMessageTemplate]? {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            error(node, "step '\(id)': 'messages' must be a non-empty list of {role, content}")
+            return nil
+        }
+        let roles = ["system", "user", "assistant"]
+        var messages: [LLMMessageTemplate] = []
+        var ok = true
+        for item in sequence {
+            guard case .mapping = item else {
+                error(item, "step '\(id)': each message must be a mapping {role, content}, not \(shown(item))")
+                ok = false
+                continue
+            }
+            let mf = fields(item, allowed: ["role", "content"], context: "a message of step '\(id)'")
+            guard let roleField = mf["role"], let contentField = mf["content"] else {
+                error(item, "step '\(id)': a message is missing '\(mf["role"] == nil ? "role" : "content")'")
+                ok = false
+                continue
+            }
+            let role = text(roleField.value, what: "step '\(id)': a message's 'role'")
+            if let role, !roles.contains(role) {
+                error(roleField.value, "step '\(id)': unknown message role '\(role)'; the allowed roles are "
+                      + roles.joined(separator: ", ") + Suggestion.phrase(for: role, in: roles))
+                ok = false
+            }
+            let content = template(contentField.value, what: "step '\(id)': a message's 'content'")
+            if let role, let content { messages.append(LLMMessageTemplate(role: role, content: content)) } else { ok = false }
+        }
+        return ok ? messages : nil
+    }
+}

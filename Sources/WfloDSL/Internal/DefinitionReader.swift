@@ -1,0 +1,329 @@
+import Foundation
+import WfloCore
+import Yams
+
+/// A template read from the file, with the scalar it was written in.
+struct TemplateSite {
+    var template: Template
+    var node: Node
+}
+
+/// A step as far as it could be read: enough to check references and cycles even when one of
+/// its fields is wrong, so one mistake does not hide the others.
+struct StepDraft {
+    var id: String
+    var node: Node
+    var idNode: Node
+    /// Nil when a field of the step was wrong (a diagnostic says which).
+    var definition: StepDefinition?
+    var templates: [TemplateSite]
+    var dependsOn: [(id: String, node: Node)]
+}
+
+/// One pass over the composed YAML that builds the definition and collects diagnostics.
+struct DefinitionReader {
+    /// A mapping entry: its key node (for "unknown field" errors) and value node.
+    struct Field {
+        let key: Node
+        let value: Node
+    }
+
+    static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing"]
+    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout"]
+    static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
+                            "temperature", "stop", "response_format"]
+    static let transformFields = ["output"]
+    static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
+                              "non_retryable_errors"]
+    static let inputFields = ["type", "default", "description"]
+
+    let file: String
+    let source: SourceText
+    let modelCheck: (@Sendable (String) -> String?)?
+    private(set) var diagnostics: [Diagnostic] = []
+    /// Templates met while reading the current step or output.
+    var sites: [TemplateSite] = []
+    /// Models the workflow's own `pricing:` block prices; `modelCheck` is not asked about them.
+    var pricedInFile: Set<String> = []
+
+    init(file: String, source: SourceText, modelCheck: (@Sendable (String) -> String?)?) {
+        self.file = file
+        self.source = source
+        self.modelCheck = modelCheck
+    }
+
+    /// Diagnostics in file order (ties keep the order they were found in).
+    var sortedDiagnostics: [Diagnostic] {
+        diagnostics.enumerated().sorted { a, b in
+            (a.element.location.line, a.element.location.column, a.offset)
+                < (b.element.location.line, b.element.location.column, b.offset)
+        }.map(\.element)
+    }
+
+    // MARK: reporting
+
+    func location(_ node: Node?) -> SourceLocation {
+        SourceLocation(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1)
+    }
+
+    mutating func error(_ node: Node?, _ message: String) {
+        diagnostics.append(Diagnostic(location: location(node), message: message))
+    }
+
+    mutating func error(at location: SourceLocation, _ message: String) {
+        diagnostics.append(Diagnostic(location: location, message: message))
+    }
+
+    // MARK: the workflow
+
+    mutating func read(_ root: Node) -> WorkflowDefinition? {
+        guard case .mapping = root else {
+            error(root, "a workflow must be a mapping with at least 'name' and 'steps'")
+            return nil
+        }
+        let top = fields(root, allowed: Self.topLevelFields, context: "the workflow")
+
+        var name: String?
+        if let f = top["name"] {
+            name = text(f.value, what: "'name'")
+            if name?.isEmpty == true { error(f.value, "'name' must not be empty"); name = nil }
+        } else {
+            error(root, "the workflow is missing the required field 'name'")
+        }
+        let description = top["description"].flatMap { text($0.value, what: "'description'") }
+        let budget = top["budget"].flatMap { readBudget($0.value) }
+        let inputs = top["inputs"].map { readInputs($0.value) } ?? []
+        let pricing = top["pricing"].flatMap { readPricing($0.value) }
+
+        var drafts: [StepDraft] = []
+        if let f = top["steps"] {
+            drafts = readSteps(f.value)
+        } else {
+            error(root, "the workflow is missing the required field 'steps' (a list of steps)")
+        }
+
+        var outputs: [OutputDefinition] = []
+        var outputSites: [TemplateSite] = []
+        if let f = top["outputs"] {
+            if case .mapping(let mapping) = f.value {
+                for (key, value) in mapping {
+                    let outputName = key.string ?? ""
+                    sites = []
+                    if let v = templateValue(value) { outputs.append(OutputDefinition(name: outputName, value: v)) }
+                    outputSites += sites
+                }
+            } else {
+                error(f.value, "'outputs' must be a mapping of NAME: value (templates such as \"{{steps.ID.output.text}}\")")
+            }
+        }
+
+        checkGraph(drafts, inputs: inputs, outputSites: outputSites)
+
+        guard let name, diagnostics.isEmpty else { return nil }
+        return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
+                                  steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing)
+    }
+
+    /// Budget from the scalar's text (never through `Double`), plain or quoted.
+    mutating func readBudget(_ node: Node) -> Money? {
+        if case .scalar(let scalar) = node, let money = Money(string: scalar.string), !money.isNegative {
+            return money
+        }
+        error(node, "'budget' must be an amount in USD such as 0.50, not \(shown(node))")
+        return nil
+    }
+
+    /// `pricing:` as JSON with numbers kept as written; each entry must be a mapping.
+    mutating func readPricing(_ node: Node) -> JSONValue? {
+        guard case .mapping(let mapping) = node else {
+            error(node, "'pricing' must be a mapping of MODEL: {input_cost_per_token, output_cost_per_token, …}")
+            return nil
+        }
+        var ok = true
+        for (key, value) in mapping {
+            guard case .mapping = value else {
+                error(value, "pricing for '\(key.string ?? "")' must be a mapping in LiteLLM's format, such as "
+                    + "{input_cost_per_token: 1.5e-07, output_cost_per_token: 6.0e-07, litellm_provider: openai}")
+                ok = false
+                continue
+            }
+        }
+        guard ok else { return nil }
+        pricedInFile = Set(mapping.keys.compactMap(\.string))
+        return YAMLValue.convert(node)
+    }
+
+    /// The steps in file order; duplicates are reported and dropped.
+    mutating func readSteps(_ node: Node) -> [StepDraft] {
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'")
+            return []
+        }
+        var drafts: [StepDraft] = []
+        var seen: [String: Node] = [:]
+        for item in sequence {
+            guard let draft = readStep(item) else { continue }
+            if let first = seen[draft.id] {
+                error(draft.idNode, "duplicate step id '\(draft.id)': line \(first.mark?.line ?? 1) already uses it; step ids must be unique")
+                continue
+            }
+            seen[draft.id] = draft.idNode
+            drafts.append(draft)
+        }
+        return drafts
+    }
+
+    // MARK: mappings and scalars
+
+    /// The entries of a mapping by key; keys not in `allowed` are reported with a suggestion.
+    mutating func fields(_ node: Node, allowed: [String], context: String) -> [String: Field] {
+        guard case .mapping(let mapping) = node else {
+            error(node, "\(context) must be a mapping of fields")
+            return [:]
+        }
+        var result: [String: Field] = [:]
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            guard allowed.contains(name) else {
+                error(key, "unknown field '\(name)' in \(context)" + Suggestion.phrase(for: name, in: allowed))
+                continue
+            }
+            result[name] = Field(key: key, value: value)
+        }
+        return result
+    }
+
+    /// How a node reads in a message: a scalar's text quoted, else its kind.
+    func shown(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar): return "'\(scalar.string)'"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    /// A non-null scalar's text.
+    mutating func text(_ node: Node, what: String) -> String? {
+        guard case .scalar(let scalar) = node, !YAMLValue.isNull(scalar) else {
+            error(node, "\(what) must be text, not \(YAMLValue.isNullNode(node) ? "empty" : shown(node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    /// Text or a list of text.
+    mutating func textList(_ node: Node, what: String) -> [String]? {
+        switch node {
+        case .scalar:
+            return text(node, what: what).map { [$0] }
+        case .sequence(let sequence):
+            var items: [String] = []
+            var ok = true
+            for item in sequence {
+                if let s = text(item, what: "each item of \(what)") { items.append(s) } else { ok = false }
+            }
+            return ok ? items : nil
+        default:
+            error(node, "\(what) must be text or a list of text, not \(shown(node))")
+            return nil
+        }
+    }
+
+    /// A whole number above zero, written plainly (`200`).
+    mutating func positiveInt(_ node: Node, what: String, why: String = "") -> Int? {
+        if case .scalar(let scalar) = node, scalar.style == .plain, let n = Int(scalar.string), n > 0 { return n }
+        error(node, "\(what) must be a positive whole number\(why), not \(shown(node))")
+        return nil
+    }
+
+    /// A plain decimal number (`0.7`, `2`).
+    mutating func number(_ node: Node, what: String) -> Double? {
+        if case .scalar(let scalar) = node, scalar.style == .plain, Money.isDecimalLiteral(scalar.string),
+           let d = Double(scalar.string) {
+            return d
+        }
+        error(node, "\(what) must be a number, not \(shown(node))")
+        return nil
+    }
+
+    /// Seconds, written as a number (`1.5`) or with a unit: `500ms`, `2s`, `1m`, `1h`.
+    mutating func duration(_ node: Node, what: String, allowZero: Bool) -> Double? {
+        if case .scalar(let scalar) = node, let seconds = Self.seconds(scalar.string),
+           seconds > 0 || (allowZero && seconds == 0) {
+            return seconds
+        }
+        error(node, "\(what) must be a duration\(allowZero ? "" : " above zero"): seconds as a number, or text such as 500ms, 2s, 1m, 1h; not \(shown(node))")
+        return nil
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        if Money.isDecimalLiteral(text) { return Double(text).flatMap { $0 >= 0 ? $0 : nil } }
+        for (suffix, factor) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where text.hasSuffix(suffix) {
+            let number = String(text.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+            if Money.isDecimalLiteral(number), let value = Double(number), value >= 0 { return value * factor }
+            return nil
+        }
+        return nil
+    }
+
+    // MARK: templates
+
+    /// A template from a text scalar; recorded in ``sites`` for the reference check.
+    mutating func template(_ node: Node, what: String) -> Template? {
+        guard let string = text(node, what: what) else { return nil }
+        return parseTemplate(string, node: node)
+    }
+
+    mutating func parseTemplate(_ string: String, node: Node) -> Template? {
+        do {
+            let template = try Template(string)
+            sites.append(TemplateSite(template: template, node: node))
+            return template
+        } catch let problem as TemplateError {
+            error(at: location(of: node, offset: problem.offset), "template: \(problem.message)")
+        } catch {
+            self.error(node, "template: \(error)")
+        }
+        return nil
+    }
+
+    /// Any YAML value; strings holding `{{` become templates, the rest stays as written.
+    mutating func templateValue(_ node: Node) -> TemplateValue? {
+        switch node {
+        case .scalar(let scalar):
+            let value = YAMLValue.scalarValue(scalar)
+            if case .string(let string) = value, string.contains("{{") {
+                return parseTemplate(string, node: node).map(TemplateValue.template)
+            }
+            return .literal(value)
+        case .mapping(let mapping):
+            var object: [String: TemplateValue] = [:]
+            var ok = true
+            for (key, value) in mapping {
+                if let v = templateValue(value) { object[key.string ?? ""] = v } else { ok = false }
+            }
+            return ok ? .object(object) : nil
+        case .sequence(let sequence):
+            var items: [TemplateValue] = []
+            var ok = true
+            for value in sequence {
+                if let v = templateValue(value) { items.append(v) } else { ok = false }
+            }
+            return ok ? .array(items) : nil
+        case .alias:
+            error(node, "YAML aliases are not supported here; write the value out")
+            return nil
+        }
+    }
+
+    /// Where the character `offset` characters into a scalar's text is in the file, or the
+    /// scalar's own position when that cannot be told.
+    func location(of node: Node, offset: Int) -> SourceLocation {
+        if case .scalar(let scalar) = node, let position = source.position(in: scalar, offset: offset) {
+            return SourceLocation(file: file, line: position.line, column: position.column)
+        }
+        return location(node)
+    }
+}

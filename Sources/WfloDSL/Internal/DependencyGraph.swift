@@ -1,0 +1,92 @@
+/// Steps and the steps each waits for; finds the cycles that would make a run wait forever.
+struct DependencyGraph {
+    /// Step ids in file order.
+    let ids: [String]
+    /// For each id, the ids it waits for (self edges excluded; unknown ids excluded).
+    let edges: [String: [String]]
+
+    /// One cycle per strongly connected group of steps, each as a path in run order that starts
+    /// and ends with the group's first step in file order (`a → b → a`: b waits for a, a for b).
+    func cycles() -> [[String]] {
+        let order = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        let firsts = stronglyConnectedGroups()
+            .filter { $0.count > 1 }
+            .map { group in (first: group.min { order[$0, default: 0] < order[$1, default: 0] }!, members: Set(group)) }
+            .sorted { order[$0.first, default: 0] < order[$1.first, default: 0] }
+        return firsts.compactMap { shortestCycle(through: $0.first, within: $0.members).map { Array($0.reversed()) } }
+    }
+
+    /// Breadth-first along "waits for" edges from `start` back to it, staying in `group`;
+    /// the path in edge order (`start` waits for the second, … the last waits for `start`).
+    private func shortestCycle(through start: String, within group: Set<String>) -> [String]? {
+        var previous: [String: String] = [:]
+        var queue = [start]
+        var head = 0
+        while head < queue.count {
+            let node = queue[head]
+            head += 1
+            for next in edges[node] ?? [] where group.contains(next) {
+                if next == start {
+                    var chain = [node]
+                    var cursor = node
+                    while cursor != start {
+                        cursor = previous[cursor]!
+                        chain.append(cursor)
+                    }
+                    return chain.reversed() + [start]
+                }
+                if previous[next] == nil {
+                    previous[next] = node
+                    queue.append(next)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Tarjan's algorithm, iterative so a long chain of steps cannot overflow the stack.
+    private func stronglyConnectedGroups() -> [[String]] {
+        var index: [String: Int] = [:]
+        var lowlink: [String: Int] = [:]
+        var onStack = Set<String>()
+        var stack: [String] = []
+        var groups: [[String]] = []
+        var counter = 0
+
+        for root in ids where index[root] == nil {
+            // Each frame: a node and the position of the next edge to follow.
+            var frames: [(node: String, next: Int)] = [(root, 0)]
+            index[root] = counter; lowlink[root] = counter; counter += 1
+            stack.append(root); onStack.insert(root)
+            while let frame = frames.last {
+                let neighbours = edges[frame.node] ?? []
+                if frame.next < neighbours.count {
+                    frames[frames.count - 1].next += 1
+                    let w = neighbours[frame.next]
+                    if index[w] == nil {
+                        index[w] = counter; lowlink[w] = counter; counter += 1
+                        stack.append(w); onStack.insert(w)
+                        frames.append((w, 0))
+                    } else if onStack.contains(w) {
+                        lowlink[frame.node] = min(lowlink[frame.node]!, index[w]!)
+                    }
+                } else {
+                    frames.removeLast()
+                    if let parent = frames.last {
+                        lowlink[parent.node] = min(lowlink[parent.node]!, lowlink[frame.node]!)
+                    }
+                    if lowlink[frame.node] == index[frame.node] {
+                        var group: [String] = []
+                        while let w = stack.popLast() {
+                            onStack.remove(w)
+                            group.append(w)
+                            if w == frame.node { break }
+                        }
+                        groups.append(group)
+                    }
+                }
+            }
+        }
+        return groups
+    }
+}

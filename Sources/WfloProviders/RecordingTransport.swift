@@ -1,0 +1,48 @@
+import Foundation
+import Synchronization
+import WfloCore
+
+/// Sends through another transport and records every exchange; ``save()`` writes the cassette
+/// that ``ReplayTransport`` reads (`wflo run --record FILE`).
+///
+/// Only exchanges that produced a response are recorded (an HTTP error status is a response;
+/// a time-out is not). What is written never contains request headers — so no
+/// `Authorization` or `x-api-key` — nor credential-like query parameters.
+public final class RecordingTransport: HTTPTransport {
+    private let inner: any HTTPTransport
+    /// The cassette file ``save()`` writes.
+    public let path: String
+    private let exchanges = Mutex<[Cassette.Exchange]>([])
+
+    /// - Parameters:
+    ///   - inner: the transport that really sends (usually ``AsyncHTTPTransport``).
+    ///   - path: the cassette file to write on ``save()``.
+    public init(wrapping inner: any HTTPTransport, path: String) {
+        self.inner = inner
+        self.path = path
+    }
+
+    /// Sends through the wrapped transport and remembers the exchange.
+    /// - Throws: whatever the wrapped transport throws (nothing is recorded then).
+    public func send(_ request: HTTPExchange.Request, timeout: Duration) async throws -> HTTPExchange.Response {
+        let response = try await inner.send(request, timeout: timeout)
+        exchanges.withLock { $0.append(Cassette.Exchange(method: request.method, url: request.url, requestBody: request.body, response: response)) }
+        return response
+    }
+
+    /// How many exchanges were recorded so far.
+    public var exchangeCount: Int {
+        exchanges.withLock { $0.count }
+    }
+
+    /// Writes every exchange so far to the cassette file, atomically, as pretty JSON.
+    /// - Throws: ``ProviderError`` of kind `.cassette` when the file cannot be written.
+    public func save() throws {
+        let text = Cassette.encode(exchanges.withLock { $0 })
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ProviderError(.cassette, message: "cannot write the cassette \(path): \(error.localizedDescription)")
+        }
+    }
+}

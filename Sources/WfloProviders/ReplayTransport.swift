@@ -1,0 +1,70 @@
+import Foundation
+import Synchronization
+import WfloCore
+
+/// Serves responses from a cassette written by ``RecordingTransport``, with no network
+/// (`wflo run --replay FILE`).
+///
+/// A request matches a recorded exchange when its method, URL path (scheme, host, port and
+/// query ignored, so the cassette works whatever the base URL; failing an exact path, the last
+/// two path segments such as `chat/completions`) and canonical JSON body (`JSONValue.parse`
+/// then `encoded(sorted: true)`) are the same. When the same request was
+/// recorded several times (a 429, then the retry's answer), the answers are served in recorded
+/// order and the last one is repeated after that: any recorded exchange may be served any
+/// number of times. A request the cassette lacks fails with
+/// ``ProviderError/Kind/notInCassette`` naming the model and path.
+public struct ReplayTransport: HTTPTransport {
+    private let responses: [String: [HTTPExchange.Response]]
+    private let baseFreeKeys: [String: String]
+    private let served: Served
+    /// The cassette file.
+    public let path: String
+
+    private final class Served: Sendable {
+        let counts = Mutex<[String: Int]>([:])
+    }
+
+    /// Reads the cassette.
+    /// - Throws: ``ProviderError`` of kind `.cassette` when the file cannot be read or is not a
+    ///   wflo cassette.
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ProviderError(.cassette, message: "cannot read the cassette \(path): no such file or not readable")
+        }
+        var responses: [String: [HTTPExchange.Response]] = [:]
+        var baseFreeKeys: [String: String] = [:]
+        for exchange in try Cassette.decode(String(decoding: data, as: UTF8.self), path: path) {
+            let key = Cassette.key(method: exchange.method, url: exchange.url, body: exchange.requestBody)
+            responses[key, default: []].append(exchange.response)
+            let baseFree = Cassette.baseFreeKey(method: exchange.method, url: exchange.url, body: exchange.requestBody)
+            if baseFreeKeys[baseFree] == nil { baseFreeKeys[baseFree] = key }
+        }
+        self.responses = responses
+        self.baseFreeKeys = baseFreeKeys
+        self.served = Served()
+        self.path = path
+    }
+
+    /// How many distinct requests the cassette answers.
+    public var requestCount: Int { responses.count }
+
+    /// Answers from the cassette; `timeout` is ignored.
+    /// - Throws: ``ProviderError`` of kind `.notInCassette` for a request that was not recorded.
+    public func send(_ request: HTTPExchange.Request, timeout: Duration) async throws -> HTTPExchange.Response {
+        var key = Cassette.key(method: request.method, url: request.url, body: request.body)
+        if responses[key] == nil, let other = baseFreeKeys[Cassette.baseFreeKey(method: request.method, url: request.url, body: request.body)] {
+            key = other
+        }
+        guard let answers = responses[key], let last = answers.last else {
+            let urlPath = URLComponents(string: request.url)?.path ?? request.url
+            let model = (try? JSONValue.parse(Data(request.body)))?["model"]?.stringValue.map { " for model '\($0)'" } ?? ""
+            throw ProviderError(.notInCassette, message: "the cassette \(path) has no recorded answer to this \(request.method) \(urlPath)\(model): the request differs from every recorded one (its prompt, model or parameters changed); record it again with --record")
+        }
+        let index = served.counts.withLock { counts in
+            let index = counts[key, default: 0]
+            counts[key] = index + 1
+            return index
+        }
+        return index < answers.count ? answers[index] : last
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import WfloCore
+import WfloTesting
+
+/// Invariants 2 and 3 of DESIGN.md with real SIGKILLs of a real `wflo run`: resume finishes the
+/// run with the same outputs and the same settled ledger as an uninterrupted run, and no
+/// completed step is sent again.
+@Suite(.timeLimit(.minutes(3)))
+struct CrashTests {
+    struct Reference {
+        var outputs: JSONValue
+        var settled: Money
+    }
+
+    static func ledger(_ wflo: WfloProcess, _ runID: String) async throws -> (settled: Money, unsettled: Money, outputs: JSONValue, status: String) {
+        let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
+        return (Money(string: report["settled_usd"]?.stringValue ?? "")!, Money(string: report["unsettled_usd"]?.stringValue ?? "")!,
+                report["outputs"] ?? .null, report["status"]?.stringValue ?? "")
+    }
+
+    static func reference() async throws -> Reference {
+        try await CLITests.withServer { _, wflo, _ in
+            let run = try await wflo.run(["run", CLITests.brief, "--json"])
+            let json = try JSONValue.parse(run.stdout)
+            return Reference(outputs: json["outputs"]!, settled: Money(string: json["settled_usd"]!.stringValue!)!)
+        }
+    }
+
+    static func onlyRunID(_ wflo: WfloProcess) async throws -> String {
+        let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
+        return try #require(runs[0]?["run_id"]?.stringValue)
+    }
+
+    /// Kill points right after a journal commit: the process SIGKILLs itself there.
+    @Test(arguments: ["completed:outline", "completed:facts", "started:draft", "completed:draft"])
+    func resumeAfterKillAtACommitPointFinishesWithTheSameLedger(point: String) async throws {
+        let reference = try await Self.reference()
+        try await CLITests.withServer { server, wflo, _ in
+            let crashed = try await wflo.run(["run", CLITests.brief], extraEnvironment: ["WFLO_FAULT_KILL_AT": point])
+            #expect(crashed.killedBySignal && crashed.status == SIGKILL, "\(point): \(crashed.status) \(crashed.stderr)")
+            let runID = try await Self.onlyRunID(wflo)
+            let before = server.requests()
+
+            let resumed = try await wflo.run(["resume", String(runID.prefix(8)), "--json"])
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            let after = try await Self.ledger(wflo, runID)
+            #expect(after.status == "completed")
+            #expect(after.outputs == reference.outputs)
+            #expect(after.settled == reference.settled)
+
+            // Steps whose completion was journaled before the kill were never sent again.
+            let journalBefore = before.count
+            let all = server.requests()
+            for (prompt, step) in [("Outline a brief", "outline"), ("List three facts", "facts"), ("Write the brief", "draft")] {
+                let count = all.filter { $0.lastUserMessage?.hasPrefix(prompt) == true }.count
+                if point == "completed:\(step)" || (step != "draft" && point.hasSuffix("draft")) {
+                    #expect(count == 1, "\(step) was sent \(count) times after a kill at \(point)")
+                }
+                #expect(count >= 1 && count <= 2)
+            }
+            // Anything sent twice was in flight at the kill: charged at its reservation, unsettled.
+            let duplicated = all.count - 3
+            #expect(duplicated >= 0 && all.count >= journalBefore)
+            if point.hasPrefix("started:") {
+                // Killed after the reservation, before the request: charged, never sent.
+                #expect(after.unsettled > .zero)
+            } else if duplicated == 0 {
+                #expect(after.unsettled == .zero)
+            }
+        }
+    }
+
+    /// A kill from outside while a call is in flight: the call stays charged (unsettled) and is
+    /// made again on resume; the completed steps are not.
+    @Test func killWhileACallIsInFlightKeepsItChargedAndResumeFinishes() async throws {
+        let reference = try await Self.reference()
+        try await CLITests.withServer { server, wflo, _ in
+            server.on(promptContaining: "Write the brief", .hang, times: 1)
+            let (process, out, err) = try wflo.start(["run", CLITests.brief])
+            await server.waitForRequests(3)
+            kill(process.processIdentifier, SIGKILL)
+            let crashed = await WfloProcess.finish(process, out, err)
+            #expect(crashed.killedBySignal)
+            let runID = try await Self.onlyRunID(wflo)
+
+            let resumed = try await wflo.run(["resume", runID])
+            #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+            #expect(resumed.stdout.contains("unsettled"))
+            let after = try await Self.ledger(wflo, runID)
+            #expect(after.outputs == reference.outputs)
+            #expect(after.settled == reference.settled)
+            #expect(after.unsettled > .zero)
+            let requests = server.requests()
+            #expect(requests.filter { $0.lastUserMessage?.hasPrefix("Outline a brief") == true }.count == 1)
+            #expect(requests.filter { $0.lastUserMessage?.hasPrefix("List three facts") == true }.count == 1)
+            #expect(requests.filter { $0.lastUserMessage?.hasPrefix("Write the brief") == true }.count == 2)
+
+            // Resuming a completed run is refused, and charges nothing.
+            let again = try await wflo.run(["resume", runID])
+            #expect(again.status == 2)
+            #expect(server.requestCount == 4)
+        }
+    }
+}

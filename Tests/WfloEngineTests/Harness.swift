@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+import WfloCore
+import WfloDSL
+import WfloEngine
+import WfloPricing
+import WfloProviders
+import WfloStore
+import WfloTesting
+
+/// A small pricing table with round numbers, so expected costs are easy to write down.
+/// `test-gpt` speaks OpenAI's format, `test-claude` Anthropic's.
+let testPricing: PricingTable = {
+    let json: JSONValue = [
+        "test-gpt": ["litellm_provider": "openai", "mode": "chat", "input_cost_per_token": .number("1e-06"),
+                     "output_cost_per_token": .number("2e-06"), "cache_read_input_token_cost": .number("5e-07"),
+                     "max_output_tokens": 1000],
+        "test-claude": ["litellm_provider": "anthropic", "mode": "chat", "input_cost_per_token": .number("3e-06"),
+                        "output_cost_per_token": .number("1.5e-05"), "cache_read_input_token_cost": .number("3e-07"),
+                        "cache_creation_input_token_cost": .number("3.75e-06"), "cache_creation_input_token_cost_above_1hr": .number("6e-06"),
+                        "max_output_tokens": 4000],
+    ]
+    return try! PricingTable(json: json, source: "test table")
+}()
+
+/// Collects what the executor reports.
+final class RecordingObserver: RunObserver {
+    let events = Mutex<[RunProgress]>([])
+    func observe(_ progress: RunProgress) { events.withLock { $0.append(progress) } }
+    var all: [RunProgress] { events.withLock { $0 } }
+}
+
+/// Records the back-off delays the executor asked for, instead of sleeping.
+final class Sleeps: Sendable {
+    private let delays = Mutex<[Double]>([])
+    func append(_ seconds: Double) { delays.withLock { $0.append(seconds) } }
+    func withLock<T>(_ body: ([Double]) -> T) -> T { delays.withLock { body($0) } }
+}
+
+/// A real loopback LLM server, a real HTTP client, a real SQLite journal (a file in a temp
+/// folder), and the executor wired to them. Sleeping is recorded, not done.
+struct Harness {
+    let server: FakeLLMServer
+    let transport: AsyncHTTPTransport
+    let store: SQLiteJournalStore
+    let observer = RecordingObserver()
+    let sleeps = Sleeps()
+    let directory: URL
+
+    static func with<T>(_ body: (Harness) async throws -> T) async throws -> T {
+        let server = try await FakeLLMServer.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-engine-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let harness = Harness(server: server, transport: AsyncHTTPTransport(),
+                              store: try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path), directory: directory)
+        do {
+            let result = try await body(harness)
+            await harness.close()
+            return result
+        } catch {
+            await harness.close()
+            throw error
+        }
+    }
+
+    func close() async {
+        try? await transport.shutdown()
+        await server.shutdown()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var endpoints: ProviderEndpoints {
+        ProviderEndpoints(openAIBaseURL: server.baseURLOpenAI, openAIKey: "test-key",
+                          anthropicBaseURL: server.baseURLAnthropic, anthropicKey: "test-key")
+    }
+
+    var llm: LLMClient { LLMClient(transport: transport, endpoints: endpoints) }
+
+    func executor(pricing: PricingTable = testPricing) -> Executor {
+        let sleeps = self.sleeps
+        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer,
+                                              sleep: { seconds in sleeps.append(seconds) },
+                                              random: { 0.5 }))
+    }
+
+    func run(_ yaml: String, budget: Money? = nil, inputs: [String] = []) async throws -> RunResult {
+        let definition = try WorkflowParser().parse(yaml: yaml, file: "test.yaml")
+        let bound = try InputBinder.bind(definition, arguments: inputs, file: nil)
+        return try await executor().start(definition: definition, source: yaml, path: "test.yaml", inputs: bound,
+                                          budget: budget ?? definition.budget)
+    }
+
+    /// The worst case the governor reserves for a one-prompt `test-gpt` call.
+    func worstCase(prompt: String, maxTokens: Int, model: String = "test-gpt") throws -> Money {
+        let provider: LLMProviderKind = model == "test-claude" ? .anthropic : .openai
+        let request = LLMRequest(provider: provider, model: model, messages: [LLMMessage(role: "user", content: prompt)], maxTokens: maxTokens)
+        let shape = RequestShape(bodyBytes: llm.encodedBody(request).count, messageCount: 1, maxTokens: maxTokens)
+        return try testPricing.worstCase(model: model, request: shape).cost
+    }
+}
