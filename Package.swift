@@ -66,7 +66,7 @@ if let only = Context.environment["WFLO_DEV_TARGETS"] {
 
 let package = Package(
     name: "wflo",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: Context.environment["WFLO_DEV_TARGETS"] != nil ? [] : [
         .executable(name: "wflo", targets: ["wflo"]),
         .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports"]),

@@ -9,7 +9,7 @@ let wfloFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 // Run: cd Benchmarks && swift run -c release EngineBenchmark
 let package = Package(
     name: "wflo-benchmarks",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
