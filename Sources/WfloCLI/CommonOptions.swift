@@ -34,3 +34,14 @@ struct PricingOptions: ParsableArguments {
     @Option(name: .customLong("pricing"), help: "A pricing file in LiteLLM's format that adds or overrides models (repeatable).")
     var files: [String] = []
 }
+
+/// Reads a `--budget` value: an amount of USD, `$` allowed in front.
+enum BudgetArgument {
+    static func parse(_ text: String) throws -> Money {
+        let digits = text.hasPrefix("$") ? String(text.dropFirst()) : text
+        guard let money = Money(string: digits), !money.isNegative else {
+            throw CLIError("--budget '\(text)' is not an amount of USD (write --budget 0.50)", exitCode: 2)
+        }
+        return money
+    }
+}

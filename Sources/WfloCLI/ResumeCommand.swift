@@ -31,13 +31,7 @@ struct ResumeCommand: AsyncParsableCommand {
                 let runID = try await runtime.store.resolveRunID(prefix: run)
                 guard let record = try await runtime.store.run(id: runID) else { throw CLIError("run \(run) not found", exitCode: 2) }
                 let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing)
-                var newBudget: Money?
-                if let budget {
-                    guard let money = Money(string: budget.hasPrefix("$") ? String(budget.dropFirst()) : budget), !money.isNegative else {
-                        throw CLIError("--budget '\(budget)' is not an amount of USD", exitCode: 2)
-                    }
-                    newBudget = money
-                }
+                let newBudget = try budget.map(BudgetArgument.parse)
                 let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
                 let result = try await runtime.executor(observer: observer).resume(runID: runID, definition: definition, budget: newBudget)
                 try await runtime.close()

@@ -60,13 +60,7 @@ struct RunCommand: AsyncParsableCommand {
 
     private func resolveBudget(_ definition: WorkflowDefinition) throws -> Money? {
         if noBudget { return nil }
-        if let budget {
-            let text = budget.hasPrefix("$") ? String(budget.dropFirst()) : budget
-            guard let money = Money(string: text), !money.isNegative else {
-                throw CLIError("--budget '\(budget)' is not an amount of USD (write --budget 0.50)", exitCode: 2)
-            }
-            return money
-        }
+        if let budget { return try BudgetArgument.parse(budget) }
         if let fileBudget = definition.budget { return fileBudget }
         throw CLIError("\(file) sets no budget: pass --budget USD (e.g. --budget 0.50), or --no-budget to run without a limit", exitCode: 2)
     }

@@ -74,6 +74,22 @@ struct CLITests {
         }
     }
 
+    @Test func aRunStoppedByItsBudgetContinuesWithALargerOneWithoutRepeatingCalls() async throws {
+        try await Self.withServer { server, wflo, _ in
+            // Enough for the two small calls, not for the draft's worst case.
+            let stopped = try await wflo.run(["run", Self.brief, "--budget", "0.001", "--json"])
+            #expect(stopped.status == 3)
+            let json = try JSONValue.parse(stopped.stdout)
+            #expect(json["status"] == "budget_exceeded")
+            let runID = try #require(json["run_id"]?.stringValue)
+            #expect(server.requestCount == 2)
+            let resumed = try await wflo.run(["resume", runID, "--budget", "0.10", "--json"])
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect(try JSONValue.parse(resumed.stdout)["budget_usd"] == "0.100000")
+            #expect(server.requestCount == 3)
+        }
+    }
+
     @Test func aWorkflowWithNoBudgetIsRefusedUnlessNoBudgetIsExplicit() async throws {
         try await Self.withServer { server, wflo, directory in
             let file = directory.appendingPathComponent("nobudget.yaml")
