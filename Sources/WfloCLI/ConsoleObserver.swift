@@ -31,6 +31,14 @@ struct ConsoleObserver: RunObserver {
             Console.out("  ⊘ \(id)  \(message)\n")
         case .budgetAlert(let percent, let committed, let budget):
             Console.out("  ! budget \(percent)% reached: \(committed.dollars()) of \(budget.dollars())\n")
+        case .approvalWaiting:
+            break  // ApprovalConsole prints the request with the commands to decide it.
+        case .approvalDecided(let request):
+            var line = "  ☑ \(request.stepID)  \(request.status.rawValue) by \(request.decidedBy ?? "someone")"
+            if let comment = request.comment { line += ": \(comment)" }
+            Console.out(line + "\n")
+        case .stepRejected(let id, let message):
+            Console.out("  ✗ \(id)  \(message); it did not run\n")
         case .runFinished:
             break
         }

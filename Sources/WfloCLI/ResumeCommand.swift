@@ -23,6 +23,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var cassette: CassetteOptions
     @OptionGroup var pricing: PricingOptions
+    @OptionGroup var approvals: ApprovalOptions
 
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
@@ -32,8 +33,8 @@ struct ResumeCommand: AsyncParsableCommand {
                 guard let record = try await runtime.store.run(id: runID) else { throw CLIError("run \(run) not found", exitCode: 2) }
                 let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing)
                 let newBudget = try budget.map(BudgetArgument.parse)
-                let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
-                let result = try await runtime.executor(observer: observer).resume(runID: runID, definition: definition, budget: newBudget)
+                let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db)
+                let result = try await runtime.executor(observer: observer, approvals: approvals.waitMode).resume(runID: runID, definition: definition, budget: newBudget)
                 try await runtime.close()
                 return result
             } catch let error as EngineError {

@@ -8,7 +8,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a workflow under a budget.",
-        discussion: "Exit codes: 0 completed, 1 failed, 2 invalid usage or workflow, 3 budget exceeded."
+        discussion: "Exit codes: 0 completed, 1 failed, 2 invalid usage or workflow, 3 budget exceeded, 4 waiting for approval (--no-wait or Ctrl-C while waiting), 5 rejected."
     )
 
     @Argument(help: "The workflow file (YAML).")
@@ -32,6 +32,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var cassette: CassetteOptions
     @OptionGroup var pricing: PricingOptions
+    @OptionGroup var approvals: ApprovalOptions
 
     func validate() throws {
         if noBudget && budget != nil { throw ValidationError("--budget and --no-budget cannot be used together") }
@@ -44,8 +45,8 @@ struct RunCommand: AsyncParsableCommand {
                 let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
                 let budgetInForce = try resolveBudget(definition)
                 let inputValues = try bindInputs(definition)
-                let observer: any RunObserver = json ? SilentObserver() : ConsoleObserver()
-                let result = try await runtime.executor(observer: observer)
+                let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db)
+                let result = try await runtime.executor(observer: observer, approvals: approvals.waitMode)
                     .start(definition: definition, source: source, path: file, inputs: inputValues, budget: budgetInForce)
                 try await runtime.close()
                 return result
@@ -121,6 +122,10 @@ enum RunSummary {
         case .completed: Console.out("Report: wflo report \(result.runID.prefix(8))\n")
         case .budgetExceeded, .failed:
             Console.out("Report: wflo report \(result.runID.prefix(8)) · continue: wflo resume \(result.runID.prefix(8))\(result.status == .budgetExceeded ? " --budget USD" : "")\n")
+        case .waitingApproval:
+            Console.out("Waiting: wflo approvals --run \(result.runID.prefix(8)) · then: wflo resume \(result.runID.prefix(8))\n")
+        case .rejected:
+            Console.out("Report: wflo report \(result.runID.prefix(8))\n")
         default: break
         }
     }

@@ -46,9 +46,18 @@ struct Runtime {
         }
     }
 
-    func executor(observer: any RunObserver) -> Executor {
+    func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2)) -> Executor {
         let watched = FaultInjectingObserver.wrap(observer, environment: ProcessInfo.processInfo.environment)
-        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched))
+        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched, approvals: approvals))
+    }
+
+    /// The observer of `run`/`resume`: progress lines (unless `--json`), approval requests with
+    /// the commands to decide them, the interactive prompt, and Ctrl-C while waiting.
+    func console(json: Bool, approvals: ApprovalOptions, dbOption: String?) -> ApprovalConsole {
+        let console = ApprovalConsole(store: store, dbOption: dbOption, interactive: approvals.interactive,
+                                      printer: json ? nil : ConsoleObserver())
+        console.installInterruptHandlers()
+        return console
     }
 
     func close() async throws {

@@ -12,7 +12,8 @@ public struct Wflo: AsyncParsableCommand {
             OPENAI_BASE_URL / OPENAI_API_KEY, ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY.
             """,
         subcommands: [RunCommand.self, ResumeCommand.self, RunsCommand.self, StatusCommand.self, ReportCommand.self,
-                      ValidateCommand.self, PricingCommand.self]
+                      ValidateCommand.self, PricingCommand.self,
+                      ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self]
     )
 
     public init() {}

@@ -41,6 +41,30 @@ public protocol JournalStore: Sendable {
     /// died): it stays charged at its reservation. Returns how many were marked.
     func markInFlightUnsettled(runID: String, at: Date) async throws -> Int
 
+    // MARK: approvals (invariant 4)
+
+    /// Files a request for a human decision, or finds the one already filed for the same run and
+    /// step (after a resume) and returns it unchanged. A new request also sets the step row to
+    /// `waiting_approval` and appends an `approval_requested` event, in one transaction.
+    func requestApproval(_ request: ApprovalRecord, stepType: String) async throws -> ApprovalRecord
+
+    /// Records a decision if the request is still pending; the first decision wins.
+    ///
+    /// Atomically: when the request is pending and its deadline has not passed, the decision and
+    /// an `approval_decided` event are written; when the deadline has passed, the request's
+    /// `on_timeout` is recorded instead and returned as `.alreadyDecided`; when it was decided
+    /// already, nothing is written and `.alreadyDecided` says by whom.
+    /// - Throws: ``StoreError`` `.notFound` when there is no such request.
+    func decideApproval(_ decision: ApprovalDecision) async throws -> ApprovalDecisionOutcome
+
+    func approval(id: String) async throws -> ApprovalRecord?
+    /// Requests oldest first, of one run or of all, optionally only those with `status`.
+    func approvals(runID: String?, status: ApprovalStatus?) async throws -> [ApprovalRecord]
+    /// The id of the request a person names: a unique prefix of its id, or `RUN/STEP` where RUN
+    /// is a unique prefix of a run id.
+    /// - Throws: ``StoreError`` when none or several match.
+    func resolveApprovalID(_ reference: String) async throws -> String
+
     func journal(runID: String) async throws -> RunJournal
     func ledger(runID: String) async throws -> LedgerSnapshot
 }

@@ -32,6 +32,10 @@ public enum StepStatus: String, Sendable, Hashable, Codable, CaseIterable {
     /// Refused by the budget governor before any call was made.
     case budgetExceeded = "budget_exceeded"
     case skipped
+    /// Waiting for a human decision (an `approval` step, or a gated step).
+    case waitingApproval = "waiting_approval"
+    /// A person (or a deadline) said no: the step never ran.
+    case rejected
 }
 
 public enum AttemptStatus: String, Sendable, Hashable, Codable, CaseIterable {
@@ -191,12 +195,15 @@ public struct RunJournal: Sendable, Hashable {
     public var steps: [StepRecord]
     public var attempts: [AttemptRecord]
     public var events: [EventRecord]
+    public var approvals: [ApprovalRecord]
 
-    public init(run: RunRecord, steps: [StepRecord], attempts: [AttemptRecord], events: [EventRecord]) {
+    public init(run: RunRecord, steps: [StepRecord], attempts: [AttemptRecord], events: [EventRecord],
+                approvals: [ApprovalRecord] = []) {
         self.run = run
         self.steps = steps
         self.attempts = attempts
         self.events = events
+        self.approvals = approvals
     }
 
     public var ledger: LedgerSnapshot {

@@ -27,9 +27,12 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var outputs: [OutputDefinition]
     /// A `pricing:` block: extra or overriding entries in LiteLLM's format, keyed by model.
     public var pricing: JSONValue?
+    /// Gates risky steps for a human decision (`approval_policy:`).
+    public var approvalPolicy: ApprovalPolicy?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
-                steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil) {
+                steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
+                approvalPolicy: ApprovalPolicy? = nil) {
         self.name = name
         self.description = description
         self.budget = budget
@@ -37,6 +40,7 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.steps = steps
         self.outputs = outputs
         self.pricing = pricing
+        self.approvalPolicy = approvalPolicy
     }
 
     public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }
@@ -104,7 +108,7 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 }
 
 public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
-    case llm, transform
+    case llm, transform, approval
 }
 
 /// One step of a workflow.
@@ -115,15 +119,21 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     /// Seconds one attempt may take.
     public var timeout: Double?
     public var kind: StepKind
+    /// `approval: required`: the step waits for a durable human decision before it runs.
+    public var approval: ApprovalSettings?
+    /// `risk: high` steps are gated when the workflow has an `approval_policy`.
+    public var risk: StepRisk?
     public var location: SourceLocation?
 
     public init(id: String, dependsOn: [String] = [], retry: RetryPolicy? = nil, timeout: Double? = nil,
-                kind: StepKind, location: SourceLocation? = nil) {
+                kind: StepKind, approval: ApprovalSettings? = nil, risk: StepRisk? = nil, location: SourceLocation? = nil) {
         self.id = id
         self.dependsOn = dependsOn
         self.retry = retry
         self.timeout = timeout
         self.kind = kind
+        self.approval = approval
+        self.risk = risk
         self.location = location
     }
 
@@ -131,6 +141,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         switch kind {
         case .llm: return .llm
         case .transform: return .transform
+        case .approval: return .approval
         }
     }
 
@@ -139,6 +150,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         switch kind {
         case .llm(let l): return l.templates
         case .transform(let t): return t.output.templates
+        case .approval(let a): return [a.message]
         }
     }
 
@@ -157,6 +169,13 @@ public struct StepDefinition: Sendable, Hashable, Codable {
 public enum StepKind: Sendable, Hashable, Codable {
     case llm(LLMStepDefinition)
     case transform(TransformStepDefinition)
+    case approval(ApprovalStepDefinition)
+
+    /// The model a paid step calls, for people and the journal.
+    public var model: String? {
+        if case .llm(let llm) = self { return llm.model }
+        return nil
+    }
 }
 
 public enum LLMProviderKind: String, Sendable, Hashable, Codable, CaseIterable {

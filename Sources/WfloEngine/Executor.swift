@@ -86,6 +86,7 @@ public struct Executor: Sendable {
 
     private enum Stop: Sendable {
         case failed(String)
+        case rejected(String)
         case budget(String)
     }
 
@@ -100,12 +101,15 @@ public struct Executor: Sendable {
         }
         let governor = BudgetGovernor(store: configuration.store, runID: run.id, budget: run.budget, alreadyAlerted: alerted,
                                       observer: configuration.observer, now: configuration.now)
-        let runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id)
+        let signal = RunSignal()
+        let runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id,
+                                policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal))
         let scope = TemplateScope(inputs: run.inputs, steps: [:])
 
         var outputs = completed
         var pending = definition.steps.filter { completed[$0.id] == nil }
         var stop: Stop?
+        var waiting: [String] = []
 
         try await withThrowingTaskGroup(of: (String, StepOutcome).self) { group in
             var running = 0
@@ -124,9 +128,9 @@ public struct Executor: Sendable {
                         pending.remove(at: index)
                         var stepScope = scope
                         for dependency in step.allDependencies { stepScope.steps[dependency] = outputs[dependency] }
-                        if case .transform(let transform) = step.kind {
+                        if case .transform(let transform) = step.kind, runner.gateSettings(step, worstCase: nil) == nil {
                             let outcome = try await runner.runTransform(step, transform, scope: stepScope)
-                            Executor.apply(outcome, stepID: step.id, outputs: &outputs, stop: &stop)
+                            Executor.apply(outcome, stepID: step.id, outputs: &outputs, stop: &stop, waiting: &waiting)
                             progressed = true
                         } else {
                             let first = nextAttempt[step.id] ?? 1
@@ -138,25 +142,36 @@ public struct Executor: Sendable {
                 if running == 0 { break }
                 guard let (id, outcome) = try await group.next() else { break }
                 running -= 1
-                Executor.apply(outcome, stepID: id, outputs: &outputs, stop: &stop)
+                Executor.apply(outcome, stepID: id, outputs: &outputs, stop: &stop, waiting: &waiting)
+                // Steps waiting for a person stop waiting once the run cannot complete anyway.
+                if stop != nil { signal.stop() }
             }
         }
-        return try await finish(run: run, definition: definition, outputs: outputs, stop: stop)
+        return try await finish(run: run, definition: definition, outputs: outputs, stop: stop, waiting: waiting)
     }
 
-    private static func apply(_ outcome: StepOutcome, stepID: String, outputs: inout [String: JSONValue], stop: inout Stop?) {
+    private static func apply(_ outcome: StepOutcome, stepID: String, outputs: inout [String: JSONValue], stop: inout Stop?,
+                              waiting: inout [String]) {
         switch outcome {
         case .completed(let output):
             outputs[stepID] = output
         case .failed(let message):
             if stop == nil { stop = .failed("step '\(stepID)' failed: \(message)") }
+        case .rejected(let message):
+            switch stop {
+            case .budget?, .rejected?: break
+            default: stop = .rejected("step '\(stepID)' was \(message)")
+            }
         case .refused(let message):
             // A budget stop outranks a failure: the user must raise the budget either way.
             if case .budget = stop {} else { stop = .budget("step '\(stepID)' \(message)") }
+        case .waiting:
+            waiting.append(stepID)
         }
     }
 
-    private func finish(run: RunRecord, definition: WorkflowDefinition, outputs: [String: JSONValue], stop: Stop?) async throws -> RunResult {
+    private func finish(run: RunRecord, definition: WorkflowDefinition, outputs: [String: JSONValue], stop: Stop?,
+                        waiting: [String] = []) async throws -> RunResult {
         let store = configuration.store
         var status: RunStatus
         var error: String?
@@ -165,9 +180,16 @@ public struct Executor: Sendable {
         case .failed(let message):
             status = .failed
             error = message
+        case .rejected(let message):
+            status = .rejected
+            error = message
         case .budget(let message):
             status = .budgetExceeded
             error = message
+        case nil where !waiting.isEmpty:
+            status = .waitingApproval
+            error = "waiting for approval: " + waiting.sorted().map { "'\($0)'" }.joined(separator: ", ")
+                + "; decide with `wflo approve` or `wflo reject`, then `wflo resume \(run.id)`"
         case nil:
             let scope = TemplateScope(inputs: run.inputs, steps: outputs)
             do {

@@ -17,12 +17,14 @@ public struct ExecutorConfiguration: Sendable {
     public var random: @Sendable () -> Double
     /// Seconds an LLM attempt may take when the step sets no `timeout`.
     public var defaultLLMTimeout: Double
+    /// What a step does when it reaches an approval gate nobody has decided yet.
+    public var approvals: ApprovalWaitMode
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },
                 sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .milliseconds(Int64(($0 * 1000).rounded()))) },
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-                defaultLLMTimeout: Double = 120) {
+                defaultLLMTimeout: Double = 120, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2)) {
         self.store = store
         self.pricing = pricing
         self.llm = llm
@@ -31,7 +33,17 @@ public struct ExecutorConfiguration: Sendable {
         self.sleep = sleep
         self.random = random
         self.defaultLLMTimeout = defaultLLMTimeout
+        self.approvals = approvals
     }
+}
+
+/// How a run meets an undecided approval request.
+public enum ApprovalWaitMode: Sendable, Hashable {
+    /// Wait in this process, reading the journal every `pollInterval` seconds, so a decision
+    /// made by any process sharing the journal is seen within that time.
+    case wait(pollInterval: Double)
+    /// Do not wait: the run ends `waiting_approval` (exit 4) and `wflo resume` continues it.
+    case noWait
 }
 
 /// How a run ended, as `wflo run --json` and `wflo resume` report it.

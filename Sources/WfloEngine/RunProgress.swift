@@ -13,6 +13,12 @@ public enum RunProgress: Sendable, Hashable {
     case stepFailed(stepID: String, error: String)
     case stepRefused(stepID: String, message: String)
     case budgetAlert(percent: Int, committed: Money, budget: Money)
+    /// A step waits for a human decision; the request is durable in the journal.
+    case approvalWaiting(ApprovalRecord)
+    /// The decision arrived (from any process sharing the journal, or the deadline).
+    case approvalDecided(ApprovalRecord)
+    /// A person or deadline said no: the step never ran.
+    case stepRejected(stepID: String, message: String)
     case runFinished(status: RunStatus)
 }
 

@@ -8,6 +8,10 @@ enum StepOutcome: Sendable {
     case failed(String)
     /// Refused by the budget governor; no call was made.
     case refused(String)
+    /// A person or deadline said no; the step never ran.
+    case rejected(String)
+    /// Its approval request is still pending and this process is not waiting for it.
+    case waiting(String)
 }
 
 /// Runs one step: renders its templates, reserves, calls, settles, journals.
@@ -16,6 +20,8 @@ struct StepRunner: Sendable {
     let pricing: PricingTable
     let governor: BudgetGovernor
     let runID: String
+    let policy: ApprovalPolicy?
+    let gate: ApprovalGate
 
     private var store: any JournalStore { configuration.store }
     private var observer: any RunObserver { configuration.observer }
@@ -50,10 +56,103 @@ struct StepRunner: Sendable {
 
     // MARK: llm
 
+    /// Runs a step of any type, behind its approval gate when it has one.
     func run(_ step: StepDefinition, scope: TemplateScope, firstAttempt: Int) async throws -> StepOutcome {
-        guard case .llm(let definition) = step.kind else {
-            return try await recordFailure(step, message: "step type '\(step.type.rawValue)' cannot run here", at: configuration.now())
+        switch step.kind {
+        case .llm(let definition):
+            return try await runLLM(step, definition, scope: scope, firstAttempt: firstAttempt)
+        case .transform(let transform):
+            if let stopped = try await passGate(step, details: ["type": "transform"], worstCase: nil) { return stopped }
+            return try await runTransform(step, transform, scope: scope)
+        case .approval(let approval):
+            return try await runApproval(step, approval, scope: scope)
         }
+    }
+
+    /// Whether the step must wait for a person, with the settings and the reason. Steps marked
+    /// `approval:` always; others when the workflow's policy says so.
+    func gateSettings(_ step: StepDefinition, worstCase: Money?) -> (settings: ApprovalSettings, reason: String)? {
+        if let settings = step.approval { return (settings, "the step says approval: required") }
+        if let policy, let reason = policy.reason(risk: step.risk, worstCase: worstCase) { return (policy.settings, reason) }
+        return nil
+    }
+
+    /// Holds a gated step until its approval is committed. Returns nil when the step may run,
+    /// else how it ends (rejected, expired, still waiting), already journaled.
+    func passGate(_ step: StepDefinition, details: [String: JSONValue], worstCase: Money?, preview: String? = nil) async throws -> StepOutcome? {
+        guard let (settings, reason) = gateSettings(step, worstCase: worstCase) else { return nil }
+        let label = step.type.rawValue + (step.kind.model.map { ", \($0)" } ?? "")
+        var shown = details
+        shown["reason"] = .string(reason)
+        if let worstCase { shown["worst_case_usd"] = .string(worstCase.description) }
+        var message = "Run step '\(step.id)' (\(label))? It needs approval: \(reason)."
+        if let preview {
+            message += "\n" + (preview.count > 600 ? String(preview.prefix(600)) + "… (wflo approvals show has all of it)" : preview)
+        }
+        let request = ApprovalRecord(id: ApprovalRecord.makeID(), runID: runID, stepID: step.id,
+                                     message: message,
+                                     details: .object(shown), worstCase: worstCase, settings: settings, requestedAt: configuration.now())
+        switch try await gate.decide(request, stepType: step.type) {
+        case .approved:
+            return nil
+        case .waiting(let record):
+            return .waiting(record.id)
+        case .rejected(let record):
+            return try await recordDecisionEnd(step, record: record, status: .rejected, output: nil)
+        case .expired(let record):
+            return try await recordDecisionEnd(step, record: record, status: .failed, output: nil)
+        }
+    }
+
+    /// An `approval` step: its output is the decision.
+    func runApproval(_ step: StepDefinition, _ approval: ApprovalStepDefinition, scope: TemplateScope) async throws -> StepOutcome {
+        let started = configuration.now()
+        let message: String
+        do {
+            message = try scope.renderText(approval.message)
+        } catch let error as EngineError {
+            return try await recordFailure(step, message: error.message, at: started)
+        }
+        let request = ApprovalRecord(id: ApprovalRecord.makeID(), runID: runID, stepID: step.id, message: message,
+                                     details: ["type": "approval"], settings: approval.settings, requestedAt: started)
+        switch try await gate.decide(request, stepType: .approval) {
+        case .approved(let record):
+            let now = configuration.now()
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.approval.rawValue, status: .completed,
+                                                  output: record.output, startedAt: started, finishedAt: now),
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed",
+                                                          data: ["approved_by": .string(record.decidedBy ?? "")], at: now))
+            observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(record.requestedAt)))
+            return .completed(record.output)
+        case .waiting(let record):
+            return .waiting(record.id)
+        case .rejected(let record):
+            return try await recordDecisionEnd(step, record: record, status: .rejected, output: record.output)
+        case .expired(let record):
+            return try await recordDecisionEnd(step, record: record, status: .failed, output: record.output)
+        }
+    }
+
+    /// Journals a step that a decision stopped: rejected, or failed because nobody decided in time.
+    private func recordDecisionEnd(_ step: StepDefinition, record: ApprovalRecord, status: StepStatus, output: JSONValue?) async throws -> StepOutcome {
+        let now = configuration.now()
+        let why = record.comment.map { ": \($0)" } ?? ""
+        let message = status == .rejected
+            ? "rejected by \(record.decidedBy ?? "someone")\(why)"
+            : "approval request \(record.id) expired\(why)"
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: status, output: output,
+                                              error: message, model: step.kind.model, startedAt: record.requestedAt, finishedAt: now),
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: status == .rejected ? "step_rejected" : "step_failed",
+                                                      data: ["error": .string(message), "request_id": .string(record.id)], at: now))
+        if status == .rejected {
+            observer.observe(.stepRejected(stepID: step.id, message: message))
+            return .rejected(message)
+        }
+        observer.observe(.stepFailed(stepID: step.id, error: message))
+        return .failed(message)
+    }
+
+    func runLLM(_ step: StepDefinition, _ definition: LLMStepDefinition, scope: TemplateScope, firstAttempt: Int) async throws -> StepOutcome {
         let started = configuration.now()
         let prepared: PreparedCall
         do {
@@ -63,6 +162,15 @@ struct StepRunner: Sendable {
         } catch let error as PricingError {
             return try await recordFailure(step, message: error.description, model: definition.model, at: started)
         }
+
+        var details: [String: JSONValue] = [
+            "type": "llm", "model": .string(definition.model), "provider": .string(prepared.request.provider.rawValue),
+            "max_tokens": .int(prepared.request.maxTokens),
+            "messages": .array(prepared.request.messages.map { ["role": .string($0.role), "content": .string($0.content)] }),
+        ]
+        if let system = prepared.request.system { details["system"] = .string(system) }
+        let preview = prepared.request.messages.last.map { "Prompt: \($0.content)" }
+        if let stopped = try await passGate(step, details: details, worstCase: prepared.worstCase.cost, preview: preview) { return stopped }
 
         let policy = step.retry ?? .default
         let timeout = step.timeout ?? configuration.defaultLLMTimeout

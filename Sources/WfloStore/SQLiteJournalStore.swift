@@ -98,7 +98,7 @@ public struct SQLiteJournalStore: JournalStore {
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction: the write lock is taken before the
     /// first read, so what `body` reads cannot change under it in this or another process.
     /// A `StoreError` thrown by `body` rolls back and is rethrown as is.
-    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try writer.writeWithoutTransaction { db in
                 var result: Result<T, any Error> = .failure(StoreError(.database, "transaction did not run"))
@@ -116,7 +116,7 @@ public struct SQLiteJournalStore: JournalStore {
         }
     }
 
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try writer.read(body)
         } catch let error as StoreError {
@@ -307,7 +307,9 @@ public struct SQLiteJournalStore: JournalStore {
                 .map { try $0.record() }
             let events = try EventRow.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY sequence", arguments: [runID])
                 .map { try $0.record() }
-            return RunJournal(run: run, steps: steps, attempts: attempts, events: events)
+            let approvals = try ApprovalRow.fetchAll(db, sql: "SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at, rowid",
+                                                     arguments: [runID]).map { try $0.record() }
+            return RunJournal(run: run, steps: steps, attempts: attempts, events: events, approvals: approvals)
         }
     }
 

@@ -76,18 +76,19 @@ struct Harness {
 
     var llm: LLMClient { LLMClient(transport: transport, endpoints: endpoints) }
 
-    func executor(pricing: PricingTable = testPricing) -> Executor {
+    func executor(pricing: PricingTable = testPricing, approvals: ApprovalWaitMode = .wait(pollInterval: 0.02)) -> Executor {
         let sleeps = self.sleeps
         return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer,
                                               sleep: { seconds in sleeps.append(seconds) },
-                                              random: { 0.5 }))
+                                              random: { 0.5 }, approvals: approvals))
     }
 
-    func run(_ yaml: String, budget: Money? = nil, inputs: [String] = []) async throws -> RunResult {
+    func run(_ yaml: String, budget: Money? = nil, inputs: [String] = [],
+             approvals: ApprovalWaitMode = .wait(pollInterval: 0.02)) async throws -> RunResult {
         let definition = try WorkflowParser().parse(yaml: yaml, file: "test.yaml")
         let bound = try InputBinder.bind(definition, arguments: inputs, file: nil)
-        return try await executor().start(definition: definition, source: yaml, path: "test.yaml", inputs: bound,
-                                          budget: budget ?? definition.budget)
+        return try await executor(approvals: approvals).start(definition: definition, source: yaml, path: "test.yaml", inputs: bound,
+                                                              budget: budget ?? definition.budget)
     }
 
     /// The worst case the governor reserves for a one-prompt `test-gpt` call.

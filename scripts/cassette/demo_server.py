@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""A stand-in for the providers, used once to record Examples/brief/cassette.json.
+"""A stand-in for the providers, used once to record the cassettes of Examples/.
 
 It answers OpenAI chat completions and Anthropic messages on loopback with hand-written text
 and usage figures of the size the real APIs report for such prompts (tokens ~ bytes / 4).
-Re-record with:  scripts/cassette/record_demo.sh
+Re-record with:  scripts/cassette/record_demo.sh  (and record_publish.sh)
 """
 import json
 import sys
@@ -28,6 +28,11 @@ ANSWERS = {
         "solid layers meet, dendrites that still find their way through, and manufacturing at scale. "
         "Pilot lines exist; the first cars with these cells are expected later this decade."
     ),
+    "Draft a two-sentence announcement": (
+        "wflo 0.1 is out: run AI-agent workflows under a hard budget, with every cent journaled. "
+        "Kill it anywhere, resume, and nothing runs or is charged twice."
+    ),
+    "Announce:": "Posted to #announcements: wflo 0.1 is out — hard budgets, durable runs, human approvals.",
 }
 
 

@@ -14,21 +14,14 @@ extension DefinitionReader {
         let type = typeNode.flatMap { $0.scalar.flatMap { StepType(rawValue: $0.string) } }
         let idText = mapping.first { $0.key.string == "id" }?.value.scalar?.string
         let context = idText.map { "step '\($0)'" } ?? "a step"
-        let own: [String]
-        switch type {
-        case .llm: own = Self.llmFields
-        case .transform: own = Self.transformFields
-        case nil: own = Self.llmFields + Self.transformFields
-        }
-        let allFields = Self.commonStepFields + Self.llmFields + Self.transformFields
+        let own = type.map(Self.fields(of:)) ?? StepType.allCases.flatMap(Self.fields(of:))
         var f: [String: Field] = [:]
         for (key, value) in mapping {
             let name = key.string ?? ""
             if Self.commonStepFields.contains(name) || own.contains(name) {
                 f[name] = Field(key: key, value: value)
-            } else if let type, allFields.contains(name) {
-                let other = StepType.allCases.first { $0 != type }!.rawValue
-                error(key, "\(context): '\(name)' is a field of \(other) steps, not of \(type.rawValue) steps")
+            } else if let type, let other = StepType.allCases.first(where: { Self.fields(of: $0).contains(name) }) {
+                error(key, "\(context): '\(name)' is a field of \(other.rawValue) steps, not of \(type.rawValue) steps")
             } else {
                 error(key, "unknown field '\(name)' in \(context)" + Suggestion.phrase(for: name, in: Self.commonStepFields + own))
             }
@@ -71,6 +64,16 @@ extension DefinitionReader {
             ok = ok && retry != nil
         }
         _ = f["description"].flatMap { text($0.value, what: "step '\(id)': 'description'") }
+        var gate: ApprovalSettings?
+        if let a = f["approval"] {
+            gate = readGate(a.value, stepID: id)
+            ok = ok && gate != nil
+        }
+        var risk: StepRisk?
+        if let r = f["risk"] {
+            risk = readRisk(r.value, stepID: id)
+            ok = ok && risk != nil
+        }
 
         let kind: StepKind?
         if let typeField = f["type"] {
@@ -78,6 +81,7 @@ extension DefinitionReader {
                 switch type {
                 case .llm: kind = readLLM(f, node: node, id: id)
                 case .transform: kind = readTransform(f, node: node, id: id)
+                case .approval: kind = readApprovalStep(f, node: node, id: id, timeout: timeout)
                 }
             } else {
                 let allowed = StepType.allCases.map(\.rawValue)
@@ -93,7 +97,7 @@ extension DefinitionReader {
         draft.templates = sites
         if let kind, ok {
             draft.definition = StepDefinition(id: id, dependsOn: draft.dependsOn.map(\.id), retry: retry, timeout: timeout,
-                                              kind: kind, location: location(node))
+                                              kind: kind, approval: gate, risk: risk, location: location(node))
         }
         return draft
     }

@@ -28,11 +28,23 @@ struct DefinitionReader {
         let value: Node
     }
 
-    static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing"]
-    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout"]
+    static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy"]
+    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format"]
     static let transformFields = ["output"]
+    static let approvalFields = ["message", "approvers", "on_timeout"]
+    static let approvalSettingsFields = ["approvers", "timeout", "on_timeout"]
+    static let approvalPolicyFields = ["cost_above", "risk_high", "approvers", "timeout", "on_timeout"]
+
+    /// The fields only steps of `type` have.
+    static func fields(of type: StepType) -> [String] {
+        switch type {
+        case .llm: return llmFields
+        case .transform: return transformFields
+        case .approval: return approvalFields
+        }
+    }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
                               "non_retryable_errors"]
     static let inputFields = ["type", "default", "description"]
@@ -94,6 +106,7 @@ struct DefinitionReader {
         let budget = top["budget"].flatMap { readBudget($0.value) }
         let inputs = top["inputs"].map { readInputs($0.value) } ?? []
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
+        let policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
 
         var drafts: [StepDraft] = []
         if let f = top["steps"] {
@@ -121,7 +134,8 @@ struct DefinitionReader {
 
         guard let name, diagnostics.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
-                                  steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing)
+                                  steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing,
+                                  approvalPolicy: policy)
     }
 
     /// Budget from the scalar's text (never through `Double`), plain or quoted.

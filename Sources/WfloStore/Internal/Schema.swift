@@ -65,6 +65,29 @@ enum Schema {
                 CREATE INDEX events_run ON events(run_id, sequence);
                 """)
         }
+        migrator.registerMigration("v2_approvals") { db in
+            // One request per run and step: a resumed run finds its request, never files a second.
+            try db.execute(sql: """
+                CREATE TABLE approvals (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    worst_case_usd TEXT,
+                    approvers TEXT NOT NULL,
+                    timeout_seconds REAL,
+                    on_timeout TEXT NOT NULL,
+                    requested_at REAL NOT NULL,
+                    decided_by TEXT,
+                    decided_at REAL,
+                    comment TEXT,
+                    UNIQUE (run_id, step_id)
+                );
+                CREATE INDEX approvals_status ON approvals(status, requested_at);
+                """)
+        }
         return migrator
     }
 }

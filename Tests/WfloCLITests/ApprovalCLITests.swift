@@ -1,0 +1,215 @@
+import Foundation
+import Testing
+import WfloCore
+import WfloTesting
+
+/// The approval flow as people and scripts use it: real `wflo` processes sharing one SQLite
+/// journal, a real loopback provider server, a real pseudo-terminal.
+@Suite(.timeLimit(.minutes(2)))
+struct ApprovalCLITests {
+    static let publish = WfloProcess.repositoryRoot.appendingPathComponent("Examples/publish/workflow.yaml").path
+
+    /// Polls `wflo approvals --json` until a pending request for `step` shows up.
+    static func pending(_ wflo: WfloProcess, step: String, seconds: Double = 30) async throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let list = try await wflo.run(["approvals", "--json"])
+            if list.status == 0, let items = try JSONValue.parse(list.stdout).arrayValue,
+               let item = items.first(where: { $0["step_id"]?.stringValue == step }) {
+                return item
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CLIFailure("no pending approval for \(step) within \(seconds)s")
+    }
+
+    struct CLIFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    func announcements(_ server: FakeLLMServer) -> Int {
+        server.requests().filter { $0.lastUserMessage?.hasPrefix("Announce:") == true }.count
+    }
+
+    @Test func aWaitingRunContinuesAfterApproveFromAnotherProcess() async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let (process, out, err) = try wflo.start(["run", Self.publish])
+            let review = try await Self.pending(wflo, step: "review")
+            for key in ["id", "run_id", "step_id", "status", "message", "worst_case_usd", "age_seconds"] {
+                #expect(review[key] != nil, "approvals --json lacks \(key)")
+            }
+            #expect(review["status"] == "pending")
+            let runID = try #require(review["run_id"]?.stringValue)
+            let approved = try await wflo.run(["approve", try #require(review["id"]?.stringValue), "--comment", "ship it"])
+            #expect(approved.status == 0, "\(approved.stderr)")
+            #expect(announcements(server) == 0)
+
+            let gate = try await Self.pending(wflo, step: "publish")
+            #expect(gate["worst_case_usd"]?.stringValue.flatMap { Money(string: $0) }.map { $0 > .zero } == true)
+            let shown = try await wflo.run(["approvals", "show", "\(runID.prefix(6))/publish"])
+            #expect(shown.stdout.contains("[user]\nAnnounce: "), "\(shown.stdout)")
+            let started = Date()
+            let second = try await wflo.run(["approve", "\(runID.prefix(6))/publish"])
+            #expect(second.status == 0, "\(second.stderr)")
+
+            let result = await WfloProcess.finish(process, out, err)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(Date().timeIntervalSince(started) < 5)
+            #expect(result.stdout.contains("waits for approval"))
+            #expect(result.stdout.contains("wflo approve \(runID.prefix(8))/review"))
+            #expect(result.stdout.contains("completed"))
+            #expect(announcements(server) == 1)
+
+            let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
+            #expect(report["status"] == "completed")
+        }
+    }
+
+    @Test func rejectEndsTheRunWithExitFiveAndTheGatedStepNeverRuns() async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let (process, out, err) = try wflo.start(["run", Self.publish, "--json"])
+            let review = try await Self.pending(wflo, step: "review")
+            let runID = try #require(review["run_id"]?.stringValue)
+            #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
+            _ = try await Self.pending(wflo, step: "publish")
+            let rejected = try await wflo.run(["reject", "\(runID.prefix(8))/publish", "--reason", "not today"])
+            #expect(rejected.status == 0, "\(rejected.stderr)")
+
+            let result = await WfloProcess.finish(process, out, err)
+            #expect(result.status == 5)
+            let json = try JSONValue.parse(result.stdout)
+            #expect(json["status"] == "rejected")
+            #expect(json["error"]?.stringValue?.contains("not today") == true)
+            #expect(announcements(server) == 0)
+            let again = try await wflo.run(["resume", runID])
+            #expect(again.status == 2)
+            #expect(again.stderr.contains("rejected"))
+        }
+    }
+
+    @Test func twoProcessesDecidingAtOnceRecordExactlyOneDecision() async throws {
+        try await CLITests.withServer { _, wflo, _ in
+            let first = try await wflo.run(["run", Self.publish, "--no-wait", "--json"])
+            #expect(first.status == 4)
+            let review = try await Self.pending(wflo, step: "review")
+            let id = try #require(review["id"]?.stringValue)
+            let a = try wflo.start(["approve", id, "--as", "alice", "--comment", "from alice"])
+            let b = try wflo.start(["reject", id, "--as", "bob", "--reason", "from bob"])
+            let resultA = await WfloProcess.finish(a.0, a.1, a.2)
+            let resultB = await WfloProcess.finish(b.0, b.1, b.2)
+            #expect([resultA.status, resultB.status].sorted() == [0, 1], "\(resultA) \(resultB)")
+            let loser = resultA.status == 1 ? resultA : resultB
+            let winner = resultA.status == 1 ? "bob" : "alice"
+            #expect(loser.stderr.contains("already"))
+            #expect(loser.stderr.contains("by \(winner)"))
+            let all = try JSONValue.parse(try await wflo.run(["approvals", "--all", "--json"]).stdout)
+            #expect(all[0]?["decided_by"]?.stringValue == winner)
+        }
+    }
+
+    @Test func noWaitExitsFourThenResumeAfterTheDecisionsFinishesTheRun() async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let first = try await wflo.run(["run", Self.publish, "--no-wait", "--json"])
+            #expect(first.status == 4)
+            let json = try JSONValue.parse(first.stdout)
+            #expect(json["status"] == "waiting_approval")
+            let runID = try #require(json["run_id"]?.stringValue)
+            #expect(try await wflo.run(["approve", "\(runID.prefix(5))/review"]).status == 0)
+            let second = try await wflo.run(["resume", runID, "--no-wait", "--json"])
+            #expect(second.status == 4)
+            #expect(try await wflo.run(["approve", "\(runID.prefix(5))/publish"]).status == 0)
+            let third = try await wflo.run(["resume", runID, "--no-wait", "--json"])
+            #expect(third.status == 0, "\(third.stderr)")
+            #expect(try JSONValue.parse(third.stdout)["status"] == "completed")
+            #expect(announcements(server) == 1)
+            #expect(server.requests().filter { $0.lastUserMessage?.hasPrefix("Draft a two-sentence") == true }.count == 1)
+        }
+    }
+
+    @Test func interruptingAWaitingRunLeavesItWaitingWithExitFour() async throws {
+        try await CLITests.withServer { _, wflo, _ in
+            let (process, out, err) = try wflo.start(["run", Self.publish])
+            let review = try await Self.pending(wflo, step: "review")
+            kill(process.processIdentifier, SIGINT)
+            let result = await WfloProcess.finish(process, out, err)
+            #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("waiting_approval"))
+            let runID = try #require(review["run_id"]?.stringValue)
+            let status = try JSONValue.parse(try await wflo.run(["status", runID, "--json"]).stdout)
+            #expect(status["status"] == "waiting_approval")
+        }
+    }
+
+    @Test func killedWhileWaitingThenDecidedThenResumedRunsTheGatedStepOnce() async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let (process, out, err) = try wflo.start(["run", Self.publish])
+            let review = try await Self.pending(wflo, step: "review")
+            let runID = try #require(review["run_id"]?.stringValue)
+            #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
+            _ = try await Self.pending(wflo, step: "publish")
+            kill(process.processIdentifier, SIGKILL)
+            let killed = await WfloProcess.finish(process, out, err)
+            #expect(killed.killedBySignal)
+            #expect(try await wflo.run(["approve", "\(runID)/publish", "--comment", "after the crash"]).status == 0)
+            #expect(announcements(server) == 0)
+
+            let resumed = try await wflo.run(["resume", runID, "--json"])
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect(announcements(server) == 1)
+            let again = try await wflo.run(["resume", runID])
+            #expect(again.status == 2)
+            #expect(announcements(server) == 1)
+        }
+    }
+
+    @Test func theApproversListIsEnforced() async throws {
+        try await CLITests.withServer { _, wflo, directory in
+            let file = directory.appendingPathComponent("gated.yaml")
+            try """
+                name: gated
+                budget: 0.01
+                steps:
+                  - id: deploy
+                    type: approval
+                    message: "Deploy to production?"
+                    approvers: [alice]
+                """.write(to: file, atomically: true, encoding: .utf8)
+            #expect(try await wflo.run(["run", file.path, "--no-wait"]).status == 4)
+            let request = try await Self.pending(wflo, step: "deploy")
+            let id = try #require(request["id"]?.stringValue)
+            let mallory = try await wflo.run(["approve", String(id.prefix(5)), "--as", "mallory"])
+            #expect(mallory.status == 2)
+            #expect(mallory.stderr.contains("mallory is not among the approvers"))
+            let alice = try await wflo.run(["approve", id, "--as", "alice"])
+            #expect(alice.status == 0, "\(alice.stderr)")
+            let missing = try await wflo.run(["approve", "ffffffffffff"])
+            #expect(missing.status == 2)
+            #expect(missing.stderr.contains("wflo approvals"))
+        }
+    }
+
+    /// A person at a terminal: starts the run, sees the request and the prompt, answers the
+    /// first one there, approves the second from "another terminal", and sees the run finish.
+    @Test func aPersonAtATerminalAnswersThePromptAndApprovesFromAnotherTerminal() async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let terminal = try PseudoTerminal(executable: WfloProcess.executable,
+                                              arguments: ["run", Self.publish, "--interactive"],
+                                              environment: wflo.environment, directory: WfloProcess.repositoryRoot)
+            #expect(await terminal.waitFor("approve review? [y/N/comment]"), "\(terminal.text)")
+            #expect(terminal.text.contains("Publish this?"))
+            terminal.type("y looks good")
+            #expect(await terminal.waitFor("approve publish? [y/N/comment]"), "\(terminal.text)")
+            #expect(terminal.text.contains("Prompt: Announce: "))
+            let runID = try #require(try await Self.pending(wflo, step: "publish")["run_id"]?.stringValue)
+            #expect(try await wflo.run(["approve", "\(runID)/publish", "--as", "second-terminal"]).status == 0)
+            let status = await terminal.wait()
+            #expect(status == 0, "\(terminal.text)")
+            #expect(terminal.text.contains("review  approved by"))
+            #expect(terminal.text.contains("looks good"))
+            #expect(terminal.text.contains("publish  approved by second-terminal"))
+            #expect(terminal.text.contains("completed"))
+            #expect(announcements(server) == 1)
+        }
+    }
+}
