@@ -15,13 +15,14 @@ var targets: [Target] = [
             "WfloCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
-    // LLM clients (OpenAI-compatible, Anthropic), HTTP transport, record/replay.
+    // LLM clients (OpenAI-compatible, Anthropic), HTTP transport, record/replay, the response cache's keys.
     .target(name: "WfloProviders", dependencies: [
             "WfloCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
     // YAML -> definitions, validation with line numbers.
     .target(name: "WfloDSL", dependencies: [
@@ -78,6 +79,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: targets
 )

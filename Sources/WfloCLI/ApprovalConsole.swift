@@ -23,6 +23,12 @@ struct ApprovalOptions: ParsableArguments {
     var waitMode: ApprovalWaitMode { noWait ? .noWait : .wait(pollInterval: 0.2) }
 }
 
+/// `--no-cache`, shared by `run` and `resume`.
+struct CacheOptions: ParsableArguments {
+    @Flag(help: "Neither read nor fill the LLM response cache in this run.")
+    var noCache = false
+}
+
 /// The name a decision is recorded under: `--as NAME`, else the operating-system user.
 enum Approver {
     static func name(_ override: String?) -> String {

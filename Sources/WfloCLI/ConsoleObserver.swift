@@ -21,6 +21,8 @@ struct ConsoleObserver: RunObserver {
             if let usage { line += "  \(usage.inputTokens) in / \(usage.outputTokens) out tokens" }
             line += String(format: "  %.2fs", seconds)
             Console.out(line + "\n")
+        case .stepCacheHit(let id, let saved):
+            Console.out("  ✓ \(id)  \(Money.zero.dollars())  from the response cache (saved \(saved.dollars()))\n")
         case .stepReplayed(let id):
             Console.out("  ✓ \(id)  (from the journal, not run again)\n")
         case .stepRetrying(let id, let attempt, let delay, let error):

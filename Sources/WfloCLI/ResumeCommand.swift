@@ -24,6 +24,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var cassette: CassetteOptions
     @OptionGroup var pricing: PricingOptions
     @OptionGroup var approvals: ApprovalOptions
+    @OptionGroup var cache: CacheOptions
 
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
@@ -34,7 +35,7 @@ struct ResumeCommand: AsyncParsableCommand {
                 let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing)
                 let newBudget = try budget.map(BudgetArgument.parse)
                 let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db)
-                let result = try await runtime.executor(observer: observer, approvals: approvals.waitMode).resume(runID: runID, definition: definition, budget: newBudget)
+                let result = try await runtime.executor(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache).resume(runID: runID, definition: definition, budget: newBudget)
                 try await runtime.close()
                 return result
             } catch let error as EngineError {

@@ -33,6 +33,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var cassette: CassetteOptions
     @OptionGroup var pricing: PricingOptions
     @OptionGroup var approvals: ApprovalOptions
+    @OptionGroup var cache: CacheOptions
 
     func validate() throws {
         if noBudget && budget != nil { throw ValidationError("--budget and --no-budget cannot be used together") }
@@ -46,7 +47,7 @@ struct RunCommand: AsyncParsableCommand {
                 let budgetInForce = try resolveBudget(definition)
                 let inputValues = try bindInputs(definition)
                 let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db)
-                let result = try await runtime.executor(observer: observer, approvals: approvals.waitMode)
+                let result = try await runtime.executor(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache)
                     .start(definition: definition, source: source, path: file, inputs: inputValues, budget: budgetInForce)
                 try await runtime.close()
                 return result

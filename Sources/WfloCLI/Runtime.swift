@@ -46,9 +46,10 @@ struct Runtime {
         }
     }
 
-    func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2)) -> Executor {
+    func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> Executor {
         let watched = FaultInjectingObserver.wrap(observer, environment: ProcessInfo.processInfo.environment)
-        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched, approvals: approvals))
+        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched, approvals: approvals,
+                                              cacheEnabled: cache))
     }
 
     /// The observer of `run`/`resume`: progress lines (unless `--json`), approval requests with

@@ -65,6 +65,22 @@ public protocol JournalStore: Sendable {
     /// - Throws: ``StoreError`` when none or several match.
     func resolveApprovalID(_ reference: String) async throws -> String
 
+    // MARK: the LLM response cache
+
+    /// The stored response for `key`, or nil when there is none or it expired before `at`.
+    func cachedResponse(key: String, at: Date) async throws -> JSONValue?
+    /// Stores an answer unless the key is already there (the first writer wins; concurrent
+    /// fills of one key neither fail nor duplicate). Returns whether this call inserted it.
+    /// An expired entry under the same key is replaced.
+    @discardableResult
+    func storeResponse(_ entry: CacheEntry) async throws -> Bool
+    /// Journals a step served from the cache (see ``CacheHitRecord``) and counts the hit.
+    func recordCacheHit(_ hit: CacheHitRecord) async throws
+    func cacheStats(at: Date) async throws -> CacheStats
+    /// Removes entries created before `olderThan` (all when nil), of `namespace` (all when nil),
+    /// and any expired ones. Returns how many were removed.
+    func clearCache(olderThan: Date?, namespace: String?, at: Date) async throws -> Int
+
     func journal(runID: String) async throws -> RunJournal
     func ledger(runID: String) async throws -> LedgerSnapshot
 }

@@ -125,9 +125,14 @@ public struct AttemptRecord: Sendable, Hashable, Codable {
     public var error: String?
     public var startedAt: Date
     public var finishedAt: Date?
+    /// Served from the LLM response cache: no call was made and nothing charged.
+    public var cacheHit: Bool
+    /// For a cache hit, what the call would have cost at the table's current prices.
+    public var saved: Money?
 
     public init(id: Int64, runID: String, stepID: String, number: Int, status: AttemptStatus, model: String?,
-                reserved: Money, cost: Money?, usage: TokenUsage?, error: String?, startedAt: Date, finishedAt: Date?) {
+                reserved: Money, cost: Money?, usage: TokenUsage?, error: String?, startedAt: Date, finishedAt: Date?,
+                cacheHit: Bool = false, saved: Money? = nil) {
         self.id = id
         self.runID = runID
         self.stepID = stepID
@@ -140,6 +145,8 @@ public struct AttemptRecord: Sendable, Hashable, Codable {
         self.error = error
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.cacheHit = cacheHit
+        self.saved = saved
     }
 
     /// What this attempt counts against the budget: its cost once settled, else its reservation.

@@ -29,10 +29,12 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var pricing: JSONValue?
     /// Gates risky steps for a human decision (`approval_policy:`).
     public var approvalPolicy: ApprovalPolicy?
+    /// `cache_namespace:`; cached answers are shared within a namespace. Default: the workflow's name.
+    public var cacheNamespace: String?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
-                approvalPolicy: ApprovalPolicy? = nil) {
+                approvalPolicy: ApprovalPolicy? = nil, cacheNamespace: String? = nil) {
         self.name = name
         self.description = description
         self.budget = budget
@@ -41,6 +43,7 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.outputs = outputs
         self.pricing = pricing
         self.approvalPolicy = approvalPolicy
+        self.cacheNamespace = cacheNamespace
     }
 
     public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }
@@ -208,10 +211,15 @@ public struct LLMStepDefinition: Sendable, Hashable, Codable {
     public var stop: [String]
     /// Ask for a JSON object and parse the answer into `output.json`.
     public var jsonResponse: Bool
+    /// `cache: true|false`; nil means the default policy (see ``usesCache``).
+    public var cache: Bool?
+    /// `cache_ttl`: seconds a cached answer stays servable; nil keeps it until cleared.
+    public var cacheTTL: Double?
 
     public init(model: String, provider: LLMProviderKind? = nil, baseURL: String? = nil, system: Template? = nil,
                 prompt: Template? = nil, messages: [LLMMessageTemplate] = [], maxTokens: Int,
-                temperature: Double? = nil, stop: [String] = [], jsonResponse: Bool = false) {
+                temperature: Double? = nil, stop: [String] = [], jsonResponse: Bool = false, cache: Bool? = nil,
+                cacheTTL: Double? = nil) {
         self.model = model
         self.provider = provider
         self.baseURL = baseURL
@@ -222,11 +230,17 @@ public struct LLMStepDefinition: Sendable, Hashable, Codable {
         self.temperature = temperature
         self.stop = stop
         self.jsonResponse = jsonResponse
+        self.cache = cache
+        self.cacheTTL = cacheTTL
     }
 
     public var templates: [Template] {
         [system, prompt].compactMap { $0 } + messages.map(\.content)
     }
+
+    /// The cache policy, in one place: on by default for `temperature: 0` (the same request
+    /// gives the same answer), opt-in otherwise with `cache: true`, off with `cache: false`.
+    public var usesCache: Bool { cache ?? (temperature == 0) }
 }
 
 public struct TransformStepDefinition: Sendable, Hashable, Codable {

@@ -103,7 +103,8 @@ public struct Executor: Sendable {
                                       observer: configuration.observer, now: configuration.now)
         let signal = RunSignal()
         let runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id,
-                                policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal))
+                                policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal),
+                                cacheNamespace: definition.cacheNamespace ?? definition.name)
         let scope = TemplateScope(inputs: run.inputs, steps: [:])
 
         var outputs = completed

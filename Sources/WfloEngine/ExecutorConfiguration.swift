@@ -19,12 +19,15 @@ public struct ExecutorConfiguration: Sendable {
     public var defaultLLMTimeout: Double
     /// What a step does when it reaches an approval gate nobody has decided yet.
     public var approvals: ApprovalWaitMode
+    /// False for `--no-cache`: no step reads or fills the LLM response cache.
+    public var cacheEnabled: Bool
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },
                 sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .milliseconds(Int64(($0 * 1000).rounded()))) },
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-                defaultLLMTimeout: Double = 120, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2)) {
+                defaultLLMTimeout: Double = 120, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2),
+                cacheEnabled: Bool = true) {
         self.store = store
         self.pricing = pricing
         self.llm = llm
@@ -34,6 +37,7 @@ public struct ExecutorConfiguration: Sendable {
         self.random = random
         self.defaultLLMTimeout = defaultLLMTimeout
         self.approvals = approvals
+        self.cacheEnabled = cacheEnabled
     }
 }
 

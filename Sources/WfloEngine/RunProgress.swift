@@ -9,6 +9,8 @@ public enum RunProgress: Sendable, Hashable {
     case stepStarted(stepID: String, type: StepType, model: String?, attempt: Int, reserved: Money)
     case stepCompleted(stepID: String, cost: Money, usage: TokenUsage?, seconds: Double)
     case stepReplayed(stepID: String)
+    /// Served from the LLM response cache: no call, nothing charged; `saved` at current prices.
+    case stepCacheHit(stepID: String, saved: Money)
     case stepRetrying(stepID: String, attempt: Int, delaySeconds: Double, error: String)
     case stepFailed(stepID: String, error: String)
     case stepRefused(stepID: String, message: String)

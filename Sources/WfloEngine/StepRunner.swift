@@ -22,6 +22,8 @@ struct StepRunner: Sendable {
     let runID: String
     let policy: ApprovalPolicy?
     let gate: ApprovalGate
+    /// Cached answers are shared within this namespace (the workflow's `cache_namespace`, else its name).
+    let cacheNamespace: String
 
     private var store: any JournalStore { configuration.store }
     private var observer: any RunObserver { configuration.observer }
@@ -172,6 +174,13 @@ struct StepRunner: Sendable {
         let preview = prepared.request.messages.last.map { "Prompt: \($0.content)" }
         if let stopped = try await passGate(step, details: details, worstCase: prepared.worstCase.cost, preview: preview) { return stopped }
 
+        var cacheKey: String?
+        if configuration.cacheEnabled && definition.usesCache {
+            let key = ResponseCache.key(for: prepared.request, baseURL: configuration.llm.baseURL(for: prepared.request), namespace: cacheNamespace)
+            if let served = try await serveFromCache(step, definition, key: key, attempt: firstAttempt) { return served }
+            cacheKey = key
+        }
+
         let policy = step.retry ?? .default
         let timeout = step.timeout ?? configuration.defaultLLMTimeout
         var attempt = firstAttempt
@@ -210,6 +219,11 @@ struct StepRunner: Sendable {
                                                             cost: cost, usage: response.usage, error: nil,
                                                             stepStatus: .completed, stepOutput: output, at: now))
                 try await governor.checkAlerts()
+                if let cacheKey, ResponseCache.isCacheable(response) {
+                    try await store.storeResponse(CacheEntry(key: cacheKey, namespace: cacheNamespace, model: definition.model,
+                                                             response: ResponseCache.encode(response), createdAt: now,
+                                                             expiresAt: definition.cacheTTL.map { now.addingTimeInterval($0) }))
+                }
                 observer.observe(.stepCompleted(stepID: step.id, cost: cost, usage: response.usage,
                                                 seconds: now.timeIntervalSince(attemptStart)))
                 return .completed(output)
@@ -234,6 +248,26 @@ struct StepRunner: Sendable {
                 attempt += 1
             }
         }
+    }
+
+    /// Serves the step from the LLM response cache when a live answer is stored under `key`:
+    /// no call, no reservation, $0 charged; journaled as a hit with what it saved at the table's
+    /// current prices. Returns nil on a miss.
+    func serveFromCache(_ step: StepDefinition, _ definition: LLMStepDefinition, key: String, attempt: Int) async throws -> StepOutcome? {
+        let now = configuration.now()
+        guard let stored = try await store.cachedResponse(key: key, at: now), let response = ResponseCache.decode(stored) else { return nil }
+        let saved = (try? pricing.cost(model: definition.model, usage: response.usage).total) ?? .zero
+        var output = StepRunner.output(of: response, cost: .zero, jsonRequested: definition.jsonResponse)
+        if case .object(var object) = output {
+            object["cache_hit"] = true
+            object["saved_usd"] = .string(saved.description)
+            output = .object(object)
+        }
+        try await store.recordCacheHit(CacheHitRecord(key: key, runID: runID, stepID: step.id, stepType: StepType.llm.rawValue,
+                                                      number: attempt, model: definition.model, usage: response.usage,
+                                                      saved: saved, output: output, at: now))
+        observer.observe(.stepCacheHit(stepID: step.id, saved: saved))
+        return .completed(output)
     }
 
     /// The provider's Retry-After when it gave one; otherwise the policy's back-off with ±20% jitter.
@@ -289,6 +323,7 @@ struct StepRunner: Sendable {
             "model": .string(response.model),
             "usage": response.usage.json,
             "cost_usd": .string(cost.description),
+            "cache_hit": false,
         ]
         if jsonRequested { object["json"] = response.json ?? .null }
         return .object(object)

@@ -238,10 +238,22 @@ extension DefinitionReader {
                 ok = false
             }
         }
+        var cache: Bool?
+        if let c = f["cache"] {
+            if case .bool(let flag) = YAMLValue.convert(c.value) { cache = flag } else {
+                error(c.value, "step '\(id)': 'cache' must be true or false, not \(shown(c.value))")
+                ok = false
+            }
+        }
+        var cacheTTL: Double?
+        if let t = f["cache_ttl"] {
+            cacheTTL = duration(t.value, what: "step '\(id)': 'cache_ttl'", allowZero: false)
+            ok = ok && cacheTTL != nil
+        }
         guard ok else { return nil }
         return .llm(LLMStepDefinition(model: model, provider: provider, baseURL: baseURL, system: system, prompt: prompt,
                                       messages: messages, maxTokens: maxTokens, temperature: temperature, stop: stop,
-                                      jsonResponse: json))
+                                      jsonResponse: json, cache: cache, cacheTTL: cacheTTL))
     }
 
     mutating func readMessages(_ node: Node, id: String) -> [LLMMessageTemplate]? {

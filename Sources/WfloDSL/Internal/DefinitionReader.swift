@@ -28,10 +28,10 @@ struct DefinitionReader {
         let value: Node
     }
 
-    static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy"]
+    static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace"]
     static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
-                            "temperature", "stop", "response_format"]
+                            "temperature", "stop", "response_format", "cache", "cache_ttl"]
     static let transformFields = ["output"]
     static let approvalFields = ["message", "approvers", "on_timeout"]
     static let approvalSettingsFields = ["approvers", "timeout", "on_timeout"]
@@ -107,6 +107,11 @@ struct DefinitionReader {
         let inputs = top["inputs"].map { readInputs($0.value) } ?? []
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
         let policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
+        var cacheNamespace: String?
+        if let f = top["cache_namespace"] {
+            cacheNamespace = text(f.value, what: "'cache_namespace'")
+            if cacheNamespace?.isEmpty == true { error(f.value, "'cache_namespace' must not be empty"); cacheNamespace = nil }
+        }
 
         var drafts: [StepDraft] = []
         if let f = top["steps"] {
@@ -135,7 +140,7 @@ struct DefinitionReader {
         guard let name, diagnostics.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
                                   steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing,
-                                  approvalPolicy: policy)
+                                  approvalPolicy: policy, cacheNamespace: cacheNamespace)
     }
 
     /// Budget from the scalar's text (never through `Double`), plain or quoted.
@@ -267,20 +272,11 @@ struct DefinitionReader {
            seconds > 0 || (allowZero && seconds == 0) {
             return seconds
         }
-        error(node, "\(what) must be a duration\(allowZero ? "" : " above zero"): seconds as a number, or text such as 500ms, 2s, 1m, 1h; not \(shown(node))")
+        error(node, "\(what) must be a duration\(allowZero ? "" : " above zero"): seconds as a number, or text such as 500ms, 2s, 1m, 1h, 7d; not \(shown(node))")
         return nil
     }
 
-    static func seconds(_ text: String) -> Double? {
-        let text = text.trimmingCharacters(in: .whitespaces)
-        if Money.isDecimalLiteral(text) { return Double(text).flatMap { $0 >= 0 ? $0 : nil } }
-        for (suffix, factor) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where text.hasSuffix(suffix) {
-            let number = String(text.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
-            if Money.isDecimalLiteral(number), let value = Double(number), value >= 0 { return value * factor }
-            return nil
-        }
-        return nil
-    }
+    static func seconds(_ text: String) -> Double? { DurationText.seconds(text) }
 
     // MARK: templates
 

@@ -18,6 +18,8 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
     var error: String?
     var startedAt: Double
     var finishedAt: Double?
+    var cacheHit: Bool
+    var savedUSD: String?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -29,6 +31,8 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
         case usage, error
         case startedAt = "started_at"
         case finishedAt = "finished_at"
+        case cacheHit = "cache_hit"
+        case savedUSD = "saved_usd"
     }
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
@@ -44,6 +48,7 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
                              reserved: try Cells.money(reservedUSD, "attempts.reserved_usd"),
                              cost: try costUSD.map { try Cells.money($0, "attempts.cost_usd") }, usage: usage, error: error,
                              startedAt: Date(timeIntervalSince1970: startedAt),
-                             finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)))
+                             finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), cacheHit: cacheHit,
+                             saved: try savedUSD.map { try Cells.money($0, "attempts.saved_usd") })
     }
 }

@@ -88,6 +88,24 @@ enum Schema {
                 CREATE INDEX approvals_status ON approvals(status, requested_at);
                 """)
         }
+        migrator.registerMigration("v3_llm_cache") { db in
+            // Exact-match response cache, shared by all runs; the key is a SHA-256 hex digest.
+            try db.execute(sql: """
+                CREATE TABLE llm_cache (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    namespace TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    response TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL,
+                    hits INTEGER NOT NULL DEFAULT 0,
+                    last_hit_at REAL
+                );
+                CREATE INDEX llm_cache_namespace ON llm_cache(namespace, created_at);
+                ALTER TABLE attempts ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE attempts ADD COLUMN saved_usd TEXT;
+                """)
+        }
         return migrator
     }
 }
