@@ -108,42 +108,57 @@ public struct Executor: Sendable {
         let scope = TemplateScope(inputs: run.inputs, steps: [:])
 
         var outputs = completed
-        var pending = definition.steps.filter { completed[$0.id] == nil }
         var stop: Stop?
         var waiting: [String] = []
+
+        // Each step's dependencies are worked out once; a step becomes ready when its count of
+        // unfinished dependencies reaches zero. Ready steps start in file order.
+        let position = Dictionary(definition.steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let byID = Dictionary(definition.steps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var dependencies: [String: [String]] = [:]
+        var unmet: [String: Int] = [:]
+        var dependents: [String: [String]] = [:]
+        var ready: [StepDefinition] = []
+        for step in definition.steps where completed[step.id] == nil {
+            let needs = step.allDependencies
+            dependencies[step.id] = needs
+            let missing = needs.filter { outputs[$0] == nil }
+            unmet[step.id] = missing.count
+            for dependency in missing { dependents[dependency, default: []].append(step.id) }
+            if missing.isEmpty { ready.append(step) }
+        }
+        func release(_ id: String) {
+            for dependent in dependents[id] ?? [] {
+                unmet[dependent, default: 0] -= 1
+                guard unmet[dependent] == 0, let step = byID[dependent] else { continue }
+                let index = ready.firstIndex { (position[$0.id] ?? 0) > (position[dependent] ?? 0) } ?? ready.endIndex
+                ready.insert(step, at: index)
+            }
+        }
 
         try await withThrowingTaskGroup(of: (String, StepOutcome).self) { group in
             var running = 0
             while true {
-                // Start every step whose dependencies are done; transforms finish inline.
-                var progressed = true
-                while progressed && stop == nil {
-                    progressed = false
-                    var index = 0
-                    while index < pending.count, stop == nil {
-                        let step = pending[index]
-                        guard step.allDependencies.allSatisfy({ outputs[$0] != nil }) else {
-                            index += 1
-                            continue
-                        }
-                        pending.remove(at: index)
-                        var stepScope = scope
-                        for dependency in step.allDependencies { stepScope.steps[dependency] = outputs[dependency] }
-                        if case .transform(let transform) = step.kind, runner.gateSettings(step, worstCase: nil) == nil {
-                            let outcome = try await runner.runTransform(step, transform, scope: stepScope)
-                            Executor.apply(outcome, stepID: step.id, outputs: &outputs, stop: &stop, waiting: &waiting)
-                            progressed = true
-                        } else {
-                            let first = nextAttempt[step.id] ?? 1
-                            running += 1
-                            group.addTask { (step.id, try await runner.run(step, scope: stepScope, firstAttempt: first)) }
-                        }
+                // Start every ready step; transforms finish inline.
+                while stop == nil, !ready.isEmpty {
+                    let step = ready.removeFirst()
+                    var stepScope = scope
+                    for dependency in dependencies[step.id] ?? [] { stepScope.steps[dependency] = outputs[dependency] }
+                    if case .transform(let transform) = step.kind, runner.gateSettings(step, worstCase: nil) == nil {
+                        let outcome = try await runner.runTransform(step, transform, scope: stepScope)
+                        Executor.apply(outcome, stepID: step.id, outputs: &outputs, stop: &stop, waiting: &waiting)
+                        if outputs[step.id] != nil { release(step.id) }
+                    } else {
+                        let first = nextAttempt[step.id] ?? 1
+                        running += 1
+                        group.addTask { (step.id, try await runner.run(step, scope: stepScope, firstAttempt: first)) }
                     }
                 }
                 if running == 0 { break }
                 guard let (id, outcome) = try await group.next() else { break }
                 running -= 1
                 Executor.apply(outcome, stepID: id, outputs: &outputs, stop: &stop, waiting: &waiting)
+                if outputs[id] != nil { release(id) }
                 // Steps waiting for a person stop waiting once the run cannot complete anyway.
                 if stop != nil { signal.stop() }
             }
