@@ -106,6 +106,25 @@ enum Schema {
                 ALTER TABLE attempts ADD COLUMN saved_usd TEXT;
                 """)
         }
+        migrator.registerMigration("v4_events_without_autoincrement") { db in
+            // AUTOINCREMENT cost every event an extra write (sqlite_sequence). Events are never
+            // deleted but with their run, so a plain INTEGER PRIMARY KEY (max + 1) keeps the
+            // sequence increasing within a run, which is all readers rely on.
+            try db.execute(sql: """
+                CREATE TABLE events_v4 (
+                    sequence INTEGER PRIMARY KEY,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step_id TEXT,
+                    kind TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    at REAL NOT NULL
+                );
+                INSERT INTO events_v4 (sequence, run_id, step_id, kind, data, at) SELECT sequence, run_id, step_id, kind, data, at FROM events;
+                DROP TABLE events;
+                ALTER TABLE events_v4 RENAME TO events;
+                CREATE INDEX events_run ON events(run_id, sequence);
+                """)
+        }
         return migrator
     }
 }
