@@ -103,18 +103,8 @@ extension SQLiteJournalStore {
             }
             return id
         }
-        let ids = try read { db -> [String] in
-            if let exact = try String.fetchOne(db, sql: "SELECT id FROM approvals WHERE id = ?", arguments: [trimmed]) { return [exact] }
-            return try String.fetchAll(db, sql: "SELECT id FROM approvals WHERE substr(id, 1, length(?)) = ? ORDER BY requested_at DESC LIMIT 6",
-                                       arguments: [trimmed, trimmed])
-        }
-        switch ids.count {
-        case 0: throw StoreError(.notFound, "no approval request id starts with '\(trimmed)' in the journal at \(path); list them with `wflo approvals`, or name it RUN/STEP")
-        case 1: return ids[0]
-        default:
-            let listed = ids.prefix(5).joined(separator: ", ") + (ids.count > 5 ? ", …" : "")
-            throw StoreError(.ambiguous, "'\(trimmed)' matches several approval requests (\(listed)); give more characters of the id")
-        }
+        return try uniqueID(prefix: trimmed, table: "approvals", order: "requested_at DESC, rowid DESC", noun: "approval request",
+                            hint: "list them with `wflo approvals`, or name it RUN/STEP")
     }
 
     static func durationText(_ seconds: Double) -> String {

@@ -149,17 +149,24 @@ public struct SQLiteJournalStore: JournalStore {
     public func resolveRunID(prefix: String) async throws -> String {
         let trimmed = prefix.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw StoreError(.notFound, "no run id given; list the runs with `wflo runs`") }
+        return try uniqueID(prefix: trimmed, table: "runs", order: "created_at DESC, rowid DESC", noun: "run",
+                            hint: "list the runs with `wflo runs`")
+    }
+
+    /// The one id of `table` equal to `prefix`, else the only one starting with it.
+    /// - Throws: ``StoreError`` naming up to five candidates when several match, or `hint` when none does.
+    func uniqueID(prefix: String, table: String, order: String, noun: String, hint: String) throws -> String {
         let ids = try read { db -> [String] in
-            if let exact = try String.fetchOne(db, sql: "SELECT id FROM runs WHERE id = ?", arguments: [trimmed]) { return [exact] }
-            return try String.fetchAll(db, sql: "SELECT id FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY created_at DESC, rowid DESC LIMIT 6",
-                                       arguments: [trimmed, trimmed])
+            if let exact = try String.fetchOne(db, sql: "SELECT id FROM \(table) WHERE id = ?", arguments: [prefix]) { return [exact] }
+            return try String.fetchAll(db, sql: "SELECT id FROM \(table) WHERE substr(id, 1, length(?)) = ? ORDER BY \(order) LIMIT 6",
+                                       arguments: [prefix, prefix])
         }
         switch ids.count {
-        case 0: throw StoreError(.notFound, "no run id starts with '\(trimmed)' in the journal at \(path); list the runs with `wflo runs`")
+        case 0: throw StoreError(.notFound, "no \(noun) id starts with '\(prefix)' in the journal at \(path); \(hint)")
         case 1: return ids[0]
         default:
             let listed = ids.prefix(5).joined(separator: ", ") + (ids.count > 5 ? ", …" : "")
-            throw StoreError(.ambiguous, "'\(trimmed)' matches several runs (\(listed)); give more characters of the id")
+            throw StoreError(.ambiguous, "'\(prefix)' matches several \(noun)s (\(listed)); give more characters of the id")
         }
     }
 

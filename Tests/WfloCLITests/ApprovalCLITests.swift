@@ -127,6 +127,24 @@ struct ApprovalCLITests {
         }
     }
 
+    @Test func thePublishExampleRunsOfflineFromItsCassette() async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let cassette = WfloProcess.repositoryRoot.appendingPathComponent("Examples/publish/cassette.json").path
+            let first = try await wflo.run(["run", Self.publish, "--replay", cassette, "--no-wait", "--json"])
+            #expect(first.status == 4, "\(first.stderr)")
+            let runID = try #require(try JSONValue.parse(first.stdout)["run_id"]?.stringValue)
+            for gate in ["review", "publish"] {
+                #expect(try await wflo.run(["approve", "\(runID)/\(gate)", "--comment", "ok"]).status == 0)
+                _ = try await wflo.run(["resume", runID, "--replay", cassette, "--no-wait"])
+            }
+            let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
+            #expect(report["status"] == "completed")
+            #expect(report["spent_usd"] == "0.00004545")
+            #expect(report["outputs"]?["announcement"]?.stringValue?.hasPrefix("Posted to #announcements") == true)
+            #expect(server.requestCount == 0)
+        }
+    }
+
     @Test func interruptingAWaitingRunLeavesItWaitingWithExitFour() async throws {
         try await CLITests.withServer { _, wflo, _ in
             let (process, out, err) = try wflo.start(["run", Self.publish])
