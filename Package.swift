@@ -55,8 +55,9 @@ var targets: [Target] = [
     .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloStore", "WfloDSL", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),
 ]
 
 // While several people work on separate modules, WFLO_DEV_TARGETS=A,B,… builds only those.

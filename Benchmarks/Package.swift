@@ -23,5 +23,11 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Run: cd Benchmarks && swift run -c release ReportBenchmark
+        .executableTarget(
+            name: "ReportBenchmark",
+            dependencies: [.product(name: "Wflo", package: wfloFolder)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -2,14 +2,17 @@ import Foundation
 import WfloCore
 
 extension RunReport {
-    /// Renders the report. Tables round money to 6 decimals (half-to-even) and say so;
-    /// JSON and CSV carry exact decimal strings.
+    /// Renders the report. Tables, Markdown and HTML round money to 6 decimals (half-to-even)
+    /// and say so; JSON and CSV carry exact decimal strings. HTML is one self-contained
+    /// document (inline CSS and SVG, no scripts, nothing fetched) with every user-supplied
+    /// text escaped.
     public func render(_ format: ReportFormat) -> String {
         switch format {
         case .table: return table()
         case .json: return json.encoded(sorted: true, pretty: true) + "\n"
         case .csv: return csv()
         case .markdown: return markdown()
+        case .html: return html()
         }
     }
 
@@ -30,7 +33,24 @@ extension RunReport {
             "models": .array(models.map { m in
                 ["model": .string(m.model), "calls": .int(m.calls), "cost_usd": .string(m.cost.exact())].adding(m.usage.json)
             }),
-            "totals": ["cost_usd": .string(spent.exact())].adding(totalUsage.json),
+            "totals": ["cost_usd": .string(spent.exact()), "attempts": .int(totalAttempts), "retries": .int(retries),
+                       "failed_attempts": .int(failedAttempts), "failed_cost_usd": .string(failedCost.exact()),
+                       "unsettled_attempts": .int(unsettledAttempts.count), "unsettled_usd": .string(unsettled.exact()),
+                       "cache_hits": .int(cacheHits), "cache_savings_usd": .string(cacheSavings.exact()),
+                       "approvals": .int(approvals.count), "approval_wait_seconds": .double(approvalWaitSeconds)]
+                .adding(totalUsage.json),
+            "approvals": .array(approvals.map { a in
+                ["step": .string(a.stepID), "request_id": .string(a.requestID), "status": .string(a.status.rawValue),
+                 "decided_by": a.decidedBy.map { .string($0) } ?? .null, "comment": a.comment.map { .string($0) } ?? .null,
+                 "requested_at": .string(RunReport.iso(a.requestedAt)),
+                 "decided_at": a.decidedAt.map { .string(RunReport.iso($0)) } ?? .null,
+                 "waited_seconds": .double(a.waitedSeconds)]
+            }),
+            "unsettled": .array(unsettledAttempts.map { u in
+                ["step": .string(u.stepID), "attempt": .int(u.attempt), "status": .string(u.status.rawValue),
+                 "model": u.model.map { .string($0) } ?? .null, "reserved_usd": .string(u.reserved.exact()),
+                 "started_at": .string(RunReport.iso(u.startedAt))]
+            }),
         ]
         if let outputs { object["outputs"] = outputs }
         if let error { object["error"] = .string(error) }
@@ -52,6 +72,10 @@ extension RunReport {
         if !unsettled.isZero {
             out += "Includes \(unsettled.dollars()) unsettled: attempts in flight when a process died, charged at their worst case.\n"
         }
+        out += "Attempts \(totalAttempts) · retries \(retries) · failed attempts \(failedAttempts) costing \(failedCost.dollars())\n"
+        if cacheHits > 0 {
+            out += "Cache hits \(cacheHits) · saved \(cacheSavings.dollars()) (not charged)\n"
+        }
         out += "\n"
         let header = ["step", "type", "status", "model", "input", "cached", "cache write", "output", "reasoning", "cost (USD)", "attempts", "time"]
         var rows = steps.map { s -> [String] in
@@ -71,9 +95,29 @@ extension RunReport {
                              rows: models.map { [$0.model, String($0.calls), String($0.usage.inputTokens), String($0.usage.outputTokens), $0.cost.formatted(decimals: 6)] },
                              rightAligned: Set(1...4)).render(separatorBefore: nil)
         }
+        if !unsettledAttempts.isEmpty {
+            out += "\nUnsettled attempts (charged at their reservation; the outcome is unknown):\n"
+            out += TextTable(header: ["step", "attempt", "status", "model", "reserved (USD)", "started"],
+                             rows: unsettledAttempts.map { [$0.stepID, String($0.attempt), $0.status.rawValue, $0.model ?? "-",
+                                                            $0.reserved.formatted(decimals: 6), RunReport.iso($0.startedAt)] },
+                             rightAligned: [1, 4]).render(separatorBefore: nil)
+        }
+        if !approvals.isEmpty {
+            out += "\nApprovals (waited \(RunReport.waitText(approvalWaitSeconds)) in all):\n"
+            out += TextTable(header: ["step", "request", "decision", "by", "waited", "comment"],
+                             rows: approvals.map { [$0.stepID, $0.requestID, $0.status.rawValue, $0.decidedBy ?? "-",
+                                                    RunReport.waitText($0.waitedSeconds), $0.comment ?? ""] },
+                             rightAligned: [4]).render(separatorBefore: nil)
+        }
         if let error { out += "\nerror: \(error)\n" }
         out += "\nAmounts in USD, rounded half-to-even to 6 decimals; --format json gives exact values.\n"
         return out
+    }
+
+    static func waitText(_ seconds: Double) -> String {
+        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        if seconds < 3600 { return "\(Int(seconds) / 60)m\(Int(seconds) % 60)s" }
+        return "\(Int(seconds) / 3600)h\(Int(seconds) % 3600 / 60)m"
     }
 
     static func percentText(_ value: Decimal) -> String {
@@ -82,12 +126,13 @@ extension RunReport {
     }
 
     private func csv() -> String {
-        var lines = ["run_id,step,type,status,model,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,cost_usd,attempts,unsettled_attempts,seconds"]
+        var lines = ["run_id,step,type,status,model,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,cost_usd,attempts,unsettled_attempts,seconds,retries,failed_attempts,failed_cost_usd"]
         for s in steps {
             let fields = [runID, s.id, s.type, s.status, s.model ?? "", String(s.usage.inputTokens), String(s.usage.cachedInputTokens),
                           String(s.usage.cacheWriteTokens), String(s.usage.cacheWrite1hTokens), String(s.usage.outputTokens),
                           String(s.usage.reasoningTokens), s.cost.exact(), String(s.attempts), String(s.unsettledAttempts),
-                          s.seconds.map { String(format: "%.3f", $0) } ?? ""]
+                          s.seconds.map { String(format: "%.3f", $0) } ?? "",
+                          String(s.retries), String(s.failedAttempts), s.failedCost.exact()]
             lines.append(fields.map(RunReport.csvField).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -105,6 +150,11 @@ extension RunReport {
         if let remaining { out += " · Left: \(remaining.dollars())" }
         out += "\n"
         if !unsettled.isZero { out += "- Unsettled (charged at worst case): \(unsettled.dollars())\n" }
+        out += "- Attempts: \(totalAttempts) · Retries: \(retries) · Failed attempts: \(failedAttempts) costing \(failedCost.dollars())\n"
+        if cacheHits > 0 { out += "- Cache hits: \(cacheHits) · saved \(cacheSavings.dollars()) (not charged)\n" }
+        if !approvals.isEmpty {
+            out += "- Approvals: " + approvals.map { "`\(RunReport.markdownCell($0.stepID))` \($0.status.rawValue) by \(RunReport.markdownCell($0.decidedBy ?? "-")) after \(RunReport.waitText($0.waitedSeconds))" }.joined(separator: "; ") + "\n"
+        }
         if let error { out += "- Error: \(RunReport.markdownCell(error))\n" }
         out += "\n| step | type | status | model | input | cached | output | reasoning | cost (USD) | attempts |\n"
         out += "|---|---|---|---|---:|---:|---:|---:|---:|---:|\n"
@@ -112,6 +162,13 @@ extension RunReport {
             out += "| \(RunReport.markdownCell(s.id)) | \(s.type) | \(s.status) | \(s.model ?? "-") | \(s.usage.inputTokens) | \(s.usage.cachedInputTokens) | \(s.usage.outputTokens) | \(s.usage.reasoningTokens) | \(s.cost.formatted(decimals: 6)) | \(s.attempts) |\n"
         }
         out += "| **total** | | | | \(totalUsage.inputTokens) | \(totalUsage.cachedInputTokens) | \(totalUsage.outputTokens) | \(totalUsage.reasoningTokens) | **\(spent.formatted(decimals: 6))** | |\n"
+        if !unsettledAttempts.isEmpty {
+            out += "\n## Unsettled attempts\n\nCharged at their reservation: in flight when a process stopped, the outcome is unknown.\n\n"
+            out += "| step | attempt | status | model | reserved (USD) | started |\n|---|---:|---|---|---:|---|\n"
+            for u in unsettledAttempts {
+                out += "| \(RunReport.markdownCell(u.stepID)) | \(u.attempt) | \(u.status.rawValue) | \(RunReport.markdownCell(u.model ?? "-")) | \(u.reserved.formatted(decimals: 6)) | \(RunReport.iso(u.startedAt)) |\n"
+            }
+        }
         out += "\nAmounts in USD, rounded half-to-even to 6 decimals.\n"
         return out
     }
@@ -130,6 +187,11 @@ extension RunReport.StepLine {
             "attempts": .int(attempts),
             "unsettled_attempts": .int(unsettledAttempts),
             "seconds": seconds.map { .double($0) } ?? .null,
+            "retries": .int(retries),
+            "failed_attempts": .int(failedAttempts),
+            "failed_cost_usd": .string(failedCost.exact()),
+            "cache_hits": .int(cacheHits),
+            "saved_usd": .string(saved.exact()),
         ]
         if let error { object["error"] = .string(error) }
         return JSONValue.object(object).adding(usage.json)

@@ -18,6 +18,52 @@ public struct RunReport: Sendable, Hashable {
         public var unsettledAttempts: Int
         public var seconds: Double?
         public var error: String?
+        /// Attempts beyond the first: `max(0, attempts - 1)`.
+        public var retries: Int { Swift.max(0, attempts - 1) }
+        /// Attempts that ended `failed`.
+        public var failedAttempts: Int
+        /// What the failed attempts cost (included in ``cost``).
+        public var failedCost: Money
+        /// Attempts served from the LLM response cache (no call, $0).
+        public var cacheHits: Int
+        /// What those hits would have cost at the table's prices when served.
+        public var saved: Money
+    }
+
+    /// A human decision the run waited for.
+    public struct ApprovalLine: Sendable, Hashable {
+        public var stepID: String
+        public var requestID: String
+        public var status: ApprovalStatus
+        public var decidedBy: String?
+        public var comment: String?
+        public var requestedAt: Date
+        public var decidedAt: Date?
+        /// From the request to the decision, or to the report's end of the run when undecided.
+        public var waitedSeconds: Double
+    }
+
+    /// An attempt charged at its reservation because its outcome is unknown: it was in flight
+    /// when a process died (`unsettled`), or is still `running`.
+    public struct UnsettledAttempt: Sendable, Hashable {
+        public var stepID: String
+        public var attempt: Int
+        public var status: AttemptStatus
+        public var model: String?
+        /// The worst case held for it, which the budget is charged.
+        public var reserved: Money
+        public var startedAt: Date
+    }
+
+    /// The run's spend after each charge, in the order the charges landed: for the chart of
+    /// cumulative spend against the budget.
+    public struct SpendPoint: Sendable, Hashable {
+        public var at: Date
+        public var stepID: String
+        /// What this attempt is charged.
+        public var charged: Money
+        /// Everything charged up to and including this attempt.
+        public var cumulative: Money
     }
 
     public struct ModelLine: Sendable, Hashable {
@@ -37,6 +83,12 @@ public struct RunReport: Sendable, Hashable {
     public var unsettled: Money
     public var steps: [StepLine]
     public var models: [ModelLine]
+    /// Attempts charged at their reservation, oldest first.
+    public var unsettledAttempts: [UnsettledAttempt]
+    /// One point per attempt, ordered by when it was charged (finished, else started).
+    public var timeline: [SpendPoint]
+    /// Approval requests, oldest first.
+    public var approvals: [ApprovalLine]
     public var outputs: JSONValue?
     public var error: String?
     public var createdAt: Date
@@ -44,6 +96,17 @@ public struct RunReport: Sendable, Hashable {
 
     public var remaining: Money? { budget.map { $0 - spent } }
     public var totalUsage: TokenUsage { steps.map(\.usage).reduce(.zero, +) }
+    public var totalAttempts: Int { steps.map(\.attempts).reduce(0, +) }
+    /// Attempts beyond the first, over all steps.
+    public var retries: Int { steps.map(\.retries).reduce(0, +) }
+    public var failedAttempts: Int { steps.map(\.failedAttempts).reduce(0, +) }
+    /// What failed attempts cost (part of ``spent``).
+    public var failedCost: Money { steps.map(\.failedCost).sum() }
+    public var cacheHits: Int { steps.map(\.cacheHits).reduce(0, +) }
+    /// What cache hits saved, over all steps (not part of ``spent``).
+    public var cacheSavings: Money { steps.map(\.saved).sum() }
+    /// Seconds the run waited for people, over all its approval requests.
+    public var approvalWaitSeconds: Double { approvals.map(\.waitedSeconds).reduce(0, +) }
 
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
@@ -70,11 +133,12 @@ public struct RunReport: Sendable, Hashable {
         steps = order.map { planned in
             let record = journal.steps.first { $0.stepID == planned.id }
             let attempts = journal.attempts.filter { $0.stepID == planned.id }
+            // Tokens of cache hits were not billed: they count in `saved`, not in the usage.
             var usage = TokenUsage.zero
-            for attempt in attempts { if let u = attempt.usage { usage = usage + u } }
+            for attempt in attempts where !attempt.cacheHit { if let u = attempt.usage { usage = usage + u } }
             let cost = attempts.map(\.charged).sum()
             let model = record?.model ?? attempts.last?.model
-            for attempt in attempts where attempt.status != .failed || !(attempt.cost ?? .zero).isZero {
+            for attempt in attempts where !attempt.cacheHit && (attempt.status != .failed || !(attempt.cost ?? .zero).isZero) {
                 guard let m = attempt.model else { continue }
                 var line = byModel[m] ?? ModelLine(model: m, calls: 0, usage: .zero, cost: .zero)
                 line.calls += 1
@@ -89,8 +153,30 @@ public struct RunReport: Sendable, Hashable {
             return StepLine(id: planned.id, type: record?.type ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
-                            seconds: seconds, error: record?.error)
+                            seconds: seconds, error: record?.error,
+                            failedAttempts: attempts.filter { $0.status == .failed }.count,
+                            failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
+                            cacheHits: attempts.filter(\.cacheHit).count,
+                            saved: attempts.compactMap(\.saved).sum())
+        }
+        let end = run.updatedAt
+        approvals = journal.approvals.map { request in
+            ApprovalLine(stepID: request.stepID, requestID: request.id, status: request.status, decidedBy: request.decidedBy,
+                         comment: request.comment, requestedAt: request.requestedAt, decidedAt: request.decidedAt,
+                         waitedSeconds: Swift.max(0, (request.decidedAt ?? end).timeIntervalSince(request.requestedAt)))
         }
         models = byModel.values.sorted { $0.cost == $1.cost ? $0.model < $1.model : $0.cost > $1.cost }
+        unsettledAttempts = journal.attempts.filter { $0.status == .unsettled || $0.status == .running }
+            .sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
+            .map { UnsettledAttempt(stepID: $0.stepID, attempt: $0.number, status: $0.status, model: $0.model,
+                                    reserved: $0.reserved, startedAt: $0.startedAt) }
+        var cumulative = Money.zero
+        timeline = journal.attempts
+            .map { (at: $0.finishedAt ?? $0.startedAt, attempt: $0) }
+            .sorted { ($0.at, $0.attempt.id) < ($1.at, $1.attempt.id) }
+            .map { entry in
+                cumulative += entry.attempt.charged
+                return SpendPoint(at: entry.at, stepID: entry.attempt.stepID, charged: entry.attempt.charged, cumulative: cumulative)
+            }
     }
 }

@@ -3,6 +3,7 @@ import Testing
 import WfloCore
 import WfloDSL
 import WfloEngine
+import WfloReports
 import WfloStore
 import WfloTesting
 
@@ -84,6 +85,12 @@ struct ApprovalTests {
             #expect(gate.worstCase != nil && gate.worstCase! > .zero)
             #expect(gate.details["messages"]?[0]?["content"]?.stringValue?.hasPrefix("Announce: ") == true)
             #expect(gate.message.contains("Prompt: Announce: "))
+
+            let report = RunReport(journal: journal)
+            #expect(report.approvals.map(\.stepID) == ["review", "publish"])
+            #expect(report.approvals.allSatisfy { $0.status == .approved && $0.decidedBy == "alice" && $0.waitedSeconds >= 0 })
+            #expect(report.render(.table).contains("Approvals (waited"))
+            #expect(report.json["approvals"]?[0]?["comment"] == "ship it")
         }
     }
 

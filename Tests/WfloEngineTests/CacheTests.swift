@@ -5,6 +5,7 @@ import WfloCore
 import WfloDSL
 import WfloEngine
 import WfloProviders
+import WfloReports
 import WfloStore
 import WfloTesting
 
@@ -55,6 +56,14 @@ struct CacheTests {
 
             let stats = try await h.store.cacheStats(at: Date())
             #expect(stats.entries == 1 && stats.hits == 1 && stats.savings == first.ledger.settled)
+
+            // The report shows the hit and what it saved; the spend stays the ledger's.
+            let report = RunReport(journal: journal)
+            #expect(report.cacheHits == 1)
+            #expect(report.cacheSavings == first.ledger.settled)
+            #expect(report.spent == .zero)
+            #expect(report.models.allSatisfy { $0.calls == 0 })
+            #expect(report.json["totals"]?["cache_savings_usd"]?.stringValue == first.ledger.settled.exact())
         }
     }
 

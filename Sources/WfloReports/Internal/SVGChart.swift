@@ -1,0 +1,150 @@
+import Foundation
+import WfloCore
+
+/// Inline SVG charts for the HTML reports. Amounts are converted to `Double` only to place
+/// pixels; every number printed on a chart comes from ``Money/dollars(decimals:)``.
+enum SVGChart {
+    static let width = 1000.0
+    static let palette = ["#0969da", "#1a7f37", "#8250df", "#bf3989", "#bc4c00", "#0a7f86", "#9a6700", "#cf222e"]
+
+    static func double(_ money: Money) -> Double {
+        NSDecimalNumber(decimal: money.amount).doubleValue
+    }
+
+    static func format(_ value: Double) -> String {
+        String(format: "%.1f", value)
+    }
+
+    /// A label shortened to `limit` characters with an ellipsis (the full text is in the tooltip).
+    static func clip(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
+    /// Horizontal bars, one per item, labelled on the left and valued on the right.
+    static func horizontalBars(_ items: [(label: String, value: Money)], accessibleName: String) -> String {
+        guard !items.isEmpty else { return empty(accessibleName) }
+        let labelWidth = 240.0, valueWidth = 120.0, rowHeight = 26.0, top = 8.0
+        let barArea = width - labelWidth - valueWidth - 16
+        let maximum = max(items.map { double($0.value) }.max() ?? 0, 0)
+        let height = top * 2 + rowHeight * Double(items.count)
+        var out = svgOpen(height: height, accessibleName: accessibleName)
+        for (i, item) in items.enumerated() {
+            let y = top + rowHeight * Double(i)
+            let share = maximum > 0 ? max(double(item.value), 0) / maximum : 0
+            let barWidth = max(share * barArea, item.value.isZero ? 0 : 1.5)
+            let color = palette[i % palette.count]
+            out += "<g><title>\(HTML.escape(item.label)): \(HTML.escape(item.value.dollars()))</title>"
+            out += "<text x=\"\(format(labelWidth - 8))\" y=\"\(format(y + rowHeight / 2 + 4))\" text-anchor=\"end\">\(HTML.escape(clip(item.label, 34)))</text>"
+            out += "<rect x=\"\(format(labelWidth))\" y=\"\(format(y + 4))\" width=\"\(format(barWidth))\" height=\"\(format(rowHeight - 8))\" rx=\"2\" fill=\"\(color)\"/>"
+            out += "<text x=\"\(format(labelWidth + barWidth + 6))\" y=\"\(format(y + rowHeight / 2 + 4))\" class=\"muted\">\(HTML.escape(item.value.dollars()))</text></g>\n"
+        }
+        return out + "</svg>\n"
+    }
+
+    /// Vertical bars over days (spend by day), with a money axis.
+    static func dailyBars(_ days: [SpendReport.Day], accessibleName: String) -> String {
+        guard !days.isEmpty else { return empty(accessibleName) }
+        let left = 90.0, right = 16.0, top = 12.0, bottom = 40.0, plotHeight = 220.0
+        let plotWidth = width - left - right
+        let maximum = days.map { double($0.spent) }.max() ?? 0
+        let axis = niceAxis(maximum)
+        var out = svgOpen(height: top + plotHeight + bottom, accessibleName: accessibleName)
+        out += yAxis(axis, left: left, top: top, plotWidth: plotWidth, plotHeight: plotHeight)
+        let slot = plotWidth / Double(days.count)
+        let barWidth = min(max(slot * 0.7, 1), 56)
+        // At most ~12 date labels, whatever the window.
+        let labelEvery = max(1, Int((Double(days.count) / 12).rounded(.up)))
+        for (i, day) in days.enumerated() {
+            let x = left + slot * Double(i) + (slot - barWidth) / 2
+            let h = axis.top > 0 ? double(day.spent) / axis.top * plotHeight : 0
+            let tip = "\(day.day): \(day.spent.dollars()), \(day.runs) run\(day.runs == 1 ? "" : "s")"
+            out += "<g><title>\(HTML.escape(tip))</title><rect x=\"\(format(x))\" y=\"\(format(top + plotHeight - h))\" width=\"\(format(barWidth))\" height=\"\(format(h))\" fill=\"\(palette[0])\"/></g>\n"
+            if i % labelEvery == 0 {
+                out += "<text x=\"\(format(left + slot * (Double(i) + 0.5)))\" y=\"\(format(top + plotHeight + 18))\" text-anchor=\"middle\" class=\"muted\">\(HTML.escape(String(day.day.dropFirst(5))))</text>\n"
+            }
+        }
+        out += "<text x=\"\(format(left + plotWidth / 2))\" y=\"\(format(top + plotHeight + 36))\" text-anchor=\"middle\" class=\"muted\">day (UTC) the run started</text>\n"
+        return out + "</svg>\n"
+    }
+
+    /// Cumulative spend as a step line over the run's elapsed time, with the budget as a
+    /// dashed line when there is one.
+    static func cumulative(_ points: [RunReport.SpendPoint], start: Date, budget: Money?, accessibleName: String) -> String {
+        guard !points.isEmpty else { return empty(accessibleName) }
+        let left = 90.0, right = 24.0, top = 16.0, bottom = 40.0, plotHeight = 240.0
+        let plotWidth = width - left - right
+        let total = points.last.map { double($0.cumulative) } ?? 0
+        let axis = niceAxis(max(total, budget.map(double) ?? 0))
+        let end = points.map { $0.at.timeIntervalSince(start) }.max() ?? 0
+        // A run that took under a second (a replay) is drawn charge by charge, evenly spaced.
+        let byOrder = end < 1
+        func x(_ index: Int, _ date: Date) -> Double {
+            byOrder ? left + Double(index + 1) / Double(points.count) * plotWidth
+                    : left + max(0, date.timeIntervalSince(start)) / end * plotWidth
+        }
+        func y(_ value: Double) -> Double { top + plotHeight - (axis.top > 0 ? value / axis.top * plotHeight : 0) }
+        var out = svgOpen(height: top + plotHeight + bottom, accessibleName: accessibleName)
+        out += yAxis(axis, left: left, top: top, plotWidth: plotWidth, plotHeight: plotHeight)
+        var path = "M\(format(left)),\(format(y(0)))"
+        var dots = ""
+        for (index, point) in points.enumerated() {
+            let px = x(index, point.at), py = y(double(point.cumulative))
+            path += " H\(format(px)) V\(format(py))"
+            dots += "<g><title>\(HTML.escape("\(point.stepID): +\(point.charged.dollars()) → \(point.cumulative.dollars())"))</title><circle cx=\"\(format(px))\" cy=\"\(format(py))\" r=\"3.5\" fill=\"\(palette[0])\"/></g>\n"
+        }
+        path += " H\(format(left + plotWidth))"
+        out += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(palette[0])\" stroke-width=\"2\"/>\n" + dots
+        if let budget {
+            let by = y(double(budget))
+            out += "<line x1=\"\(format(left))\" y1=\"\(format(by))\" x2=\"\(format(left + plotWidth))\" y2=\"\(format(by))\" stroke=\"#cf222e\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
+            out += "<text x=\"\(format(left + plotWidth - 4))\" y=\"\(format(by - 6))\" text-anchor=\"end\" fill=\"#cf222e\">budget \(HTML.escape(budget.dollars()))</text>\n"
+        }
+        out += "<text x=\"\(format(left))\" y=\"\(format(top + plotHeight + 18))\" class=\"muted\">\(byOrder ? "start" : "0 s")</text>\n"
+        out += "<text x=\"\(format(left + plotWidth))\" y=\"\(format(top + plotHeight + 18))\" text-anchor=\"end\" class=\"muted\">\(HTML.escape(byOrder ? "charge \(points.count)" : elapsed(end)))</text>\n"
+        let caption = byOrder ? "charges in the order they landed (the run took under a second)" : "time since the run started"
+        out += "<text x=\"\(format(left + plotWidth / 2))\" y=\"\(format(top + plotHeight + 36))\" text-anchor=\"middle\" class=\"muted\">\(caption)</text>\n"
+        return out + "</svg>\n"
+    }
+
+    static func elapsed(_ seconds: Double) -> String {
+        if seconds < 120 { return String(format: "%.1f s", seconds) }
+        if seconds < 7_200 { return String(format: "%.1f min", seconds / 60) }
+        return String(format: "%.1f h", seconds / 3_600)
+    }
+
+    /// An axis from 0 to a round number above `maximum`, in four steps.
+    struct Axis {
+        var top: Double
+        var step: Double
+        var decimals: Int
+    }
+
+    static func niceAxis(_ maximum: Double) -> Axis {
+        guard maximum > 0, maximum.isFinite else { return Axis(top: 1, step: 0.25, decimals: 2) }
+        let rough = maximum / 4
+        let magnitude = pow(10, floor(log10(rough)))
+        let step = [1.0, 2.0, 2.5, 5.0, 10.0].map { $0 * magnitude }.first { $0 >= rough } ?? 10 * magnitude
+        let decimals = max(2, min(8, Int(-floor(log10(step))) + 1))
+        return Axis(top: step * 4, step: step, decimals: decimals)
+    }
+
+    private static func yAxis(_ axis: Axis, left: Double, top: Double, plotWidth: Double, plotHeight: Double) -> String {
+        var out = ""
+        for i in 0...4 {
+            let value = axis.step * Double(i)
+            let y = top + plotHeight - value / axis.top * plotHeight
+            out += "<line x1=\"\(format(left))\" y1=\"\(format(y))\" x2=\"\(format(left + plotWidth))\" y2=\"\(format(y))\" class=\"\(i == 0 ? "axis" : "grid")\"/>"
+            out += "<text x=\"\(format(left - 8))\" y=\"\(format(y + 4))\" text-anchor=\"end\" class=\"muted\">$\(String(format: "%.\(axis.decimals)f", value))</text>\n"
+        }
+        return out
+    }
+
+    private static func svgOpen(height: Double, accessibleName: String) -> String {
+        "<svg viewBox=\"0 0 \(format(width)) \(format(height))\" role=\"img\" aria-label=\"\(HTML.escape(accessibleName))\" preserveAspectRatio=\"xMinYMin meet\">\n"
+    }
+
+    private static func empty(_ accessibleName: String) -> String {
+        svgOpen(height: 40, accessibleName: accessibleName)
+            + "<text x=\"8\" y=\"24\" class=\"muted\">Nothing was charged.</text>\n</svg>\n"
+    }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import WfloCore
+
+/// Spend across runs: the runs started in a window, grouped by model, workflow, day or step,
+/// with totals, budget utilisation, spend per day and the most expensive steps.
+///
+/// Built from journal rows alone (read-only): the runs started at or after ``since`` and every
+/// attempt of those runs. A run belongs to the window, and to a day, by when it started (days
+/// are UTC); all its attempts count, even those made after a later resume. Money stays exact:
+/// every total is a sum of the attempts' charges (settled cost, or reservation while unsettled),
+/// so the total equals the sum of the runs' ledgers to the last digit, and the groups of any
+/// grouping add up to the total.
+///
+/// ```swift
+/// let activity = try await store.activity(since: since, workflow: nil)
+/// let report = SpendReport(runs: activity.runs, attempts: activity.attempts, since: since, until: now, grouping: .model)
+/// print(report.render(.table))
+/// ```
+public struct SpendReport: Sendable, Hashable {
+    /// What the groups are keyed by (`--by`).
+    public enum Grouping: String, Sendable, CaseIterable {
+        case model, workflow, day, step
+
+        /// Reads a `--by` value.
+        /// - Throws: ``ReportError`` `.invalidGrouping` listing the accepted values.
+        public static func parse(_ text: String) throws -> Grouping {
+            guard let grouping = Grouping(rawValue: text.lowercased()) else {
+                throw ReportError(.invalidGrouping, "--by '\(text)' is not a grouping; write --by model, workflow, day or step")
+            }
+            return grouping
+        }
+    }
+
+    /// How much of their budgets a set of runs used. Runs without a budget (`--no-budget`)
+    /// are left out of it.
+    public struct BudgetUse: Sendable, Hashable {
+        /// Runs that had a budget.
+        public var budgetedRuns: Int
+        /// Sum of those runs' budgets.
+        public var budget: Money
+        /// What those runs spent.
+        public var spent: Money
+        /// The run that used the largest share of its budget, and that share in percent.
+        public var peakRunID: String?
+        public var peakPercent: Decimal?
+
+        /// `spent / budget` in percent; nil when no run had a (non-zero) budget.
+        public var percent: Decimal? { spent.percent(of: budget) }
+
+        static let empty = BudgetUse(budgetedRuns: 0, budget: .zero, spent: .zero, peakRunID: nil, peakPercent: nil)
+
+        mutating func add(run: RunRecord, spent runSpent: Money) {
+            guard let runBudget = run.budget else { return }
+            budgetedRuns += 1
+            budget += runBudget
+            spent += runSpent
+            if let share = runSpent.percent(of: runBudget), peakPercent.map({ share > $0 }) ?? true {
+                peakPercent = share
+                peakRunID = run.id
+            }
+        }
+    }
+
+    /// One group of `--by`, or the totals.
+    public struct Group: Sendable, Hashable {
+        /// The model, workflow, day (`YYYY-MM-DD`, UTC) or step id; `total` for the totals.
+        public var key: String
+        /// The step's workflow when grouped by step (a step id means something within its workflow).
+        public var workflow: String?
+        /// Runs that contributed: started in the group (workflow, day), or with an attempt in it (model, step).
+        public var runs: Int
+        /// LLM calls: attempts that returned a response or are charged (failed attempts that cost
+        /// nothing are counted in ``failedAttempts`` only).
+        public var calls: Int
+        public var attempts: Int
+        /// Attempts beyond the first of each step of each run.
+        public var retries: Int
+        public var failedAttempts: Int
+        /// What the failed attempts cost (part of ``spent``).
+        public var failedCost: Money
+        public var usage: TokenUsage
+        /// Settled costs plus unsettled reservations: what the budgets were charged.
+        public var spent: Money
+        /// Reservations of attempts whose outcome is unknown (part of ``spent``).
+        public var unsettled: Money
+        /// What answers served from the LLM response cache would have cost (not part of ``spent``).
+        public var cacheSavings: Money
+        /// Attempts served from the cache: no call was made.
+        public var cacheHits: Int
+        /// Budget utilisation of the group's runs; nil when grouped by model or step (a budget
+        /// belongs to a run, not to a model or a step).
+        public var budget: BudgetUse?
+
+        init(key: String, workflow: String? = nil, budget: BudgetUse? = nil) {
+            self.key = key
+            self.workflow = workflow
+            runs = 0
+            calls = 0
+            attempts = 0
+            retries = 0
+            failedAttempts = 0
+            failedCost = .zero
+            usage = .zero
+            spent = .zero
+            unsettled = .zero
+            cacheSavings = .zero
+            cacheHits = 0
+            self.budget = budget
+        }
+
+        mutating func add(_ attempt: AttemptRecord) {
+            attempts += 1
+            if attempt.cacheHit {
+                cacheHits += 1
+                cacheSavings += attempt.saved ?? .zero
+                return
+            }
+            if attempt.number > 1 { retries += 1 }
+            if attempt.status == .failed {
+                failedAttempts += 1
+                failedCost += attempt.charged
+            }
+            if attempt.status != .failed || !(attempt.cost ?? .zero).isZero { calls += 1 }
+            if attempt.status == .running || attempt.status == .unsettled { unsettled += attempt.reserved }
+            usage = usage + (attempt.usage ?? .zero)
+            spent += attempt.charged
+        }
+    }
+
+    /// One step of one run, for the list of the most expensive ones.
+    public struct StepCost: Sendable, Hashable {
+        public var runID: String
+        public var workflow: String
+        public var stepID: String
+        /// The model of its last attempt.
+        public var model: String?
+        public var attempts: Int
+        public var usage: TokenUsage
+        public var cost: Money
+    }
+
+    /// Spend of the runs started on one UTC day.
+    public struct Day: Sendable, Hashable {
+        /// `YYYY-MM-DD`.
+        public var day: String
+        public var runs: Int
+        public var spent: Money
+    }
+
+    public var since: Date
+    /// When the report was made; the window's end.
+    public var until: Date
+    /// `--workflow`, when the report is limited to one workflow.
+    public var workflow: String?
+    public var grouping: Grouping
+    /// Runs in the window, by status (`completed`, `failed`, …).
+    public var runsByStatus: [String: Int]
+    public var totals: Group
+    /// Most expensive first.
+    public var groups: [Group]
+    /// At most ``topLimit`` steps, most expensive first; steps that cost nothing are left out.
+    public var topSteps: [StepCost]
+    public var topLimit: Int
+    /// Every UTC day from ``since`` (or, for windows longer than 92 days, from the first run's
+    /// day) to ``until``, days without runs included; empty when there are no runs.
+    public var days: [Day]
+
+    /// - Parameters:
+    ///   - runs: the runs in the window (``since`` to ``until``, and ``workflow`` when given).
+    ///   - attempts: every attempt of those runs; attempts of other runs are ignored.
+    ///   - topLimit: how many of the most expensive steps to list.
+    public init(runs: [RunRecord], attempts: [AttemptRecord], since: Date, until: Date, workflow: String? = nil,
+                grouping: Grouping, topLimit: Int = 10) {
+        self.since = since
+        self.until = until
+        self.workflow = workflow
+        self.grouping = grouping
+        self.topLimit = topLimit
+
+        let runsByID = Dictionary(runs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let attempts = attempts.filter { runsByID[$0.runID] != nil }
+        var status: [String: Int] = [:]
+        for run in runs { status[run.status.rawValue, default: 0] += 1 }
+        runsByStatus = status
+
+        // Per run and per (run, step): the units that budgets and the top list speak of.
+        var spentByRun: [String: Money] = [:]
+        var stepCosts: [StepKey: StepCost] = [:]
+        var total = Group(key: "total", budget: .empty)
+        total.runs = runs.count
+        for attempt in attempts {
+            total.add(attempt)
+            spentByRun[attempt.runID, default: .zero] += attempt.charged
+            let key = StepKey(runID: attempt.runID, stepID: attempt.stepID)
+            var line = stepCosts[key] ?? StepCost(runID: attempt.runID, workflow: runsByID[attempt.runID]?.workflowName ?? "",
+                                                  stepID: attempt.stepID, model: nil, attempts: 0, usage: .zero, cost: .zero)
+            line.attempts += 1
+            line.model = attempt.model ?? line.model
+            line.usage = line.usage + (attempt.usage ?? .zero)
+            line.cost += attempt.charged
+            stepCosts[key] = line
+        }
+        for run in runs { total.budget?.add(run: run, spent: spentByRun[run.id] ?? .zero) }
+        totals = total
+
+        groups = SpendReport.groups(grouping, runs: runs, attempts: attempts, runsByID: runsByID, spentByRun: spentByRun)
+        topSteps = Array(stepCosts.values.filter { !$0.cost.isZero }.sorted {
+            $0.cost != $1.cost ? $0.cost > $1.cost : ($0.runID, $0.stepID) < ($1.runID, $1.stepID)
+        }.prefix(max(0, topLimit)))
+        days = SpendReport.days(runs: runs, spentByRun: spentByRun, since: since, until: until)
+    }
+
+    private struct StepKey: Hashable {
+        var runID: String
+        var stepID: String
+    }
+
+    private struct GroupKey: Hashable {
+        var key: String
+        var workflow: String?
+    }
+
+    /// The label of attempts that name no model (calls that are not LLM calls).
+    public static let noModel = "(no model)"
+
+    private static func groups(_ grouping: Grouping, runs: [RunRecord], attempts: [AttemptRecord],
+                               runsByID: [String: RunRecord], spentByRun: [String: Money]) -> [Group] {
+        var groups: [GroupKey: Group] = [:]
+        var runSets: [GroupKey: Set<String>] = [:]
+        switch grouping {
+        case .workflow, .day:
+            var keyOfRun: [String: GroupKey] = [:]
+            for run in runs {
+                let k = GroupKey(key: grouping == .workflow ? run.workflowName : utcDay(run.createdAt), workflow: nil)
+                keyOfRun[run.id] = k
+                var group = groups[k] ?? Group(key: k.key, budget: .empty)
+                group.runs += 1
+                group.budget?.add(run: run, spent: spentByRun[run.id] ?? .zero)
+                groups[k] = group
+            }
+            for attempt in attempts {
+                guard let k = keyOfRun[attempt.runID] else { continue }
+                groups[k]?.add(attempt)
+            }
+        case .model, .step:
+            for attempt in attempts {
+                let k = grouping == .model
+                    ? GroupKey(key: attempt.model ?? noModel, workflow: nil)
+                    : GroupKey(key: attempt.stepID, workflow: runsByID[attempt.runID]?.workflowName ?? "")
+                var group = groups[k] ?? Group(key: k.key, workflow: k.workflow)
+                group.add(attempt)
+                groups[k] = group
+                runSets[k, default: []].insert(attempt.runID)
+            }
+            for (k, set) in runSets { groups[k]?.runs = set.count }
+        }
+        return groups.values.sorted {
+            if grouping == .day { return $0.key < $1.key }
+            if $0.spent != $1.spent { return $0.spent > $1.spent }
+            return ($0.key, $0.workflow ?? "") < ($1.key, $1.workflow ?? "")
+        }
+    }
+
+    private static func days(runs: [RunRecord], spentByRun: [String: Money], since: Date, until: Date) -> [Day] {
+        guard let first = runs.map(\.createdAt).min() else { return [] }
+        var byDay: [String: Day] = [:]
+        for run in runs {
+            let day = utcDay(run.createdAt)
+            var line = byDay[day] ?? Day(day: day, runs: 0, spent: .zero)
+            line.runs += 1
+            line.spent += spentByRun[run.id] ?? .zero
+            byDay[day] = line
+        }
+        var out: [Day] = []
+        // The whole window when it is short enough to draw day by day (so a quiet week shows as
+        // one), else from the first run's day.
+        let start = until.timeIntervalSince(since) <= 92 * 86_400 ? since : max(first, since)
+        var cursor = utcCalendar.startOfDay(for: start)
+        let last = max(until, runs.map(\.createdAt).max() ?? until)
+        while cursor <= last {
+            let day = utcDay(cursor)
+            out.append(byDay[day] ?? Day(day: day, runs: 0, spent: .zero))
+            guard let next = utcCalendar.date(byAdding: .day, value: 1, to: cursor) else { break }
+            cursor = next
+        }
+        return out
+    }
+
+    static let utcCalendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    /// `YYYY-MM-DD` of `date` in UTC.
+    static func utcDay(_ date: Date) -> String {
+        let c = utcCalendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+import WfloCore
+import WfloReports
+import WfloStore
+
+/// The HTML reports are one self-contained, well-formed page with escaped user text.
+@Suite(.timeLimit(.minutes(1)))
+struct HTMLReportTests {
+    static let hostileStep = "<script>alert('x')</script>"
+    static let hostileModel = "m&<img src=x onerror=alert(1)>"
+
+    static func hostileJournal() async throws -> TestJournal {
+        let j = try TestJournal.make()
+        let t = Date.testNow
+        try await j.run("r<1>", workflow: "w\"&<b>", at: t, budget: Money(string: "0.02")!, status: .failed)
+        try await j.attempt("r<1>", hostileStep, model: hostileModel, cost: "0.0031", at: t)
+        try await j.attempt("r<1>", "plain", number: 1, cost: "0.0002", succeeded: false, final: false, at: t.addingTimeInterval(3))
+        try await j.attempt("r<1>", "plain", number: 2, cost: "0.0007", at: t.addingTimeInterval(5))
+        try await j.attempt("r<1>", "late", reserve: "0.004", cost: nil, at: t.addingTimeInterval(8))
+        _ = try await j.store.markInFlightUnsettled(runID: "r<1>", at: t.addingTimeInterval(9))
+        try await j.store.updateRun(id: "r<1>", status: .failed, outputs: nil, error: "provider said <b>\"no\"</b> & stopped",
+                                    at: t.addingTimeInterval(10))
+        return j
+    }
+
+    static func expectSelfContainedAndEscaped(_ html: String, svgCount: Int) {
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.components(separatedBy: "<svg").count - 1 == svgCount)
+        #expect(!html.contains("http://"))
+        #expect(!html.contains("https://"))
+        #expect(!html.lowercased().contains("<script"))
+        #expect(!html.contains("<img"))
+        #expect(!html.contains("<link"))
+        #expect(!html.contains("<iframe"))
+        #expect(!html.contains("@import"))
+        #expect(!html.contains("url("))
+        // Well-formed: a strict XML parser reads the whole page.
+        let parser = XMLParser(data: Data(html.utf8))
+        #expect(parser.parse(), "not well-formed: \(String(describing: parser.parserError)) at line \(parser.lineNumber)")
+    }
+
+    @Test func runReportIsOnePageWithThreeChartsAndEscapedUserText() async throws {
+        let j = try await Self.hostileJournal()
+        defer { j.remove() }
+        let report = RunReport(journal: try await j.store.journal(runID: "r<1>"))
+        let html = report.render(.html)
+        Self.expectSelfContainedAndEscaped(html, svgCount: 3)
+        #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"))
+        #expect(html.contains("<td class=\"wrap\">m&amp;&lt;img src=x onerror=alert(1)&gt;</td>"))
+        #expect(html.contains("provider said &lt;b&gt;&quot;no&quot;&lt;/b&gt; &amp; stopped"))
+        #expect(html.contains("w&quot;&amp;&lt;b&gt;"))
+        #expect(html.contains("budget $0.020000"))
+        #expect(html.contains("Unsettled attempts"))
+        #expect(html.contains(report.spent.formatted(decimals: 6)))
+    }
+
+    @Test func spendReportIsOnePageWithTheDailyChartAndTheGroupsChart() async throws {
+        let j = try await Self.hostileJournal()
+        defer { j.remove() }
+        for grouping in SpendReport.Grouping.allCases {
+            let activity = try await j.store.activity(since: Date.testNow.addingTimeInterval(-7 * 86_400))
+            let report = SpendReport(runs: activity.runs, attempts: activity.attempts, since: Date.testNow.addingTimeInterval(-7 * 86_400),
+                                     until: Date.testNow.addingTimeInterval(60), grouping: grouping)
+            let html = report.render(.html)
+            // By day, the daily chart is the groups' chart; otherwise a second chart shows the groups.
+            Self.expectSelfContainedAndEscaped(html, svgCount: grouping == .day ? 1 : 2)
+            #expect(html.contains("Spend by day"))
+            #expect(html.contains("cache savings (USD)"))
+            #expect(html.contains(report.totals.spent.formatted(decimals: 6)))
+            if grouping == .step { #expect(html.contains("&lt;script&gt;")) }
+        }
+    }
+
+    @Test func anEmptyWindowStillRendersAValidPage() {
+        let report = SpendReport(runs: [], attempts: [], since: Date.testNow.addingTimeInterval(-3_600), until: Date.testNow,
+                                 workflow: "<none>", grouping: .day)
+        let html = report.render(.html)
+        Self.expectSelfContainedAndEscaped(html, svgCount: 1)
+        #expect(html.contains("No runs started in this window for workflow &lt;none&gt;"))
+    }
+}
