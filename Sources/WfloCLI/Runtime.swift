@@ -13,6 +13,10 @@ struct Runtime {
     let llm: LLMClient
     private let network: AsyncHTTPTransport?
     private let recorder: RecordingTransport?
+    /// `{{secrets.NAME}}`: WFLO_SECRET_NAME, else ~/.wflo/secrets (mode 0600).
+    let secrets: SecretStore
+    /// Sends http steps' requests (never through a cassette).
+    private let web: AsyncHTTPStepTransport
 
     init(store: StoreOptions, cassette: CassetteOptions, pricing: PricingOptions) throws {
         let environment = ProcessInfo.processInfo.environment
@@ -44,12 +48,17 @@ struct Runtime {
                 self.llm = LLMClient(transport: network, endpoints: endpoints)
             }
         }
+        secrets = SecretStore(environment: environment, filePath: SecretStore.defaultPath(environment: environment))
+        web = AsyncHTTPStepTransport()
     }
 
     func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> Executor {
         let watched = FaultInjectingObserver.wrap(observer, environment: ProcessInfo.processInfo.environment)
-        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched, approvals: approvals,
-                                              cacheEnabled: cache))
+        var configuration = ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched, approvals: approvals,
+                                                  cacheEnabled: cache)
+        configuration.secrets = secrets
+        configuration.http = web
+        return Executor(configuration)
     }
 
     /// The observer of `run`/`resume`: progress lines (unless `--json`), approval requests with
@@ -62,6 +71,7 @@ struct Runtime {
     }
 
     func close() async throws {
+        try? await web.shutdown()
         try recorder?.save()
         try await network?.shutdown()
     }

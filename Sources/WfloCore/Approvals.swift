@@ -48,6 +48,8 @@ public struct ApprovalPolicy: Sendable, Hashable, Codable {
     public var costAbove: Money?
     /// Gate steps marked `risk: high` (true unless the policy says otherwise).
     public var riskHigh: Bool
+    /// Gate http steps whose method is not GET or HEAD (`non_get_http`, true unless the policy says otherwise).
+    public var nonGetHTTP: Bool = true
     public var settings: ApprovalSettings
 
     public init(costAbove: Money? = nil, riskHigh: Bool = true, settings: ApprovalSettings = ApprovalSettings()) {
@@ -57,8 +59,12 @@ public struct ApprovalPolicy: Sendable, Hashable, Codable {
     }
 
     /// Why the policy gates a step, or nil when it does not. The one place these rules live.
-    public func reason(risk: StepRisk?, worstCase: Money?) -> String? {
+    /// `httpMethod` is the method of an http step (nil for other steps).
+    public func reason(risk: StepRisk?, worstCase: Money?, httpMethod: String? = nil) -> String? {
         if riskHigh, risk == .high { return "the step is marked risk: high" }
+        if nonGetHTTP, let httpMethod, httpMethod != "GET", httpMethod != "HEAD" {
+            return "it sends an HTTP \(httpMethod), which can change the world (the policy's non_get_http)"
+        }
         if let costAbove, let worstCase, worstCase > costAbove {
             return "its worst-case cost $\(worstCase.exact()) is above the policy's cost_above $\(costAbove.exact())"
         }

@@ -83,6 +83,21 @@ public protocol JournalStore: Sendable {
 
     func journal(runID: String) async throws -> RunJournal
     func ledger(runID: String) async throws -> LedgerSnapshot
+
+    // MARK: circuits
+
+    /// Asks `host`'s circuit whether a request may go, and stores the state that asking leaves
+    /// (an open circuit past its time turns half-open and admits one probe), in one transaction,
+    /// so two processes never both send the probe. A host with no row is closed.
+    func admitCircuit(host: String, settings: CircuitBreakerSettings, at: Date) async throws -> CircuitAdmission
+    /// Records the result of a request to `host` (see ``CircuitRecord/recording(failure:error:at:settings:)``)
+    /// and returns the circuit as it now is.
+    @discardableResult
+    func recordCircuitResult(host: String, failure: Bool, error: String?, settings: CircuitBreakerSettings, at: Date) async throws -> CircuitRecord
+    /// Every host's circuit, by host.
+    func circuits() async throws -> [CircuitRecord]
+    /// Closes (forgets) the circuit of `host`, or every circuit when nil. Returns how many were removed.
+    func resetCircuits(host: String?) async throws -> Int
 }
 
 public struct AttemptStart: Sendable, Hashable {

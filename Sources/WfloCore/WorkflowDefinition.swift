@@ -31,10 +31,15 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var approvalPolicy: ApprovalPolicy?
     /// `cache_namespace:`; cached answers are shared within a namespace. Default: the workflow's name.
     public var cacheNamespace: String?
+    /// `egress:`: where http steps may connect (nil: public hosts only). The parser also copies it into each http step.
+    public var egress: EgressPolicy?
+    /// `circuit_breaker:`: when a failing host's circuit opens. The parser also copies it into each http step.
+    public var circuitBreaker: CircuitBreakerSettings?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
-                approvalPolicy: ApprovalPolicy? = nil, cacheNamespace: String? = nil) {
+                approvalPolicy: ApprovalPolicy? = nil, cacheNamespace: String? = nil, egress: EgressPolicy? = nil,
+                circuitBreaker: CircuitBreakerSettings? = nil) {
         self.name = name
         self.description = description
         self.budget = budget
@@ -44,6 +49,8 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.pricing = pricing
         self.approvalPolicy = approvalPolicy
         self.cacheNamespace = cacheNamespace
+        self.egress = egress
+        self.circuitBreaker = circuitBreaker
     }
 
     public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }
@@ -112,6 +119,7 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 
 public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
     case llm, transform, approval
+    case http
 }
 
 /// One step of a workflow.
@@ -145,6 +153,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .llm: return .llm
         case .transform: return .transform
         case .approval: return .approval
+        case .http: return .http
         }
     }
 
@@ -154,6 +163,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .llm(let l): return l.templates
         case .transform(let t): return t.output.templates
         case .approval(let a): return [a.message]
+        case .http(let h): return h.templates
         }
     }
 
@@ -173,6 +183,7 @@ public enum StepKind: Sendable, Hashable, Codable {
     case llm(LLMStepDefinition)
     case transform(TransformStepDefinition)
     case approval(ApprovalStepDefinition)
+    case http(HTTPStepDefinition)
 
     /// The model a paid step calls, for people and the journal.
     public var model: String? {

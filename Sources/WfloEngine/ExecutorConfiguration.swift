@@ -21,6 +21,12 @@ public struct ExecutorConfiguration: Sendable {
     public var approvals: ApprovalWaitMode
     /// False for `--no-cache`: no step reads or fills the LLM response cache.
     public var cacheEnabled: Bool
+    /// What `{{secrets.NAME}}` in http steps reads; its redactor masks the values in all the run writes.
+    public var secrets: SecretStore = .empty
+    /// Sends http steps' requests; nil makes every http step fail saying so.
+    public var http: (any HTTPStepTransport)? = nil
+    /// Resolves hosts for the egress check (getaddrinfo by default).
+    public var resolver: HostResolver = .system
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },

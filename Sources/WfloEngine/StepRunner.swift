@@ -68,6 +68,8 @@ struct StepRunner: Sendable {
             return try await runTransform(step, transform, scope: scope)
         case .approval(let approval):
             return try await runApproval(step, approval, scope: scope)
+        case .http(let http):
+            return try await runHTTP(step, http, scope: scope, firstAttempt: firstAttempt)
         }
     }
 
@@ -75,7 +77,7 @@ struct StepRunner: Sendable {
     /// `approval:` always; others when the workflow's policy says so.
     func gateSettings(_ step: StepDefinition, worstCase: Money?) -> (settings: ApprovalSettings, reason: String)? {
         if let settings = step.approval { return (settings, "the step says approval: required") }
-        if let policy, let reason = policy.reason(risk: step.risk, worstCase: worstCase) { return (policy.settings, reason) }
+        if let policy, let reason = policy.reason(risk: step.risk, worstCase: worstCase, httpMethod: step.httpMethod) { return (policy.settings, reason) }
         return nil
     }
 

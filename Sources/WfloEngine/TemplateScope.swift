@@ -4,6 +4,8 @@ import WfloCore
 struct TemplateScope: Sendable {
     var inputs: JSONValue
     var steps: [String: JSONValue]
+    /// Set only while rendering an http step's request: `{{secrets.NAME}}` resolves from it.
+    var secrets: SecretStore? = nil
 
     func resolve(_ path: [String]) throws -> JSONValue {
         let dotted = path.joined(separator: ".")
@@ -26,6 +28,7 @@ struct TemplateScope: Sendable {
             }
             return value
         case "secrets":
+            if let secrets, path.count == 2 { return .string(try secrets.value(path[1])) }
             throw EngineError(.template, "{{\(dotted)}}: secrets are only for http steps; a secret in a prompt or transform would be sent to the model or journaled in clear")
         default:
             throw EngineError(.template, "{{\(dotted)}}: unknown reference (write {{inputs.NAME}} or {{steps.ID.output.FIELD}})")

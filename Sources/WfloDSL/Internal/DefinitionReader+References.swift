@@ -79,9 +79,14 @@ extension DefinitionReader {
                         referenced.append(id)
                     }
                 case "secrets":
-                    // llm and transform are the only step types so far: a secret in a prompt would
-                    // reach the model, in a transform the journal, in clear. The engine refuses it too.
-                    error(at: at, "\(shownPath): secrets are only for http steps; in a prompt or a transform they would reach the model or the journal in clear")
+                    // Only an http step's request (url, query, headers, body, json) may carry a secret: in a
+                    // prompt it would reach the model, in a transform, output or fallback the journal, in
+                    // clear. The engine refuses it too.
+                    if !site.allowsSecrets {
+                        error(at: at, "\(shownPath): secrets are only for http steps; in a prompt or a transform they would reach the model or the journal in clear")
+                    } else if path.count != 2 || !path[1].unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }) {
+                        error(at: at, "\(shownPath): write {{secrets.NAME}}, NAME made of letters, digits and '_' (read from WFLO_SECRET_NAME or ~/.wflo/secrets)")
+                    }
                 default:
                     error(at: at, "\(shownPath): unknown reference '\(path[0])'; a template may use {{inputs.NAME}} "
                           + "or {{steps.ID.output…}}"

@@ -82,6 +82,7 @@ extension DefinitionReader {
                 case .llm: kind = readLLM(f, node: node, id: id)
                 case .transform: kind = readTransform(f, node: node, id: id)
                 case .approval: kind = readApprovalStep(f, node: node, id: id, timeout: timeout)
+                case .http: kind = readHTTP(f, node: node, id: id, retry: retry)
                 }
             } else {
                 let allowed = StepType.allCases.map(\.rawValue)

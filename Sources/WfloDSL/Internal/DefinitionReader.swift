@@ -6,6 +6,8 @@ import Yams
 struct TemplateSite {
     var template: Template
     var node: Node
+    /// True for the request fields of http steps, the only place `{{secrets.NAME}}` may appear.
+    var allowsSecrets = false
 }
 
 /// A step as far as it could be read: enough to check references and cycles even when one of
@@ -28,14 +30,17 @@ struct DefinitionReader {
         let value: Node
     }
 
-    static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace"]
+    static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
+                                  "egress", "circuit_breaker"]
     static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl"]
     static let transformFields = ["output"]
     static let approvalFields = ["message", "approvers", "on_timeout"]
     static let approvalSettingsFields = ["approvers", "timeout", "on_timeout"]
-    static let approvalPolicyFields = ["cost_above", "risk_high", "approvers", "timeout", "on_timeout"]
+    static let approvalPolicyFields = ["cost_above", "risk_high", "approvers", "timeout", "on_timeout", "non_get_http"]
+    static let httpFields = ["method", "url", "query", "headers", "body", "json", "expect_status", "extract",
+                             "follow_redirects", "max_response_bytes", "idempotent", "fallback"]
 
     /// The fields only steps of `type` have.
     static func fields(of type: StepType) -> [String] {
@@ -43,6 +48,7 @@ struct DefinitionReader {
         case .llm: return llmFields
         case .transform: return transformFields
         case .approval: return approvalFields
+        case .http: return httpFields
         }
     }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
@@ -106,7 +112,10 @@ struct DefinitionReader {
         let budget = top["budget"].flatMap { readBudget($0.value) }
         let inputs = top["inputs"].map { readInputs($0.value) } ?? []
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
-        let policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
+        var policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
+        if let p = policy, let node = top["approval_policy"]?.value { policy = readNonGetHTTP(node, into: p) }
+        let egress = top["egress"].flatMap { readEgress($0.value) }
+        let circuitBreaker = top["circuit_breaker"].flatMap { readCircuitBreaker($0.value) }
         var cacheNamespace: String?
         if let f = top["cache_namespace"] {
             cacheNamespace = text(f.value, what: "'cache_namespace'")
@@ -116,6 +125,7 @@ struct DefinitionReader {
         var drafts: [StepDraft] = []
         if let f = top["steps"] {
             drafts = readSteps(f.value)
+            stampHTTPSettings(&drafts, egress: egress, circuitBreaker: circuitBreaker)
         } else {
             error(root, "the workflow is missing the required field 'steps' (a list of steps)")
         }
@@ -140,7 +150,8 @@ struct DefinitionReader {
         guard let name, diagnostics.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
                                   steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing,
-                                  approvalPolicy: policy, cacheNamespace: cacheNamespace)
+                                  approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
+                                  circuitBreaker: circuitBreaker)
     }
 
     /// Budget from the scalar's text (never through `Double`), plain or quoted.

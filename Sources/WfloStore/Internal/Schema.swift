@@ -125,6 +125,21 @@ enum Schema {
                 CREATE INDEX events_run ON events(run_id, sequence);
                 """)
         }
+        migrator.registerMigration("v5_circuits") { db in
+            // One circuit per host (`host` or `host:port`), shared by every run: see CircuitRecord.
+            try db.execute(sql: """
+                CREATE TABLE circuits (
+                    host TEXT PRIMARY KEY NOT NULL,
+                    state TEXT NOT NULL,
+                    failures TEXT NOT NULL,
+                    opened_at REAL,
+                    open_until REAL,
+                    probe_started_at REAL,
+                    last_error TEXT,
+                    updated_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }
