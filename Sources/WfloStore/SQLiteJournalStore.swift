@@ -309,7 +309,7 @@ public struct SQLiteJournalStore: JournalStore {
             guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
                 throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
             }
-            let steps = try StepRow.fetchAll(db, sql: "SELECT * FROM steps WHERE run_id = ? ORDER BY rowid", arguments: [runID]).map { try $0.record() }
+            let steps = try StepRow.fetchAll(db, sql: "SELECT * FROM steps WHERE run_id = ? ORDER BY started_at, step_id", arguments: [runID]).map { try $0.record() }
             let attempts = try AttemptRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY id", arguments: [runID])
                 .map { try $0.record() }
             let events = try EventRow.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY sequence", arguments: [runID])

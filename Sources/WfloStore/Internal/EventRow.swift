@@ -20,10 +20,13 @@ struct EventRow: Codable, FetchableRecord, TableRecord {
         case kind, data, at
     }
 
-    /// Appends `event` (its `sequence` is ignored: the table assigns the next one).
+    /// Appends `event` as its run's next one (its `sequence` is ignored: the run's last plus one,
+    /// read under the transaction's write lock).
     static func insert(_ db: Database, _ event: EventRecord) throws {
-        try db.cachedStatement(sql: "INSERT INTO events (run_id, step_id, kind, data, at) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [event.runID, event.stepID, event.kind, event.data.encoded(), event.at.timeIntervalSince1970])
+        try db.cachedStatement(sql: """
+            INSERT INTO events (run_id, sequence, step_id, kind, data, at)
+            VALUES (?1, COALESCE((SELECT MAX(sequence) FROM events WHERE run_id = ?1), 0) + 1, ?2, ?3, ?4, ?5)
+            """).execute(arguments: [event.runID, event.stepID, event.kind, event.data.encoded(), event.at.timeIntervalSince1970])
     }
 
     /// - Throws: `StoreError(.corrupt)` when `data` does not parse.
