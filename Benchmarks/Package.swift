@@ -23,6 +23,15 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Run: cd Benchmarks && swift run -c release CacheBenchmark
+        .executableTarget(
+            name: "CacheBenchmark",
+            dependencies: [
+                .product(name: "Wflo", package: wfloFolder),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Run: cd Benchmarks && swift run -c release ReportBenchmark
         .executableTarget(
             name: "ReportBenchmark",

@@ -29,7 +29,7 @@ public enum ResponseCache {
         object["system"] = request.system.map(JSONValue.string) ?? .null
         object["temperature"] = request.temperature.map { .number(String($0)) } ?? .null
         let canonical = JSONValue.object(object).encoded(sorted: true)
-        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        return hex(SHA256.hash(data: Data(canonical.utf8)))
     }
 
     /// Whether an answer may be served again: a complete answer only, never one cut short by
@@ -56,6 +56,17 @@ public enum ResponseCache {
         if let stored = value["json"], stored != .null { json = stored }
         return LLMResponse(id: value["id"]?.stringValue ?? "", model: value["model"]?.stringValue ?? "", text: text,
                            finishReason: finish, usage: usage, json: json)
+    }
+
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func withoutCredentials(_ url: String) -> String {
