@@ -1,5 +1,6 @@
 import Foundation
 import WfloCore
+import WfloDSL
 import WfloEngine
 import WfloPricing
 import WfloProviders
@@ -17,6 +18,8 @@ struct Runtime {
     let secrets: SecretStore
     /// Sends http steps' requests (never through a cassette).
     private let web: AsyncHTTPStepTransport
+    /// `~/.wflo/egress.yaml` or `WFLO_EGRESS`: what every workflow's http steps must also pass.
+    private let userEgress: UserEgressPolicy?
 
     init(store: StoreOptions, cassette: CassetteOptions, pricing: PricingOptions) throws {
         let environment = ProcessInfo.processInfo.environment
@@ -49,6 +52,12 @@ struct Runtime {
             }
         }
         secrets = SecretStore(environment: environment, filePath: SecretStore.defaultPath(environment: environment))
+        do {
+            userEgress = try EgressFile.load(environment: environment)
+                .map { UserEgressPolicy(policy: $0, file: EgressFile.location(environment: environment).path) }
+        } catch {
+            throw CLIError(error.description, exitCode: 2)
+        }
         web = AsyncHTTPStepTransport()
     }
 
@@ -58,6 +67,7 @@ struct Runtime {
                                                   cacheEnabled: cache)
         configuration.secrets = secrets
         configuration.http = web
+        configuration.userEgress = userEgress
         return Executor(configuration)
     }
 

@@ -191,22 +191,28 @@ public struct EgressPolicy: Sendable, Hashable, Codable {
     /// With `addresses` nil (not resolved yet) only what the scheme and the name tell is checked,
     /// so a denied name is refused before DNS is asked; an address written as the host is always
     /// checked as its own answer.
-    public func refusal(scheme: String, host rawHost: String, addresses resolved: [IPAddress]?, declared: Bool = true) -> EgressRefusal? {
+    ///
+    /// `user` names the user-level policy's file when this is that policy: it restricts schemes
+    /// and hosts but leaves the loopback/private rule to the workflow's own policy.
+    public func refusal(scheme: String, host rawHost: String, addresses resolved: [IPAddress]?, declared: Bool = true,
+                        user: String? = nil) -> EgressRefusal? {
         let host = Self.normalize(host: rawHost)
         let literal = IPAddress(host)
         let addresses = resolved ?? literal.map { [$0] } ?? []
         let deferred = resolved == nil && literal == nil
-        let rule = declared ? "the workflow's egress" : "the default egress rule (no egress: block: public hosts only)"
+        let rule = user.map { "the user egress policy \($0)" }
+            ?? (declared ? "the workflow's egress" : "the default egress rule (no egress: block: public hosts only)")
+        let owner = user.map { "user egress policy \($0)" } ?? "egress"
         if !schemes.contains(scheme.lowercased()) {
             return EgressRefusal(host: host, message: "scheme '\(scheme)' is not allowed by \(rule): schemes \(Self.list(schemes))")
         }
         for pattern in deny {
             let p = Pattern(pattern)
             if p.matches(name: host) {
-                return EgressRefusal(host: host, message: "host '\(host)' is denied by egress rule deny '\(pattern)'")
+                return EgressRefusal(host: host, message: "host '\(host)' is denied by \(owner) rule deny '\(pattern)'")
             }
             if case .network(let network) = p, let hit = addresses.first(where: network.contains) {
-                return EgressRefusal(host: host, message: "host '\(host)' resolves to \(hit), denied by egress rule deny '\(pattern)'")
+                return EgressRefusal(host: host, message: "host '\(host)' resolves to \(hit), denied by \(owner) rule deny '\(pattern)'")
             }
         }
         if !allow.isEmpty {
@@ -217,9 +223,11 @@ public struct EgressPolicy: Sendable, Hashable, Codable {
                 return false
             }
             if !allowed {
-                return EgressRefusal(host: host, message: "host '\(host)' is not allowed by egress rule allow \(Self.list(allow)); add it to egress.allow to call it")
+                let fix = user == nil ? "add it to egress.allow to call it" : "add it to that file's allow to call it"
+                return EgressRefusal(host: host, message: "host '\(host)' is not allowed by \(owner) rule allow \(Self.list(allow)); \(fix)")
             }
         }
+        if user != nil { return nil }
         for address in addresses {
             guard let kind = address.nonPublicKind else { continue }
             let listed = allow.contains { pattern in

@@ -89,11 +89,21 @@ struct EgressGuard: Sendable {
     let policy: EgressPolicy
     let declared: Bool
     let resolver: HostResolver
+    /// The user-level policy every workflow must also pass, with the file it came from.
+    let user: (policy: EgressPolicy, file: String)?
 
-    init(policy: EgressPolicy?, resolver: HostResolver) {
+    init(policy: EgressPolicy?, resolver: HostResolver, user: (policy: EgressPolicy, file: String)? = nil) {
         self.policy = policy ?? .default
         self.declared = policy != nil
         self.resolver = resolver
+        self.user = user
+    }
+
+    /// Why the workflow's or the user's policy refuses `host`, or nil; the user's is asked second.
+    func refusal(scheme: String, host: String, addresses: [IPAddress]?) -> EgressRefusal? {
+        if let refusal = policy.refusal(scheme: scheme, host: host, addresses: addresses, declared: declared) { return refusal }
+        if let user { return user.policy.refusal(scheme: scheme, host: host, addresses: addresses, user: user.file) }
+        return nil
     }
 
     /// Resolves the URL's host and checks the scheme, the name and every address.
@@ -106,9 +116,9 @@ struct EgressGuard: Sendable {
         }
         let host = EgressPolicy.normalize(host: rawHost)
         // The scheme and the name are checked before DNS is asked anything.
-        if let refusal = policy.refusal(scheme: scheme, host: host, addresses: nil, declared: declared) { throw refusal }
+        if let refusal = refusal(scheme: scheme, host: host, addresses: nil) { throw refusal }
         let addresses = try await resolver.resolve(host)
-        if let refusal = policy.refusal(scheme: scheme, host: host, addresses: addresses, declared: declared) { throw refusal }
+        if let refusal = refusal(scheme: scheme, host: host, addresses: addresses) { throw refusal }
         var target = EgressCheckedTarget(url: url, host: host, addresses: addresses, connectURL: url.absoluteString, hostHeader: nil)
         if scheme == "http", IPAddress(host) == nil, let pinned = addresses.first,
            var components = URLComponents(url: url, resolvingAgainstBaseURL: false) {

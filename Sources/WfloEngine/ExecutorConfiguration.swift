@@ -27,6 +27,9 @@ public struct ExecutorConfiguration: Sendable {
     public var http: (any HTTPStepTransport)? = nil
     /// Resolves hosts for the egress check (getaddrinfo by default).
     public var resolver: HostResolver = .system
+    /// The user-level egress policy (`~/.wflo/egress.yaml` or `WFLO_EGRESS`) and its file:
+    /// every http request must pass it as well as the workflow's own `egress:`.
+    public var userEgress: UserEgressPolicy?
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },
@@ -44,6 +47,16 @@ public struct ExecutorConfiguration: Sendable {
         self.defaultLLMTimeout = defaultLLMTimeout
         self.approvals = approvals
         self.cacheEnabled = cacheEnabled
+    }
+}
+
+/// A user-level egress policy and the file it was read from (for error messages).
+public struct UserEgressPolicy: Sendable, Hashable {
+    public var policy: EgressPolicy
+    public var file: String
+    public init(policy: EgressPolicy, file: String) {
+        self.policy = policy
+        self.file = file
     }
 }
 

@@ -56,9 +56,9 @@ extension StepRunner {
             return try await failHTTP(step, message: "this executor has no HTTP client for http steps (ExecutorConfiguration.http is nil)", at: started)
         }
         // What the scheme and the name alone refuse is refused before DNS, the circuit or the journal's attempt.
-        let egress = EgressGuard(policy: definition.egress, resolver: configuration.resolver)
-        if let refusal = egress.policy.refusal(scheme: request.url.scheme ?? "", host: request.url.host ?? "", addresses: nil,
-                                               declared: egress.declared) {
+        let egress = EgressGuard(policy: definition.egress, resolver: configuration.resolver,
+                                 user: configuration.userEgress.map { ($0.policy, $0.file) })
+        if let refusal = egress.refusal(scheme: request.url.scheme ?? "", host: request.url.host ?? "", addresses: nil) {
             return try await failHTTP(step, message: refusal.description + "; no connection was made", at: started)
         }
 

@@ -54,13 +54,21 @@ public struct SQLiteJournalStore: JournalStore {
                 try db.execute(sql: "PRAGMA foreign_keys = ON")
             }
             let pool = try DatabasePool(path: path, configuration: config)
-            do {
-                try Schema.migrator.migrate(pool)
-            } catch {
-                // Another process created the file at the same moment and migrated it first
-                // (GRDB reads the applied migrations before taking the write lock): the second
-                // pass sees them applied and does nothing.
-                try Schema.migrator.migrate(pool)
+            // Another process may be migrating the same new file at this moment: GRDB reads the
+            // applied migrations before it takes the write lock, so this one can try a migration
+            // the other has just applied and fail. Each pass re-reads what is applied; once the
+            // other process is done, a pass finds nothing left to do.
+            var attempt = 0
+            while true {
+                do {
+                    try Schema.migrator.migrate(pool)
+                    break
+                } catch {
+                    attempt += 1
+                    if (try? pool.read({ try Schema.migrator.hasCompletedMigrations($0) })) == true { break }
+                    if attempt >= 50 { throw error }
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
             }
             writer = pool
         } catch {

@@ -28,6 +28,21 @@ struct OpeningTests {
         }
     }
 
+    @Test(arguments: 0..<5)
+    func manyOpenersOfANewFileAtOnceAllSucceed(round: Int) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("new-\(round).db").path
+            let opened = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try SQLiteJournalStore(path: path).appliedMigrations() }
+                }
+                return try await group.reduce(into: [[String]]()) { $0.append($1) }
+            }
+            #expect(opened.count == 8)
+            #expect(opened.allSatisfy { $0.count == 5 })
+        }
+    }
+
     @Test func unwritableLocationNamesThePathAndTheFix() async throws {
         try await withTemporaryDirectory { directory in
             let blocker = directory.appendingPathComponent("file")
