@@ -38,21 +38,34 @@ public final class AsyncHTTPTransport: HTTPTransport {
     ///   `.malformedResponse` when the body exceeds ``maximumResponseBytes``;
     ///   `CancellationError` when the task was cancelled.
     public func send(_ request: HTTPExchange.Request, timeout: Duration) async throws -> HTTPExchange.Response {
+        let limit = maximumResponseBytes
+        return try await exchange(request, timeout: timeout, maximumResponseBytes: limit) { host in
+            ProviderError(.malformedResponse, message: "the response from \(host) is larger than \(limit) bytes")
+        }
+    }
+
+    /// One exchange with a body limit of the caller's; `tooLarge` makes the error for a body past it
+    /// (given the host). The one place AsyncHTTPClient's errors become wflo's.
+    func exchange(_ request: HTTPExchange.Request, timeout: Duration, maximumResponseBytes limit: Int,
+                  tooLarge: (String) -> any Error) async throws -> HTTPExchange.Response {
         var outgoing = HTTPClientRequest(url: request.url)
         outgoing.method = HTTPMethod(rawValue: request.method)
         for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
-        outgoing.body = .bytes(ByteBuffer(bytes: request.body))
+        if !request.body.isEmpty || !["GET", "HEAD"].contains(request.method) {
+            outgoing.body = .bytes(ByteBuffer(bytes: request.body))
+        }
+        let host = Self.host(request.url)
         let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout))
         do {
             let response = try await client.execute(outgoing, deadline: deadline, logger: logger)
-            let body = try await response.body.collect(upTo: maximumResponseBytes)
+            let body = try await response.body.collect(upTo: limit)
             return HTTPExchange.Response(status: Int(response.status.code),
                                          headers: response.headers.map { HTTPExchange.Header($0.name, $0.value) },
                                          body: Array(body.readableBytesView))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw ProviderError(.timeout, message: "no answer from \(Self.host(request.url)) within \(timeout)")
+            throw ProviderError(.timeout, message: "no answer from \(host) within \(timeout)")
         } catch is NIOTooManyBytesError {
-            throw ProviderError(.malformedResponse, message: "the response from \(Self.host(request.url)) is larger than \(maximumResponseBytes) bytes")
+            throw tooLarge(host)
         } catch let error as ProviderError {
             throw error
         } catch let error as HTTPClientError where error == .cancelled {
@@ -60,7 +73,7 @@ public final class AsyncHTTPTransport: HTTPTransport {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw ProviderError(.connection, message: "cannot reach \(Self.host(request.url)): \(error)")
+            throw ProviderError(.connection, message: "cannot reach \(host): \(error)")
         }
     }
 

@@ -29,51 +29,22 @@ public struct ResponseTooLargeError: Error, Sendable, Hashable, CustomStringConv
 /// ``HTTPStepTransport`` over AsyncHTTPClient (NIO's singleton event loop group), with redirects
 /// off and no retry of refused connections inside the client. Call ``shutdown()`` once before exit.
 public final class AsyncHTTPStepTransport: HTTPStepTransport {
-    private let client: HTTPClient
-    private let logger: Logger
+    /// The same client set-up and error mapping as the LLM transport; only the body limit differs.
+    private let transport: AsyncHTTPTransport
 
     public init(connectTimeout: Duration = .seconds(10),
                 logger: Logger = Logger(label: "wflo.http-step", factory: { _ in SwiftLogNoOpLogHandler() })) {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout.connect = .nanoseconds(AsyncHTTPTransport.nanoseconds(connectTimeout))
-        configuration.redirectConfiguration = .disallow
-        configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration, backgroundActivityLogger: logger)
-        self.logger = logger
+        transport = AsyncHTTPTransport(connectTimeout: connectTimeout, logger: logger)
     }
 
     public func send(_ request: HTTPExchange.Request, timeout: Duration, maximumResponseBytes: Int) async throws -> HTTPExchange.Response {
-        var outgoing = HTTPClientRequest(url: request.url)
-        outgoing.method = HTTPMethod(rawValue: request.method)
-        for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
-        if !request.body.isEmpty || !["GET", "HEAD"].contains(request.method) {
-            outgoing.body = .bytes(ByteBuffer(bytes: request.body))
-        }
-        let host = AsyncHTTPTransport.host(request.url)
-        let deadline = NIODeadline.now() + .nanoseconds(AsyncHTTPTransport.nanoseconds(timeout))
-        do {
-            let response = try await client.execute(outgoing, deadline: deadline, logger: logger)
-            let body = try await response.body.collect(upTo: maximumResponseBytes)
-            return HTTPExchange.Response(status: Int(response.status.code),
-                                         headers: response.headers.map { HTTPExchange.Header($0.name, $0.value) },
-                                         body: Array(body.readableBytesView))
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw ProviderError(.timeout, message: "no answer from \(host) within \(timeout)")
-        } catch is NIOTooManyBytesError {
-            throw ResponseTooLargeError(host: host, limit: maximumResponseBytes)
-        } catch let error as ProviderError {
-            throw error
-        } catch let error as HTTPClientError where error == .cancelled {
-            throw CancellationError()
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw ProviderError(.connection, message: "cannot reach \(host): \(error)")
+        try await transport.exchange(request, timeout: timeout, maximumResponseBytes: maximumResponseBytes) { host in
+            ResponseTooLargeError(host: host, limit: maximumResponseBytes)
         }
     }
 
     /// Closes the client's connections. Call it once; the transport cannot send afterwards.
     public func shutdown() async throws {
-        try await client.shutdown()
+        try await transport.shutdown()
     }
 }

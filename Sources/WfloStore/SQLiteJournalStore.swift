@@ -53,24 +53,28 @@ public struct SQLiteJournalStore: JournalStore {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 try db.execute(sql: "PRAGMA foreign_keys = ON")
             }
-            let pool = try DatabasePool(path: path, configuration: config)
-            // Another process may be migrating the same new file at this moment: GRDB reads the
-            // applied migrations before it takes the write lock, so this one can try a migration
-            // the other has just applied and fail. Each pass re-reads what is applied; once the
-            // other process is done, a pass finds nothing left to do.
+            // Other processes may be creating the same new file at this moment: switching it to
+            // WAL can then find it locked, and GRDB reads the applied migrations before it takes
+            // the write lock, so a migration the other has just applied can fail here. Each pass
+            // opens and re-reads; once the other process is done, a pass finds nothing to do.
+            var opened: DatabasePool?
             var attempt = 0
-            while true {
+            while opened == nil {
                 do {
-                    try Schema.migrator.migrate(pool)
-                    break
+                    let pool = try DatabasePool(path: path, configuration: config)
+                    do {
+                        try Schema.migrator.migrate(pool)
+                    } catch {
+                        guard (try? pool.read({ try Schema.migrator.hasCompletedMigrations($0) })) == true else { throw error }
+                    }
+                    opened = pool
                 } catch {
                     attempt += 1
-                    if (try? pool.read({ try Schema.migrator.hasCompletedMigrations($0) })) == true { break }
                     if attempt >= 50 { throw error }
-                    Thread.sleep(forTimeInterval: 0.02)
+                    Thread.sleep(forTimeInterval: 0.01 + 0.02 * Double.random(in: 0..<1))
                 }
             }
-            writer = pool
+            writer = opened!
         } catch {
             throw StoreError(.database, "cannot open the journal at \(path): \(error); set WFLO_DB or --db to a writable file")
         }

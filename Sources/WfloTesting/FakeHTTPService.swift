@@ -39,109 +39,62 @@ public final class FakeHTTPService: Sendable {
         public var body: String
     }
 
-    public let port: Int
     private let core: FakeHTTPServiceCore
-    private let group: MultiThreadedEventLoopGroup
-    private let channel: any Channel
+    private let server: LoopbackServer
 
+    public var port: Int { server.port }
     /// `http://127.0.0.1:PORT`.
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, core: FakeHTTPServiceCore, group: MultiThreadedEventLoopGroup, channel: any Channel) {
-        self.port = port
+    private init(core: FakeHTTPServiceCore, server: LoopbackServer) {
         self.core = core
-        self.group = group
-        self.channel = channel
+        self.server = server
     }
 
     /// Starts the service on 127.0.0.1 with an ephemeral port, on an event loop of its own.
     /// - Throws: the socket error when it cannot bind.
     public static func start() async throws -> FakeHTTPService {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let core = FakeHTTPServiceCore()
-        do {
-            let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(FakeHTTPHandler(core: core))
-                    }
-                }
-                .bind(host: "127.0.0.1", port: 0)
-                .get()
-            guard let port = channel.localAddress?.port else {
-                try? await channel.close()
-                try? await group.shutdownGracefully()
-                throw ChannelError.unknownLocalAddress
+        let server = try await LoopbackServer.start { gathered, reply in
+            let request = Request(method: gathered.method, uri: gathered.uri, path: gathered.path, headers: gathered.headers,
+                                  body: gathered.body)
+            core.record(request)
+            let (delay, response) = FakeHTTPHandler.route(request)
+            if let delay {
+                reply.after(seconds: delay) { reply.send(response.loopback) }
+            } else {
+                reply.send(response.loopback)
             }
-            return FakeHTTPService(port: port, core: core, group: group, channel: channel)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
         }
+        return FakeHTTPService(core: core, server: server)
     }
 
     /// Stops listening, closes open connections (delayed answers end with the connection closed)
     /// and stops the event loop. Safe to call twice.
     public func shutdown() async {
-        guard let connections = core.beginShutdown() else { return }
-        try? await channel.close()
-        for connection in connections { try? await connection.close() }
-        try? await group.shutdownGracefully()
+        await server.shutdown()
     }
 
     /// Every request received so far, in arrival order.
     public func requests() -> [Request] {
-        core.state.withLock { $0.requests }
+        core.requests.withLock { $0 }
     }
 
     public var requestCount: Int {
-        core.state.withLock { $0.requests.count }
+        core.requests.withLock { $0.count }
     }
 
     /// Connections accepted so far (a request refused before connecting leaves this unchanged).
     public var connectionCount: Int {
-        core.state.withLock { $0.connectionsAccepted }
+        server.connections.accepted
     }
 }
 
-/// The shared state of a ``FakeHTTPService``.
+/// The requests a ``FakeHTTPService`` received.
 final class FakeHTTPServiceCore: Sendable {
-    struct State {
-        var requests: [FakeHTTPService.Request] = []
-        var connections: [ObjectIdentifier: any Channel] = [:]
-        var connectionsAccepted = 0
-        var isShutDown = false
-    }
-
-    let state = Mutex(State())
-
-    func register(_ channel: any Channel) -> Bool {
-        state.withLock { state in
-            guard !state.isShutDown else { return false }
-            state.connections[ObjectIdentifier(channel)] = channel
-            state.connectionsAccepted += 1
-            return true
-        }
-    }
-
-    func unregister(_ channel: any Channel) {
-        _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
-    }
+    let requests = Mutex<[FakeHTTPService.Request]>([])
 
     func record(_ request: FakeHTTPService.Request) {
-        state.withLock { $0.requests.append(request) }
-    }
-
-    func beginShutdown() -> [any Channel]? {
-        state.withLock { state in
-            guard !state.isShutDown else { return nil }
-            state.isShutDown = true
-            let channels = Array(state.connections.values)
-            state.connections = [:]
-            return channels
-        }
+        requests.withLock { $0.append(request) }
     }
 }

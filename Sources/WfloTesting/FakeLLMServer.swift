@@ -30,22 +30,20 @@ public final class FakeLLMServer: Sendable {
     /// `POST` path of Anthropic messages.
     public static let anthropicPath = "/v1/messages"
 
-    /// The ephemeral port the server listens on.
-    public let port: Int
     private let core: FakeLLMServerCore
-    private let group: MultiThreadedEventLoopGroup
-    private let channel: any Channel
+    private let server: LoopbackServer
+
+    /// The ephemeral port the server listens on.
+    public var port: Int { server.port }
 
     /// `http://127.0.0.1:PORT/v1`, the value for `OPENAI_BASE_URL`.
     public var baseURLOpenAI: String { "http://127.0.0.1:\(port)/v1" }
     /// `http://127.0.0.1:PORT`, the value for `ANTHROPIC_BASE_URL`.
     public var baseURLAnthropic: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, core: FakeLLMServerCore, group: MultiThreadedEventLoopGroup, channel: any Channel) {
-        self.port = port
+    private init(core: FakeLLMServerCore, server: LoopbackServer) {
         self.core = core
-        self.group = group
-        self.channel = channel
+        self.server = server
     }
 
     /// Starts a server on 127.0.0.1 with an ephemeral port, on an event loop of its own.
@@ -55,39 +53,33 @@ public final class FakeLLMServer: Sendable {
     ///   none is accepted.
     /// - Throws: the socket error when it cannot bind.
     public static func start(requiredAPIKey: String? = nil) async throws -> FakeLLMServer {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let core = FakeLLMServerCore(requiredAPIKey: requiredAPIKey)
-        do {
-            let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(FakeLLMHandler(core: core))
-                    }
-                }
-                .bind(host: "127.0.0.1", port: 0)
-                .get()
-            guard let port = channel.localAddress?.port else {
-                try? await channel.close()
-                try? await group.shutdownGracefully()
-                throw ChannelError.unknownLocalAddress
-            }
-            return FakeLLMServer(port: port, core: core, group: group, channel: channel)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        let server = try await LoopbackServer.start { request, reply in
+            perform(core.accept(method: request.method, path: request.path, headers: request.headers, body: request.body), reply)
+        }
+        return FakeLLMServer(core: core, server: server)
+    }
+
+    /// Does what the core decided: answer, wait then act, drop the connection, or never answer.
+    private static func perform(_ action: FakeWire.Action, _ reply: LoopbackHTTPHandler.Reply) {
+        switch action {
+        case .respond(let response):
+            reply.send(LoopbackResponse(status: response.status, headers: response.headers, body: response.body))
+        case .after(let duration, let next):
+            let (seconds, attoseconds) = duration.components
+            reply.after(seconds: Double(seconds) + Double(attoseconds) / 1e18) { perform(next, reply) }
+        case .drop:
+            reply.close()
+        case .hang:
+            break
         }
     }
 
     /// Stops listening, closes every open connection (hung requests end with the connection
     /// closed), wakes every ``waitForRequests(_:)`` and stops the event loop. Safe to call twice.
     public func shutdown() async {
-        guard let connections = core.beginShutdown() else { return }
-        try? await channel.close()
-        for connection in connections { try? await connection.close() }
-        try? await group.shutdownGracefully()
+        core.wakeAllWaiters()
+        await server.shutdown()
     }
 
     // MARK: - Scripting

@@ -1,13 +1,8 @@
 import Foundation
-import NIOCore
-import NIOHTTP1
 import WfloCore
 
-/// One connection of a ``FakeHTTPService``: gathers a request, routes it, answers (now or later).
-final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
+/// The routes of a ``FakeHTTPService``: what each request is answered, and after how long.
+enum FakeHTTPHandler {
     struct Response {
         var status: Int
         var headers: [(String, String)]
@@ -16,60 +11,8 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         static func json(_ value: JSONValue, status: Int = 200) -> Response {
             Response(status: status, headers: [("content-type", "application/json")], body: Array(value.encoded(sorted: true, pretty: true).utf8))
         }
-    }
 
-    private let core: FakeHTTPServiceCore
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-
-    init(core: FakeHTTPServiceCore) {
-        self.core = core
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if !core.register(context.channel) {
-            context.close(promise: nil)
-            return
-        }
-        context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        core.unregister(context.channel)
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            body = context.channel.allocator.buffer(capacity: 0)
-        case .body(var part):
-            body?.writeBuffer(&part)
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            let text = body.map { String(buffer: $0) } ?? ""
-            body = nil
-            var headers: [String: String] = [:]
-            for (name, value) in head.headers {
-                let key = name.lowercased()
-                headers[key] = headers[key].map { $0 + ", " + value } ?? value
-            }
-            let path = String(head.uri.prefix { $0 != "?" })
-            let request = FakeHTTPService.Request(method: head.method.rawValue, uri: head.uri, path: path, headers: headers, body: text)
-            core.record(request)
-            let (delay, response) = Self.route(request)
-            let keepAlive = head.isKeepAlive
-            if let delay {
-                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000))) {
-                    guard context.channel.isActive else { return }
-                    self.write(response, context: context, keepAlive: keepAlive)
-                }
-            } else {
-                write(response, context: context, keepAlive: keepAlive)
-            }
-        }
+        var loopback: LoopbackResponse { LoopbackResponse(status: status, headers: headers, body: body) }
     }
 
     static func query(_ uri: String) -> [String: String] {
@@ -121,21 +64,5 @@ final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             break
         }
         return (nil, Response(status: 404, headers: [("content-type", "text/plain")], body: Array("no route for \(request.method) \(request.path)".utf8)))
-    }
-
-    private func write(_ response: Response, context: ChannelHandlerContext, keepAlive: Bool) {
-        var headers = HTTPHeaders(response.headers)
-        headers.replaceOrAdd(name: "content-length", value: String(response.body.count))
-        headers.replaceOrAdd(name: "connection", value: keepAlive ? "keep-alive" : "close")
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
-        if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-        }
     }
 }

@@ -21,7 +21,6 @@ final class FakeLLMServerCore: Sendable {
         var anyPathQueue: [FakeLLMServer.Behavior] = []
         var rules: [MatchRule] = []
         var recorded: [RecordedRequest] = []
-        var connections: [ObjectIdentifier: any Channel] = [:]
         var waiters: [Waiter] = []
         var isShutDown = false
     }
@@ -82,30 +81,14 @@ final class FakeLLMServerCore: Sendable {
         }
     }
 
-    func register(_ channel: any Channel) -> Bool {
-        state.withLock { state in
-            guard !state.isShutDown else { return false }
-            state.connections[ObjectIdentifier(channel)] = channel
-            return true
-        }
-    }
-
-    func unregister(_ channel: any Channel) {
-        _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
-    }
-
-    /// Marks the server shut down; returns the open connections to close and wakes every waiter.
-    func beginShutdown() -> [any Channel]? {
-        let (channels, waiters) = state.withLock { state -> ([any Channel]?, [Waiter]) in
-            guard !state.isShutDown else { return (nil, []) }
+    /// Marks the server shut down and wakes every ``FakeLLMServer/waitForRequests(_:)``.
+    func wakeAllWaiters() {
+        let waiters = state.withLock { state -> [Waiter] in
             state.isShutDown = true
-            let channels = Array(state.connections.values)
-            state.connections = [:]
             let waiters = state.waiters
             state.waiters = []
-            return (channels, waiters)
+            return waiters
         }
         for waiter in waiters { waiter.continuation.resume() }
-        return channels
     }
 }
