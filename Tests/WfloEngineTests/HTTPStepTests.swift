@@ -36,18 +36,10 @@ struct HTTPHarness {
 
     static func with<T>(_ body: (HTTPHarness) async throws -> T) async throws -> T {
         let service = try await FakeHTTPService.start()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-http-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let harness = HTTPHarness(service: service, transport: AsyncHTTPStepTransport(),
-                                  store: try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path), directory: directory)
-        do {
-            let result = try await body(harness)
-            await harness.close()
-            return result
-        } catch {
-            await harness.close()
-            throw error
-        }
+        return try await withHarness(folder: "wflo-http", make: { directory in
+            HTTPHarness(service: service, transport: AsyncHTTPStepTransport(),
+                        store: try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path), directory: directory)
+        }, close: { await $0.close() }, body)
     }
 
     func close() async {

@@ -37,6 +37,23 @@ final class Sleeps: Sendable {
     func withLock<T>(_ body: ([Double]) -> T) -> T { delays.withLock { body($0) } }
 }
 
+/// Makes a harness in a new temporary folder, runs `body` with it, and closes it (which removes
+/// the folder) whether `body` succeeds or throws. Shared by the engine suites' harnesses.
+func withHarness<H, T>(folder: String, make: (URL) async throws -> H, close: (H) async -> Void,
+                       _ body: (H) async throws -> T) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(folder)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let harness = try await make(directory)
+    do {
+        let result = try await body(harness)
+        await close(harness)
+        return result
+    } catch {
+        await close(harness)
+        throw error
+    }
+}
+
 /// A real loopback LLM server, a real HTTP client, a real SQLite journal (a file in a temp
 /// folder), and the executor wired to them. Sleeping is recorded, not done.
 struct Harness {
@@ -49,18 +66,10 @@ struct Harness {
 
     static func with<T>(_ body: (Harness) async throws -> T) async throws -> T {
         let server = try await FakeLLMServer.start()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-engine-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let harness = Harness(server: server, transport: AsyncHTTPTransport(),
-                              store: try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path), directory: directory)
-        do {
-            let result = try await body(harness)
-            await harness.close()
-            return result
-        } catch {
-            await harness.close()
-            throw error
-        }
+        return try await withHarness(folder: "wflo-engine", make: { directory in
+            Harness(server: server, transport: AsyncHTTPTransport(),
+                    store: try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path), directory: directory)
+        }, close: { await $0.close() }, body)
     }
 
     func close() async {
