@@ -19,6 +19,8 @@ extension RunReport {
         }
         tiles += [("unsettled (USD)", unsettled.dollars()), ("attempts", String(totalAttempts)), ("retries", String(retries)),
                   ("failed attempts", "\(failedAttempts) · \(failedCost.dollars())")]
+        if cacheHits > 0 { tiles.append(("cache hits · saved", "\(cacheHits) · \(cacheSavings.dollars())")) }
+        if !approvals.isEmpty { tiles.append(("approvals · waited", "\(approvals.count) · \(RunReport.waitText(approvalWaitSeconds))")) }
         body += HTML.tiles(tiles)
         if !unsettled.isZero {
             body += "<div class=\"warn\">Includes " + HTML.escape(unsettled.dollars())
@@ -58,6 +60,13 @@ extension RunReport {
             body += HTML.table(header: ["model", "calls", "input", "output", "cost (USD)"],
                                rows: models.map { [$0.model, String($0.calls), String($0.usage.inputTokens), String($0.usage.outputTokens), $0.cost.formatted(decimals: 6)] },
                                numeric: Set(1...4))
+        }
+        if !approvals.isEmpty {
+            body += "<h2>Approvals</h2>\n"
+            body += HTML.table(header: ["step", "request", "decision", "by", "waited", "comment"],
+                               rows: approvals.map { [$0.stepID, $0.requestID, $0.status.rawValue, $0.decidedBy ?? "-",
+                                                      RunReport.waitText($0.waitedSeconds), $0.comment ?? ""] },
+                               numeric: [4])
         }
         if !unsettledAttempts.isEmpty {
             body += "<h2>Unsettled attempts</h2>\n<p>Charged at their reservation: in flight when a process stopped, the outcome is unknown.</p>\n"

@@ -91,6 +91,8 @@ struct ApprovalTests {
             #expect(report.approvals.allSatisfy { $0.status == .approved && $0.decidedBy == "alice" && $0.waitedSeconds >= 0 })
             #expect(report.render(.table).contains("Approvals (waited"))
             #expect(report.json["approvals"]?[0]?["comment"] == "ship it")
+            let page = report.render(.html)
+            #expect(page.contains("<h2>Approvals</h2>") && page.contains("ship it"))
         }
     }
 

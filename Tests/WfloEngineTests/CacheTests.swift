@@ -64,6 +64,7 @@ struct CacheTests {
             #expect(report.spent == .zero)
             #expect(report.models.allSatisfy { $0.calls == 0 })
             #expect(report.json["totals"]?["cache_savings_usd"]?.stringValue == first.ledger.settled.exact())
+            #expect(report.render(.html).contains("cache hits · saved"))
         }
     }
 
