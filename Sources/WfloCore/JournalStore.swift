@@ -41,6 +41,17 @@ public protocol JournalStore: Sendable {
     /// died): it stays charged at its reservation. Returns how many were marked.
     func markInFlightUnsettled(runID: String, at: Date) async throws -> Int
 
+    // MARK: run ownership
+
+    /// Makes `owner` the run's driver unless another owner holds it and `takeOver` says that
+    /// holder (with its last heartbeat) is still alive. Atomic: two processes claiming at once
+    /// cannot both succeed.
+    func claimRun(id: String, owner: RunOwner, at: Date, takeOver: (RunOwner, Date) -> Bool) async throws -> RunClaim
+    /// Records that `token`'s owner still drives the run.
+    func heartbeatRun(id: String, token: String, at: Date) async throws
+    /// Lets go of the run if `token`'s owner holds it.
+    func releaseRun(id: String, token: String) async throws
+
     // MARK: approvals (invariant 4)
 
     /// Files a request for a human decision, or finds the one already filed for the same run and

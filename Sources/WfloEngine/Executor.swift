@@ -40,7 +40,10 @@ public struct Executor: Sendable {
         try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: "run_started",
                                                               data: ["budget_usd": budget.map { .string($0.description) } ?? .null], at: now))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
-        return try await drive(run: run, definition: definition, completed: [:], nextAttempt: [:], alerted: [])
+        let lease = try await RunLease.acquire(store: configuration.store, runID: run.id, now: now)
+        return try await lease.hold {
+            try await drive(run: run, definition: definition, completed: [:], nextAttempt: [:], alerted: [])
+        }
     }
 
     /// Continues a run from its journal.
@@ -51,10 +54,20 @@ public struct Executor: Sendable {
     /// - Throws: ``EngineError`` when the run already completed or was cancelled.
     public func resume(runID: String, definition: WorkflowDefinition, budget: Money? = nil) async throws -> RunResult {
         let store = configuration.store
-        var journal = try await store.journal(runID: runID)
+        let journal = try await store.journal(runID: runID)
         if journal.run.status == .completed || journal.run.status == .cancelled || journal.run.status == .rejected {
             throw EngineError(.resume, "run \(runID) is \(journal.run.status.rawValue); there is nothing to resume")
         }
+        // Refused while another live process drives the run: its attempts are not "in flight at a crash".
+        let lease = try await RunLease.acquire(store: store, runID: runID, now: configuration.now())
+        return try await lease.hold {
+            try await continueRun(runID: runID, journal: journal, definition: definition, budget: budget)
+        }
+    }
+
+    private func continueRun(runID: String, journal: RunJournal, definition: WorkflowDefinition, budget: Money?) async throws -> RunResult {
+        let store = configuration.store
+        var journal = journal
         let unsettled = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
         if unsettled > 0 || budget != nil { journal = try await store.journal(runID: runID) }
         var run = journal.run

@@ -127,6 +127,23 @@ struct ApprovalCLITests {
         }
     }
 
+    @Test func resumingARunAnotherProcessIsStillDrivingIsRefused() async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let (process, out, err) = try wflo.start(["run", Self.publish])
+            let review = try await Self.pending(wflo, step: "review")
+            let runID = try #require(review["run_id"]?.stringValue)
+            let second = try await wflo.run(["resume", runID])
+            #expect(second.status == 2)
+            #expect(second.stderr.contains("is being driven by process \(process.processIdentifier)"), "\(second.stderr)")
+            #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
+            _ = try await Self.pending(wflo, step: "publish")
+            #expect(try await wflo.run(["approve", "\(runID)/publish"]).status == 0)
+            let first = await WfloProcess.finish(process, out, err)
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(announcements(server) == 1)
+        }
+    }
+
     @Test func thePublishExampleRunsOfflineFromItsCassette() async throws {
         try await CLITests.withServer { server, wflo, _ in
             let cassette = WfloProcess.repositoryRoot.appendingPathComponent("Examples/publish/cassette.json").path

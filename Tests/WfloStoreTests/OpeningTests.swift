@@ -24,7 +24,7 @@ struct OpeningTests {
             let path = directory.appendingPathComponent("wflo.db").path
             for _ in 0..<3 { _ = try SQLiteJournalStore(path: path) }
             let store = try SQLiteJournalStore(path: path)
-            #expect(try store.appliedMigrations() == ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits"])
+            #expect(try store.appliedMigrations() == ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits", "v6_run_owner"])
         }
     }
 
@@ -39,7 +39,7 @@ struct OpeningTests {
                 return try await group.reduce(into: [[String]]()) { $0.append($1) }
             }
             #expect(opened.count == 8)
-            #expect(opened.allSatisfy { $0.count == 5 })
+            #expect(opened.allSatisfy { $0.count == 6 })
         }
     }
 
@@ -62,5 +62,32 @@ struct OpeningTests {
     ])
     func defaultPathPrefersWFLODBThenHome(environment: [String: String], expected: String) {
         #expect(SQLiteJournalStore.defaultPath(environment: environment) == expected)
+    }
+}
+
+struct RunOwnershipTests {
+    @Test func oneOwnerAtATimeUnlessTheHolderIsGone() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path)
+            try await store.createRun(sampleRun())
+            let a = RunOwner(pid: 1, host: "h", token: "a")
+            let b = RunOwner(pid: 2, host: "h", token: "b")
+            let now = Date()
+            #expect(try await store.claimRun(id: "run-1", owner: a, at: now) { _, _ in false } == .claimed)
+            let held = try await store.claimRun(id: "run-1", owner: b, at: now) { _, _ in false }
+            guard case .heldBy(let holder, _) = held else {
+                Issue.record("a second owner claimed a held run")
+                return
+            }
+            #expect(holder == a)
+            // The same owner may claim again; another takes over only when the holder is gone.
+            #expect(try await store.claimRun(id: "run-1", owner: a, at: now) { _, _ in false } == .claimed)
+            #expect(try await store.claimRun(id: "run-1", owner: b, at: now) { holder, _ in holder.pid == 1 } == .claimed)
+            // Releasing with someone else's token changes nothing.
+            try await store.releaseRun(id: "run-1", token: "a")
+            #expect(try await store.claimRun(id: "run-1", owner: a, at: now) { _, _ in false } != .claimed)
+            try await store.releaseRun(id: "run-1", token: "b")
+            #expect(try await store.claimRun(id: "run-1", owner: a, at: now) { _, _ in false } == .claimed)
+        }
     }
 }

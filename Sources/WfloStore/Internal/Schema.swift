@@ -157,6 +157,13 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v6_run_owner") { db in
+            // The process driving a run and its last heartbeat: one driver at a time.
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN owner TEXT;
+                ALTER TABLE runs ADD COLUMN heartbeat_at REAL;
+                """)
+        }
         return migrator
     }
 }

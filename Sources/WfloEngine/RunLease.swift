@@ -1,0 +1,65 @@
+import Foundation
+import WfloCore
+
+/// One driver per run. A run is claimed in the journal before it is driven, kept with a heartbeat,
+/// and released at the end. A `wflo resume` while the first process still drives the run (waiting
+/// for an approval, say) is refused instead of running and charging the same steps twice.
+///
+/// A holder is taken over when it is gone: on the same machine, when its process no longer
+/// exists (a kill -9 is seen at once); elsewhere, when its heartbeat is older than ``staleAfter``.
+struct RunLease: Sendable {
+    static let heartbeatInterval: Double = 2
+    static let staleAfter: Double = 30
+
+    let store: any JournalStore
+    let runID: String
+    let owner: RunOwner
+
+    /// - Throws: ``EngineError`` `.resume` naming the live holder.
+    static func acquire(store: any JournalStore, runID: String, now: Date) async throws -> RunLease {
+        let owner = RunOwner.current()
+        let claim = try await store.claimRun(id: runID, owner: owner, at: now) { holder, heartbeat in
+            if holder.host == owner.host { return !processExists(holder.pid) }
+            return now.timeIntervalSince(heartbeat) > staleAfter
+        }
+        if case .heldBy(let holder, let heartbeat) = claim {
+            let ago = max(0, Int(now.timeIntervalSince(heartbeat)))
+            throw EngineError(.resume, "run \(runID) is being driven by \(holder) (heartbeat \(ago)s ago); it continues by itself once its approvals are decided (wflo approvals). Stop that process first to resume here")
+        }
+        return RunLease(store: store, runID: runID, owner: owner)
+    }
+
+    /// Whether a process with this id exists on this machine.
+    static func processExists(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Renews the claim every ``heartbeatInterval`` seconds until cancelled.
+    func heartbeat() -> Task<Void, Never> {
+        Task { [store, runID, owner] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int64(RunLease.heartbeatInterval * 1000)))
+                if Task.isCancelled { break }
+                try? await store.heartbeatRun(id: runID, token: owner.token, at: Date())
+            }
+        }
+    }
+
+    func release() async {
+        try? await store.releaseRun(id: runID, token: owner.token)
+    }
+
+    /// Runs `body` holding the lease, heartbeating, and releases it however `body` ends.
+    func hold<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let beat = heartbeat()
+        defer { beat.cancel() }
+        do {
+            let result = try await body()
+            await release()
+            return result
+        } catch {
+            await release()
+            throw error
+        }
+    }
+}
