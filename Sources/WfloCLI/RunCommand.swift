@@ -3,6 +3,7 @@ import Foundation
 import WfloCore
 import WfloDSL
 import WfloEngine
+import WfloStore
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,38 +27,18 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A JSON or YAML file with an object of inputs.")
     var inputFile: String?
 
-    @Flag(help: "Print one JSON object at the end instead of progress.")
-    var json = false
-
-    @OptionGroup var store: StoreOptions
-    @OptionGroup var cassette: CassetteOptions
-    @OptionGroup var pricing: PricingOptions
-    @OptionGroup var approvals: ApprovalOptions
-    @OptionGroup var cache: CacheOptions
+    @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
         if noBudget && budget != nil { throw ValidationError("--budget and --no-budget cannot be used together") }
     }
 
     func run() async throws {
-        let result = try await reportingErrors { () -> RunResult in
-            let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing)
-            do {
-                let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
-                let budgetInForce = try resolveBudget(definition)
-                let inputValues = try bindInputs(definition)
-                let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db)
-                let result = try await runtime.executor(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache)
-                    .start(definition: definition, source: source, path: file, inputs: inputValues, budget: budgetInForce)
-                try await runtime.close()
-                return result
-            } catch {
-                try? await runtime.close()
-                throw error
-            }
+        try await execution.execute { runtime, executor in
+            let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
+            return try await executor.start(definition: definition, source: source, path: file, inputs: try bindInputs(definition),
+                                            budget: try resolveBudget(definition))
         }
-        RunSummary.print(result, json: json)
-        if result.status.exitCode != 0 { throw ExitCode(result.status.exitCode) }
     }
 
     private func resolveBudget(_ definition: WorkflowDefinition) throws -> Money? {
@@ -77,6 +58,44 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(error)", exitCode: 2)
         }
+    }
+}
+
+/// What `run` and `resume` share: the journal, cassette, pricing, approval and cache options,
+/// `--json`, and how a run is driven, closed, summarised and turned into an exit code.
+struct ExecutionOptions: ParsableArguments {
+    @Flag(help: "Print one JSON object at the end instead of progress.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var cassette: CassetteOptions
+    @OptionGroup var pricing: PricingOptions
+    @OptionGroup var approvals: ApprovalOptions
+    @OptionGroup var cache: CacheOptions
+
+    /// Opens the runtime, hands `body` an executor wired to it (progress, approvals, cache),
+    /// closes the runtime however `body` ends, prints the summary and exits with the run's code.
+    func execute(_ body: (Runtime, Executor) async throws -> RunResult) async throws {
+        let result = try await reportingErrors { () -> RunResult in
+            let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing)
+            do {
+                let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db)
+                let result = try await body(runtime, runtime.executor(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache))
+                try await runtime.close()
+                return result
+            } catch let error as EngineError {
+                try? await runtime.close()
+                throw CLIError(error.description, exitCode: 2)
+            } catch let error as StoreError {
+                try? await runtime.close()
+                throw CLIError(error.message, exitCode: 2)
+            } catch {
+                try? await runtime.close()
+                throw error
+            }
+        }
+        RunSummary.print(result, json: json)
+        if result.status.exitCode != 0 { throw ExitCode(result.status.exitCode) }
     }
 }
 
