@@ -137,6 +137,13 @@ public struct SpendReport: Sendable, Hashable {
         public var attempts: Int
         public var usage: TokenUsage
         public var cost: Money
+
+        mutating func add(_ attempt: AttemptRecord) {
+            attempts += 1
+            model = attempt.model ?? model
+            usage = usage + (attempt.usage ?? .zero)
+            cost += attempt.charged
+        }
     }
 
     /// Spend of the runs started on one UTC day.
@@ -192,13 +199,10 @@ public struct SpendReport: Sendable, Hashable {
             total.add(attempt)
             spentByRun[attempt.runID, default: .zero] += attempt.charged
             let key = StepKey(runID: attempt.runID, stepID: attempt.stepID)
-            var line = stepCosts[key] ?? StepCost(runID: attempt.runID, workflow: runsByID[attempt.runID]?.workflowName ?? "",
-                                                  stepID: attempt.stepID, model: nil, attempts: 0, usage: .zero, cost: .zero)
-            line.attempts += 1
-            line.model = attempt.model ?? line.model
-            line.usage = line.usage + (attempt.usage ?? .zero)
-            line.cost += attempt.charged
-            stepCosts[key] = line
+            // Mutated in place: no copy of the line per attempt.
+            stepCosts[key, default: StepCost(runID: attempt.runID, workflow: runsByID[attempt.runID]?.workflowName ?? "",
+                                             stepID: attempt.stepID, model: nil, attempts: 0, usage: .zero, cost: .zero)]
+                .add(attempt)
         }
         for run in runs { total.budget?.add(run: run, spent: spentByRun[run.id] ?? .zero) }
         totals = total
@@ -247,9 +251,7 @@ public struct SpendReport: Sendable, Hashable {
                 let k = grouping == .model
                     ? GroupKey(key: attempt.model ?? noModel, workflow: nil)
                     : GroupKey(key: attempt.stepID, workflow: runsByID[attempt.runID]?.workflowName ?? "")
-                var group = groups[k] ?? Group(key: k.key, workflow: k.workflow)
-                group.add(attempt)
-                groups[k] = group
+                groups[k, default: Group(key: k.key, workflow: k.workflow)].add(attempt)
                 runSets[k, default: []].insert(attempt.runID)
             }
             for (k, set) in runSets { groups[k]?.runs = set.count }
