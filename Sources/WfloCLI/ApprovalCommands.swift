@@ -46,7 +46,7 @@ struct ListApprovals: AsyncParsableCommand {
             let rows = requests.map { request in
                 [request.id, String(request.runID.prefix(8)), request.stepID, request.status.rawValue,
                  ApprovalText.summary(request.message, limit: 48), request.worstCase?.dollars() ?? "—",
-                 ApprovalText.age(from: request.requestedAt, to: request.decidedAt ?? now)]
+                 DurationText.describe((request.decidedAt ?? now).timeIntervalSince(request.requestedAt))]
             }
             let table = TextTable(header: ["ID", "RUN", "STEP", "STATUS", "WHAT", "WORST CASE", "AGE"], rows: rows, rightAligned: [5, 6])
             Console.out(table.render(separatorBefore: nil))
@@ -186,14 +186,6 @@ enum ApprovalText {
         return line.count <= limit ? line : String(line.prefix(limit - 1)) + "…"
     }
 
-    static func age(from start: Date, to end: Date) -> String {
-        let seconds = max(0, Int(end.timeIntervalSince(start)))
-        if seconds < 60 { return "\(seconds)s" }
-        if seconds < 3600 { return "\(seconds / 60)m" }
-        if seconds < 86400 { return "\(seconds / 3600)h\(seconds % 3600 / 60)m" }
-        return "\(seconds / 86400)d\(seconds % 86400 / 3600)h"
-    }
-
     static func json(_ request: ApprovalRecord, now: Date) -> JSONValue {
         let iso = ISO8601DateFormatter()
         var object: [String: JSONValue] = [
@@ -219,7 +211,7 @@ enum ApprovalText {
     static func full(_ request: ApprovalRecord, now: Date) -> String {
         let iso = ISO8601DateFormatter()
         var text = "Request \(request.id) · run \(request.runID) · step \(request.stepID) · \(request.status.rawValue)\n"
-        text += "Requested \(iso.string(from: request.requestedAt)) (\(age(from: request.requestedAt, to: now)) ago)"
+        text += "Requested \(iso.string(from: request.requestedAt)) (\(DurationText.describe(now.timeIntervalSince(request.requestedAt))) ago)"
         if let deadline = request.deadline { text += " · deadline \(iso.string(from: deadline)), then \(request.settings.onTimeout.rawValue)" }
         text += "\n"
         if !request.settings.approvers.isEmpty { text += "Approvers: \(request.settings.approvers.joined(separator: ", "))\n" }

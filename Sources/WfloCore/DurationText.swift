@@ -14,4 +14,21 @@ public enum DurationText {
         }
         return nil
     }
+
+    /// A duration for people, in the units `seconds(_:)` reads: `200ms`, `1.5s`, `42s`, `3m20s`,
+    /// `1h`, `2h5m`, `1d3h`. The one formatter every message and report uses.
+    public static func describe(_ seconds: Double) -> String {
+        let value = Swift.max(0, seconds)
+        if value < 1 && value > 0 { return "\(Int((value * 1000).rounded()))ms" }
+        if value < 60 {
+            return value == value.rounded() ? "\(Int(value))s" : String(format: "%.1fs", value)
+        }
+        let whole = Int(value.rounded())
+        func pair(_ big: Int, _ bigUnit: String, _ small: Int, _ smallUnit: String) -> String {
+            small == 0 ? "\(big)\(bigUnit)" : "\(big)\(bigUnit)\(small)\(smallUnit)"
+        }
+        if whole < 3600 { return pair(whole / 60, "m", whole % 60, "s") }
+        if whole < 86400 { return pair(whole / 3600, "h", whole % 3600 / 60, "m") }
+        return pair(whole / 86400, "d", whole % 86400 / 3600, "h")
+    }
 }

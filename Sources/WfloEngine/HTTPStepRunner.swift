@@ -74,13 +74,7 @@ extension StepRunner {
             let decision = try await governor.reserve(stepID: step.id, stepType: .http, attempt: attempt, model: nil, worstCase: .zero)
             guard case .reserved(let attemptID) = decision else {
                 if case .refused(let message) = decision {
-                    let now = configuration.now()
-                    try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.http.rawValue, status: .budgetExceeded,
-                                                          error: message, startedAt: started, finishedAt: now),
-                                               event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
-                                                                  data: ["error": .string(message)], at: now))
-                    configuration.observer.observe(.stepRefused(stepID: step.id, message: message))
-                    return .refused(message)
+                    return try await recordRefusal(step, message: message, model: nil, worstCase: .zero, at: started)
                 }
                 continue
             }
@@ -139,12 +133,8 @@ extension StepRunner {
                 configuration.observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
                 return .failed(message + suffix)
             }
-            let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: failure.retryAfter)
-            try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "retry_scheduled",
-                                                    data: ["attempt": .int(attempt), "delay_seconds": .double(delay),
-                                                           "error": .string(message)], at: configuration.now()))
-            configuration.observer.observe(.stepRetrying(stepID: step.id, attempt: attempt, delaySeconds: delay, error: message))
-            try await configuration.sleep(delay)
+            try await scheduleRetry(step, attempt: attempt, message: message,
+                                    delay: retryDelay(policy: policy, attempt: attempt, retryAfter: failure.retryAfter))
             attempt += 1
         }
     }
@@ -177,7 +167,7 @@ extension StepRunner {
             }
             let remaining = deadline - clock.now
             guard remaining > .zero else {
-                throw HTTPStepFailure(message: "no answer from \(target.host) within the step's timeout of \(Self.seconds(timeout))",
+                throw HTTPStepFailure(message: "no answer from \(target.host) within the step's timeout of \(DurationText.describe(timeout))",
                                       retryable: true, hostFailure: true)
             }
             let response: HTTPExchange.Response
@@ -186,7 +176,7 @@ extension StepRunner {
                                                     timeout: remaining, maximumResponseBytes: definition.maxResponseBytes)
             } catch let error as ProviderError {
                 let host = url.port.map { "\(target.host):\($0)" } ?? target.host
-                let message = error.kind == .timeout ? "no answer from \(host) within the step's timeout of \(Self.seconds(timeout))" : error.message
+                let message = error.kind == .timeout ? "no answer from \(host) within the step's timeout of \(DurationText.describe(timeout))" : error.message
                 throw HTTPStepFailure(message: message, retryable: error.isRetryable, hostFailure: true)
             } catch let error as ResponseTooLargeError {
                 throw HTTPStepFailure(message: error.description, retryable: false, hostFailure: false, answered: true)
@@ -243,15 +233,7 @@ extension StepRunner {
 
     /// Journals the step as failed with no attempt (nothing was sent), the message redacted.
     private func failHTTP(_ step: StepDefinition, message raw: String, at started: Date, data: [String: JSONValue] = [:]) async throws -> StepOutcome {
-        let message = configuration.secrets.redactor.redact(raw)
-        let now = configuration.now()
-        var eventData = data
-        eventData["error"] = .string(message)
-        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.http.rawValue, status: .failed, error: message,
-                                              startedAt: started, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed", data: .object(eventData), at: now))
-        configuration.observer.observe(.stepFailed(stepID: step.id, error: message))
-        return .failed(message)
+        try await recordFailure(step, message: configuration.secrets.redactor.redact(raw), at: started, data: data)
     }
 
     // MARK: rendering and output
@@ -357,7 +339,4 @@ extension StepRunner {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
-    static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value))s" : "\(value)s"
-    }
 }

@@ -47,13 +47,38 @@ struct StepRunner: Sendable {
         }
     }
 
-    private func recordFailure(_ step: StepDefinition, message: String, model: String? = nil, at started: Date) async throws -> StepOutcome {
+    /// Journals a step that failed before any attempt (nothing was sent), with its event.
+    func recordFailure(_ step: StepDefinition, message: String, model: String? = nil, at started: Date,
+                       data: [String: JSONValue] = [:]) async throws -> StepOutcome {
         let now = configuration.now()
+        var eventData = data
+        eventData["error"] = .string(message)
         try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .failed, error: message,
                                               model: model, startedAt: started, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed", data: ["error": .string(message)], at: now))
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed", data: .object(eventData), at: now))
         observer.observe(.stepFailed(stepID: step.id, error: message))
         return .failed(message)
+    }
+
+    /// Journals a step the budget governor refused: no call was made.
+    func recordRefusal(_ step: StepDefinition, message: String, model: String?, worstCase: Money, at started: Date) async throws -> StepOutcome {
+        let now = configuration.now()
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .budgetExceeded,
+                                              error: message, model: model, startedAt: started, finishedAt: now),
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
+                                                      data: ["error": .string(message), "worst_case_usd": .string(worstCase.description)],
+                                                      at: now))
+        observer.observe(.stepRefused(stepID: step.id, message: message))
+        return .refused(message)
+    }
+
+    /// Journals and announces the retry after a failed attempt, then waits `delay` seconds.
+    func scheduleRetry(_ step: StepDefinition, attempt: Int, message: String, delay: Double) async throws {
+        try await store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "retry_scheduled",
+                                                data: ["attempt": .int(attempt), "delay_seconds": .double(delay), "error": .string(message)],
+                                                at: configuration.now()))
+        observer.observe(.stepRetrying(stepID: step.id, attempt: attempt, delaySeconds: delay, error: message))
+        try await configuration.sleep(delay)
     }
 
     // MARK: llm
@@ -192,14 +217,8 @@ struct StepRunner: Sendable {
                                                       worstCase: prepared.worstCase.cost)
             guard case .reserved(let attemptID) = decision else {
                 if case .refused(let message) = decision {
-                    let now = configuration.now()
-                    try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.llm.rawValue, status: .budgetExceeded,
-                                                          error: message, model: definition.model, startedAt: started, finishedAt: now),
-                                               event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
-                                                                  data: ["error": .string(message),
-                                                                         "worst_case_usd": .string(prepared.worstCase.cost.description)], at: now))
-                    observer.observe(.stepRefused(stepID: step.id, message: message))
-                    return .refused(message)
+                    return try await recordRefusal(step, message: message, model: definition.model, worstCase: prepared.worstCase.cost,
+                                                   at: started)
                 }
                 continue
             }
@@ -241,12 +260,8 @@ struct StepRunner: Sendable {
                     observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
                     return .failed(message + suffix)
                 }
-                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter)
-                try await store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "retry_scheduled",
-                                                        data: ["attempt": .int(attempt), "delay_seconds": .double(delay),
-                                                               "error": .string(message)], at: configuration.now()))
-                observer.observe(.stepRetrying(stepID: step.id, attempt: attempt, delaySeconds: delay, error: message))
-                try await configuration.sleep(delay)
+                try await scheduleRetry(step, attempt: attempt, message: message,
+                                        delay: retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter))
                 attempt += 1
             }
         }

@@ -20,7 +20,7 @@ extension RunReport {
         tiles += [("unsettled (USD)", unsettled.dollars()), ("attempts", String(totalAttempts)), ("retries", String(retries)),
                   ("failed attempts", "\(failedAttempts) · \(failedCost.dollars())")]
         if cacheHits > 0 { tiles.append(("cache hits · saved", "\(cacheHits) · \(cacheSavings.dollars())")) }
-        if !approvals.isEmpty { tiles.append(("approvals · waited", "\(approvals.count) · \(RunReport.waitText(approvalWaitSeconds))")) }
+        if !approvals.isEmpty { tiles.append(("approvals · waited", "\(approvals.count) · \(DurationText.describe(approvalWaitSeconds))")) }
         body += HTML.tiles(tiles)
         if !unsettled.isZero {
             body += "<div class=\"warn\">Includes " + HTML.escape(unsettled.dollars())
@@ -65,7 +65,7 @@ extension RunReport {
             body += "<h2>Approvals</h2>\n"
             body += HTML.table(header: ["step", "request", "decision", "by", "waited", "comment"],
                                rows: approvals.map { [$0.stepID, $0.requestID, $0.status.rawValue, $0.decidedBy ?? "-",
-                                                      RunReport.waitText($0.waitedSeconds), $0.comment ?? ""] },
+                                                      DurationText.describe($0.waitedSeconds), $0.comment ?? ""] },
                                numeric: [4])
         }
         if !unsettledAttempts.isEmpty {

@@ -103,21 +103,15 @@ extension RunReport {
                              rightAligned: [1, 4]).render(separatorBefore: nil)
         }
         if !approvals.isEmpty {
-            out += "\nApprovals (waited \(RunReport.waitText(approvalWaitSeconds)) in all):\n"
+            out += "\nApprovals (waited \(DurationText.describe(approvalWaitSeconds)) in all):\n"
             out += TextTable(header: ["step", "request", "decision", "by", "waited", "comment"],
                              rows: approvals.map { [$0.stepID, $0.requestID, $0.status.rawValue, $0.decidedBy ?? "-",
-                                                    RunReport.waitText($0.waitedSeconds), $0.comment ?? ""] },
+                                                    DurationText.describe($0.waitedSeconds), $0.comment ?? ""] },
                              rightAligned: [4]).render(separatorBefore: nil)
         }
         if let error { out += "\nerror: \(error)\n" }
         out += "\nAmounts in USD, rounded half-to-even to 6 decimals; --format json gives exact values.\n"
         return out
-    }
-
-    static func waitText(_ seconds: Double) -> String {
-        if seconds < 60 { return String(format: "%.1fs", seconds) }
-        if seconds < 3600 { return "\(Int(seconds) / 60)m\(Int(seconds) % 60)s" }
-        return "\(Int(seconds) / 3600)h\(Int(seconds) % 3600 / 60)m"
     }
 
     static func percentText(_ value: Decimal) -> String {
@@ -153,7 +147,7 @@ extension RunReport {
         out += "- Attempts: \(totalAttempts) · Retries: \(retries) · Failed attempts: \(failedAttempts) costing \(failedCost.dollars())\n"
         if cacheHits > 0 { out += "- Cache hits: \(cacheHits) · saved \(cacheSavings.dollars()) (not charged)\n" }
         if !approvals.isEmpty {
-            out += "- Approvals: " + approvals.map { "`\(RunReport.markdownCell($0.stepID))` \($0.status.rawValue) by \(RunReport.markdownCell($0.decidedBy ?? "-")) after \(RunReport.waitText($0.waitedSeconds))" }.joined(separator: "; ") + "\n"
+            out += "- Approvals: " + approvals.map { "`\(RunReport.markdownCell($0.stepID))` \($0.status.rawValue) by \(RunReport.markdownCell($0.decidedBy ?? "-")) after \(DurationText.describe($0.waitedSeconds))" }.joined(separator: "; ") + "\n"
         }
         if let error { out += "- Error: \(RunReport.markdownCell(error))\n" }
         out += "\n| step | type | status | model | input | cached | output | reasoning | cost (USD) | attempts |\n"

@@ -126,13 +126,17 @@ public struct RunReport: Sendable, Hashable {
         spent = ledger.committed
 
         var order = plannedSteps
-        for step in journal.steps where !order.contains(where: { $0.id == step.stepID }) {
+        let planned = Set(plannedSteps.map(\.id))
+        for step in journal.steps where !planned.contains(step.stepID) {
             order.append((step.stepID, step.type))
         }
         var byModel: [String: ModelLine] = [:]
+        // Looked up per step, once: a long run's report stays linear in its journal.
+        let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
+        let attemptsByStep = Dictionary(grouping: journal.attempts, by: \.stepID)
         steps = order.map { planned in
-            let record = journal.steps.first { $0.stepID == planned.id }
-            let attempts = journal.attempts.filter { $0.stepID == planned.id }
+            let record = records[planned.id]
+            let attempts = attemptsByStep[planned.id] ?? []
             // Tokens of cache hits were not billed: they count in `saved`, not in the usage.
             var usage = TokenUsage.zero
             for attempt in attempts where !attempt.cacheHit { if let u = attempt.usage { usage = usage + u } }

@@ -47,7 +47,7 @@ extension SQLiteJournalStore {
                 case .fail: .expired
                 }
                 request.decidedBy = approvalTimeoutDecider
-                request.comment = "nobody decided within \(Self.durationText(request.settings.timeout ?? 0)); on_timeout: \(request.settings.onTimeout.rawValue)"
+                request.comment = "nobody decided within \(DurationText.describe(request.settings.timeout ?? 0)); on_timeout: \(request.settings.onTimeout.rawValue)"
                 request.decidedAt = request.deadline
             } else {
                 request.status = decision.verdict == .approve ? .approved : .rejected
@@ -107,10 +107,4 @@ extension SQLiteJournalStore {
                             hint: "list them with `wflo approvals`, or name it RUN/STEP")
     }
 
-    static func durationText(_ seconds: Double) -> String {
-        if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
-        if seconds >= 60, seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
-        if seconds >= 1, seconds.truncatingRemainder(dividingBy: 1) == 0 { return "\(Int(seconds))s" }
-        return "\(Int((seconds * 1000).rounded()))ms"
-    }
 }
