@@ -41,6 +41,13 @@ struct ConsoleObserver: RunObserver {
             Console.out(line + "\n")
         case .stepRejected(let id, let message):
             Console.out("  ✗ \(id)  \(message); it did not run\n")
+        case .stepSkipped(let id, let reason):
+            Console.out("  ↷ \(id)  skipped: \(reason)\n")
+        case .stepSleeping(let id, let until):
+            let seconds = max(0, until.timeIntervalSinceNow)
+            Console.out("  ⏸ \(id)  sleeping \(DurationText.describe(seconds)) (until \(until.formatted(.iso8601))); Ctrl-C and wflo resume keep the deadline\n")
+        case .runStopping(let reason):
+            Console.out("  ■ stopping: \(reason)\n")
         case .runFinished:
             break
         }

@@ -41,6 +41,14 @@ public protocol JournalStore: Sendable {
     /// died): it stays charged at its reservation. Returns how many were marked.
     func markInFlightUnsettled(runID: String, at: Date) async throws -> Int
 
+    // MARK: cancellation
+
+    /// Records a request to cancel the run (`wflo cancel`), with a `cancel_requested` event.
+    /// The first request is kept; a later one changes nothing and returns the first.
+    func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest
+    /// The run's cancel request, if one was made.
+    func cancelRequest(runID: String) async throws -> CancelRequest?
+
     // MARK: run ownership
 
     /// Makes `owner` the run's driver unless another owner holds it and `takeOver` says that
@@ -111,6 +119,35 @@ public protocol JournalStore: Sendable {
     func resetCircuits(host: String?) async throws -> Int
 }
 
+/// A request to stop a run, made by `wflo cancel`.
+public struct CancelRequest: Sendable, Hashable {
+    public var at: Date
+    public var by: String
+    public var reason: String?
+    public init(at: Date, by: String, reason: String?) {
+        self.at = at
+        self.by = by
+        self.reason = reason
+    }
+
+    /// "cancelled by NAME: REASON".
+    public var message: String { "cancelled by \(by)" + (reason.map { ": \($0)" } ?? "") }
+}
+
+/// A spending limit on part of a run: the steps whose journal ids start with `prefix` (a
+/// sub-workflow's `budget:`). Checked with the run's budget in the same transaction.
+public struct BudgetLimit: Sendable, Hashable {
+    public var prefix: String
+    public var budget: Money
+    /// Who set it, for the refusal message ("workflow step 'enrich'").
+    public var label: String
+    public init(prefix: String, budget: Money, label: String) {
+        self.prefix = prefix
+        self.budget = budget
+        self.label = label
+    }
+}
+
 public struct AttemptStart: Sendable, Hashable {
     public var runID: String
     public var stepID: String
@@ -120,8 +157,12 @@ public struct AttemptStart: Sendable, Hashable {
     /// The worst case to hold against the budget (zero for calls that cost nothing).
     public var reserve: Money
     public var at: Date
+    /// Limits within the run's budget that must hold too.
+    public var limits: [BudgetLimit]
 
-    public init(runID: String, stepID: String, stepType: String, number: Int, model: String?, reserve: Money, at: Date) {
+    public init(runID: String, stepID: String, stepType: String, number: Int, model: String?, reserve: Money, at: Date,
+                limits: [BudgetLimit] = []) {
+        self.limits = limits
         self.runID = runID
         self.stepID = stepID
         self.stepType = stepType
@@ -136,6 +177,8 @@ public enum AttemptBeginOutcome: Sendable, Hashable {
     case started(attemptID: Int64)
     /// Nothing was written. `ledger` is the state that did not fit `requested`.
     case refused(ledger: LedgerSnapshot, requested: Money)
+    /// Nothing was written: the run's budget had room, `limit` did not (`committed` is spent within it).
+    case refusedByLimit(limit: BudgetLimit, committed: Money, requested: Money)
 }
 
 public struct AttemptFinish: Sendable, Hashable {

@@ -35,11 +35,13 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var egress: EgressPolicy?
     /// `circuit_breaker:`: when a failing host's circuit opens. The parser also copies it into each http step.
     public var circuitBreaker: CircuitBreakerSettings?
+    /// `timeout:` of the whole run, in seconds from its start: past it, running steps are stopped and the run fails.
+    public var timeout: Double?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
                 approvalPolicy: ApprovalPolicy? = nil, cacheNamespace: String? = nil, egress: EgressPolicy? = nil,
-                circuitBreaker: CircuitBreakerSettings? = nil) {
+                circuitBreaker: CircuitBreakerSettings? = nil, timeout: Double? = nil) {
         self.name = name
         self.description = description
         self.budget = budget
@@ -51,9 +53,28 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.cacheNamespace = cacheNamespace
         self.egress = egress
         self.circuitBreaker = circuitBreaker
+        self.timeout = timeout
     }
 
     public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }
+
+    /// For each step a `switch` routes to, the id of that switch: the step waits for it and runs
+    /// only when its case is chosen.
+    public var routes: [String: String] {
+        var routes: [String: String] = [:]
+        for step in steps {
+            guard case .switch(let s) = step.kind else { continue }
+            for target in s.targets where routes[target] == nil { routes[target] = step.id }
+        }
+        return routes
+    }
+
+    /// The steps `step` waits for: its own dependencies plus the switch that routes to it.
+    public func dependencies(of step: StepDefinition) -> [String] {
+        var ids = step.allDependencies
+        if let router = routes[step.id], !ids.contains(router) { ids.append(router) }
+        return ids
+    }
 }
 
 public struct OutputDefinition: Sendable, Hashable, Codable {
@@ -120,6 +141,7 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
     case llm, transform, approval
     case http
+    case `switch`, sleep, workflow
 }
 
 /// One step of a workflow.
@@ -134,10 +156,15 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     public var approval: ApprovalSettings?
     /// `risk: high` steps are gated when the workflow has an `approval_policy`.
     public var risk: StepRisk?
+    /// `if:`: the step runs only when this is true; otherwise it is journaled as skipped.
+    public var condition: Condition?
+    /// `for_each:`: the step runs once per item.
+    public var forEach: ForEachSettings?
     public var location: SourceLocation?
 
     public init(id: String, dependsOn: [String] = [], retry: RetryPolicy? = nil, timeout: Double? = nil,
-                kind: StepKind, approval: ApprovalSettings? = nil, risk: StepRisk? = nil, location: SourceLocation? = nil) {
+                kind: StepKind, approval: ApprovalSettings? = nil, risk: StepRisk? = nil, condition: Condition? = nil,
+                forEach: ForEachSettings? = nil, location: SourceLocation? = nil) {
         self.id = id
         self.dependsOn = dependsOn
         self.retry = retry
@@ -145,6 +172,8 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         self.kind = kind
         self.approval = approval
         self.risk = risk
+        self.condition = condition
+        self.forEach = forEach
         self.location = location
     }
 
@@ -154,6 +183,9 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .transform: return .transform
         case .approval: return .approval
         case .http: return .http
+        case .switch: return .switch
+        case .sleep: return .sleep
+        case .workflow: return .workflow
         }
     }
 
@@ -164,13 +196,17 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .transform(let t): return t.output.templates
         case .approval(let a): return [a.message]
         case .http(let h): return h.templates
+        case .switch(let s): return [s.value]
+        case .sleep(let s): return s.until.map { [$0] } ?? []
+        case .workflow(let w): return w.inputs.templates
         }
     }
 
-    /// Steps this one needs finished first: `depends_on` plus every step its templates name.
+    /// Steps this one needs finished first: `depends_on` plus every step its templates, its
+    /// `if:` and its `for_each:` name.
     public var allDependencies: [String] {
         var ids = dependsOn
-        for t in templates {
+        for t in templates + [condition?.template, forEach?.items].compactMap({ $0 }) {
             for path in t.references where path.count >= 2 && path[0] == "steps" && !ids.contains(path[1]) {
                 ids.append(path[1])
             }
@@ -184,6 +220,9 @@ public enum StepKind: Sendable, Hashable, Codable {
     case transform(TransformStepDefinition)
     case approval(ApprovalStepDefinition)
     case http(HTTPStepDefinition)
+    case `switch`(SwitchStepDefinition)
+    case sleep(SleepStepDefinition)
+    case workflow(SubWorkflowStepDefinition)
 
     /// The model a paid step calls, for people and the journal.
     public var model: String? {

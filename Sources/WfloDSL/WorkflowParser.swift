@@ -17,14 +17,17 @@ import Yams
 /// ```
 public struct WorkflowParser: Sendable {
     private let modelCheck: (@Sendable (String) -> String?)?
+    private let sources: WorkflowSources
 
     /// - Parameter modelCheck: returns nil when a model is priced, or the message to show
     ///   (for example "model 'x' is not in the pricing table; add it with --pricing FILE").
     ///   The DSL cannot see the pricing module, so the caller decides. Nil checks nothing.
     ///   Models the workflow prices itself in its `pricing:` block are not passed to it (the
     ///   pricing module checks those entries when it layers the block on its table).
-    public init(modelCheck: (@Sendable (String) -> String?)? = nil) {
+    /// - Parameter sources: where `workflow:` steps read their files (the disk, or on resume the texts the run journaled).
+    public init(modelCheck: (@Sendable (String) -> String?)? = nil, sources: WorkflowSources = WorkflowSources()) {
         self.modelCheck = modelCheck
+        self.sources = sources
     }
 
     /// Reads and validates the file at `path`.
@@ -59,7 +62,7 @@ public struct WorkflowParser: Sendable {
                 location: SourceLocation(file: file, line: 1, column: 1),
                 message: "the file is empty: a workflow needs at least 'name' and 'steps'")])
         }
-        var reader = DefinitionReader(file: file, source: SourceText(yaml), modelCheck: modelCheck)
+        var reader = DefinitionReader(file: file, source: SourceText(yaml), modelCheck: modelCheck, children: sources)
         let definition = reader.read(root)
         guard let definition, reader.diagnostics.isEmpty else {
             throw WorkflowValidationError(diagnostics: reader.sortedDiagnostics)

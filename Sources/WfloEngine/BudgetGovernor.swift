@@ -36,14 +36,23 @@ public actor BudgetGovernor {
 
     /// Starts an attempt holding `worstCase` against the budget, or refuses it with a message
     /// giving settled, reserved, the request and the budget.
-    public func reserve(stepID: String, stepType: StepType, attempt: Int, model: String?, worstCase: Money) async throws -> Decision {
+    ///
+    /// `limits` are budgets within the run's (a sub-workflow's `budget:`) that must hold as well.
+    public func reserve(stepID: String, stepType: StepType, attempt: Int, model: String?, worstCase: Money,
+                        limits: [BudgetLimit] = []) async throws -> Decision {
         let start = AttemptStart(runID: runID, stepID: stepID, stepType: stepType.rawValue, number: attempt,
-                                 model: model, reserve: worstCase, at: now())
+                                 model: model, reserve: worstCase, at: now(), limits: limits)
         switch try await store.beginAttempt(start) {
         case .started(let id):
             return .reserved(attemptID: id)
         case .refused(let ledger, let requested):
             return .refused(message: BudgetGovernor.refusalMessage(ledger: ledger, requested: requested, model: model))
+        case .refusedByLimit(let limit, let committed, let requested):
+            var text = "refused before any call: worst case \(requested.dollars())"
+            if let model { text += " (\(model))" }
+            text += " does not fit the budget \(limit.budget.dollars()) of \(limit.label): \(committed.dollars()) committed there, "
+            text += "\((limit.budget - committed).dollars()) left"
+            return .refused(message: text)
         }
     }
 

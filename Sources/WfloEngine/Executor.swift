@@ -26,7 +26,7 @@ public struct Executor: Sendable {
         String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))
     }
 
-    /// Starts a new run and drives it to an end (completed, failed, budget exceeded).
+    /// Starts a new run and drives it to an end (completed, failed, budget exceeded, cancelled).
     ///
     /// - Parameters:
     ///   - budget: the budget in force (`--budget` or the file's); nil only for `--no-budget`.
@@ -37,20 +37,33 @@ public struct Executor: Sendable {
         let run = RunRecord(id: runID ?? Executor.makeRunID(), workflowName: definition.name, workflowPath: path,
                             workflowSource: source, inputs: inputs, budget: budget, createdAt: now, updatedAt: now)
         try await configuration.store.createRun(run)
-        try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: "run_started",
-                                                              data: ["budget_usd": budget.map { .string($0.description) } ?? .null], at: now))
+        var data: [String: JSONValue] = ["budget_usd": budget.map { .string($0.description) } ?? .null]
+        // Sub-workflow files as they are now: a resume runs the same children even if the files change.
+        let children = definition.subWorkflowSources
+        if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
+        try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: "run_started", data: .object(data), at: now))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
         let lease = try await RunLease.acquire(store: configuration.store, runID: run.id, now: now)
         return try await lease.hold {
-            try await drive(run: run, definition: definition, completed: [:], nextAttempt: [:], alerted: [])
+            try await drive(run: run, definition: definition, replay: ReplayState(), alerted: [])
         }
+    }
+
+    /// Where `run_started` keeps the sub-workflows' texts (resolved path → YAML).
+    public static let workflowSourcesKey = "workflow_sources"
+
+    /// The sub-workflow texts a run journaled when it started, for re-reading its definition on resume.
+    public static func journaledWorkflowSources(_ journal: RunJournal) -> [String: String] {
+        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+              let sources = started.data[workflowSourcesKey]?.objectValue else { return [:] }
+        return sources.compactMapValues(\.stringValue)
     }
 
     /// Continues a run from its journal.
     ///
-    /// Completed steps are not run again; attempts that were in flight are marked unsettled and
-    /// stay charged; the remaining steps run. `budget`, when given, replaces the run's budget
-    /// (to continue a run stopped by its budget).
+    /// Completed and skipped steps are not run again; attempts that were in flight are marked
+    /// unsettled and stay charged; a sleep keeps its journaled wake-up time; the remaining steps
+    /// run. `budget`, when given, replaces the run's budget (to continue a run stopped by its budget).
     /// - Throws: ``EngineError`` when the run already completed or was cancelled.
     public func resume(runID: String, definition: WorkflowDefinition, budget: Money? = nil) async throws -> RunResult {
         let store = configuration.store
@@ -75,132 +88,130 @@ public struct Executor: Sendable {
             run.budget = budget
             try await store.updateRunBudget(id: runID, budget: budget, at: configuration.now())
         }
-        var completed: [String: JSONValue] = [:]
-        for step in journal.steps where step.status == .completed {
-            completed[step.stepID] = step.output ?? .null
-        }
-        var nextAttempt: [String: Int] = [:]
-        for attempt in journal.attempts {
-            nextAttempt[attempt.stepID] = max(nextAttempt[attempt.stepID] ?? 1, attempt.number + 1)
-        }
+        let replay = ReplayState(journal: journal)
+        let done = definition.steps.filter { replay.finished[$0.id] != nil }
         let alerted = Set(journal.events.filter { $0.kind == "budget_alert" }.compactMap { $0.data["percent"]?.intValue })
         try await store.updateRun(id: runID, status: .running, outputs: nil, error: nil, at: configuration.now())
         try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "run_resumed",
-                                                data: ["completed_steps": .int(completed.count), "unsettled_attempts": .int(unsettled)],
+                                                data: ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)],
                                                 at: configuration.now()))
-        configuration.observer.observe(.runResumed(runID: runID, completedSteps: completed.count, unsettledAttempts: unsettled))
-        for step in definition.steps where completed[step.id] != nil {
-            configuration.observer.observe(.stepReplayed(stepID: step.id))
+        configuration.observer.observe(.runResumed(runID: runID, completedSteps: done.count, unsettledAttempts: unsettled))
+        for step in done { configuration.observer.observe(.stepReplayed(stepID: step.id)) }
+        return try await drive(run: run, definition: definition, replay: replay, alerted: alerted)
+    }
+
+    /// Stops a run (`wflo cancel`). The request is journaled first; a process driving the run sees
+    /// it within a fraction of a second, cancels what is in flight (HTTP requests, sandboxes,
+    /// waits) and ends the run `cancelled`. When no process drives the run, it is ended here.
+    /// Attempts that were in flight stay charged at their reservation (unsettled): a request
+    /// cut off mid-way may still have been billed.
+    ///
+    /// - Parameter wait: seconds to wait for a live driver to stop.
+    /// - Throws: ``EngineError`` when the run has already ended, or its driver did not stop in time.
+    public func cancel(runID: String, by: String, reason: String?, wait: Double = 30) async throws -> RunResult {
+        let store = configuration.store
+        guard let run = try await store.run(id: runID) else { throw EngineError(.resume, "run \(runID) is not in the journal") }
+        if run.status.isFinal {
+            throw EngineError(.resume, "run \(runID) is already \(run.status.rawValue); there is nothing to cancel")
         }
-        return try await drive(run: run, definition: definition, completed: completed, nextAttempt: nextAttempt, alerted: alerted)
+        let request = try await store.requestCancel(runID: runID, by: by, reason: reason, at: configuration.now())
+        if let lease = try? await RunLease.acquire(store: store, runID: runID, now: configuration.now()) {
+            // Nobody drives it (it waits for an approval, or its process died): end it here.
+            return try await lease.hold {
+                _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
+                try await store.updateRun(id: runID, status: .cancelled, outputs: nil, error: request.message, at: configuration.now())
+                return RunResult(runID: runID, status: .cancelled, ledger: try await store.ledger(runID: runID), outputs: nil, error: request.message)
+            }
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int64(wait * 1000))
+        while clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            if let current = try await store.run(id: runID), current.status.isFinal {
+                return RunResult(runID: runID, status: current.status, ledger: try await store.ledger(runID: runID),
+                                 outputs: current.outputs, error: current.error)
+            }
+        }
+        throw EngineError(.resume, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
     }
 
-    // MARK: - Scheduling
+    // MARK: - Driving
 
-    private enum Stop: Sendable {
-        case failed(String)
-        case rejected(String)
-        case budget(String)
+    private enum Ending: Sendable {
+        case finished(WorkflowOutcome)
+        /// Cancelled, or past the run's timeout: what is in flight was cancelled.
+        case stopped(RunStatus, String)
     }
 
-    private func drive(run: RunRecord, definition: WorkflowDefinition, completed: [String: JSONValue],
-                       nextAttempt: [String: Int], alerted: Set<Int>) async throws -> RunResult {
+    private func drive(run: RunRecord, definition: WorkflowDefinition, replay: ReplayState, alerted: Set<Int>) async throws -> RunResult {
         let pricing: PricingTable
         do {
             pricing = try definition.pricing.map { try configuration.pricing.layered(with: $0, source: "workflow '\(definition.name)' pricing block") }
                 ?? configuration.pricing
         } catch {
-            return try await finish(run: run, definition: definition, outputs: completed, stop: .failed("\(error)"))
+            return try await finish(run: run, definition: definition, outcome: nil, stop: .failed("\(error)"))
         }
         let governor = BudgetGovernor(store: configuration.store, runID: run.id, budget: run.budget, alreadyAlerted: alerted,
                                       observer: configuration.observer, now: configuration.now)
         let signal = RunSignal()
         let runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id,
                                 policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal),
-                                cacheNamespace: definition.cacheNamespace ?? definition.name)
-        let scope = TemplateScope(inputs: run.inputs, steps: [:])
+                                cacheNamespace: definition.cacheNamespace ?? definition.name, replay: replay)
+        let scheduler = Scheduler(runner: runner, definition: definition, prefix: "", inputs: run.inputs)
+        let deadline = definition.timeout.map { run.createdAt.addingTimeInterval($0) }
 
-        var outputs = completed
-        var stop: Stop?
-        var waiting: [String] = []
-
-        // Each step's dependencies are worked out once; a step becomes ready when its count of
-        // unfinished dependencies reaches zero. Ready steps start in file order.
-        let position = Dictionary(definition.steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let byID = Dictionary(definition.steps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var dependencies: [String: [String]] = [:]
-        var unmet: [String: Int] = [:]
-        var dependents: [String: [String]] = [:]
-        var ready: [StepDefinition] = []
-        for step in definition.steps where completed[step.id] == nil {
-            let needs = step.allDependencies
-            dependencies[step.id] = needs
-            let missing = needs.filter { outputs[$0] == nil }
-            unmet[step.id] = missing.count
-            for dependency in missing { dependents[dependency, default: []].append(step.id) }
-            if missing.isEmpty { ready.append(step) }
-        }
-        func release(_ id: String) {
-            for dependent in dependents[id] ?? [] {
-                unmet[dependent, default: 0] -= 1
-                guard unmet[dependent] == 0, let step = byID[dependent] else { continue }
-                let index = ready.firstIndex { (position[$0.id] ?? 0) > (position[dependent] ?? 0) } ?? ready.endIndex
-                ready.insert(step, at: index)
-            }
-        }
-
-        try await withThrowingTaskGroup(of: (String, StepOutcome).self) { group in
-            var running = 0
-            while true {
-                // Start every ready step; transforms finish inline.
-                while stop == nil, !ready.isEmpty {
-                    let step = ready.removeFirst()
-                    var stepScope = scope
-                    for dependency in dependencies[step.id] ?? [] { stepScope.steps[dependency] = outputs[dependency] }
-                    if case .transform(let transform) = step.kind, runner.gateSettings(step, worstCase: nil) == nil {
-                        let outcome = try await runner.runTransform(step, transform, scope: stepScope)
-                        Executor.apply(outcome, stepID: step.id, outputs: &outputs, stop: &stop, waiting: &waiting)
-                        if outputs[step.id] != nil { release(step.id) }
-                    } else {
-                        let first = nextAttempt[step.id] ?? 1
-                        running += 1
-                        group.addTask { (step.id, try await runner.run(step, scope: stepScope, firstAttempt: first)) }
+        let ending: Ending = try await withThrowingTaskGroup(of: Ending?.self) { group in
+            group.addTask { .finished(try await scheduler.run()) }
+            group.addTask { await watch(runID: run.id, deadline: deadline, timeout: definition.timeout) }
+            while let next = try await group.next() {
+                guard let ending = next else { continue }
+                if case .stopped(_, let reason) = ending {
+                    signal.stop()
+                    configuration.observer.observe(.runStopping(reason: reason))
+                    group.cancelAll()
+                    // Let every cancelled task unwind; what they throw now is the cancellation.
+                    while true {
+                        do { if try await group.next() == nil { break } } catch { continue }
                     }
+                    return ending
                 }
-                if running == 0 { break }
-                guard let (id, outcome) = try await group.next() else { break }
-                running -= 1
-                Executor.apply(outcome, stepID: id, outputs: &outputs, stop: &stop, waiting: &waiting)
-                if outputs[id] != nil { release(id) }
-                // Steps waiting for a person stop waiting once the run cannot complete anyway.
-                if stop != nil { signal.stop() }
+                group.cancelAll()
+                return ending
             }
+            throw CancellationError()
         }
-        return try await finish(run: run, definition: definition, outputs: outputs, stop: stop, waiting: waiting)
-    }
-
-    private static func apply(_ outcome: StepOutcome, stepID: String, outputs: inout [String: JSONValue], stop: inout Stop?,
-                              waiting: inout [String]) {
-        switch outcome {
-        case .completed(let output):
-            outputs[stepID] = output
-        case .failed(let message):
-            if stop == nil { stop = .failed("step '\(stepID)' failed: \(message)") }
-        case .rejected(let message):
-            switch stop {
-            case .budget?, .rejected?: break
-            default: stop = .rejected("step '\(stepID)' was \(message)")
-            }
-        case .refused(let message):
-            // A budget stop outranks a failure: the user must raise the budget either way.
-            if case .budget = stop {} else { stop = .budget("step '\(stepID)' \(message)") }
-        case .waiting:
-            waiting.append(stepID)
+        switch ending {
+        case .finished(let outcome):
+            return try await finish(run: run, definition: definition, outcome: outcome, stop: outcome.stop)
+        case .stopped(let status, let reason):
+            // In flight when cut off: charged at the reservation, like a call in flight at a crash.
+            _ = try await configuration.store.markInFlightUnsettled(runID: run.id, at: configuration.now())
+            try await configuration.store.updateRun(id: run.id, status: status, outputs: nil, error: reason, at: configuration.now())
+            configuration.observer.observe(.runFinished(status: status))
+            return RunResult(runID: run.id, status: status, ledger: try await configuration.store.ledger(runID: run.id), outputs: nil, error: reason)
         }
     }
 
-    private func finish(run: RunRecord, definition: WorkflowDefinition, outputs: [String: JSONValue], stop: Stop?,
-                        waiting: [String] = []) async throws -> RunResult {
+    /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled itself.
+    private func watch(runID: String, deadline: Date?, timeout: Double?) async -> Ending? {
+        while !Task.isCancelled {
+            if let deadline, let timeout, configuration.now() >= deadline {
+                return .stopped(.failed, "run timed out: the workflow's timeout of \(DurationText.describe(timeout)) (counted from the run's start) has passed")
+            }
+            if let request = try? await configuration.store.cancelRequest(runID: runID) {
+                return .stopped(.cancelled, request.message)
+            }
+            try? await Task.sleep(for: .milliseconds(Int64(Executor.cancelPollInterval * 1000)))
+        }
+        return nil
+    }
+
+    /// How often a driving process looks for `wflo cancel` (seconds).
+    static let cancelPollInterval = 0.2
+
+    private func finish(run: RunRecord, definition: WorkflowDefinition, outcome: WorkflowOutcome?, stop: WorkflowStop?) async throws -> RunResult {
+        let outputs = outcome?.outputs ?? [:]
+        let waiting = outcome?.waiting ?? []
         let store = configuration.store
         var status: RunStatus
         var error: String?
@@ -220,7 +231,7 @@ public struct Executor: Sendable {
             error = "waiting for approval: " + waiting.sorted().map { "'\($0)'" }.joined(separator: ", ")
                 + "; decide with `wflo approve` or `wflo reject`, then `wflo resume \(run.id)`"
         case nil:
-            let scope = TemplateScope(inputs: run.inputs, steps: outputs)
+            let scope = TemplateScope(inputs: run.inputs, steps: outputs, skipped: outcome?.skipped ?? [])
             do {
                 var object: [String: JSONValue] = [:]
                 for output in definition.outputs { object[output.name] = try scope.render(output.value) }

@@ -71,7 +71,7 @@ extension StepRunner {
             if case .rejected(let until, let lastError) = try await configuration.store.admitCircuit(host: circuitHost, settings: settings, at: configuration.now()) {
                 return try await circuitOpen(step, definition, scope: scope, host: circuitHost, until: until, lastError: lastError, at: started)
             }
-            let decision = try await governor.reserve(stepID: step.id, stepType: .http, attempt: attempt, model: nil, worstCase: .zero)
+            let decision = try await governor.reserve(stepID: step.id, stepType: .http, attempt: attempt, model: nil, worstCase: .zero, limits: limits)
             guard case .reserved(let attemptID) = decision else {
                 if case .refused(let message) = decision {
                     return try await recordRefusal(step, message: message, model: nil, worstCase: .zero, at: started)
@@ -118,6 +118,8 @@ extension StepRunner {
                 failure = problem
             }
 
+            // Stopped by `wflo cancel` or the run's timeout: leave the attempt in flight for the executor to settle.
+            try Task.checkCancellation()
             let message = redactor.redact(failure.message)
             let final = !failure.retryable || attempt >= policy.maximumAttempts
             try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,

@@ -21,6 +21,12 @@ public enum RunProgress: Sendable, Hashable {
     case approvalDecided(ApprovalRecord)
     /// A person or deadline said no: the step never ran.
     case stepRejected(stepID: String, message: String)
+    /// Not run: a false `if:`, a skipped dependency, or a switch that chose another case.
+    case stepSkipped(stepID: String, reason: String)
+    /// A `sleep` step waits until `until` (journaled: a restart waits only the rest).
+    case stepSleeping(stepID: String, until: Date)
+    /// `wflo cancel` (or the run's timeout) is stopping the run.
+    case runStopping(reason: String)
     case runFinished(status: RunStatus)
 }
 

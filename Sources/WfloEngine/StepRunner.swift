@@ -12,6 +12,9 @@ enum StepOutcome: Sendable {
     case rejected(String)
     /// Its approval request is still pending and this process is not waiting for it.
     case waiting(String)
+    /// Not run (a false `if:`, a skipped dependency, a switch that chose another case); the
+    /// value is what the journal holds for it: `{skipped: true, reason}`.
+    case skipped(JSONValue)
 }
 
 /// Runs one step: renders its templates, reserves, calls, settles, journals.
@@ -24,9 +27,15 @@ struct StepRunner: Sendable {
     let gate: ApprovalGate
     /// Cached answers are shared within this namespace (the workflow's `cache_namespace`, else its name).
     let cacheNamespace: String
+    /// What the journal held when this process took the run over: finished steps are not run again.
+    let replay: ReplayState
+    /// Budgets within the run's that this runner's attempts must also fit (sub-workflows' `budget:`).
+    var limits: [BudgetLimit] = []
+    /// How deep in sub-workflows this runner's steps are (0: the run's own workflow).
+    var depth = 0
 
-    private var store: any JournalStore { configuration.store }
-    private var observer: any RunObserver { configuration.observer }
+    var store: any JournalStore { configuration.store }
+    var observer: any RunObserver { configuration.observer }
 
     // MARK: transform
 
@@ -95,6 +104,17 @@ struct StepRunner: Sendable {
             return try await runApproval(step, approval, scope: scope)
         case .http(let http):
             return try await runHTTP(step, http, scope: scope, firstAttempt: firstAttempt)
+        case .switch(let definition):
+            if let stopped = try await passGate(step, details: ["type": "switch"], worstCase: nil) { return stopped }
+            return try await runSwitch(step, definition, scope: scope)
+        case .sleep(let definition):
+            if let stopped = try await passGate(step, details: ["type": "sleep"], worstCase: nil) { return stopped }
+            return try await runSleep(step, definition, scope: scope)
+        case .workflow(let definition):
+            if let stopped = try await passGate(step, details: ["type": "workflow", "workflow": .string(definition.path)], worstCase: nil) {
+                return stopped
+            }
+            return try await runSubWorkflow(step, definition, scope: scope)
         }
     }
 
@@ -214,7 +234,7 @@ struct StepRunner: Sendable {
         while true {
             let attemptStart = configuration.now()
             let decision = try await governor.reserve(stepID: step.id, stepType: .llm, attempt: attempt, model: definition.model,
-                                                      worstCase: prepared.worstCase.cost)
+                                                      worstCase: prepared.worstCase.cost, limits: limits)
             guard case .reserved(let attemptID) = decision else {
                 if case .refused(let message) = decision {
                     return try await recordRefusal(step, message: message, model: definition.model, worstCase: prepared.worstCase.cost,
@@ -249,6 +269,9 @@ struct StepRunner: Sendable {
                                                 seconds: now.timeIntervalSince(attemptStart)))
                 return .completed(output)
             } catch let error as ProviderError {
+                // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
+                // attempt is left in flight and settled at its reservation (unsettled), never at zero.
+                try Task.checkCancellation()
                 let kind = "\(error.kind)"
                 let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
                 let message = error.description

@@ -228,6 +228,12 @@ public struct SQLiteJournalStore: JournalStore {
             if let budget = ledger.budget, ledger.committed + start.reserve > budget {
                 return .refused(ledger: ledger, requested: start.reserve)
             }
+            for limit in start.limits {
+                let committed = try committed(db, runID: start.runID, prefix: limit.prefix)
+                if committed + start.reserve > limit.budget {
+                    return .refusedByLimit(limit: limit, committed: committed, requested: start.reserve)
+                }
+            }
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
                 VALUES (?, ?, ?, 'running', ?, ?, ?)
@@ -337,6 +343,23 @@ public struct SQLiteJournalStore: JournalStore {
     }
 
     /// The run's ledger row: budget, settled and reserved, kept current by every attempt change.
+    /// Spent and held by the attempts of steps whose ids start with `prefix`.
+    private func committed(_ db: Database, runID: String, prefix: String) throws -> Money {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT status, reserved_usd, cost_usd FROM attempts WHERE run_id = ? AND substr(step_id, 1, length(?)) = ?
+            """), arguments: [runID, prefix, prefix])
+        var total = Money.zero
+        for row in rows {
+            let status: String = row["status"]
+            if status == "running" || status == "unsettled" {
+                total = total + (try Cells.money(row["reserved_usd"], "attempts.reserved_usd"))
+            } else if let cost = row["cost_usd"] as String? {
+                total = total + (try Cells.money(cost, "attempts.cost_usd"))
+            }
+        }
+        return total
+    }
+
     private func ledger(_ db: Database, runID: String) throws -> LedgerSnapshot {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT budget_usd, settled_usd, reserved_usd FROM runs WHERE id = ?"),
                                          arguments: [runID]) else {

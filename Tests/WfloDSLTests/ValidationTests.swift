@@ -26,7 +26,7 @@ let pricedModels: @Sendable (String) -> String? = { model in
                 type: lmm
                 prompt: hi
             """, line: 4, column: 11,
-            message: "step 'a': unknown step type 'lmm'; the allowed types are llm, transform, approval, http; did you mean 'llm'?"),
+            message: "step 'a': unknown step type 'lmm'; the allowed types are llm, transform, approval, http, switch, sleep, workflow; did you mean 'llm'?"),
         BadWorkflow(name: "duplicate id", yaml: """
             name: w
             steps:
@@ -176,7 +176,7 @@ let pricedModels: @Sendable (String) -> String? = { model in
                 type: transform
                 output: "{{steps.a.text}}"
             """, line: 8, column: 14,
-            message: "{{steps.a.text}}: a step reference starts with steps.ID.output, as in {{steps.a.output.text}}"),
+            message: "{{steps.a.text}}: a step reference starts with steps.ID.output, as in {{steps.a.output.text}} (or is {{steps.a.status}}: completed or skipped)"),
         BadWorkflow(name: "unknown reference root", yaml: """
             name: w
             steps:

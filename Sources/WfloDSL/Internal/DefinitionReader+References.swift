@@ -26,6 +26,13 @@ extension DefinitionReader {
             }
             edges[draft.id] = waitsFor
         }
+        // A step a switch routes to waits for the switch.
+        for draft in drafts {
+            guard case .switch(let s)? = draft.definition?.kind else { continue }
+            for target in s.targets where known.contains(target) && target != draft.id && !(edges[target] ?? []).contains(draft.id) {
+                edges[target, default: []].append(draft.id)
+            }
+        }
         _ = checkReferences(outputSites, inputs: inputs, stepIDs: ids, selfID: nil)
 
         let nodes = Dictionary(drafts.map { ($0.id, $0.node) }, uniquingKeysWith: { first, _ in first })
@@ -65,9 +72,9 @@ extension DefinitionReader {
                         error(at: at, message)
                     }
                 case "steps":
-                    guard path.count >= 3, path[2] == "output" else {
+                    guard path.count >= 3, path[2] == "output" || (path[2] == "status" && path.count == 3) else {
                         let id = path.count >= 2 ? path[1] : "ID"
-                        error(at: at, "\(shownPath): a step reference starts with steps.ID.output, as in {{steps.\(id).output.text}}")
+                        error(at: at, "\(shownPath): a step reference starts with steps.ID.output, as in {{steps.\(id).output.text}} (or is {{steps.\(id).status}}: completed or skipped)")
                         continue
                     }
                     let id = path[1]
@@ -86,6 +93,14 @@ extension DefinitionReader {
                         error(at: at, "\(shownPath): secrets are only for http steps; in a prompt or a transform they would reach the model or the journal in clear")
                     } else if path.count != 2 || !path[1].unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }) {
                         error(at: at, "\(shownPath): write {{secrets.NAME}}, NAME made of letters, digits and '_' (read from WFLO_SECRET_NAME or ~/.wflo/secrets)")
+                    }
+                case "for_each":
+                    guard let itemVar = site.forEachVar else {
+                        error(at: at, "\(shownPath): {{for_each.…}} is only for the fields of a step with 'for_each:'")
+                        continue
+                    }
+                    if path.count < 2 || (path[1] != itemVar && path[1] != "index") {
+                        error(at: at, "\(shownPath): write {{for_each.\(itemVar)}} for the item (its 'item_var') or {{for_each.index}} for its position")
                     }
                 default:
                     error(at: at, "\(shownPath): unknown reference '\(path[0])'; a template may use {{inputs.NAME}} "

@@ -74,6 +74,22 @@ extension DefinitionReader {
             risk = readRisk(r.value, stepID: id)
             ok = ok && risk != nil
         }
+        var condition: Condition?
+        if let c = f["if"] {
+            condition = readCondition(c.value, stepID: id)
+            ok = ok && condition != nil
+        }
+        var forEach: ForEachSettings?
+        if let e = f["for_each"] {
+            forEach = readForEach(e.value, stepID: id)
+            ok = ok && forEach != nil
+            if type == .switch || type == .sleep {
+                error(e.key, "step '\(id)': 'for_each' is for steps that do work (llm, http, transform, approval, workflow), not \(type!.rawValue) steps")
+                ok = false
+            }
+        }
+        // Sites read so far belong to if:/for_each: (which cannot see the item); the step's own fields can.
+        let firstFieldSite = sites.count
 
         let kind: StepKind?
         if let typeField = f["type"] {
@@ -83,6 +99,9 @@ extension DefinitionReader {
                 case .transform: kind = readTransform(f, node: node, id: id)
                 case .approval: kind = readApprovalStep(f, node: node, id: id, timeout: timeout)
                 case .http: kind = readHTTP(f, node: node, id: id, retry: retry)
+                case .switch: kind = readSwitch(f, node: node, id: id)
+                case .sleep: kind = readSleep(f, node: node, id: id)
+                case .workflow: kind = readSubWorkflow(f, node: node, id: id)
                 }
             } else {
                 let allowed = StepType.allCases.map(\.rawValue)
@@ -95,10 +114,14 @@ extension DefinitionReader {
             error(node, "step '\(id)' is missing the required field 'type' (one of: \(StepType.allCases.map(\.rawValue).joined(separator: ", ")))")
             kind = nil
         }
+        if let forEach {
+            for index in sites.indices where index >= firstFieldSite { sites[index].forEachVar = forEach.itemVar }
+        }
         draft.templates = sites
         if let kind, ok {
             draft.definition = StepDefinition(id: id, dependsOn: draft.dependsOn.map(\.id), retry: retry, timeout: timeout,
-                                              kind: kind, approval: gate, risk: risk, location: location(node))
+                                              kind: kind, approval: gate, risk: risk, condition: condition, forEach: forEach,
+                                              location: location(node))
         }
         return draft
     }

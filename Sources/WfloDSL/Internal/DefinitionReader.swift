@@ -8,6 +8,8 @@ struct TemplateSite {
     var node: Node
     /// True for the request fields of http steps, the only place `{{secrets.NAME}}` may appear.
     var allowsSecrets = false
+    /// The `item_var` of the step's `for_each:`, when it has one: `{{for_each.NAME}}` and `{{for_each.index}}` may appear.
+    var forEachVar: String? = nil
 }
 
 /// A step as far as it could be read: enough to check references and cycles even when one of
@@ -31,8 +33,8 @@ struct DefinitionReader {
     }
 
     static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
-                                  "egress", "circuit_breaker"]
-    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk"]
+                                  "egress", "circuit_breaker", "timeout"]
+    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl"]
     static let transformFields = ["output"]
@@ -49,6 +51,9 @@ struct DefinitionReader {
         case .transform: return transformFields
         case .approval: return approvalFields
         case .http: return httpFields
+        case .switch: return switchFields
+        case .sleep: return sleepFields
+        case .workflow: return workflowFields
         }
     }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
@@ -63,11 +68,18 @@ struct DefinitionReader {
     var sites: [TemplateSite] = []
     /// Models the workflow's own `pricing:` block prices; `modelCheck` is not asked about them.
     var pricedInFile: Set<String> = []
+    /// Where sub-workflow files are read from.
+    let children: WorkflowSources
+    /// Resolved paths of the workflows being read, outermost first (this one last): a cycle check.
+    let ancestry: [String]
 
-    init(file: String, source: SourceText, modelCheck: (@Sendable (String) -> String?)?) {
+    init(file: String, source: SourceText, modelCheck: (@Sendable (String) -> String?)?, children: WorkflowSources = WorkflowSources(),
+         ancestry: [String]? = nil) {
         self.file = file
         self.source = source
         self.modelCheck = modelCheck
+        self.children = children
+        self.ancestry = ancestry ?? [children.canonical(file)]
     }
 
     /// Diagnostics in file order (ties keep the order they were found in).
@@ -116,6 +128,8 @@ struct DefinitionReader {
         if let p = policy, let node = top["approval_policy"]?.value { policy = readNonGetHTTP(node, into: p) }
         let egress = top["egress"].flatMap { readEgress($0.value) }
         let circuitBreaker = top["circuit_breaker"].flatMap { readCircuitBreaker($0.value) }
+        var runTimeout: Double?
+        if let t = top["timeout"] { runTimeout = duration(t.value, what: "'timeout' (of the whole run)", allowZero: false) }
         var cacheNamespace: String?
         if let f = top["cache_namespace"] {
             cacheNamespace = text(f.value, what: "'cache_namespace'")
@@ -145,13 +159,14 @@ struct DefinitionReader {
             }
         }
 
+        checkSwitches(drafts)
         checkGraph(drafts, inputs: inputs, outputSites: outputSites)
 
         guard let name, diagnostics.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
                                   steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing,
                                   approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
-                                  circuitBreaker: circuitBreaker)
+                                  circuitBreaker: circuitBreaker, timeout: runTimeout)
     }
 
     /// Budget from the scalar's text (never through `Double`), plain or quoted.

@@ -164,6 +164,14 @@ enum Schema {
                 ALTER TABLE runs ADD COLUMN heartbeat_at REAL;
                 """)
         }
+        migrator.registerMigration("v7_cancel") { db in
+            // `wflo cancel`: the request its driver polls for, and who made it.
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN cancel_requested_at REAL;
+                ALTER TABLE runs ADD COLUMN cancel_by TEXT;
+                ALTER TABLE runs ADD COLUMN cancel_reason TEXT;
+                """)
+        }
         return migrator
     }
 }

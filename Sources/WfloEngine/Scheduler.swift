@@ -1,0 +1,322 @@
+import Foundation
+import WfloCore
+
+/// What the journal held when this process took a run over.
+struct ReplayState: Sendable {
+    /// Outputs of finished steps (completed, or skipped with their skip record), by journal id.
+    var finished: [String: JSONValue] = [:]
+    /// Journal ids of the skipped steps among ``finished``.
+    var skipped: Set<String> = []
+    /// The attempt number each step continues with.
+    var nextAttempt: [String: Int] = [:]
+    /// When each sleep that had started wakes up.
+    var wakeAt: [String: Date] = [:]
+
+    init() {}
+
+    init(journal: RunJournal) {
+        for step in journal.steps {
+            switch step.status {
+            case .completed:
+                finished[step.stepID] = step.output ?? .null
+            case .skipped:
+                finished[step.stepID] = step.output ?? .null
+                skipped.insert(step.stepID)
+            case .running where step.type == StepType.sleep.rawValue:
+                if let text = step.output?["wake_at"]?.stringValue, let date = JournalTime.date(text) {
+                    wakeAt[step.stepID] = date
+                }
+            default:
+                break
+            }
+        }
+        for attempt in journal.attempts {
+            nextAttempt[attempt.stepID] = max(nextAttempt[attempt.stepID] ?? 1, attempt.number + 1)
+        }
+    }
+}
+
+/// Why a workflow stopped before all its steps finished.
+enum WorkflowStop: Sendable {
+    case failed(String)
+    case rejected(String)
+    case budget(String)
+}
+
+/// How one workflow's steps ended: the run's own, or a sub-workflow's.
+struct WorkflowOutcome: Sendable {
+    /// Outputs by the workflow's own step ids (skipped steps hold their skip record).
+    var outputs: [String: JSONValue]
+    var skipped: Set<String>
+    var stop: WorkflowStop?
+    /// Steps still waiting for a decision.
+    var waiting: [String]
+}
+
+/// Runs the steps of one workflow as their dependencies finish: the run's own workflow, or a
+/// sub-workflow's, whose steps are journaled under `prefix` (`enrich/`).
+///
+/// A step is ready when everything it waits for has finished. Then, in order: a step a switch
+/// did not choose is skipped; a step with a skipped dependency is skipped unless its own `if:`
+/// decides; a false `if:` skips it. Every skip is journaled with its reason. A `for_each` step
+/// runs its items here, each journaled as `ID[INDEX]`; every other step goes to the ``StepRunner``.
+struct Scheduler: Sendable {
+    let runner: StepRunner
+    let definition: WorkflowDefinition
+    /// Prepended to step ids in the journal ("" for the run's own workflow).
+    let prefix: String
+    let inputs: JSONValue
+
+    private var configuration: ExecutorConfiguration { runner.configuration }
+    private var replay: ReplayState { runner.replay }
+
+    func run() async throws -> WorkflowOutcome {
+        var outputs: [String: JSONValue] = [:]
+        var skipped = Set<String>()
+        for step in definition.steps {
+            let journalID = prefix + step.id
+            if let output = replay.finished[journalID] {
+                outputs[step.id] = output
+                if replay.skipped.contains(journalID) { skipped.insert(step.id) }
+            }
+        }
+        var stop: WorkflowStop?
+        var waiting: [String] = []
+
+        let routes = definition.routes
+        let position = Dictionary(definition.steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let byID = Dictionary(definition.steps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var dependencies: [String: [String]] = [:]
+        var unmet: [String: Int] = [:]
+        var dependents: [String: [String]] = [:]
+        var ready: [StepDefinition] = []
+        for step in definition.steps where outputs[step.id] == nil {
+            let needs = definition.dependencies(of: step)
+            dependencies[step.id] = needs
+            let missing = needs.filter { outputs[$0] == nil }
+            unmet[step.id] = missing.count
+            for dependency in missing { dependents[dependency, default: []].append(step.id) }
+            if missing.isEmpty { ready.append(step) }
+        }
+        func release(_ id: String) {
+            for dependent in dependents[id] ?? [] {
+                unmet[dependent, default: 0] -= 1
+                guard unmet[dependent] == 0, let step = byID[dependent] else { continue }
+                let index = ready.firstIndex { (position[$0.id] ?? 0) > (position[dependent] ?? 0) } ?? ready.endIndex
+                ready.insert(step, at: index)
+            }
+        }
+        func apply(_ outcome: StepOutcome, _ id: String) {
+            switch outcome {
+            case .completed(let output):
+                outputs[id] = output
+            case .skipped(let record):
+                outputs[id] = record
+                skipped.insert(id)
+            case .failed(let message):
+                if stop == nil { stop = .failed("step '\(prefix + id)' failed: \(message)") }
+            case .rejected(let message):
+                switch stop {
+                case .budget?, .rejected?: break
+                default: stop = .rejected("step '\(prefix + id)' was \(message)")
+                }
+            case .refused(let message):
+                // A budget stop outranks a failure: the user must raise the budget either way.
+                if case .budget = stop {} else { stop = .budget("step '\(prefix + id)' \(message)") }
+            case .waiting:
+                waiting.append(prefix + id)
+            }
+            if outputs[id] != nil { release(id) }
+        }
+
+        try await withThrowingTaskGroup(of: (String, StepOutcome).self) { group in
+            var running = 0
+            while true {
+                while stop == nil, !ready.isEmpty {
+                    let step = ready.removeFirst()
+                    var scope = TemplateScope(inputs: inputs, steps: [:])
+                    for dependency in dependencies[step.id] ?? [] {
+                        scope.steps[dependency] = outputs[dependency]
+                        if skipped.contains(dependency) { scope.skipped.insert(dependency) }
+                    }
+                    var journaled = step
+                    journaled.id = prefix + step.id
+                    let started = configuration.now()
+                    // Skips and conditions are decided here, before anything is reserved or sent.
+                    let reason: String?
+                    do {
+                        reason = try skipReason(step, scope: scope, routes: routes, outputs: outputs, skipped: skipped)
+                    } catch let error as EngineError {
+                        apply(try await runner.recordFailure(journaled, message: error.message, at: started), step.id)
+                        continue
+                    }
+                    if let reason {
+                        apply(try await runner.recordSkip(journaled, reason: reason, at: started), step.id)
+                        continue
+                    }
+                    if step.forEach == nil, runner.gateSettings(journaled, worstCase: nil) == nil {
+                        // Steps with nothing to wait for finish inline.
+                        switch step.kind {
+                        case .transform(let transform):
+                            apply(try await runner.runTransform(journaled, transform, scope: scope), step.id)
+                            continue
+                        case .switch(let definition):
+                            apply(try await runner.runSwitch(journaled, definition, scope: scope), step.id)
+                            continue
+                        default:
+                            break
+                        }
+                    }
+                    running += 1
+                    group.addTask { [self] in
+                        if let forEach = step.forEach {
+                            return (step.id, try await runForEach(journaled, forEach, scope: scope))
+                        }
+                        return (step.id, try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1))
+                    }
+                }
+                if running == 0 { break }
+                guard let (id, outcome) = try await group.next() else { break }
+                running -= 1
+                apply(outcome, id)
+                // Steps waiting for a person stop waiting once the run cannot complete anyway.
+                if stop != nil { runner.gate.signal.stop() }
+            }
+        }
+        return WorkflowOutcome(outputs: outputs, skipped: skipped, stop: stop, waiting: waiting)
+    }
+
+    /// Why a ready step does not run, or nil when it runs.
+    private func skipReason(_ step: StepDefinition, scope: TemplateScope, routes: [String: String],
+                            outputs: [String: JSONValue], skipped: Set<String>) throws -> String? {
+        if let router = routes[step.id] {
+            if skipped.contains(router) { return "its switch '\(router)' was skipped" }
+            let chosen = outputs[router]?["chosen"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if !chosen.contains(step.id) {
+                let label = outputs[router]?["case"]?.stringValue ?? "another case"
+                return "switch '\(router)' chose \(label == "default" ? "its default" : "case '\(label)'")"
+            }
+        }
+        if let condition = step.condition {
+            return try scope.evaluate(condition) ? nil : "if: \(condition.source) is false"
+        }
+        if let dependency = definition.dependencies(of: step).first(where: { skipped.contains($0) && $0 != routes[step.id] }) {
+            return "it depends on '\(dependency)', which was skipped (add an if: to run it anyway)"
+        }
+        return nil
+    }
+
+    // MARK: for_each
+
+    /// Runs `step` once per item, at most `max_parallel` at a time. Items finished before a
+    /// restart are taken from the journal. Every item's cost goes through the budget governor
+    /// on its own, so parallel items cannot pass the budget; the first refusal stops new items.
+    private func runForEach(_ step: StepDefinition, _ settings: ForEachSettings, scope: TemplateScope) async throws -> StepOutcome {
+        let started = configuration.now()
+        let items: [JSONValue]
+        do {
+            switch try scope.render(settings.items) {
+            case .array(let array): items = array
+            case let other:
+                let shown = other.encoded()
+                return try await runner.recordFailure(step, message: "for_each items \(settings.items.source) must be an array, not \(shown.count > 80 ? String(shown.prefix(80)) + "…" : shown)", at: started)
+            }
+        } catch let error as EngineError {
+            return try await runner.recordFailure(step, message: error.message, at: started)
+        }
+        if items.count > ForEachSettings.maximumItems {
+            return try await runner.recordFailure(step, message: "for_each has \(items.count) items; at most \(ForEachSettings.maximumItems) are allowed in one step (split the list)", at: started)
+        }
+        try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .running,
+                                                            model: step.kind.model, startedAt: started),
+                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: "for_each_started",
+                                                                    data: ["items": .int(items.count), "max_parallel": .int(settings.maxParallel)], at: started))
+
+        var results = [JSONValue](repeating: .null, count: items.count)
+        var errors: [(index: Int, message: String)] = []
+        var stopped: StepOutcome?
+        var waiting: String?
+        try await withThrowingTaskGroup(of: (Int, StepOutcome).self) { group in
+            var next = 0
+            var running = 0
+            while true {
+                while stopped == nil, next < items.count, running < settings.maxParallel {
+                    let index = next
+                    next += 1
+                    var item = step
+                    item.id = ForEachSettings.itemID(step.id, index)
+                    item.forEach = nil
+                    item.condition = nil
+                    if let done = replay.finished[item.id] {
+                        results[index] = done
+                        continue
+                    }
+                    var itemScope = scope
+                    itemScope.forEach = [settings.itemVar: items[index], "index": .int(index)]
+                    running += 1
+                    group.addTask { [runner, replay] in
+                        (index, try await runner.run(item, scope: itemScope, firstAttempt: replay.nextAttempt[item.id] ?? 1))
+                    }
+                }
+                if running == 0 { break }
+                guard let (index, outcome) = try await group.next() else { break }
+                running -= 1
+                switch outcome {
+                case .completed(let output), .skipped(let output):
+                    results[index] = output
+                case .failed(let message):
+                    errors.append((index, message))
+                    if settings.failFast, stopped == nil { stopped = .failed("item \(index) failed: \(message)") }
+                case .rejected(let message):
+                    errors.append((index, message))
+                    if settings.failFast, stopped == nil { stopped = .rejected("item \(index) \(message)") }
+                case .refused(let message):
+                    // Out of budget: start no more items, whatever fail_fast says.
+                    if case .refused = stopped {} else { stopped = .refused("item \(index) \(message)") }
+                case .waiting(let id):
+                    waiting = waiting ?? id
+                }
+            }
+        }
+        let succeeded = items.count - errors.count
+        switch stopped {
+        case .failed(let message)?, .rejected(let message)?:
+            return try await runner.recordFailure(step, message: message, model: step.kind.model, at: started,
+                                                  data: ["succeeded": .int(results.filter { !$0.isNull }.count), "failed": .int(errors.count)])
+        case .refused(let message)?:
+            return try await runner.recordRefusal(step, message: message, model: step.kind.model, worstCase: .zero, at: started)
+        default:
+            break
+        }
+        if let waiting { return .waiting(waiting) }
+        let output: JSONValue = [
+            "items": .array(results),
+            "count": .int(items.count),
+            "succeeded": .int(succeeded),
+            "failed": .int(errors.count),
+            "errors": .array(errors.map { ["index": .int($0.index), "error": .string($0.message)] }),
+        ]
+        let now = configuration.now()
+        try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .completed,
+                                                            output: output, model: step.kind.model, startedAt: started, finishedAt: now),
+                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: "step_completed",
+                                                                    data: ["succeeded": .int(succeeded), "failed": .int(errors.count)], at: now))
+        configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))
+        return .completed(output)
+    }
+}
+
+/// Times the journal writes in step outputs and reads back: ISO 8601 with milliseconds, UTC.
+enum JournalTime {
+    static func text(_ date: Date) -> String { formatter().string(from: date) }
+    static func date(_ text: String) -> Date? {
+        if let date = formatter().date(from: text) { return date }
+        let plain = ISO8601DateFormatter()
+        return plain.date(from: text)
+    }
+    private static func formatter() -> ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}

@@ -1,0 +1,396 @@
+import Foundation
+import Testing
+import WfloCore
+import WfloDSL
+import WfloEngine
+import WfloStore
+import WfloTesting
+
+/// Issue 8: if, switch, for_each, sub-workflows, durable sleep, cancellation and the run timeout,
+/// against a real SQLite journal and the loopback LLM server.
+@Suite(.timeLimit(.minutes(1)))
+struct ControlFlowTests {
+    /// The contract workflow of the issue, with the test table's model.
+    static let contract = """
+        name: contract
+        budget: 1.00
+        inputs:
+          topics: {type: array, default: ["a", "b", "c", "d"]}
+          mode: {type: string, default: "short"}
+        steps:
+          - id: summaries
+            type: llm
+            for_each: {items: "{{inputs.topics}}", item_var: topic, max_parallel: 2}
+            model: test-gpt
+            prompt: "Summarize {{for_each.topic}} (item {{for_each.index}})"
+            max_tokens: 50
+          - id: long_form
+            type: llm
+            if: "{{inputs.mode}} == 'full'"
+            model: test-gpt
+            prompt: "Write the long form"
+            max_tokens: 50
+          - id: after_long
+            type: transform
+            output: "{{steps.long_form.output.text}}"
+        outputs:
+          first: "{{steps.summaries.output.items.0.text}}"
+          count: "{{steps.summaries.output.count}}"
+          long: "{{steps.long_form.output.text}}"
+        """
+
+    @Test func forEachCollectsItemsInOrderAndAFalseIfSkipsWithItsDependents() async throws {
+        try await Harness.with { h in
+            let result = try await h.run(Self.contract)
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            let prompts = h.server.requests().compactMap(\.lastUserMessage).sorted()
+            #expect(prompts == ["Summarize a (item 0)", "Summarize b (item 1)", "Summarize c (item 2)", "Summarize d (item 3)"])
+            #expect(result.outputs?["first"] == "Echo: Summarize a (item 0)")
+            #expect(result.outputs?["count"] == .int(4))
+            #expect(result.outputs?["long"] == .null)
+
+            let journal = try await h.store.journal(runID: result.runID)
+            func step(_ id: String) -> StepRecord? { journal.steps.first { $0.stepID == id } }
+            #expect(step("summaries")?.status == .completed)
+            let items = try #require(step("summaries")?.output?["items"]?.arrayValue)
+            #expect(items.map { $0["text"]?.stringValue } == ["Echo: Summarize a (item 0)", "Echo: Summarize b (item 1)",
+                                                              "Echo: Summarize c (item 2)", "Echo: Summarize d (item 3)"])
+            #expect(step("summaries")?.output?["succeeded"] == .int(4))
+            #expect((0..<4).allSatisfy { step("summaries[\($0)]")?.status == .completed })
+            // Each item was charged on its own.
+            #expect(Set(journal.attempts.map(\.stepID)) == ["summaries[0]", "summaries[1]", "summaries[2]", "summaries[3]"])
+            #expect(step("long_form")?.status == .skipped)
+            #expect(step("long_form")?.output?["reason"]?.stringValue == "if: {{inputs.mode}} == 'full' is false")
+            #expect(step("after_long")?.status == .skipped)
+            #expect(step("after_long")?.output?["reason"]?.stringValue?.contains("depends on 'long_form', which was skipped") == true)
+            #expect(journal.events.contains { $0.kind == "step_skipped" && $0.stepID == "long_form" })
+        }
+    }
+
+    @Test func aTrueIfRuns() async throws {
+        try await Harness.with { h in
+            let result = try await h.run(Self.contract, inputs: ["mode=full", "topics=[\"x\"]"])
+            #expect(result.status == .completed)
+            #expect(result.outputs?["long"] == "Echo: Write the long form")
+        }
+    }
+
+    @Test func maxParallelBoundsTheItemsInFlight() async throws {
+        try await Harness.with { h in
+            h.server.on(promptContaining: "Summarize", .hang)
+            let running = Task { try await h.run(Self.contract) }
+            await h.server.waitForRequests(2)
+            try await Task.sleep(for: .milliseconds(300))
+            // Two items hang; the other two wait for a free slot.
+            #expect(h.server.requestCount == 2)
+            running.cancel()
+            _ = try? await running.value
+        }
+    }
+
+    @Test func budgetRunsOutInTheMiddleOfAForEachKeepingWhatFinished() async throws {
+        try await Harness.with { h in
+            let yaml = Self.contract.replacingOccurrences(of: "max_parallel: 2", with: "max_parallel: 1")
+            // Room for one item's worst case: once it settles, the next worst case no longer fits.
+            let one = try h.worstCase(prompt: "Summarize a (item 0)", maxTokens: 50)
+            let budget = one + Money(string: "0.00000001")!
+            let result = try await h.run(yaml, budget: budget)
+            #expect(result.status == .budgetExceeded)
+            #expect(result.ledger.committed <= budget)
+            #expect(h.server.requestCount == 1)
+            let journal = try await h.store.journal(runID: result.runID)
+            let completed = journal.steps.filter { $0.stepID.hasPrefix("summaries[") && $0.status == .completed }.map(\.stepID)
+            #expect(completed.count == h.server.requestCount)
+            #expect(journal.steps.first { $0.stepID == "summaries" }?.status == .budgetExceeded)
+            // The items not started were never sent; a resume with more budget runs only those.
+            let before = h.server.requestCount
+            let definition = try WorkflowParser().parse(yaml: yaml, file: "test.yaml")
+            let resumed = try await h.executor().resume(runID: result.runID, definition: definition, budget: Money(string: "1")!)
+            #expect(resumed.status == .completed)
+            #expect(h.server.requestCount == before + (4 - completed.count))
+            #expect(resumed.outputs?["count"] == .int(4))
+        }
+    }
+
+    @Test func failFastFalseRunsEveryItemAndCountsFailures() async throws {
+        try await Harness.with { h in
+            h.server.on(promptContaining: "item 1", .error(status: 400))
+            let yaml = Self.contract.replacingOccurrences(of: "max_parallel: 2}", with: "max_parallel: 2, fail_fast: false}")
+            let result = try await h.run(yaml)
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            let journal = try await h.store.journal(runID: result.runID)
+            let output = try #require(journal.steps.first { $0.stepID == "summaries" }?.output)
+            #expect(output["succeeded"] == .int(3))
+            #expect(output["failed"] == .int(1))
+            #expect(output["items"]?[1] == .null)
+            #expect(output["errors"]?[0]?["index"] == .int(1))
+        }
+    }
+
+    @Test func failFastStopsTheStepAndTheRun() async throws {
+        try await Harness.with { h in
+            h.server.on(promptContaining: "item 0", .error(status: 400))
+            let yaml = Self.contract.replacingOccurrences(of: "max_parallel: 2", with: "max_parallel: 1")
+            let result = try await h.run(yaml)
+            #expect(result.status == .failed)
+            #expect(result.error?.contains("step 'summaries' failed: item 0 failed") == true)
+            #expect(h.server.requestCount == 1)
+        }
+    }
+
+    static let triage = """
+        name: triage
+        budget: 0.50
+        inputs:
+          kind: {type: string, default: "bug"}
+        steps:
+          - id: route
+            type: switch
+            value: "{{inputs.kind}}"
+            cases:
+              bug: fix
+              feature: [plan, estimate]
+            default: [shrug]
+          - id: fix
+            type: transform
+            output: "fixing"
+          - id: plan
+            type: transform
+            output: "planning"
+          - id: estimate
+            type: transform
+            output: "{{steps.plan.output}} then estimating"
+          - id: shrug
+            type: transform
+            output: "no idea"
+          - id: reply
+            type: transform
+            if: "{{steps.fix.status}} == 'completed'"
+            output: "done: {{steps.fix.output}}"
+        outputs:
+          route: "{{steps.route.output.case}}"
+          reply: "{{steps.reply.output}}"
+        """
+
+    @Test(arguments: [("bug", ["fix", "reply"], ["plan", "estimate", "shrug"]),
+                      ("feature", ["plan", "estimate"], ["fix", "shrug", "reply"]),
+                      ("question", ["shrug"], ["fix", "plan", "estimate", "reply"])])
+    func switchRunsTheChosenCaseAndSkipsTheOthers(kind: String, ran: [String], skipped: [String]) async throws {
+        try await Harness.with { h in
+            let result = try await h.run(Self.triage, inputs: ["kind=\(kind)"])
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            let journal = try await h.store.journal(runID: result.runID)
+            for id in ran { #expect(journal.steps.first { $0.stepID == id }?.status == .completed, "\(id)") }
+            for id in skipped { #expect(journal.steps.first { $0.stepID == id }?.status == .skipped, "\(id)") }
+            #expect(result.outputs?["route"]?.stringValue == (kind == "question" ? "default" : kind))
+        }
+    }
+
+    @Test func aSwitchWithNoMatchingCaseAndNoDefaultFails() async throws {
+        try await Harness.with { h in
+            let yaml = Self.triage.replacingOccurrences(of: "    default: [shrug]\n", with: "")
+            let result = try await h.run(yaml, inputs: ["kind=other"])
+            #expect(result.status == .failed)
+            #expect(result.error?.contains("no case matches the value 'other' (cases: 'bug', 'feature') and there is no default") == true)
+        }
+    }
+
+    // MARK: sub-workflows
+
+    static let child = """
+        name: child
+        inputs:
+          topic: {type: string}
+          depth: {type: integer, default: 1}
+        steps:
+          - id: ask
+            type: llm
+            model: test-gpt
+            prompt: "Child asks about {{inputs.topic}}"
+            max_tokens: 20
+        outputs:
+          answer: "{{steps.ask.output.text}}"
+          depth: "{{inputs.depth}}"
+        """
+
+    func parent(budgetLine: String = "", forEach: Bool = false) -> String {
+        let each = forEach ? "\n    for_each: {items: \"{{inputs.topics}}\", item_var: t}" : ""
+        return """
+        name: parent
+        budget: 0.50
+        inputs:
+          topics: {type: array, default: ["x", "y"]}
+        steps:
+          - id: sub
+            type: workflow
+            workflow: child.yaml\(each)
+            inputs: {topic: "\(forEach ? "{{for_each.t}}" : "parent topic")"}\(budgetLine)
+          - id: use
+            type: transform
+            output: "{{steps.sub.output}}"
+        outputs:
+          result: "{{steps.use.output}}"
+        """
+    }
+
+    func runFiles(_ h: Harness, parent: String, child: String = ControlFlowTests.child, budget: Money? = nil) async throws -> RunResult {
+        try child.write(to: h.directory.appendingPathComponent("child.yaml"), atomically: true, encoding: .utf8)
+        let path = h.directory.appendingPathComponent("parent.yaml").path
+        try parent.write(toFile: path, atomically: true, encoding: .utf8)
+        let (definition, source) = try WorkflowParser().parse(fileAt: path)
+        return try await h.executor().start(definition: definition, source: source, path: path,
+                                            inputs: try InputBinder.bind(definition, arguments: [], file: nil), budget: budget ?? definition.budget)
+    }
+
+    @Test func aSubWorkflowRunsNestedUnderItsStepAndGivesItsOutputs() async throws {
+        try await Harness.with { h in
+            let result = try await runFiles(h, parent: parent())
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            #expect(result.outputs?["result"]?["answer"] == "Echo: Child asks about parent topic")
+            #expect(result.outputs?["result"]?["depth"] == .int(1))
+            let journal = try await h.store.journal(runID: result.runID)
+            #expect(journal.steps.first { $0.stepID == "sub/ask" }?.status == .completed)
+            #expect(journal.attempts.map(\.stepID) == ["sub/ask"])
+            // The child's text is journaled with the run.
+            let started = try #require(journal.events.first { $0.kind == "run_started" })
+            #expect(started.data[Executor.workflowSourcesKey]?.objectValue?.values.first?.stringValue == Self.child)
+        }
+    }
+
+    @Test func aForEachOverASubWorkflowNestsItsItems() async throws {
+        try await Harness.with { h in
+            let result = try await runFiles(h, parent: parent(forEach: true))
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            let journal = try await h.store.journal(runID: result.runID)
+            #expect(Set(journal.attempts.map(\.stepID)) == ["sub[0]/ask", "sub[1]/ask"])
+            #expect(result.outputs?["result"]?["items"]?[1]?["answer"] == "Echo: Child asks about y")
+        }
+    }
+
+    @Test func aChildBudgetSmallerThanTheRunsStopsTheChildFirst() async throws {
+        try await Harness.with { h in
+            let result = try await runFiles(h, parent: parent(budgetLine: "\n    budget: 0.000001"))
+            #expect(result.status == .budgetExceeded)
+            #expect(result.error?.contains("does not fit the budget $0.000001 of workflow step 'sub'") == true, "\(result.error ?? "")")
+            #expect(h.server.requestCount == 0)
+        }
+    }
+
+    @Test func aWorkflowThatCallsItselfIsRefusedWhenRead() async throws {
+        try await Harness.with { h in
+            let loop = """
+                name: loop
+                steps:
+                  - id: again
+                    type: workflow
+                    workflow: parent.yaml
+                """
+            try loop.write(to: h.directory.appendingPathComponent("child.yaml"), atomically: true, encoding: .utf8)
+            let path = h.directory.appendingPathComponent("parent.yaml").path
+            try parent().write(toFile: path, atomically: true, encoding: .utf8)
+            #expect {
+                _ = try WorkflowParser().parse(fileAt: path)
+            } throws: { error in
+                "\(error)".contains("workflow cycle: parent.yaml → child.yaml → parent.yaml")
+            }
+        }
+    }
+
+    // MARK: sleep, cancel, timeout
+
+    @Test func aSleepJournalsItsWakeUpTimeAndWaits() async throws {
+        try await Harness.with { h in
+            let result = try await h.run("""
+                name: nap
+                budget: 0
+                steps:
+                  - id: nap
+                    type: sleep
+                    duration: 10m
+                  - id: after
+                    type: transform
+                    output: "{{steps.nap.output.wake_at}}"
+                """)
+            #expect(result.status == .completed)
+            #expect(h.sleeps.withLock { $0.contains { abs($0 - 600) < 1 } })
+            let journal = try await h.store.journal(runID: result.runID)
+            #expect(journal.events.contains { $0.kind == "sleep_started" && $0.stepID == "nap" })
+        }
+    }
+
+    @Test func cancelStopsARunningRunPromptlyAndKeepsTheInFlightCallCharged() async throws {
+        try await Harness.with { h in
+            h.server.on(promptContaining: "slow", .hang)
+            let yaml = """
+                name: slow
+                budget: 0.50
+                steps:
+                  - id: first
+                    type: llm
+                    model: test-gpt
+                    prompt: "slow please"
+                    max_tokens: 20
+                  - id: second
+                    type: transform
+                    output: "{{steps.first.output.text}}"
+                """
+            let running = Task { try await h.run(yaml) }
+            await h.server.waitForRequests(1)
+            let runID = try #require(try await h.store.listRuns(limit: 1).first?.id)
+            let clock = ContinuousClock()
+            let asked = clock.now
+            let cancelled = try await h.executor().cancel(runID: runID, by: "tester", reason: "changed my mind")
+            #expect(cancelled.status == .cancelled)
+            let result = try await running.value
+            #expect(clock.now - asked < .seconds(10))
+            #expect(result.status == .cancelled)
+            #expect(result.error == "cancelled by tester: changed my mind")
+            #expect(result.ledger.reserved > .zero)
+            let journal = try await h.store.journal(runID: runID)
+            #expect(journal.attempts.first?.status == .unsettled)
+            #expect(journal.steps.first { $0.stepID == "second" } == nil)
+            #expect(result.status.exitCode == 5)
+            await #expect(throws: EngineError.self) {
+                _ = try await h.executor().resume(runID: runID, definition: try WorkflowParser().parse(yaml: yaml, file: "t.yaml"))
+            }
+        }
+    }
+
+    @Test func cancellingARunNobodyDrivesEndsItAtOnce() async throws {
+        try await Harness.with { h in
+            let yaml = """
+                name: gated
+                budget: 0.50
+                steps:
+                  - id: ask
+                    type: approval
+                    message: "go?"
+                """
+            let waiting = try await h.run(yaml, approvals: .noWait)
+            #expect(waiting.status == .waitingApproval)
+            let result = try await h.executor().cancel(runID: waiting.runID, by: "tester", reason: nil)
+            #expect(result.status == .cancelled)
+            #expect(try await h.store.run(id: waiting.runID)?.status == .cancelled)
+            await #expect(throws: EngineError.self) { _ = try await h.executor().cancel(runID: waiting.runID, by: "tester", reason: nil) }
+        }
+    }
+
+    @Test func aRunPastItsTimeoutStops() async throws {
+        try await Harness.with { h in
+            h.server.on(promptContaining: "slow", .hang)
+            let result = try await h.run("""
+                name: bounded
+                budget: 0.50
+                timeout: 300ms
+                steps:
+                  - id: first
+                    type: llm
+                    model: test-gpt
+                    prompt: "slow please"
+                    max_tokens: 20
+                """)
+            #expect(result.status == .failed)
+            #expect(result.error?.contains("run timed out") == true)
+        }
+    }
+}
