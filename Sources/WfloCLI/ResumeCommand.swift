@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WfloCore
+import WfloDSL
 import WfloEngine
 import WfloStore
 
@@ -23,7 +24,10 @@ struct ResumeCommand: AsyncParsableCommand {
         try await execution.execute { runtime, executor in
             let runID = try await runtime.store.resolveRunID(prefix: run)
             guard let record = try await runtime.store.run(id: runID) else { throw CLIError("run \(run) not found", exitCode: 2) }
-            let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing)
+            // Sub-workflows as they were when the run started, not as the files are now.
+            let children = Executor.journaledWorkflowSources(try await runtime.store.journal(runID: runID))
+            let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing,
+                                                      sources: WorkflowSources(journaled: children))
             return try await executor.resume(runID: runID, definition: definition, budget: try budget.map(BudgetArgument.parse))
         }
     }

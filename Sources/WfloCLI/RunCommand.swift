@@ -9,7 +9,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a workflow under a budget.",
-        discussion: "Exit codes: 0 completed, 1 failed, 2 invalid usage or workflow, 3 budget exceeded, 4 waiting for approval (--no-wait or Ctrl-C while waiting), 5 rejected."
+        discussion: "Exit codes: 0 completed, 1 failed, 2 invalid usage or workflow, 3 budget exceeded, 4 waiting for approval (--no-wait or Ctrl-C while waiting), 5 rejected or cancelled (wflo cancel), 130 interrupted (resumable)."
     )
 
     @Argument(help: "The workflow file (YAML).")

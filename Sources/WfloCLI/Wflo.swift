@@ -12,7 +12,7 @@ public struct Wflo: AsyncParsableCommand {
             OPENAI_BASE_URL / OPENAI_API_KEY, ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY,
             WFLO_SECRET_<NAME> ({{secrets.NAME}} in http steps; also ~/.wflo/secrets, mode 0600).
             """,
-        subcommands: [RunCommand.self, ResumeCommand.self, RunsCommand.self, StatusCommand.self, ReportCommand.self,
+        subcommands: [RunCommand.self, ResumeCommand.self, CancelCommand.self, RunsCommand.self, StatusCommand.self, ReportCommand.self,
                       ValidateCommand.self, PricingCommand.self,
                       ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, CacheCommand.self,
                       CircuitsCommand.self]

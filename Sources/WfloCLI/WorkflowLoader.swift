@@ -16,7 +16,7 @@ enum WorkflowLoader {
         return (try parse(source: source, file: path, pricing: pricing), source)
     }
 
-    static func parse(source: String, file: String, pricing: PricingTable) throws -> WorkflowDefinition {
+    static func parse(source: String, file: String, pricing: PricingTable, sources: WorkflowSources = WorkflowSources()) throws -> WorkflowDefinition {
         // One pass reports every problem. Models the file prices in its own `pricing:` block are
         // taken as priced by the parser; the rest are checked against the table here.
         let parser = WorkflowParser(modelCheck: { model in
@@ -26,7 +26,7 @@ enum WorkflowLoader {
             } catch {
                 return "\(error)"
             }
-        })
+        }, sources: sources)
         let definition: WorkflowDefinition
         do {
             definition = try parser.parse(yaml: source, file: file)

@@ -1,5 +1,6 @@
 import Foundation
 import WfloCore
+import WfloPricing
 
 /// The control steps: skip records, `switch`, durable `sleep`, and sub-workflows.
 extension StepRunner {
@@ -107,6 +108,13 @@ extension StepRunner {
             childRunner.limits.append(BudgetLimit(prefix: prefix, budget: budget, label: "workflow step '\(step.id)'"))
         }
         if let policy = child.approvalPolicy { childRunner = childRunner.with(policy: policy) }
+        if let block = child.pricing {
+            do {
+                childRunner = childRunner.with(pricing: try pricing.layered(with: block, source: "workflow '\(definition.path)' pricing block"))
+            } catch {
+                return try await recordFailure(step, message: "workflow '\(definition.path)': \(error)", at: started)
+            }
+        }
         let outcome = try await Scheduler(runner: childRunner, definition: child, prefix: prefix, inputs: inputs).run()
         if !outcome.waiting.isEmpty { return .waiting(outcome.waiting[0]) }
         let now = configuration.now()
@@ -177,9 +185,9 @@ extension StepRunner {
         }
     }
 
-    /// This runner with another approval policy (a sub-workflow's own `approval_policy`).
-    func with(policy: ApprovalPolicy) -> StepRunner {
-        StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: runID, policy: policy, gate: gate,
-                   cacheNamespace: cacheNamespace, replay: replay, limits: limits, depth: depth)
+    /// This runner with a sub-workflow's own approval policy or pricing block.
+    func with(policy: ApprovalPolicy? = nil, pricing: PricingTable? = nil) -> StepRunner {
+        StepRunner(configuration: configuration, pricing: pricing ?? self.pricing, governor: governor, runID: runID, policy: policy ?? self.policy,
+                   gate: gate, cacheNamespace: cacheNamespace, replay: replay, limits: limits, depth: depth)
     }
 }

@@ -108,6 +108,17 @@ public struct RunReport: Sendable, Hashable {
     /// Seconds the run waited for people, over all its approval requests.
     public var approvalWaitSeconds: Double { approvals.map(\.waitedSeconds).reduce(0, +) }
 
+    /// Nested ids in a readable order: items by number (`x[2]` before `x[10]`), each item's
+    /// sub-steps after it.
+    static func nestedOrder(_ a: String, _ b: String) -> Bool {
+        func key(_ id: String) -> [String] {
+            id.split(omittingEmptySubsequences: false) { $0 == "[" || $0 == "]" || $0 == "/" }.map { part in
+                Int(part).map { String(repeating: "0", count: max(0, 9 - String($0).count)) + String($0) } ?? String(part)
+            }
+        }
+        return key(a).lexicographicallyPrecedes(key(b))
+    }
+
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
     public init(journal: RunJournal, plannedSteps: [(id: String, type: String)] = []) {
@@ -125,11 +136,23 @@ public struct RunReport: Sendable, Hashable {
         unsettled = ledger.reserved
         spent = ledger.committed
 
-        var order = plannedSteps
+        // Items of a for_each (`ID[2]`), steps of a sub-workflow (`ID/CHILD`) and other journaled
+        // steps the plan does not name follow the planned step they belong to.
         let planned = Set(plannedSteps.map(\.id))
+        var nested: [String: [(id: String, type: String)]] = [:]
+        var unplanned: [(id: String, type: String)] = []
         for step in journal.steps where !planned.contains(step.stepID) {
-            order.append((step.stepID, step.type))
+            let root = String(step.stepID.prefix { $0 != "[" && $0 != "/" })
+            if planned.contains(root), root != step.stepID { nested[root, default: []].append((step.stepID, step.type)) } else {
+                unplanned.append((step.stepID, step.type))
+            }
         }
+        var order: [(id: String, type: String)] = []
+        for step in plannedSteps {
+            order.append(step)
+            order += (nested[step.id] ?? []).sorted { RunReport.nestedOrder($0.id, $1.id) }
+        }
+        order += unplanned
         var byModel: [String: ModelLine] = [:]
         // Looked up per step, once: a long run's report stays linear in its journal.
         let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })

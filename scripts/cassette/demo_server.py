@@ -33,10 +33,28 @@ ANSWERS = {
         "Kill it anywhere, resume, and nothing runs or is charged twice."
     ),
     "Announce:": "Posted to #announcements: wflo 0.1 is out — hard budgets, durable runs, human approvals.",
+    "Classify this support ticket": '{"kind": "bug", "summary": "CSV export crashes on empty reports"}',
+    "Reply to a bug report": (
+        "Thanks for the report: exporting an empty report to CSV should give an empty file, not a crash. "
+        "We have reproduced it and the fix ships in the next release; until then, add one row before exporting."
+    ),
+    "Reply to a feature request": "Thanks for the idea: we have added it to the roadmap and will write back when it ships.",
+}
+
+PRODUCTS = {
+    "trail running shoes": "Grippy, light trail running shoes that drain fast and hold steady on loose rock.",
+    "espresso grinder": "A flat-burr espresso grinder with stepless adjustment and almost no retention.",
+    "e-reader": "A glare-free e-reader with a warm light, weeks of battery and room for thousands of books.",
+    "standing desk": "A quiet two-motor standing desk that moves from sitting to standing in twelve seconds.",
 }
 
 
 def answer_for(text):
+    for product, line in PRODUCTS.items():
+        if "product description of " + product in text:
+            return line
+    if "Translate into French:" in text:
+        return "Traduction : " + text.split("Translate into French:", 1)[1].strip()
     for key, value in ANSWERS.items():
         if key in text:
             return value
