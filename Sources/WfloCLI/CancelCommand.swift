@@ -35,7 +35,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
-            let runtime = try Runtime(store: store, cassette: CassetteOptions(), pricing: PricingOptions())
+            let runtime = try Runtime(store: store, cassette: nil, pricing: nil)
             do {
                 let runID = try await runtime.store.resolveRunID(prefix: run)
                 let result = try await runtime.executor(observer: SilentObserver())

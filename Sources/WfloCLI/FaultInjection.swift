@@ -1,7 +1,7 @@
 import Foundation
 import WfloEngine
 
-/// Crash testing: `WFLO_FAULT_KILL_AT=completed:STEP` (or `started:STEP`) makes the process
+/// Crash testing: `WFLO_FAULT_KILL_AT=completed:STEP` (or `started:STEP`, `sleeping:STEP`) makes the process
 /// SIGKILL itself right after that progress point, which comes after the journal commit it
 /// reports. The crash tests use it to kill a real `wflo run` at exact points; users never set it.
 struct FaultInjectingObserver: RunObserver {
@@ -19,6 +19,7 @@ struct FaultInjectingObserver: RunObserver {
         switch progress {
         case .stepCompleted(let id, _, _, _): here = "completed:\(id)"
         case .stepStarted(let id, _, _, _, _): here = "started:\(id)"
+        case .stepSleeping(let id, _): here = "sleeping:\(id)"
         default: here = nil
         }
         if here == point {

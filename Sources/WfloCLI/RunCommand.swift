@@ -128,7 +128,7 @@ enum RunSummary {
         }
         Console.out(line + "\n")
         if !ledger.reserved.isZero {
-            Console.out("  includes \(ledger.reserved.dollars()) unsettled (in flight when a process died)\n")
+            Console.out("  includes \(ledger.reserved.dollars()) unsettled (in flight when a process died or the run was stopped)\n")
         }
         if let error = result.error { Console.out("  \(error)\n") }
         if let outputs = result.outputs?.objectValue, !outputs.isEmpty {

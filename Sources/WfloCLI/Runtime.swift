@@ -21,16 +21,19 @@ struct Runtime {
     /// `~/.wflo/egress.yaml` or `WFLO_EGRESS`: what every workflow's http steps must also pass.
     private let userEgress: UserEgressPolicy?
 
-    init(store: StoreOptions, cassette: CassetteOptions, pricing: PricingOptions) throws {
+    /// - Parameters:
+    ///   - cassette: nil for commands that make no call (`wflo cancel`): the network, no cassette.
+    ///   - pricing: nil for the shipped table and `WFLO_PRICING` only.
+    init(store: StoreOptions, cassette: CassetteOptions?, pricing: PricingOptions?) throws {
         let environment = ProcessInfo.processInfo.environment
         self.store = try store.open()
         do {
-            self.pricing = try PricingTable.load(overlays: pricing.files, environment: environment)
+            self.pricing = try PricingTable.load(overlays: pricing?.files ?? [], environment: environment)
         } catch {
             throw CLIError("\(error)", exitCode: 2)
         }
         let endpoints = ProviderEndpoints.fromEnvironment(environment)
-        if let replay = cassette.replay {
+        if let replay = cassette?.replay {
             do {
                 let transport = try ReplayTransport(path: replay)
                 self.network = nil
@@ -42,7 +45,7 @@ struct Runtime {
         } else {
             let network = AsyncHTTPTransport()
             self.network = network
-            if let record = cassette.record {
+            if let record = cassette?.record {
                 let recorder = RecordingTransport(wrapping: network, path: record)
                 self.recorder = recorder
                 self.llm = LLMClient(transport: recorder, endpoints: endpoints)

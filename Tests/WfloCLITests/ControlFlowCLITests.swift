@@ -1,0 +1,206 @@
+import Foundation
+import Testing
+import WfloCore
+import WfloTesting
+
+/// Issue 8 through the real `wflo` executable: the examples offline, `wflo cancel` from another
+/// process, and kill -9 inside a for_each, inside a sub-workflow and during a durable sleep.
+@Suite(.timeLimit(.minutes(3)))
+struct ControlFlowCLITests {
+    static func example(_ name: String) -> String {
+        WfloProcess.repositoryRoot.appendingPathComponent("Examples/\(name)").path
+    }
+
+    @Test(arguments: [("triage", [String]()), ("batch", []), ("batch", ["--input", "language=French"])])
+    func theExamplesRunOfflineFromTheirCassettes(name: String, extra: [String]) async throws {
+        try await CLITests.withServer { server, wflo, _ in
+            let run = try await wflo.run(["run", Self.example("\(name)/workflow.yaml"), "--replay", Self.example("\(name)/cassette.json"),
+                                          "--json"] + extra)
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            let json = try JSONValue.parse(run.stdout)
+            #expect(json["status"] == "completed")
+            #expect(server.requestCount == 0)
+            switch name {
+            case "triage":
+                #expect(json["outputs"]?["kind"] == "bug")
+                #expect(json["outputs"]?["reply"]?.stringValue?.hasPrefix("Thanks for the report") == true)
+            default:
+                #expect(json["outputs"]?["summary"] == "4 of 4 listings written")
+                let translated = json["outputs"]?["listings"]?[3]?["translated"]
+                #expect(extra.isEmpty ? translated == .null : translated?.stringValue?.hasPrefix("Traduction") == true)
+            }
+            let runID = try #require(json["run_id"]?.stringValue)
+            let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
+            let steps = report["steps"]?.arrayValue ?? []
+            if name == "triage" {
+                #expect(steps.first { $0["id"] == "feature_reply" }?["status"] == "skipped")
+            } else {
+                #expect(steps.contains { $0["id"] == "listings[3]/describe" })
+            }
+        }
+    }
+
+    static let slow = """
+        name: slow
+        budget: 0.50
+        steps:
+          - id: first
+            type: llm
+            model: gpt-4o-mini
+            prompt: "slow please"
+            max_tokens: 20
+          - id: second
+            type: llm
+            model: gpt-4o-mini
+            prompt: "after {{steps.first.output.text}}"
+            max_tokens: 20
+        """
+
+    @Test func cancelFromAnotherTerminalStopsAnInFlightCall() async throws {
+        try await CLITests.withServer { server, wflo, directory in
+            server.on(promptContaining: "slow please", .hang)
+            let file = directory.appendingPathComponent("slow.yaml").path
+            try Self.slow.write(toFile: file, atomically: true, encoding: .utf8)
+            let (process, out, err) = try wflo.start(["run", file])
+            await server.waitForRequests(1)
+            let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
+            let runID = try #require(runs[0]?["run_id"]?.stringValue)
+            let clock = ContinuousClock()
+            let asked = clock.now
+            let cancel = try await wflo.run(["cancel", String(runID.prefix(8)), "--reason", "wrong prompt"])
+            let ran = await WfloProcess.finish(process, out, err)
+            let took = clock.now - asked
+            #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
+            #expect(cancel.stdout.contains("cancelled"))
+            #expect(ran.status == 5, "\(ran.stdout)\(ran.stderr)")
+            #expect(ran.stdout.contains("wrong prompt"))
+            #expect(took < .seconds(15))
+            #expect(server.requestCount == 1)
+            let status = try JSONValue.parse(try await wflo.run(["status", runID, "--json"]).stdout)
+            #expect(status["status"] == "cancelled")
+            // The call cut off mid-way stays charged at its worst case.
+            let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
+            #expect(Money(string: report["unsettled_usd"]?.stringValue ?? "0")! > .zero)
+            let resume = try await wflo.run(["resume", runID])
+            #expect(resume.status == 2)
+            #expect(resume.stderr.contains("cancelled"))
+            let again = try await wflo.run(["cancel", runID])
+            #expect(again.status == 2)
+        }
+    }
+
+    static let items = """
+        name: items
+        budget: 0.50
+        inputs:
+          topics: {type: array, default: ["a", "b", "c", "d"]}
+        steps:
+          - id: summaries
+            type: llm
+            for_each: {items: "{{inputs.topics}}", item_var: topic, max_parallel: 1}
+            model: gpt-4o-mini
+            prompt: "Summarize {{for_each.topic}}"
+            max_tokens: 20
+        outputs:
+          texts: "{{steps.summaries.output.items}}"
+        """
+
+    @Test func killedInsideAForEachResumesWithTheItemsNotYetDone() async throws {
+        try await CLITests.withServer { server, wflo, directory in
+            let file = directory.appendingPathComponent("items.yaml").path
+            try Self.items.write(toFile: file, atomically: true, encoding: .utf8)
+            let crashed = try await wflo.run(["run", file], extraEnvironment: ["WFLO_FAULT_KILL_AT": "completed:summaries[1]"])
+            #expect(crashed.killedBySignal)
+            #expect(server.requestCount == 2)
+            let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
+            let runID = try #require(runs[0]?["run_id"]?.stringValue)
+            let resumed = try await wflo.run(["resume", runID, "--json"])
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            let prompts = server.requests().compactMap(\.lastUserMessage)
+            #expect(prompts == ["Summarize a", "Summarize b", "Summarize c", "Summarize d"])
+            let texts = try JSONValue.parse(resumed.stdout)["outputs"]?["texts"]?.arrayValue?.compactMap { $0["text"]?.stringValue }
+            #expect(texts == ["Echo: Summarize a", "Echo: Summarize b", "Echo: Summarize c", "Echo: Summarize d"])
+        }
+    }
+
+    @Test func killedInsideASubWorkflowResumesItAndUsesTheJournaledChild() async throws {
+        try await CLITests.withServer { server, wflo, directory in
+            try """
+                name: child
+                inputs: {topic: {type: string}}
+                steps:
+                  - id: one
+                    type: llm
+                    model: gpt-4o-mini
+                    prompt: "Child one {{inputs.topic}}"
+                    max_tokens: 20
+                  - id: two
+                    type: llm
+                    model: gpt-4o-mini
+                    prompt: "Child two {{steps.one.output.text}}"
+                    max_tokens: 20
+                outputs: {last: "{{steps.two.output.text}}"}
+                """.write(to: directory.appendingPathComponent("child.yaml"), atomically: true, encoding: .utf8)
+            let parent = directory.appendingPathComponent("parent.yaml").path
+            try """
+                name: parent
+                budget: 0.50
+                steps:
+                  - id: sub
+                    type: workflow
+                    workflow: child.yaml
+                    inputs: {topic: "tides"}
+                outputs: {last: "{{steps.sub.output.last}}"}
+                """.write(toFile: parent, atomically: true, encoding: .utf8)
+            let crashed = try await wflo.run(["run", parent], extraEnvironment: ["WFLO_FAULT_KILL_AT": "completed:sub/one"])
+            #expect(crashed.killedBySignal)
+            // Whatever the file says now, the run finishes with the child it started with.
+            try "name: broken\n".write(to: directory.appendingPathComponent("child.yaml"), atomically: true, encoding: .utf8)
+            let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
+            let runID = try #require(runs[0]?["run_id"]?.stringValue)
+            let resumed = try await wflo.run(["resume", runID, "--json"])
+            #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+            #expect(try JSONValue.parse(resumed.stdout)["outputs"]?["last"] == "Echo: Child two Echo: Child one tides")
+            #expect(server.requests().compactMap(\.lastUserMessage) == ["Child one tides", "Child two Echo: Child one tides"])
+        }
+    }
+
+    @Test func aSleepSurvivesAKillAndResumeWaitsOnlyTheRest() async throws {
+        try await CLITests.withServer { server, wflo, directory in
+            let file = directory.appendingPathComponent("nap.yaml").path
+            try """
+                name: nap
+                budget: 0.50
+                steps:
+                  - id: before
+                    type: llm
+                    model: gpt-4o-mini
+                    prompt: "before the nap"
+                    max_tokens: 20
+                  - id: nap
+                    type: sleep
+                    depends_on: before
+                    duration: 3s
+                  - id: after
+                    type: llm
+                    depends_on: nap
+                    model: gpt-4o-mini
+                    prompt: "after the nap"
+                    max_tokens: 20
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+            let crashed = try await wflo.run(["run", file], extraEnvironment: ["WFLO_FAULT_KILL_AT": "sleeping:nap"])
+            #expect(crashed.killedBySignal)
+            let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
+            let runID = try #require(runs[0]?["run_id"]?.stringValue)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let resumed = try await wflo.run(["resume", runID])
+            let took = clock.now - started
+            #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+            #expect(took >= .seconds(1))
+            // After the deadline a resume would go on at once; before it, only the rest is waited.
+            #expect(took < .seconds(8))
+            #expect(server.requests().compactMap(\.lastUserMessage) == ["before the nap", "after the nap"])
+        }
+    }
+}
