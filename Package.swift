@@ -43,6 +43,10 @@ var targets: [Target] = [
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     .executableTarget(name: "wflo", dependencies: ["WfloCLI"], swiftSettings: swiftSettings),
+    // Workflows built and run from Swift: typed steps, a result builder, the runtime.
+    .target(name: "WfloKit", dependencies: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine"], swiftSettings: swiftSettings),
+    // Examples/swift-api: the brief built in Swift, run offline from its cassette.
+    .executableTarget(name: "wflo-swift-example", dependencies: ["WfloKit"], path: "Examples/swift-api", swiftSettings: swiftSettings),
     // Local servers speaking the providers' wire formats, shared by test targets.
     .target(name: "WfloTesting", dependencies: [
             "WfloCore",
@@ -57,6 +61,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloKitTests", dependencies: ["WfloKit", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),
 ]
 
@@ -71,7 +76,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: Context.environment["WFLO_DEV_TARGETS"] != nil ? [] : [
         .executable(name: "wflo", targets: ["wflo"]),
-        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports"]),
+        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

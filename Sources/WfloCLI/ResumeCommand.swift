@@ -24,6 +24,9 @@ struct ResumeCommand: AsyncParsableCommand {
         try await execution.execute { runtime, executor in
             let runID = try await runtime.store.resolveRunID(prefix: run)
             guard let record = try await runtime.store.run(id: runID) else { throw CLIError("run \(run) not found", exitCode: 2) }
+            if record.workflowPath.hasPrefix("swift:") {
+                throw CLIError("run \(runID) was started from Swift (workflow '\(record.workflowName)'); resume it there with WfloRuntime.resume(_:workflow:)", exitCode: 2)
+            }
             // Sub-workflows as they were when the run started, not as the files are now.
             let children = Executor.journaledWorkflowSources(try await runtime.store.journal(runID: runID))
             let definition = try WorkflowLoader.parse(source: record.workflowSource, file: record.workflowPath, pricing: runtime.pricing,

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import WfloCore
+import WfloKit
+import WfloPricing
+import WfloTesting
+
+/// The Swift API: a workflow built in code runs on the real engine, journal and loopback server.
+@Suite(.timeLimit(.minutes(2)))
+struct WorkflowBuilderTests {
+    static let pricing: PricingTable = {
+        let json: JSONValue = ["test-gpt": ["litellm_provider": "openai", "mode": "chat", "input_cost_per_token": .number("1e-06"),
+                                            "output_cost_per_token": .number("2e-06"), "max_output_tokens": 1000]]
+        return try! PricingTable(json: json, source: "test table")
+    }()
+
+    static func items() throws -> Workflow {
+        try Workflow("swift-items", budget: Money(string: "0.50"),
+                     inputs: [InputDefinition(name: "topics", type: .array, defaultValue: ["a", "b", "c"]),
+                              InputDefinition(name: "mode", defaultValue: "short")],
+                     outputs: ["count": "{{steps.summaries.output.count}}", "long": "{{steps.long.output.text}}"]) {
+            try Step.llm("summaries", model: "test-gpt", prompt: "Summarize {{for_each.topic}}", maxTokens: 20,
+                         forEach: .init("{{inputs.topics}}", as: "topic", maxParallel: 2))
+            try Step.llm("long", model: "test-gpt", prompt: "Long form", maxTokens: 20, if: "{{inputs.mode}} == 'full'")
+            try Step.transform("done", output: "{{steps.summaries.output.succeeded}} done")
+        }
+    }
+
+    @Test func aWorkflowBuiltInSwiftRunsOnTheEngine() async throws {
+        let server = try await FakeLLMServer.start()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-kit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let runtime = try WfloRuntime(journal: folder.appendingPathComponent("wflo.db").path, pricing: Self.pricing,
+                                      environment: ["OPENAI_BASE_URL": server.baseURLOpenAI, "OPENAI_API_KEY": "sk-test"])
+        let result = try await runtime.run(try Self.items())
+        try await runtime.shutdown()
+        await server.shutdown()
+        #expect(result.status == .completed, "\(result.error ?? "")")
+        #expect(result.outputs?["count"] == .int(3))
+        #expect(result.outputs?["long"] == .null)
+        #expect(server.requestCount == 3)
+        let journal = try await runtime.store.journal(runID: result.runID)
+        #expect(journal.steps.first { $0.stepID == "long" }?.status == .skipped)
+        #expect(result.ledger.settled > .zero)
+    }
+
+    @Test func mistakesAreCaughtWhenTheWorkflowIsBuilt() throws {
+        #expect(throws: WorkflowError.self) {
+            try Workflow("dup") {
+                try Step.transform("a", output: "1")
+                try Step.transform("a", output: "2")
+            }
+        }
+        #expect { try Workflow("ref") { try Step.transform("a", output: "{{steps.nope.output}}") } } throws: { error in
+            "\(error)" == "step 'a': {{steps.nope.output}} names no step 'nope'"
+        }
+        #expect { try Workflow("cycle") {
+            try Step.transform("a", output: "{{steps.b.output}}")
+            try Step.transform("b", output: "{{steps.a.output}}")
+        } } throws: { error in "\(error)".hasPrefix("dependency cycle: a → b → a") }
+        #expect(throws: WorkflowError.self) { try Workflow("if") { try Step.transform("a", output: "1", if: "== 2") } }
+    }
+
+    @Test func theSwiftExampleRunsOfflineFromTheBriefCassette() async throws {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidates = [exe, exe.deletingLastPathComponent(), exe.deletingLastPathComponent().deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("wflo-swift-example") }
+        let example = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) })
+        let process = Process()
+        process.executableURL = example
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("completed · spent $0.002181 of $0.100000"), "\(text)")
+        #expect(text.contains("Solid-state batteries replace the flammable liquid electrolyte"))
+    }
+}
