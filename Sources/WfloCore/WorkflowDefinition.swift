@@ -120,6 +120,7 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
     case llm, transform, approval
     case http
+    case agent
 }
 
 /// One step of a workflow.
@@ -154,6 +155,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .transform: return .transform
         case .approval: return .approval
         case .http: return .http
+        case .agent: return .agent
         }
     }
 
@@ -164,6 +166,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .transform(let t): return t.output.templates
         case .approval(let a): return [a.message]
         case .http(let h): return h.templates
+        case .agent(let a): return a.templates
         }
     }
 
@@ -184,10 +187,12 @@ public enum StepKind: Sendable, Hashable, Codable {
     case transform(TransformStepDefinition)
     case approval(ApprovalStepDefinition)
     case http(HTTPStepDefinition)
+    case agent(AgentStepDefinition)
 
     /// The model a paid step calls, for people and the journal.
     public var model: String? {
         if case .llm(let llm) = self { return llm.model }
+        if case .agent(let agent) = self { return agent.model }
         return nil
     }
 }

@@ -95,6 +95,8 @@ struct StepRunner: Sendable {
             return try await runApproval(step, approval, scope: scope)
         case .http(let http):
             return try await runHTTP(step, http, scope: scope, firstAttempt: firstAttempt)
+        case .agent(let agent):
+            return try await runAgent(step, agent, scope: scope)
         }
     }
 

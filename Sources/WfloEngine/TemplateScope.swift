@@ -6,6 +6,8 @@ struct TemplateScope: Sendable {
     var steps: [String: JSONValue]
     /// Set only while rendering an http step's request: `{{secrets.NAME}}` resolves from it.
     var secrets: SecretStore? = nil
+    /// Set only while running an agent's tool call: `{{args.NAME}}` resolves from the call's arguments.
+    var args: JSONValue? = nil
 
     func resolve(_ path: [String]) throws -> JSONValue {
         let dotted = path.joined(separator: ".")
@@ -30,6 +32,14 @@ struct TemplateScope: Sendable {
         case "secrets":
             if let secrets, path.count == 2 { return .string(try secrets.value(path[1])) }
             throw EngineError(.template, "{{\(dotted)}}: secrets are only for http steps; a secret in a prompt or transform would be sent to the model or journaled in clear")
+        case "args":
+            guard let args, path.count >= 2 else {
+                throw EngineError(.template, "{{\(dotted)}}: {{args.NAME}} is only for the fields of an agent's tools")
+            }
+            guard let value = args.value(at: path.dropFirst()) else {
+                throw EngineError(.template, "{{\(dotted)}}: the call passed no argument '\(path.dropFirst().joined(separator: "."))'")
+            }
+            return value
         default:
             throw EngineError(.template, "{{\(dotted)}}: unknown reference (write {{inputs.NAME}} or {{steps.ID.output.FIELD}})")
         }

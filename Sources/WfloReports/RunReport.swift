@@ -28,6 +28,8 @@ public struct RunReport: Sendable, Hashable {
         public var cacheHits: Int
         /// What those hits would have cost at the table's prices when served.
         public var saved: Money
+        /// For an `agent` step: its turns and tool calls (their cost is part of ``cost``).
+        public var agent: AgentDetail? = nil
     }
 
     /// A human decision the run waited for.
@@ -127,13 +129,17 @@ public struct RunReport: Sendable, Hashable {
 
         var order = plannedSteps
         let planned = Set(plannedSteps.map(\.id))
-        for step in journal.steps where !planned.contains(step.stepID) {
+        // An agent's turns and tool calls (`researcher/3/fetch_page`) are reported inside the
+        // agent's line, and their attempts counted in it.
+        let owner = RunReport.owners(journal)
+        for step in journal.steps where !planned.contains(step.stepID) && owner(step.stepID) == step.stepID {
             order.append((step.stepID, step.type))
         }
+        let nested = Dictionary(grouping: journal.steps.filter { owner($0.stepID) != $0.stepID }, by: { owner($0.stepID) })
         var byModel: [String: ModelLine] = [:]
         // Looked up per step, once: a long run's report stays linear in its journal.
         let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
-        let attemptsByStep = Dictionary(grouping: journal.attempts, by: \.stepID)
+        let attemptsByStep = Dictionary(grouping: journal.attempts, by: { owner($0.stepID) })
         steps = order.map { planned in
             let record = records[planned.id]
             let attempts = attemptsByStep[planned.id] ?? []
@@ -161,7 +167,10 @@ public struct RunReport: Sendable, Hashable {
                             failedAttempts: attempts.filter { $0.status == .failed }.count,
                             failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
                             cacheHits: attempts.filter(\.cacheHit).count,
-                            saved: attempts.compactMap(\.saved).sum())
+                            saved: attempts.compactMap(\.saved).sum(),
+                            agent: record?.type == StepType.agent.rawValue
+                                ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
+                                : nil)
         }
         let end = run.updatedAt
         approvals = journal.approvals.map { request in

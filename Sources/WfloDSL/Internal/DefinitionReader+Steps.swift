@@ -83,6 +83,7 @@ extension DefinitionReader {
                 case .transform: kind = readTransform(f, node: node, id: id)
                 case .approval: kind = readApprovalStep(f, node: node, id: id, timeout: timeout)
                 case .http: kind = readHTTP(f, node: node, id: id, retry: retry)
+                case .agent: kind = readAgent(f, node: node, id: id)
                 }
             } else {
                 let allowed = StepType.allCases.map(\.rawValue)

@@ -8,6 +8,10 @@ struct TemplateSite {
     var node: Node
     /// True for the request fields of http steps, the only place `{{secrets.NAME}}` may appear.
     var allowsSecrets = false
+    /// True inside an agent's tool, where `{{args.NAME}}` is the call's argument.
+    var allowsArgs = false
+    /// The arguments the tool's `parameters` declares; nil when it declares no properties.
+    var argNames: [String]? = nil
 }
 
 /// A step as far as it could be read: enough to check references and cycles even when one of
@@ -49,6 +53,7 @@ struct DefinitionReader {
         case .transform: return transformFields
         case .approval: return approvalFields
         case .http: return httpFields
+        case .agent: return agentFields
         }
     }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
@@ -126,6 +131,7 @@ struct DefinitionReader {
         if let f = top["steps"] {
             drafts = readSteps(f.value)
             stampHTTPSettings(&drafts, egress: egress, circuitBreaker: circuitBreaker)
+            finishAgents(&drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
         } else {
             error(root, "the workflow is missing the required field 'steps' (a list of steps)")
         }
