@@ -31,7 +31,9 @@ struct Cassette {
                 "request": ["method": .string(exchange.method), "url": .string(redacted(exchange.url)), "body": bodyValue(exchange.requestBody)],
                 "response": ["status": .int(exchange.response.status),
                              "headers": .object(Dictionary(headers.map { ($0.name.lowercased(), JSONValue.string($0.value)) }, uniquingKeysWith: { a, _ in a })),
-                             "body": bodyValue(exchange.response.body)],
+                             // An http step's body is what the step outputs and a model may read: kept byte for byte.
+                             "body": exchange.kind == "http" ? ["text": .string(String(decoding: exchange.response.body, as: UTF8.self))]
+                                                             : bodyValue(exchange.response.body)],
             ]
             if let kind = exchange.kind { item["kind"] = .string(kind) }
             return .object(item)

@@ -18,8 +18,8 @@ public struct RunReport: Sendable, Hashable {
         public var unsettledAttempts: Int
         public var seconds: Double?
         public var error: String?
-        /// Attempts beyond the first: `max(0, attempts - 1)`.
-        public var retries: Int { Swift.max(0, attempts - 1) }
+        /// Attempts beyond the first: `max(0, attempts - 1)`; for an agent, summed over its turns and tool calls.
+        public var retries: Int
         /// Attempts that ended `failed`.
         public var failedAttempts: Int
         /// What the failed attempts cost (included in ``cost``).
@@ -164,6 +164,7 @@ public struct RunReport: Sendable, Hashable {
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
+                            retries: Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +),
                             failedAttempts: attempts.filter { $0.status == .failed }.count,
                             failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
                             cacheHits: attempts.filter(\.cacheHit).count,
