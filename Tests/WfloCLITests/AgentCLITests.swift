@@ -5,7 +5,7 @@ import WfloTesting
 
 /// The agent step through the real `wflo` executable: the example offline from its cassette, and
 /// real SIGKILLs mid-loop followed by `wflo resume`.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct AgentCLITests {
     static let example = WfloProcess.repositoryRoot.appendingPathComponent("Examples/agent/workflow.yaml").path
     static let cassette = WfloProcess.repositoryRoot.appendingPathComponent("Examples/agent/cassette.json").path

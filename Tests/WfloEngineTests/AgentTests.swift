@@ -106,7 +106,9 @@ func agentWorkflow(model: String, extra: String = "", maxTurns: Int = 6, maxToke
     """
 }
 
-@Suite(.timeLimit(.minutes(2)))
+/// Serialized: each case starts two loopback servers and two HTTP clients; run all at once on two
+/// cores they starve the other suites' timing-sensitive tests.
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct AgentTests {
     static let formats = ["test-gpt", "test-claude"]
 
@@ -318,7 +320,8 @@ struct AgentTests {
             let start = clock.now
             task.cancel()
             _ = await task.result
-            #expect(clock.now - start < .seconds(5))
+            // Without cancellation the hung call would last the 120 s default LLM timeout.
+            #expect(clock.now - start < .seconds(30))
             #expect(h.llmServer.requestCount == 2)
         }
     }
