@@ -16,10 +16,10 @@ struct StoreOptions: ParsableArguments {
 
 /// `--record FILE` / `--replay FILE`.
 struct CassetteOptions: ParsableArguments {
-    @Option(name: .long, help: "Write every LLM exchange of the run to this cassette file.")
+    @Option(name: .long, help: "Write every LLM and http-step exchange of the run to this cassette file (secrets masked).")
     var record: String?
 
-    @Option(name: .long, help: "Serve LLM exchanges from this cassette file; no network, recorded usage charged at table prices.")
+    @Option(name: .long, help: "Serve LLM and http-step exchanges from this cassette file; no network, recorded usage charged at table prices.")
     var replay: String?
 
     func validate() throws {

@@ -16,8 +16,10 @@ struct Runtime {
     private let recorder: RecordingTransport?
     /// `{{secrets.NAME}}`: WFLO_SECRET_NAME, else ~/.wflo/secrets (mode 0600).
     let secrets: SecretStore
-    /// Sends http steps' requests (never through a cassette).
+    /// The network for http steps (closed by `close()`).
     private let web: AsyncHTTPStepTransport
+    /// What http steps send through: the network, recording to the cassette, or replaying it.
+    private let http: any HTTPStepTransport
     /// `~/.wflo/egress.yaml` or `WFLO_EGRESS`: what every workflow's http steps must also pass.
     private let userEgress: UserEgressPolicy?
 
@@ -33,12 +35,17 @@ struct Runtime {
             throw CLIError("\(error)", exitCode: 2)
         }
         let endpoints = ProviderEndpoints.fromEnvironment(environment)
+        secrets = SecretStore(environment: environment, filePath: SecretStore.defaultPath(environment: environment))
+        let redactor = secrets.redactor
+        let web = AsyncHTTPStepTransport()
+        self.web = web
         if let replay = cassette?.replay {
             do {
                 let transport = try ReplayTransport(path: replay)
                 self.network = nil
                 self.recorder = nil
                 self.llm = LLMClient(transport: transport, endpoints: endpoints, requiresAPIKey: false)
+                self.http = ReplayHTTPStepTransport(replay: transport, redact: { redactor.redact($0) })
             } catch {
                 throw CLIError("cannot read the cassette \(replay): \(error)", exitCode: 2)
             }
@@ -49,19 +56,19 @@ struct Runtime {
                 let recorder = RecordingTransport(wrapping: network, path: record)
                 self.recorder = recorder
                 self.llm = LLMClient(transport: recorder, endpoints: endpoints)
+                self.http = RecordingHTTPStepTransport(wrapping: web, recorder: recorder, redact: { redactor.redact($0) })
             } else {
                 self.recorder = nil
                 self.llm = LLMClient(transport: network, endpoints: endpoints)
+                self.http = web
             }
         }
-        secrets = SecretStore(environment: environment, filePath: SecretStore.defaultPath(environment: environment))
         do {
             userEgress = try EgressFile.load(environment: environment)
                 .map { UserEgressPolicy(policy: $0, file: EgressFile.location(environment: environment).path) }
         } catch {
             throw CLIError(error.description, exitCode: 2)
         }
-        web = AsyncHTTPStepTransport()
     }
 
     func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> Executor {
@@ -69,7 +76,7 @@ struct Runtime {
         var configuration = ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: watched, approvals: approvals,
                                                   cacheEnabled: cache)
         configuration.secrets = secrets
-        configuration.http = web
+        configuration.http = http
         configuration.userEgress = userEgress
         return Executor(configuration)
     }

@@ -142,6 +142,7 @@ public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
     case llm, transform, approval
     case http
     case `switch`, sleep, workflow
+    case agent
 }
 
 /// One step of a workflow.
@@ -186,6 +187,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .switch: return .switch
         case .sleep: return .sleep
         case .workflow: return .workflow
+        case .agent: return .agent
         }
     }
 
@@ -199,6 +201,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .switch(let s): return [s.value]
         case .sleep(let s): return s.until.map { [$0] } ?? []
         case .workflow(let w): return w.inputs.templates
+        case .agent(let a): return a.templates
         }
     }
 
@@ -223,10 +226,12 @@ public enum StepKind: Sendable, Hashable, Codable {
     case `switch`(SwitchStepDefinition)
     case sleep(SleepStepDefinition)
     case workflow(SubWorkflowStepDefinition)
+    case agent(AgentStepDefinition)
 
     /// The model a paid step calls, for people and the journal.
     public var model: String? {
         if case .llm(let llm) = self { return llm.model }
+        if case .agent(let agent) = self { return agent.model }
         return nil
     }
 }

@@ -115,6 +115,8 @@ struct StepRunner: Sendable {
                 return stopped
             }
             return try await runSubWorkflow(step, definition, scope: scope)
+        case .agent(let agent):
+            return try await runAgent(step, agent, scope: scope)
         }
     }
 

@@ -10,6 +10,8 @@ struct TemplateScope: Sendable {
     var forEach: [String: JSONValue]? = nil
     /// Steps that were skipped: a reference below one of them reads null instead of failing.
     var skipped: Set<String> = []
+    /// Set only while running an agent's tool call: `{{args.NAME}}` resolves from the call's arguments.
+    var args: JSONValue? = nil
 
     func resolve(_ path: [String]) throws -> JSONValue {
         let dotted = path.joined(separator: ".")
@@ -47,6 +49,14 @@ struct TemplateScope: Sendable {
             }
             guard let value = item.value(at: path.dropFirst(2)) else {
                 throw EngineError(.template, "{{\(dotted)}}: the item has no '\(path.dropFirst(2).joined(separator: "."))'")
+            }
+            return value
+        case "args":
+            guard let args, path.count >= 2 else {
+                throw EngineError(.template, "{{\(dotted)}}: {{args.NAME}} is only for the fields of an agent's tools")
+            }
+            guard let value = args.value(at: path.dropFirst()) else {
+                throw EngineError(.template, "{{\(dotted)}}: the call passed no argument '\(path.dropFirst().joined(separator: "."))'")
             }
             return value
         default:

@@ -5,7 +5,9 @@ import WfloCore
 /// A recorded set of HTTP exchanges (`--record FILE`, `--replay FILE`).
 ///
 /// The file is JSON: `{"version": 1, "exchanges": [{"request": {"method", "url", "body"},
-/// "response": {"status", "headers", "body"}}]}`. Bodies that are JSON are stored as JSON
+/// "response": {"status", "headers", "body"}}]}`. Exchanges of `http` steps (and agents' http
+/// tools) carry `"kind": "http"`: they are matched with their query string, and what the
+/// recorder was given to hide (the run's secrets) is replaced before they are stored. Bodies that are JSON are stored as JSON
 /// (numbers keep their digits), others as text. Request headers are never stored: API keys and
 /// authorization stay out of the file; query parameters that look like credentials (`key`,
 /// `api_key`, `token`, `signature`, …) are redacted from stored URLs; only a few harmless
@@ -16,6 +18,8 @@ struct Cassette {
         var url: String
         var requestBody: [UInt8]
         var response: HTTPExchange.Response
+        /// `http` for an http step's exchange; nil for an LLM call.
+        var kind: String? = nil
     }
 
     static let keptResponseHeaders: Set<String> = ["content-type", "retry-after", "request-id", "x-request-id"]
@@ -23,12 +27,16 @@ struct Cassette {
     static func encode(_ exchanges: [Exchange]) -> String {
         let items: [JSONValue] = exchanges.map { exchange in
             let headers = exchange.response.headers.filter { keptResponseHeaders.contains($0.name.lowercased()) || $0.name.lowercased().hasPrefix("x-ratelimit-") }
-            return [
+            var item: [String: JSONValue] = [
                 "request": ["method": .string(exchange.method), "url": .string(redacted(exchange.url)), "body": bodyValue(exchange.requestBody)],
                 "response": ["status": .int(exchange.response.status),
                              "headers": .object(Dictionary(headers.map { ($0.name.lowercased(), JSONValue.string($0.value)) }, uniquingKeysWith: { a, _ in a })),
-                             "body": bodyValue(exchange.response.body)],
+                             // An http step's body is what the step outputs and a model may read: kept byte for byte.
+                             "body": exchange.kind == "http" ? ["text": .string(String(decoding: exchange.response.body, as: UTF8.self))]
+                                                             : bodyValue(exchange.response.body)],
             ]
+            if let kind = exchange.kind { item["kind"] = .string(kind) }
+            return .object(item)
         }
         return JSONValue.object(["version": 1, "exchanges": .array(items)]).encoded(sorted: true, pretty: true) + "\n"
     }
@@ -62,7 +70,8 @@ struct Cassette {
                 value.stringValue.map { HTTPExchange.Header(key, $0) }
             }
             return Exchange(method: method, url: url, requestBody: bodyBytes(item["request"]?["body"]),
-                            response: HTTPExchange.Response(status: status, headers: headers, body: bodyBytes(item["response"]?["body"])))
+                            response: HTTPExchange.Response(status: status, headers: headers, body: bodyBytes(item["response"]?["body"])),
+                            kind: item["kind"]?.stringValue)
         }
     }
 
@@ -80,6 +89,14 @@ struct Cassette {
         let path = URLComponents(string: url)?.path ?? url
         let tail = path.split(separator: "/").suffix(2).joined(separator: "/")
         return method.uppercased() + " …/" + tail + " " + canonicalBody(body)
+    }
+
+    /// The key of an http step's exchange: method, path and query (scheme, host and port
+    /// ignored, so a recording against one port replays on another), and the body.
+    static func httpKey(method: String, url: String, body: [UInt8]) -> String {
+        let components = URLComponents(string: redacted(url))
+        let target = (components?.path ?? url) + (components?.percentEncodedQuery.map { "?" + $0 } ?? "")
+        return "http " + method.uppercased() + " " + target + " " + canonicalBody(body)
     }
 
     static func canonicalBody(_ body: [UInt8]) -> String {

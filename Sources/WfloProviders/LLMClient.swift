@@ -49,21 +49,82 @@ public struct LLMClient: Sendable {
         case .openai:
             var messages: [JSONValue] = []
             if let system = request.system { messages.append(["role": "system", "content": .string(system)]) }
-            messages += request.messages.map { ["role": .string($0.role), "content": .string($0.content)] }
+            messages += request.messages.map(LLMClient.openAIMessage)
             object["messages"] = .array(messages)
             if !request.stop.isEmpty { object["stop"] = .array(request.stop.map(JSONValue.string)) }
             if request.jsonResponse { object["response_format"] = ["type": "json_object"] }
+            if !request.tools.isEmpty {
+                object["tools"] = .array(request.tools.map { tool in
+                    ["type": "function", "function": ["name": .string(tool.name), "description": .string(tool.description),
+                                                      "parameters": tool.parameters]]
+                })
+            }
         case .anthropic:
             var systemParts = request.system.map { [$0] } ?? []
             systemParts += request.messages.filter { $0.role == "system" }.map(\.content)
             if request.jsonResponse { systemParts.append(LLMClient.jsonInstruction) }
             if !systemParts.isEmpty { object["system"] = .string(systemParts.joined(separator: "\n\n")) }
-            object["messages"] = .array(request.messages.filter { $0.role != "system" }.map {
-                ["role": .string($0.role), "content": .string($0.content)]
-            })
+            object["messages"] = .array(LLMClient.anthropicMessages(request.messages.filter { $0.role != "system" }))
             if !request.stop.isEmpty { object["stop_sequences"] = .array(request.stop.map(JSONValue.string)) }
+            if !request.tools.isEmpty {
+                object["tools"] = .array(request.tools.map { tool in
+                    ["name": .string(tool.name), "description": .string(tool.description), "input_schema": tool.parameters]
+                })
+            }
         }
         return .object(object)
+    }
+
+    /// One chat-completions message: an assistant message carries its `tool_calls` (arguments as
+    /// the JSON string the model wrote, content null when it said nothing), a `tool` message the
+    /// `tool_call_id` it answers.
+    static func openAIMessage(_ message: LLMMessage) -> JSONValue {
+        if message.role == "tool" {
+            return ["role": "tool", "tool_call_id": .string(message.toolCallID ?? ""), "content": .string(message.content)]
+        }
+        guard !message.toolCalls.isEmpty else {
+            return ["role": .string(message.role), "content": .string(message.content)]
+        }
+        return ["role": .string(message.role), "content": message.content.isEmpty ? .null : .string(message.content),
+                "tool_calls": .array(message.toolCalls.map { call in
+                    ["id": .string(call.id), "type": "function",
+                     "function": ["name": .string(call.name), "arguments": .string(call.arguments)]]
+                })]
+    }
+
+    /// Anthropic messages: plain messages keep string content; an assistant message with tool
+    /// calls becomes text and `tool_use` blocks; consecutive `tool` messages become one user
+    /// message of `tool_result` blocks (Anthropic wants every result of a turn in the next user
+    /// message).
+    static func anthropicMessages(_ messages: [LLMMessage]) -> [JSONValue] {
+        var out: [JSONValue] = []
+        var results: [JSONValue] = []
+        func flushResults() {
+            if !results.isEmpty { out.append(["role": "user", "content": .array(results)]); results = [] }
+        }
+        for message in messages {
+            if message.role == "tool" {
+                var block: [String: JSONValue] = ["type": "tool_result", "tool_use_id": .string(message.toolCallID ?? ""),
+                                                  "content": .string(message.content)]
+                if message.isError { block["is_error"] = true }
+                results.append(.object(block))
+                continue
+            }
+            flushResults()
+            if message.toolCalls.isEmpty {
+                out.append(["role": .string(message.role), "content": .string(message.content)])
+                continue
+            }
+            var blocks: [JSONValue] = []
+            if !message.content.isEmpty { blocks.append(["type": "text", "text": .string(message.content)]) }
+            for call in message.toolCalls {
+                blocks.append(["type": "tool_use", "id": .string(call.id), "name": .string(call.name),
+                               "input": call.parsedArguments ?? .object([:])])
+            }
+            out.append(["role": .string(message.role), "content": .array(blocks)])
+        }
+        flushResults()
+        return out
     }
 
     /// Sends the request and reads the answer.
@@ -128,13 +189,23 @@ public struct LLMClient: Sendable {
             throw ProviderError(.malformedResponse, message: "the OpenAI-compatible answer for model '\(request.model)' has no usage: its cost cannot be known")
         }
         let text = message["content"]?.stringValue ?? ""
+        var calls: [LLMToolCall] = []
+        for (index, call) in (message["tool_calls"]?.arrayValue ?? []).enumerated() {
+            guard let name = call["function"]?["name"]?.stringValue else {
+                throw ProviderError(.malformedResponse, message: "the OpenAI-compatible answer for model '\(request.model)' has a tool call without function.name")
+            }
+            // Arguments are a JSON string; some compatible servers send the object itself.
+            let arguments = call["function"]?["arguments"]
+            calls.append(LLMToolCall(id: call["id"]?.stringValue ?? "call_\(index + 1)", name: name,
+                                     arguments: arguments?.stringValue ?? arguments?.encoded(sorted: true) ?? "{}"))
+        }
         let tokens = TokenUsage(inputTokens: usage["prompt_tokens"]?.intValue ?? 0,
                                 cachedInputTokens: usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0,
                                 outputTokens: usage["completion_tokens"]?.intValue ?? 0,
                                 reasoningTokens: usage["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
         return LLMResponse(id: json["id"]?.stringValue ?? "", model: json["model"]?.stringValue ?? "", text: text,
                            finishReason: choice["finish_reason"]?.stringValue ?? "", usage: tokens,
-                           json: jsonRequested ? parseAnswerJSON(text) : nil)
+                           json: jsonRequested ? parseAnswerJSON(text) : nil, toolCalls: calls)
     }
 
     static func parseAnthropic(_ json: JSONValue, request: LLMRequest) throws -> LLMResponse {
@@ -146,6 +217,13 @@ public struct LLMClient: Sendable {
             throw ProviderError(.malformedResponse, message: "the Anthropic answer for model '\(request.model)' has no usage: its cost cannot be known")
         }
         let text = blocks.filter { $0["type"]?.stringValue == "text" }.compactMap { $0["text"]?.stringValue }.joined()
+        var calls: [LLMToolCall] = []
+        for block in blocks where block["type"]?.stringValue == "tool_use" {
+            guard let id = block["id"]?.stringValue, let name = block["name"]?.stringValue else {
+                throw ProviderError(.malformedResponse, message: "the Anthropic answer for model '\(request.model)' has a tool_use block without id or name")
+            }
+            calls.append(LLMToolCall(id: id, name: name, arguments: (block["input"] ?? .object([:])).encoded(sorted: true)))
+        }
         let input = usage["input_tokens"]?.intValue ?? 0
         let cacheRead = usage["cache_read_input_tokens"]?.intValue ?? 0
         let cacheCreation = usage["cache_creation_input_tokens"]?.intValue ?? 0
@@ -163,7 +241,7 @@ public struct LLMClient: Sendable {
                                 outputTokens: usage["output_tokens"]?.intValue ?? 0)
         return LLMResponse(id: json["id"]?.stringValue ?? "", model: json["model"]?.stringValue ?? "", text: text,
                            finishReason: json["stop_reason"]?.stringValue ?? "", usage: tokens,
-                           json: jsonRequested ? parseAnswerJSON(text) : nil)
+                           json: jsonRequested ? parseAnswerJSON(text) : nil, toolCalls: calls)
     }
 
     /// The answer as JSON, tolerating a Markdown code fence around it.

@@ -1,13 +1,68 @@
 import WfloCore
 
 /// One message of a conversation.
+///
+/// Besides `system`, `user` and `assistant` text, a conversation with tools holds assistant
+/// messages that call tools (``toolCalls``) and `tool` messages that answer one call each
+/// (``toolCallID``). ``LLMClient`` writes them in each provider's native format: OpenAI
+/// `tool_calls` and `role: tool` messages; Anthropic `tool_use` blocks and `tool_result` blocks
+/// in a user message (consecutive tool messages become one user message, as Anthropic requires).
 public struct LLMMessage: Sendable, Hashable {
+    /// `system`, `user`, `assistant` or `tool`.
     public var role: String
     public var content: String
-    public init(role: String, content: String) {
+    /// For an assistant message: the tools it calls, in order (several at once: parallel calls).
+    public var toolCalls: [LLMToolCall]
+    /// For a `tool` message: the id of the call it answers.
+    public var toolCallID: String?
+    /// For a `tool` message: the result is an error the model should react to (Anthropic `is_error`).
+    public var isError: Bool
+
+    public init(role: String, content: String, toolCalls: [LLMToolCall] = [], toolCallID: String? = nil, isError: Bool = false) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
+        self.isError = isError
     }
+
+    /// The answer to one tool call.
+    public static func toolResult(callID: String, content: String, isError: Bool = false) -> LLMMessage {
+        LLMMessage(role: "tool", content: content, toolCallID: callID, isError: isError)
+    }
+}
+
+/// A tool the model may call: its name, what it does, and a JSON Schema for its arguments.
+public struct LLMTool: Sendable, Hashable {
+    public var name: String
+    public var description: String
+    /// A JSON Schema object (`{"type": "object", "properties": {…}, "required": […]}`).
+    public var parameters: JSONValue
+
+    public init(name: String, description: String, parameters: JSONValue) {
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+    }
+}
+
+/// One tool call the model asked for.
+public struct LLMToolCall: Sendable, Hashable {
+    /// The provider's id for the call (`call_…`, `toolu_…`); the result must name it.
+    public var id: String
+    public var name: String
+    /// The arguments as JSON text, exactly as the provider sent them (OpenAI sends a string;
+    /// Anthropic an object, kept here as its canonical JSON text).
+    public var arguments: String
+
+    public init(id: String, name: String, arguments: String) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+
+    /// The arguments parsed, or nil when they are not JSON (a model can write broken JSON).
+    public var parsedArguments: JSONValue? { try? JSONValue.parse(arguments) }
 }
 
 /// A chat request in wflo's terms; ``LLMClient`` writes it in the provider's wire format.
@@ -24,9 +79,12 @@ public struct LLMRequest: Sendable, Hashable {
     public var jsonResponse: Bool
     /// Overrides the endpoint's base URL for this request.
     public var baseURL: String?
+    /// Tools offered to the model (empty: none, and no `tools` field is sent).
+    public var tools: [LLMTool]
 
     public init(provider: LLMProviderKind, model: String, system: String? = nil, messages: [LLMMessage], maxTokens: Int,
-                temperature: Double? = nil, stop: [String] = [], jsonResponse: Bool = false, baseURL: String? = nil) {
+                temperature: Double? = nil, stop: [String] = [], jsonResponse: Bool = false, baseURL: String? = nil,
+                tools: [LLMTool] = []) {
         self.provider = provider
         self.model = model
         self.system = system
@@ -36,7 +94,23 @@ public struct LLMRequest: Sendable, Hashable {
         self.stop = stop
         self.jsonResponse = jsonResponse
         self.baseURL = baseURL
+        self.tools = tools
     }
+
+    /// Prompt tokens a provider adds to a request with tools that are not in its body: the
+    /// tool-use system prompt Anthropic documents (264 to 530 tokens depending on the model; the
+    /// largest is taken), or the framing OpenAI renders the function definitions in. Zero
+    /// without tools. What the worst-case estimate adds to the body's bytes.
+    public var toolOverheadTokens: Int {
+        guard !tools.isEmpty else { return 0 }
+        switch provider {
+        case .anthropic: return 530
+        case .openai: return 32 + 8 * tools.count
+        }
+    }
+
+    /// Messages the provider counts framing for: the system prompt and every message.
+    public var framedMessageCount: Int { messages.count + (system == nil ? 0 : 1) }
 }
 
 /// A provider's answer, with usage normalised (see `TokenUsage`).
@@ -49,14 +123,18 @@ public struct LLMResponse: Sendable, Hashable {
     public var usage: TokenUsage
     /// The text parsed as JSON when JSON was asked for and the text is JSON.
     public var json: JSONValue?
+    /// The tools the model calls, in order (`finish_reason: tool_calls` / `stop_reason: tool_use`).
+    public var toolCalls: [LLMToolCall]
 
-    public init(id: String, model: String, text: String, finishReason: String, usage: TokenUsage, json: JSONValue?) {
+    public init(id: String, model: String, text: String, finishReason: String, usage: TokenUsage, json: JSONValue?,
+                toolCalls: [LLMToolCall] = []) {
         self.id = id
         self.model = model
         self.text = text
         self.finishReason = finishReason
         self.usage = usage
         self.json = json
+        self.toolCalls = toolCalls
     }
 }
 

@@ -30,6 +30,11 @@ public final class RecordingTransport: HTTPTransport {
         return response
     }
 
+    /// Records an exchange an http step made (see ``RecordingHTTPStepTransport``).
+    func record(_ exchange: Cassette.Exchange) {
+        exchanges.withLock { $0.append(exchange) }
+    }
+
     /// How many exchanges were recorded so far.
     public var exchangeCount: Int {
         exchanges.withLock { $0.count }

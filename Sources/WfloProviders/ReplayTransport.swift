@@ -16,6 +16,8 @@ import WfloCore
 public struct ReplayTransport: HTTPTransport {
     private let responses: [String: [HTTPExchange.Response]]
     private let baseFreeKeys: [String: String]
+    /// Exchanges of http steps, by ``Cassette/httpKey(method:url:body:)``.
+    private let httpResponses: [String: [HTTPExchange.Response]]
     private let served: Served
     /// The cassette file.
     public let path: String
@@ -33,7 +35,13 @@ public struct ReplayTransport: HTTPTransport {
         }
         var responses: [String: [HTTPExchange.Response]] = [:]
         var baseFreeKeys: [String: String] = [:]
+        var httpResponses: [String: [HTTPExchange.Response]] = [:]
         for exchange in try Cassette.decode(String(decoding: data, as: UTF8.self), path: path) {
+            if exchange.kind == "http" {
+                httpResponses[Cassette.httpKey(method: exchange.method, url: exchange.url, body: exchange.requestBody), default: []]
+                    .append(exchange.response)
+                continue
+            }
             let key = Cassette.key(method: exchange.method, url: exchange.url, body: exchange.requestBody)
             responses[key, default: []].append(exchange.response)
             let baseFree = Cassette.baseFreeKey(method: exchange.method, url: exchange.url, body: exchange.requestBody)
@@ -41,6 +49,7 @@ public struct ReplayTransport: HTTPTransport {
         }
         self.responses = responses
         self.baseFreeKeys = baseFreeKeys
+        self.httpResponses = httpResponses
         self.served = Served()
         self.path = path
     }
@@ -55,16 +64,32 @@ public struct ReplayTransport: HTTPTransport {
         if responses[key] == nil, let other = baseFreeKeys[Cassette.baseFreeKey(method: request.method, url: request.url, body: request.body)] {
             key = other
         }
-        guard let answers = responses[key], let last = answers.last else {
+        guard let answers = responses[key], !answers.isEmpty else {
             let urlPath = URLComponents(string: request.url)?.path ?? request.url
             let model = (try? JSONValue.parse(Data(request.body)))?["model"]?.stringValue.map { " for model '\($0)'" } ?? ""
             throw ProviderError(.notInCassette, message: "the cassette \(path) has no recorded answer to this \(request.method) \(urlPath)\(model): the request differs from every recorded one (its prompt, model or parameters changed); record it again with --record")
         }
+        return serve(key: key, answers: answers)
+    }
+
+    /// Serves recorded answers in order, then repeats the last one.
+    private func serve(key: String, answers: [HTTPExchange.Response]) -> HTTPExchange.Response {
         let index = served.counts.withLock { counts in
             let index = counts[key, default: 0]
             counts[key] = index + 1
             return index
         }
-        return index < answers.count ? answers[index] : last
+        return index < answers.count ? answers[index] : answers[answers.count - 1]
+    }
+
+    /// Answers an http step's request from the cassette (method, path, query and body must match).
+    /// - Throws: ``ProviderError`` of kind `.notInCassette` for a request that was not recorded.
+    func sendHTTPStep(_ request: HTTPExchange.Request) throws -> HTTPExchange.Response {
+        let key = Cassette.httpKey(method: request.method, url: request.url, body: request.body)
+        guard let answers = httpResponses[key], !answers.isEmpty else {
+            let target = URLComponents(string: Cassette.redacted(request.url)).map { $0.path + ($0.percentEncodedQuery.map { "?" + $0 } ?? "") } ?? request.url
+            throw ProviderError(.notInCassette, message: "the cassette \(path) has no recorded answer to the http request \(request.method) \(target): record it again with --record")
+        }
+        return serve(key: "http:" + key, answers: answers)
     }
 }

@@ -78,11 +78,11 @@ extension RunReport {
         }
         out += "\n"
         let header = ["step", "type", "status", "model", "input", "cached", "cache write", "output", "reasoning", "cost (USD)", "attempts", "time"]
-        var rows = steps.map { s -> [String] in
-            [s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
-             String(s.usage.inputTokens), String(s.usage.cachedInputTokens), String(s.usage.cacheWriteTokens + s.usage.cacheWrite1hTokens),
-             String(s.usage.outputTokens), String(s.usage.reasoningTokens), s.cost.formatted(decimals: 6), String(s.attempts),
-             s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]
+        var rows = steps.flatMap { s -> [[String]] in
+            [[s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
+              String(s.usage.inputTokens), String(s.usage.cachedInputTokens), String(s.usage.cacheWriteTokens + s.usage.cacheWrite1hTokens),
+              String(s.usage.outputTokens), String(s.usage.reasoningTokens), s.cost.formatted(decimals: 6), String(s.attempts),
+              s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]] + (s.agent?.tableRows ?? [])
         }
         let total = totalUsage
         rows.append(["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens),
@@ -108,6 +108,13 @@ extension RunReport {
                              rows: approvals.map { [$0.stepID, $0.requestID, $0.status.rawValue, $0.decidedBy ?? "-",
                                                     DurationText.describe($0.waitedSeconds), $0.comment ?? ""] },
                              rightAligned: [4]).render(separatorBefore: nil)
+        }
+        for s in steps {
+            guard let agent = s.agent else { continue }
+            out += "\nAgent \(s.id): \(agent.turns.count) turn\(agent.turns.count == 1 ? "" : "s") \(agent.turnsCost.dollars())"
+            out += agent.tools.isEmpty ? "" : " · tools " + agent.tools.map { "\($0.tool) ×\($0.calls) \($0.cost.dollars())" }.joined(separator: ", ")
+            out += agent.fallbacks.isEmpty ? "" : " · fell back " + agent.fallbacks.map { "\($0.from) → \($0.to) at turn \($0.turn)" }.joined(separator: ", ")
+            out += "\n"
         }
         if let error { out += "\nerror: \(error)\n" }
         out += "\nAmounts in USD, rounded half-to-even to 6 decimals; --format json gives exact values.\n"
@@ -188,6 +195,7 @@ extension RunReport.StepLine {
             "saved_usd": .string(saved.exact()),
         ]
         if let error { object["error"] = .string(error) }
+        if let agent { object["agent"] = agent.json }
         return JSONValue.object(object).adding(usage.json)
     }
 }

@@ -18,8 +18,8 @@ public struct RunReport: Sendable, Hashable {
         public var unsettledAttempts: Int
         public var seconds: Double?
         public var error: String?
-        /// Attempts beyond the first: `max(0, attempts - 1)`.
-        public var retries: Int { Swift.max(0, attempts - 1) }
+        /// Attempts beyond the first: `max(0, attempts - 1)`; for an agent, summed over its turns and tool calls.
+        public var retries: Int
         /// Attempts that ended `failed`.
         public var failedAttempts: Int
         /// What the failed attempts cost (included in ``cost``).
@@ -28,6 +28,8 @@ public struct RunReport: Sendable, Hashable {
         public var cacheHits: Int
         /// What those hits would have cost at the table's prices when served.
         public var saved: Money
+        /// For an `agent` step: its turns and tool calls (their cost is part of ``cost``).
+        public var agent: AgentDetail? = nil
     }
 
     /// A human decision the run waited for.
@@ -139,24 +141,28 @@ public struct RunReport: Sendable, Hashable {
         // Items of a for_each (`ID[2]`), steps of a sub-workflow (`ID/CHILD`) and other journaled
         // steps the plan does not name follow the planned step they belong to.
         let planned = Set(plannedSteps.map(\.id))
-        var nested: [String: [(id: String, type: String)]] = [:]
+        // An agent's turns and tool calls (`researcher/3/fetch_page`) are reported inside the
+        // agent's line, and their attempts counted in it.
+        let owner = RunReport.owners(journal)
+        var children: [String: [(id: String, type: String)]] = [:]
         var unplanned: [(id: String, type: String)] = []
-        for step in journal.steps where !planned.contains(step.stepID) {
+        for step in journal.steps where !planned.contains(step.stepID) && owner(step.stepID) == step.stepID {
             let root = String(step.stepID.prefix { $0 != "[" && $0 != "/" })
-            if planned.contains(root), root != step.stepID { nested[root, default: []].append((step.stepID, step.type)) } else {
+            if planned.contains(root), root != step.stepID { children[root, default: []].append((step.stepID, step.type)) } else {
                 unplanned.append((step.stepID, step.type))
             }
         }
         var order: [(id: String, type: String)] = []
         for step in plannedSteps {
             order.append(step)
-            order += (nested[step.id] ?? []).sorted { RunReport.nestedOrder($0.id, $1.id) }
+            order += (children[step.id] ?? []).sorted { RunReport.nestedOrder($0.id, $1.id) }
         }
         order += unplanned
+        let nested = Dictionary(grouping: journal.steps.filter { owner($0.stepID) != $0.stepID }, by: { owner($0.stepID) })
         var byModel: [String: ModelLine] = [:]
         // Looked up per step, once: a long run's report stays linear in its journal.
         let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
-        let attemptsByStep = Dictionary(grouping: journal.attempts, by: \.stepID)
+        let attemptsByStep = Dictionary(grouping: journal.attempts, by: { owner($0.stepID) })
         steps = order.map { planned in
             let record = records[planned.id]
             let attempts = attemptsByStep[planned.id] ?? []
@@ -181,10 +187,14 @@ public struct RunReport: Sendable, Hashable {
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
+                            retries: Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +),
                             failedAttempts: attempts.filter { $0.status == .failed }.count,
                             failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
                             cacheHits: attempts.filter(\.cacheHit).count,
-                            saved: attempts.compactMap(\.saved).sum())
+                            saved: attempts.compactMap(\.saved).sum(),
+                            agent: record?.type == StepType.agent.rawValue
+                                ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
+                                : nil)
         }
         let end = run.updatedAt
         approvals = journal.approvals.map { request in

@@ -25,6 +25,12 @@ extension FakeLLMServer {
         case reply(text: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil,
                    cachedTokens: Int = 0, cacheWrite5mTokens: Int = 0, cacheWrite1hTokens: Int = 0,
                    reasoningTokens: Int = 0, finishReason: String? = nil)
+        /// A successful answer that calls tools — several at once for parallel calls — in the
+        /// path's native format: OpenAI `message.tool_calls` (arguments as a JSON string,
+        /// `finish_reason: tool_calls`), Anthropic `tool_use` blocks (`stop_reason: tool_use`).
+        /// `text` (default none) comes before the calls; usage defaults as for ``reply(text:promptTokens:completionTokens:cachedTokens:cacheWrite5mTokens:cacheWrite1hTokens:reasoningTokens:finishReason:)``,
+        /// the calls' arguments counted as completion words.
+        case toolCalls([FakeToolCall], text: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil)
         /// An HTTP error. With `body` nil the server writes the provider's own error body for
         /// that status (OpenAI `{"error": {…}}`, Anthropic `{"type": "error", "error": {…}}`).
         /// `retryAfter` is sent as the `retry-after` header.
@@ -37,6 +43,11 @@ extension FakeLLMServer {
         case dropConnection
         /// Never answers; the connection closes when the server shuts down.
         case hang
+
+        /// One tool call.
+        public static func call(_ name: String, _ arguments: JSONValue = [:], id: String? = nil) -> Behavior {
+            .toolCalls([FakeToolCall(name: name, arguments: arguments, id: id)])
+        }
 
         /// 429 in the path's format (`rate_limit_exceeded` / `rate_limit_error`) with `retry-after`.
         public static func rateLimited(retryAfter: String = "1") -> Behavior {
@@ -65,5 +76,20 @@ extension FakeLLMServer {
                                           retryAfter: String? = nil) -> Behavior {
             .error(status: status, body: FakeWire.anthropicErrorBody(type: type, message: message), retryAfter: retryAfter)
         }
+    }
+}
+
+/// A tool call a scripted answer makes (see ``FakeLLMServer/Behavior/toolCalls(_:text:promptTokens:completionTokens:)``).
+public struct FakeToolCall: Sendable, Hashable {
+    public var name: String
+    public var arguments: JSONValue
+    /// The call's id; nil makes one from the request's sequence number and the call's position
+    /// (`call_3_1` / `toolu_3_1`).
+    public var id: String?
+
+    public init(name: String, arguments: JSONValue = [:], id: String? = nil) {
+        self.name = name
+        self.arguments = arguments
+        self.id = id
     }
 }

@@ -45,4 +45,25 @@ public struct RecordedRequest: Sendable, Hashable {
         (json?["messages"]?.arrayValue ?? []).last { $0["role"]?.stringValue == "user" }
             .map { FakeWire.text(of: $0["content"] ?? .null) }
     }
+
+    /// The names of the tools the request offers, in order (either format).
+    public var offeredTools: [String] {
+        (json?["tools"]?.arrayValue ?? []).compactMap { $0["function"]?["name"]?.stringValue ?? $0["name"]?.stringValue }
+    }
+
+    /// Every tool result the request carries, in order: OpenAI `role: tool` messages and
+    /// Anthropic `tool_result` blocks, with the call id they answer and whether they are errors.
+    public var toolResults: [(callID: String, content: String, isError: Bool)] {
+        var results: [(String, String, Bool)] = []
+        for message in json?["messages"]?.arrayValue ?? [] {
+            if message["role"]?.stringValue == "tool" {
+                results.append((message["tool_call_id"]?.stringValue ?? "", FakeWire.text(of: message["content"] ?? .null), false))
+            }
+            for block in message["content"]?.arrayValue ?? [] where block["type"]?.stringValue == "tool_result" {
+                results.append((block["tool_use_id"]?.stringValue ?? "", FakeWire.text(of: block["content"] ?? .null),
+                                block["is_error"]?.boolValue ?? false))
+            }
+        }
+        return results
+    }
 }

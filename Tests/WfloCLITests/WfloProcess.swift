@@ -49,12 +49,21 @@ struct WfloProcess {
     }
 
     static func finish(_ process: Process, _ out: Pipe, _ err: Pipe) async -> Result {
-        // Read while it runs so a full pipe cannot block the child.
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        // Read while it runs so a full pipe cannot block the child. The blocking reads and the wait
+        // run on threads of their own: on the cooperative pool (two threads on a two-core machine)
+        // they would stall every other test until the child exits.
+        async let stdout = onThread { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = onThread { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (stdout, stderr)
-        await Task.detached { process.waitUntilExit() }.value
+        _ = await onThread { process.waitUntilExit() }
         return Result(status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
                       stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Runs blocking `work` on a new thread and returns its result.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: work()) }.start()
+        }
     }
 }

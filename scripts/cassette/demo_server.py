@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """A stand-in for the providers, used once to record the cassettes of Examples/.
 
+For requests that offer tools (Examples/agent) it plays a researcher: fetch the city's page, save a
+note, then finish; it also serves that city wiki on GET /page/NAME and POST /notes.
+
 It answers OpenAI chat completions and Anthropic messages on loopback with hand-written text
 and usage figures of the size the real APIs report for such prompts (tokens ~ bytes / 4).
 Re-record with:  scripts/cassette/record_demo.sh  (and record_publish.sh)
@@ -65,12 +68,96 @@ def tokens(text):
     return max(1, len(text.encode()) // 4)
 
 
+PAGES = {
+    "Paris": "Paris is the capital of France. Population (city proper, 1 January 2023 census): 2,102,650. "
+             "Area: 105.4 km2. See also: Lyon, Marseille.",
+    "Lyon": "Lyon is the third-largest city of France. Population (2023): 522,250.",
+}
+
+NOTE = "Paris: 2,102,650 people (city wiki, 2023 census); doubled: 4,205,300."
+ANSWER = "Paris has 2,102,650 inhabitants (2023 census, city wiki page 'Paris'); doubled, that is 4,205,300."
+
+
+def tool_results(messages):
+    count = 0
+    for m in messages:
+        if m.get("role") == "tool":
+            count += 1
+        elif isinstance(m.get("content"), list):
+            count += sum(1 for block in m["content"] if block.get("type") == "tool_result")
+    return count
+
+
+def agent_turn(body):
+    """The next call of the scripted researcher: (text, name, arguments)."""
+    done = tool_results(body["messages"])
+    if done == 0:
+        return "I'll read the city's wiki page first.", "fetch_page", {"path": "Paris"}
+    if done == 1:
+        return "The page gives 2,102,650. Saving a note.", "save_note", {"text": NOTE}
+    return "", "finish", {"answer": ANSWER}
+
+
+def send_json(handler, status, reply):
+    data = json.dumps(reply).encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def agent_reply(self, body, prompt):
+    text, name, arguments = agent_turn(body)
+    spoken = tokens(text) if text else 0
+    out_tokens = spoken + tokens(json.dumps(arguments)) + 6
+    seq = len(body["messages"])
+    if self.path.endswith("/chat/completions"):
+        message = {"role": "assistant", "content": text or None, "refusal": None,
+                   "tool_calls": [{"id": "call_demo%d" % seq, "type": "function",
+                                   "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+        in_tokens = tokens(prompt) + 8 + 120
+        return {"id": "chatcmpl-agent%d" % seq, "object": "chat.completion", "created": 1763900000,
+                "model": body["model"] + "-2024-07-18",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": message}],
+                "usage": {"prompt_tokens": in_tokens, "completion_tokens": out_tokens, "total_tokens": in_tokens + out_tokens,
+                          "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                          "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                        "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+                "system_fingerprint": "fp_demo"}
+    blocks = ([{"type": "text", "text": text}] if text else []) + [
+        {"type": "tool_use", "id": "toolu_demo%d" % seq, "name": name, "input": arguments}]
+    return {"id": "msg_agent%d" % seq, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+            "content": blocks, "stop_reason": "tool_use", "stop_sequence": None,
+            "usage": {"input_tokens": tokens(prompt) + 6 + 346, "output_tokens": out_tokens,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_GET(self):
+        name = self.path.rsplit("/", 1)[-1]
+        if self.path.startswith("/page/") and name in PAGES:
+            data = PAGES[name].encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/plain; charset=utf-8")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            send_json(self, 404, {"error": "no such page"})
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if self.path == "/notes":
+            send_json(self, 201, {"saved": True, "id": 1, "text": body.get("text", "")})
+            return
+        if body.get("tools"):
+            prompt = json.dumps(body["messages"])
+            send_json(self, 200, agent_reply(self, body, prompt))
+            return
         prompt = " ".join(m["content"] if isinstance(m["content"], str) else "" for m in body["messages"])
         text = answer_for(prompt)
         if self.path.endswith("/chat/completions"):

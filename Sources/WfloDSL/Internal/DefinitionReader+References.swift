@@ -102,6 +102,17 @@ extension DefinitionReader {
                     if path.count < 2 || (path[1] != itemVar && path[1] != "index") {
                         error(at: at, "\(shownPath): write {{for_each.\(itemVar)}} for the item (its 'item_var') or {{for_each.index}} for its position")
                     }
+                case "args" where site.allowsArgs:
+                    guard path.count >= 2 else {
+                        error(at: at, "\(shownPath) needs an argument name: {{args.NAME}}")
+                        continue
+                    }
+                    if let names = site.argNames, !names.contains(path[1]) {
+                        error(at: at, "\(shownPath): the tool's 'parameters' declares no argument '\(path[1])'"
+                              + (Suggestion.phrase(for: path[1], in: names).isEmpty ? " (declared: \(names.joined(separator: ", ")))" : Suggestion.phrase(for: path[1], in: names)))
+                    }
+                case "args":
+                    error(at: at, "\(shownPath): {{args.NAME}} is only for the fields of an agent's tools, where it is the argument the model passed")
                 default:
                     error(at: at, "\(shownPath): unknown reference '\(path[0])'; a template may use {{inputs.NAME}} "
                           + "or {{steps.ID.output…}}"

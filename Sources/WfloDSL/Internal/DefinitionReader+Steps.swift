@@ -102,6 +102,7 @@ extension DefinitionReader {
                 case .switch: kind = readSwitch(f, node: node, id: id)
                 case .sleep: kind = readSleep(f, node: node, id: id)
                 case .workflow: kind = readSubWorkflow(f, node: node, id: id)
+                case .agent: kind = readAgent(f, node: node, id: id)
                 }
             } else {
                 let allowed = StepType.allCases.map(\.rawValue)

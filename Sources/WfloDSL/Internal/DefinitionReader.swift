@@ -10,6 +10,10 @@ struct TemplateSite {
     var allowsSecrets = false
     /// The `item_var` of the step's `for_each:`, when it has one: `{{for_each.NAME}}` and `{{for_each.index}}` may appear.
     var forEachVar: String? = nil
+    /// True inside an agent's tool, where `{{args.NAME}}` is the call's argument.
+    var allowsArgs = false
+    /// The arguments the tool's `parameters` declares; nil when it declares no properties.
+    var argNames: [String]? = nil
 }
 
 /// A step as far as it could be read: enough to check references and cycles even when one of
@@ -54,6 +58,7 @@ struct DefinitionReader {
         case .switch: return switchFields
         case .sleep: return sleepFields
         case .workflow: return workflowFields
+        case .agent: return agentFields
         }
     }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
@@ -140,6 +145,7 @@ struct DefinitionReader {
         if let f = top["steps"] {
             drafts = readSteps(f.value)
             stampHTTPSettings(&drafts, egress: egress, circuitBreaker: circuitBreaker)
+            finishAgents(&drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
         } else {
             error(root, "the workflow is missing the required field 'steps' (a list of steps)")
         }

@@ -40,6 +40,11 @@ enum FakeWire {
                                            cacheWrite1hTokens: cacheWrite1h, reasoningTokens: reasoningTokens,
                                            finishReason: finishReason)
             return .respond(reply(to: request, format: format, overrides: overrides))
+        case let .toolCalls(calls, text, promptTokens, completionTokens):
+            let overrides = ReplyOverrides(text: text ?? "", promptTokens: promptTokens, completionTokens: completionTokens,
+                                           cachedTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0,
+                                           finishReason: nil, toolCalls: calls)
+            return .respond(reply(to: request, format: format, overrides: overrides))
         case let .error(status, body, retryAfter):
             var headers = [("content-type", "application/json")]
             if let retryAfter { headers.append(("retry-after", retryAfter)) }
@@ -121,6 +126,7 @@ enum FakeWire {
         var cacheWrite1hTokens: Int
         var reasoningTokens: Int
         var finishReason: String?
+        var toolCalls: [FakeToolCall] = []
     }
 
     static func wantsJSON(_ request: RecordedRequest, format: Format) -> Bool {
@@ -165,14 +171,31 @@ enum FakeWire {
             finish = format == .openAI ? "length" : "max_tokens"
             stopSequence = .null
         }
+        let calls = overrides.toolCalls.enumerated().map { index, call in
+            (id: call.id ?? (format == .openAI ? "call_\(request.sequence)_\(index + 1)" : "toolu_\(request.sequence)_\(index + 1)"),
+             name: call.name, arguments: call.arguments)
+        }
+        if !calls.isEmpty {
+            finish = format == .openAI ? "tool_calls" : "tool_use"
+            stopSequence = .null
+            words += calls.flatMap { $0.arguments.encoded().split(whereSeparator: \.isWhitespace) }
+        }
         if let override = overrides.finishReason { finish = override }
         let promptBytes = promptParts(of: request).reduce(0) { $0 + $1.utf8.count }
         let prompt = overrides.promptTokens ?? max(1, promptBytes / 4)
-        let completion = overrides.completionTokens ?? (words.count + overrides.reasoningTokens)
+        let completion = overrides.completionTokens ?? (words.count + calls.count + overrides.reasoningTokens)
         let model = json["model"]?.stringValue ?? ""
         let body: JSONValue
         switch format {
         case .openAI:
+            var message: [String: JSONValue] = ["role": "assistant", "content": .string(answer), "refusal": .null]
+            if !calls.isEmpty {
+                if answer.isEmpty { message["content"] = .null }
+                message["tool_calls"] = .array(calls.map { call in
+                    ["id": .string(call.id), "type": "function",
+                     "function": ["name": .string(call.name), "arguments": .string(call.arguments.encoded(sorted: false))]]
+                })
+            }
             body = [
                 "id": .string("chatcmpl-fake-\(request.sequence)"),
                 "object": "chat.completion",
@@ -181,7 +204,7 @@ enum FakeWire {
                 "system_fingerprint": "fp_fake",
                 "choices": [[
                     "index": 0,
-                    "message": ["role": "assistant", "content": .string(answer), "refusal": .null],
+                    "message": .object(message),
                     "logprobs": .null,
                     "finish_reason": .string(finish),
                 ]],
@@ -201,7 +224,8 @@ enum FakeWire {
                 "type": "message",
                 "role": "assistant",
                 "model": .string(model),
-                "content": [["type": "text", "text": .string(answer)]],
+                "content": .array((calls.isEmpty || !answer.isEmpty ? [["type": "text", "text": .string(answer)]] : [])
+                    + calls.map { ["type": "tool_use", "id": .string($0.id), "name": .string($0.name), "input": $0.arguments] }),
                 "stop_reason": .string(finish),
                 "stop_sequence": stopSequence,
                 "usage": [
@@ -263,19 +287,29 @@ enum FakeWire {
         format == .openAI ? ("x-request-id", "req_fake_\(request.sequence)") : ("request-id", "req_fake_\(request.sequence)")
     }
 
-    /// The system text and every message's text.
+    /// The system text and every message's text (tool calls' arguments and tool results included).
     static func promptParts(of request: RecordedRequest) -> [String] {
         var parts: [String] = []
         if let system = request.json?["system"] { parts.append(text(of: system)) }
         for message in request.json?["messages"]?.arrayValue ?? [] {
             parts.append(text(of: message["content"] ?? .null))
+            for call in message["tool_calls"]?.arrayValue ?? [] {
+                parts.append((call["function"]?["name"]?.stringValue ?? "") + " " + (call["function"]?["arguments"]?.stringValue ?? ""))
+            }
         }
         return parts
     }
 
-    /// The text of a message content or system value: a string, or a list of blocks with `text`.
+    /// The text of a message content or system value: a string, or a list of blocks — `text`,
+    /// a `tool_result`'s content, a `tool_use`'s name and input.
     static func text(of content: JSONValue) -> String {
         if let string = content.stringValue { return string }
-        return (content.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
+        return (content.arrayValue ?? []).compactMap { block -> String? in
+            switch block["type"]?.stringValue {
+            case "tool_result": return text(of: block["content"] ?? .null)
+            case "tool_use": return (block["name"]?.stringValue ?? "") + " " + (block["input"] ?? .null).encoded()
+            default: return block["text"]?.stringValue
+            }
+        }.joined(separator: "\n")
     }
 }
