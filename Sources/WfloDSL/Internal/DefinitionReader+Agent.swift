@@ -29,27 +29,9 @@ extension DefinitionReader {
             error(node, "step '\(id)' is missing the required field 'max_tokens' (sent with every turn: it bounds each turn's cost)")
             ok = false
         }
-        var provider: LLMProviderKind?
-        if let p = f["provider"] {
-            let allowed = LLMProviderKind.allCases.map(\.rawValue)
-            if let text = text(p.value, what: "step '\(id)': 'provider'") {
-                provider = LLMProviderKind(rawValue: text)
-                if provider == nil {
-                    error(p.value, "step '\(id)': unknown provider '\(text)'; the allowed providers are "
-                          + allowed.joined(separator: ", ") + Suggestion.phrase(for: text, in: allowed))
-                }
-            }
-            ok = ok && provider != nil
-        }
-        var baseURL: String?
-        if let b = f["base_url"] {
-            baseURL = text(b.value, what: "step '\(id)': 'base_url'")
-            if let url = baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                error(b.value, "step '\(id)': 'base_url' must start with http:// or https://, not '\(url)'")
-                baseURL = nil
-            }
-            ok = ok && baseURL != nil
-        }
+        let call = readCallSettings(f, id: id)
+        ok = ok && call != nil
+        let provider = call?.provider, baseURL = call?.baseURL, temperature = call?.temperature
         var system: Template?
         if let s = f["system"] {
             system = template(s.value, what: "step '\(id)': 'system'")
@@ -72,15 +54,6 @@ extension DefinitionReader {
             if let n = positiveInt(m.value, what: "step '\(id)': 'max_tool_calls'", why: " (tool calls at most, over all turns)") {
                 maxToolCalls = n
             } else { ok = false }
-        }
-        var temperature: Double?
-        if let t = f["temperature"] {
-            temperature = number(t.value, what: "step '\(id)': 'temperature'")
-            if let value = temperature, value < 0 {
-                error(t.value, "step '\(id)': 'temperature' must not be negative")
-                temperature = nil
-            }
-            ok = ok && temperature != nil
         }
         var budget: Money?
         if let b = f["budget"] {

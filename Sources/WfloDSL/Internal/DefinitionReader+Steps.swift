@@ -198,26 +198,9 @@ extension DefinitionReader {
             ok = false
         }
 
-        var provider: LLMProviderKind?
-        if let p = f["provider"] {
-            let allowed = LLMProviderKind.allCases.map(\.rawValue)
-            if let text = text(p.value, what: "step '\(id)': 'provider'") {
-                if let kind = LLMProviderKind(rawValue: text) { provider = kind } else {
-                    error(p.value, "step '\(id)': unknown provider '\(text)'; the allowed providers are "
-                          + allowed.joined(separator: ", ") + Suggestion.phrase(for: text, in: allowed))
-                    ok = false
-                }
-            } else { ok = false }
-        }
-        var baseURL: String?
-        if let b = f["base_url"] {
-            baseURL = text(b.value, what: "step '\(id)': 'base_url'")
-            if let url = baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                error(b.value, "step '\(id)': 'base_url' must start with http:// or https://, not '\(url)'")
-                ok = false
-            }
-            ok = ok && baseURL != nil
-        }
+        let call = readCallSettings(f, id: id)
+        ok = ok && call != nil
+        let provider = call?.provider, baseURL = call?.baseURL, temperature = call?.temperature
 
         var system: Template?
         if let s = f["system"] {
@@ -238,15 +221,6 @@ extension DefinitionReader {
             ok = false
         }
 
-        var temperature: Double?
-        if let t = f["temperature"] {
-            temperature = number(t.value, what: "step '\(id)': 'temperature'")
-            if let value = temperature, value < 0 {
-                error(t.value, "step '\(id)': 'temperature' must not be negative")
-                temperature = nil
-            }
-            ok = ok && temperature != nil
-        }
         var stop: [String] = []
         if let s = f["stop"] {
             if let list = textList(s.value, what: "step '\(id)': 'stop'") { stop = list } else { ok = false }
@@ -279,6 +253,46 @@ extension DefinitionReader {
         return .llm(LLMStepDefinition(model: model, provider: provider, baseURL: baseURL, system: system, prompt: prompt,
                                       messages: messages, maxTokens: maxTokens, temperature: temperature, stop: stop,
                                       jsonResponse: json, cache: cache, cacheTTL: cacheTTL))
+    }
+
+    /// What every model call may set: `provider`, `base_url` and `temperature` (llm and agent steps).
+    struct CallSettings {
+        var provider: LLMProviderKind?
+        var baseURL: String?
+        var temperature: Double?
+    }
+
+    /// Reads ``CallSettings``; nil when one of them is wrong (a diagnostic says which).
+    mutating func readCallSettings(_ f: [String: Field], id: String) -> CallSettings? {
+        var settings = CallSettings()
+        var ok = true
+        if let p = f["provider"] {
+            let allowed = LLMProviderKind.allCases.map(\.rawValue)
+            if let text = text(p.value, what: "step '\(id)': 'provider'") {
+                if let kind = LLMProviderKind(rawValue: text) { settings.provider = kind } else {
+                    error(p.value, "step '\(id)': unknown provider '\(text)'; the allowed providers are "
+                          + allowed.joined(separator: ", ") + Suggestion.phrase(for: text, in: allowed))
+                    ok = false
+                }
+            } else { ok = false }
+        }
+        if let b = f["base_url"] {
+            settings.baseURL = text(b.value, what: "step '\(id)': 'base_url'")
+            if let url = settings.baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                error(b.value, "step '\(id)': 'base_url' must start with http:// or https://, not '\(url)'")
+                ok = false
+            }
+            ok = ok && settings.baseURL != nil
+        }
+        if let t = f["temperature"] {
+            settings.temperature = number(t.value, what: "step '\(id)': 'temperature'")
+            if let value = settings.temperature, value < 0 {
+                error(t.value, "step '\(id)': 'temperature' must not be negative")
+                ok = false
+            }
+            ok = ok && settings.temperature != nil
+        }
+        return ok ? settings : nil
     }
 
     mutating func readMessages(_ node: Node, id: String) -> [LLMMessageTemplate]? {
