@@ -166,21 +166,29 @@ public enum AgentJournalID {
         "\(agent)/\(turn)/\(tool)" + (occurrence > 1 ? "#\(occurrence)" : "")
     }
 
-    /// The agent step a journaled id belongs to, when it is a turn or tool call of one.
-    public static func agent(of stepID: String) -> String? {
-        stepID.firstIndex(of: "/").map { String(stepID[..<$0]) }
+    /// The outermost of `agents` (journal ids of agent steps) that `stepID` is a turn or tool
+    /// call of, at any depth (`sub/researcher/2/fetch_page` belongs to `sub/researcher`).
+    public static func agent(of stepID: String, among agents: Set<String>) -> String? {
+        var index = stepID.startIndex
+        while let slash = stepID[index...].firstIndex(of: "/") {
+            let candidate = String(stepID[..<slash])
+            if agents.contains(candidate) { return candidate }
+            index = stepID.index(after: slash)
+        }
+        return nil
     }
 
-    /// The turn number of a turn or tool-call id.
-    public static func turnNumber(of stepID: String) -> Int? {
-        let parts = stepID.split(separator: "/")
-        return parts.count >= 2 ? Int(parts[1]) : nil
+    /// The turn number of a turn or tool-call id of `agent`.
+    public static func turnNumber(of stepID: String, agent: String) -> Int? {
+        guard stepID.hasPrefix(agent + "/") else { return nil }
+        return stepID.dropFirst(agent.count + 1).split(separator: "/").first.flatMap { Int($0) }
     }
 
-    /// The tool name of a tool-call id, nil for a turn.
-    public static func toolName(of stepID: String) -> String? {
-        let parts = stepID.split(separator: "/")
-        guard parts.count >= 3 else { return nil }
-        return String(parts[2].split(separator: "#").first ?? parts[2])
+    /// The tool name of a tool-call id of `agent`, nil for a turn.
+    public static func toolName(of stepID: String, agent: String) -> String? {
+        guard stepID.hasPrefix(agent + "/") else { return nil }
+        let parts = stepID.dropFirst(agent.count + 1).split(separator: "/")
+        guard parts.count >= 2 else { return nil }
+        return String(parts[1].split(separator: "#").first ?? parts[1])
     }
 }

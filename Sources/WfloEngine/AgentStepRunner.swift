@@ -24,6 +24,14 @@ import WfloProviders
 /// those records: a committed turn is not sent again and a finished tool call is not run again.
 extension StepRunner {
     func runAgent(_ step: StepDefinition, _ agent: AgentStepDefinition, scope: TemplateScope) async throws -> StepOutcome {
+        // The agent's budget holds every attempt under it, turns and paid tools alike, in the same
+        // transaction as the run's (and any enclosing sub-workflow's) budget.
+        let prefix = step.id + "/"  // every turn and tool call id starts so (AgentJournalID)
+        if let budget = agent.budget, !limits.contains(where: { $0.prefix == prefix }) {
+            var scoped = self
+            scoped.limits.append(BudgetLimit(prefix: prefix, budget: budget, label: "agent '\(step.id)'"))
+            return try await scoped.runAgent(step, agent, scope: scope)
+        }
         let started = configuration.now()
         let system: String?
         let task: String
@@ -137,7 +145,8 @@ extension StepRunner {
                     continue
                 }
             }
-            let decision = try await governor.reserve(stepID: turnID, stepType: .llm, attempt: attempt, model: model, worstCase: worstCase)
+            let decision = try await governor.reserve(stepID: turnID, stepType: .llm, attempt: attempt, model: model, worstCase: worstCase,
+                                                      limits: limits)
             guard case .reserved(let attemptID) = decision else {
                 if case .refused(let message) = decision { refusals.append("\(model): \(message)") }
                 index += 1
@@ -484,7 +493,7 @@ struct AgentLoopState: Sendable {
         var turns: [Int: AgentTurn] = [:]
         var tools: [String: StepRecord] = [:]
         for record in journal.steps where record.stepID.hasPrefix(prefix) {
-            if AgentJournalID.toolName(of: record.stepID) != nil {
+            if AgentJournalID.toolName(of: record.stepID, agent: agentID) != nil {
                 tools[record.stepID] = record
             } else if record.status == .completed, let output = record.output, let turn = AgentTurn(json: output) {
                 turns[turn.number] = turn

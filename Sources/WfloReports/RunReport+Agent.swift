@@ -7,8 +7,7 @@ extension RunReport {
     static func owners(_ journal: RunJournal) -> @Sendable (String) -> String {
         let agents = Set(journal.steps.filter { $0.type == StepType.agent.rawValue }.map(\.stepID))
         return { stepID in
-            guard let agent = AgentJournalID.agent(of: stepID), agents.contains(agent) else { return stepID }
-            return agent
+            AgentJournalID.agent(of: stepID, among: agents) ?? stepID
         }
     }
 
@@ -65,10 +64,10 @@ extension RunReport {
             var turnsByNumber: [Int: Turn] = [:]
             var calls: [(turn: Int, call: ToolCall, started: Date)] = []
             for record in records {
-                guard let number = AgentJournalID.turnNumber(of: record.stepID) else { continue }
+                guard let number = AgentJournalID.turnNumber(of: record.stepID, agent: agentID) else { continue }
                 let own = attemptsByID[record.stepID] ?? []
                 let cost = own.map(\.charged).sum()
-                if let tool = AgentJournalID.toolName(of: record.stepID) {
+                if let tool = AgentJournalID.toolName(of: record.stepID, agent: agentID) {
                     calls.append((number, ToolCall(id: record.stepID, tool: tool, type: record.type, status: record.status.rawValue,
                                                    cost: cost, error: record.error), record.startedAt ?? .distantPast))
                 } else {

@@ -394,3 +394,84 @@ struct ControlFlowTests {
         }
     }
 }
+
+/// Agents inside the control constructs: an agent in a sub-workflow journals, replays and reports
+/// under its nested id; the agent's `budget:` holds its paid tools too.
+@Suite(.timeLimit(.minutes(1)))
+struct AgentInControlFlowTests {
+    static let child = """
+        name: ask
+        steps:
+          - id: researcher
+            type: agent
+            model: test-gpt
+            task: "Summarize the topic"
+            max_tokens: 50
+            max_turns: 4
+            budget: 0.01
+            tools:
+              - name: summarize
+                description: "Ask a smaller model for a summary"
+                parameters: {type: object, properties: {text: {type: string}}, required: [text]}
+                type: llm
+                model: test-gpt
+                prompt: "Summarize: {{args.text}}"
+                max_tokens: 900
+        outputs: {answer: "{{steps.researcher.output.text}}"}
+        """
+
+    func run(_ h: Harness) async throws -> RunResult {
+        try Self.child.write(to: h.directory.appendingPathComponent("ask.yaml"), atomically: true, encoding: .utf8)
+        let path = h.directory.appendingPathComponent("parent.yaml").path
+        try """
+            name: parent
+            budget: 1.00
+            steps:
+              - id: sub
+                type: workflow
+                workflow: ask.yaml
+            outputs: {answer: "{{steps.sub.output.answer}}"}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let (definition, source) = try WorkflowParser().parse(fileAt: path)
+        return try await h.executor().start(definition: definition, source: source, path: path,
+                                            inputs: .object([:]), budget: definition.budget)
+    }
+
+    @Test func anAgentInASubWorkflowRunsUnderItsNestedID() async throws {
+        try await Harness.with { h in
+            // The second answer goes to the tool (a model call too), the third is the agent's last turn.
+            h.server.enqueue(.call("summarize", ["text": "tides"]), .reply(text: "Tides follow the moon."), .reply(text: "They follow the moon."))
+            let result = try await run(h)
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            #expect(result.outputs?["answer"] == "They follow the moon.")
+            let journal = try await h.store.journal(runID: result.runID)
+            #expect(Set(journal.attempts.map(\.stepID)) == ["sub/researcher/1", "sub/researcher/1/summarize", "sub/researcher/2"])
+        }
+    }
+
+    @Test func theAgentBudgetHoldsItsPaidToolsToo() async throws {
+        try await Harness.with { h in
+            // The tool's worst case (900 output tokens at $2e-06) alone passes the agent's $0.01 budget
+            // once two turns are held: the store refuses it before it is sent.
+            let expensive = AgentInControlFlowTests.child.replacingOccurrences(of: "budget: 0.01", with: "budget: 0.0019")
+            try expensive.write(to: h.directory.appendingPathComponent("ask.yaml"), atomically: true, encoding: .utf8)
+            h.server.enqueue(.call("summarize", ["text": "tides"]), .reply(text: "Without the tool."))
+            let path = h.directory.appendingPathComponent("parent.yaml").path
+            try """
+                name: parent
+                budget: 1.00
+                steps:
+                  - {id: sub, type: workflow, workflow: ask.yaml}
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            let (definition, source) = try WorkflowParser().parse(fileAt: path)
+            let result = try await h.executor().start(definition: definition, source: source, path: path, inputs: .object([:]),
+                                                      budget: definition.budget)
+            let journal = try await h.store.journal(runID: result.runID)
+            // The paid tool was never sent: only turns reached the server.
+            #expect(h.server.requests().allSatisfy { !($0.lastUserMessage ?? "").hasPrefix("Summarize: ") })
+            #expect(!journal.attempts.contains { $0.stepID == "sub/researcher/1/summarize" })
+            let spent = journal.attempts.filter { $0.stepID.hasPrefix("sub/researcher/") }.compactMap(\.cost).sum()
+            #expect(spent <= Money(string: "0.0019")!)
+        }
+    }
+}
