@@ -91,7 +91,8 @@ struct Scheduler: Sendable {
         var dependents: [String: [String]] = [:]
         var ready: [StepDefinition] = []
         for step in definition.steps where outputs[step.id] == nil {
-            let needs = definition.dependencies(of: step)
+            var needs = step.allDependencies
+            if let router = routes[step.id], !needs.contains(router) { needs.append(router) }
             dependencies[step.id] = needs
             let missing = needs.filter { outputs[$0] == nil }
             unmet[step.id] = missing.count
@@ -145,7 +146,8 @@ struct Scheduler: Sendable {
                     // Skips and conditions are decided here, before anything is reserved or sent.
                     let reason: String?
                     do {
-                        reason = try skipReason(step, scope: scope, routes: routes, outputs: outputs, skipped: skipped)
+                        reason = try skipReason(step, dependencies: dependencies[step.id] ?? [], scope: scope, routes: routes,
+                                                outputs: outputs, skipped: skipped)
                     } catch let error as EngineError {
                         apply(try await runner.recordFailure(journaled, message: error.message, at: started), step.id)
                         continue
@@ -187,7 +189,7 @@ struct Scheduler: Sendable {
     }
 
     /// Why a ready step does not run, or nil when it runs.
-    private func skipReason(_ step: StepDefinition, scope: TemplateScope, routes: [String: String],
+    private func skipReason(_ step: StepDefinition, dependencies: [String], scope: TemplateScope, routes: [String: String],
                             outputs: [String: JSONValue], skipped: Set<String>) throws -> String? {
         if let router = routes[step.id] {
             if skipped.contains(router) { return "its switch '\(router)' was skipped" }
@@ -200,7 +202,7 @@ struct Scheduler: Sendable {
         if let condition = step.condition {
             return try scope.evaluate(condition) ? nil : "if: \(condition.source) is false"
         }
-        if let dependency = definition.dependencies(of: step).first(where: { skipped.contains($0) && $0 != routes[step.id] }) {
+        if !skipped.isEmpty, let dependency = dependencies.first(where: { skipped.contains($0) && $0 != routes[step.id] }) {
             return "it depends on '\(dependency)', which was skipped (add an if: to run it anyway)"
         }
         return nil

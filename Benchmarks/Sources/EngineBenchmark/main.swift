@@ -60,6 +60,27 @@ let pricing = try PricingTable(json: ["sample_spec": [:]], source: "empty")
 let transport = AsyncHTTPTransport()
 let llm = LLMClient(transport: transport, endpoints: ProviderEndpoints.fromEnvironment([:]))
 
+// The same number of transform items in one for_each step: each item journaled on its own.
+func forEachYAML(items: Int, parallel: Int) -> String {
+    """
+    name: items
+    budget: 0
+    inputs:
+      xs: {type: array, default: [\((0..<items).map(String.init).joined(separator: ", "))]}
+    steps:
+      - id: each
+        type: transform
+        for_each: {items: "{{inputs.xs}}", item_var: x, max_parallel: \(parallel)}
+        output: {n: "{{for_each.x}}"}
+    outputs:
+      count: "{{steps.each.output.count}}"
+    """
+}
+let forEachDefinitions = try [1, 8].map { parallel in
+    (parallel, forEachYAML(items: steps, parallel: parallel), try WorkflowParser().parse(yaml: forEachYAML(items: steps, parallel: parallel), file: "items.yaml"))
+}
+var forEachSeconds: [Int: [Double]] = [:]
+
 var engineSeconds: [Double] = []
 var rawSeconds: [Double] = []
 for rep in 0..<repetitions {
@@ -72,6 +93,15 @@ for rep in 0..<repetitions {
     engineSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     precondition(result.status == .completed, "benchmark run ended \(result.status): \(result.error ?? "")")
     precondition(result.outputs?["last"] == .int(steps - 1))
+    for (parallel, text, items) in forEachDefinitions {
+        let itemStore = try SQLiteJournalStore(path: directory.appendingPathComponent("items-\(parallel)-\(rep).db").path)
+        let itemExecutor = Executor(ExecutorConfiguration(store: itemStore, pricing: pricing, llm: llm))
+        let bound: JSONValue = ["xs": items.inputs[0].defaultValue!]
+        let began = DispatchTime.now().uptimeNanoseconds
+        let done = try await itemExecutor.start(definition: items, source: text, path: "items.yaml", inputs: bound, budget: .zero)
+        forEachSeconds[parallel, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9)
+        precondition(done.status == .completed && done.outputs?["count"] == .int(steps), "for_each run ended \(done.status): \(done.error ?? "")")
+    }
 }
 try await transport.shutdown()
 
@@ -83,4 +113,8 @@ print("steps per run: \(steps), repetitions: \(repetitions), SQLite WAL synchron
 print(String(format: "raw sqlite3 insert+commit loop : median %.4f ms/commit", rawPerStep))
 print(String(format: "wflo transform chain            : median %.4f ms/step (%.0f steps/s)", perStep, Double(steps) / engineMedian))
 print(String(format: "engine overhead per step        : %.4f ms; ratio engine/raw %.2fx", perStep - rawPerStep, perStep / rawPerStep))
+for (parallel, _, _) in forEachDefinitions {
+    let perItem = median(forEachSeconds[parallel] ?? []) / Double(steps) * 1000
+    print(String(format: "for_each of transforms, max_parallel %d : median %.4f ms/item; ratio item/chain step %.2fx", parallel, perItem, perItem / perStep))
+}
 print("all runs (ms/step): " + engineSeconds.map { String(format: "%.4f", $0 / Double(steps) * 1000) }.joined(separator: " "))
