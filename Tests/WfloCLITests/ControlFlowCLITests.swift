@@ -89,6 +89,28 @@ struct ControlFlowCLITests {
         }
     }
 
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalLeavesAResumableRun(signal: Int32) async throws {
+        try await CLITests.withServer { server, wflo, directory in
+            server.on(promptContaining: "slow please", .hang, times: 1)
+            let file = directory.appendingPathComponent("slow.yaml").path
+            try Self.slow.write(toFile: file, atomically: true, encoding: .utf8)
+            let (process, out, err) = try wflo.start(["run", file])
+            await server.waitForRequests(1)
+            kill(process.processIdentifier, signal)
+            let stopped = await WfloProcess.finish(process, out, err)
+            #expect(stopped.status == 130, "\(stopped.stdout)\(stopped.stderr)")
+            #expect(stopped.stdout.contains("journal is intact"))
+            let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
+            let runID = try #require(runs[0]?["run_id"]?.stringValue)
+            let resumed = try await wflo.run(["resume", runID, "--json"])
+            #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+            #expect(try JSONValue.parse(resumed.stdout)["status"] == "completed")
+            // The interrupted call stays charged at its worst case; it was made once more on resume.
+            #expect(server.requests().filter { $0.lastUserMessage == "slow please" }.count == 2)
+        }
+    }
+
     static let items = """
         name: items
         budget: 0.50
