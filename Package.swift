@@ -24,6 +24,11 @@ var targets: [Target] = [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
+    // The sandbox: the runner (process, namespaces, docker backends) and its launcher, a small C
+    // program that applies rlimits, an unprivileged uid, Landlock and the seccomp policy, then execs.
+    .target(name: "CWfloSandbox"),
+    .target(name: "WfloSandbox", dependencies: ["WfloCore", "CWfloSandbox"], swiftSettings: swiftSettings),
+    .executableTarget(name: "wflo-sandbox-launcher", linkerSettings: [.linkedLibrary("seccomp")]),
     // YAML -> definitions, validation with line numbers.
     .target(name: "WfloDSL", dependencies: [
             "WfloCore",
@@ -31,14 +36,14 @@ var targets: [Target] = [
         ], swiftSettings: swiftSettings),
     // The executor: scheduling, replay, budget governor, retries.
     .target(name: "WfloEngine", dependencies: [
-            "WfloCore", "WfloPricing", "WfloProviders",
+            "WfloCore", "WfloPricing", "WfloProviders", "WfloSandbox",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     // Cost breakdowns and run summaries.
     .target(name: "WfloReports", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
     // The commands; the executable below is only @main.
     .target(name: "WfloCLI", dependencies: [
-            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports",
+            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -57,6 +62,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloSandboxTests", dependencies: ["WfloSandbox", "WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),
 ]
 
@@ -71,7 +77,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: Context.environment["WFLO_DEV_TARGETS"] != nil ? [] : [
         .executable(name: "wflo", targets: ["wflo"]),
-        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports"]),
+        .executable(name: "wflo-sandbox-launcher", targets: ["wflo-sandbox-launcher"]),
+        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
