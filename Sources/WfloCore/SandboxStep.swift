@@ -176,3 +176,11 @@ public enum SandboxLayer: String, Sendable, Hashable, Codable, CaseIterable {
     case seccomp
     case uid
 }
+
+extension StepDefinition {
+    /// The definition of a sandbox step; nil for other steps.
+    public var sandbox: SandboxStepDefinition? {
+        if case .sandbox(let sandbox) = kind { return sandbox }
+        return nil
+    }
+}

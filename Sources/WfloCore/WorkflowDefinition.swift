@@ -120,6 +120,7 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
     case llm, transform, approval
     case http
+    case sandbox
 }
 
 /// One step of a workflow.
@@ -134,10 +135,14 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     public var approval: ApprovalSettings?
     /// `risk: high` steps are gated when the workflow has an `approval_policy`.
     public var risk: StepRisk?
+    /// `allow_failure: true`: a failure ends the step `completed` (its output says what failed)
+    /// instead of failing the run.
+    public var allowFailure: Bool
     public var location: SourceLocation?
 
     public init(id: String, dependsOn: [String] = [], retry: RetryPolicy? = nil, timeout: Double? = nil,
-                kind: StepKind, approval: ApprovalSettings? = nil, risk: StepRisk? = nil, location: SourceLocation? = nil) {
+                kind: StepKind, approval: ApprovalSettings? = nil, risk: StepRisk? = nil, allowFailure: Bool = false,
+                location: SourceLocation? = nil) {
         self.id = id
         self.dependsOn = dependsOn
         self.retry = retry
@@ -145,6 +150,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         self.kind = kind
         self.approval = approval
         self.risk = risk
+        self.allowFailure = allowFailure
         self.location = location
     }
 
@@ -154,6 +160,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .transform: return .transform
         case .approval: return .approval
         case .http: return .http
+        case .sandbox: return .sandbox
         }
     }
 
@@ -164,6 +171,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .transform(let t): return t.output.templates
         case .approval(let a): return [a.message]
         case .http(let h): return h.templates
+        case .sandbox(let s): return s.templates
         }
     }
 
@@ -184,6 +192,7 @@ public enum StepKind: Sendable, Hashable, Codable {
     case transform(TransformStepDefinition)
     case approval(ApprovalStepDefinition)
     case http(HTTPStepDefinition)
+    case sandbox(SandboxStepDefinition)
 
     /// The model a paid step calls, for people and the journal.
     public var model: String? {

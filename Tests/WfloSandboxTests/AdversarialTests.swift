@@ -284,9 +284,9 @@ struct AdversarialTests {
         var limits = Probe.quick
         limits.processes = 24
         limits.wall = 1.5
-        let started = ContinuousClock.now
         let result = try await Probe().run(["bash", "-c", "b() { b | b & }; b; sleep 30"], limits: limits)
-        #expect(ContinuousClock.now - started < .seconds(6))
+        // The launcher's own clock: the test's includes waiting for a busy machine's scheduler.
+        #expect(result.duration < 1.5 + 0.3 + 2, "took \(result.duration)s")
         #expect(result.timedOut || result.exitCode != nil)
     }
 
@@ -305,12 +305,11 @@ struct AdversarialTests {
         var limits = Probe.quick
         limits.cpu = 1
         limits.wall = 20
-        let started = ContinuousClock.now
         let result = try await Probe().python("while True: pass", limits: limits)
         #expect(result.killedReason == .cpu, "\(result.summary)")
         #expect(result.signal == SIGXCPU || result.signal == SIGKILL)
         #expect(!result.timedOut)
-        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect((result.cpuSeconds ?? 0) >= 0.9 && (result.cpuSeconds ?? 99) < 2.5, "cpu \(result.cpuSeconds ?? -1)s")
     }
 
     @Test("infinite output is cut at the output limit with a marker", arguments: backends)
@@ -360,7 +359,6 @@ struct AdversarialTests {
         defer { folder.remove() }
         var limits = Probe.quick
         limits.wall = 1
-        let started = ContinuousClock.now
         let result = try await Probe().python("""
             import signal, time
             if os.fork() == 0:
@@ -375,7 +373,9 @@ struct AdversarialTests {
             time.sleep(60)
             """, backend: backend, limits: limits, outputs: ["late.txt"])
         #expect(result.timedOut && result.killedReason == .wall, "\(result.summary)")
-        #expect(ContinuousClock.now - started < .seconds(4))
+        // Dead within the wall limit plus the grace period (by the launcher's clock), long
+        // before the escapee would have written its file.
+        #expect(result.duration < 1 + 0.3 + 1.5, "took \(result.duration)s")
         #expect(result.files.first?.contents == nil)
     }
 
@@ -427,8 +427,25 @@ struct AdversarialTests {
         let started = ContinuousClock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Far sooner than the 30 s wall limit (the bound is loose: a busy machine delays the test's own tasks).
+        #expect(ContinuousClock.now - started < .seconds(15))
         #expect(probe.survivors().isEmpty)
+    }
+
+    static let rootfs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("sandbox-images/rootfs").path
+    static let hasRootfs = FileManager.default.fileExists(atPath: rootfs + "/usr/bin/python3")
+
+    @Test("the namespaces backend runs from a read-only debootstrap root",
+          .enabled(if: Machine.namespaces, Machine.whyNoNamespaces),
+          .enabled(if: hasRootfs, "no image: build it with sudo sandbox-images/build-rootfs.sh"))
+    func namespacesRunFromTheImage() async throws {
+        let request = SandboxRequest(command: ["bash", "-c", "cat /etc/debian_version; touch /usr/x 2>&1; echo ok > /scratch/f; cat f"],
+                                     policy: SandboxPolicy(backend: .namespaces, limits: Probe.quick, killGrace: 0.3, rootfs: Self.rootfs))
+        let result = try await Sandbox().run(request)
+        #expect(result.exitCode == 0, "\(result.stderrText)")
+        #expect(result.stdoutText.contains("Read-only file system"))
+        #expect(result.lines.last == "ok")
     }
 
     // MARK: environment

@@ -75,6 +75,14 @@ extension DefinitionReader {
             ok = ok && risk != nil
         }
 
+        var allowFailure = false
+        if let a = f["allow_failure"] {
+            if case .bool(let flag) = YAMLValue.convert(a.value) { allowFailure = flag } else {
+                error(a.value, "step '\(id)': 'allow_failure' must be true or false, not \(shown(a.value))")
+                ok = false
+            }
+        }
+
         let kind: StepKind?
         if let typeField = f["type"] {
             if let type {
@@ -83,6 +91,7 @@ extension DefinitionReader {
                 case .transform: kind = readTransform(f, node: node, id: id)
                 case .approval: kind = readApprovalStep(f, node: node, id: id, timeout: timeout)
                 case .http: kind = readHTTP(f, node: node, id: id, retry: retry)
+                case .sandbox: kind = readSandbox(f, node: node, id: id)
                 }
             } else {
                 let allowed = StepType.allCases.map(\.rawValue)
@@ -98,7 +107,8 @@ extension DefinitionReader {
         draft.templates = sites
         if let kind, ok {
             draft.definition = StepDefinition(id: id, dependsOn: draft.dependsOn.map(\.id), retry: retry, timeout: timeout,
-                                              kind: kind, approval: gate, risk: risk, location: location(node))
+                                              kind: kind, approval: gate, risk: risk, allowFailure: allowFailure,
+                                              location: location(node))
         }
         return draft
     }

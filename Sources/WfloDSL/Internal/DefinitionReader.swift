@@ -32,7 +32,7 @@ struct DefinitionReader {
 
     static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
                                   "egress", "circuit_breaker"]
-    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk"]
+    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "allow_failure"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl"]
     static let transformFields = ["output"]
@@ -49,6 +49,7 @@ struct DefinitionReader {
         case .transform: return transformFields
         case .approval: return approvalFields
         case .http: return httpFields
+        case .sandbox: return sandboxFields
         }
     }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
