@@ -58,7 +58,8 @@ static const char *const system_paths[] = {"/usr", "/bin", "/sbin", "/lib", "/li
 static const char *const read_devices[] = {"/dev/zero", "/dev/urandom", "/dev/random"};
 static const char *const write_devices[] = {"/dev/null", "/dev/full"};
 
-int landlock_abi(void) {
+int landlock_abi(const struct config *config) {
+    if (config && (config->assume_missing & LAYER_LANDLOCK)) return -ENOSYS;
     long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
     return abi < 0 ? -errno : (int)abi;
 }
@@ -96,7 +97,7 @@ static void allow_port(int ruleset, uint16_t port, uint64_t access) {
 }
 
 void landlock_apply(const struct config *config, bool filesystem) {
-    int abi = landlock_abi();
+    int abi = landlock_abi(config);
     if (abi < 1) {
         if (config->allow_missing & LAYER_LANDLOCK) return;
         fail("landlock", "Landlock is not available on this kernel (%s); it confines the program's files to its scratch "

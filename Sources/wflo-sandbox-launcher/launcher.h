@@ -57,6 +57,7 @@ struct config {
     long open_files;              // RLIMIT_NOFILE
     long long tmpfs_bytes;        // namespaces: size of /tmp
     unsigned allow_missing;       // layer_bits
+    unsigned assume_missing;      // layer_bits treated as absent (--assume-missing: tests the refusal path)
     bool use_bpf_fd;
     char **argv;                  // program and arguments
 };
@@ -67,14 +68,14 @@ void status_line(const char *key, const char *fmt, ...) __attribute__((format(pr
 void fail(const char *layer, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 // policy.c — the seccomp allowlist, in one place.
-int seccomp_available(void);
+int seccomp_available(const struct config *config);
 /// Builds the filter for `network` and writes its BPF to `fd`. Returns 0 or -errno.
 int seccomp_export(enum network_mode network, int fd);
 /// Loads the filter: the BPF read from BPF_FD when `use_bpf_fd`, else compiled here.
 void seccomp_apply(const struct config *config);
 
 // landlock.c
-int landlock_abi(void);
+int landlock_abi(const struct config *config);
 /// Restricts the calling process: read-only system paths, read-write scratch, TCP ports.
 void landlock_apply(const struct config *config, bool filesystem);
 

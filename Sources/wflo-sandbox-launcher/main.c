@@ -28,7 +28,8 @@ static void usage(const char *problem) {
             "usage: wflo-sandbox-launcher [--backend process|namespaces] [--network none|tcp|any] --scratch DIR\n"
             "       [--newroot DIR] [--rootfs DIR] [--ro PATH]... [--rw PATH]... [--tcp-connect PORT]... [--tcp-bind PORT]...\n"
             "       [--wall-ms N] [--grace-ms N] [--cpu-seconds N] [--memory BYTES] [--file-size BYTES] [--processes N]\n"
-            "       [--open-files N] [--tmpfs BYTES] [--allow-missing LAYER,...] [--bpf-fd] -- PROGRAM [ARG...]\n"
+            "       [--open-files N] [--tmpfs BYTES] [--allow-missing LAYER,...] [--assume-missing LAYER,...] [--bpf-fd]\n"
+            "       -- PROGRAM [ARG...]\n"
             "       wflo-sandbox-launcher --export-bpf none|tcp|any\n"
             "       wflo-sandbox-launcher --check\n", problem);
     exit(2);
@@ -108,6 +109,7 @@ static void parse(int argc, char **argv, struct config *config) {
         else if (!strcmp(arg, "--open-files")) config->open_files = (long)number(value, arg);
         else if (!strcmp(arg, "--tmpfs")) config->tmpfs_bytes = number(value, arg);
         else if (!strcmp(arg, "--allow-missing")) config->allow_missing = layers_named(value);
+        else if (!strcmp(arg, "--assume-missing")) config->assume_missing = layers_named(value);
         else usage("unknown option");
     }
     usage("no program: give it after --");
@@ -129,7 +131,7 @@ void restrict_and_exec(const struct config *config, bool drop, uid_t uid, gid_t 
 
 /// `--check`: tries each layer in a throwaway child and prints what works, key=value per line.
 static int check(void) {
-    int abi = landlock_abi();
+    int abi = landlock_abi(NULL);
     if (abi >= 1) printf("landlock=ok ABI %d%s%s\n", abi, abi >= 4 ? ", TCP port rules" : "", abi >= 6 ? ", signal and abstract-socket scoping" : "");
     else printf("landlock=missing %s\n", abi == -ENOSYS ? "the kernel has no Landlock system calls" : abi == -EOPNOTSUPP ? "Landlock is disabled at boot (add landlock to lsm=)" : strerror(-abi));
     struct config trial = {.network = NET_NONE, .scratch = "/", .grace_ms = 0};
@@ -188,10 +190,10 @@ int main(int argc, char **argv) {
     if (getppid() == 1) fail("session", "the runtime exited before the sandbox started");
 
     // Check the layers before starting anything.
-    int abi = landlock_abi();
+    int abi = landlock_abi(&config);
     if (abi < 1 && !(config.allow_missing & LAYER_LANDLOCK) && config.backend == BACKEND_PROCESS)
         landlock_apply(&config, true); // fails with the message naming the layer
-    if (!seccomp_available() && !(config.allow_missing & LAYER_SECCOMP)) seccomp_apply(&config);
+    if (!seccomp_available(&config) && !(config.allow_missing & LAYER_SECCOMP)) seccomp_apply(&config);
 
     sigset_t blocked;
     sigemptyset(&blocked);

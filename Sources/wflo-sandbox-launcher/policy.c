@@ -75,7 +75,8 @@ static const char *const not_implemented[] = {
 
 #define NAMESPACE_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP)
 
-int seccomp_available(void) {
+int seccomp_available(const struct config *config) {
+    if (config && (config->assume_missing & LAYER_SECCOMP)) return 0;
     // PR_GET_SECCOMP fails with EINVAL when the kernel has no seccomp.
     return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
 }
@@ -176,7 +177,7 @@ static int read_bpf(struct sock_fprog *program) {
 }
 
 void seccomp_apply(const struct config *config) {
-    if (!seccomp_available()) {
+    if (!seccomp_available(config)) {
         if (config->allow_missing & LAYER_SECCOMP) return;
         fail("seccomp", "this kernel has no seccomp filter support; the sandbox needs it to restrict system calls "
              "(opt out with allow_missing: [seccomp] to run without it)");
