@@ -62,6 +62,18 @@ public struct SandboxStepDefinition: Sendable, Hashable, Codable {
 
     /// The file `code` is written to in the scratch directory (`main.py`, …).
     public var mainFile: String? { language?.mainFile }
+
+    /// What is wrong with `path` as a file of the scratch directory (`files:`, `outputs:`), or nil:
+    /// it must be relative, without empty, `.` or `..` components.
+    public static func pathProblem(_ path: String) -> String? {
+        if path.isEmpty { return "an empty path names no file" }
+        if path.hasPrefix("/") { return "'\(path)' is absolute; write a path relative to the scratch directory, such as out/result.json" }
+        if path.utf8.contains(0) { return "'\(path)' holds a NUL byte" }
+        if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
+            return "'\(path)' has an empty, '.' or '..' component; write a plain relative path such as out/result.json"
+        }
+        return nil
+    }
 }
 
 public enum SandboxLanguage: String, Sendable, Hashable, Codable, CaseIterable {

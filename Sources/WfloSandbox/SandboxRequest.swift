@@ -38,16 +38,7 @@ public struct SandboxFile: Sendable, Hashable {
     }
 
     /// What is wrong with `path` as a scratch-relative file name, or nil.
-    public static func problem(with path: String) -> String? {
-        if path.isEmpty { return "an empty path" }
-        if path.hasPrefix("/") { return "'\(path)' is absolute; write a path relative to the scratch directory" }
-        if path.utf8.contains(0) { return "'\(path)' holds a NUL byte" }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
-            return "'\(path)' has an empty, '.' or '..' component; write a plain relative path such as data/input.csv"
-        }
-        return nil
-    }
+    public static func problem(with path: String) -> String? { SandboxStepDefinition.pathProblem(path) }
 }
 
 /// How a program is contained. Limits not set take ``SandboxLimits/defaults``.

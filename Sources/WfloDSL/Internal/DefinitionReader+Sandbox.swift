@@ -144,15 +144,7 @@ extension DefinitionReader {
                                               backend: backend, allowMissing: allowMissing))
     }
 
-    /// What is wrong with a path relative to the scratch directory, or nil.
-    static func scratchPathProblem(_ path: String) -> String? {
-        if path.isEmpty { return "an empty path names no file" }
-        if path.hasPrefix("/") { return "'\(path)' is absolute; write a path relative to the scratch directory, such as out/result.json" }
-        if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
-            return "'\(path)' has an empty, '.' or '..' component; write a plain relative path such as out/result.json"
-        }
-        return nil
-    }
+    static func scratchPathProblem(_ path: String) -> String? { SandboxStepDefinition.pathProblem(path) }
 
     /// `script:` read relative to the workflow file's folder.
     mutating func readScript(_ path: String, at node: Node, step: String) -> String? {
