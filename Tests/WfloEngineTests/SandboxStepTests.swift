@@ -164,4 +164,29 @@ struct SandboxStepTests {
             #expect(journal.events.contains { $0.kind == "step_failure_allowed" && $0.stepID == "call" })
         }
     }
+
+    static let nodeInstalled = ["/usr/local/bin/node", "/usr/bin/node"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(arguments: [("python", "print(6 * 7)"), ("bash", "echo $((6 * 7))"), ("node", "console.log(6 * 7)")])
+    func everyLanguageRunsItsCode(language: String, code: String) async throws {
+        if language == "node" && !Self.nodeInstalled {
+            // `node where installed`: say so instead of passing silently.
+            Issue.record("node is not installed here (apt-get install nodejs); the node case was not run")
+            return
+        }
+        try await Harness.with { h in
+            let result = try await h.run("""
+                name: lang
+                steps:
+                  - id: run
+                    type: sandbox
+                    language: \(language)
+                    code: '\(code)'
+                outputs:
+                  out: "{{steps.run.output.stdout}}"
+                """)
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            #expect(result.outputs?["out"] == "42\n")
+        }
+    }
 }
