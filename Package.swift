@@ -28,7 +28,9 @@ var targets: [Target] = [
     // program that applies rlimits, an unprivileged uid, Landlock and the seccomp policy, then execs.
     .target(name: "CWfloSandbox"),
     .target(name: "WfloSandbox", dependencies: ["WfloCore", "CWfloSandbox"], swiftSettings: swiftSettings),
-    .executableTarget(name: "wflo-sandbox-launcher", linkerSettings: [.linkedLibrary("seccomp")]),
+    // Linked as needed: the C launcher uses none of the Swift runtime SwiftPM links by default,
+    // and loading it would cost each launch milliseconds.
+    .executableTarget(name: "wflo-sandbox-launcher", linkerSettings: [.linkedLibrary("seccomp"), .unsafeFlags(["-static-executable"])]),
     // YAML -> definitions, validation with line numbers.
     .target(name: "WfloDSL", dependencies: [
             "WfloCore",
@@ -78,6 +80,8 @@ let package = Package(
     products: Context.environment["WFLO_DEV_TARGETS"] != nil ? [] : [
         .executable(name: "wflo", targets: ["wflo"]),
         .executable(name: "wflo-sandbox-launcher", targets: ["wflo-sandbox-launcher"]),
+        // The sandbox alone (core and the runner), for programs that need no engine.
+        .library(name: "WfloSandbox", targets: ["WfloSandbox"]),
         .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox"]),
     ],
     dependencies: [
