@@ -24,6 +24,13 @@ var targets: [Target] = [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
+    // The sandbox: the runner (process, namespaces, docker backends) and its launcher, a small C
+    // program that applies rlimits, an unprivileged uid, Landlock and the seccomp policy, then execs.
+    .target(name: "CWfloSandbox"),
+    .target(name: "WfloSandbox", dependencies: ["WfloCore", "CWfloSandbox"], swiftSettings: swiftSettings),
+    // Linked as needed: the C launcher uses none of the Swift runtime SwiftPM links by default,
+    // and loading it would cost each launch milliseconds.
+    .executableTarget(name: "wflo-sandbox-launcher", linkerSettings: [.linkedLibrary("seccomp"), .unsafeFlags(["-static-executable"])]),
     // YAML -> definitions, validation with line numbers.
     .target(name: "WfloDSL", dependencies: [
             "WfloCore",
@@ -31,14 +38,14 @@ var targets: [Target] = [
         ], swiftSettings: swiftSettings),
     // The executor: scheduling, replay, budget governor, retries.
     .target(name: "WfloEngine", dependencies: [
-            "WfloCore", "WfloPricing", "WfloProviders",
+            "WfloCore", "WfloPricing", "WfloProviders", "WfloSandbox",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     // Cost breakdowns and run summaries.
     .target(name: "WfloReports", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
     // The commands; the executable below is only @main.
     .target(name: "WfloCLI", dependencies: [
-            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports",
+            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -62,6 +69,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloKitTests", dependencies: ["WfloKit", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloSandboxTests", dependencies: ["WfloSandbox", "WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),
 ]
 
@@ -76,7 +84,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: Context.environment["WFLO_DEV_TARGETS"] != nil ? [] : [
         .executable(name: "wflo", targets: ["wflo"]),
-        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloKit"]),
+        .executable(name: "wflo-sandbox-launcher", targets: ["wflo-sandbox-launcher"]),
+        // The sandbox alone (core and the runner), for programs that need no engine.
+        .library(name: "WfloSandbox", targets: ["WfloSandbox"]),
+        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox", "WfloKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -32,6 +32,12 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Run: (in wflo) swift build -c release --product wflo-sandbox-launcher; cd Benchmarks && swift run -c release SandboxBenchmark
+        .executableTarget(
+            name: "SandboxBenchmark",
+            dependencies: [.product(name: "WfloSandbox", package: wfloFolder)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Run: cd Benchmarks && swift run -c release ReportBenchmark
         .executableTarget(
             name: "ReportBenchmark",

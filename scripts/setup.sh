@@ -2,7 +2,8 @@
 # Installs the system packages wflo builds against, when they are missing (Debian).
 set -euo pipefail
 need=()
-for pkg in libsqlite3-dev; do
+# libseccomp-dev: the sandbox launcher links libseccomp (wflo-sandbox-launcher).
+for pkg in libsqlite3-dev libseccomp-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

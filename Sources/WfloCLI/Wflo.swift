@@ -15,7 +15,7 @@ public struct Wflo: AsyncParsableCommand {
         subcommands: [RunCommand.self, ResumeCommand.self, CancelCommand.self, RunsCommand.self, StatusCommand.self, ReportCommand.self,
                       ValidateCommand.self, PricingCommand.self,
                       ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, CacheCommand.self,
-                      CircuitsCommand.self]
+                      CircuitsCommand.self, SandboxCommand.self]
     )
 
     public init() {}

@@ -32,3 +32,20 @@ public enum DurationText {
         return pair(whole / 86400, "d", whole % 86400 / 3600, "h")
     }
 }
+
+/// Sizes as people write them in workflows and on the command line: `1048576`, `512KiB`,
+/// `10MiB`, `1GiB`, `1MB` (= 1,000,000). The one parser for all of them.
+public enum ByteCountText {
+    /// Bytes, or nil when `text` is not a size above zero.
+    public static func bytes(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            let number = trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+            guard let n = Int(number), n > 0 else { return nil }
+            return n.multipliedReportingOverflow(by: factor).overflow ? nil : n * factor
+        }
+        guard let n = Int(trimmed), n > 0 else { return nil }
+        return n
+    }
+}

@@ -143,6 +143,7 @@ public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
     case http
     case `switch`, sleep, workflow
     case agent
+    case sandbox
 }
 
 /// One step of a workflow.
@@ -161,11 +162,14 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     public var condition: Condition?
     /// `for_each:`: the step runs once per item.
     public var forEach: ForEachSettings?
+    /// `allow_failure: true`: a failure ends the step `completed` (its output says what failed)
+    /// instead of failing the run.
+    public var allowFailure: Bool
     public var location: SourceLocation?
 
     public init(id: String, dependsOn: [String] = [], retry: RetryPolicy? = nil, timeout: Double? = nil,
                 kind: StepKind, approval: ApprovalSettings? = nil, risk: StepRisk? = nil, condition: Condition? = nil,
-                forEach: ForEachSettings? = nil, location: SourceLocation? = nil) {
+                forEach: ForEachSettings? = nil, allowFailure: Bool = false, location: SourceLocation? = nil) {
         self.id = id
         self.dependsOn = dependsOn
         self.retry = retry
@@ -175,6 +179,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         self.risk = risk
         self.condition = condition
         self.forEach = forEach
+        self.allowFailure = allowFailure
         self.location = location
     }
 
@@ -188,6 +193,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .sleep: return .sleep
         case .workflow: return .workflow
         case .agent: return .agent
+        case .sandbox: return .sandbox
         }
     }
 
@@ -202,6 +208,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .sleep(let s): return s.until.map { [$0] } ?? []
         case .workflow(let w): return w.inputs.templates
         case .agent(let a): return a.templates
+        case .sandbox(let s): return s.templates
         }
     }
 
@@ -227,6 +234,7 @@ public enum StepKind: Sendable, Hashable, Codable {
     case sleep(SleepStepDefinition)
     case workflow(SubWorkflowStepDefinition)
     case agent(AgentStepDefinition)
+    case sandbox(SandboxStepDefinition)
 
     /// The model a paid step calls, for people and the journal.
     public var model: String? {

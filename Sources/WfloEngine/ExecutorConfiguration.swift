@@ -2,6 +2,7 @@ import Foundation
 import WfloCore
 import WfloPricing
 import WfloProviders
+import WfloSandbox
 
 /// Everything the executor needs from the outside world, injected so tests are fast and
 /// deterministic: the journal, prices, the LLM client, time, sleeping and randomness.
@@ -30,6 +31,8 @@ public struct ExecutorConfiguration: Sendable {
     /// The user-level egress policy (`~/.wflo/egress.yaml` or `WFLO_EGRESS`) and its file:
     /// every http request must pass it as well as the workflow's own `egress:`.
     public var userEgress: UserEgressPolicy?
+    /// Runs sandbox steps' programs.
+    public var sandbox: Sandbox = Sandbox()
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },

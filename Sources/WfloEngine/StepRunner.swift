@@ -52,7 +52,7 @@ struct StepRunner: Sendable {
             observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: finished.timeIntervalSince(started)))
             return .completed(output)
         } catch let error as EngineError {
-            return try await recordFailure(step, message: error.message, at: started)
+            return try await allowingFailure(step, try await recordFailure(step, message: error.message, at: started))
         }
     }
 
@@ -94,6 +94,10 @@ struct StepRunner: Sendable {
 
     /// Runs a step of any type, behind its approval gate when it has one.
     func run(_ step: StepDefinition, scope: TemplateScope, firstAttempt: Int) async throws -> StepOutcome {
+        try await allowingFailure(step, try await runKind(step, scope: scope, firstAttempt: firstAttempt))
+    }
+
+    private func runKind(_ step: StepDefinition, scope: TemplateScope, firstAttempt: Int) async throws -> StepOutcome {
         switch step.kind {
         case .llm(let definition):
             return try await runLLM(step, definition, scope: scope, firstAttempt: firstAttempt)
@@ -117,7 +121,23 @@ struct StepRunner: Sendable {
             return try await runSubWorkflow(step, definition, scope: scope)
         case .agent(let agent):
             return try await runAgent(step, agent, scope: scope)
+        case .sandbox(let sandbox):
+            return try await runSandbox(step, sandbox, scope: scope, firstAttempt: firstAttempt)
         }
+    }
+
+    /// `allow_failure: true`: a failed step ends `completed` with `{failed: true, error}` as its
+    /// output (journaled over the failure), so the run goes on and later steps can branch on it.
+    func allowingFailure(_ step: StepDefinition, _ outcome: StepOutcome) async throws -> StepOutcome {
+        guard step.allowFailure, case .failed(let message) = outcome else { return outcome }
+        let now = configuration.now()
+        let output: JSONValue = ["failed": true, "error": .string(message)]
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .completed, output: output,
+                                              error: message, model: step.kind.model, finishedAt: now),
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_failure_allowed",
+                                                      data: ["error": .string(message)], at: now))
+        observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: 0))
+        return .completed(output)
     }
 
     /// Whether the step must wait for a person, with the settings and the reason. Steps marked

@@ -26,7 +26,7 @@ let pricedModels: @Sendable (String) -> String? = { model in
                 type: lmm
                 prompt: hi
             """, line: 4, column: 11,
-            message: "step 'a': unknown step type 'lmm'; the allowed types are llm, transform, approval, http, switch, sleep, workflow, agent; did you mean 'llm'?"),
+            message: "step 'a': unknown step type 'lmm'; the allowed types are llm, transform, approval, http, switch, sleep, workflow, agent, sandbox; did you mean 'llm'?"),
         BadWorkflow(name: "duplicate id", yaml: """
             name: w
             steps:

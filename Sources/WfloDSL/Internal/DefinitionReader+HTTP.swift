@@ -278,15 +278,5 @@ extension DefinitionReader {
     }
 
     /// `1048576`, `512KiB`, `10MiB`, `1MB` (= 1,000,000) → bytes; nil when not a size above zero.
-    static func byteCount(_ text: String) -> Int? {
-        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)]
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-            let number = trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-            guard let n = Int(number), n > 0 else { return nil }
-            return n.multipliedReportingOverflow(by: factor).overflow ? nil : n * factor
-        }
-        guard let n = Int(trimmed), n > 0 else { return nil }
-        return n
-    }
+    static func byteCount(_ text: String) -> Int? { ByteCountText.bytes(text) }
 }

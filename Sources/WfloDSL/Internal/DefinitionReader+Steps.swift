@@ -91,6 +91,14 @@ extension DefinitionReader {
         // Sites read so far belong to if:/for_each: (which cannot see the item); the step's own fields can.
         let firstFieldSite = sites.count
 
+        var allowFailure = false
+        if let a = f["allow_failure"] {
+            if case .bool(let flag) = YAMLValue.convert(a.value) { allowFailure = flag } else {
+                error(a.value, "step '\(id)': 'allow_failure' must be true or false, not \(shown(a.value))")
+                ok = false
+            }
+        }
+
         let kind: StepKind?
         if let typeField = f["type"] {
             if let type {
@@ -103,6 +111,7 @@ extension DefinitionReader {
                 case .sleep: kind = readSleep(f, node: node, id: id)
                 case .workflow: kind = readSubWorkflow(f, node: node, id: id)
                 case .agent: kind = readAgent(f, node: node, id: id)
+                case .sandbox: kind = readSandbox(f, node: node, id: id)
                 }
             } else {
                 let allowed = StepType.allCases.map(\.rawValue)
@@ -122,6 +131,7 @@ extension DefinitionReader {
         if let kind, ok {
             draft.definition = StepDefinition(id: id, dependsOn: draft.dependsOn.map(\.id), retry: retry, timeout: timeout,
                                               kind: kind, approval: gate, risk: risk, condition: condition, forEach: forEach,
+                                              allowFailure: allowFailure,
                                               location: location(node))
         }
         return draft

@@ -38,7 +38,7 @@ struct DefinitionReader {
 
     static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
                                   "egress", "circuit_breaker", "timeout"]
-    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each"]
+    static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each", "allow_failure"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl"]
     static let transformFields = ["output"]
@@ -59,6 +59,7 @@ struct DefinitionReader {
         case .sleep: return sleepFields
         case .workflow: return workflowFields
         case .agent: return agentFields
+        case .sandbox: return sandboxFields
         }
     }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
