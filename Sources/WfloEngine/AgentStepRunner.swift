@@ -365,6 +365,19 @@ extension StepRunner {
                 for extraction in http.extract { fields[extraction.name] = output[extraction.name] ?? .null }
                 text = JSONValue.object(fields).encoded()
             }
+        } else if case .sandbox = definition.kind {
+            // What the program printed, and how it ended when it did not end well; not the timings,
+            // which differ run to run (a replayed conversation must be the same bytes).
+            text = output["stdout"]?.stringValue ?? ""
+            if output["ok"]?.boolValue != true {
+                var ending = "exit code \(output["exit_code"]?.interpolated ?? "none")"
+                if let reason = output["killed_reason"]?.stringValue { ending += ", killed: \(reason)" }
+                text += "\n[\(ending)]\n" + (output["stderr"]?.stringValue ?? "")
+            }
+            let files = output["files"]?.objectValue ?? [:]
+            for name in files.keys.sorted() { text += "\n[file \(name)]\n" + (files[name]?.stringValue ?? "(not collected)") }
+        } else if case .llm = definition.kind {
+            text = output["text"]?.stringValue ?? output.encoded()
         } else {
             text = output.stringValue ?? output.encoded()
         }

@@ -46,25 +46,30 @@ struct AgentCLITests {
         let first = try await wflo.run(["run", Self.example, "--replay", Self.cassette, "--no-wait", "--json"])
         #expect(first.status == 4, "\(first.stdout)\(first.stderr)")
         let runID = try #require(try JSONValue.parse(first.stdout)["run_id"]?.stringValue)
-        let approve = try await wflo.run(["approve", "\(runID.prefix(8))/researcher/2/save_note", "--comment", "fine"])
+        let approve = try await wflo.run(["approve", "\(runID.prefix(8))/researcher/3/save_note", "--comment", "fine"])
         #expect(approve.status == 0, "\(approve.stderr)")
         let resumed = try await wflo.run(["resume", runID, "--replay", Self.cassette, "--json"])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
         let outputs = try JSONValue.parse(resumed.stdout)["outputs"]
         #expect(outputs?["answer"]?.stringValue?.contains("4,205,300") == true)
-        #expect(outputs?["turns"] == 3)
+        #expect(outputs?["turns"] == 4)
 
         let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
         let step = try #require(report["steps"]?[0])
         #expect(step["id"] == "researcher")
         let turns = try #require(step["agent"]?["turns"]?.arrayValue)
-        #expect(turns.count == 3)
+        #expect(turns.count == 4)
         let sum = turns.compactMap { $0["cost_usd"]?.stringValue.flatMap { Money(string: $0) } }.sum()
         #expect(step["cost_usd"]?.stringValue.flatMap { Money(string: $0) } == sum, "the agent's cost is the sum of its turns")
         #expect(report["spent_usd"]?.stringValue.flatMap { Money(string: $0) } == sum)
         #expect(turns[0]["tool_calls"]?[0]?["tool"] == "fetch_page")
-        #expect(turns[1]["tool_calls"]?[0]?["tool"] == "save_note")
-        #expect((turns[2]["input_tokens"]?.intValue ?? 0) > (turns[0]["input_tokens"]?.intValue ?? 0))
+        #expect(turns[1]["tool_calls"]?[0]?["tool"] == "compute")
+        #expect(turns[2]["tool_calls"]?[0]?["tool"] == "save_note")
+        #expect((turns[3]["input_tokens"]?.intValue ?? 0) > (turns[0]["input_tokens"]?.intValue ?? 0))
+        // The sandbox ran the model's Python for real (not from the cassette), contained.
+        #expect(turns[1]["tool_calls"]?[0]?["id"] == "researcher/2/compute")
+        #expect(turns[1]["tool_calls"]?[0]?["status"] == "completed")
+        #expect(turns[1]["tool_calls"]?[0]?["type"] == "sandbox")
     }
 
     /// Killed right after a commit (the turn, or the tool call after it), then resumed: the tool

@@ -94,7 +94,9 @@ def agent_turn(body):
     if done == 0:
         return "I'll read the city's wiki page first.", "fetch_page", {"path": "Paris"}
     if done == 1:
-        return "The page gives 2,102,650. Saving a note.", "save_note", {"text": NOTE}
+        return "The page gives 2,102,650. Doubling it in the sandbox.", "compute", {"code": "print(2102650 * 2)"}
+    if done == 2:
+        return "4205300. Saving a note.", "save_note", {"text": NOTE}
     return "", "finish", {"answer": ANSWER}
 
 
