@@ -11,7 +11,7 @@ struct ControlFlowCLITests {
         WfloProcess.repositoryRoot.appendingPathComponent("Examples/\(name)").path
     }
 
-    @Test(arguments: [("triage", [String]()), ("batch", []), ("batch", ["--input", "language=French"])])
+    @Test(arguments: [("triage", [String]()), ("batch", []), ("batch", ["--input", "language=French"]), ("sandbox", [])])
     func theExamplesRunOfflineFromTheirCassettes(name: String, extra: [String]) async throws {
         try await CLITests.withServer { server, wflo, _ in
             let run = try await wflo.run(["run", Self.example("\(name)/workflow.yaml"), "--replay", Self.example("\(name)/cassette.json"),
@@ -21,6 +21,11 @@ struct ControlFlowCLITests {
             #expect(json["status"] == "completed")
             #expect(server.requestCount == 0)
             switch name {
+            case "sandbox":
+                // The model's program ran for real in the sandbox; its answer came from the cassette.
+                #expect(json["outputs"]?["printed"] == "mean 11.70\nmedian 11.25\n")
+                #expect(json["outputs"]?["summary"] == "5 prices, max 14.00\n")
+                #expect(json["outputs"]?["exit_code"] == .int(0))
             case "triage":
                 #expect(json["outputs"]?["kind"] == "bug")
                 #expect(json["outputs"]?["reply"]?.stringValue?.hasPrefix("Thanks for the report") == true)
@@ -32,7 +37,9 @@ struct ControlFlowCLITests {
             let runID = try #require(json["run_id"]?.stringValue)
             let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
             let steps = report["steps"]?.arrayValue ?? []
-            if name == "triage" {
+            if name == "sandbox" {
+                #expect(steps.first { $0["id"] == "run" }?["type"] == "sandbox")
+            } else if name == "triage" {
                 #expect(steps.first { $0["id"] == "feature_reply" }?["status"] == "skipped")
             } else {
                 #expect(steps.contains { $0["id"] == "listings[3]/describe" })
@@ -86,6 +93,39 @@ struct ControlFlowCLITests {
             #expect(resume.stderr.contains("cancelled"))
             let again = try await wflo.run(["cancel", runID])
             #expect(again.status == 2)
+        }
+    }
+
+    @Test func cancelKillsARunningSandboxAndItsWholeTree() async throws {
+        try await CLITests.withServer { _, wflo, directory in
+            let marker = "wflo-cancel-\(UUID().uuidString)"
+            let file = directory.appendingPathComponent("long.yaml").path
+            try """
+                name: long
+                budget: 0
+                steps:
+                  - id: crunch
+                    type: sandbox
+                    command: [python3, -c, "import os, time; os.fork(); os.fork(); time.sleep(120)", "\(marker)"]
+                    limits: {wall: 120s}
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+            let (process, out, err) = try wflo.start(["run", file])
+            func survivors() -> Int {
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+                return entries.filter { Int($0) != nil }.filter { pid in
+                    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+                    return String(decoding: data, as: UTF8.self).contains(marker)
+                }.count
+            }
+            for _ in 0..<100 where survivors() < 4 { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(survivors() >= 4, "the program and its three forks run (and the launcher, whose argv holds the marker)")
+            let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
+            let runID = try #require(runs[0]?["run_id"]?.stringValue)
+            let cancel = try await wflo.run(["cancel", runID])
+            let ran = await WfloProcess.finish(process, out, err)
+            #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
+            #expect(ran.status == 5, "\(ran.stdout)\(ran.stderr)")
+            #expect(survivors() == 0, "no process of the sandbox survives the cancel")
         }
     }
 

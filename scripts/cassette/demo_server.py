@@ -42,6 +42,13 @@ ANSWERS = {
         "We have reproduced it and the fix ships in the next release; until then, add one row before exporting."
     ),
     "Reply to a feature request": "Thanks for the idea: we have added it to the roadmap and will write back when it ships.",
+    "Write a Python program": (
+        "import statistics\n"
+        "prices = [12.5, 9.99, 14.0, 11.25, 10.75]\n"
+        "print(f\"mean {statistics.mean(prices):.2f}\")\n"
+        "print(f\"median {statistics.median(prices):.2f}\")\n"
+        "open('summary', 'w').write(f\"{len(prices)} prices, max {max(prices):.2f}\\n\")\n"
+    ),
 }
 
 PRODUCTS = {
