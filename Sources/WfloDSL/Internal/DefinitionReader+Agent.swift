@@ -15,22 +15,10 @@ extension DefinitionReader {
     /// `ask_human`.
     mutating func readAgent(_ f: [String: Field], node: Node, id: String) -> StepKind? {
         var ok = true
-        let model = readAgentModel(f["model"], node: node, id: id, what: "'model'")
-        ok = ok && model != nil
-        if f["model"] == nil {
-            error(node, "step '\(id)' is missing the required field 'model'")
-        }
-        var maxTokens = 0
-        if let m = f["max_tokens"] {
-            if let n = positiveInt(m.value, what: "step '\(id)': 'max_tokens'", why: " (it caps every turn's answer and so its cost)") {
-                maxTokens = n
-            } else { ok = false }
-        } else {
-            error(node, "step '\(id)' is missing the required field 'max_tokens' (sent with every turn: it bounds each turn's cost)")
-            ok = false
-        }
-        let call = readCallSettings(f, id: id)
+        let call = readCallSettings(f, node: node, id: id, maxTokensWhy: " (it caps every turn's answer and so its cost)",
+                                    maxTokensMissing: "sent with every turn: it bounds each turn's cost")
         ok = ok && call != nil
+        let model = call?.model, maxTokens = call?.maxTokens ?? 0
         let provider = call?.provider, baseURL = call?.baseURL, temperature = call?.temperature
         var system: Template?
         if let s = f["system"] {
@@ -68,7 +56,7 @@ extension DefinitionReader {
         if let fb = f["fallback_models"] {
             if case .sequence(let sequence) = fb.value, !sequence.isEmpty {
                 for item in sequence {
-                    guard let name = readAgentModel(Field(key: fb.key, value: item), node: node, id: id, what: "each item of 'fallback_models'") else {
+                    guard let name = readPricedModel(Field(key: fb.key, value: item), id: id, what: "each item of 'fallback_models'") else {
                         ok = false
                         continue
                     }
@@ -93,16 +81,6 @@ extension DefinitionReader {
         return .agent(AgentStepDefinition(model: model, provider: provider, baseURL: baseURL, system: system, task: task,
                                           tools: tools, maxTurns: maxTurns, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
                                           temperature: temperature, budget: budget, fallbackModels: fallbacks))
-    }
-
-    /// A model name that the pricing table (or the file's `pricing:` block) prices.
-    private mutating func readAgentModel(_ field: Field?, node: Node, id: String, what: String) -> String? {
-        guard let field, let name = text(field.value, what: "step '\(id)': \(what)") else { return nil }
-        if let check = modelCheck, !pricedInFile.contains(name), let problem = check(name) {
-            error(field.value, "step '\(id)': \(problem)")
-            return nil
-        }
-        return name
     }
 
     /// `tools:` — a list of tools, each a step definition with `name`, `description` and

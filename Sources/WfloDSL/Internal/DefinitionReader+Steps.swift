@@ -184,32 +184,10 @@ extension DefinitionReader {
 
     mutating func readLLM(_ f: [String: Field], node: Node, id: String) -> StepKind? {
         var ok = true
-        var model = ""
-        if let m = f["model"] {
-            if let text = text(m.value, what: "step '\(id)': 'model'") {
-                model = text
-                if let check = modelCheck, !pricedInFile.contains(text), let problem = check(text) {
-                    error(m.value, "step '\(id)': \(problem)")
-                    ok = false
-                }
-            } else { ok = false }
-        } else {
-            error(node, "step '\(id)' is missing the required field 'model'")
-            ok = false
-        }
-
-        var maxTokens = 0
-        if let m = f["max_tokens"] {
-            if let n = positiveInt(m.value, what: "step '\(id)': 'max_tokens'", why: " (it caps the answer and so the cost)") {
-                maxTokens = n
-            } else { ok = false }
-        } else {
-            error(node, "step '\(id)' is missing the required field 'max_tokens' (wflo always sends it: it bounds the cost)")
-            ok = false
-        }
-
-        let call = readCallSettings(f, id: id)
+        let call = readCallSettings(f, node: node, id: id, maxTokensWhy: " (it caps the answer and so the cost)",
+                                    maxTokensMissing: "wflo always sends it: it bounds the cost")
         ok = ok && call != nil
+        let model = call?.model ?? "", maxTokens = call?.maxTokens ?? 0
         let provider = call?.provider, baseURL = call?.baseURL, temperature = call?.temperature
 
         var system: Template?
@@ -265,17 +243,33 @@ extension DefinitionReader {
                                       jsonResponse: json, cache: cache, cacheTTL: cacheTTL))
     }
 
-    /// What every model call may set: `provider`, `base_url` and `temperature` (llm and agent steps).
+    /// What every model call sets (llm and agent steps): the `model` (priced), `max_tokens`
+    /// (required: it bounds the cost), and optionally `provider`, `base_url` and `temperature`.
     struct CallSettings {
+        var model = ""
+        var maxTokens = 0
         var provider: LLMProviderKind?
         var baseURL: String?
         var temperature: Double?
     }
 
-    /// Reads ``CallSettings``; nil when one of them is wrong (a diagnostic says which).
-    mutating func readCallSettings(_ f: [String: Field], id: String) -> CallSettings? {
+    /// Reads ``CallSettings``; nil when one of them is wrong or missing (a diagnostic says which).
+    mutating func readCallSettings(_ f: [String: Field], node: Node, id: String, maxTokensWhy: String,
+                                   maxTokensMissing: String) -> CallSettings? {
         var settings = CallSettings()
         var ok = true
+        if let m = f["model"] {
+            if let name = readPricedModel(m, id: id, what: "'model'") { settings.model = name } else { ok = false }
+        } else {
+            error(node, "step '\(id)' is missing the required field 'model'")
+            ok = false
+        }
+        if let m = f["max_tokens"] {
+            if let n = positiveInt(m.value, what: "step '\(id)': 'max_tokens'", why: maxTokensWhy) { settings.maxTokens = n } else { ok = false }
+        } else {
+            error(node, "step '\(id)' is missing the required field 'max_tokens' (\(maxTokensMissing))")
+            ok = false
+        }
         if let p = f["provider"] {
             let allowed = LLMProviderKind.allCases.map(\.rawValue)
             if let text = text(p.value, what: "step '\(id)': 'provider'") {
@@ -303,6 +297,16 @@ extension DefinitionReader {
             ok = ok && settings.temperature != nil
         }
         return ok ? settings : nil
+    }
+
+    /// A model name that the pricing table (or the file's `pricing:` block) prices.
+    mutating func readPricedModel(_ field: Field, id: String, what: String) -> String? {
+        guard let name = text(field.value, what: "step '\(id)': \(what)") else { return nil }
+        if let check = modelCheck, !pricedInFile.contains(name), let problem = check(name) {
+            error(field.value, "step '\(id)': \(problem)")
+            return nil
+        }
+        return name
     }
 
     mutating func readMessages(_ node: Node, id: String) -> [LLMMessageTemplate]? {
