@@ -88,6 +88,18 @@ struct SandboxCLITests {
         }
     }
 
+    @Test func noVariableOfTheRunnersEnvironmentLeaksIn() async throws {
+        try await Self.withWflo { wflo, _ in
+            let run = try await wflo.run(["sandbox", "run", "--", "python3", "-c", "import os; print('\\n'.join(sorted(os.environ)))"],
+                                         extraEnvironment: ["OPENAI_API_KEY": "sk-test-should-not-leak", "WFLO_SECRET_TOKEN": "secret-should-not-leak",
+                                                            "ANTHROPIC_API_KEY": "sk-ant-should-not-leak"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let names = Set(run.stdout.split(separator: "\n").map(String.init))
+            #expect(names.isSubset(of: ["HOME", "LANG", "PATH", "TMPDIR", "LC_CTYPE"]), "\(run.stdout)")
+            #expect(!run.stdout.contains("should-not-leak") && !run.stdout.contains("API_KEY") && !run.stdout.contains("SECRET"))
+        }
+    }
+
     @Test func sandboxCheckNamesEveryLayer() async throws {
         try await Self.withWflo { wflo, _ in
             let check = try await wflo.run(["sandbox", "check", "--json"])

@@ -448,17 +448,9 @@ struct AdversarialTests {
         #expect(result.stdoutText.contains("Read-only file system"))
         #expect(result.lines.last == "ok")
     }
-
-    // MARK: environment
-
-    @Test("no variable of the runner's environment leaks in")
-    func environmentDoesNotLeak() async throws {
-        setenv("OPENAI_API_KEY", "sk-test-should-not-leak", 1)
-        setenv("WFLO_SECRET_TOKEN", "secret-should-not-leak", 1)
-        let result = try await Probe().python("print('\\n'.join(sorted(os.environ)))", environment: ["GIVEN": "yes"])
-        #expect(Set(result.lines) == ["GIVEN", "HOME", "LANG", "PATH", "TMPDIR", "WFLO_TEST_MARK"], "\(result.stdoutText)")
-        #expect(!result.stdoutText.contains("should-not-leak"))
-    }
+    // The runner's environment leaking in is tested with a real `wflo sandbox run` whose own
+    // environment holds an API key and a secret (SandboxCLITests): setting them here with setenv
+    // would race with other suites starting processes in this one (a crash in Process.run).
 }
 
 /// A listening TCP socket on 127.0.0.1 that counts the connections that reached it.
