@@ -119,6 +119,7 @@ public struct Executor: Sendable {
             // Nobody drives it (it waits for an approval, or its process died): end it here.
             return try await lease.hold {
                 _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
+                try await closePendingApprovals(runID: runID, request: request)
                 try await store.updateRun(id: runID, status: .cancelled, outputs: nil, error: request.message, at: configuration.now())
                 return RunResult(runID: runID, status: .cancelled, ledger: try await store.ledger(runID: runID), outputs: nil, error: request.message)
             }
@@ -186,6 +187,9 @@ public struct Executor: Sendable {
         case .stopped(let status, let reason):
             // In flight when cut off: charged at the reservation, like a call in flight at a crash.
             _ = try await configuration.store.markInFlightUnsettled(runID: run.id, at: configuration.now())
+            if status == .cancelled, let request = try await configuration.store.cancelRequest(runID: run.id) {
+                try await closePendingApprovals(runID: run.id, request: request)
+            }
             try await configuration.store.updateRun(id: run.id, status: status, outputs: nil, error: reason, at: configuration.now())
             configuration.observer.observe(.runFinished(status: status))
             return RunResult(runID: run.id, status: status, ledger: try await configuration.store.ledger(runID: run.id), outputs: nil, error: reason)
@@ -204,6 +208,15 @@ public struct Executor: Sendable {
             try? await Task.sleep(for: .milliseconds(Int64(Executor.cancelPollInterval * 1000)))
         }
         return nil
+    }
+
+    /// A cancelled run's open approval requests are closed as rejected by the cancel, so nobody is
+    /// asked to decide a step that can no longer run (and a late `wflo approve` is told so).
+    private func closePendingApprovals(runID: String, request: CancelRequest) async throws {
+        for pending in try await configuration.store.approvals(runID: runID, status: .pending) {
+            _ = try await configuration.store.decideApproval(ApprovalDecision(requestID: pending.id, verdict: .reject, by: "wflo cancel (\(request.by))",
+                                                                          comment: "the run was cancelled", at: configuration.now()))
+        }
     }
 
     /// How often a driving process looks for `wflo cancel` (seconds).

@@ -371,6 +371,10 @@ struct ControlFlowTests {
             let result = try await h.executor().cancel(runID: waiting.runID, by: "tester", reason: nil)
             #expect(result.status == .cancelled)
             #expect(try await h.store.run(id: waiting.runID)?.status == .cancelled)
+            // Its open request is closed: nobody is asked to decide a step that can no longer run.
+            let requests = try await h.store.approvals(runID: waiting.runID, status: nil)
+            #expect(requests.map(\.status) == [.rejected])
+            #expect(requests.first?.decidedBy == "wflo cancel (tester)")
             await #expect(throws: EngineError.self) { _ = try await h.executor().cancel(runID: waiting.runID, by: "tester", reason: nil) }
         }
     }
