@@ -46,6 +46,8 @@ struct ConsoleObserver: RunObserver {
         case .stepSleeping(let id, let until):
             let seconds = max(0, until.timeIntervalSinceNow)
             Console.out("  ⏸ \(id)  sleeping \(DurationText.describe(seconds)) (until \(until.formatted(.iso8601))); Ctrl-C and wflo resume keep the deadline\n")
+        case .agentFallback(let id, let turn, let from, let to, let reason):
+            Console.out("  ↘ \(id)  turn \(turn) falls back from \(from) to \(to): \(reason)\n")
         case .runStopping(let reason):
             Console.out("  ■ stopping: \(reason)\n")
         case .runFinished:

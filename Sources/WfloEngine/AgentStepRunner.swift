@@ -157,6 +157,8 @@ extension StepRunner {
                                                         data: ["turn": .int(turn), "from": .string(agent.models[loop.modelIndex]),
                                                                "to": .string(model), "reason": .string(refusals.joined(separator: "; "))],
                                                         at: configuration.now()))
+                observer.observe(.agentFallback(stepID: step.id, turn: turn, from: agent.models[loop.modelIndex], to: model,
+                                                reason: refusals.joined(separator: "; ")))
                 loop.modelIndex = index
             }
             let attemptStart = configuration.now()

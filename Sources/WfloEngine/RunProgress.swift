@@ -25,6 +25,8 @@ public enum RunProgress: Sendable, Hashable {
     case stepSkipped(stepID: String, reason: String)
     /// A `sleep` step waits until `until` (journaled: a restart waits only the rest).
     case stepSleeping(stepID: String, until: Date)
+    /// An agent's next turn did not fit on its model: it goes on with a cheaper fallback.
+    case agentFallback(stepID: String, turn: Int, from: String, to: String, reason: String)
     /// `wflo cancel` (or the run's timeout) is stopping the run.
     case runStopping(reason: String)
     case runFinished(status: RunStatus)

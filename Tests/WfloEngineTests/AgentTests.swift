@@ -255,6 +255,8 @@ struct AgentTests {
             let fallback = try #require(journal.events.first { $0.kind == "agent_model_fallback" })
             #expect(fallback.data["from"]?.stringValue == model && fallback.data["to"]?.stringValue == cheap)
             #expect(fallback.data["turn"] == 2)
+            // And the person watching is told, as it happens.
+            #expect(h.observer.all.contains { if case .agentFallback(_, 2, model, cheap, _) = $0 { return true } else { return false } })
             let output = try #require(try await h.output(result.runID)?.output)
             #expect(output["model"]?.stringValue == cheap)
             #expect(output["fallbacks"]?[0]?["to"]?.stringValue == cheap)
