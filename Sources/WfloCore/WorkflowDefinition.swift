@@ -70,7 +70,8 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     }
 
     /// The steps `step` waits for: its own dependencies plus the switch that routes to it.
-    public func dependencies(of step: StepDefinition) -> [String] {
+    /// `routes` is this workflow's ``routes``, worked out once by the caller for all its steps.
+    public static func dependencies(of step: StepDefinition, routes: [String: String]) -> [String] {
         var ids = step.allDependencies
         if let router = routes[step.id], !ids.contains(router) { ids.append(router) }
         return ids

@@ -54,7 +54,9 @@ extension StepRunner {
                                    event: EventRecord(runID: runID, stepID: step.id, kind: "agent_started",
                                                       data: ["model": .string(agent.model)], at: started))
 
-        var loop = try await AgentLoopState(replaying: configuration.store.journal(runID: runID), agentID: step.id, agent: agent)
+        // Only a run taken over from the journal can hold this agent's earlier turns; a fresh one reads nothing.
+        var loop = replay.isFresh ? AgentLoopState(agent: agent)
+            : AgentLoopState(replaying: try await configuration.store.journal(runID: runID), agentID: step.id, agent: agent)
         loop.messages = [LLMMessage(role: "user", content: task)]
         while true {
             try Task.checkCancellation()
@@ -117,7 +119,7 @@ extension StepRunner {
     }
 
     /// One model turn: the current model, else the fallbacks in order, whichever's worst case
-    /// fits the agent's budget and the run's; then the call, with the step's retry policy.
+    /// fits the agent's budget, the run's and any enclosing limit; then the call, with the step's retry policy.
     func takeTurn(_ step: StepDefinition, _ agent: AgentStepDefinition, turn: Int, system: String?,
                   loop: inout AgentLoopState) async throws -> TurnOutcome {
         let turnID = AgentJournalID.turn(agent: step.id, turn: turn)
@@ -137,14 +139,8 @@ extension StepRunner {
             } catch let error as PricingError {
                 return .failed(error.description)
             }
-            if let budget = agent.budget {
-                let spent = try await agentCharged(step.id)
-                if spent + worstCase > budget {
-                    refusals.append("\(model): worst case \(worstCase.dollars()) does not fit the agent's budget \(budget.dollars()) (\(spent.dollars()) spent, \((budget - spent).dollars()) left)")
-                    index += 1
-                    continue
-                }
-            }
+            // The agent's own budget is one of `limits`: the store refuses a turn that does not fit it
+            // in the same transaction as the run's budget, and the next model is tried.
             let decision = try await governor.reserve(stepID: turnID, stepType: .llm, attempt: attempt, model: model, worstCase: worstCase,
                                                       limits: limits)
             guard case .reserved(let attemptID) = decision else {
@@ -218,11 +214,6 @@ extension StepRunner {
                                                               maxTokens: agent.maxTokens), price: price)
     }
 
-    /// What the agent's turns and tool calls are charged so far, from the journal.
-    func agentCharged(_ agentID: String) async throws -> Money {
-        let prefix = agentID + "/"
-        return try await configuration.store.journal(runID: runID).attempts.filter { $0.stepID.hasPrefix(prefix) }.map(\.charged).sum()
-    }
 
     // MARK: tools
 
@@ -502,6 +493,14 @@ struct AgentLoopState: Sendable {
     let recordedTools: [String: StepRecord]
     /// The next attempt number of each turn or tool-call step that has attempts.
     let nextAttempt: [String: Int]
+
+    /// A loop with nothing to replay (the run started in this process).
+    init(agent: AgentStepDefinition) {
+        recordedTurns = [:]
+        recordedTools = [:]
+        nextAttempt = [:]
+        lastModel = agent.model
+    }
 
     init(replaying journal: RunJournal, agentID: String, agent: AgentStepDefinition) {
         let prefix = agentID + "/"

@@ -115,7 +115,10 @@ public struct Executor: Sendable {
             throw EngineError(.resume, "run \(runID) is already \(run.status.rawValue); there is nothing to cancel")
         }
         let request = try await store.requestCancel(runID: runID, by: by, reason: reason, at: configuration.now())
-        if let lease = try? await RunLease.acquire(store: store, runID: runID, now: configuration.now()) {
+        // A live driver holding the run is the one expected refusal; a store error is reported as such.
+        var free: RunLease?
+        do { free = try await RunLease.acquire(store: store, runID: runID, now: configuration.now()) } catch is EngineError { free = nil }
+        if let lease = free {
             // Nobody drives it (it waits for an approval, or its process died): end it here.
             return try await lease.hold {
                 _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())

@@ -11,10 +11,13 @@ struct ReplayState: Sendable {
     var nextAttempt: [String: Int] = [:]
     /// When each sleep that had started wakes up.
     var wakeAt: [String: Date] = [:]
+    /// True when the run started in this process: the journal holds nothing to replay.
+    let isFresh: Bool
 
-    init() {}
+    init() { isFresh = true }
 
     init(journal: RunJournal) {
+        isFresh = false
         for step in journal.steps {
             switch step.status {
             case .completed:
@@ -91,8 +94,7 @@ struct Scheduler: Sendable {
         var dependents: [String: [String]] = [:]
         var ready: [StepDefinition] = []
         for step in definition.steps where outputs[step.id] == nil {
-            var needs = step.allDependencies
-            if let router = routes[step.id], !needs.contains(router) { needs.append(router) }
+            let needs = WorkflowDefinition.dependencies(of: step, routes: routes)
             dependencies[step.id] = needs
             let missing = needs.filter { outputs[$0] == nil }
             unmet[step.id] = missing.count

@@ -65,11 +65,12 @@ public struct Workflow: Sendable {
         // Depth-first search for a cycle.
         var state: [String: Int] = [:]  // 1 visiting, 2 done
         let byID = Dictionary(definition.steps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let routes = definition.routes
         func visit(_ id: String, _ path: [String]) throws {
             if state[id] == 2 { return }
             if state[id] == 1 { throw WorkflowError("dependency cycle: \((path + [id]).joined(separator: " → "))") }
             state[id] = 1
-            for next in byID[id].map(definition.dependencies(of:)) ?? [] { try visit(next, path + [id]) }
+            for next in byID[id].map({ WorkflowDefinition.dependencies(of: $0, routes: routes) }) ?? [] { try visit(next, path + [id]) }
             state[id] = 2
         }
         for step in definition.steps { try visit(step.id, []) }

@@ -112,6 +112,23 @@ struct ControlFlowTests {
         }
     }
 
+    /// Invariant 1 inside a for_each: four items start at once against a budget that holds two
+    /// worst cases; the reservations are atomic, so exactly two are sent and spend stays ≤ budget.
+    @Test func parallelItemsCannotRaceMoreReservationsThanTheBudgetHolds() async throws {
+        try await Harness.with { h in
+            h.server.on(promptContaining: "Summarize", .delay(.milliseconds(300)))
+            let yaml = Self.contract.replacingOccurrences(of: "max_parallel: 2", with: "max_parallel: 4")
+            let one = try h.worstCase(prompt: "Summarize a (item 0)", maxTokens: 50)
+            let budget = one + one + Money(string: "0.00000001")!
+            let result = try await h.run(yaml, budget: budget)
+            #expect(result.status == .budgetExceeded)
+            #expect(h.server.requestCount == 2)
+            #expect(result.ledger.committed <= budget)
+            let journal = try await h.store.journal(runID: result.runID)
+            #expect(journal.attempts.count == 2)
+        }
+    }
+
     @Test func failFastFalseRunsEveryItemAndCountsFailures() async throws {
         try await Harness.with { h in
             h.server.on(promptContaining: "item 1", .error(status: 400))
