@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs the real `wflo` executable built next to the test bundle.
@@ -38,9 +39,13 @@ struct WfloProcess {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        // One launch at a time: Foundation's Process.run crashed (SIGSEGV in memmove) twice in CI
+        // while many suites launched processes at once; serialising the launch costs microseconds.
+        try WfloProcess.launching.withLock { _ in try process.run() }
         return (process, out, err)
     }
+
+    static let launching = Mutex(())
 
     /// Runs to the end and collects the output.
     func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async throws -> Result {
