@@ -68,14 +68,14 @@ struct ControlFlowCLITests {
             server.on(promptContaining: "slow please", .hang)
             let file = directory.appendingPathComponent("slow.yaml").path
             try Self.slow.write(toFile: file, atomically: true, encoding: .utf8)
-            let (process, out, err) = try wflo.start(["run", file])
+            let process = try wflo.start(["run", file])
             await server.waitForRequests(1)
             let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
             let runID = try #require(runs[0]?["run_id"]?.stringValue)
             let clock = ContinuousClock()
             let asked = clock.now
             let cancel = try await wflo.run(["cancel", String(runID.prefix(8)), "--reason", "wrong prompt"])
-            let ran = await WfloProcess.finish(process, out, err)
+            let ran = await WfloProcess.finish(process)
             let took = clock.now - asked
             #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
             #expect(cancel.stdout.contains("cancelled"))
@@ -109,7 +109,7 @@ struct ControlFlowCLITests {
                     command: [python3, -c, "import os, time; os.fork(); os.fork(); time.sleep(120)", "\(marker)"]
                     limits: {wall: 120s}
                 """.write(toFile: file, atomically: true, encoding: .utf8)
-            let (process, out, err) = try wflo.start(["run", file])
+            let process = try wflo.start(["run", file])
             func survivors() -> Int {
                 let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
                 return entries.filter { Int($0) != nil }.filter { pid in
@@ -122,7 +122,7 @@ struct ControlFlowCLITests {
             let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)
             let runID = try #require(runs[0]?["run_id"]?.stringValue)
             let cancel = try await wflo.run(["cancel", runID])
-            let ran = await WfloProcess.finish(process, out, err)
+            let ran = await WfloProcess.finish(process)
             #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
             #expect(ran.status == 5, "\(ran.stdout)\(ran.stderr)")
             #expect(survivors() == 0, "no process of the sandbox survives the cancel")
@@ -135,10 +135,10 @@ struct ControlFlowCLITests {
             server.on(promptContaining: "slow please", .hang, times: 1)
             let file = directory.appendingPathComponent("slow.yaml").path
             try Self.slow.write(toFile: file, atomically: true, encoding: .utf8)
-            let (process, out, err) = try wflo.start(["run", file])
+            let process = try wflo.start(["run", file])
             await server.waitForRequests(1)
-            kill(process.processIdentifier, signal)
-            let stopped = await WfloProcess.finish(process, out, err)
+            kill(process.pid, signal)
+            let stopped = await WfloProcess.finish(process)
             #expect(stopped.status == 130, "\(stopped.stdout)\(stopped.stderr)")
             #expect(stopped.stdout.contains("journal is intact"))
             let runs = try JSONValue.parse(try await wflo.run(["runs", "--json"]).stdout)

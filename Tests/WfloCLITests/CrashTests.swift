@@ -77,10 +77,10 @@ struct CrashTests {
         let reference = try await Self.reference()
         try await CLITests.withServer { server, wflo, _ in
             server.on(promptContaining: "Write the brief", .hang, times: 1)
-            let (process, out, err) = try wflo.start(["run", CLITests.brief])
+            let process = try wflo.start(["run", CLITests.brief])
             await server.waitForRequests(3)
-            kill(process.processIdentifier, SIGKILL)
-            let crashed = await WfloProcess.finish(process, out, err)
+            kill(process.pid, SIGKILL)
+            let crashed = await WfloProcess.finish(process)
             #expect(crashed.killedBySignal)
             let runID = try await Self.onlyRunID(wflo)
 

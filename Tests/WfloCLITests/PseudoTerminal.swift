@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WfloTesting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,7 +8,7 @@ import Glibc
 /// A real pseudo-terminal: the child sees a terminal on stdin, stdout and stderr (isatty is
 /// true), the test reads what a person would see and types what a person would type.
 final class PseudoTerminal: Sendable {
-    let process: Process
+    let process: SpawnedProcess
     private let master: Int32
     private final class Screen: Sendable {
         let text = Mutex("")
@@ -20,17 +21,17 @@ final class PseudoTerminal: Sendable {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
         self.master = master
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment
-        process.currentDirectoryURL = directory
-        let terminal = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
-        process.standardInput = terminal
-        process.standardOutput = terminal
-        process.standardError = terminal
-        self.process = process
-        try process.run()
+        // Neither end may leak into children other tests spawn meanwhile.
+        _ = fcntl(master, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
+        do {
+            process = try SpawnedProcess(executable: executable.path, arguments: arguments, environment: environment,
+                                         directory: directory.path, standardInput: slave, output: .descriptor(slave))
+        } catch {
+            close(slave)
+            close(master)
+            throw error
+        }
         close(slave)
         let screen = self.screen
         let reader = master
@@ -68,8 +69,6 @@ final class PseudoTerminal: Sendable {
 
     /// Waits for the process to end; returns its exit status.
     func wait(seconds: Double = 60) async -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        return process.isRunning ? nil : process.terminationStatus
+        await process.wait(seconds: seconds)?.status
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import WfloTesting
 import Testing
 
 /// Runs the real `wflo` executable built next to the test bundle.
@@ -29,46 +29,21 @@ struct WfloProcess {
 
     let environment: [String: String]
 
-    func start(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
-        let process = Process()
-        process.executableURL = WfloProcess.executable
-        process.arguments = arguments
-        process.environment = environment.merging(extraEnvironment) { _, new in new }
-        process.currentDirectoryURL = WfloProcess.repositoryRoot
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        // One launch at a time: Foundation's Process.run crashed (SIGSEGV in memmove) twice in CI
-        // while many suites launched processes at once; serialising the launch costs microseconds.
-        try WfloProcess.launching.withLock { _ in try process.run() }
-        return (process, out, err)
+    /// Starts `wflo` in the repository's root (posix_spawn, not Foundation's Process: see
+    /// ``SpawnedProcess``).
+    func start(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> SpawnedProcess {
+        try SpawnedProcess(executable: WfloProcess.executable.path, arguments: arguments,
+                           environment: environment.merging(extraEnvironment) { _, new in new },
+                           directory: WfloProcess.repositoryRoot.path)
     }
-
-    static let launching = Mutex(())
 
     /// Runs to the end and collects the output.
     func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async throws -> Result {
-        let (process, out, err) = try start(arguments, extraEnvironment: extraEnvironment)
-        return await WfloProcess.finish(process, out, err)
+        await WfloProcess.finish(try start(arguments, extraEnvironment: extraEnvironment))
     }
 
-    static func finish(_ process: Process, _ out: Pipe, _ err: Pipe) async -> Result {
-        // Read while it runs so a full pipe cannot block the child. The blocking reads and the wait
-        // run on threads of their own: on the cooperative pool (two threads on a two-core machine)
-        // they would stall every other test until the child exits.
-        async let stdout = onThread { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = onThread { err.fileHandleForReading.readDataToEndOfFile() }
-        let (o, e) = await (stdout, stderr)
-        _ = await onThread { process.waitUntilExit() }
-        return Result(status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
-                      stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    /// Runs blocking `work` on a new thread and returns its result.
-    static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: work()) }.start()
-        }
+    static func finish(_ process: SpawnedProcess) async -> Result {
+        let ended = await process.finish()
+        return Result(status: ended.status, killedBySignal: ended.killedBySignal, stdout: ended.stdout, stderr: ended.stderr)
     }
 }

@@ -116,7 +116,8 @@ struct ControlFlowTests {
     /// worst cases; the reservations are atomic, so exactly two are sent and spend stays ≤ budget.
     @Test func parallelItemsCannotRaceMoreReservationsThanTheBudgetHolds() async throws {
         try await Harness.with { h in
-            h.server.on(promptContaining: "Summarize", .delay(.milliseconds(300)))
+            h.server.on(promptContaining: "Summarize", try h.replyCostingTheWorstCase(prompt: "Summarize a (item 0)", maxTokens: 50,
+                                                                                      after: .milliseconds(300)))
             let yaml = Self.contract.replacingOccurrences(of: "max_parallel: 2", with: "max_parallel: 4")
             let one = try h.worstCase(prompt: "Summarize a (item 0)", maxTokens: 50)
             let budget = one + one + Money(string: "0.00000001")!

@@ -86,8 +86,10 @@ struct ExecutorTests {
             }
             let worst = try h.worstCase(prompt: "Question 0", maxTokens: 100)
             let budget = worst * 5 + worst * Decimal(string: "0.5")!
-            // Every answer is slow, so all ten reserve before any settles.
-            h.server.on(promptContaining: "Question", .delay(.milliseconds(300)))
+            // Every answer is slow, so usually all ten reserve before any settles; and each costs
+            // its whole reservation, so an early settle frees nothing for a sixth.
+            h.server.on(promptContaining: "Question", try h.replyCostingTheWorstCase(prompt: "Question 0", maxTokens: 100,
+                                                                                     after: .milliseconds(300)))
             let result = try await h.run(yaml, budget: budget)
             #expect(result.status == .budgetExceeded)
             #expect(h.server.requestCount == 5)

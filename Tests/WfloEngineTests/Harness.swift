@@ -102,9 +102,21 @@ struct Harness {
 
     /// The worst case the governor reserves for a one-prompt `test-gpt` call.
     func worstCase(prompt: String, maxTokens: Int, model: String = "test-gpt") throws -> Money {
+        try worstCaseEstimate(prompt: prompt, maxTokens: maxTokens, model: model).cost
+    }
+
+    func worstCaseEstimate(prompt: String, maxTokens: Int, model: String = "test-gpt") throws -> WorstCaseEstimate {
         let provider: LLMProviderKind = model == "test-claude" ? .anthropic : .openai
         let request = LLMRequest(provider: provider, model: model, messages: [LLMMessage(role: "user", content: prompt)], maxTokens: maxTokens)
         let shape = RequestShape(bodyBytes: llm.encodedBody(request).count, messageCount: 1, maxTokens: maxTokens)
-        return try testPricing.worstCase(model: model, request: shape).cost
+        return try testPricing.worstCase(model: model, request: shape)
+    }
+
+    /// A reply, after `delay`, whose usage costs exactly the worst case of `prompt`: settling it
+    /// frees nothing of its reservation, so how many calls fit a budget does not depend on
+    /// whether one settles before another reserves (it may, when the machine is busy).
+    func replyCostingTheWorstCase(prompt: String, maxTokens: Int, after delay: Duration) throws -> FakeLLMServer.Behavior {
+        let estimate = try worstCaseEstimate(prompt: prompt, maxTokens: maxTokens)
+        return .delay(delay, then: .reply(promptTokens: estimate.inputTokens, completionTokens: estimate.outputTokens))
     }
 }

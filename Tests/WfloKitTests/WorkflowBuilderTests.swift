@@ -67,22 +67,10 @@ struct WorkflowBuilderTests {
         let candidates = [exe, exe.deletingLastPathComponent(), exe.deletingLastPathComponent().deletingLastPathComponent()]
             .map { $0.appendingPathComponent("wflo-swift-example") }
         let example = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) })
-        let process = Process()
-        process.executableURL = example
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        // Blocking reads on a thread of their own: the cooperative pool has two threads here.
-        let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-            Thread {
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: data)
-            }.start()
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(text)")
+        let ended = try await SpawnedProcess(executable: example.path, arguments: [],
+                                         environment: ProcessInfo.processInfo.environment).finish()
+        let text = ended.stdout + ended.stderr
+        #expect(ended.status == 0 && !ended.killedBySignal, "\(text)")
         #expect(text.contains("completed · spent $0.002181 of $0.100000"), "\(text)")
         #expect(text.contains("Solid-state batteries replace the flammable liquid electrolyte"))
     }

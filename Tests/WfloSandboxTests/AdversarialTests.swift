@@ -429,7 +429,7 @@ struct AdversarialTests {
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         // Far sooner than the 30 s wall limit (the bound is loose: a busy machine delays the test's own tasks).
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(ContinuousClock.now - started < .seconds(25))
         #expect(probe.survivors().isEmpty)
     }
 
