@@ -52,7 +52,7 @@ struct ReportCommand: AsyncParsableCommand {
                 text = try await ReportLoader.load(run: run, store: store).render(format)
             case .across(let since, let until, let workflow, let grouping, let top):
                 let activity = try await store.activity(since: since, until: nil, workflow: workflow)
-                text = SpendReport(runs: activity.runs, attempts: activity.attempts, since: since, until: until,
+                text = SpendReport(runs: activity.runs, attempts: activity.attempts, agentSteps: activity.agentSteps, since: since, until: until,
                                    workflow: workflow, grouping: grouping, topLimit: top).render(format)
             }
             if let output {

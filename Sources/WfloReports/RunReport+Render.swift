@@ -79,10 +79,12 @@ extension RunReport {
         out += "\n"
         let header = ["step", "type", "status", "model", "input", "cached", "cache write", "output", "reasoning", "cost (USD)", "attempts", "time"]
         var rows = steps.flatMap { s -> [[String]] in
-            [[s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
-              String(s.usage.inputTokens), String(s.usage.cachedInputTokens), String(s.usage.cacheWriteTokens + s.usage.cacheWrite1hTokens),
-              String(s.usage.outputTokens), String(s.usage.reasoningTokens), s.cost.formatted(decimals: 6), String(s.attempts),
-              s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]] + (s.agent?.tableRows ?? [])
+            let shown = s.shown
+            return [[s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
+                     String(shown.usage.inputTokens), String(shown.usage.cachedInputTokens),
+                     String(shown.usage.cacheWriteTokens + shown.usage.cacheWrite1hTokens), String(shown.usage.outputTokens),
+                     String(shown.usage.reasoningTokens), shown.cost, String(shown.attempts),
+                     s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]] + (s.agent?.tableRows ?? [])
         }
         let total = totalUsage
         rows.append(["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens),
@@ -117,9 +119,12 @@ extension RunReport {
             out += "\n"
         }
         if let error { out += "\nerror: \(error)\n" }
+        if steps.contains(where: { $0.subtotal != nil }) { out += "\n" + RunReport.subtotalNote + "\n" }
         out += "\nAmounts in USD, rounded half-to-even to 6 decimals; --format json gives exact values.\n"
         return out
     }
+
+    static let subtotalNote = "Σ: a for_each or workflow step's row adds up the rows nested under it (tokens, cost, attempts); the total counts each attempt once."
 
     static func percentText(_ value: Decimal) -> String {
         let v = NSDecimalNumber(decimal: value).doubleValue
@@ -160,7 +165,8 @@ extension RunReport {
         out += "\n| step | type | status | model | input | cached | output | reasoning | cost (USD) | attempts |\n"
         out += "|---|---|---|---|---:|---:|---:|---:|---:|---:|\n"
         for s in steps {
-            out += "| \(RunReport.markdownCell(s.id)) | \(s.type) | \(s.status) | \(s.model ?? "-") | \(s.usage.inputTokens) | \(s.usage.cachedInputTokens) | \(s.usage.outputTokens) | \(s.usage.reasoningTokens) | \(s.cost.formatted(decimals: 6)) | \(s.attempts) |\n"
+            let shown = s.shown
+            out += "| \(RunReport.markdownCell(s.id)) | \(s.type) | \(s.status) | \(s.model ?? "-") | \(shown.usage.inputTokens) | \(shown.usage.cachedInputTokens) | \(shown.usage.outputTokens) | \(shown.usage.reasoningTokens) | \(shown.cost) | \(shown.attempts) |\n"
         }
         out += "| **total** | | | | \(totalUsage.inputTokens) | \(totalUsage.cachedInputTokens) | \(totalUsage.outputTokens) | \(totalUsage.reasoningTokens) | **\(spent.formatted(decimals: 6))** | |\n"
         if !unsettledAttempts.isEmpty {
@@ -170,6 +176,7 @@ extension RunReport {
                 out += "| \(RunReport.markdownCell(u.stepID)) | \(u.attempt) | \(u.status.rawValue) | \(RunReport.markdownCell(u.model ?? "-")) | \(u.reserved.formatted(decimals: 6)) | \(RunReport.iso(u.startedAt)) |\n"
             }
         }
+        if steps.contains(where: { $0.subtotal != nil }) { out += "\n" + RunReport.subtotalNote + "\n" }
         out += "\nAmounts in USD, rounded half-to-even to 6 decimals.\n"
         return out
     }
@@ -180,6 +187,12 @@ extension RunReport {
 }
 
 extension RunReport.StepLine {
+    /// What a row shows: its subtotal (cost marked `Σ`) when steps are nested under it, else its own line.
+    var shown: (usage: TokenUsage, cost: String, attempts: Int) {
+        guard let subtotal else { return (usage, cost.formatted(decimals: 6), attempts) }
+        return (subtotal.usage, "Σ " + subtotal.cost.formatted(decimals: 6), subtotal.attempts)
+    }
+
     var json: JSONValue {
         var object: [String: JSONValue] = [
             "id": .string(id), "type": .string(type), "status": .string(status),
@@ -196,6 +209,10 @@ extension RunReport.StepLine {
         ]
         if let error { object["error"] = .string(error) }
         if let agent { object["agent"] = agent.json }
+        if let subtotal {
+            object["subtotal"] = ["cost_usd": .string(subtotal.cost.exact()), "attempts": .int(subtotal.attempts),
+                                  "nested_steps": .int(subtotal.nestedSteps)].adding(subtotal.usage.json)
+        }
         return JSONValue.object(object).adding(usage.json)
     }
 }

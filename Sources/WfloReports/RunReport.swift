@@ -30,6 +30,19 @@ public struct RunReport: Sendable, Hashable {
         public var saved: Money
         /// For an `agent` step: its turns and tool calls (their cost is part of ``cost``).
         public var agent: AgentDetail? = nil
+        /// For a step with lines nested under it (a `for_each` step's items, a `workflow` step's
+        /// child steps, at any depth): its own line plus all of theirs. Nil for other steps.
+        public var subtotal: Subtotal? = nil
+    }
+
+    /// What a step and the steps nested under it used and cost together. The run's totals count
+    /// each attempt once (on its own line); a subtotal is a view of a part of them.
+    public struct Subtotal: Sendable, Hashable {
+        public var usage: TokenUsage
+        public var cost: Money
+        public var attempts: Int
+        /// Nested lines added in (items, child steps and their own nested lines).
+        public var nestedSteps: Int
     }
 
     /// A human decision the run waited for.
@@ -121,6 +134,28 @@ public struct RunReport: Sendable, Hashable {
         return key(a).lexicographicallyPrecedes(key(b))
     }
 
+    /// Adds each line's usage, cost and attempts to every line it is nested under: `a[2]/b[3]/c`
+    /// counts in `a[2]/b[3]`, `a[2]/b`, `a[2]` and `a`, whichever of them are lines.
+    static func withSubtotals(_ lines: [StepLine]) -> [StepLine] {
+        let index = Dictionary(lines.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        var totals: [Int: Subtotal] = [:]
+        for line in lines {
+            for (offset, character) in line.id.enumerated() where character == "[" || character == "/" {
+                guard offset > 0, let parent = index[String(line.id.prefix(offset))] else { continue }
+                var total = totals[parent] ?? Subtotal(usage: lines[parent].usage, cost: lines[parent].cost,
+                                                       attempts: lines[parent].attempts, nestedSteps: 0)
+                total.usage = total.usage + line.usage
+                total.cost += line.cost
+                total.attempts += line.attempts
+                total.nestedSteps += 1
+                totals[parent] = total
+            }
+        }
+        var result = lines
+        for (offset, total) in totals { result[offset].subtotal = total }
+        return result
+    }
+
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
     public init(journal: RunJournal, plannedSteps: [(id: String, type: String)] = []) {
@@ -196,6 +231,7 @@ public struct RunReport: Sendable, Hashable {
                                 ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
                                 : nil)
         }
+        steps = RunReport.withSubtotals(steps)
         let end = run.updatedAt
         approvals = journal.approvals.map { request in
             ApprovalLine(stepID: request.stepID, requestID: request.id, status: request.status, decidedBy: request.decidedBy,

@@ -175,9 +175,11 @@ public struct SpendReport: Sendable, Hashable {
     /// - Parameters:
     ///   - runs: the runs in the window (``since`` to ``until``, and ``workflow`` when given).
     ///   - attempts: every attempt of those runs; attempts of other runs are ignored.
+    ///   - agentSteps: per run, the ids of its `agent` steps: their turns and tool calls are
+    ///     counted as the agent step, in the groups by step and in the list of expensive steps.
     ///   - topLimit: how many of the most expensive steps to list.
-    public init(runs: [RunRecord], attempts: [AttemptRecord], since: Date, until: Date, workflow: String? = nil,
-                grouping: Grouping, topLimit: Int = 10) {
+    public init(runs: [RunRecord], attempts: [AttemptRecord], agentSteps: [String: Set<String>] = [:], since: Date, until: Date,
+                workflow: String? = nil, grouping: Grouping, topLimit: Int = 10) {
         self.since = since
         self.until = until
         self.workflow = workflow
@@ -185,7 +187,14 @@ public struct SpendReport: Sendable, Hashable {
         self.topLimit = topLimit
 
         let runsByID = Dictionary(runs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let attempts = attempts.filter { runsByID[$0.runID] != nil }
+        // Agent turns and tool calls are charged to the agent step that made them.
+        let attempts = attempts.compactMap { attempt -> AttemptRecord? in
+            guard runsByID[attempt.runID] != nil else { return nil }
+            guard let agents = agentSteps[attempt.runID], let agent = AgentJournalID.agent(of: attempt.stepID, among: agents) else { return attempt }
+            var folded = attempt
+            folded.stepID = agent
+            return folded
+        }
         var status: [String: Int] = [:]
         for run in runs { status[run.status.rawValue, default: 0] += 1 }
         runsByStatus = status
@@ -224,6 +233,24 @@ public struct SpendReport: Sendable, Hashable {
         var workflow: String?
     }
 
+    /// A step id as the workflow file writes it: a for_each's items are one step
+    /// (`listings[3]/describe` → `listings[]/describe`), so a group by step adds up every item of
+    /// every run. The list of expensive steps keeps the items apart.
+    public static func stepAsWritten(_ stepID: String) -> String {
+        guard stepID.contains("[") else { return stepID }
+        var out = ""
+        var index = stepID.startIndex
+        while index < stepID.endIndex {
+            let character = stepID[index]
+            out.append(character)
+            index = stepID.index(after: index)
+            guard character == "[" else { continue }
+            // Skip the item number up to its "]".
+            while index < stepID.endIndex, stepID[index].isNumber { index = stepID.index(after: index) }
+        }
+        return out
+    }
+
     /// The label of attempts that name no model (calls that are not LLM calls).
     public static let noModel = "(no model)"
 
@@ -250,7 +277,7 @@ public struct SpendReport: Sendable, Hashable {
             for attempt in attempts {
                 let k = grouping == .model
                     ? GroupKey(key: attempt.model ?? noModel, workflow: nil)
-                    : GroupKey(key: attempt.stepID, workflow: runsByID[attempt.runID]?.workflowName ?? "")
+                    : GroupKey(key: stepAsWritten(attempt.stepID), workflow: runsByID[attempt.runID]?.workflowName ?? "")
                 groups[k, default: Group(key: k.key, workflow: k.workflow)].add(attempt)
                 runSets[k, default: []].insert(attempt.runID)
             }

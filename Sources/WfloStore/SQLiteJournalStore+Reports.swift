@@ -9,10 +9,14 @@ public struct RunsActivity: Sendable, Hashable {
     public var runs: [RunRecord]
     /// Attempts of those runs, in the order they were started.
     public var attempts: [AttemptRecord]
+    /// Per run, the ids of its `agent` steps (whose turns and tool calls are attempts of ids
+    /// under theirs: `researcher/2/fetch_page`).
+    public var agentSteps: [String: Set<String>]
 
-    public init(runs: [RunRecord], attempts: [AttemptRecord]) {
+    public init(runs: [RunRecord], attempts: [AttemptRecord], agentSteps: [String: Set<String>] = [:]) {
         self.runs = runs
         self.attempts = attempts
+        self.agentSteps = agentSteps
     }
 }
 
@@ -100,7 +104,12 @@ extension SQLiteJournalStore {
                         finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                         cacheHit: row["cache_hit"], saved: try saved.map { try money($0, "attempts.saved_usd") }))
                 }
-                return RunsActivity(runs: runs, attempts: attempts)
+                var agentSteps: [String: Set<String>] = [:]
+                let agents = try Row.fetchCursor(db, sql: """
+                    SELECT s.run_id, s.step_id FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.type = 'agent' AND \(filter)
+                    """, arguments: arguments)
+                while let row = try agents.next() { agentSteps[row["run_id"], default: []].insert(row["step_id"]) }
+                return RunsActivity(runs: runs, attempts: attempts, agentSteps: agentSteps)
             }
         } catch let error as StoreError {
             throw error

@@ -43,6 +43,18 @@ struct ControlFlowCLITests {
                 #expect(steps.first { $0["id"] == "feature_reply" }?["status"] == "skipped")
             } else {
                 #expect(steps.contains { $0["id"] == "listings[3]/describe" })
+                // The for_each row adds up its items and their steps; the total counts each once.
+                let listings = try #require(steps.first { $0["id"] == "listings" })
+                #expect(listings["cost_usd"] == "0.000000")
+                #expect(listings["subtotal"]?["cost_usd"] == report["spent_usd"])
+                #expect(listings["subtotal"]?["attempts"] == report["totals"]?["attempts"])
+                #expect(listings["subtotal"]?["nested_steps"] == 12)
+                // Each item describes, and translates too when a language is given.
+                #expect(steps.first { $0["id"] == "listings[2]" }?["subtotal"]?["attempts"] == .int(extra.isEmpty ? 1 : 2))
+                let spent = try #require(report["spent_usd"]?.stringValue.flatMap { Money(string: $0) })
+                let table = try await wflo.run(["report", runID]).stdout
+                #expect(table.contains("Σ \(spent.formatted(decimals: 6))"), "\(table)")
+                #expect(table.contains("Σ: a for_each or workflow step's row adds up the rows nested under it"))
             }
         }
     }

@@ -94,6 +94,36 @@ struct RunReportTests {
         #expect(markdown.contains("| draft | 1 | unsettled |"))
     }
 
+    /// A for_each over a sub-workflow with its own for_each: `batch[i]/pages[k]/read`.
+    @Test func nestedRowsAddUpIntoEveryRowTheyAreNestedUnder() async throws {
+        let j = try TestJournal.make()
+        defer { j.remove() }
+        let t = Date.testNow
+        try await j.run("n1", at: t)
+        try await j.attempt("n1", "batch[0]/pages[0]/read", cost: "0.001", at: t)
+        try await j.attempt("n1", "batch[0]/pages[1]/read", cost: "0.002", at: t + 1)
+        try await j.attempt("n1", "batch[1]/pages[0]/read", cost: "0.004", at: t + 2)
+        try await j.attempt("n1", "batch[1]/sum", cost: "0.008", at: t + 3)
+        try await j.attempt("n1", "after", cost: "0.016", at: t + 4)
+        for id in ["batch", "batch[0]", "batch[1]", "batch[0]/pages", "batch[1]/pages", "batch[0]/pages[0]", "batch[0]/pages[1]", "batch[1]/pages[0]"] {
+            try await j.transform("n1", id, at: t)
+        }
+        let report = RunReport(journal: try await j.store.journal(runID: "n1"), plannedSteps: [("batch", "workflow"), ("after", "llm")])
+        func subtotal(_ id: String) -> String? { report.steps.first { $0.id == id }?.subtotal?.cost.description }
+        #expect(subtotal("batch") == "0.015")
+        #expect(subtotal("batch[0]") == "0.003")
+        #expect(subtotal("batch[0]/pages") == "0.003")
+        #expect(subtotal("batch[1]") == "0.012")
+        #expect(subtotal("batch[1]/pages[0]") == "0.004")
+        #expect(report.steps.first { $0.id == "batch[1]/pages[0]/read" }?.subtotal == nil, "a row with nothing nested has no subtotal")
+        #expect(report.steps.first { $0.id == "after" }?.subtotal == nil)
+        #expect(report.steps.first { $0.id == "batch" }?.subtotal?.attempts == 4)
+        #expect(report.steps.first { $0.id == "batch" }?.subtotal?.nestedSteps == 11)
+        // The totals still count each attempt once.
+        #expect(report.steps.map(\.cost).sum() == report.spent)
+        #expect(report.spent.description == "0.031")
+    }
+
     @Test func jsonKeepsEveryExistingKeyAndOnlyAddsNewOnes() async throws {
         let (j, report) = try await Self.journalWithRetriesAndAnUnsettledAttempt()
         defer { j.remove() }

@@ -146,6 +146,38 @@ struct SpendReportTests {
         #expect(report.groups[1].retries == 1)
     }
 
+    @Test func groupingByStepAddsUpForEachItemsAndAnAgentsTurnsAndToolCalls() async throws {
+        let j = try TestJournal.make()
+        defer { j.remove() }
+        for (run, offset) in [("r1", 2 * Self.hour), ("r2", Self.hour)] {
+            let at = Self.now - offset
+            try await j.run(run, workflow: "research", at: at)
+            try await j.store.recordStep(StepRecord(runID: run, stepID: "researcher", type: "agent", status: .completed, startedAt: at, finishedAt: at),
+                                         event: EventRecord(runID: run, stepID: "researcher", kind: "step_completed", at: at))
+            try await j.attempt(run, "researcher/1", cost: "0.001", at: at)
+            try await j.attempt(run, "researcher/1/fetch_page", model: nil, cost: "0", usage: nil, at: at + 1)
+            try await j.attempt(run, "researcher/2", cost: "0.002", at: at + 2)
+            try await j.attempt(run, "pages[0]/summarize", cost: "0.0001", at: at + 3)
+            try await j.attempt(run, "pages[1]/summarize", cost: "0.0003", at: at + 4)
+            try await j.attempt(run, "pages[10]/summarize", cost: "0.0002", at: at + 5)
+        }
+        let activity = try await j.store.activity(since: Self.now - Self.day)
+        #expect(activity.agentSteps == ["r1": ["researcher"], "r2": ["researcher"]])
+        let report = SpendReport(runs: activity.runs, attempts: activity.attempts, agentSteps: activity.agentSteps,
+                                 since: Self.now - Self.day, until: Self.now, grouping: .step)
+        #expect(report.groups.map(\.key) == ["researcher", "pages[]/summarize"])
+        #expect(report.groups.map(\.spent) == [Money(string: "0.006")!, Money(string: "0.0012")!])
+        #expect(report.groups.map(\.attempts) == [6, 6])
+        #expect(report.groups.map(\.runs) == [2, 2])
+        #expect(report.groups.map(\.spent).sum() == report.totals.spent)
+        // The list of expensive steps names each agent once per run, and each item apart.
+        #expect(report.topSteps.map(\.stepID) == ["researcher", "researcher", "pages[1]/summarize", "pages[1]/summarize",
+                                                  "pages[10]/summarize", "pages[10]/summarize", "pages[0]/summarize", "pages[0]/summarize"])
+        #expect(report.topSteps[0].cost == Money(string: "0.003")!)
+        #expect(SpendReport.stepAsWritten("batch[2]/summaries[14]/llm") == "batch[]/summaries[]/llm")
+        #expect(SpendReport.stepAsWritten("plain") == "plain")
+    }
+
     @Test func sinceLeavesOutRunsStartedBeforeIt() async throws {
         let j = try await Self.journal()
         defer { j.remove() }
