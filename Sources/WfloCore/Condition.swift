@@ -44,6 +44,10 @@ public struct Condition: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Every reference path, in order.
     public var references: [[String]] { Condition.references(root) }
 
+    /// Whether it reads the item of its step's `for_each` (`{{for_each.…}}`): then it is decided
+    /// for each item, not once for the step.
+    public var readsForEachItem: Bool { references.contains { $0.first == "for_each" } }
+
     /// The references as a template (same text, same offsets), for reference checks.
     public var template: Template { (try? Template(source)) ?? Template(literal: source) }
 

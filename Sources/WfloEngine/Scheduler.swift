@@ -202,6 +202,8 @@ struct Scheduler: Sendable {
             }
         }
         if let condition = step.condition {
+            // One that reads the item is decided for each item (runForEach).
+            if step.forEach != nil, condition.readsForEachItem { return nil }
             return try scope.evaluate(condition) ? nil : "if: \(condition.source) is false"
         }
         if !skipped.isEmpty, let dependency = dependencies.first(where: { skipped.contains($0) && $0 != routes[step.id] }) {
@@ -238,6 +240,8 @@ struct Scheduler: Sendable {
 
         var results = [JSONValue](repeating: .null, count: items.count)
         var errors: [(index: Int, message: String)] = []
+        var skippedItems = 0
+        let itemCondition = step.condition.flatMap { $0.readsForEachItem ? $0 : nil }
         var stopped: StepOutcome?
         var waiting: String?
         try await withThrowingTaskGroup(of: (Int, StepOutcome).self) { group in
@@ -251,12 +255,39 @@ struct Scheduler: Sendable {
                     item.id = ForEachSettings.itemID(step.id, index)
                     item.forEach = nil
                     item.condition = nil
+                    if replay.skipped.contains(item.id) {
+                        skippedItems += 1
+                        continue
+                    }
                     if let done = replay.finished[item.id] {
                         results[index] = done
                         continue
                     }
                     var itemScope = scope
                     itemScope.forEach = [settings.itemVar: items[index], "index": .int(index)]
+                    if let itemCondition {
+                        // Decided before the item reserves or sends anything; a skipped item is null in `items`.
+                        let outcome: StepOutcome?
+                        do {
+                            outcome = try itemScope.evaluate(itemCondition)
+                                ? nil : try await runner.recordSkip(item, reason: "if: \(itemCondition.source) is false", at: configuration.now())
+                        } catch let error as EngineError {
+                            outcome = try await runner.recordFailure(item, message: error.message, at: configuration.now())
+                        }
+                        switch outcome {
+                        case nil:
+                            break
+                        case .skipped?:
+                            skippedItems += 1
+                            continue
+                        case .failed(let message)?:
+                            errors.append((index, message))
+                            if settings.failFast, stopped == nil { stopped = .failed("item \(index) failed: \(message)") }
+                            continue
+                        default:
+                            continue
+                        }
+                    }
                     running += 1
                     group.addTask { [runner, replay] in
                         (index, try await runner.run(item, scope: itemScope, firstAttempt: replay.nextAttempt[item.id] ?? 1))
@@ -282,7 +313,7 @@ struct Scheduler: Sendable {
                 }
             }
         }
-        let succeeded = items.count - errors.count
+        let succeeded = items.count - errors.count - skippedItems
         switch stopped {
         case .failed(let message)?, .rejected(let message)?:
             return try await runner.recordFailure(step, message: message, model: step.kind.model, at: started,
@@ -298,13 +329,15 @@ struct Scheduler: Sendable {
             "count": .int(items.count),
             "succeeded": .int(succeeded),
             "failed": .int(errors.count),
+            "skipped": .int(skippedItems),
             "errors": .array(errors.map { ["index": .int($0.index), "error": .string($0.message)] }),
         ]
         let now = configuration.now()
         try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .completed,
                                                             output: output, model: step.kind.model, startedAt: started, finishedAt: now),
                                                  event: EventRecord(runID: runner.runID, stepID: step.id, kind: "step_completed",
-                                                                    data: ["succeeded": .int(succeeded), "failed": .int(errors.count)], at: now))
+                                                                    data: ["succeeded": .int(succeeded), "failed": .int(errors.count),
+                                                                           "skipped": .int(skippedItems)], at: now))
         configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))
         return .completed(output)
     }

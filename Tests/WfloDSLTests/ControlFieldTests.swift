@@ -39,7 +39,7 @@ import WfloDSL
         ("if: \"{{inputs.mode}} = 'full'\"", 6, 26, "step 'a': 'if': unexpected '= 'full''"),
         ("if: \"{{inputs.mode}} == full\"", 6, 29, "step 'a': 'if': 'full' is neither a value nor a reference"),
         ("if: \"{{inputs.nope}} == 'x'\"", 6, 10, "{{inputs.nope}}: the workflow declares no input 'nope'"),
-        ("if: \"{{for_each.item}} == 'x'\"", 6, 10, "{{for_each.item}}: {{for_each.…}} is only for the fields of a step with 'for_each:'"),
+        ("if: \"{{for_each.item}} == 'x'\"", 6, 10, "{{for_each.item}}: {{for_each.…}} is only for the fields and the 'if:' of a step with 'for_each:' (not for its items)"),
         ("for_each: {items: \"{{inputs.mode}}\", max_parallel: 0}", 6, 56, "step 'a': 'for_each': 'max_parallel' must be a positive whole number, not '0'"),
         ("for_each: {item_var: x}", 6, 15, "step 'a': 'for_each' is missing 'items'"),
         ("for_each: {items: \"{{inputs.mode}}\", item_var: index}", 6, 52, "step 'a': 'for_each': 'item_var' must be a name"),

@@ -112,6 +112,46 @@ struct ControlFlowTests {
         }
     }
 
+    /// An `if:` that reads the item is decided per item: false items are journaled skipped,
+    /// never reserve or send, read null in `items`, are counted in `skipped`, and stay skipped on
+    /// a resume. An `if:` that does not read the item still decides the whole step.
+    @Test func anIfReadingTheItemSkipsOnlyThoseItems() async throws {
+        try await Harness.with { h in
+            let yaml = Self.contract
+                .replacingOccurrences(of: "max_parallel: 2}", with: "max_parallel: 1}\n    if: \"{{for_each.topic}} != 'b' && {{for_each.index}} != 3\"")
+            // Room for the first item only, so the run stops there and a resume does the rest.
+            let one = try h.worstCase(prompt: "Summarize a (item 0)", maxTokens: 50)
+            let result = try await h.run(yaml, budget: one + Money(string: "0.00000001")!)
+            #expect(result.status == .budgetExceeded)
+            #expect(h.server.requestCount == 1)
+            let definition = try WorkflowParser().parse(yaml: yaml, file: "test.yaml")
+            let resumed = try await h.executor().resume(runID: result.runID, definition: definition, budget: Money(string: "1")!)
+            #expect(resumed.status == .completed, "\(resumed.error ?? "")")
+            let prompts = h.server.requests().compactMap(\.lastUserMessage)
+            #expect(prompts == ["Summarize a (item 0)", "Summarize c (item 2)"])
+            let journal = try await h.store.journal(runID: result.runID)
+            let output = try #require(journal.steps.first { $0.stepID == "summaries" }?.output)
+            #expect(output["count"] == .int(4))
+            #expect(output["succeeded"] == .int(2))
+            #expect(output["skipped"] == .int(2))
+            #expect(output["failed"] == .int(0))
+            #expect(output["items"]?[1] == .null)
+            #expect(output["items"]?[3] == .null)
+            #expect(output["items"]?[2]?["text"] == "Echo: Summarize c (item 2)")
+            let skipped = journal.steps.filter { $0.status == .skipped }.map(\.stepID).sorted()
+            #expect(skipped == ["after_long", "long_form", "summaries[1]", "summaries[3]"])
+            #expect(journal.steps.first { $0.stepID == "summaries[1]" }?.output?["reason"]?.stringValue?.hasPrefix("if: {{for_each.topic}} != 'b'") == true)
+            #expect(!journal.attempts.contains { $0.stepID == "summaries[1]" || $0.stepID == "summaries[3]" })
+        }
+    }
+
+    @Test func forEachIsOnlyReadableInTheStepsFieldsAndIfNotInItsItems() throws {
+        let yaml = Self.contract.replacingOccurrences(of: "items: \"{{inputs.topics}}\"", with: "items: \"{{for_each.topic}}\"")
+        #expect { try WorkflowParser().parse(yaml: yaml, file: "test.yaml") } throws: { error in
+            "\(error)".contains("{{for_each.…}} is only for the fields and the 'if:' of a step with 'for_each:' (not for its items)")
+        }
+    }
+
     /// Invariant 1 inside a for_each: four items start at once against a budget that holds two
     /// worst cases; the reservations are atomic, so exactly two are sent and spend stays ≤ budget.
     @Test func parallelItemsCannotRaceMoreReservationsThanTheBudgetHolds() async throws {

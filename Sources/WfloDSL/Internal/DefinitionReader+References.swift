@@ -96,7 +96,7 @@ extension DefinitionReader {
                     }
                 case "for_each":
                     guard let itemVar = site.forEachVar else {
-                        error(at: at, "\(shownPath): {{for_each.…}} is only for the fields of a step with 'for_each:'")
+                        error(at: at, "\(shownPath): {{for_each.…}} is only for the fields and the 'if:' of a step with 'for_each:' (not for its items)")
                         continue
                     }
                     if path.count < 2 || (path[1] != itemVar && path[1] != "index") {

@@ -75,10 +75,12 @@ extension DefinitionReader {
             ok = ok && risk != nil
         }
         var condition: Condition?
+        let conditionSites = sites.count
         if let c = f["if"] {
             condition = readCondition(c.value, stepID: id)
             ok = ok && condition != nil
         }
+        let conditionSitesEnd = sites.count
         var forEach: ForEachSettings?
         if let e = f["for_each"] {
             forEach = readForEach(e.value, stepID: id)
@@ -88,7 +90,8 @@ extension DefinitionReader {
                 ok = false
             }
         }
-        // Sites read so far belong to if:/for_each: (which cannot see the item); the step's own fields can.
+        // The for_each's items cannot see the item; `if:` can (it is then decided per item), and so
+        // can the step's own fields, read from here on.
         let firstFieldSite = sites.count
 
         var allowFailure = false
@@ -125,7 +128,9 @@ extension DefinitionReader {
             kind = nil
         }
         if let forEach {
-            for index in sites.indices where index >= firstFieldSite { sites[index].forEachVar = forEach.itemVar }
+            for index in sites.indices where index >= firstFieldSite || (conditionSites..<conditionSitesEnd).contains(index) {
+                sites[index].forEachVar = forEach.itemVar
+            }
         }
         draft.templates = sites
         if let kind, ok {
