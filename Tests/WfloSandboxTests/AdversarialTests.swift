@@ -309,7 +309,9 @@ struct AdversarialTests {
         #expect(result.killedReason == .cpu, "\(result.summary)")
         #expect(result.signal == SIGXCPU || result.signal == SIGKILL)
         #expect(!result.timedOut)
-        #expect((result.cpuSeconds ?? 0) >= 0.9 && (result.cpuSeconds ?? 99) < 2.5, "cpu \(result.cpuSeconds ?? -1)s")
+        // rusage's user and system times are tick-sampled estimates of the runtime the kernel's
+        // RLIMIT_CPU check counts: a program stopped at 1 s was reported 0.894 s on a loaded machine.
+        #expect((result.cpuSeconds ?? 0) >= 0.8 && (result.cpuSeconds ?? 99) < 2.5, "cpu \(result.cpuSeconds ?? -1)s")
     }
 
     @Test("infinite output is cut at the output limit with a marker", arguments: backends)
