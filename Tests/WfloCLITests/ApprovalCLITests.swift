@@ -171,7 +171,7 @@ struct ApprovalCLITests {
         try await CLITests.withServer { _, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             let review = try await Self.pending(wflo, step: "review")
-            kill(process.pid, SIGINT)
+            process.send(SIGINT)
             let result = await WfloProcess.finish(process)
             #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
             #expect(result.stdout.contains("waiting_approval"))
@@ -188,7 +188,7 @@ struct ApprovalCLITests {
             let runID = try #require(review["run_id"]?.stringValue)
             #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
             _ = try await Self.pending(wflo, step: "publish")
-            kill(process.pid, SIGKILL)
+            process.send(SIGKILL)
             let killed = await WfloProcess.finish(process)
             #expect(killed.killedBySignal)
             #expect(try await wflo.run(["approve", "\(runID)/publish", "--comment", "after the crash"]).status == 0)

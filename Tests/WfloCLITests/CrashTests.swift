@@ -79,7 +79,7 @@ struct CrashTests {
             server.on(promptContaining: "Write the brief", .hang, times: 1)
             let process = try wflo.start(["run", CLITests.brief])
             await server.waitForRequests(3)
-            kill(process.pid, SIGKILL)
+            process.send(SIGKILL)
             let crashed = await WfloProcess.finish(process)
             #expect(crashed.killedBySignal)
             let runID = try await Self.onlyRunID(wflo)

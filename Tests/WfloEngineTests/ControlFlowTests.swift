@@ -400,7 +400,9 @@ struct ControlFlowTests {
             let cancelled = try await h.executor().cancel(runID: runID, by: "tester", reason: "changed my mind")
             #expect(cancelled.status == .cancelled)
             let result = try await running.value
-            #expect(clock.now - asked < .seconds(10))
+            // The hung call would otherwise last the 120 s LLM timeout; the bound is loose because this
+            // test's own tasks can resume seconds late while every suite runs on two cores.
+            #expect(clock.now - asked < .seconds(30))
             #expect(result.status == .cancelled)
             #expect(result.error == "cancelled by tester: changed my mind")
             #expect(result.ledger.reserved > .zero)
