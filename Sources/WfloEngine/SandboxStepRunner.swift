@@ -50,7 +50,10 @@ extension StepRunner {
             }
             let output = result.json
             let now = configuration.now()
-            if result.succeeded || step.allowFailure {
+            let final = attempt >= policy.maximumAttempts || result.killedReason == .cancelled
+            // With `allow_failure`, the last failed attempt completes the step with the program's
+            // own output (exit code, stdout…) rather than `{failed, error}`; earlier ones are retried.
+            if result.succeeded || (step.allowFailure && final) {
                 try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id,
                                                                           succeeded: result.succeeded, cost: .zero, usage: nil,
                                                                           error: result.succeeded ? nil : Self.failureMessage(result),
@@ -59,7 +62,6 @@ extension StepRunner {
                 return .completed(output)
             }
             let message = Self.failureMessage(result)
-            let final = attempt >= policy.maximumAttempts || result.killedReason == .cancelled
             try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
                                                                       cost: .zero, usage: nil, error: message, stepStatus: final ? .failed : nil,
                                                                       stepOutput: final ? output : nil, at: now))

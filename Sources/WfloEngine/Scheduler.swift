@@ -151,7 +151,7 @@ struct Scheduler: Sendable {
                         reason = try skipReason(step, dependencies: dependencies[step.id] ?? [], scope: scope, routes: routes,
                                                 outputs: outputs, skipped: skipped)
                     } catch let error as EngineError {
-                        apply(try await runner.recordFailure(journaled, message: error.message, at: started), step.id)
+                        apply(try await runner.allowingFailure(journaled, try await runner.recordFailure(journaled, message: error.message, at: started)), step.id)
                         continue
                     }
                     if let reason {
@@ -161,11 +161,12 @@ struct Scheduler: Sendable {
                     if step.forEach == nil, runner.gateSettings(journaled, worstCase: nil) == nil {
                         // Steps with nothing to wait for finish inline.
                         switch step.kind {
+                        // Run here rather than through `StepRunner.run`, so `allow_failure` is applied here.
                         case .transform(let transform):
-                            apply(try await runner.runTransform(journaled, transform, scope: scope), step.id)
+                            apply(try await runner.allowingFailure(journaled, try await runner.runTransform(journaled, transform, scope: scope)), step.id)
                             continue
                         case .switch(let definition):
-                            apply(try await runner.runSwitch(journaled, definition, scope: scope), step.id)
+                            apply(try await runner.allowingFailure(journaled, try await runner.runSwitch(journaled, definition, scope: scope)), step.id)
                             continue
                         default:
                             break
@@ -174,7 +175,7 @@ struct Scheduler: Sendable {
                     running += 1
                     group.addTask { [self] in
                         if let forEach = step.forEach {
-                            return (step.id, try await runForEach(journaled, forEach, scope: scope))
+                            return (step.id, try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope)))
                         }
                         return (step.id, try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1))
                     }
@@ -255,6 +256,9 @@ struct Scheduler: Sendable {
                     item.id = ForEachSettings.itemID(step.id, index)
                     item.forEach = nil
                     item.condition = nil
+                    // A failed item is counted in the step's `failed` and `errors`; `allow_failure`
+                    // applies to the step as a whole.
+                    item.allowFailure = false
                     if replay.skipped.contains(item.id) {
                         skippedItems += 1
                         continue

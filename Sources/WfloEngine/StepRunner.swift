@@ -52,7 +52,7 @@ struct StepRunner: Sendable {
             observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: finished.timeIntervalSince(started)))
             return .completed(output)
         } catch let error as EngineError {
-            return try await allowingFailure(step, try await recordFailure(step, message: error.message, at: started))
+            return try await recordFailure(step, message: error.message, at: started)
         }
     }
 

@@ -90,6 +90,67 @@ struct SandboxStepTests {
         }
     }
 
+    /// `allow_failure` applies once the retries are spent, as for every other step type.
+    @Test func allowFailureStillRetriesFirst() async throws {
+        try await Harness.with { h in
+            let result = try await h.run("""
+                name: tolerant
+                steps:
+                  - id: try
+                    type: sandbox
+                    language: bash
+                    code: "echo trying; exit 4"
+                    retry: {maximum_attempts: 3, initial_interval: 0s}
+                    allow_failure: true
+                outputs:
+                  code: "{{steps.try.output.exit_code}}"
+                """)
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            #expect(result.outputs?["code"] == .int(4))
+            let journal = try await h.store.journal(runID: result.runID)
+            #expect(journal.attempts.map(\.status) == [.failed, .failed, .failed])
+        }
+    }
+
+    /// Steps the scheduler runs itself (a switch, a for_each, a broken `if:`) honour
+    /// `allow_failure` too; a for_each's failed items are still counted as failed.
+    @Test func allowFailureCoversSwitchesForEachAndConditions() async throws {
+        try await Harness.with { h in
+            let result = try await h.run("""
+                name: tolerant
+                inputs:
+                  xs: {type: array, default: [{n: 1}, {m: 2}]}
+                steps:
+                  - id: pick
+                    type: switch
+                    value: "nothing"
+                    cases: {a: after}
+                    allow_failure: true
+                  - id: after
+                    type: transform
+                    output: 1
+                  - id: each
+                    type: transform
+                    for_each: {items: "{{inputs.xs}}", item_var: x}
+                    output: "{{for_each.x.n}}"
+                    allow_failure: true
+                  - id: keep
+                    type: transform
+                    for_each: {items: "{{inputs.xs}}", item_var: x, fail_fast: false}
+                    output: "{{for_each.x.n}}"
+                    allow_failure: true
+                outputs:
+                  pick: "{{steps.pick.output.failed}}"
+                  each: "{{steps.each.output.failed}}"
+                  keep: "{{steps.keep.output.failed}}"
+                """)
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            #expect(result.outputs?["pick"] == true)
+            #expect(result.outputs?["each"] == true)
+            #expect(result.outputs?["keep"] == .int(1), "the failed item is counted, not hidden")
+        }
+    }
+
     @Test func aProgramPastItsWallLimitIsKilledAndTheStepSaysSo() async throws {
         try await Harness.with { h in
             let result = try await h.run("""
