@@ -150,7 +150,10 @@ public struct AttemptRecord: Sendable, Hashable, Codable {
     }
 
     /// What this attempt counts against the budget: its cost once settled, else its reservation.
-    public var charged: Money {
+    public var charged: Money { AttemptRecord.charged(status: status, reserved: reserved, cost: cost) }
+
+    /// The rule behind ``charged``, for callers holding the columns rather than a record.
+    public static func charged(status: AttemptStatus, reserved: Money, cost: Money?) -> Money {
         switch status {
         case .succeeded, .failed: return cost ?? .zero
         case .running, .unsettled: return reserved

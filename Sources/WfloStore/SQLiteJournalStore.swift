@@ -342,24 +342,26 @@ public struct SQLiteJournalStore: JournalStore {
         try read { db in try ledger(db, runID: runID) }
     }
 
-    /// The run's ledger row: budget, settled and reserved, kept current by every attempt change.
-    /// Spent and held by the attempts of steps whose ids start with `prefix`.
+    /// Spent and held by the attempts of steps whose ids start with `prefix`. Checked inside every
+    /// reservation's transaction, so it reads only those attempts: ids from `prefix` up to (not
+    /// including) `prefix` with its last character raised by one, a range of the `attempts_run` index.
     private func committed(_ db: Database, runID: String, prefix: String) throws -> Money {
+        // Limits name a step and its slash ("enrich/", "batch[2]/"): never empty.
+        var upper = String(String.UnicodeScalarView(prefix.unicodeScalars.dropLast()))
+        if let last = prefix.unicodeScalars.last, let next = Unicode.Scalar(last.value + 1) { upper.unicodeScalars.append(next) }
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT status, reserved_usd, cost_usd FROM attempts WHERE run_id = ? AND substr(step_id, 1, length(?)) = ?
-            """), arguments: [runID, prefix, prefix])
+            SELECT status, reserved_usd, cost_usd FROM attempts WHERE run_id = ? AND step_id >= ? AND step_id < ?
+            """), arguments: [runID, prefix, upper])
         var total = Money.zero
         for row in rows {
-            let status: String = row["status"]
-            if status == "running" || status == "unsettled" {
-                total = total + (try Cells.money(row["reserved_usd"], "attempts.reserved_usd"))
-            } else if let cost = row["cost_usd"] as String? {
-                total = total + (try Cells.money(cost, "attempts.cost_usd"))
-            }
+            let cost = try (row["cost_usd"] as String?).map { try Cells.money($0, "attempts.cost_usd") }
+            total += AttemptRecord.charged(status: try Cells.enumeration(row["status"] as String, "attempts.status"),
+                                           reserved: try Cells.money(row["reserved_usd"], "attempts.reserved_usd"), cost: cost)
         }
         return total
     }
 
+    /// The run's ledger row: budget, settled and reserved, kept current by every attempt change.
     private func ledger(_ db: Database, runID: String) throws -> LedgerSnapshot {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT budget_usd, settled_usd, reserved_usd FROM runs WHERE id = ?"),
                                          arguments: [runID]) else {

@@ -28,6 +28,32 @@ struct BudgetTests {
         #expect((outcome.attemptID != nil) == fits)
     }
 
+    /// A limit (a sub-workflow's or an agent's budget) counts exactly the attempts under its prefix,
+    /// settled at their cost and in flight or unsettled at their reservation; a sibling whose id
+    /// merely starts with the same letters (`sub0`, `subway`) is not under `sub/`. A refusal writes nothing.
+    @Test func aLimitCountsOnlyTheAttemptsUnderItsPrefix() async throws {
+        let store = try SQLiteJournalStore.inMemory()
+        try await store.createRun(sampleRun(budget: "1.00"))
+        let settled = try #require(try await store.beginAttempt(start(step: "sub/one", reserve: "0.04")).attemptID)
+        try await store.finishAttempt(finish(settled, step: "sub/one", cost: "0.01"))
+        _ = try await store.beginAttempt(start(step: "sub/two[3]/x", reserve: "0.02"))
+        #expect(try await store.markInFlightUnsettled(runID: "run-1", at: date(5)) == 1)
+        for outside in ["sub0", "subway", "su", "sub"] {
+            #expect(try await store.beginAttempt(start(step: outside, reserve: "0.2")).attemptID != nil)
+        }
+        let limit = BudgetLimit(prefix: "sub/", budget: money("0.05"), label: "workflow step 'sub'")
+        func begin(_ reserve: String) -> AttemptStart {
+            var attempt = start(step: "sub/three", reserve: reserve)
+            attempt.limits = [limit]
+            return attempt
+        }
+        let before = try await store.journal(runID: "run-1")
+        let refused = try await store.beginAttempt(begin("0.020000001"))
+        #expect(refused == .refusedByLimit(limit: limit, committed: money("0.03"), requested: money("0.020000001")))
+        #expect(try await store.journal(runID: "run-1") == before)
+        #expect(try await store.beginAttempt(begin("0.02")).attemptID != nil)
+    }
+
     @Test func runWithoutBudgetNeverRefuses() async throws {
         let store = try SQLiteJournalStore.inMemory()
         try await store.createRun(sampleRun(budget: nil))
