@@ -116,11 +116,15 @@ static void parse(int argc, char **argv, struct config *config) {
 }
 
 void restrict_and_exec(const struct config *config, bool drop, uid_t uid, gid_t gid, bool filesystem) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pid_t supervisor = getppid();
     fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
     fcntl(BPF_FD, F_SETFD, FD_CLOEXEC);
     limits_apply(config);
     if (drop) drop_identity(uid, gid, config->backend == BACKEND_PROCESS);
+    // After the identity change, which clears the parent-death signal: the program dies with its
+    // supervisor. If the supervisor is already gone, stop here.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != supervisor) _exit(125);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs", "PR_SET_NO_NEW_PRIVS failed: %s", strerror(errno));
     landlock_apply(config, filesystem);
     const char *directory = config->backend == BACKEND_NAMESPACES ? "/scratch" : config->scratch;

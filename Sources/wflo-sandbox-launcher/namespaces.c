@@ -223,11 +223,15 @@ pid_t spawn_namespaced(const struct config *config, uid_t host_uid, gid_t host_g
     // The namespace's init (pid 1).
     close(go[1]);
     close(report[0]);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pid_t supervisor = getppid();
     char byte;
     while (read(go[0], &byte, 1) < 0 && errno == EINTR) {}
     close(go[0]);
     become_inner_user();
+    // After the identity change, which clears it: init dies with the supervisor, and the whole
+    // pid namespace with init.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != supervisor) _exit(125);
     build_root(config);
     // SIGTERM is for the program (the grace period); init ends only with it, or by SIGKILL.
     signal(SIGTERM, SIG_IGN);

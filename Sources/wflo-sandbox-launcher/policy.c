@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -119,14 +120,22 @@ static scmp_filter_ctx build(enum network_mode network, int *error) {
     // Sockets: an allowlist of domains. socketpair(AF_UNIX) (pipes between threads, asyncio)
     // always; socket() only when the network is on: AF_UNIX sockets could reach the host's
     // pathname sockets, which Landlock does not see.
-    struct scmp_arg_cmp unix_domain = arg(0, SCMP_CMP_EQ, AF_UNIX, 0);
-    if (!rc) rc = add(ctx, SCMP_ACT_ALLOW, "socketpair", 1, &unix_domain);
+    // Stream pairs only: a datagram socket of a pair can still sendto() a host's pathname socket
+    // (/dev/log, journald), a lookup Landlock does not check.
+    struct scmp_arg_cmp unix_pair[2] = {arg(0, SCMP_CMP_EQ, AF_UNIX, 0), arg(1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM)};
+    if (!rc) rc = add(ctx, SCMP_ACT_ALLOW, "socketpair", 2, unix_pair);
     if (!rc && network == NET_TCP) {
-        // TCP only (Landlock restricts the ports): stream sockets of AF_INET and AF_INET6.
+        // TCP only (Landlock restricts the ports): stream sockets of AF_INET and AF_INET6 whose
+        // protocol is 0 or IPPROTO_TCP. Landlock's port rules do not cover MPTCP (protocol 262),
+        // so any other protocol would connect anywhere.
         int domains[] = {AF_INET, AF_INET6};
+        int protocols[] = {0, IPPROTO_TCP};
         for (int i = 0; !rc && i < 2; i++) {
-            struct scmp_arg_cmp cmp[2] = {arg(0, SCMP_CMP_EQ, (uint64_t)domains[i], 0), arg(1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM)};
-            rc = add(ctx, SCMP_ACT_ALLOW, "socket", 2, cmp);
+            for (int j = 0; !rc && j < 2; j++) {
+                struct scmp_arg_cmp cmp[3] = {arg(0, SCMP_CMP_EQ, (uint64_t)domains[i], 0), arg(1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM),
+                                              arg(2, SCMP_CMP_MASKED_EQ, 0xffffffff, (uint64_t)protocols[j])};
+                rc = add(ctx, SCMP_ACT_ALLOW, "socket", 3, cmp);
+            }
         }
     } else if (!rc && network == NET_ANY) {
         int domains[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};

@@ -89,6 +89,39 @@ struct AdversarialTests {
         #expect(result.values == ["socketpair": "ok", "fionread": "OK", "fork": "7", "thread": "OK"], "\(result.stdoutText) \(result.stderrText)")
     }
 
+    /// A datagram socket of a pair can sendto() a host's pathname socket (/dev/log, journald's),
+    /// a lookup Landlock does not check: only stream pairs are allowed.
+    @Test("a datagram socket pair cannot reach a host socket file")
+    func datagramPairsCannotReachHostSockets() async throws {
+        let folder = try HostFolder()
+        defer { folder.remove() }
+        let path = folder.path + "/host.sock"
+        let host = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(host) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.enumerated() where index < bytes.count - 1 { bytes[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(host, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        chmod(path, 0o777)
+        chmod(folder.path, 0o755)
+        let result = try await Probe().python("""
+            import socket
+            try:
+                a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+                a.sendto(b'hello host', '\(path)'); print('dgram=sent')
+            except OSError as e:
+                print('dgram=' + name(e.errno))
+            """)
+        #expect(result.values["dgram"] == "EPERM", "\(result.stdoutText) \(result.stderrText)")
+        var buffer = [UInt8](repeating: 0, count: 64)
+        #expect(recv(host, &buffer, buffer.count, Int32(MSG_DONTWAIT)) < 0, "the host socket received a datagram")
+    }
+
     @Test("the x32 system call ABI kills the whole process")
     func x32ABIKillsTheProcess() async throws {
         let result = try await Probe().python("print('before', flush=True)\nsc(0x40000000 | 39)\nprint('after')")
@@ -149,10 +182,17 @@ struct AdversarialTests {
                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM); print('udp=made')
             except OSError as e:
                 print('udp=' + name(e.errno))
+            # MPTCP (protocol 262): Landlock's port rules do not cover it.
+            try:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.settimeout(2)
+                s.connect(('127.0.0.1', \(other.port))); print('mptcp=connected')
+            except OSError as e:
+                print('mptcp=' + name(e.errno))
             """, network: .tcp(connect: [allowed.port], bind: []))
         #expect(result.values["\(allowed.port)"] == "connected", "\(result.stdoutText) \(result.stderrText)")
         #expect(result.values["\(other.port)"] == "EACCES", "\(result.stdoutText)")
         #expect(result.values["udp"] == "EPERM")
+        #expect(result.values["mptcp"] == "EPERM", "\(result.stdoutText)")
         #expect(other.accepted() == 0)
     }
 
@@ -412,6 +452,41 @@ struct AdversarialTests {
         #expect(result.values["runner"] == "EPERM")
         #expect(result.values["init"] == "EPERM")
         #expect(result.exitCode == 0 && result.lines.last == "still here")
+    }
+
+    @Test("the program dies with its supervisor when something kills the supervisor", arguments: backends)
+    func theProgramDiesWithItsSupervisor(backend: SandboxBackendChoice) async throws {
+        let probe = Probe()
+        let marker = "wflo-supervisor-\(UUID().uuidString)"
+        var limits = Probe.quick
+        limits.wall = 30
+        var environment: [String: String] = [:]
+        let mark = probe.mark.split(separator: "=", maxSplits: 1)
+        environment[String(mark[0])] = String(mark[1])
+        let request = SandboxRequest(command: ["bash", "-c", "sleep 40 & sleep 40", marker], environment: environment,
+                                     policy: SandboxPolicy(backend: backend, limits: limits, network: .off, killGrace: 0.3))
+        let task = Task { try await Sandbox().run(request) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while probe.survivors().count < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(probe.survivors().count >= 2)
+        // The supervisor: the launcher whose arguments hold the marker and whose parent is not one
+        // of those (the namespaces backend's init is a copy of it).
+        let launchers = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return arguments.first?.hasSuffix("wflo-sandbox-launcher") == true && arguments.contains(marker)
+        } ?? []
+        func parent(_ pid: Int32) -> Int32? {
+            guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+                  let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            return String(decoding: stat[(close + 2)...], as: UTF8.self).split(separator: " ").dropFirst().first.flatMap { Int32($0) }
+        }
+        let supervisor = try #require(launchers.first { parent($0).map { !launchers.contains($0) } ?? false })
+        kill(supervisor, SIGKILL)
+        _ = await task.result
+        let gone = ContinuousClock.now + .seconds(10)
+        while !probe.survivors().isEmpty && ContinuousClock.now < gone { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(probe.survivors().isEmpty, "\(probe.survivors())")
     }
 
     @Test("cancelling the task kills the whole tree")

@@ -189,6 +189,11 @@ final class ChildProcess: Sendable {
             process.state.withLock { $0.reaped = true }
             waitStatus = status
         }
+        // The launcher leads its own process group (setsid). Had it been killed from outside, the
+        // program's processes would outlive it (the parent-death signal reaches only its direct
+        // child): kill what is left of the group. After a normal end the group is already empty,
+        // and its id cannot be reused while any member lives.
+        _ = kill(-pid, SIGKILL)
         outcome.waitStatus = waitStatus
         if stdinOpen { close(stdinFD) }
         for fd in [stdoutFD, stderrFD, reportFD] { close(fd) }
