@@ -217,10 +217,11 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     /// `if:` and its `for_each:` name.
     public var allDependencies: [String] {
         var ids = dependsOn
-        for t in templates + [condition?.template, forEach?.items].compactMap({ $0 }) {
-            for path in t.references where path.count >= 2 && path[0] == "steps" && !ids.contains(path[1]) {
-                ids.append(path[1])
-            }
+        // The condition's references come from its own parse: its text is not a template (a quoted
+        // "{{" is a string there).
+        let paths = (templates + [forEach?.items].compactMap { $0 }).flatMap(\.references) + (condition?.references ?? [])
+        for path in paths where path.count >= 2 && path[0] == "steps" && !ids.contains(path[1]) {
+            ids.append(path[1])
         }
         return ids
     }

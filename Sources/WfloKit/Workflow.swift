@@ -44,8 +44,8 @@ public struct Workflow: Sendable {
             guard seen.insert(step.id).inserted else { throw WorkflowError("duplicate step id '\(step.id)'") }
         }
         let inputs = Set(definition.inputs.map(\.name))
-        func checkReferences(_ templates: [Template], in owner: String) throws {
-            for path in templates.flatMap(\.references) {
+        func checkReferences(_ templates: [Template], condition: Condition? = nil, in owner: String) throws {
+            for path in templates.flatMap(\.references) + (condition?.references ?? []) {
                 switch path.first {
                 case "steps" where path.count >= 2 && !seen.contains(path[1]):
                     throw WorkflowError("\(owner): {{\(path.joined(separator: "."))}} names no step '\(path[1])'")
@@ -56,7 +56,7 @@ public struct Workflow: Sendable {
             }
         }
         for step in definition.steps {
-            try checkReferences(step.templates + [step.condition?.template, step.forEach?.items].compactMap { $0 }, in: "step '\(step.id)'")
+            try checkReferences(step.templates + [step.forEach?.items].compactMap { $0 }, condition: step.condition, in: "step '\(step.id)'")
             for dependency in step.dependsOn where !seen.contains(dependency) {
                 throw WorkflowError("step '\(step.id)' depends on unknown step '\(dependency)'")
             }

@@ -60,6 +60,18 @@ import WfloDSL
         #expect(found.first?.message.contains(message) == true, "\(found)")
     }
 
+    /// A condition is not a template: a quoted "{{" is a string, and the step still waits for the
+    /// step its reference names.
+    @Test func aConditionsDependenciesComeFromItsOwnParse() throws {
+        let definition = try WorkflowParser().parse(yaml: """
+            name: w
+            steps:
+              - {id: a, type: transform, output: "x"}
+              - {id: b, type: transform, output: 1, if: "'{{' in {{steps.a.output}}"}
+            """, file: "w.yaml")
+        #expect(definition.step("b")?.allDependencies == ["a"])
+    }
+
     @Test func aForEachItemReferenceMustNameTheItemVariable() {
         let found = diagnostics("""
             name: w
