@@ -179,6 +179,8 @@ public enum AttemptBeginOutcome: Sendable, Hashable {
     case refused(ledger: LedgerSnapshot, requested: Money)
     /// Nothing was written: the run's budget had room, `limit` did not (`committed` is spent within it).
     case refusedByLimit(limit: BudgetLimit, committed: Money, requested: Money)
+    /// Nothing was written: `wflo cancel` has asked the run to stop, so it starts no more attempts.
+    case runCancelled
 }
 
 public struct AttemptFinish: Sendable, Hashable {

@@ -164,9 +164,42 @@ public struct Executor: Sendable {
         let scheduler = Scheduler(runner: runner, definition: definition, prefix: "", inputs: run.inputs)
         let deadline = definition.timeout.map { run.createdAt.addingTimeInterval($0) }
 
-        let ending: Ending = try await withThrowingTaskGroup(of: Ending?.self) { group in
+        // A resumed run may already be past its deadline or asked to cancel: then nothing starts.
+        var ending: Ending
+        if let stop = try await stopReason(runID: run.id, deadline: deadline, timeout: definition.timeout) {
+            ending = stop
+        } else {
+            ending = try await watched(scheduler, signal: signal, runID: run.id, deadline: deadline, timeout: definition.timeout)
+        }
+        // Steps refused because a cancel was requested (BudgetGovernor) end the run cancelled,
+        // even when the scheduler stopped before the watch saw the request.
+        if case .finished(let outcome) = ending, outcome.stop != nil, let request = try await configuration.store.cancelRequest(runID: run.id) {
+            ending = .stopped(.cancelled, request.message)
+        }
+        switch ending {
+        case .finished(let outcome):
+            return try await finish(run: run, definition: definition, outcome: outcome, stop: outcome.stop)
+        case .stopped(let status, let reason):
+            // In flight when cut off: charged at the reservation, like a call in flight at a crash.
+            _ = try await configuration.store.markInFlightUnsettled(runID: run.id, at: configuration.now())
+            if status == .cancelled, let request = try await configuration.store.cancelRequest(runID: run.id) {
+                try await closePendingApprovals(runID: run.id, request: request)
+            } else {
+                // Stopped by its deadline: nobody is asked to decide a step that can no longer run.
+                try await closePendingApprovals(runID: run.id, by: "wflo (run timeout)", comment: reason)
+            }
+            try await configuration.store.updateRun(id: run.id, status: status, outputs: nil, error: reason, at: configuration.now())
+            configuration.observer.observe(.runFinished(status: status))
+            return RunResult(runID: run.id, status: status, ledger: try await configuration.store.ledger(runID: run.id), outputs: nil, error: reason)
+        }
+    }
+
+    /// Runs the scheduler beside the watch; whichever ends first decides. A stop cancels the
+    /// scheduler's tasks and lets them unwind before returning.
+    private func watched(_ scheduler: Scheduler, signal: RunSignal, runID: String, deadline: Date?, timeout: Double?) async throws -> Ending {
+        try await withThrowingTaskGroup(of: Ending?.self) { group in
             group.addTask { .finished(try await scheduler.run()) }
-            group.addTask { await watch(runID: run.id, deadline: deadline, timeout: definition.timeout) }
+            group.addTask { await watch(runID: runID, deadline: deadline, timeout: timeout) }
             while let next = try await group.next() {
                 guard let ending = next else { continue }
                 if case .stopped(_, let reason) = ending {
@@ -184,31 +217,24 @@ public struct Executor: Sendable {
             }
             throw CancellationError()
         }
-        switch ending {
-        case .finished(let outcome):
-            return try await finish(run: run, definition: definition, outcome: outcome, stop: outcome.stop)
-        case .stopped(let status, let reason):
-            // In flight when cut off: charged at the reservation, like a call in flight at a crash.
-            _ = try await configuration.store.markInFlightUnsettled(runID: run.id, at: configuration.now())
-            if status == .cancelled, let request = try await configuration.store.cancelRequest(runID: run.id) {
-                try await closePendingApprovals(runID: run.id, request: request)
-            }
-            try await configuration.store.updateRun(id: run.id, status: status, outputs: nil, error: reason, at: configuration.now())
-            configuration.observer.observe(.runFinished(status: status))
-            return RunResult(runID: run.id, status: status, ledger: try await configuration.store.ledger(runID: run.id), outputs: nil, error: reason)
-        }
     }
 
     /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled itself.
     private func watch(runID: String, deadline: Date?, timeout: Double?) async -> Ending? {
         while !Task.isCancelled {
-            if let deadline, let timeout, configuration.now() >= deadline {
-                return .stopped(.failed, "run timed out: the workflow's timeout of \(DurationText.describe(timeout)) (counted from the run's start) has passed")
-            }
-            if let request = try? await configuration.store.cancelRequest(runID: runID) {
-                return .stopped(.cancelled, request.message)
-            }
+            if let stop = try? await stopReason(runID: runID, deadline: deadline, timeout: timeout) { return stop }
             try? await Task.sleep(for: .milliseconds(Int64(Executor.cancelPollInterval * 1000)))
+        }
+        return nil
+    }
+
+    /// Why the run must stop now (its deadline passed, a cancel was requested), or nil.
+    private func stopReason(runID: String, deadline: Date?, timeout: Double?) async throws -> Ending? {
+        if let deadline, let timeout, configuration.now() >= deadline {
+            return .stopped(.failed, "run timed out: the workflow's timeout of \(DurationText.describe(timeout)) (counted from the run's start) has passed")
+        }
+        if let request = try await configuration.store.cancelRequest(runID: runID) {
+            return .stopped(.cancelled, request.message)
         }
         return nil
     }
@@ -216,9 +242,13 @@ public struct Executor: Sendable {
     /// A cancelled run's open approval requests are closed as rejected by the cancel, so nobody is
     /// asked to decide a step that can no longer run (and a late `wflo approve` is told so).
     private func closePendingApprovals(runID: String, request: CancelRequest) async throws {
+        try await closePendingApprovals(runID: runID, by: "wflo cancel (\(request.by))", comment: "the run was cancelled")
+    }
+
+    private func closePendingApprovals(runID: String, by: String, comment: String) async throws {
         for pending in try await configuration.store.approvals(runID: runID, status: .pending) {
-            _ = try await configuration.store.decideApproval(ApprovalDecision(requestID: pending.id, verdict: .reject, by: "wflo cancel (\(request.by))",
-                                                                          comment: "the run was cancelled", at: configuration.now()))
+            _ = try await configuration.store.decideApproval(ApprovalDecision(requestID: pending.id, verdict: .reject, by: by,
+                                                                          comment: comment, at: configuration.now()))
         }
     }
 

@@ -225,6 +225,12 @@ public struct SQLiteJournalStore: JournalStore {
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
         try write { db in
             let ledger = try ledger(db, runID: start.runID)
+            // Checked in the same transaction as the budget: once `wflo cancel` is journaled, no
+            // new attempt starts, whether or not the driver has noticed the request yet.
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT cancel_requested_at IS NOT NULL FROM runs WHERE id = ?"),
+                                 arguments: [start.runID]) == true {
+                return .runCancelled
+            }
             if let budget = ledger.budget, ledger.committed + start.reserve > budget {
                 return .refused(ledger: ledger, requested: start.reserve)
             }

@@ -439,6 +439,67 @@ struct ControlFlowTests {
         }
     }
 
+    /// A run left waiting whose cancel was journaled (the canceller died before ending it), or
+    /// whose deadline has passed, starts nothing when resumed: the approved step is never sent.
+    @Test(arguments: ["cancel", "timeout"])
+    func resumingARunThatMustStopStartsNoAttempt(why: String) async throws {
+        try await Harness.with { h in
+            let yaml = """
+                name: gated
+                budget: 0.50\(why == "timeout" ? "\ntimeout: 1h" : "")
+                steps:
+                  - id: ask
+                    type: approval
+                    message: "go?"
+                  - id: go
+                    type: llm
+                    depends_on: ask
+                    model: test-gpt
+                    prompt: "after the approval"
+                    max_tokens: 20
+                """
+            let waiting = try await h.run(yaml, approvals: .noWait)
+            #expect(waiting.status == .waitingApproval)
+            let request = try #require(try await h.store.approvals(runID: waiting.runID, status: .pending).first)
+            _ = try await h.store.decideApproval(ApprovalDecision(requestID: request.id, verdict: .approve, by: "alice", at: Date()))
+            if why == "cancel" {
+                _ = try await h.store.requestCancel(runID: waiting.runID, by: "tester", reason: "stop it", at: Date())
+            }
+            let definition = try WorkflowParser().parse(yaml: yaml, file: "test.yaml")
+            // For the timeout: resumed two hours later (a clock of the executor's, not a wait).
+            let shift: Double = why == "timeout" ? 7_200 : 0
+            let resumed = try await h.executor(now: { Date().addingTimeInterval(shift) }).resume(runID: waiting.runID, definition: definition)
+            #expect(resumed.status == (why == "cancel" ? .cancelled : .failed), "\(resumed.error ?? "")")
+            #expect(resumed.error?.contains(why == "cancel" ? "stop it" : "timed out") == true, "\(resumed.error ?? "")")
+            #expect(h.server.requestCount == 0)
+            #expect(try await h.store.journal(runID: waiting.runID).attempts.isEmpty)
+        }
+    }
+
+    /// A run stopped by its deadline while a step waits for a person closes the request.
+    @Test func aTimedOutRunClosesItsPendingApprovals() async throws {
+        try await Harness.with { h in
+            let yaml = """
+                name: gated
+                budget: 0.50
+                timeout: 1h
+                steps:
+                  - id: ask
+                    type: approval
+                    message: "go?"
+                """
+            let waiting = try await h.run(yaml, approvals: .noWait)
+            #expect(waiting.status == .waitingApproval)
+            let definition = try WorkflowParser().parse(yaml: yaml, file: "test.yaml")
+            let resumed = try await h.executor(approvals: .noWait, now: { Date().addingTimeInterval(7_200) })
+                .resume(runID: waiting.runID, definition: definition)
+            #expect(resumed.status == .failed)
+            let requests = try await h.store.approvals(runID: waiting.runID, status: nil)
+            #expect(requests.map(\.status) == [.rejected])
+            #expect(requests.first?.decidedBy == "wflo (run timeout)")
+        }
+    }
+
     @Test func aRunPastItsTimeoutStops() async throws {
         try await Harness.with { h in
             h.server.on(promptContaining: "slow", .hang)

@@ -85,9 +85,10 @@ struct Harness {
 
     var llm: LLMClient { LLMClient(transport: transport, endpoints: endpoints) }
 
-    func executor(pricing: PricingTable = testPricing, approvals: ApprovalWaitMode = .wait(pollInterval: 0.02)) -> Executor {
+    func executor(pricing: PricingTable = testPricing, approvals: ApprovalWaitMode = .wait(pollInterval: 0.02),
+                  now: @escaping @Sendable () -> Date = { Date() }) -> Executor {
         let sleeps = self.sleeps
-        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer,
+        return Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer, now: now,
                                               sleep: { seconds in sleeps.append(seconds) },
                                               random: { 0.5 }, approvals: approvals))
     }

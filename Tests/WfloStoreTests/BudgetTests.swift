@@ -54,6 +54,17 @@ struct BudgetTests {
         #expect(try await store.beginAttempt(begin("0.02")).attemptID != nil)
     }
 
+    /// Once `wflo cancel` is journaled, no attempt starts, whatever the budget: checked in the
+    /// reservation's own transaction, so a driver that has not yet seen the request sends nothing.
+    @Test func aCancelRequestRefusesEveryNewAttempt() async throws {
+        let store = try SQLiteJournalStore.inMemory()
+        try await store.createRun(sampleRun(budget: nil))
+        _ = try await store.requestCancel(runID: "run-1", by: "tester", reason: nil, at: date(1))
+        let before = try await store.journal(runID: "run-1")
+        #expect(try await store.beginAttempt(start(step: "draft", reserve: "0")) == .runCancelled)
+        #expect(try await store.journal(runID: "run-1") == before)
+    }
+
     @Test func runWithoutBudgetNeverRefuses() async throws {
         let store = try SQLiteJournalStore.inMemory()
         try await store.createRun(sampleRun(budget: nil))
