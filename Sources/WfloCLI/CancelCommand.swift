@@ -33,11 +33,17 @@ struct CancelCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    func validate() throws {
+        guard wait.isFinite, wait >= 0, wait <= 86_400 else {
+            throw ValidationError("--wait must be a number of seconds from 0 to 86400, not \(wait)")
+        }
+    }
+
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
             let runtime = try Runtime(store: store, cassette: nil, pricing: nil)
             do {
-                let runID = try await runtime.store.resolveRunID(prefix: run)
+                let runID = try await ApprovalText.resolveRun(run, in: runtime.store)
                 let result = try await runtime.executor(observer: SilentObserver())
                     .cancel(runID: runID, by: Approver.name(by), reason: reason, wait: wait)
                 try await runtime.close()

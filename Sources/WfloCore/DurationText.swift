@@ -6,13 +6,21 @@ public enum DurationText {
     /// Seconds, or nil when `text` is not a duration (negative ones included).
     public static func seconds(_ text: String) -> Double? {
         let text = text.trimmingCharacters(in: .whitespaces)
-        if Money.isDecimalLiteral(text) { return Double(text).flatMap { $0 >= 0 ? $0 : nil } }
+        if Money.isDecimalLiteral(text) { return Double(text).flatMap(bounded) }
         for (suffix, factor) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)] where text.hasSuffix(suffix) {
             let number = String(text.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
-            if Money.isDecimalLiteral(number), let value = Double(number), value >= 0 { return value * factor }
+            if Money.isDecimalLiteral(number), let value = Double(number) { return bounded(value * factor) }
             return nil
         }
         return nil
+    }
+
+    /// The longest duration read: 100 years. Longer ones (and negative ones) are refused here, once,
+    /// so no caller turns one into milliseconds past the integers' range.
+    public static let maximum: Double = 100 * 366 * 86_400
+
+    private static func bounded(_ value: Double) -> Double? {
+        value.isFinite && value >= 0 && value <= maximum ? value : nil
     }
 
     /// A duration for people, in the units `seconds(_:)` reads: `200ms`, `1.5s`, `42s`, `3m20s`,

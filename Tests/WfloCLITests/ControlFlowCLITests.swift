@@ -76,6 +76,20 @@ struct ControlFlowCLITests {
             max_tokens: 20
         """
 
+    @Test func cancelRefusesAnUnknownRunAndABadWaitClearly() async throws {
+        try await CLITests.withServer { _, wflo, _ in
+            let unknown = try await wflo.run(["cancel", "nosuchrun"])
+            #expect(unknown.status == 2, "\(unknown.stdout)\(unknown.stderr)")
+            #expect(unknown.stderr.contains("nosuchrun"), "\(unknown.stderr)")
+            for bad in ["inf", "nan", "-1"] {
+                let refused = try await wflo.run(["cancel", "nosuchrun", "--wait", bad])
+                #expect(refused.status == 64 || refused.status == 2, "\(bad): \(refused.status) \(refused.stderr)")
+                #expect(!refused.killedBySignal)
+                #expect(refused.stderr.contains("--wait"), "\(bad): \(refused.stderr)")
+            }
+        }
+    }
+
     @Test func cancelFromAnotherTerminalStopsAnInFlightCall() async throws {
         try await CLITests.withServer { server, wflo, directory in
             server.on(promptContaining: "slow please", .hang)

@@ -305,7 +305,7 @@ struct DefinitionReader {
            seconds > 0 || (allowZero && seconds == 0) {
             return seconds
         }
-        error(node, "\(what) must be a duration\(allowZero ? "" : " above zero"): seconds as a number, or text such as 500ms, 2s, 1m, 1h, 7d; not \(shown(node))")
+        error(node, "\(what) must be a duration\(allowZero ? "" : " above zero"): seconds as a number, or text such as 500ms, 2s, 1m, 1h, 7d, at most 100 years; not \(shown(node))")
         return nil
     }
 
