@@ -56,7 +56,7 @@ var targets: [Target] = [
     .executableTarget(name: "wflo-swift-example", dependencies: ["WfloKit"], path: "Examples/swift-api", swiftSettings: swiftSettings),
     // Local servers speaking the providers' wire formats, shared by test targets.
     .target(name: "WfloTesting", dependencies: [
-            "WfloCore",
+            "WfloCore", "CWfloSandbox",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -17,7 +17,7 @@ int wflo_set_dumpable(int dumpable) {
     return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0) == 0 ? 0 : -errno;
 }
 
-int wflo_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int count, pid_t *pid) {
+int wflo_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int count, const char *cwd, pid_t *pid) {
     if (count > 8) return EINVAL;
     // Move the sources out of the way first, so dup2(a, 3) cannot clobber a source that is 3.
     int moved[8];
@@ -34,6 +34,9 @@ int wflo_spawn(const char *path, char *const argv[], char *const envp[], const i
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
     for (int i = 0; i < count; i++) if (moved[i] >= 0) posix_spawn_file_actions_adddup2(&actions, moved[i], i);
+    // Nothing else of ours reaches the child, close-on-exec or not (close_range; no directory read).
+    posix_spawn_file_actions_addclosefrom_np(&actions, count);
+    if (cwd) posix_spawn_file_actions_addchdir_np(&actions, cwd);
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);

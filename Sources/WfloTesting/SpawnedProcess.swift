@@ -1,17 +1,18 @@
 import Foundation
+import CWfloSandbox
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A child process started with `posix_spawn`, for tests that run real executables.
+/// A child process started with `posix_spawn` (the sandbox's own `wflo_spawn`), for tests that
+/// run real executables.
 ///
 /// Foundation's `Process.run()` on Linux (Swift 6.3) lists `/proc/self/fd` by copying whole
 /// 256-byte `d_name` fields from `readdir`'s buffer; when the test process holds a thousand or
 /// more descriptors, the last record can sit at the end of a mapped page and the copy crashes
-/// the whole test run (SIGSEGV in memmove, swift-corelibs-foundation PR #5472). This spawner
-/// reads no directory: the pipes it makes are close-on-exec, so the child inherits only the
-/// three descriptors it is given.
+/// the whole test run (SIGSEGV in memmove, swift-corelibs-foundation PR #5472). `wflo_spawn`
+/// reads no directory: the child gets exactly the three descriptors it is given.
 ///
 /// Output is read from the moment the child starts (a full pipe can never block it) and the
 /// child is reaped by a thread of its own, so nothing here occupies Swift's cooperative pool.
@@ -54,67 +55,34 @@ public final class SpawnedProcess: Sendable {
         var parentEnds: [Int32] = []
         var childEnds: [Int32] = []
         defer { for fd in childEnds { close(fd) } }
+        func fail(_ code: Int32) -> POSIXError {
+            for fd in parentEnds { close(fd) }
+            return POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
         func makePipe() throws -> (read: Int32, write: Int32) {
             var ends: [Int32] = [-1, -1]
-            guard Self.pipe2(&ends, O_CLOEXEC) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            let rc = wflo_pipe(&ends)  // close-on-exec from the start
+            guard rc == 0 else { throw fail(-rc) }
             return (ends[0], ends[1])
         }
         var nullInput: Int32 = -1
         if standardInput == nil {
             nullInput = open("/dev/null", O_RDONLY | O_CLOEXEC)
-            guard nullInput >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            guard nullInput >= 0 else { throw fail(errno) }
             childEnds.append(nullInput)
         }
         let stdinFD = standardInput ?? nullInput
         let stdoutFD: Int32, stderrFD: Int32
         switch output {
         case .pipes:
-            do {
-                let out = try makePipe()
-                parentEnds.append(out.read); childEnds.append(out.write)
-                let err = try makePipe()
-                parentEnds.append(err.read); childEnds.append(err.write)
-                (stdoutFD, stderrFD) = (out.write, err.write)
-            } catch {
-                for fd in parentEnds { close(fd) }
-                throw error
-            }
+            let out = try makePipe()
+            parentEnds.append(out.read); childEnds.append(out.write)
+            let err = try makePipe()
+            parentEnds.append(err.read); childEnds.append(err.write)
+            (stdoutFD, stderrFD) = (out.write, err.write)
         case .descriptor(let fd):
             (stdoutFD, stderrFD) = (fd, fd)
         }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto 0, 1, 2 clears close-on-exec on the copies; every other descriptor this
-        // process opens is close-on-exec (NIO's, SQLite's, the pipes above).
-        posix_spawn_file_actions_adddup2(&actions, stdinFD, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
-        // Belt and braces for a descriptor some library opened without close-on-exec: glibc 2.34+
-        // closes the rest with close_range, reading no directory.
-        if let addCloseFrom = Self.addCloseFrom { _ = addCloseFrom(&actions, 3) }
-        if let directory {
-            guard let addChdir = Self.addChdir else {
-                for fd in parentEnds { close(fd) }
-                throw POSIXError(.ENOSYS)
-            }
-            let rc = directory.withCString { addChdir(&actions, $0) }
-            guard rc == 0 else {
-                for fd in parentEnds { close(fd) }
-                throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL)
-            }
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The child starts with no blocked signals and default handlers (NIO ignores SIGPIPE here).
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -123,11 +91,10 @@ public final class SpawnedProcess: Sendable {
             for p in envp { free(p) }
         }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
-        guard rc == 0 else {
-            for fd in parentEnds { close(fd) }
-            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
-        }
+        let fds = [stdinFD, stdoutFD, stderrFD]
+        let rc = { (cwd: UnsafePointer<CChar>?) in wflo_spawn(executable, argv, envp, fds, 3, cwd, &child) }
+        let spawned = directory.map { $0.withCString { rc($0) } } ?? rc(nil)
+        guard spawned == 0 else { throw fail(spawned) }
         pid = child
         if case .pipes = output {
             stdoutText = Collected(reading: parentEnds[0])
@@ -137,9 +104,13 @@ public final class SpawnedProcess: Sendable {
             stderrText = nil
         }
         Thread.detachNewThread { [child, self] in
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            // Wait for the end without reaping, then reap under the lock: `send` never signals a
+            // pid that has been reaped (and could be reused).
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
             let waiters = self.state.withLock { state in
+                var status: Int32 = 0
+                _ = waitpid(child, &status, 0)
                 state.waitStatus = status
                 defer { state.waiters = [] }
                 return state.waiters
@@ -186,28 +157,6 @@ public final class SpawnedProcess: Sendable {
             if ended { continuation.resume() }
         }
     }
-
-    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), which Swift's Glibc module does not expose.
-    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
-    private static let addChdir: AddChdir? = {
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddChdir.self)
-    }()
-
-    /// glibc's `pipe2` (close-on-exec from the start: another test's spawn in between cannot
-    /// inherit the ends), which Swift's Glibc module does not expose either.
-    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    private static let pipe2: Pipe2 = {
-        guard let symbol = dlsym(nil, "pipe2") else { preconditionFailure("glibc without pipe2") }
-        return unsafeBitCast(symbol, to: Pipe2.self)
-    }()
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), likewise not exposed.
-    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    private static let addCloseFrom: AddCloseFrom? = {
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddCloseFrom.self)
-    }()
 }
 
 /// Everything read from one descriptor until end of file, by a thread of its own.

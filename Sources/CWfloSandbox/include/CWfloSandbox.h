@@ -10,9 +10,9 @@
 int wflo_set_dumpable(int dumpable);
 
 /// posix_spawn of `path` with `fds[i]` (when >= 0) as the child's fd i, for i < count (at most
-/// 8), every signal at its default and none blocked. Other fds are the caller's to mark
-/// close-on-exec. Returns 0 or an errno.
-int wflo_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int count, pid_t *pid);
+/// 8), every other fd closed, every signal at its default and none blocked, in `cwd` when not
+/// NULL. Returns 0 or an errno.
+int wflo_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int count, const char *cwd, pid_t *pid);
 
 /// A pidfd for `pid` (poll it to learn when the process exits), or -errno.
 int wflo_pidfd_open(pid_t pid);

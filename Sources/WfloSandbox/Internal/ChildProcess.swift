@@ -87,7 +87,7 @@ final class ChildProcess: Sendable {
         var pid: pid_t = 0
         let rc = withCStrings(argv) { cArgv in
             withCStrings(env) { cEnv in
-                wflo_spawn(executable, cArgv, cEnv, childFDs, Int32(childFDs.count), &pid)
+                wflo_spawn(executable, cArgv, cEnv, childFDs, Int32(childFDs.count), nil, &pid)
             }
         }
         let clock = ContinuousClock()
