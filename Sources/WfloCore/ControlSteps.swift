@@ -28,6 +28,46 @@ public struct ForEachSettings: Sendable, Hashable, Codable {
     public static func itemID(_ stepID: String, _ index: Int) -> String { "\(stepID)[\(index)]" }
 }
 
+/// Reading the journal ids that ``ForEachSettings/itemID(_:_:)`` and
+/// ``SubWorkflowStepDefinition/childID(_:_:)`` build: `batch[2]/pages[0]/read` is item 0 of
+/// step `pages` of the sub-workflow run by item 2 of step `batch`.
+public enum NestedStepID {
+    /// The ids it is nested under, nearest last: `a[2]/b` → `a`, `a[2]`.
+    public static func ancestors(of id: String) -> [String] {
+        var result: [String] = []
+        var prefix = ""
+        for character in id {
+            if (character == "[" || character == "/") && !prefix.isEmpty { result.append(prefix) }
+            prefix.append(character)
+        }
+        return result
+    }
+
+    /// The top-level step it belongs to: `a[2]/b` → `a`.
+    public static func root(of id: String) -> String { String(id.prefix { $0 != "[" && $0 != "/" }) }
+
+    /// The id as the workflow file writes the step, items not numbered: `a[2]/b[14]` → `a[]/b[]`.
+    public static func asWritten(_ id: String) -> String {
+        guard id.contains("[") else { return id }
+        var out = ""
+        var inIndex = false
+        for character in id {
+            if inIndex && character.isNumber { continue }
+            inIndex = character == "["
+            out.append(character)
+        }
+        return out
+    }
+
+    /// A key that orders ids for reading: items by number (`x[2]` before `x[10]`), each item's
+    /// nested steps after it.
+    public static func sortKey(_ id: String) -> [String] {
+        id.split(omittingEmptySubsequences: false) { $0 == "[" || $0 == "]" || $0 == "/" }.map { part in
+            Int(part).map { String(repeating: "0", count: max(0, 9 - String($0).count)) + String($0) } ?? String(part)
+        }
+    }
+}
+
 /// A `switch` step: routes on a value to the steps of one case; the steps of the other cases
 /// are skipped. Its output is `{value, case, chosen}`.
 public struct SwitchStepDefinition: Sendable, Hashable, Codable {

@@ -123,25 +123,14 @@ public struct RunReport: Sendable, Hashable {
     /// Seconds the run waited for people, over all its approval requests.
     public var approvalWaitSeconds: Double { approvals.map(\.waitedSeconds).reduce(0, +) }
 
-    /// Nested ids in a readable order: items by number (`x[2]` before `x[10]`), each item's
-    /// sub-steps after it.
-    static func nestedOrder(_ a: String, _ b: String) -> Bool {
-        func key(_ id: String) -> [String] {
-            id.split(omittingEmptySubsequences: false) { $0 == "[" || $0 == "]" || $0 == "/" }.map { part in
-                Int(part).map { String(repeating: "0", count: max(0, 9 - String($0).count)) + String($0) } ?? String(part)
-            }
-        }
-        return key(a).lexicographicallyPrecedes(key(b))
-    }
-
     /// Adds each line's usage, cost and attempts to every line it is nested under: `a[2]/b[3]/c`
     /// counts in `a[2]/b[3]`, `a[2]/b`, `a[2]` and `a`, whichever of them are lines.
     static func withSubtotals(_ lines: [StepLine]) -> [StepLine] {
         let index = Dictionary(lines.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         var totals: [Int: Subtotal] = [:]
         for line in lines {
-            for (offset, character) in line.id.enumerated() where character == "[" || character == "/" {
-                guard offset > 0, let parent = index[String(line.id.prefix(offset))] else { continue }
+            for ancestor in NestedStepID.ancestors(of: line.id) {
+                guard let parent = index[ancestor] else { continue }
                 var total = totals[parent] ?? Subtotal(usage: lines[parent].usage, cost: lines[parent].cost,
                                                        attempts: lines[parent].attempts, nestedSteps: 0)
                 total.usage = total.usage + line.usage
@@ -182,7 +171,7 @@ public struct RunReport: Sendable, Hashable {
         var children: [String: [(id: String, type: String)]] = [:]
         var unplanned: [(id: String, type: String)] = []
         for step in journal.steps where !planned.contains(step.stepID) && owner(step.stepID) == step.stepID {
-            let root = String(step.stepID.prefix { $0 != "[" && $0 != "/" })
+            let root = NestedStepID.root(of: step.stepID)
             if planned.contains(root), root != step.stepID { children[root, default: []].append((step.stepID, step.type)) } else {
                 unplanned.append((step.stepID, step.type))
             }
@@ -190,7 +179,9 @@ public struct RunReport: Sendable, Hashable {
         var order: [(id: String, type: String)] = []
         for step in plannedSteps {
             order.append(step)
-            order += (children[step.id] ?? []).sorted { RunReport.nestedOrder($0.id, $1.id) }
+            // Keys worked out once per id, not per comparison.
+            order += (children[step.id] ?? []).map { (key: NestedStepID.sortKey($0.id), step: $0) }
+                .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.step)
         }
         order += unplanned
         let nested = Dictionary(grouping: journal.steps.filter { owner($0.stepID) != $0.stepID }, by: { owner($0.stepID) })

@@ -233,24 +233,6 @@ public struct SpendReport: Sendable, Hashable {
         var workflow: String?
     }
 
-    /// A step id as the workflow file writes it: a for_each's items are one step
-    /// (`listings[3]/describe` → `listings[]/describe`), so a group by step adds up every item of
-    /// every run. The list of expensive steps keeps the items apart.
-    public static func stepAsWritten(_ stepID: String) -> String {
-        guard stepID.contains("[") else { return stepID }
-        var out = ""
-        var index = stepID.startIndex
-        while index < stepID.endIndex {
-            let character = stepID[index]
-            out.append(character)
-            index = stepID.index(after: index)
-            guard character == "[" else { continue }
-            // Skip the item number up to its "]".
-            while index < stepID.endIndex, stepID[index].isNumber { index = stepID.index(after: index) }
-        }
-        return out
-    }
-
     /// The label of attempts that name no model (calls that are not LLM calls).
     public static let noModel = "(no model)"
 
@@ -277,7 +259,7 @@ public struct SpendReport: Sendable, Hashable {
             for attempt in attempts {
                 let k = grouping == .model
                     ? GroupKey(key: attempt.model ?? noModel, workflow: nil)
-                    : GroupKey(key: stepAsWritten(attempt.stepID), workflow: runsByID[attempt.runID]?.workflowName ?? "")
+                    : GroupKey(key: NestedStepID.asWritten(attempt.stepID), workflow: runsByID[attempt.runID]?.workflowName ?? "")
                 groups[k, default: Group(key: k.key, workflow: k.workflow)].add(attempt)
                 runSets[k, default: []].insert(attempt.runID)
             }

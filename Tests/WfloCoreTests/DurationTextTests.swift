@@ -14,3 +14,18 @@ struct DurationTextTests {
         #expect(DurationText.seconds(text) == nil)
     }
 }
+
+/// Reading nested journal ids: the one place reports take them apart.
+struct NestedStepIDTests {
+    @Test func readsAncestorsRootsAndTheWrittenForm() {
+        let id = ForEachSettings.itemID(SubWorkflowStepDefinition.childID(ForEachSettings.itemID("batch", 2), "pages"), 10) + "/read"
+        #expect(id == "batch[2]/pages[10]/read")
+        #expect(NestedStepID.ancestors(of: id) == ["batch", "batch[2]", "batch[2]/pages", "batch[2]/pages[10]"])
+        #expect(NestedStepID.root(of: id) == "batch")
+        #expect(NestedStepID.asWritten(id) == "batch[]/pages[]/read")
+        #expect(NestedStepID.asWritten("step2") == "step2")
+        #expect(NestedStepID.ancestors(of: "plain").isEmpty)
+        let sorted = ["x[10]", "x[2]/a", "x[2]"].sorted { NestedStepID.sortKey($0).lexicographicallyPrecedes(NestedStepID.sortKey($1)) }
+        #expect(sorted == ["x[2]", "x[2]/a", "x[10]"])
+    }
+}

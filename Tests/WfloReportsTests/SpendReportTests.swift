@@ -174,8 +174,8 @@ struct SpendReportTests {
         #expect(report.topSteps.map(\.stepID) == ["researcher", "researcher", "pages[1]/summarize", "pages[1]/summarize",
                                                   "pages[10]/summarize", "pages[10]/summarize", "pages[0]/summarize", "pages[0]/summarize"])
         #expect(report.topSteps[0].cost == Money(string: "0.003")!)
-        #expect(SpendReport.stepAsWritten("batch[2]/summaries[14]/llm") == "batch[]/summaries[]/llm")
-        #expect(SpendReport.stepAsWritten("plain") == "plain")
+        #expect(NestedStepID.asWritten("batch[2]/summaries[14]/llm") == "batch[]/summaries[]/llm")
+        #expect(NestedStepID.asWritten("plain") == "plain")
     }
 
     @Test func sinceLeavesOutRunsStartedBeforeIt() async throws {
