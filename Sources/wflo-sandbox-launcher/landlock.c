@@ -52,7 +52,7 @@ struct ll_net_port_attr {
     uint64_t port;
 };
 
-/// Read-only system paths (those that exist). The runtime adds interpreters' folders with --ro.
+/// Read-only system paths (those that exist); the scratch directory is the only writable place.
 static const char *const system_paths[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"};
 /// Device files the program may read (and /dev/null, /dev/full write).
 static const char *const read_devices[] = {"/dev/zero", "/dev/urandom", "/dev/random"};
@@ -133,12 +133,10 @@ void landlock_apply(const struct config *config, bool filesystem) {
         uint64_t handled = attr.handled_access_fs;
         uint64_t read_only = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR;
         for (size_t i = 0; i < sizeof system_paths / sizeof *system_paths; i++) allow_path(ruleset, system_paths[i], read_only, handled, false);
-        for (int i = 0; i < config->ro_count; i++) allow_path(ruleset, config->ro_paths[i], read_only, handled, false);
         for (size_t i = 0; i < sizeof read_devices / sizeof *read_devices; i++) allow_path(ruleset, read_devices[i], FS_READ_FILE, handled, false);
         for (size_t i = 0; i < sizeof write_devices / sizeof *write_devices; i++)
             allow_path(ruleset, write_devices[i], FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE, handled, false);
         allow_path(ruleset, config->scratch, handled, handled, true);
-        for (int i = 0; i < config->rw_count; i++) allow_path(ruleset, config->rw_paths[i], handled, handled, true);
     }
     if (attr.handled_access_net && config->network == NET_TCP) {
         for (int i = 0; i < config->tcp_connect_count; i++) allow_port(ruleset, config->tcp_connect[i], NET_CONNECT_TCP);

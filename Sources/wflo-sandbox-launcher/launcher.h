@@ -31,7 +31,6 @@ enum layer_bits {
     LAYER_LANDLOCK_SCOPE = 1 << 4,
 };
 
-#define MAX_PATHS 64
 #define MAX_PORTS 64
 
 struct config {
@@ -40,10 +39,6 @@ struct config {
     const char *scratch;          // read-write, the program's working directory
     const char *newroot;          // namespaces: empty directory to build the root in
     const char *rootfs;           // namespaces: a root filesystem image (else host binds)
-    const char *ro_paths[MAX_PATHS];
-    int ro_count;
-    const char *rw_paths[MAX_PATHS];
-    int rw_count;
     uint16_t tcp_connect[MAX_PORTS];
     int tcp_connect_count;
     uint16_t tcp_bind[MAX_PORTS];

@@ -26,7 +26,7 @@
 static void usage(const char *problem) {
     fprintf(stderr, "wflo-sandbox-launcher: %s\n"
             "usage: wflo-sandbox-launcher [--backend process|namespaces] [--network none|tcp|any] --scratch DIR\n"
-            "       [--newroot DIR] [--rootfs DIR] [--ro PATH]... [--rw PATH]... [--tcp-connect PORT]... [--tcp-bind PORT]...\n"
+            "       [--newroot DIR] [--rootfs DIR] [--tcp-connect PORT]... [--tcp-bind PORT]...\n"
             "       [--wall-ms N] [--grace-ms N] [--cpu-seconds N] [--memory BYTES] [--file-size BYTES] [--processes N]\n"
             "       [--open-files N] [--tmpfs BYTES] [--allow-missing LAYER,...] [--assume-missing LAYER,...] [--bpf-fd]\n"
             "       -- PROGRAM [ARG...]\n"
@@ -90,8 +90,6 @@ static void parse(int argc, char **argv, struct config *config) {
         else if (!strcmp(arg, "--scratch")) config->scratch = value;
         else if (!strcmp(arg, "--newroot")) config->newroot = value;
         else if (!strcmp(arg, "--rootfs")) config->rootfs = value;
-        else if (!strcmp(arg, "--ro")) { if (config->ro_count == MAX_PATHS) usage("too many --ro"); config->ro_paths[config->ro_count++] = value; }
-        else if (!strcmp(arg, "--rw")) { if (config->rw_count == MAX_PATHS) usage("too many --rw"); config->rw_paths[config->rw_count++] = value; }
         else if (!strcmp(arg, "--tcp-connect") || !strcmp(arg, "--tcp-bind")) {
             long long port = number(value, arg);
             if (port < 1 || port > 65535) usage("a port is 1-65535");
@@ -215,10 +213,7 @@ int main(int argc, char **argv) {
         if (root) chown_tree(config.scratch, uid, gid);
         child = spawn_namespaced(&config, uid, gid, &inner_status);
     } else {
-        if (root) {
-            chown_tree(config.scratch, uid, gid);
-            for (int i = 0; i < config.rw_count; i++) chown_tree(config.rw_paths[i], uid, gid);
-        }
+        if (root) chown_tree(config.scratch, uid, gid);
         child = fork();
         if (child < 0) fail("fork", "fork failed: %s", strerror(errno));
         if (child == 0) {
