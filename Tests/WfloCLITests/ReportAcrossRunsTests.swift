@@ -7,8 +7,9 @@ import WfloStore
 /// the real executable on a real journal file.
 @Suite(.timeLimit(.minutes(2)))
 struct ReportAcrossRunsTests {
-    /// A journal with three runs (two of `brief` an hour and a day ago, one of `triage` ten days
-    /// ago), written through the store's API, and a `wflo` pointed at it.
+    /// A journal with three runs (two of `brief` an hour and two days ago — on different UTC days
+    /// whatever the time of day — one of `triage` ten days ago), written through the store's API,
+    /// and a `wflo` pointed at it.
     static func withJournal<T>(_ body: (WfloProcess, SQLiteJournalStore, URL) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-report-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -16,7 +17,7 @@ struct ReportAcrossRunsTests {
         let path = directory.appendingPathComponent("wflo.db").path
         let store = try SQLiteJournalStore(path: path)
         let now = Date()
-        for (id, workflow, age) in [("aaa111", "brief", 3_600.0), ("bbb222", "brief", 86_400.0 + 60), ("ccc333", "triage", 10 * 86_400.0)] {
+        for (id, workflow, age) in [("aaa111", "brief", 3_600.0), ("bbb222", "brief", 2 * 86_400.0), ("ccc333", "triage", 10 * 86_400.0)] {
             let at = now.addingTimeInterval(-age)
             try await store.createRun(RunRecord(id: id, workflowName: workflow, workflowPath: "\(workflow).yaml", workflowSource: "name: \(workflow)\n",
                                                 inputs: [:], budget: Money(string: "0.05")!, status: .completed, createdAt: at, updatedAt: at))

@@ -239,7 +239,7 @@ let pricedModels: @Sendable (String) -> String? = { model in
                 timeout: soon
                 output: 1
             """, line: 5, column: 14,
-            message: "step 'a': 'timeout' must be a duration above zero: seconds as a number, or text such as 500ms, 2s, 1m, 1h, 7d; not 'soon'"),
+            message: "step 'a': 'timeout' must be a duration above zero: seconds as a number, or text such as 500ms, 2s, 1m, 1h, 7d, at most 100 years; not 'soon'"),
         BadWorkflow(name: "unknown provider", yaml: """
             name: w
             steps:
