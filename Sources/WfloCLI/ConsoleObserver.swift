@@ -32,7 +32,11 @@ struct ConsoleObserver: RunObserver {
         case .stepRefused(let id, let message):
             Console.out("  ⊘ \(id)  \(message)\n")
         case .budgetAlert(let percent, let committed, let budget):
-            Console.out("  ! budget \(percent)% reached: \(committed.dollars()) of \(budget.dollars())\n")
+            if budget < committed {
+                Console.out("  ! budget exceeded: \(committed.dollars()) spent of \(budget.dollars()) (usage_exceeded_reservation: the provider reported more than was reserved)\n")
+            } else {
+                Console.out("  ! budget \(percent)% reached: \(committed.dollars()) of \(budget.dollars())\n")
+            }
         case .approvalWaiting:
             break  // ApprovalConsole prints the request with the commands to decide it.
         case .approvalDecided(let request):

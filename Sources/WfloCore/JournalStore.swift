@@ -196,9 +196,15 @@ public struct AttemptFinish: Sendable, Hashable {
     public var stepStatus: StepStatus?
     public var stepOutput: JSONValue?
     public var at: Date
+    /// The part of ``cost`` billed per request or per search (zero for most calls).
+    public var fees: Money
+    /// ``AttemptFlag``s the settlement found; one that stops the run is recorded on the run in the same transaction.
+    public var flags: [String]
 
     public init(attemptID: Int64, runID: String, stepID: String, succeeded: Bool, cost: Money, usage: TokenUsage?,
-                error: String?, stepStatus: StepStatus?, stepOutput: JSONValue?, at: Date) {
+                error: String?, stepStatus: StepStatus?, stepOutput: JSONValue?, at: Date, fees: Money = .zero, flags: [String] = []) {
+        self.fees = fees
+        self.flags = flags
         self.attemptID = attemptID
         self.runID = runID
         self.stepID = stepID

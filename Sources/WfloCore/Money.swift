@@ -24,12 +24,31 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
 
     /// Parses a decimal number written as JSON writes numbers (`0.5`, `1.5e-07`, `3`).
     /// Returns nil for anything else, including a number followed by other characters.
+    /// Returns nil for anything else, including a number followed by other characters, and for a
+    /// number `Decimal` cannot hold exactly (NaN, or a magnitude it would silently turn into 0 or NaN):
+    /// a `Money` is always a finite number.
     public init?(string: String) {
         let trimmed = string.trimmingCharacters(in: .whitespaces)
-        guard Money.isDecimalLiteral(trimmed), let value = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")) else {
+        guard Money.isDecimalLiteral(trimmed), let value = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")),
+              Money.isFinite(value), Money.magnitudeIsKept(literal: trimmed, parsed: value) else {
             return nil
         }
         self.amount = value
+    }
+
+    /// False for `Decimal`'s NaN, the only non-finite value it has (arithmetic that overflows yields it).
+    public static func isFinite(_ value: Decimal) -> Bool { !value.isNaN }
+
+    /// True when this amount is a number (not NaN). Every `Money` built from text is; one that came from
+    /// overflowing arithmetic may not be, and every check that compares money must refuse it.
+    public var isFinite: Bool { !amount.isNaN }
+
+    /// `Decimal(string:)` turns huge exponents into 0 (`1e200`) without saying so: a literal whose
+    /// digits are not all zero must not parse to zero.
+    static func magnitudeIsKept(literal: String, parsed: Decimal) -> Bool {
+        guard parsed.isZero else { return true }
+        let mantissa = literal.prefix { $0 != "e" && $0 != "E" }
+        return !mantissa.contains { $0 >= "1" && $0 <= "9" }
     }
 
     /// True when `text` is a plain decimal number (an optional sign, digits, an optional
@@ -127,6 +146,22 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
 }
 
 extension Money {
+    /// The most a pricing table may charge for one unit (a token, a request, a search, an image): far
+    /// above any real price, low enough that a price times any token count stays exact.
+    public static let maximumUnitPrice = Money(1_000)
+
+    /// Why `text` is not an acceptable unit price (a number, not negative, at most
+    /// ``maximumUnitPrice``), or nil when it is. The one rule for every price in every table layer:
+    /// the shipped file, `--pricing` files, `WFLO_PRICING` and a workflow's `pricing:` block.
+    public static func unitPriceProblem(_ text: String) -> String? {
+        guard let price = Money(string: text) else {
+            return "'\(text)' is not a finite decimal number of USD"
+        }
+        if price.isNegative { return "a price cannot be negative (found \(text))" }
+        if maximumUnitPrice < price { return "\(text) USD for one unit is above the \(maximumUnitPrice.description) USD wflo accepts" }
+        return nil
+    }
+
     /// Share of `total` as a percentage, for people (e.g. budget used). Nil when total is zero.
     public func percent(of total: Money) -> Decimal? {
         guard !total.isZero else { return nil }

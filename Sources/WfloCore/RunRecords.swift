@@ -129,10 +129,16 @@ public struct AttemptRecord: Sendable, Hashable, Codable {
     public var cacheHit: Bool
     /// For a cache hit, what the call would have cost at the table's current prices.
     public var saved: Money?
+    /// The part of ``cost`` billed per request or per search rather than per token (nil: none recorded).
+    public var fees: Money?
+    /// What the settlement found (``AttemptFlag``): usage above the reservation, usage the table cannot price.
+    public var flags: [String]
 
     public init(id: Int64, runID: String, stepID: String, number: Int, status: AttemptStatus, model: String?,
                 reserved: Money, cost: Money?, usage: TokenUsage?, error: String?, startedAt: Date, finishedAt: Date?,
-                cacheHit: Bool = false, saved: Money? = nil) {
+                cacheHit: Bool = false, saved: Money? = nil, fees: Money? = nil, flags: [String] = []) {
+        self.fees = fees
+        self.flags = flags
         self.id = id
         self.runID = runID
         self.stepID = stepID
@@ -187,11 +193,14 @@ public struct LedgerSnapshot: Sendable, Hashable, Codable {
     /// Sum of reservations of attempts still running or unsettled.
     public var reserved: Money
     public var budget: Money?
+    /// Set once an attempt's settlement stopped the run (``AttemptFlag/stopsRun(_:)``): why. No attempt starts after it.
+    public var stopReason: String?
 
-    public init(settled: Money, reserved: Money, budget: Money?) {
+    public init(settled: Money, reserved: Money, budget: Money?, stopReason: String? = nil) {
         self.settled = settled
         self.reserved = reserved
         self.budget = budget
+        self.stopReason = stopReason
     }
 
     /// Settled plus reserved: what the budget must cover.
@@ -219,6 +228,52 @@ public struct RunJournal: Sendable, Hashable {
     public var ledger: LedgerSnapshot {
         LedgerSnapshot(settled: attempts.filter { $0.status == .succeeded || $0.status == .failed }.map(\.charged).sum(),
                        reserved: attempts.filter { $0.status == .running || $0.status == .unsettled }.map(\.reserved).sum(),
-                       budget: run.budget)
+                       budget: run.budget,
+                       stopReason: attempts.lazy.compactMap { AttemptFlag.stopReason(flags: $0.flags) }.first)
+    }
+}
+
+/// What a settlement marks on an attempt, and which marks stop the run.
+public enum AttemptFlag {
+    /// The provider reported usage that cost more than the attempt's reservation. It is charged what
+    /// was reported; if the run's spend is then above its budget, no further attempt starts.
+    public static let usageExceededReservation = "usage_exceeded_reservation"
+
+    /// Usage of `field` was reported (non-zero) but the table has no price for it for this model:
+    /// the attempt is charged what is known and the run starts no further attempt.
+    public static func unpricedUsage(_ field: String) -> String { "unpriced_usage:" + field }
+
+    /// The reason a set of flags stops the run, or nil. Only unpriced usage stops it by itself; usage
+    /// above the reservation stops it through the budget (spend above the budget admits nothing).
+    public static func stopReason(flags: [String]) -> String? {
+        let unpriced = flags.filter { $0.hasPrefix("unpriced_usage:") }.map { String($0.dropFirst("unpriced_usage:".count)) }
+        guard !unpriced.isEmpty else { return nil }
+        return "the provider reported usage the pricing table has no price for (\(unpriced.joined(separator: ", "))): "
+            + "its cost is unknown, so the run makes no further paid call; price it in a `pricing:` block or a --pricing file and run again"
+    }
+}
+
+/// The one rule that admits an attempt against a run's ledger (the store applies it in the
+/// reservation's transaction). Fails closed: anything it cannot compare is refused.
+public enum BudgetAdmission {
+    public enum Verdict: Sendable, Hashable {
+        case admit
+        /// `committed + reserve` is above the budget.
+        case overBudget
+        /// An earlier settlement stopped the run (``LedgerSnapshot/stopReason``).
+        case stopped(String)
+        /// The reservation or the ledger is not a finite, non-negative amount.
+        case cannotCompare(String)
+    }
+
+    public static func decide(ledger: LedgerSnapshot, reserve: Money) -> Verdict {
+        for (name, value) in [("reservation", reserve), ("settled", ledger.settled), ("reserved", ledger.reserved)]
+        where !value.isFinite || value.isNegative {
+            return .cannotCompare("the \(name) amount \(value.description) is not a finite, non-negative number of USD")
+        }
+        if let stop = ledger.stopReason { return .stopped(stop) }
+        guard let budget = ledger.budget else { return .admit }
+        guard budget.isFinite else { return .cannotCompare("the budget \(budget.description) is not a finite number of USD") }
+        return ledger.committed + reserve > budget ? .overBudget : .admit
     }
 }

@@ -262,6 +262,21 @@ public struct LLMMessageTemplate: Sendable, Hashable, Codable {
     }
 }
 
+/// A server-side web search a call enables: each search is billed per query by the provider.
+public struct WebSearchSettings: Sendable, Hashable, Codable {
+    /// The most searches one call may make (Anthropic `max_uses`); what bounds its cost.
+    public var maxUses: Int
+    /// `low`, `medium` or `high` (OpenAI-format `search_context_size`); nil: the provider's default.
+    public var contextSize: String?
+
+    public static let contextSizes = ["low", "medium", "high"]
+
+    public init(maxUses: Int, contextSize: String? = nil) {
+        self.maxUses = maxUses
+        self.contextSize = contextSize
+    }
+}
+
 public struct LLMStepDefinition: Sendable, Hashable, Codable {
     public var model: String
     /// `openai` or `anthropic`; nil means: from the pricing table's `litellm_provider`.
@@ -280,11 +295,15 @@ public struct LLMStepDefinition: Sendable, Hashable, Codable {
     public var cache: Bool?
     /// `cache_ttl`: seconds a cached answer stays servable; nil keeps it until cleared.
     public var cacheTTL: Double?
+    /// `web_search:`: the provider's server-side web search tool, bounded by `max_uses` (reserved
+    /// at the highest search fee × `max_uses` before the call). Nil: no search is enabled.
+    public var webSearch: WebSearchSettings?
 
     public init(model: String, provider: LLMProviderKind? = nil, baseURL: String? = nil, system: Template? = nil,
                 prompt: Template? = nil, messages: [LLMMessageTemplate] = [], maxTokens: Int,
                 temperature: Double? = nil, stop: [String] = [], jsonResponse: Bool = false, cache: Bool? = nil,
-                cacheTTL: Double? = nil) {
+                cacheTTL: Double? = nil, webSearch: WebSearchSettings? = nil) {
+        self.webSearch = webSearch
         self.model = model
         self.provider = provider
         self.baseURL = baseURL

@@ -161,15 +161,16 @@ extension StepRunner {
             configuration.observer.observe(.stepStarted(stepID: turnID, type: .llm, model: model, attempt: attempt, reserved: worstCase))
             do {
                 let response = try await configuration.llm.complete(request, timeout: .milliseconds(Int64(timeout * 1000)))
-                // Priced a moment ago; should the table fail now, settling at the reservation keeps the budget safe.
-                let cost = (try? pricing.cost(model: model, usage: response.usage).total) ?? worstCase
+                let settlement = Settlement.of(response.usage, model: model, reserved: worstCase, pricing: pricing, searchContextSize: nil)
+                let cost = settlement.cost
                 let answer = AgentTurn(number: turn, model: model, text: response.text, toolCalls: response.toolCalls,
                                        finishReason: response.finishReason, usage: response.usage, cost: cost,
                                        responseModel: response.model)
                 let now = configuration.now()
                 try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID, succeeded: true,
                                                             cost: cost, usage: response.usage, error: nil,
-                                                            stepStatus: .completed, stepOutput: answer.json, at: now))
+                                                            stepStatus: .completed, stepOutput: answer.json, at: now,
+                                                            fees: settlement.fees, flags: settlement.flags))
                 try await governor.checkAlerts()
                 configuration.observer.observe(.stepCompleted(stepID: turnID, cost: cost, usage: response.usage,
                                                 seconds: now.timeIntervalSince(attemptStart)))

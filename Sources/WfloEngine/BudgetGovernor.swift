@@ -60,6 +60,14 @@ public actor BudgetGovernor {
     }
 
     static func refusalMessage(ledger: LedgerSnapshot, requested: Money, model: String?) -> String {
+        switch BudgetAdmission.decide(ledger: ledger, reserve: requested) {
+        case .stopped(let reason):
+            return "refused before any call: \(reason)"
+        case .cannotCompare(let why):
+            return "refused before any call: \(why), so the budget cannot be checked"
+        case .admit, .overBudget:
+            break
+        }
         let budget = ledger.budget ?? .zero
         let left = budget - ledger.committed
         var text = "refused before any call: worst case \(requested.dollars())"
@@ -70,15 +78,23 @@ public actor BudgetGovernor {
     }
 
     /// Raises each alert threshold the run has newly crossed, once, journaled as `budget_alert`.
+    /// Spend above the budget (a provider reported more usage than was reserved, issue 22.7) raises
+    /// the 100% alert, marked `over_budget` with the attempt's flag.
     public func checkAlerts() async throws {
         guard let budget, !budget.isZero else { return }
         let ledger = try await store.ledger(runID: runID)
         guard let percent = ledger.committed.percent(of: budget) else { return }
-        for threshold in BudgetGovernor.alertThresholds where !alerted.contains(threshold) && percent >= Decimal(threshold) {
+        let over = budget < ledger.committed
+        for threshold in BudgetGovernor.alertThresholds + (over ? [100] : [])
+        where !alerted.contains(threshold) && percent >= Decimal(threshold) {
             alerted.insert(threshold)
-            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "budget_alert",
-                                                    data: ["percent": .int(threshold), "committed_usd": .string(ledger.committed.description),
-                                                           "budget_usd": .string(budget.description)], at: now()))
+            var data: [String: JSONValue] = ["percent": .int(threshold), "committed_usd": .string(ledger.committed.description),
+                                             "budget_usd": .string(budget.description)]
+            if threshold == 100 {
+                data["over_budget"] = true
+                data["flag"] = .string(AttemptFlag.usageExceededReservation)
+            }
+            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "budget_alert", data: .object(data), at: now()))
             observer.observe(.budgetAlert(percent: threshold, committed: ledger.committed, budget: budget))
         }
     }

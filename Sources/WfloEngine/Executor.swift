@@ -255,6 +255,15 @@ public struct Executor: Sendable {
     /// How often a driving process looks for `wflo cancel` (seconds).
     static let cancelPollInterval = 0.2
 
+    /// Why a run whose steps all ran is still out of budget: spend above the budget (usage above a
+    /// reservation), or a settlement that stopped the run (unpriced usage). Nil when neither.
+    static func overrun(_ ledger: LedgerSnapshot) -> String? {
+        if let reason = ledger.stopReason { return reason }
+        guard let budget = ledger.budget, budget < ledger.committed else { return nil }
+        return "\(AttemptFlag.usageExceededReservation): the provider reported usage above what was reserved; "
+            + "spent \(ledger.committed.dollars()) of the budget \(budget.dollars()), so the run made no further paid call"
+    }
+
     private func finish(run: RunRecord, definition: WorkflowDefinition, outcome: WorkflowOutcome?, stop: WorkflowStop?) async throws -> RunResult {
         let outputs = outcome?.outputs ?? [:]
         let waiting = outcome?.waiting ?? []
@@ -288,9 +297,15 @@ public struct Executor: Sendable {
                 error = "outputs: \(problem)"
             }
         }
+        // Issue 22.7 / 25: a provider that reported more than was reserved, or usage the table cannot
+        // price, ends the run out of budget even when no later call was refused.
+        let ledger = try await store.ledger(runID: run.id)
+        if status == .completed || status == .failed, let why = Executor.overrun(ledger) {
+            status = .budgetExceeded
+            error = why + (error.map { "; \($0)" } ?? "")
+        }
         try await store.updateRun(id: run.id, status: status, outputs: runOutputs, error: error, at: configuration.now())
         configuration.observer.observe(.runFinished(status: status))
-        let ledger = try await store.ledger(runID: run.id)
         return RunResult(runID: run.id, status: status, ledger: ledger, outputs: runOutputs, error: error)
     }
 }

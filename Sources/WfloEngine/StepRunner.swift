@@ -268,19 +268,19 @@ struct StepRunner: Sendable {
                                           reserved: prepared.worstCase.cost))
             do {
                 let response = try await configuration.llm.complete(prepared.request, timeout: .milliseconds(Int64(timeout * 1000)))
-                let cost: Money
-                do {
-                    cost = try pricing.cost(model: definition.model, usage: response.usage).total
-                } catch {
-                    // Priced a moment ago, so this cannot happen unless the table is broken: keep the
-                    // budget safe by settling at the reservation.
-                    cost = prepared.worstCase.cost
+                let settlement = Settlement.of(response.usage, model: definition.model, reserved: prepared.worstCase.cost,
+                                               pricing: pricing, searchContextSize: definition.webSearch?.contextSize)
+                let cost = settlement.cost
+                var output = StepRunner.output(of: response, cost: cost, jsonRequested: definition.jsonResponse)
+                if !settlement.flags.isEmpty, case .object(var object) = output {
+                    object["flags"] = .array(settlement.flags.map { .string($0) })
+                    output = .object(object)
                 }
-                let output = StepRunner.output(of: response, cost: cost, jsonRequested: definition.jsonResponse)
                 let now = configuration.now()
                 try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
                                                             cost: cost, usage: response.usage, error: nil,
-                                                            stepStatus: .completed, stepOutput: output, at: now))
+                                                            stepStatus: .completed, stepOutput: output, at: now,
+                                                            fees: settlement.fees, flags: settlement.flags))
                 try await governor.checkAlerts()
                 if let cacheKey, ResponseCache.isCacheable(response) {
                     try await store.storeResponse(CacheEntry(key: cacheKey, namespace: cacheNamespace, model: definition.model,
@@ -360,9 +360,11 @@ struct StepRunner: Sendable {
         if let limit = price.maxOutputTokens, limit > 0 { maxTokens = min(maxTokens, limit) }
         let request = LLMRequest(provider: provider, model: definition.model, system: system, messages: messages,
                                  maxTokens: maxTokens, temperature: definition.temperature, stop: definition.stop,
-                                 jsonResponse: definition.jsonResponse, baseURL: definition.baseURL)
+                                 jsonResponse: definition.jsonResponse, baseURL: definition.baseURL, webSearch: definition.webSearch)
         let body = configuration.llm.encodedBody(request)
-        let shape = RequestShape(bodyBytes: body.count, messageCount: messages.count + (system == nil ? 0 : 1), maxTokens: maxTokens)
+        var shape = RequestShape(bodyBytes: body.count, messageCount: messages.count + (system == nil ? 0 : 1), maxTokens: maxTokens)
+        shape.webSearchMaxUses = definition.webSearch?.maxUses
+        shape.searchContextSize = definition.webSearch?.contextSize
         return PreparedCall(request: request, worstCase: try pricing.worstCase(model: definition.model, request: shape))
     }
 

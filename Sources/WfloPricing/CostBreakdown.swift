@@ -18,9 +18,20 @@ public struct CostBreakdown: Sendable, Hashable {
     public var reasoning: Money
     /// The rates that applied (long-context tier already chosen).
     public var rates: TokenRates
+    /// Audio and image tokens, prompt and completion (at their own rates, else the text rates).
+    public var media: Money
+    /// Billed per call rather than per token: the per-request fee and the web searches.
+    public var fees: Money
+    /// Usage fields reported non-zero for which the table has no price (`web_search_requests`):
+    /// not in ``total``, so the cost is a lower bound; the engine marks the attempt `unpriced_usage`.
+    public var unpriced: [String]
 
     public init(model: String, usage: TokenUsage, input: Money, cachedInput: Money, cacheWrite: Money,
-                output: Money, reasoning: Money, rates: TokenRates) {
+                output: Money, reasoning: Money, rates: TokenRates, media: Money = .zero, fees: Money = .zero,
+                unpriced: [String] = []) {
+        self.media = media
+        self.fees = fees
+        self.unpriced = unpriced
         self.model = model
         self.usage = usage
         self.input = input
@@ -32,7 +43,7 @@ public struct CostBreakdown: Sendable, Hashable {
     }
 
     /// The exact total in USD.
-    public var total: Money { input + cachedInput + cacheWrite + output + reasoning }
+    public var total: Money { input + cachedInput + cacheWrite + output + reasoning + media + fees }
     /// Everything billed for the prompt (input, cache reads, cache writes).
     public var promptCost: Money { input + cachedInput + cacheWrite }
     /// Everything billed for the completion (output and reasoning).

@@ -33,10 +33,25 @@ public struct ModelPrice: Sendable, Hashable {
         }
         for (key, value) in object where ModelPrice.isRateKey(key) {
             switch value {
-            case .number, .null: continue
-            case .string(let text) where Money(string: text) != nil: continue
+            case .null: continue
+            case .number(let text), .string(let text):
+                if let problem = Money.unitPriceProblem(text) {
+                    throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(key)': \(problem)")
+                }
             default:
                 throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(key)': expected a number of USD per token, found \(value.encoded())")
+            }
+        }
+        if let search = object[ModelPrice.searchFeeKey], !search.isNull {
+            let sizes: [(String, JSONValue)] = search.objectValue.map { object in object.map { ($0.key, $0.value) } } ?? [("", search)]
+            for (size, value) in sizes where !value.isNull {
+                let field = size.isEmpty ? ModelPrice.searchFeeKey : "\(ModelPrice.searchFeeKey).\(size)"
+                guard case .number(let text) = value else {
+                    throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(field)': expected a number of USD per search, found \(value.encoded())")
+                }
+                if let problem = Money.unitPriceProblem(text) {
+                    throw PricingError(.malformedEntry, "\(source): model '\(name)', field '\(field)': \(problem)")
+                }
             }
         }
         for key in ["max_output_tokens", "max_input_tokens", "max_tokens"] {
@@ -50,9 +65,9 @@ public struct ModelPrice: Sendable, Hashable {
             }
             for (index, tier) in list.enumerated() {
                 for (key, value) in tier.objectValue ?? [:] where ModelPrice.isRateKey(key) {
-                    if case .number = value { continue }
                     if case .null = value { continue }
-                    if case .string(let text) = value, Money(string: text) != nil { continue }
+                    if case .number(let text) = value, Money.unitPriceProblem(text) == nil { continue }
+                    if case .string(let text) = value, Money.unitPriceProblem(text) == nil { continue }
                     throw PricingError(.malformedEntry, "\(source): model '\(name)', field 'tiered_pricing[\(index)].\(key)': expected a number, found \(value.encoded())")
                 }
             }
@@ -75,7 +90,31 @@ public struct ModelPrice: Sendable, Hashable {
 
     static let rateKeyPrefixes = ["input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
                                   "cache_creation_input_token_cost", "output_cost_per_reasoning_token",
-                                  "output_cost_per_image_token"]
+                                  "output_cost_per_image_token", "input_cost_per_audio_token", "output_cost_per_audio_token",
+                                  "input_cost_per_image_token", "input_cost_per_request"]
+
+    /// `search_context_cost_per_query`: USD per web search, by search context size.
+    static let searchFeeKey = "search_context_cost_per_query"
+
+    /// The fee for one web search at `size` (`low`, `medium`, `high`; nil: the provider's default,
+    /// `low` for Perplexity as Perplexity and LiteLLM bill it, `medium` elsewhere). Nil when the
+    /// table has no price for it.
+    public func searchFee(size: String?) -> Money? {
+        guard let value = fields[ModelPrice.searchFeeKey], !value.isNull else { return nil }
+        if value.objectValue == nil { return ModelPrice.money(value) }
+        let chosen = size ?? (provider == "perplexity" ? "low" : "medium")
+        return ModelPrice.money(value["search_context_size_" + chosen])
+    }
+
+    /// The highest fee for one web search at any context size; nil when none is priced.
+    public var highestSearchFee: Money? {
+        guard let value = fields[ModelPrice.searchFeeKey], !value.isNull else { return nil }
+        if let object = value.objectValue { return object.values.compactMap { ModelPrice.money($0) }.max() }
+        return ModelPrice.money(value)
+    }
+
+    /// `input_cost_per_request`: a fee for every call, whatever its tokens.
+    public var requestFee: Money? { rate("input_cost_per_request") }
 
     /// The rate in a field, exactly as written; nil when absent or null.
     public func rate(_ key: String) -> Money? {

@@ -19,6 +19,8 @@ public struct PricingError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unreadableTable = Code(rawValue: "unreadable_table")
         /// Token counts that cannot be priced (negative numbers).
         public static let invalidUsage = Code(rawValue: "invalid_usage")
+        /// The request would incur a charge the table has no price for (web search without a search price).
+        public static let unpricedUsage = Code(rawValue: "unpriced_usage")
     }
 
     public let code: Code

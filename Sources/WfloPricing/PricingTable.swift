@@ -111,26 +111,48 @@ public struct PricingTable: Sendable {
     /// (long-context tiers reprice the whole request), as LiteLLM's `cost_per_token` chooses them.
     /// - Throws: ``PricingError``: `unknownModel`; `notPricedPerToken` for a model the table prices
     ///   only per image, character or second; `invalidUsage` for negative counts.
-    public func cost(model: String, usage: TokenUsage) throws -> CostBreakdown {
+    ///
+    /// Beyond tokens (issue 25): audio and image tokens, which are part of the prompt or completion
+    /// counts, at `input_cost_per_audio_token`, `output_cost_per_audio_token`,
+    /// `input_cost_per_image_token`, `output_cost_per_image_token` (else at the text rate, as LiteLLM
+    /// bills them); `input_cost_per_request` once per call; each web search at
+    /// `search_context_cost_per_query` for `searchContextSize` (see ``ModelPrice/searchFee(size:)``).
+    /// Searches the table has no price for are listed in ``CostBreakdown/unpriced``, never charged
+    /// as $0 silently.
+    public func cost(model: String, usage: TokenUsage, searchContextSize: String? = nil) throws -> CostBreakdown {
         let price = try priced(model)
         let counts = [usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.cacheWrite1hTokens,
-                      usage.outputTokens, usage.reasoningTokens]
+                      usage.outputTokens, usage.reasoningTokens] + usage.extraCounts.map(\.value)
         guard counts.allSatisfy({ $0 >= 0 }) else {
             throw PricingError(.invalidUsage, "cannot price a negative token count for model '\(model)': \(usage.json.encoded())")
         }
         let rates = TokenRates(price: price, promptTokens: usage.inputTokens)
         // Cached and cache-written tokens are part of the prompt; the rest is billed at the input rate.
-        let plain = max(usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens - usage.cacheWrite1hTokens, 0)
+        let plain = max(usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens - usage.cacheWrite1hTokens
+                        - usage.audioInputTokens - usage.imageInputTokens, 0)
         // Reasoning tokens are part of the output; like LiteLLM, all of them are billed even when a
         // provider reports more reasoning than output.
-        let text = max(usage.outputTokens - usage.reasoningTokens, 0)
+        let text = max(usage.outputTokens - usage.reasoningTokens - usage.audioOutputTokens - usage.imageOutputTokens, 0)
+        let media = (price.rate("input_cost_per_audio_token") ?? rates.input) * usage.audioInputTokens
+            + (price.rate("input_cost_per_image_token") ?? rates.input) * usage.imageInputTokens
+            + (price.rate("output_cost_per_audio_token") ?? rates.output) * usage.audioOutputTokens
+            + (price.rate("output_cost_per_image_token") ?? rates.output) * usage.imageOutputTokens
+        var fees = price.requestFee ?? .zero
+        var unpriced: [String] = []
+        if usage.webSearchRequests > 0 {
+            if let fee = price.searchFee(size: searchContextSize) {
+                fees += fee * usage.webSearchRequests
+            } else {
+                unpriced.append("web_search_requests")
+            }
+        }
         return CostBreakdown(model: price.name, usage: usage,
                              input: rates.input * plain,
                              cachedInput: rates.cacheRead * usage.cachedInputTokens,
                              cacheWrite: rates.cacheWrite * usage.cacheWriteTokens + rates.cacheWrite1h * usage.cacheWrite1hTokens,
                              output: rates.output * text,
                              reasoning: rates.reasoning * usage.reasoningTokens,
-                             rates: rates)
+                             rates: rates, media: media, fees: fees, unpriced: unpriced)
     }
 
     /// Framing tokens counted per message (role markers and separators: 3–4 with OpenAI's chat
@@ -166,7 +188,27 @@ public struct PricingTable: Sendable {
             for rate in [rates.input, rates.cacheRead, rates.cacheWrite, rates.cacheWrite1h] { inputRate = Money.max(inputRate, rate) }
             for rate in [rates.output, rates.reasoning] { outputRate = Money.max(outputRate, rate) }
         }
-        return WorstCaseEstimate(inputTokens: inputBound, outputTokens: outputTokens, inputRate: inputRate, outputRate: outputRate)
+        return WorstCaseEstimate(inputTokens: inputBound, outputTokens: outputTokens, inputRate: inputRate, outputRate: outputRate,
+                                 fees: try worstCaseFees(price, request: request))
+    }
+
+    /// The per-call charges a request can incur: the per-request fee, always; for a request that
+    /// enables web search, the highest search fee × its `max_uses`; for a model that searches on
+    /// every call (Perplexity), the highest search fee once (× `max_uses` when given).
+    /// - Throws: ``PricingError`` (`unpricedUsage`) when the request enables search and the table has
+    ///   no search price for the model: what it would cost is unknown, so it is not sent.
+    func worstCaseFees(_ price: ModelPrice, request: RequestShape) throws -> Money {
+        var fees = price.requestFee ?? .zero
+        let alwaysSearches = price.provider == "perplexity" && price.highestSearchFee != nil
+        guard request.webSearchMaxUses != nil || alwaysSearches else { return fees }
+        guard let fee = price.highestSearchFee else {
+            throw PricingError(.unpricedUsage, """
+                model '\(price.name)' has no search_context_cost_per_query in the pricing table (\(price.source)), so the \
+                web searches this request enables cannot be priced and it is not sent; \(PricingError.howToPrice(price.name))
+                """)
+        }
+        fees += fee * max(request.webSearchMaxUses ?? 1, 1)
+        return fees
     }
 
     /// The entry for `model`, refusing one without per-token prices.

@@ -9,6 +9,11 @@ public struct RequestShape: Sendable, Hashable {
     /// Prompt tokens the provider adds that are not in the body, if the caller knows of any
     /// (for example the system prompt Anthropic adds when tools are offered, up to 346 tokens).
     public var providerOverheadTokens: Int
+    /// The most searches a server-side web search tool the request enables may make (`max_uses`);
+    /// nil when the request enables none.
+    public var webSearchMaxUses: Int?
+    /// The request's search context size (`low`, `medium`, `high`); nil: the provider's default.
+    public var searchContextSize: String?
 
     public init(bodyBytes: Int, messageCount: Int, maxTokens: Int) {
         self.init(bodyBytes: bodyBytes, messageCount: messageCount, maxTokens: maxTokens, providerOverheadTokens: 0)

@@ -10,15 +10,18 @@ public struct WorstCaseEstimate: Sendable, Hashable {
     public var inputRate: Money
     /// The highest per-token rate any completion token can be billed at (output or reasoning).
     public var outputRate: Money
-    /// `inputRate × inputTokens + outputRate × outputTokens`: never below the true cost of the
+    /// The per-call charges held: the per-request fee and the most the request's searches can cost.
+    public var fees: Money
+    /// `inputRate × inputTokens + outputRate × outputTokens + fees`: never below the true cost of the
     /// request, for any split of its prompt into plain, cached and cache-written tokens.
     public var cost: Money
 
-    public init(inputTokens: Int, outputTokens: Int, inputRate: Money, outputRate: Money) {
+    public init(inputTokens: Int, outputTokens: Int, inputRate: Money, outputRate: Money, fees: Money = .zero) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.inputRate = inputRate
         self.outputRate = outputRate
-        self.cost = inputRate * inputTokens + outputRate * outputTokens
+        self.fees = fees
+        self.cost = inputRate * inputTokens + outputRate * outputTokens + fees
     }
 }

@@ -59,6 +59,9 @@ public struct LLMClient: Sendable {
                                                       "parameters": tool.parameters]]
                 })
             }
+            if let search = request.webSearch {
+                object["web_search_options"] = ["search_context_size": .string(search.contextSize ?? "medium")]
+            }
         case .anthropic:
             var systemParts = request.system.map { [$0] } ?? []
             systemParts += request.messages.filter { $0.role == "system" }.map(\.content)
@@ -66,11 +69,13 @@ public struct LLMClient: Sendable {
             if !systemParts.isEmpty { object["system"] = .string(systemParts.joined(separator: "\n\n")) }
             object["messages"] = .array(LLMClient.anthropicMessages(request.messages.filter { $0.role != "system" }))
             if !request.stop.isEmpty { object["stop_sequences"] = .array(request.stop.map(JSONValue.string)) }
-            if !request.tools.isEmpty {
-                object["tools"] = .array(request.tools.map { tool in
-                    ["name": .string(tool.name), "description": .string(tool.description), "input_schema": tool.parameters]
-                })
+            var tools: [JSONValue] = request.tools.map { tool in
+                ["name": .string(tool.name), "description": .string(tool.description), "input_schema": tool.parameters]
             }
+            if let search = request.webSearch {
+                tools.append(["type": "web_search_20250305", "name": "web_search", "max_uses": .int(search.maxUses)])
+            }
+            if !tools.isEmpty { object["tools"] = .array(tools) }
         }
         return .object(object)
     }
@@ -199,10 +204,21 @@ public struct LLMClient: Sendable {
             calls.append(LLMToolCall(id: call["id"]?.stringValue ?? "call_\(index + 1)", name: name,
                                      arguments: arguments?.stringValue ?? arguments?.encoded(sorted: true) ?? "{}"))
         }
+        let prompt = usage["prompt_tokens_details"], completion = usage["completion_tokens_details"]
+        // Searches: Perplexity reports `num_search_queries` (in usage or beside it); a server-tool
+        // count where a compatible server gives one; OpenAI reports none and bills one per request
+        // that enables search (as LiteLLM counts it).
+        let searches = usage["num_search_queries"]?.intValue ?? json["num_search_queries"]?.intValue
+            ?? usage["server_tool_use"]?["web_search_requests"]?.intValue ?? (request.webSearch == nil ? 0 : 1)
         let tokens = TokenUsage(inputTokens: usage["prompt_tokens"]?.intValue ?? 0,
-                                cachedInputTokens: usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0,
+                                cachedInputTokens: prompt?["cached_tokens"]?.intValue ?? 0,
                                 outputTokens: usage["completion_tokens"]?.intValue ?? 0,
-                                reasoningTokens: usage["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
+                                reasoningTokens: completion?["reasoning_tokens"]?.intValue ?? 0,
+                                audioInputTokens: prompt?["audio_tokens"]?.intValue ?? 0,
+                                audioOutputTokens: completion?["audio_tokens"]?.intValue ?? 0,
+                                imageInputTokens: prompt?["image_tokens"]?.intValue ?? 0,
+                                imageOutputTokens: completion?["image_tokens"]?.intValue ?? 0,
+                                webSearchRequests: searches)
         return LLMResponse(id: json["id"]?.stringValue ?? "", model: json["model"]?.stringValue ?? "", text: text,
                            finishReason: choice["finish_reason"]?.stringValue ?? "", usage: tokens,
                            json: jsonRequested ? parseAnswerJSON(text) : nil, toolCalls: calls)
@@ -238,7 +254,8 @@ public struct LLMClient: Sendable {
         // Anthropic's input_tokens excludes cache reads and writes; wflo counts all prompt tokens.
         let tokens = TokenUsage(inputTokens: input + cacheRead + cacheCreation, cachedInputTokens: cacheRead,
                                 cacheWriteTokens: write5m, cacheWrite1hTokens: write1h,
-                                outputTokens: usage["output_tokens"]?.intValue ?? 0)
+                                outputTokens: usage["output_tokens"]?.intValue ?? 0,
+                                webSearchRequests: usage["server_tool_use"]?["web_search_requests"]?.intValue ?? 0)
         return LLMResponse(id: json["id"]?.stringValue ?? "", model: json["model"]?.stringValue ?? "", text: text,
                            finishReason: json["stop_reason"]?.stringValue ?? "", usage: tokens,
                            json: jsonRequested ? parseAnswerJSON(text) : nil, toolCalls: calls)

@@ -81,10 +81,14 @@ public struct LLMRequest: Sendable, Hashable {
     public var baseURL: String?
     /// Tools offered to the model (empty: none, and no `tools` field is sent).
     public var tools: [LLMTool]
+    /// The provider's server-side web search: Anthropic's `web_search` tool with `max_uses`, or
+    /// OpenAI-format `web_search_options`. Nil: none.
+    public var webSearch: WebSearchSettings?
 
     public init(provider: LLMProviderKind, model: String, system: String? = nil, messages: [LLMMessage], maxTokens: Int,
                 temperature: Double? = nil, stop: [String] = [], jsonResponse: Bool = false, baseURL: String? = nil,
-                tools: [LLMTool] = []) {
+                tools: [LLMTool] = [], webSearch: WebSearchSettings? = nil) {
+        self.webSearch = webSearch
         self.provider = provider
         self.model = model
         self.system = system

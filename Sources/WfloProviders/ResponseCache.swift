@@ -28,6 +28,10 @@ public enum ResponseCache {
         ]
         object["system"] = request.system.map(JSONValue.string) ?? .null
         object["temperature"] = request.temperature.map { .number(String($0)) } ?? .null
+        // A call that searches the web answers differently: never served for one that does not.
+        if let search = request.webSearch {
+            object["web_search"] = ["max_uses": .int(search.maxUses), "context_size": search.contextSize.map(JSONValue.string) ?? .null]
+        }
         let canonical = JSONValue.object(object).encoded(sorted: true)
         return hex(SHA256.hash(data: Data(canonical.utf8)))
     }

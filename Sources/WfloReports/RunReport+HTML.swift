@@ -20,6 +20,7 @@ extension RunReport {
         tiles += [("unsettled (USD)", unsettled.dollars()), ("attempts", String(totalAttempts)), ("retries", String(retries)),
                   ("failed attempts", "\(failedAttempts) · \(failedCost.dollars())")]
         if cacheHits > 0 { tiles.append(("cache hits · saved", "\(cacheHits) · \(cacheSavings.dollars())")) }
+        if !fees.isZero { tiles.append(("fees (USD)", fees.dollars())) }
         if !approvals.isEmpty { tiles.append(("approvals · waited", "\(approvals.count) · \(DurationText.describe(approvalWaitSeconds))")) }
         body += HTML.tiles(tiles)
         if !unsettled.isZero {
@@ -27,6 +28,9 @@ extension RunReport {
                 + " unsettled: attempts in flight when a process died, charged at their worst case.</div>\n"
         }
         if let error { body += "<div class=\"err\">" + HTML.escape(error) + "</div>\n" }
+        if !flagNotes.isEmpty {
+            body += "<div class=\"warn\">Flags: " + HTML.escape(flagNotes.joined(separator: "; ")) + " (" + HTML.escape(RunReport.flagsExplained) + ")</div>\n"
+        }
 
         body += "<div class=\"charts\">\n"
         let charged = steps.filter { !$0.cost.isZero }.sorted { $0.cost > $1.cost }

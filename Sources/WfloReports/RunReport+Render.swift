@@ -37,6 +37,7 @@ extension RunReport {
                        "failed_attempts": .int(failedAttempts), "failed_cost_usd": .string(failedCost.exact()),
                        "unsettled_attempts": .int(unsettledAttempts.count), "unsettled_usd": .string(unsettled.exact()),
                        "cache_hits": .int(cacheHits), "cache_savings_usd": .string(cacheSavings.exact()),
+                       "fees_usd": .string(fees.exact()),
                        "approvals": .int(approvals.count), "approval_wait_seconds": .double(approvalWaitSeconds)]
                 .adding(totalUsage.json),
             "approvals": .array(approvals.map { a in
@@ -77,20 +78,20 @@ extension RunReport {
             out += "Cache hits \(cacheHits) · saved \(cacheSavings.dollars()) (not charged)\n"
         }
         out += "\n"
-        let header = ["step", "type", "status", "model", "input", "cached", "cache write", "output", "reasoning", "cost (USD)", "attempts", "time"]
+        let header = ["step", "type", "status", "model", "input", "cached", "cache write", "output", "reasoning", "fees", "cost (USD)", "attempts", "time"]
         var rows = steps.flatMap { s -> [[String]] in
             let shown = s.shown
             return [[s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
                      String(shown.usage.inputTokens), String(shown.usage.cachedInputTokens),
                      String(shown.usage.cacheWriteTokens + shown.usage.cacheWrite1hTokens), String(shown.usage.outputTokens),
-                     String(shown.usage.reasoningTokens), shown.cost, String(shown.attempts),
+                     String(shown.usage.reasoningTokens), s.fees.formatted(decimals: 6), shown.cost, String(shown.attempts),
                      s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]] + (s.agent?.tableRows ?? [])
         }
         let total = totalUsage
         rows.append(["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens),
                      String(total.cacheWriteTokens + total.cacheWrite1hTokens), String(total.outputTokens),
-                     String(total.reasoningTokens), spent.formatted(decimals: 6), String(steps.map(\.attempts).reduce(0, +)), ""])
-        out += TextTable(header: header, rows: rows, rightAligned: Set(4...10)).render(separatorBefore: rows.count - 1)
+                     String(total.reasoningTokens), fees.formatted(decimals: 6), spent.formatted(decimals: 6), String(steps.map(\.attempts).reduce(0, +)), ""])
+        out += TextTable(header: header, rows: rows, rightAligned: Set(4...11)).render(separatorBefore: rows.count - 1)
         if !models.isEmpty {
             out += "\n"
             out += TextTable(header: ["model", "calls", "input", "output", "cost (USD)"],
@@ -119,6 +120,7 @@ extension RunReport {
             out += "\n"
         }
         if let error { out += "\nerror: \(error)\n" }
+        if !flagNotes.isEmpty { out += "\nFlags: " + flagNotes.joined(separator: "; ") + "\n(" + RunReport.flagsExplained + ")\n" }
         if steps.contains(where: { $0.subtotal != nil }) { out += "\n" + RunReport.subtotalNote + "\n" }
         out += "\nAmounts in USD, rounded half-to-even to 6 decimals; --format json gives exact values.\n"
         return out
@@ -132,13 +134,13 @@ extension RunReport {
     }
 
     private func csv() -> String {
-        var lines = ["run_id,step,type,status,model,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,cost_usd,attempts,unsettled_attempts,seconds,retries,failed_attempts,failed_cost_usd"]
+        var lines = ["run_id,step,type,status,model,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,cost_usd,attempts,unsettled_attempts,seconds,retries,failed_attempts,failed_cost_usd,fees_usd,flags"]
         for s in steps {
             let fields = [runID, s.id, s.type, s.status, s.model ?? "", String(s.usage.inputTokens), String(s.usage.cachedInputTokens),
                           String(s.usage.cacheWriteTokens), String(s.usage.cacheWrite1hTokens), String(s.usage.outputTokens),
                           String(s.usage.reasoningTokens), s.cost.exact(), String(s.attempts), String(s.unsettledAttempts),
                           s.seconds.map { String(format: "%.3f", $0) } ?? "",
-                          String(s.retries), String(s.failedAttempts), s.failedCost.exact()]
+                          String(s.retries), String(s.failedAttempts), s.failedCost.exact(), s.fees.exact(), s.flags.joined(separator: " ")]
             lines.append(fields.map(RunReport.csvField).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -162,6 +164,8 @@ extension RunReport {
             out += "- Approvals: " + approvals.map { "`\(RunReport.markdownCell($0.stepID))` \($0.status.rawValue) by \(RunReport.markdownCell($0.decidedBy ?? "-")) after \(DurationText.describe($0.waitedSeconds))" }.joined(separator: "; ") + "\n"
         }
         if let error { out += "- Error: \(RunReport.markdownCell(error))\n" }
+        if !flagNotes.isEmpty { out += "- Flags: \(RunReport.markdownCell(flagNotes.joined(separator: "; "))) (\(RunReport.flagsExplained))\n" }
+        if !fees.isZero { out += "- Fees (per request and per search, part of the cost): \(fees.dollars())\n" }
         out += "\n| step | type | status | model | input | cached | output | reasoning | cost (USD) | attempts |\n"
         out += "|---|---|---|---|---:|---:|---:|---:|---:|---:|\n"
         for s in steps {
@@ -206,7 +210,9 @@ extension RunReport.StepLine {
             "failed_cost_usd": .string(failedCost.exact()),
             "cache_hits": .int(cacheHits),
             "saved_usd": .string(saved.exact()),
+            "fees_usd": .string(fees.exact()),
         ]
+        if !flags.isEmpty { object["flags"] = .array(flags.map { .string($0) }) }
         if let error { object["error"] = .string(error) }
         if let agent { object["agent"] = agent.json }
         if let subtotal {

@@ -33,6 +33,10 @@ public struct RunReport: Sendable, Hashable {
         /// For a step with lines nested under it (a `for_each` step's items, a `workflow` step's
         /// child steps, at any depth): its own line plus all of theirs. Nil for other steps.
         public var subtotal: Subtotal? = nil
+        /// The part of ``cost`` billed per request or per search (issue 25).
+        public var fees: Money = .zero
+        /// What settling its attempts found (`usage_exceeded_reservation`, `unpriced_usage:FIELD`), once each.
+        public var flags: [String] = []
     }
 
     /// What a step and the steps nested under it used and cost together. The run's totals count
@@ -118,6 +122,12 @@ public struct RunReport: Sendable, Hashable {
     /// What failed attempts cost (part of ``spent``).
     public var failedCost: Money { steps.map(\.failedCost).sum() }
     public var cacheHits: Int { steps.map(\.cacheHits).reduce(0, +) }
+    /// What was billed per request or per search (part of ``spent``).
+    public var fees: Money { steps.map(\.fees).sum() }
+    /// `step: flag, flag` for every step whose attempts were flagged; empty when none was. Every format shows it.
+    public var flagNotes: [String] { steps.filter { !$0.flags.isEmpty }.map { "\($0.id): \($0.flags.joined(separator: ", "))" } }
+    static let flagsExplained = "usage_exceeded_reservation: the provider reported more than was reserved, charged as reported; "
+        + "unpriced_usage: usage the pricing table has no price for, not charged, and the run made no further paid call"
     /// What cache hits saved, over all steps (not part of ``spent``).
     public var cacheSavings: Money { steps.map(\.saved).sum() }
     /// Seconds the run waited for people, over all its approval requests.
@@ -221,6 +231,13 @@ public struct RunReport: Sendable, Hashable {
                             agent: record?.type == StepType.agent.rawValue
                                 ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
                                 : nil)
+        }
+        steps = steps.map { line in
+            var line = line
+            let attempts = attemptsByStep[line.id] ?? []
+            line.fees = attempts.compactMap(\.fees).sum()
+            line.flags = attempts.flatMap(\.flags).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            return line
         }
         steps = RunReport.withSubtotals(steps)
         let end = run.updatedAt

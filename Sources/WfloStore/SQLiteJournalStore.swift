@@ -231,7 +231,7 @@ public struct SQLiteJournalStore: JournalStore {
                                  arguments: [start.runID]) == true {
                 return .runCancelled
             }
-            if let budget = ledger.budget, ledger.committed + start.reserve > budget {
+            guard BudgetAdmission.decide(ledger: ledger, reserve: start.reserve) == .admit else {
                 return .refused(ledger: ledger, requested: start.reserve)
             }
             for limit in start.limits {
@@ -276,9 +276,14 @@ public struct SQLiteJournalStore: JournalStore {
             }
             guard row["status"] as String == AttemptStatus.running.rawValue else { return }
             let reserved = try Cells.money(row["reserved_usd"], "attempts.reserved_usd")
-            try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ? WHERE id = ?")
+            try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ?, fees_usd = ?, flags = ? WHERE id = ?")
                 .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
-                                     finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
+                                     finish.error, finish.at.timeIntervalSince1970, finish.fees.isZero ? nil : finish.fees.description,
+                                     finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(), finish.attemptID])
+            if let stop = AttemptFlag.stopReason(flags: finish.flags) {
+                try db.cachedStatement(sql: "UPDATE runs SET stop_reason = COALESCE(stop_reason, ?) WHERE id = ?")
+                    .execute(arguments: [stop, finish.runID])
+            }
             let ledger = try ledger(db, runID: finish.runID)
             try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
                 .execute(arguments: [(ledger.reserved - reserved).description, (ledger.settled + finish.cost).description, finish.runID])
@@ -294,6 +299,7 @@ public struct SQLiteJournalStore: JournalStore {
             }
             var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID)), "cost_usd": .string(finish.cost.description)]
             if let error = finish.error { data["error"] = .string(error) }
+            if !finish.flags.isEmpty { data["flags"] = .array(finish.flags.map { .string($0) }) }
             try EventRow.insert(db, EventRecord(runID: finish.runID, stepID: finish.stepID, kind: kind, data: .object(data), at: finish.at))
         }
     }
@@ -369,12 +375,13 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// The run's ledger row: budget, settled and reserved, kept current by every attempt change.
     private func ledger(_ db: Database, runID: String) throws -> LedgerSnapshot {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT budget_usd, settled_usd, reserved_usd FROM runs WHERE id = ?"),
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT budget_usd, settled_usd, reserved_usd, stop_reason FROM runs WHERE id = ?"),
                                          arguments: [runID]) else {
             throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
         return LedgerSnapshot(settled: try Cells.money(row["settled_usd"], "runs.settled_usd"),
                               reserved: try Cells.money(row["reserved_usd"], "runs.reserved_usd"),
-                              budget: try (row["budget_usd"] as String?).map { try Cells.money($0, "runs.budget_usd") })
+                              budget: try (row["budget_usd"] as String?).map { try Cells.money($0, "runs.budget_usd") },
+                              stopReason: row["stop_reason"])
     }
 }

@@ -22,9 +22,11 @@ extension FakeLLMServer {
         ///   their sum as `cache_creation_input_tokens`).
         /// - `reasoningTokens`: OpenAI `completion_tokens_details.reasoning_tokens`.
         /// - `finishReason`: overrides the provider's finish or stop reason.
+        /// - `billable`: usage billed beyond text tokens (audio and image tokens, web searches), in
+        ///   each format's own fields (see ``FakeBillableUsage``).
         case reply(text: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil,
                    cachedTokens: Int = 0, cacheWrite5mTokens: Int = 0, cacheWrite1hTokens: Int = 0,
-                   reasoningTokens: Int = 0, finishReason: String? = nil)
+                   reasoningTokens: Int = 0, finishReason: String? = nil, billable: FakeBillableUsage = .none)
         /// A successful answer that calls tools — several at once for parallel calls — in the
         /// path's native format: OpenAI `message.tool_calls` (arguments as a JSON string,
         /// `finish_reason: tool_calls`), Anthropic `tool_use` blocks (`stop_reason: tool_use`).
@@ -91,5 +93,29 @@ public struct FakeToolCall: Sendable, Hashable {
         self.name = name
         self.arguments = arguments
         self.id = id
+    }
+}
+
+/// Usage a scripted answer reports beyond text tokens, written in each wire format's own fields:
+/// OpenAI `prompt_tokens_details.audio_tokens` / `image_tokens`, `completion_tokens_details.audio_tokens`
+/// / `image_tokens` and Perplexity's `num_search_queries`; Anthropic
+/// `server_tool_use.web_search_requests`. Audio and image counts are part of the prompt and
+/// completion counts, as the providers report them.
+public struct FakeBillableUsage: Sendable, Hashable {
+    public var audioInputTokens: Int
+    public var audioOutputTokens: Int
+    public var imageInputTokens: Int
+    public var imageOutputTokens: Int
+    public var webSearchRequests: Int
+
+    public static let none = FakeBillableUsage()
+
+    public init(audioInputTokens: Int = 0, audioOutputTokens: Int = 0, imageInputTokens: Int = 0, imageOutputTokens: Int = 0,
+                webSearchRequests: Int = 0) {
+        self.audioInputTokens = audioInputTokens
+        self.audioOutputTokens = audioOutputTokens
+        self.imageInputTokens = imageInputTokens
+        self.imageOutputTokens = imageOutputTokens
+        self.webSearchRequests = webSearchRequests
     }
 }

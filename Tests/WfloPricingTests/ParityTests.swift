@@ -46,7 +46,9 @@ import WfloCore
             }
             let ours: Money
             do {
-                ours = try shippedTable.cost(model: item.model, usage: item.usage).total
+                // `cost_per_token` leaves out per-request fees (BillableParityTests compares those).
+                let breakdown = try shippedTable.cost(model: item.model, usage: item.usage)
+                ours = breakdown.total - breakdown.fees
             } catch let error as PricingError where error.code == .notPricedPerToken {
                 // wflo refuses a model it cannot price per token; LiteLLM bills it as $0 here.
                 if theirs != 0 { mismatches.append("\(item.model): wflo refuses (no per-token price), LiteLLM says \(item.expected)") }

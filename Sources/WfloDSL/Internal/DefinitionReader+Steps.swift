@@ -242,10 +242,50 @@ extension DefinitionReader {
             cacheTTL = duration(t.value, what: "step '\(id)': 'cache_ttl'", allowZero: false)
             ok = ok && cacheTTL != nil
         }
+        var webSearch: WebSearchSettings?
+        if let w = f["web_search"] {
+            webSearch = readWebSearch(w.value, id: id)
+            ok = ok && webSearch != nil
+        }
         guard ok else { return nil }
         return .llm(LLMStepDefinition(model: model, provider: provider, baseURL: baseURL, system: system, prompt: prompt,
                                       messages: messages, maxTokens: maxTokens, temperature: temperature, stop: stop,
-                                      jsonResponse: json, cache: cache, cacheTTL: cacheTTL))
+                                      jsonResponse: json, cache: cache, cacheTTL: cacheTTL, webSearch: webSearch))
+    }
+
+    /// `web_search: {max_uses: N, context_size: low|medium|high}`: `max_uses` is required, since it
+    /// bounds what the searches can cost (each is billed per query) and so what is reserved.
+    mutating func readWebSearch(_ node: Node, id: String) -> WebSearchSettings? {
+        guard case .mapping(let mapping) = node else {
+            error(node, "step '\(id)': 'web_search' must be a mapping such as {max_uses: 3} (max_uses bounds what the searches cost), not \(shown(node))")
+            return nil
+        }
+        var maxUses: Int?
+        var size: String?
+        var ok = true
+        for (key, value) in mapping {
+            switch key.string ?? "" {
+            case "max_uses":
+                maxUses = positiveInt(value, what: "step '\(id)': 'web_search.max_uses'", why: " (it bounds what the searches cost)")
+                ok = ok && maxUses != nil
+            case "context_size":
+                if case .scalar(let scalar) = value, WebSearchSettings.contextSizes.contains(scalar.string) {
+                    size = scalar.string
+                } else {
+                    error(value, "step '\(id)': 'web_search.context_size' must be low, medium or high, not \(shown(value))")
+                    ok = false
+                }
+            case let other:
+                error(key, "step '\(id)': 'web_search' has no field '\(other)'; it takes max_uses and context_size")
+                ok = false
+            }
+        }
+        guard ok else { return nil }
+        guard let maxUses else {
+            error(node, "step '\(id)': 'web_search' needs 'max_uses' (the most searches one call may make): without a bound its cost cannot be reserved")
+            return nil
+        }
+        return WebSearchSettings(maxUses: maxUses, contextSize: size)
     }
 
     /// What every model call sets (llm and agent steps): the `model` (priced), `max_tokens`

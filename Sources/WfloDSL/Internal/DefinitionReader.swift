@@ -40,7 +40,7 @@ struct DefinitionReader {
                                   "egress", "circuit_breaker", "timeout"]
     static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each", "allow_failure"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
-                            "temperature", "stop", "response_format", "cache", "cache_ttl"]
+                            "temperature", "stop", "response_format", "cache", "cache_ttl", "web_search"]
     static let transformFields = ["output"]
     static let approvalFields = ["message", "approvers", "on_timeout"]
     static let approvalSettingsFields = ["approvers", "timeout", "on_timeout"]
@@ -193,16 +193,43 @@ struct DefinitionReader {
         }
         var ok = true
         for (key, value) in mapping {
-            guard case .mapping = value else {
+            guard case .mapping(let fields) = value else {
                 error(value, "pricing for '\(key.string ?? "")' must be a mapping in LiteLLM's format, such as "
                     + "{input_cost_per_token: 1.5e-07, output_cost_per_token: 6.0e-07, litellm_provider: openai}")
                 ok = false
                 continue
             }
+            ok = checkPrices(fields, model: key.string ?? "") && ok
         }
         guard ok else { return nil }
         pricedInFile = Set(mapping.keys.compactMap(\.string))
         return YAMLValue.convert(node)
+    }
+
+    /// Every price of a `pricing:` entry (a field named `*cost*`, and the sizes of
+    /// `search_context_cost_per_query`) must pass `Money.unitPriceProblem`: a finite, non-negative
+    /// number no larger than `Money.maximumUnitPrice` (issue 22.4). Reported at the value's line.
+    mutating func checkPrices(_ fields: Node.Mapping, model: String, prefix: String = "") -> Bool {
+        var ok = true
+        for (key, value) in fields {
+            guard let name = key.string, name.contains("cost") || !prefix.isEmpty else { continue }
+            switch value {
+            case .mapping(let nested):
+                ok = checkPrices(nested, model: model, prefix: prefix + name + ".") && ok
+            case .scalar(let scalar):
+                if scalar.style == .plain, scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty { continue }
+                if let problem = Money.unitPriceProblem(scalar.string) {
+                    error(value, "pricing for '\(model)', field '\(prefix + name)': \(problem); a price is USD per unit, such as 1.5e-07")
+                    ok = false
+                }
+            case .sequence where name == "tiered_pricing":
+                continue  // checked by the pricing table when the block is layered on it
+            default:
+                error(value, "pricing for '\(model)', field '\(prefix + name)' must be a number of USD, not \(shown(value))")
+                ok = false
+            }
+        }
+        return ok
     }
 
     /// The steps in file order; duplicates are reported and dropped.

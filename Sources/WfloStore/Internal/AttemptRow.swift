@@ -20,6 +20,8 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
     var finishedAt: Double?
     var cacheHit: Bool
     var savedUSD: String?
+    var feesUSD: String?
+    var flags: String?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -33,6 +35,8 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
         case finishedAt = "finished_at"
         case cacheHit = "cache_hit"
         case savedUSD = "saved_usd"
+        case feesUSD = "fees_usd"
+        case flags
     }
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
@@ -49,6 +53,13 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
                              cost: try costUSD.map { try Cells.money($0, "attempts.cost_usd") }, usage: usage, error: error,
                              startedAt: Date(timeIntervalSince1970: startedAt),
                              finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), cacheHit: cacheHit,
-                             saved: try savedUSD.map { try Cells.money($0, "attempts.saved_usd") })
+                             saved: try savedUSD.map { try Cells.money($0, "attempts.saved_usd") },
+                             fees: try feesUSD.map { try Cells.money($0, "attempts.fees_usd") },
+                             flags: try flags.map { text -> [String] in
+                                 guard let list = try Cells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
+                                     throw StoreError(.corrupt, "attempts.flags of attempt \(id) is not a list of flags: \(text)")
+                                 }
+                                 return list
+                             } ?? [])
     }
 }

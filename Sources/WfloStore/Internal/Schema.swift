@@ -172,6 +172,15 @@ enum Schema {
                 ALTER TABLE runs ADD COLUMN cancel_reason TEXT;
                 """)
         }
+        migrator.registerMigration("v8_billing_flags") { db in
+            // Issue 25 / 22.7: the per-request and per-search part of an attempt's cost, what its
+            // settlement found (usage above the reservation, unpriced usage), and why the run stopped.
+            try db.execute(sql: """
+                ALTER TABLE attempts ADD COLUMN fees_usd TEXT;
+                ALTER TABLE attempts ADD COLUMN flags TEXT;
+                ALTER TABLE runs ADD COLUMN stop_reason TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -34,11 +34,11 @@ enum FakeWire {
 
     static func action(for behavior: FakeLLMServer.Behavior, request: RecordedRequest, format: Format) -> Action {
         switch behavior {
-        case let .reply(text, promptTokens, completionTokens, cachedTokens, cacheWrite5m, cacheWrite1h, reasoningTokens, finishReason):
+        case let .reply(text, promptTokens, completionTokens, cachedTokens, cacheWrite5m, cacheWrite1h, reasoningTokens, finishReason, billable):
             let overrides = ReplyOverrides(text: text, promptTokens: promptTokens, completionTokens: completionTokens,
                                            cachedTokens: cachedTokens, cacheWrite5mTokens: cacheWrite5m,
                                            cacheWrite1hTokens: cacheWrite1h, reasoningTokens: reasoningTokens,
-                                           finishReason: finishReason)
+                                           finishReason: finishReason, billable: billable)
             return .respond(reply(to: request, format: format, overrides: overrides))
         case let .toolCalls(calls, text, promptTokens, completionTokens):
             let overrides = ReplyOverrides(text: text ?? "", promptTokens: promptTokens, completionTokens: completionTokens,
@@ -127,6 +127,7 @@ enum FakeWire {
         var reasoningTokens: Int
         var finishReason: String?
         var toolCalls: [FakeToolCall] = []
+        var billable: FakeBillableUsage = .none
     }
 
     static func wantsJSON(_ request: RecordedRequest, format: Format) -> Bool {
@@ -183,7 +184,9 @@ enum FakeWire {
         if let override = overrides.finishReason { finish = override }
         let promptBytes = promptParts(of: request).reduce(0) { $0 + $1.utf8.count }
         let prompt = overrides.promptTokens ?? max(1, promptBytes / 4)
-        let completion = overrides.completionTokens ?? (words.count + calls.count + overrides.reasoningTokens)
+        let extra = overrides.billable
+        let completion = overrides.completionTokens
+            ?? (words.count + calls.count + overrides.reasoningTokens + extra.audioOutputTokens + extra.imageOutputTokens)
         let model = json["model"]?.stringValue ?? ""
         let body: JSONValue
         switch format {
@@ -208,14 +211,7 @@ enum FakeWire {
                     "logprobs": .null,
                     "finish_reason": .string(finish),
                 ]],
-                "usage": [
-                    "prompt_tokens": .int(prompt),
-                    "completion_tokens": .int(completion),
-                    "total_tokens": .int(prompt + completion),
-                    "prompt_tokens_details": ["cached_tokens": .int(overrides.cachedTokens), "audio_tokens": 0],
-                    "completion_tokens_details": ["reasoning_tokens": .int(overrides.reasoningTokens), "audio_tokens": 0,
-                                                  "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0],
-                ],
+                "usage": .object(openAIUsage(prompt: prompt, completion: completion, overrides: overrides)),
             ]
         case .anthropic:
             let cacheWrite = overrides.cacheWrite5mTokens + overrides.cacheWrite1hTokens
@@ -235,12 +231,29 @@ enum FakeWire {
                     "cache_creation": ["ephemeral_5m_input_tokens": .int(overrides.cacheWrite5mTokens),
                                        "ephemeral_1h_input_tokens": .int(overrides.cacheWrite1hTokens)],
                     "output_tokens": .int(completion),
+                    "server_tool_use": ["web_search_requests": .int(extra.webSearchRequests), "web_fetch_requests": 0],
                     "service_tier": "standard",
                 ],
             ]
         }
         return Response(status: 200, headers: [("content-type", "application/json"), requestIDHeader(request, format: format)],
                         body: Array(body.encoded(sorted: false).utf8))
+    }
+
+    static func openAIUsage(prompt: Int, completion: Int, overrides: ReplyOverrides) -> [String: JSONValue] {
+        let extra = overrides.billable
+        var usage: [String: JSONValue] = [
+            "prompt_tokens": .int(prompt),
+            "completion_tokens": .int(completion),
+            "total_tokens": .int(prompt + completion),
+            "prompt_tokens_details": ["cached_tokens": .int(overrides.cachedTokens), "audio_tokens": .int(extra.audioInputTokens),
+                                      "image_tokens": .int(extra.imageInputTokens)],
+            "completion_tokens_details": ["reasoning_tokens": .int(overrides.reasoningTokens), "audio_tokens": .int(extra.audioOutputTokens),
+                                          "image_tokens": .int(extra.imageOutputTokens),
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0],
+        ]
+        if extra.webSearchRequests > 0 { usage["num_search_queries"] = .int(extra.webSearchRequests) }
+        return usage
     }
 
     // MARK: - Errors
