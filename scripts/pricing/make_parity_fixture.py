@@ -19,6 +19,8 @@ Format (compact, keys abbreviated):
    "usage": ["input", "cached", "cache_write_5m", "cache_write_1h", "output", "reasoning"],
    "models": [{"m": NAME, "p": PROVIDER, "c": [[input, cached, cw5m, cw1h, output, reasoning, "COST"], ...]},
               {"m": NAME, "p": PROVIDER, "x": "why LiteLLM could not price it"}, ...]}
+plus "billable": LiteLLM's `completion_cost` on responses that carry web searches, audio and image
+tokens, or come from a model with a per-request fee (see billable_cases).
 `input` counts all prompt tokens (cached and cache-written included), `output` all completion tokens
 (reasoning included): LiteLLM's normalised usage, the same as wflo's TokenUsage.
 """
@@ -136,18 +138,71 @@ def run_inside():
             record["x"] = ("%s: %s" % (type(error).__name__, error)).splitlines()[0][:160]
         models.append(record)
 
+    billable = billable_cases(table, litellm)
+
     import importlib.metadata
     fixture = {"litellm": importlib.metadata.version("litellm"),
                "sha256": hashlib.sha256(raw).hexdigest(),
                "billing_time": billing.isoformat(),
                "usage": ["input", "cached", "cache_write_5m", "cache_write_1h", "output", "reasoning"],
-               "models": models}
+               "models": models,
+               "billable": billable}
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(fixture, f, separators=(",", ":"))
         f.write("\n")
-    print("%s: %d models, %d cases, %d not priced by LiteLLM" % (
-        os.path.relpath(OUT, ROOT), len(models), compared, sum(1 for m in models if "x" in m)))
+    print("%s: %d models, %d cases, %d not priced by LiteLLM, %d billable-usage cases" % (
+        os.path.relpath(OUT, ROOT), len(models), compared, sum(1 for m in models if "x" in m), len(billable)))
+
+
+def billable_cases(table, litellm):
+    """`litellm.completion_cost` on responses whose usage carries what is billed beyond text tokens
+    (issue 25): web searches (Anthropic `server_tool_use`, Perplexity's count), audio and image tokens,
+    and per-request fees. One case per model and kind, for every chat model whose entry prices it:
+      {"m": NAME, "p": PROVIDER, "k": KIND, "u": {"input", "output", "audio_in", "audio_out", "image_in", "searches"},
+       "c": "COST"}
+    (`input` and `output` count all prompt and completion tokens, audio and image ones included.)"""
+    from litellm.types.utils import (CompletionTokensDetailsWrapper, ModelResponse, PromptTokensDetailsWrapper,
+                                     ServerToolUse, Usage)
+    cases = []
+    for name in sorted(table):
+        entry = table[name]
+        if name == "sample_spec" or not isinstance(entry, dict) or entry.get("mode") != "chat":
+            continue
+        provider = entry.get("litellm_provider")
+        if provider and not name.startswith(provider + "/") and (provider + "/" + name) in table:
+            continue
+        kinds = []
+        search = entry.get("search_context_cost_per_query")
+        if search is not None and provider in ("anthropic", "perplexity"):
+            kinds.append(("search", dict(input=2700, output=1000, searches=2)))
+        if entry.get("input_cost_per_audio_token") is not None or entry.get("output_cost_per_audio_token") is not None:
+            kinds.append(("audio", dict(input=1000, output=500, audio_in=400, audio_out=200)))
+        if entry.get("input_cost_per_image_token") is not None:
+            kinds.append(("image", dict(input=1000, output=100, image_in=300)))
+        if entry.get("input_cost_per_request") is not None:
+            kinds.append(("request", dict(input=10, output=100)))
+        for kind, u in kinds:
+            prompt_details = {}
+            if u.get("audio_in"):
+                prompt_details["audio_tokens"] = u["audio_in"]
+            if u.get("image_in"):
+                prompt_details["image_tokens"] = u["image_in"]
+            if u.get("searches") and provider == "perplexity":
+                prompt_details["web_search_requests"] = u["searches"]
+            usage = Usage(prompt_tokens=u["input"], completion_tokens=u["output"], total_tokens=u["input"] + u["output"],
+                          prompt_tokens_details=PromptTokensDetailsWrapper(**prompt_details) if prompt_details else None,
+                          completion_tokens_details=CompletionTokensDetailsWrapper(audio_tokens=u["audio_out"])
+                          if u.get("audio_out") else None,
+                          server_tool_use=ServerToolUse(web_search_requests=u["searches"])
+                          if u.get("searches") and provider == "anthropic" else None)
+            try:
+                cost = litellm.completion_cost(completion_response=ModelResponse(model=name, usage=usage), model=name,
+                                               custom_llm_provider=provider)
+            except Exception:  # LiteLLM cannot price it: nothing to compare
+                continue
+            cases.append({"m": name, "p": provider, "k": kind, "u": u, "c": repr(float(cost))})
+    return cases
 
 
 if __name__ == "__main__":
