@@ -70,9 +70,9 @@ public actor BudgetGovernor {
     }
 
     /// Raises each alert threshold the run has newly crossed, once, journaled as `budget_alert`.
-    public func checkAlerts() async throws {
+    /// `ledger` is the run's ledger as the settlement returned it (no second read on the hot path).
+    public func checkAlerts(_ ledger: LedgerSnapshot) async throws {
         guard let budget, !budget.isZero else { return }
-        let ledger = try await store.ledger(runID: runID)
         guard let percent = ledger.committed.percent(of: budget) else { return }
         for threshold in BudgetGovernor.alertThresholds where !alerted.contains(threshold) && percent >= Decimal(threshold) {
             alerted.insert(threshold)

@@ -278,10 +278,10 @@ struct StepRunner: Sendable {
                 }
                 let output = StepRunner.output(of: response, cost: cost, jsonRequested: definition.jsonResponse)
                 let now = configuration.now()
-                try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
-                                                            cost: cost, usage: response.usage, error: nil,
-                                                            stepStatus: .completed, stepOutput: output, at: now))
-                try await governor.checkAlerts()
+                let ledger = try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
+                                                                         cost: cost, usage: response.usage, error: nil,
+                                                                         stepStatus: .completed, stepOutput: output, at: now))
+                try await governor.checkAlerts(ledger)
                 if let cacheKey, ResponseCache.isCacheable(response) {
                     try await store.storeResponse(CacheEntry(key: cacheKey, namespace: cacheNamespace, model: definition.model,
                                                              response: ResponseCache.encode(response), createdAt: now,
