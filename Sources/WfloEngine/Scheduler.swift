@@ -229,8 +229,8 @@ struct Scheduler: Sendable {
         } catch let error as EngineError {
             return try await runner.recordFailure(step, message: error.message, at: started)
         }
-        if items.count > ForEachSettings.maximumItems {
-            return try await runner.recordFailure(step, message: "for_each has \(items.count) items; at most \(ForEachSettings.maximumItems) are allowed in one step (split the list)", at: started)
+        if let problem = ForEachSettings.itemCountProblem(items.count) {
+            return try await runner.recordFailure(step, message: problem, at: started)
         }
         try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .running,
                                                             model: step.kind.model, startedAt: started),
