@@ -49,7 +49,7 @@ func itemsYAML(_ n: Int, parallel: Int) -> String {
 
 func peakMemoryKB() -> Int {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
     return usage.ru_maxrss
 }
 
@@ -126,7 +126,7 @@ func summary(_ values: [Double]) -> (min: Double, median: Double, max: Double) {
 
 func show(_ label: String, _ sample: Sample, per: Int? = nil, baseline: Sample? = nil) -> String {
     let s = summary(sample.wall)
-    var line = String(format: "%@ %8.3f %8.3f %8.3f s", label.padding(toLength: 34, withPad: " ", startingAt: 0), s.min, s.median, s.max)
+    var line = String(format: "%@ %8.3f %8.3f %8.3f s", label.padding(toLength: 44, withPad: " ", startingAt: 0), s.min, s.median, s.max)
     if sample.peakKB > 0 { line += String(format: "  peak %5d MB", sample.peakKB / 1024) }
     if let per { line += String(format: "  %.4f ms/step", s.median / Double(per) * 1000) }
     if let baseline { line += String(format: "  ×%.2f of sqlite3 dump (median)", s.median / summary(baseline.wall).median) }
