@@ -38,6 +38,18 @@ let package = Package(
             dependencies: [.product(name: "WfloSandbox", package: wfloFolder)],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Run: cd Benchmarks && swift run -c release ScaleBenchmark
+        .executableTarget(
+            name: "ScaleBenchmark",
+            dependencies: [.product(name: "Wflo", package: wfloFolder)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Run: cd Benchmarks && python3 -m venv .venv && .venv/bin/pip install aiohttp && swift run -c release ParallelBenchmark
+        .executableTarget(
+            name: "ParallelBenchmark",
+            dependencies: [.product(name: "Wflo", package: wfloFolder)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Run: cd Benchmarks && swift run -c release ReportBenchmark
         .executableTarget(
             name: "ReportBenchmark",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WfloCore
 import WfloDSL
+import WfloEngine
 import WfloReports
 import WfloStore
 
@@ -111,9 +112,10 @@ enum ReportLoader {
             throw CLIError(error.message, exitCode: 2)
         }
         let journal = try await store.journal(runID: runID)
-        // The definition is only needed for the step order; a run whose source no longer
-        // parses still reports what the journal holds.
-        let planned = (try? WorkflowParser().parse(yaml: journal.run.workflowSource, file: journal.run.workflowPath))?
+        // The step order is journaled when the run starts; only a run journaled before that is
+        // read again from its source (and one whose source no longer parses reports what the journal holds).
+        let planned = Executor.journaledStepOrder(journal)
+            ?? (try? WorkflowParser().parse(yaml: journal.run.workflowSource, file: journal.run.workflowPath))?
             .steps.map { (id: $0.id, type: $0.type.rawValue) } ?? []
         return RunReport(journal: journal, plannedSteps: planned)
     }

@@ -15,7 +15,20 @@ public struct ForEachSettings: Sendable, Hashable, Codable {
 
     public static let defaultMaxParallel = 4
     /// Most items one for_each may have: an array from a model or a page cannot start an unbounded run.
-    public static let maximumItems = 10_000
+    /// Measured (ScaleBenchmark, README's Benchmarks): 100,000 transform items run in one step.
+    public static let maximumItems = 100_000
+
+    /// Why `count` items are too many for one for_each, or nil when they fit: the one rule that
+    /// `wflo validate` (an input's default that feeds for_each) and the run (the rendered items) apply.
+    public static func itemCountProblem(_ count: Int) -> String? {
+        count > maximumItems ? "for_each has \(count) items; at most \(maximumItems) are allowed in one step (split the list)" : nil
+    }
+
+    /// The input whose value is the items when `items` is exactly `{{inputs.NAME}}`, else nil.
+    public var itemsInput: String? {
+        guard items.segments.count == 1, case .reference(let path, _) = items.segments[0], path.count == 2, path[0] == "inputs" else { return nil }
+        return path[1]
+    }
 
     public init(items: Template, itemVar: String = "item", maxParallel: Int = ForEachSettings.defaultMaxParallel, failFast: Bool = true) {
         self.items = items

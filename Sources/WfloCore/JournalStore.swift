@@ -30,8 +30,10 @@ public protocol JournalStore: Sendable {
 
     /// Settles an attempt: its exact cost replaces its reservation, and when the attempt
     /// decides the step (success, or a final failure) the step row gets its result, in the
-    /// same transaction, with an event.
-    func finishAttempt(_ finish: AttemptFinish) async throws
+    /// same transaction, with an event. Returns the run's ledger after the settlement (as it was
+    /// when the attempt had already been settled), so the caller's budget alerts need no second read.
+    @discardableResult
+    func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot
 
     /// Records a step that ran with no attempt (no cost, no side effect, e.g. `transform`)
     /// or was decided without running (refused, skipped), with its event: one transaction.

@@ -217,10 +217,11 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     /// `if:` and its `for_each:` name.
     public var allDependencies: [String] {
         var ids = dependsOn
+        var listed = Set(ids)
         // The condition's references come from its own parse: its text is not a template (a quoted
         // "{{" is a string there).
         let paths = (templates + [forEach?.items].compactMap { $0 }).flatMap(\.references) + (condition?.references ?? [])
-        for path in paths where path.count >= 2 && path[0] == "steps" && !ids.contains(path[1]) {
+        for path in paths where path.count >= 2 && path[0] == "steps" && listed.insert(path[1]).inserted {
             ids.append(path[1])
         }
         return ids

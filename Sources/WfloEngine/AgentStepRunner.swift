@@ -167,11 +167,11 @@ extension StepRunner {
                                        finishReason: response.finishReason, usage: response.usage, cost: cost,
                                        responseModel: response.model)
                 let now = configuration.now()
-                try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID, succeeded: true,
-                                                            cost: cost, usage: response.usage, error: nil,
-                                                            stepStatus: .completed, stepOutput: answer.json, at: now,
-                                                            fees: settlement.fees, flags: settlement.flags))
-                try await governor.checkAlerts()
+                let ledger = try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID,
+                                                                                       succeeded: true, cost: cost, usage: response.usage, error: nil,
+                                                                                       stepStatus: .completed, stepOutput: answer.json, at: now,
+                                                                                       fees: settlement.fees, flags: settlement.flags))
+                try await governor.checkAlerts(ledger)
                 configuration.observer.observe(.stepCompleted(stepID: turnID, cost: cost, usage: response.usage,
                                                 seconds: now.timeIntervalSince(attemptStart)))
                 return .answered(answer)

@@ -78,11 +78,11 @@ public actor BudgetGovernor {
     }
 
     /// Raises each alert threshold the run has newly crossed, once, journaled as `budget_alert`.
+    /// `ledger` is the run's ledger as the settlement returned it (no second read on the hot path).
     /// Spend above the budget (a provider reported more usage than was reserved, issue 22.7) raises
     /// the 100% alert, marked `over_budget` with the attempt's flag.
-    public func checkAlerts() async throws {
+    public func checkAlerts(_ ledger: LedgerSnapshot) async throws {
         guard let budget, !budget.isZero else { return }
-        let ledger = try await store.ledger(runID: runID)
         guard let percent = ledger.committed.percent(of: budget) else { return }
         let over = budget < ledger.committed
         for threshold in BudgetGovernor.alertThresholds + (over ? [100] : [])

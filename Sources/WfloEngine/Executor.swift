@@ -41,6 +41,7 @@ public struct Executor: Sendable {
         // Sub-workflow files as they are now: a resume runs the same children even if the files change.
         let children = definition.subWorkflowSources
         if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
+        data[Executor.stepOrderKey] = .array(definition.steps.map { .array([.string($0.id), .string($0.type.rawValue)]) })
         try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: "run_started", data: .object(data), at: now))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
         let lease = try await RunLease.acquire(store: configuration.store, runID: run.id, now: now)
@@ -57,6 +58,24 @@ public struct Executor: Sendable {
         guard let started = journal.events.first(where: { $0.kind == "run_started" }),
               let sources = started.data[workflowSourcesKey]?.objectValue else { return [:] }
         return sources.compactMapValues(\.stringValue)
+    }
+
+    /// Where `run_started` keeps the workflow's steps in file order, each as `[id, type]`.
+    public static let stepOrderKey = "step_order"
+
+    /// The workflow's steps in file order as the run journaled them when it started, so `status` and
+    /// `report` list a run's steps without reading its YAML again (a 100k-step file takes seconds to
+    /// check). Nil for a run journaled before the order was kept.
+    public static func journaledStepOrder(_ journal: RunJournal) -> [(id: String, type: String)]? {
+        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+              let steps = started.data[stepOrderKey]?.arrayValue else { return nil }
+        var order: [(id: String, type: String)] = []
+        order.reserveCapacity(steps.count)
+        for step in steps {
+            guard let pair = step.arrayValue, pair.count == 2, let id = pair[0].stringValue, let type = pair[1].stringValue else { return nil }
+            order.append((id, type))
+        }
+        return order
     }
 
     /// Continues a run from its journal.

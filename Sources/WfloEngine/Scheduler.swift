@@ -92,21 +92,20 @@ struct Scheduler: Sendable {
         var dependencies: [String: [String]] = [:]
         var unmet: [String: Int] = [:]
         var dependents: [String: [String]] = [:]
-        var ready: [StepDefinition] = []
+        var ready = ReadyQueue<StepDefinition>()
         for step in definition.steps where outputs[step.id] == nil {
             let needs = WorkflowDefinition.dependencies(of: step, routes: routes)
             dependencies[step.id] = needs
             let missing = needs.filter { outputs[$0] == nil }
             unmet[step.id] = missing.count
             for dependency in missing { dependents[dependency, default: []].append(step.id) }
-            if missing.isEmpty { ready.append(step) }
+            if missing.isEmpty { ready.push(step, position: position[step.id] ?? 0) }
         }
         func release(_ id: String) {
             for dependent in dependents[id] ?? [] {
                 unmet[dependent, default: 0] -= 1
                 guard unmet[dependent] == 0, let step = byID[dependent] else { continue }
-                let index = ready.firstIndex { (position[$0.id] ?? 0) > (position[dependent] ?? 0) } ?? ready.endIndex
-                ready.insert(step, at: index)
+                ready.push(step, position: position[dependent] ?? 0)
             }
         }
         func apply(_ outcome: StepOutcome, _ id: String) {
@@ -135,8 +134,7 @@ struct Scheduler: Sendable {
         try await withThrowingTaskGroup(of: (String, StepOutcome).self) { group in
             var running = 0
             while true {
-                while stop == nil, !ready.isEmpty {
-                    let step = ready.removeFirst()
+                while stop == nil, let step = ready.popFirst() {
                     var scope = TemplateScope(inputs: inputs, steps: [:])
                     for dependency in dependencies[step.id] ?? [] {
                         scope.steps[dependency] = outputs[dependency]
@@ -231,8 +229,8 @@ struct Scheduler: Sendable {
         } catch let error as EngineError {
             return try await runner.recordFailure(step, message: error.message, at: started)
         }
-        if items.count > ForEachSettings.maximumItems {
-            return try await runner.recordFailure(step, message: "for_each has \(items.count) items; at most \(ForEachSettings.maximumItems) are allowed in one step (split the list)", at: started)
+        if let problem = ForEachSettings.itemCountProblem(items.count) {
+            return try await runner.recordFailure(step, message: problem, at: started)
         }
         try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .running,
                                                             model: step.kind.model, startedAt: started),

@@ -277,11 +277,11 @@ struct StepRunner: Sendable {
                     output = .object(object)
                 }
                 let now = configuration.now()
-                try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
-                                                            cost: cost, usage: response.usage, error: nil,
-                                                            stepStatus: .completed, stepOutput: output, at: now,
-                                                            fees: settlement.fees, flags: settlement.flags))
-                try await governor.checkAlerts()
+                let ledger = try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
+                                                                         cost: cost, usage: response.usage, error: nil,
+                                                                         stepStatus: .completed, stepOutput: output, at: now,
+                                                                         fees: settlement.fees, flags: settlement.flags))
+                try await governor.checkAlerts(ledger)
                 if let cacheKey, ResponseCache.isCacheable(response) {
                     try await store.storeResponse(CacheEntry(key: cacheKey, namespace: cacheNamespace, model: definition.model,
                                                              response: ResponseCache.encode(response), createdAt: now,

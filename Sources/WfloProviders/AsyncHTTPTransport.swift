@@ -10,20 +10,32 @@ import NIOHTTP1
 /// `.connection`; an HTTP error status is returned as a response. Redirects are not followed,
 /// and a refused connection fails at once rather than being retried inside the client.
 /// Call ``shutdown()`` once, before the process exits.
+///
+/// Calls to one host run on as many connections as ``maximumConnectionsPerHost`` (AsyncHTTPClient
+/// keeps 8 by default, which held `max_parallel: 32` to 8 calls in flight, the others waiting for a
+/// connection inside their attempt's time and `timeout:`).
 public final class AsyncHTTPTransport: HTTPTransport {
     private let client: HTTPClient
     private let logger: Logger
     /// Responses larger than this are refused (protects memory from a misbehaving server).
     public let maximumResponseBytes: Int
+    /// How many connections to one host may be open at once: the most calls to it in flight.
+    public let maximumConnectionsPerHost: Int
+    /// The default of ``maximumConnectionsPerHost``: above any `max_parallel` a workflow commonly sets.
+    public static let defaultMaximumConnectionsPerHost = 256
 
     /// - Parameters:
     ///   - maximumResponseBytes: a larger body fails with `.malformedResponse`.
     ///   - connectTimeout: how long to wait for a TCP (and TLS) connection.
+    ///   - maximumConnectionsPerHost: the most calls in flight to one host (at least 1); more wait for a connection.
     ///   - logger: where the HTTP client logs; silent by default.
     public init(maximumResponseBytes: Int = 32 << 20, connectTimeout: Duration = .seconds(10),
+                maximumConnectionsPerHost: Int = AsyncHTTPTransport.defaultMaximumConnectionsPerHost,
                 logger: Logger = Logger(label: "wflo.http", factory: { _ in SwiftLogNoOpLogHandler() })) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .nanoseconds(Self.nanoseconds(connectTimeout))
+        self.maximumConnectionsPerHost = max(1, maximumConnectionsPerHost)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = self.maximumConnectionsPerHost
         configuration.redirectConfiguration = .disallow
         // Fail fast when the host refuses: the engine's retry policy decides (and journals) retries.
         configuration.connectionPool.retryConnectionEstablishment = false

@@ -266,15 +266,17 @@ public struct SQLiteJournalStore: JournalStore {
     ///
     /// Finishing an attempt that is no longer `running` (already finished, or marked unsettled
     /// after a crash) is ignored and changes nothing, so nothing is charged twice.
+    /// - Returns: the run's ledger after the settlement, read in the same transaction.
     /// - Throws: ``StoreError`` `.notFound` when the attempt does not exist or belongs to another run.
-    public func finishAttempt(_ finish: AttemptFinish) async throws {
+    @discardableResult
+    public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
         try write { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT run_id, status, reserved_usd FROM attempts WHERE id = ?"),
                                              arguments: [finish.attemptID]),
                   row["run_id"] as String == finish.runID else {
                 throw StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in the journal at \(path)")
             }
-            guard row["status"] as String == AttemptStatus.running.rawValue else { return }
+            guard row["status"] as String == AttemptStatus.running.rawValue else { return try ledger(db, runID: finish.runID) }
             let reserved = try Cells.money(row["reserved_usd"], "attempts.reserved_usd")
             try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ?, fees_usd = ?, flags = ? WHERE id = ?")
                 .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
@@ -284,9 +286,11 @@ public struct SQLiteJournalStore: JournalStore {
                 try db.cachedStatement(sql: "UPDATE runs SET stop_reason = COALESCE(stop_reason, ?) WHERE id = ?")
                     .execute(arguments: [stop, finish.runID])
             }
-            let ledger = try ledger(db, runID: finish.runID)
+            let before = try ledger(db, runID: finish.runID)
+            let after = LedgerSnapshot(settled: before.settled + finish.cost, reserved: before.reserved - reserved, budget: before.budget,
+                                       stopReason: before.stopReason)
             try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
-                .execute(arguments: [(ledger.reserved - reserved).description, (ledger.settled + finish.cost).description, finish.runID])
+                .execute(arguments: [after.reserved.description, after.settled.description, finish.runID])
             if let status = finish.stepStatus {
                 try db.cachedStatement(sql: "UPDATE steps SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND step_id = ?")
                     .execute(arguments: [status.rawValue, finish.stepOutput?.encoded(), finish.error, finish.at.timeIntervalSince1970,
@@ -301,6 +305,7 @@ public struct SQLiteJournalStore: JournalStore {
             if let error = finish.error { data["error"] = .string(error) }
             if !finish.flags.isEmpty { data["flags"] = .array(finish.flags.map { .string($0) }) }
             try EventRow.insert(db, EventRecord(runID: finish.runID, stepID: finish.stepID, kind: kind, data: .object(data), at: finish.at))
+            return after
         }
     }
 

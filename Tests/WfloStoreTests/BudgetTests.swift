@@ -19,6 +19,20 @@ struct BudgetTests {
         #expect(try await store.journal(runID: "run-1") == before)
     }
 
+    @Test func settlingReturnsTheLedgerItWrote() async throws {
+        let store = try SQLiteJournalStore.inMemory()
+        try await store.createRun(sampleRun(budget: "0.10"))
+        let first = try #require(try await store.beginAttempt(start(step: "outline", reserve: "0.04")).attemptID)
+        _ = try await store.beginAttempt(start(step: "facts", reserve: "0.05"))
+
+        let settled = try await store.finishAttempt(finish(first, step: "outline", cost: "0.03"))
+
+        #expect(settled == LedgerSnapshot(settled: money("0.03"), reserved: money("0.05"), budget: money("0.10")))
+        #expect(try await store.ledger(runID: "run-1") == settled)
+        // Settling it again changes nothing and returns the ledger as it is.
+        #expect(try await store.finishAttempt(finish(first, step: "outline", cost: "0.09")) == settled)
+    }
+
     @Test(arguments: [("0.02", true), ("0.0200000000001", false), ("0", true)])
     func reservationFitsExactlyUpToTheBudget(reserve: String, fits: Bool) async throws {
         let store = try SQLiteJournalStore.inMemory()

@@ -10,18 +10,19 @@ extension DefinitionReader {
         var edges: [String: [String]] = [:]
         for draft in drafts {
             var waitsFor: [String] = []
+            var waitsForSet = Set<String>()
             for dependency in draft.dependsOn {
                 if dependency.id == draft.id {
                     error(dependency.node, "step '\(draft.id)' depends on itself")
                 } else if known.contains(dependency.id) {
-                    if !waitsFor.contains(dependency.id) { waitsFor.append(dependency.id) }
+                    if waitsForSet.insert(dependency.id).inserted { waitsFor.append(dependency.id) }
                 } else {
                     error(dependency.node, "step '\(draft.id)' depends on unknown step '\(dependency.id)'"
                           + Suggestion.phrase(for: dependency.id, in: ids))
                 }
             }
-            for referenced in checkReferences(draft.templates, inputs: inputs, stepIDs: ids, selfID: draft.id)
-            where !waitsFor.contains(referenced) {
+            for referenced in checkReferences(draft.templates, inputs: inputs, stepIDs: ids, known: known, selfID: draft.id)
+            where waitsForSet.insert(referenced).inserted {
                 waitsFor.append(referenced)
             }
             edges[draft.id] = waitsFor
@@ -33,7 +34,7 @@ extension DefinitionReader {
                 edges[target, default: []].append(draft.id)
             }
         }
-        _ = checkReferences(outputSites, inputs: inputs, stepIDs: ids, selfID: nil)
+        _ = checkReferences(outputSites, inputs: inputs, stepIDs: ids, known: known, selfID: nil)
 
         let nodes = Dictionary(drafts.map { ($0.id, $0.node) }, uniquingKeysWith: { first, _ in first })
         for cycle in DependencyGraph(ids: ids, edges: edges).cycles() {
@@ -44,10 +45,13 @@ extension DefinitionReader {
 
     /// Reports every reference that names no declared input, no other existing step's output,
     /// and no secret. Returns the ids of the steps referenced (that exist and are not `selfID`).
+    /// `known` is `stepIDs` as a set: one lookup per reference, whatever the number of steps.
     mutating func checkReferences(_ sites: [TemplateSite], inputs: [InputDefinition], stepIDs: [String],
-                                  selfID: String?) -> [String] {
+                                  known: Set<String>, selfID: String?) -> [String] {
         var referenced: [String] = []
+        var referencedSet = Set<String>()
         let inputNames = inputs.map(\.name)
+        let declaredInputs = Set(inputNames)
         for site in sites {
             for segment in site.template.segments {
                 guard case .reference(let path, let offset) = segment else { continue }
@@ -59,7 +63,7 @@ extension DefinitionReader {
                         error(at: at, "\(shownPath) needs an input name: {{inputs.NAME}}")
                         continue
                     }
-                    if !inputNames.contains(path[1]) {
+                    if !declaredInputs.contains(path[1]) {
                         var message = "\(shownPath): the workflow declares no input '\(path[1])'"
                         let suggestion = Suggestion.phrase(for: path[1], in: inputNames)
                         if !suggestion.isEmpty {
@@ -80,9 +84,9 @@ extension DefinitionReader {
                     let id = path[1]
                     if id == selfID {
                         error(at: at, "\(shownPath): step '\(id)' cannot use its own output")
-                    } else if !stepIDs.contains(id) {
+                    } else if !known.contains(id) {
                         error(at: at, "\(shownPath): there is no step '\(id)'" + Suggestion.phrase(for: id, in: stepIDs))
-                    } else if !referenced.contains(id) {
+                    } else if referencedSet.insert(id).inserted {
                         referenced.append(id)
                     }
                 case "secrets":

@@ -43,8 +43,9 @@ extension DefinitionReader {
             case .scalar:
                 if let s = text(d.value, what: "step '\(id)': 'depends_on'") { draft.dependsOn = [(s, d.value)] }
             case .sequence(let sequence):
+                var listed = Set<String>()
                 for item in sequence {
-                    if let s = text(item, what: "step '\(id)': each item of 'depends_on'"), !draft.dependsOn.contains(where: { $0.id == s }) {
+                    if let s = text(item, what: "step '\(id)': each item of 'depends_on'"), listed.insert(s).inserted {
                         draft.dependsOn.append((s, item))
                     }
                 }

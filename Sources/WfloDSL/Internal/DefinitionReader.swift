@@ -167,6 +167,7 @@ struct DefinitionReader {
         }
 
         checkSwitches(drafts)
+        checkForEachSizes(drafts, inputs: inputs)
         checkGraph(drafts, inputs: inputs, outputSites: outputSites)
 
         guard let name, diagnostics.isEmpty else { return nil }
