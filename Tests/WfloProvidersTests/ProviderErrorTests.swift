@@ -62,6 +62,11 @@ struct ProviderErrorTests {
                   retryable: true, messagePart: "cannot reach 127.0.0.1"),
     ]
 
+    /// The kinds a workflow may list in `non_retryable_errors` are exactly the kinds a call fails with.
+    @Test func retryPolicyKnowsEveryErrorKindByItsRawValue() {
+        #expect(ProviderError.Kind.allCases.map(\.rawValue) == RetryPolicy.errorKinds)
+    }
+
     @Test(arguments: cases)
     func providerFailureIsClassifiedWithTheProvidersMessage(_ expected: ErrorCase) async throws {
         try await withFakeProvider { server, client in
