@@ -7,7 +7,7 @@ extension RunReport {
     /// fetched. Step ids, model names and errors are escaped.
     func html() -> String {
         var body = "<h1>Run " + HTML.escape(runID) + "</h1>\n"
-        body += "<p class=\"sub\">workflow " + HTML.escape(workflow) + " · " + HTML.escape(status.rawValue)
+        body += "<p class=\"sub\">workflow " + HTML.escape(workflow) + " · " + HTML.escape(shownStatus)
             + " · started " + HTML.escape(RunReport.iso(createdAt)) + " · updated " + HTML.escape(RunReport.iso(updatedAt)) + "</p>\n"
         var tiles: [(String, String)] = [("spent (USD)", spent.dollars())]
         if let budget {
@@ -51,6 +51,15 @@ extension RunReport {
             total: ["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens), String(total.outputTokens),
                     String(total.reasoningTokens), spent.formatted(decimals: 6), String(totalAttempts), String(retries),
                     failedCost.formatted(decimals: 6), ""])
+        for s in steps {
+            guard let agent = s.agent else { continue }
+            // An agent's turns and tool calls (their cost is part of its row above).
+            body += "<h2>Agent " + HTML.escape(s.id) + ": turns and tool calls</h2>\n"
+            body += HTML.table(header: ["turn / tool call", "type", "status", "model", "input", "cached", "output", "reasoning", "cost (USD)", "attempts"],
+                               rows: agent.tableRows.map { [$0[0].trimmingCharacters(in: .whitespaces), $0[1], $0[2], $0[3], $0[4], $0[5],
+                                                            $0[7], $0[8], $0[9], $0[10]] },
+                               numeric: Set(4...9))
+        }
         let failures = steps.filter { $0.error != nil }
         if !failures.isEmpty {
             body += "<h2>Step errors</h2>\n"

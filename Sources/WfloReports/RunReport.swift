@@ -91,6 +91,9 @@ public struct RunReport: Sendable, Hashable {
     public var runID: String
     public var workflow: String
     public var status: RunStatus
+    /// What the report shows for ``status``: also `interrupted` (a running run whose driver is
+    /// gone) or `waiting_approval` (its live driver waits for a person); see ``RunStatus/shown(driverAlive:awaitingDecision:)``.
+    public var shownStatus: String
     public var budget: Money?
     /// Settled exact costs plus unsettled reservations: what the budget is charged.
     public var spent: Money
@@ -152,6 +155,7 @@ public struct RunReport: Sendable, Hashable {
         runID = run.id
         workflow = run.workflowName
         status = run.status
+        shownStatus = run.status.rawValue
         budget = run.budget
         outputs = run.outputs
         error = run.error

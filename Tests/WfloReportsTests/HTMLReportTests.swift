@@ -58,6 +58,24 @@ struct HTMLReportTests {
         #expect(html.contains(report.spent.formatted(decimals: 6)))
     }
 
+    /// A run that spent a small part of its budget is drawn at the scale of its spend, not as a
+    /// flat line at $0 under a budget line far above.
+    @Test func cumulativeSpendIsScaledToWhatWasSpent() async throws {
+        let j = try TestJournal.make()
+        defer { j.remove() }
+        let t = Date.testNow
+        try await j.run("r2", workflow: "w", at: t, budget: Money(string: "10")!, status: .completed)
+        try await j.attempt("r2", "a", model: "m", cost: "0.003", at: t)
+        try await j.attempt("r2", "b", model: "m", cost: "0.005", at: t.addingTimeInterval(2))
+        let html = RunReport(journal: try await j.store.journal(runID: "r2")).render(.html)
+        Self.expectSelfContainedAndEscaped(html, svgCount: 3)
+        #expect(html.contains("budget $10.000000 is off the scale (0.1% of it spent)"), "\(html)")
+        #expect(!html.contains("stroke-dasharray"), "no budget line drawn at the bottom of the chart")
+        // The axis tops out just above the spend ($0.008), not at the budget.
+        #expect(!html.contains(">$10.00<"))
+        #expect(html.range(of: #">\$0\.0(080|100)<"#, options: .regularExpression) != nil, "\(html)")
+    }
+
     @Test func spendReportIsOnePageWithTheDailyChartAndTheGroupsChart() async throws {
         let j = try await Self.hostileJournal()
         defer { j.remove() }

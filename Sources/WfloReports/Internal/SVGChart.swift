@@ -74,7 +74,10 @@ enum SVGChart {
         let left = 90.0, right = 24.0, top = 16.0, bottom = 40.0, plotHeight = 240.0
         let plotWidth = width - left - right
         let total = points.last.map { double($0.cumulative) } ?? 0
-        let axis = niceAxis(max(total, budget.map(double) ?? 0))
+        // Scaled to what was spent, so a run that used 1% of its budget is not a flat line at $0;
+        // the budget line is drawn when it is in range (spend at least a quarter of it).
+        let budgetInRange = budget.map { total > 0 && double($0) <= total * 4 } ?? false
+        let axis = niceAxis(budgetInRange ? max(total, budget.map(double) ?? 0) : total)
         let end = points.map { $0.at.timeIntervalSince(start) }.max() ?? 0
         // A run that took under a second (a replay) is drawn charge by charge, evenly spaced.
         let byOrder = end < 1
@@ -94,7 +97,10 @@ enum SVGChart {
         }
         path += " H\(format(left + plotWidth))"
         out += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(palette[0])\" stroke-width=\"2\"/>\n" + dots
-        if let budget {
+        if let budget, !budgetInRange {
+            let share = total > 0 ? String(format: " (%.1f%% of it spent)", total / max(double(budget), .leastNonzeroMagnitude) * 100) : ""
+            out += "<text x=\"\(format(left + plotWidth - 4))\" y=\"\(format(top + 12))\" text-anchor=\"end\" fill=\"#cf222e\">budget \(HTML.escape(budget.dollars())) is off the scale\(share)</text>\n"
+        } else if let budget {
             let by = y(double(budget))
             out += "<line x1=\"\(format(left))\" y1=\"\(format(by))\" x2=\"\(format(left + plotWidth))\" y2=\"\(format(by))\" stroke=\"#cf222e\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
             out += "<text x=\"\(format(left + plotWidth - 4))\" y=\"\(format(by - 6))\" text-anchor=\"end\" fill=\"#cf222e\">budget \(HTML.escape(budget.dollars()))</text>\n"
