@@ -39,15 +39,11 @@ extension PricingTable {
     /// - Throws: ``PricingError`` (`unreadableTable`) when the shipped table cannot be found or read,
     ///   or an overlay is missing or not JSON; `malformedEntry` for a bad entry.
     public static func load(overlays: [String] = [], environment: [String: String]) throws -> PricingTable {
-        let shipped: String
-        if let path = environment["WFLO_PRICING_TABLE"], !path.isEmpty {
-            shipped = path
-        } else if let found = locateShippedTable(currentDirectory: FileManager.default.currentDirectoryPath) {
-            shipped = found
-        } else {
+        guard let shipped = shippedTablePath(environment: environment) else {
             throw PricingError(.unreadableTable, """
-                cannot find pricing/\(shippedFileName) (looked in the folders above the wflo executable and above \
-                the current folder); set WFLO_PRICING_TABLE to its path
+                cannot find pricing/\(shippedFileName) (looked in ../share/wflo/pricing beside the wflo executable's \
+                folder, where scripts/install.sh puts it, and in the folders above the executable and above the current \
+                folder); set WFLO_PRICING_TABLE to its path
                 """)
         }
         var table = try read(path: shipped)
@@ -56,6 +52,12 @@ extension PricingTable {
             table = try table.layered(withFile: path)
         }
         return table
+    }
+
+    /// The shipped table in use: `WFLO_PRICING_TABLE`, else ``locateShippedTable(currentDirectory:executable:)``.
+    static func shippedTablePath(environment: [String: String]) -> String? {
+        if let path = environment["WFLO_PRICING_TABLE"], !path.isEmpty { return path }
+        return locateShippedTable(currentDirectory: FileManager.default.currentDirectoryPath)
     }
 
     /// The shipped table's path: installed beside the executable (`../share/wflo/pricing/`), else
@@ -90,12 +92,7 @@ extension PricingTable {
     /// Where the shipped table comes from, for `wflo --version`: its path and, from the
     /// `SOURCE.json` beside it, the package version and date it was taken from.
     public static func shippedTableOrigin(environment: [String: String]) -> String {
-        let path: String
-        if let override = environment["WFLO_PRICING_TABLE"], !override.isEmpty {
-            path = override
-        } else if let found = locateShippedTable(currentDirectory: FileManager.default.currentDirectoryPath) {
-            path = found
-        } else {
+        guard let path = shippedTablePath(environment: environment) else {
             return "pricing table not found (set WFLO_PRICING_TABLE, or install with scripts/install.sh)"
         }
         let source = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("SOURCE.json").path

@@ -78,6 +78,12 @@ struct ControlFlowCLITests {
 
     @Test func cancelRefusesAnUnknownRunAndABadWaitClearly() async throws {
         try await CLITests.withServer { _, wflo, _ in
+            // No journal yet: said so, and none is created by asking.
+            let nothing = try await wflo.run(["cancel", "nosuchrun"])
+            #expect(nothing.status == 2, "\(nothing.stdout)\(nothing.stderr)")
+            #expect(nothing.stderr.contains("no journal at"), "\(nothing.stderr)")
+            let card = WfloProcess.repositoryRoot.appendingPathComponent("Examples/transform/workflow.yaml").path
+            #expect(try await wflo.run(["run", card, "--input", "recipient=Ada"]).status == 0)
             let unknown = try await wflo.run(["cancel", "nosuchrun"])
             #expect(unknown.status == 2, "\(unknown.stdout)\(unknown.stderr)")
             #expect(unknown.stderr.contains("nosuchrun"), "\(unknown.stderr)")
