@@ -3,7 +3,7 @@ import WfloCore
 
 extension RunReport {
     /// One self-contained HTML page: summary, charts (cost by step, cost by model, cumulative
-    /// spend against the budget) and the tables. Inline CSS and SVG only: no script, nothing
+    /// spend against the budget, the steps' timeline) and the tables. Inline CSS and SVG only: no script, nothing
     /// fetched. Step ids, model names and errors are escaped.
     func html() -> String {
         var body = "<h1>Run " + HTML.escape(runID) + "</h1>\n"
@@ -30,10 +30,17 @@ extension RunReport {
 
         body += "<div class=\"charts\">\n"
         let charged = steps.filter { !$0.cost.isZero }.sorted { $0.cost > $1.cost }
-        body += HTML.figure("Cost by step", SVGChart.horizontalBars(charged.map { ($0.id, $0.cost) }, accessibleName: "cost by step"))
-        body += HTML.figure("Cost by model", SVGChart.horizontalBars(models.map { ($0.model, $0.cost) }, accessibleName: "cost by model"))
+        // A colour means a model, the same in both charts (grey: a step with no model).
+        let colorOfModel = Dictionary(models.enumerated().map { ($1.model, SVGChart.palette[$0 % SVGChart.palette.count]) }) { first, _ in first }
+        body += HTML.figure("Cost by step (colour: model)",
+                            SVGChart.horizontalBars(charged.map { ($0.id, $0.cost) }, colors: charged.map { colorOfModel[$0.model ?? ""] ?? "#8c959f" },
+                                                    accessibleName: "cost by step"))
+        body += HTML.figure("Cost by model", SVGChart.horizontalBars(models.map { ($0.model, $0.cost) }, colors: models.map { colorOfModel[$0.model] ?? "#8c959f" },
+                                                                     accessibleName: "cost by model"))
         body += HTML.figure(budget == nil ? "Cumulative spend (no budget)" : "Cumulative spend against the budget",
                             SVGChart.cumulative(timeline, start: createdAt, budget: budget, accessibleName: "cumulative spend"))
+        body += HTML.figure("Step timeline", SVGChart.stepTimeline(steps, approvals: approvals, start: createdAt, end: updatedAt,
+                                                                 accessibleName: "step timeline"))
         body += "</div>\n"
 
         body += "<h2>Steps</h2>\n"

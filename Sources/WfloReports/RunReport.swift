@@ -33,6 +33,11 @@ public struct RunReport: Sendable, Hashable {
         /// For a step with lines nested under it (a `for_each` step's items, a `workflow` step's
         /// child steps, at any depth): its own line plus all of theirs. Nil for other steps.
         public var subtotal: Subtotal? = nil
+        /// When the step started and ended (its first attempt's start to its last attempt's
+        /// end), for the timeline; and when each attempt after the first started (retries).
+        public var startedAt: Date? = nil
+        public var endedAt: Date? = nil
+        public var retryStarts: [Date] = []
     }
 
     /// What a step and the steps nested under it used and cost together. The run's totals count
@@ -210,10 +215,11 @@ public struct RunReport: Sendable, Hashable {
                 byModel[m] = line
             }
             var seconds: Double?
-            if let start = record?.startedAt ?? attempts.first?.startedAt, let end = record?.finishedAt ?? attempts.last?.finishedAt {
+            let start = record?.startedAt ?? attempts.first?.startedAt, end = record?.finishedAt ?? attempts.last?.finishedAt
+            if let start, let end {
                 seconds = end.timeIntervalSince(start)
             }
-            return StepLine(id: planned.id, type: record?.type ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
+            var line = StepLine(id: planned.id, type: record?.type ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
@@ -225,6 +231,10 @@ public struct RunReport: Sendable, Hashable {
                             agent: record?.type == StepType.agent.rawValue
                                 ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
                                 : nil)
+            line.startedAt = start
+            line.endedAt = end
+            line.retryStarts = attempts.filter { $0.number > 1 && $0.stepID == planned.id }.map(\.startedAt)
+            return line
         }
         steps = RunReport.withSubtotals(steps)
         let end = run.updatedAt
