@@ -124,6 +124,9 @@ struct ProviderErrorTests {
         let error = await providerError { _ = try await client.complete(request(.openai), timeout: .seconds(10)) }
         #expect(error?.kind == .connection)
         #expect(error?.isRetryable == true)
+        // Said in the user's words, not NIO's ("connection reset (error set): … (errno: 111)").
+        #expect(error?.message.contains("connection refused: nothing listens there") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("errno") == false, "\(String(describing: error))")
         try await transport.shutdown()
     }
 
