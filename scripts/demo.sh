@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 log=$(mktemp)
-echo "Building wflo (the first build fetches nothing but compiles the dependencies: a few minutes)…" >&2
+echo "Building wflo and its sandbox launcher (the first build fetches nothing but compiles the dependencies: a few minutes)…" >&2
 swift build --product wflo >"$log" 2>&1 || { cat "$log"; exit 1; }
+# The sandbox and agent examples run code under the launcher: build it too.
+swift build --product wflo-sandbox-launcher >"$log" 2>&1 || { cat "$log"; exit 1; }
 wflo=".build/debug/wflo"
 db="${WFLO_DEMO_DB:-$(mktemp -d)/wflo.db}"
 set +e

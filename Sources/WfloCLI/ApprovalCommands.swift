@@ -30,10 +30,14 @@ struct ListApprovals: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let journal = try store.open()
-            var runID: String?
-            if let run { runID = try await ApprovalText.resolveRun(run, in: journal) }
-            let requests = try await journal.approvals(runID: runID, status: all ? nil : .pending)
+            // No journal yet: nothing waits, and nothing is created by looking.
+            var requests: [ApprovalRecord] = []
+            if store.exists || run != nil {
+                let journal = try store.open()
+                var runID: String?
+                if let run { runID = try await ApprovalText.resolveRun(run, in: journal) }
+                requests = try await journal.approvals(runID: runID, status: all ? nil : .pending)
+            }
             let now = Date()
             if json {
                 Console.out(JSONValue.array(requests.map { ApprovalText.json($0, now: now) }).encoded(sorted: true, pretty: true) + "\n")

@@ -56,9 +56,13 @@ final class ApprovalConsole: RunObserver, Sendable {
     private let interactive: Bool
     private let printer: (any RunObserver)?
 
-    init(store: SQLiteJournalStore, dbOption: String?, interactive: Bool, printer: (any RunObserver)?) {
+    /// `--db` and the run's mode, for `wflo resume RUN…` hints.
+    private let resumeHint: String
+
+    init(store: SQLiteJournalStore, dbOption: String?, mode: RunMode, interactive: Bool, printer: (any RunObserver)?) {
         self.store = store
         self.dbHint = dbOption.map { " --db " + ShellQuote.word($0) } ?? ""
+        self.resumeHint = dbHint + mode.arguments
         self.interactive = interactive
         self.printer = printer
     }
@@ -92,7 +96,7 @@ final class ApprovalConsole: RunObserver, Sendable {
         text += "     details:  wflo approvals show \(ref)\(dbHint)\n"
         text += "     approve:  wflo approve \(ref)\(dbHint) [--comment TEXT]\n"
         text += "     reject:   wflo reject \(ref)\(dbHint) --reason TEXT\n"
-        Console.out(text)
+        Console.err(text)
     }
 
     static func indent(_ text: String, by prefix: String) -> String {
@@ -130,10 +134,10 @@ final class ApprovalConsole: RunObserver, Sendable {
                 done.signal()
             }
             done.wait()
-            Console.out("\nInterrupted: run \(runID) is waiting_approval (\(steps)).\n  Decide with wflo approve / wflo reject\(dbHint), then: wflo resume \(runID.prefix(8))\(dbHint)\n")
+            Console.err("\nInterrupted: run \(runID) is waiting_approval (\(steps)).\n  Decide with wflo approve / wflo reject\(dbHint), then: wflo resume \(runID.prefix(8))\(resumeHint)\n")
             exit(RunStatus.waitingApproval.exitCode)
         }
-        Console.out("\nInterrupted: run \(runID) stopped; its journal is intact. Continue with: wflo resume \(runID.prefix(8))\(dbHint)\n")
+        Console.err("\nInterrupted: run \(runID) stopped; its journal is intact. Continue with: wflo resume \(runID.prefix(8))\(resumeHint)\n")
         exit(130)
     }
 
@@ -161,17 +165,17 @@ final class ApprovalConsole: RunObserver, Sendable {
                 state.prompting = false
                 return nil
             }) else { return }
-            Console.out("  approve \(request.stepID)? [y/N/comment] ")
+            Console.err("  approve \(request.stepID)? [y/N/comment] ")
             guard let line = readLine(strippingNewline: true) else {
                 state.withLock { $0.prompting = false }
                 return
             }
             guard let answer = PromptAnswer(line) else {
-                Console.out("  answer y or n, optionally followed by a comment (y ship it · n too long)\n")
+                Console.err("  answer y or n, optionally followed by a comment (y ship it · n too long)\n")
                 continue
             }
             guard request.allows(who) else {
-                Console.out("  you (\(who)) are not among the approvers (\(request.settings.approvers.joined(separator: ", "))); an approver must decide with wflo approve\n")
+                Console.err("  you (\(who)) are not among the approvers (\(request.settings.approvers.joined(separator: ", "))); an approver must decide with wflo approve\n")
                 state.withLock { $0.pending.removeAll { $0.id == request.id } }
                 continue
             }
@@ -188,11 +192,11 @@ final class ApprovalConsole: RunObserver, Sendable {
             done.wait()
             switch outcome.withLock({ $0 }) {
             case .success(.recorded(let record))?:
-                Console.out("  \(record.status.rawValue) by \(who)\n")
+                Console.err("  \(record.status.rawValue) by \(who)\n")
             case .success(.alreadyDecided(let record))?:
-                Console.out("  not recorded: \(ApprovalText.decidedFirst(record))\n")
+                Console.err("  not recorded: \(ApprovalText.decidedFirst(record))\n")
             case .failure(let error)?:
-                Console.out("  not recorded: \(error)\n")
+                Console.err("  not recorded: \(error)\n")
             case nil:
                 break
             }

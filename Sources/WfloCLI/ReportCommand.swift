@@ -6,7 +6,12 @@ import WfloEngine
 import WfloReports
 import WfloStore
 
-extension ReportFormat: ExpressibleByArgument {}
+extension ReportFormat: ExpressibleByArgument {
+    /// The format's name, or `md` for markdown.
+    public init?(argument: String) {
+        self.init(rawValue: argument == "md" ? "markdown" : argument)
+    }
+}
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,7 +40,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "With --since: how many of the most expensive steps to list (default 10).")
     var top: Int?
 
-    @Option(help: "table, json, csv, markdown or html.")
+    @Option(help: "table, json, csv, markdown (or md) or html.")
     var format: ReportFormat = .table
 
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
@@ -117,6 +122,20 @@ enum ReportLoader {
         let planned = Executor.journaledStepOrder(journal)
             ?? (try? WorkflowParser().parse(yaml: journal.run.workflowSource, file: journal.run.workflowPath))?
             .steps.map { (id: $0.id, type: $0.type.rawValue) } ?? []
-        return RunReport(journal: journal, plannedSteps: planned)
+        var report = RunReport(journal: journal, plannedSteps: planned)
+        report.shownStatus = try await shownStatus(of: journal.run, pendingApprovals: journal.approvals.contains { $0.status == .pending },
+                                                   store: store)
+        return report
+    }
+
+    /// A run's status as people are shown it: `interrupted` when it is `running` but no live
+    /// process drives it, `waiting_approval` when its live driver waits for a decision.
+    static func shownStatus(of run: RunRecord, pendingApprovals: Bool? = nil, store: SQLiteJournalStore) async throws -> String {
+        guard run.status == .running else { return run.status.rawValue }
+        let driver = try await store.driver(runID: run.id)
+        let alive = driver.map { !$0.isGone(now: Date()) } ?? false
+        var pending = pendingApprovals ?? false
+        if pendingApprovals == nil { pending = try await !store.approvals(runID: run.id, status: .pending).isEmpty }
+        return run.status.shown(driverAlive: alive, awaitingDecision: pending)
     }
 }

@@ -15,13 +15,25 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The run id, or a unique prefix of it.")
     var run: String
 
-    @Option(help: "A new budget in USD for the run (to continue a run stopped by its budget).")
+    @Option(parsing: .unconditional, help: "A new budget in USD for the run (to continue a run stopped by its budget).")
     var budget: String?
 
     @OptionGroup var execution: ExecutionOptions
 
     func run() async throws {
-        try await execution.execute { runtime, executor in
+        // The run continues the way it was started (its cassette, cache and pricing files)
+        // unless the command line says otherwise: a replayed run never goes live by accident.
+        let options = try await reportingErrors { () -> ExecutionOptions in
+            _ = try budget.map(BudgetArgument.parse)  // A bad --budget is a usage error, before the journal is read.
+            do {
+                let store = try execution.store.open()
+                let journal = try await store.journal(runID: try await store.resolveRunID(prefix: run))
+                return execution.continuing(Executor.journaledMode(journal))
+            } catch let error as StoreError {
+                throw CLIError(error.message, exitCode: 2)
+            }
+        }
+        try await options.execute(resuming: true) { runtime, executor in
             let runID = try await runtime.store.resolveRunID(prefix: run)
             guard let record = try await runtime.store.run(id: runID) else { throw CLIError("run \(run) not found", exitCode: 2) }
             if record.workflowPath.hasPrefix("swift:") {

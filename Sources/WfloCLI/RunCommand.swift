@@ -15,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The workflow file (YAML).")
     var file: String
 
-    @Option(help: "Budget in USD; overrides the file's `budget`.")
+    @Option(parsing: .unconditional, help: "Budget in USD; overrides the file's `budget`.")
     var budget: String?
 
     @Flag(help: "Run with no budget at all (required when neither the file nor --budget sets one).")
@@ -34,10 +34,10 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await execution.execute { runtime, executor in
+        try await execution.execute(createJournal: true) { runtime, executor in
             let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
             return try await executor.start(definition: definition, source: source, path: file, inputs: try bindInputs(definition),
-                                            budget: try resolveBudget(definition))
+                                            budget: try resolveBudget(definition), mode: execution.mode)
         }
     }
 
@@ -73,13 +73,42 @@ struct ExecutionOptions: ParsableArguments {
     @OptionGroup var approvals: ApprovalOptions
     @OptionGroup var cache: CacheOptions
 
+    /// How these options make a run reach the outside, with paths made absolute (a resume may
+    /// be started from another folder).
+    var mode: RunMode {
+        RunMode(replay: cassette.replay.map(Self.absolute), record: cassette.record.map(Self.absolute), noCache: cache.noCache,
+                pricing: pricing.files.map(Self.absolute))
+    }
+
+    private static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+    }
+
+    /// These options, with whatever the user did not say taken from how the run was started:
+    /// its cassette (unless `--replay` or `--record` is given), `--no-cache`, its pricing files
+    /// (unless `--pricing` is given).
+    func continuing(_ journaled: RunMode) -> ExecutionOptions {
+        var options = self
+        if cassette.replay == nil && cassette.record == nil {
+            options.cassette.replay = journaled.replay
+            options.cassette.record = journaled.record
+        }
+        if !cache.noCache { options.cache.noCache = journaled.noCache }
+        if pricing.files.isEmpty { options.pricing.files = journaled.pricing }
+        return options
+    }
+
     /// Opens the runtime, hands `body` an executor wired to it (progress, approvals, cache),
     /// closes the runtime however `body` ends, prints the summary and exits with the run's code.
-    func execute(_ body: (Runtime, Executor) async throws -> RunResult) async throws {
+    /// - Parameters:
+    ///   - createJournal: `wflo run` creates a missing journal; `resume` does not.
+    ///   - resuming: a recording continues the cassette the run began.
+    func execute(createJournal: Bool = false, resuming: Bool = false,
+                 _ body: (Runtime, Executor) async throws -> RunResult) async throws {
         let result = try await reportingErrors { () -> RunResult in
-            let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing)
+            let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal, appendRecording: resuming)
             do {
-                let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db)
+                let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db, mode: mode)
                 let result = try await body(runtime, runtime.executor(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache))
                 try await runtime.close()
                 return result
@@ -94,8 +123,20 @@ struct ExecutionOptions: ParsableArguments {
                 throw error
             }
         }
-        RunSummary.print(result, json: json)
+        RunSummary.print(result, json: json, resumeHint: (store.db.map { " --db " + ShellQuote.word($0) } ?? "") + mode.arguments)
         if result.status.exitCode != 0 { throw ExitCode(result.status.exitCode) }
+    }
+}
+
+extension RunMode {
+    /// The options that say this mode again (` --replay FILE --no-cache …`), for hints.
+    var arguments: String {
+        var words: [String] = []
+        if let replay { words += ["--replay", ShellQuote.word(replay)] }
+        if let record { words += ["--record", ShellQuote.word(record)] }
+        if noCache { words.append("--no-cache") }
+        for file in pricing { words += ["--pricing", ShellQuote.word(file)] }
+        return words.isEmpty ? "" : " " + words.joined(separator: " ")
     }
 }
 
@@ -115,7 +156,8 @@ enum RunSummary {
         return .object(object)
     }
 
-    static func print(_ result: RunResult, json: Bool) {
+    /// - Parameter resumeHint: what follows `wflo resume RUN` in the hints (`--db`, the run's mode).
+    static func print(_ result: RunResult, json: Bool, resumeHint: String = "") {
         if json {
             Console.out(self.json(result).encoded(sorted: true, pretty: true) + "\n")
             return
@@ -141,9 +183,9 @@ enum RunSummary {
         switch result.status {
         case .completed: Console.out("Report: wflo report \(result.runID.prefix(8))\n")
         case .budgetExceeded, .failed:
-            Console.out("Report: wflo report \(result.runID.prefix(8)) · continue: wflo resume \(result.runID.prefix(8))\(result.status == .budgetExceeded ? " --budget USD" : "")\n")
+            Console.out("Report: wflo report \(result.runID.prefix(8)) · continue: wflo resume \(result.runID.prefix(8))\(resumeHint)\(result.status == .budgetExceeded ? " --budget USD" : "")\n")
         case .waitingApproval:
-            Console.out("Waiting: wflo approvals --run \(result.runID.prefix(8)) · then: wflo resume \(result.runID.prefix(8))\n")
+            Console.out("Waiting: wflo approvals --run \(result.runID.prefix(8)) · then: wflo resume \(result.runID.prefix(8))\(resumeHint)\n")
         case .rejected:
             Console.out("Report: wflo report \(result.runID.prefix(8))\n")
         default: break

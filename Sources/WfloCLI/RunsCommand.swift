@@ -16,16 +16,19 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let store = try store.open()
-            let runs = try await store.listRuns(limit: limit)
+            // No journal yet: no runs, and nothing created by looking.
+            let journal = store.exists ? try store.open() : nil
+            let runs = try await journal?.listRuns(limit: limit) ?? []
             var rows: [JSONValue] = []
             var table: [[String]] = []
             for run in runs {
-                let ledger = try await store.ledger(runID: run.id)
-                rows.append(["run_id": .string(run.id), "workflow": .string(run.workflowName), "status": .string(run.status.rawValue),
+                guard let journal else { break }
+                let ledger = try await journal.ledger(runID: run.id)
+                let status = try await ReportLoader.shownStatus(of: run, store: journal)
+                rows.append(["run_id": .string(run.id), "workflow": .string(run.workflowName), "status": .string(status),
                              "budget_usd": run.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(ledger.committed.exact()),
                              "created_at": .string(run.createdAt.formatted(.iso8601))])
-                table.append([run.id, run.workflowName, run.status.rawValue, ledger.committed.formatted(decimals: 6),
+                table.append([run.id, run.workflowName, status, ledger.committed.formatted(decimals: 6),
                               run.budget?.formatted(decimals: 6) ?? "none", run.createdAt.formatted(.iso8601)])
             }
             if json {

@@ -26,9 +26,12 @@ struct Runtime {
     /// - Parameters:
     ///   - cassette: nil for commands that make no call (`wflo cancel`): the network, no cassette.
     ///   - pricing: nil for the shipped table and `WFLO_PRICING` only.
-    init(store: StoreOptions, cassette: CassetteOptions?, pricing: PricingOptions?) throws {
+    ///   - createJournal: true for `wflo run` only; other commands refuse a missing journal.
+    ///   - appendRecording: a resumed run adds to the cassette its start recorded.
+    init(store: StoreOptions, cassette: CassetteOptions?, pricing: PricingOptions?, createJournal: Bool = false,
+         appendRecording: Bool = false) throws {
         let environment = ProcessInfo.processInfo.environment
-        self.store = try store.open()
+        self.store = try store.open(creating: createJournal)
         do {
             self.pricing = try PricingTable.load(overlays: pricing?.files ?? [], environment: environment)
         } catch {
@@ -37,23 +40,43 @@ struct Runtime {
         let endpoints = ProviderEndpoints.fromEnvironment(environment)
         secrets = SecretStore(environment: environment, filePath: SecretStore.defaultPath(environment: environment))
         let redactor = secrets.redactor
-        let web = AsyncHTTPStepTransport()
-        self.web = web
+        // Everything that can fail is read before any HTTP client exists: a client that is not
+        // shut down traps in its deinit, so a bad cassette or egress file must not leave one behind.
+        do {
+            userEgress = try EgressFile.load(environment: environment)
+                .map { UserEgressPolicy(policy: $0, file: EgressFile.location(environment: environment).path) }
+        } catch {
+            throw CLIError(error.description, exitCode: 2)
+        }
+        var replayTransport: ReplayTransport?
         if let replay = cassette?.replay {
             do {
-                let transport = try ReplayTransport(path: replay)
-                self.network = nil
-                self.recorder = nil
-                self.llm = LLMClient(transport: transport, endpoints: endpoints, requiresAPIKey: false)
-                self.http = ReplayHTTPStepTransport(replay: transport, redact: { redactor.redact($0) })
+                replayTransport = try ReplayTransport(path: replay)
             } catch {
-                throw CLIError("cannot read the cassette \(replay): \(error)", exitCode: 2)
+                // The error names the cassette and what is wrong with it.
+                throw CLIError(error is ProviderError ? "\(error)" : "cannot read the cassette \(replay): \(error)", exitCode: 2)
             }
+        }
+        var recorded: RecordingTransport.Recorded?
+        if appendRecording, let record = cassette?.record {
+            do {
+                recorded = try RecordingTransport.Recorded.read(path: record)
+            } catch {
+                throw CLIError("\(error)", exitCode: 2)
+            }
+        }
+        let web = AsyncHTTPStepTransport()
+        self.web = web
+        if let transport = replayTransport {
+            self.network = nil
+            self.recorder = nil
+            self.llm = LLMClient(transport: transport, endpoints: endpoints, requiresAPIKey: false)
+            self.http = ReplayHTTPStepTransport(replay: transport, redact: { redactor.redact($0) })
         } else {
             let network = AsyncHTTPTransport()
             self.network = network
             if let record = cassette?.record {
-                let recorder = RecordingTransport(wrapping: network, path: record)
+                let recorder = RecordingTransport(wrapping: network, path: record, keeping: recorded)
                 self.recorder = recorder
                 self.llm = LLMClient(transport: recorder, endpoints: endpoints)
                 self.http = RecordingHTTPStepTransport(wrapping: web, recorder: recorder, redact: { redactor.redact($0) })
@@ -62,12 +85,6 @@ struct Runtime {
                 self.llm = LLMClient(transport: network, endpoints: endpoints)
                 self.http = web
             }
-        }
-        do {
-            userEgress = try EgressFile.load(environment: environment)
-                .map { UserEgressPolicy(policy: $0, file: EgressFile.location(environment: environment).path) }
-        } catch {
-            throw CLIError(error.description, exitCode: 2)
         }
     }
 
@@ -83,8 +100,8 @@ struct Runtime {
 
     /// The observer of `run`/`resume`: progress lines (unless `--json`), approval requests with
     /// the commands to decide them, the interactive prompt, and Ctrl-C while waiting.
-    func console(json: Bool, approvals: ApprovalOptions, dbOption: String?) -> ApprovalConsole {
-        let console = ApprovalConsole(store: store, dbOption: dbOption, interactive: approvals.interactive,
+    func console(json: Bool, approvals: ApprovalOptions, dbOption: String?, mode: RunMode) -> ApprovalConsole {
+        let console = ApprovalConsole(store: store, dbOption: dbOption, mode: mode, interactive: approvals.interactive,
                                       printer: json ? nil : ConsoleObserver())
         console.installInterruptHandlers()
         return console

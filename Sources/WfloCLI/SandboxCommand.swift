@@ -26,10 +26,19 @@ struct SandboxCheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let layers = Sandbox().check()
+        // Without the launcher no sandbox step can run at all: say so and fail.
+        let launcherMissing = layers.contains { $0.name == "launcher" && !$0.works }
         if json {
             let list = JSONValue.array(layers.map { ["layer": .string($0.name), "works": .bool($0.works), "detail": .string($0.detail)] })
             Console.out(list.encoded(sorted: true, pretty: true) + "\n")
+            if launcherMissing { throw ExitCode(1) }
             return
+        }
+        if launcherMissing {
+            for layer in layers { Console.out("\(layer.name)  \(layer.works ? "works    " : "MISSING  ")\(layer.detail)\n") }
+            Console.err("error: sandbox steps cannot run without wflo-sandbox-launcher: build it with `swift build --product wflo-sandbox-launcher` "
+                        + "(scripts/install.sh installs it with wflo), or set WFLO_SANDBOX_LAUNCHER to its path\n")
+            throw ExitCode(1)
         }
         let width = layers.map(\.name.count).max() ?? 0
         for layer in layers {
@@ -118,8 +127,8 @@ struct SandboxRunCommand: AsyncParsableCommand {
             if json {
                 Console.out(result.json.encoded(sorted: true, pretty: true) + "\n")
             } else {
-                FileHandle.standardOutput.write(Data(result.stdout))
-                FileHandle.standardError.write(Data(result.stderr))
+                Console.out(Data(result.stdout))
+                Console.err(Data(result.stderr))
                 if result.killedReason != nil || result.signal != nil { Console.err("wflo sandbox: \(result.summary)\n") }
             }
             if let code = result.exitCode, result.killedReason == nil { throw ExitCode(Int32(code)) }

@@ -21,20 +21,24 @@ struct StatusCommand: AsyncParsableCommand {
             let report = try await ReportLoader.load(run: run, store: store)
             if json {
                 let object: JSONValue = [
-                    "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.status.rawValue),
+                    "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.shownStatus),
                     "budget_usd": report.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(report.spent.exact()),
                     "outputs": report.outputs ?? .null, "error": report.error.map { .string($0) } ?? .null,
-                    "steps": .array(report.steps.map { ["id": .string($0.id), "type": .string($0.type), "status": .string($0.status)] }),
+                    "steps": .array(report.steps.map { ["id": .string($0.id), "type": .string($0.type), "status": .string($0.status),
+                                                         "cost_usd": .string(($0.subtotal?.cost ?? $0.cost).exact())] }),
                 ]
                 Console.out(object.encoded(sorted: true, pretty: true) + "\n")
             } else {
-                var text = "Run \(report.runID) · \(report.workflow) · \(report.status.rawValue) · spent \(report.spent.dollars())"
+                var text = "Run \(report.runID) · \(report.workflow) · \(report.shownStatus) · spent \(report.spent.dollars())"
                 if let budget = report.budget { text += " of \(budget.dollars())" }
                 text += "\n\n"
                 text += TextTable(header: ["step", "type", "status", "cost (USD)"],
-                                  rows: report.steps.map { [$0.id, $0.type, $0.status, $0.cost.formatted(decimals: 6)] },
+                                  rows: report.steps.map { [$0.id, $0.type, $0.status, $0.shownCost] },
                                   rightAligned: [3]).render(separatorBefore: nil)
                 if let error = report.error { text += "\nerror: \(error)\n" }
+                if report.shownStatus == "interrupted" {
+                    text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue with: wflo resume \(report.runID.prefix(8))\n"
+                }
                 Console.out(text)
             }
         }

@@ -9,9 +9,9 @@ enum WorkflowLoader {
     static func load(path: String, pricing: PricingTable) throws -> (WorkflowDefinition, String) {
         let source: String
         do {
-            source = try String(contentsOfFile: path, encoding: .utf8)
+            source = try WorkflowParser.readText(fileAt: path)
         } catch {
-            throw CLIError("cannot read the workflow file \(path): \(error.localizedDescription)", exitCode: 2)
+            throw CLIError(error.diagnostics.map(\.description).joined(separator: "\n"), exitCode: 2)
         }
         return (try parse(source: source, file: path, pricing: pricing), source)
     }
@@ -24,7 +24,9 @@ enum WorkflowLoader {
                 _ = try pricing.price(for: model)
                 return nil
             } catch {
-                return "\(error)"
+                // The closest priced name, for a typo (`gpt-4o-mnii`).
+                let suggestion = WorkflowParser.didYouMean(model, in: pricing.models.lazy.map(\.name))
+                return suggestion.isEmpty ? "\(error)" : "\(error)" + suggestion
             }
         }, sources: sources)
         let definition: WorkflowDefinition

@@ -277,3 +277,42 @@ public enum BudgetAdmission {
         return ledger.committed + reserve > budget ? .overBudget : .admit
     }
 }
+
+/// How a run reaches the outside world, as it was started: a cassette replayed or recorded,
+/// the response cache off, extra pricing files. Journaled when the run starts, so `wflo resume`
+/// continues the same way — a run started from a cassette never goes live by accident.
+public struct RunMode: Sendable, Hashable {
+    /// The cassette served instead of the network (an absolute path).
+    public var replay: String?
+    /// The cassette every exchange is recorded to (an absolute path).
+    public var record: String?
+    /// The LLM response cache is neither read nor filled.
+    public var noCache: Bool
+    /// Pricing files that add or override models (absolute paths), in order.
+    public var pricing: [String]
+
+    public init(replay: String? = nil, record: String? = nil, noCache: Bool = false, pricing: [String] = []) {
+        self.replay = replay
+        self.record = record
+        self.noCache = noCache
+        self.pricing = pricing
+    }
+
+    /// The network, the cache on, the shipped prices.
+    public var isDefault: Bool { self == RunMode() }
+
+    /// The journaled form (`run_started`'s `mode`).
+    public var json: JSONValue {
+        var object: [String: JSONValue] = ["no_cache": .bool(noCache), "pricing": .array(pricing.map { .string($0) })]
+        if let replay { object["replay"] = .string(replay) }
+        if let record { object["record"] = .string(record) }
+        return .object(object)
+    }
+
+    /// Reads the journaled form; fields it lacks keep their defaults.
+    public init(json: JSONValue) {
+        self.init(replay: json["replay"]?.stringValue, record: json["record"]?.stringValue,
+                  noCache: json["no_cache"]?.boolValue ?? false,
+                  pricing: json["pricing"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    }
+}

@@ -117,8 +117,18 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     public var maximumInterval: Double
     /// Attempts in all, the first included. 1 means no retry.
     public var maximumAttempts: Int
-    /// Error kinds (``ErrorKind`` raw values) never retried, in addition to the built-in rules.
+    /// Error kinds (names from ``errorKinds``) never retried, in addition to the built-in rules.
     public var nonRetryableErrors: [String]
+
+    /// The kinds of a failed call that `retry.non_retryable_errors` may name, as the docs and
+    /// the journal spell them (the raw values of the providers' error kinds).
+    public static let errorKinds: [String] = [
+        "rate_limited", "quota_exceeded", "overloaded", "server", "bad_request", "authentication", "permission", "not_found",
+        "request_too_large", "timeout", "connection", "malformed_response", "not_in_cassette", "missing_api_key", "cassette",
+    ]
+
+    /// Whether the workflow asked that a failure of `kind` (one of ``errorKinds``) is never retried.
+    public func forbidsRetry(of kind: String) -> Bool { nonRetryableErrors.contains(kind) }
 
     public init(initialInterval: Double = 1, backoffCoefficient: Double = 2, maximumInterval: Double = 30,
                 maximumAttempts: Int = 3, nonRetryableErrors: [String] = []) {

@@ -36,17 +36,45 @@ public struct WorkflowParser: Sendable {
     /// - Throws: ``WorkflowValidationError`` when the file cannot be read or is not a valid
     ///   workflow; diagnostics name `path`.
     public func parse(fileAt path: String) throws(WorkflowValidationError) -> (WorkflowDefinition, source: String) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw WorkflowValidationError(diagnostics: [Diagnostic(
-                location: SourceLocation(file: path, line: 1, column: 1),
-                message: "cannot read the workflow file: check that it exists and is readable")])
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw WorkflowValidationError(diagnostics: [Diagnostic(
-                location: SourceLocation(file: path, line: 1, column: 1),
-                message: "the workflow file is not UTF-8 text")])
-        }
+        let text = try WorkflowParser.readText(fileAt: path)
         return (try parse(yaml: text, file: path), text)
+    }
+
+    /// "; did you mean 'x'?" for the candidate closest to `word` (a typo's reach), or "".
+    public static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
+        Suggestion.phrase(for: word, in: candidates)
+    }
+
+    /// Reads a workflow file's text, saying in the user's words what is wrong: no such file, a
+    /// folder, not readable, or not UTF-8 (at the line and column of the first bad byte).
+    /// - Throws: ``WorkflowValidationError`` with one diagnostic naming `path`.
+    public static func readText(fileAt path: String) throws(WorkflowValidationError) -> String {
+        func failure(_ message: String, line: Int = 1, column: Int = 1) -> WorkflowValidationError {
+            WorkflowValidationError(diagnostics: [Diagnostic(location: SourceLocation(file: path, line: line, column: column), message: message)])
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw failure("no such workflow file")
+        }
+        if isFolder.boolValue {
+            throw failure("this is a folder, not a workflow file; give the YAML file itself (e.g. \((path as NSString).appendingPathComponent("workflow.yaml")))")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw failure("cannot read the workflow file: permission denied")
+        }
+        let bytes = [UInt8](data)
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        // Where the first byte that is not UTF-8 is, for the editor.
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while case .valid(let scalar) = parser.parseScalar(from: &iterator) { offset += scalar.count }
+        let before = bytes[..<offset]
+        let line = before.count { $0 == UInt8(ascii: "\n") } + 1
+        let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        let column = String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1
+        let byte = offset < bytes.count ? String(format: "0x%02X", bytes[offset]) : "the end"
+        throw failure("the workflow file is not UTF-8 text (byte \(byte) here is not valid UTF-8); save it as UTF-8", line: line, column: column)
     }
 
     /// Parses and validates workflow YAML.

@@ -176,8 +176,7 @@ extension StepRunner {
                                                 seconds: now.timeIntervalSince(attemptStart)))
                 return .answered(answer)
             } catch let error as ProviderError {
-                let kind = "\(error.kind)"
-                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
+                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
                 try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID, succeeded: false,
                                                             cost: .zero, usage: nil, error: error.description,
                                                             stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))

@@ -30,9 +30,11 @@ public struct Executor: Sendable {
     ///
     /// - Parameters:
     ///   - budget: the budget in force (`--budget` or the file's); nil only for `--no-budget`.
+    ///   - mode: how the run reaches the outside (cassette, cache, pricing files), journaled for
+    ///     `resume` to continue the same way (``journaledMode(_:)``).
     /// - Throws: only when the journal cannot be written; step failures end the run instead.
     public func start(definition: WorkflowDefinition, source: String, path: String, inputs: JSONValue,
-                      budget: Money?, runID: String? = nil) async throws -> RunResult {
+                      budget: Money?, runID: String? = nil, mode: RunMode = RunMode()) async throws -> RunResult {
         let now = configuration.now()
         let run = RunRecord(id: runID ?? Executor.makeRunID(), workflowName: definition.name, workflowPath: path,
                             workflowSource: source, inputs: inputs, budget: budget, createdAt: now, updatedAt: now)
@@ -42,6 +44,7 @@ public struct Executor: Sendable {
         let children = definition.subWorkflowSources
         if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
         data[Executor.stepOrderKey] = .array(definition.steps.map { .array([.string($0.id), .string($0.type.rawValue)]) })
+        if !mode.isDefault { data[Executor.modeKey] = mode.json }
         try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: "run_started", data: .object(data), at: now))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
         let lease = try await RunLease.acquire(store: configuration.store, runID: run.id, now: now)
@@ -76,6 +79,16 @@ public struct Executor: Sendable {
             order.append((id, type))
         }
         return order
+    }
+
+    /// Where `run_started` keeps the run's ``RunMode``.
+    public static let modeKey = "mode"
+
+    /// How the run was started (the defaults for a run journaled without a mode).
+    public static func journaledMode(_ journal: RunJournal) -> RunMode {
+        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+              let mode = started.data[modeKey] else { return RunMode() }
+        return RunMode(json: mode)
     }
 
     /// Continues a run from its journal.

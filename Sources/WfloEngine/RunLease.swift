@@ -9,7 +9,7 @@ import WfloCore
 /// exists (a kill -9 is seen at once); elsewhere, when its heartbeat is older than ``staleAfter``.
 struct RunLease: Sendable {
     static let heartbeatInterval: Double = 2
-    static let staleAfter: Double = 30
+    static let staleAfter: Double = RunDriver.staleAfter
 
     let store: any JournalStore
     let runID: String
@@ -19,8 +19,7 @@ struct RunLease: Sendable {
     static func acquire(store: any JournalStore, runID: String, now: Date) async throws -> RunLease {
         let owner = RunOwner.current()
         let claim = try await store.claimRun(id: runID, owner: owner, at: now) { holder, heartbeat in
-            if holder.host == owner.host { return !processExists(holder.pid) }
-            return now.timeIntervalSince(heartbeat) > staleAfter
+            RunDriver(owner: holder, heartbeatAt: heartbeat).isGone(now: now, localHost: owner.host)
         }
         if case .heldBy(let holder, let heartbeat) = claim {
             let ago = max(0, Int(now.timeIntervalSince(heartbeat)))
@@ -29,10 +28,6 @@ struct RunLease: Sendable {
         return RunLease(store: store, runID: runID, owner: owner)
     }
 
-    /// Whether a process with this id exists on this machine.
-    static func processExists(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
-    }
 
     /// Renews the claim every ``heartbeatInterval`` seconds until cancelled.
     func heartbeat() -> Task<Void, Never> {

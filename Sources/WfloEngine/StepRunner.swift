@@ -294,8 +294,7 @@ struct StepRunner: Sendable {
                 // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
                 // attempt is left in flight and settled at its reservation (unsettled), never at zero.
                 try Task.checkCancellation()
-                let kind = "\(error.kind)"
-                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
+                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
                 let message = error.description
                 try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
                                                             cost: .zero, usage: nil, error: message,

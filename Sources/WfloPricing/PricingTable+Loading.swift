@@ -32,21 +32,18 @@ extension PricingTable {
     /// then `overlays` (e.g. `--pricing FILE`), later layers winning.
     ///
     /// The shipped table is the file `WFLO_PRICING_TABLE` names when it is set; otherwise
-    /// `pricing/model_prices_and_context_window.json` found by walking up from the running
-    /// executable's folder (the binary lives in `.build/debug` inside the repository), then from
-    /// the current folder.
+    /// `share/wflo/pricing/model_prices_and_context_window.json` beside the executable's folder
+    /// (where `scripts/install.sh PREFIX` puts it: `PREFIX/bin/wflo`, `PREFIX/share/wflo/pricing/`),
+    /// else `pricing/…` found by walking up from the running executable's folder (the binary
+    /// lives in `.build/debug` inside the repository), then from the current folder.
     /// - Throws: ``PricingError`` (`unreadableTable`) when the shipped table cannot be found or read,
     ///   or an overlay is missing or not JSON; `malformedEntry` for a bad entry.
     public static func load(overlays: [String] = [], environment: [String: String]) throws -> PricingTable {
-        let shipped: String
-        if let path = environment["WFLO_PRICING_TABLE"], !path.isEmpty {
-            shipped = path
-        } else if let found = locateShippedTable(currentDirectory: FileManager.default.currentDirectoryPath) {
-            shipped = found
-        } else {
+        guard let shipped = shippedTablePath(environment: environment) else {
             throw PricingError(.unreadableTable, """
-                cannot find pricing/\(shippedFileName) (looked in the folders above the wflo executable and above \
-                the current folder); set WFLO_PRICING_TABLE to its path
+                cannot find pricing/\(shippedFileName) (looked in ../share/wflo/pricing beside the wflo executable's \
+                folder, where scripts/install.sh puts it, and in the folders above the executable and above the current \
+                folder); set WFLO_PRICING_TABLE to its path
                 """)
         }
         var table = try read(path: shipped)
@@ -57,11 +54,22 @@ extension PricingTable {
         return table
     }
 
-    /// The shipped table's path, walking up from the executable's folder, then from `currentDirectory`.
-    static func locateShippedTable(currentDirectory: String) -> String? {
+    /// The shipped table in use: `WFLO_PRICING_TABLE`, else ``locateShippedTable(currentDirectory:executable:)``.
+    static func shippedTablePath(environment: [String: String]) -> String? {
+        if let path = environment["WFLO_PRICING_TABLE"], !path.isEmpty { return path }
+        return locateShippedTable(currentDirectory: FileManager.default.currentDirectoryPath)
+    }
+
+    /// The shipped table's path: installed beside the executable (`../share/wflo/pricing/`), else
+    /// walking up from the executable's folder, then from `currentDirectory`.
+    static func locateShippedTable(currentDirectory: String, executable: URL? = nil) -> String? {
         var starts: [URL] = []
-        if let executable = Bundle.main.executableURL ?? CommandLine.arguments.first.map({ URL(fileURLWithPath: $0) }) {
-            starts.append(executable.resolvingSymlinksInPath().deletingLastPathComponent())
+        if let executable = executable ?? Bundle.main.executableURL ?? CommandLine.arguments.first.map({ URL(fileURLWithPath: $0) }) {
+            let folder = executable.resolvingSymlinksInPath().deletingLastPathComponent()
+            let installed = folder.deletingLastPathComponent().appendingPathComponent("share/wflo/pricing")
+                .appendingPathComponent(shippedFileName).path
+            if FileManager.default.fileExists(atPath: installed) { return installed }
+            starts.append(folder)
         }
         starts.append(URL(fileURLWithPath: currentDirectory))
         for start in starts {
@@ -79,5 +87,20 @@ extension PricingTable {
             if parent.path == folder.path { return nil }
             folder = parent
         }
+    }
+
+    /// Where the shipped table comes from, for `wflo --version`: its path and, from the
+    /// `SOURCE.json` beside it, the package version and date it was taken from.
+    public static func shippedTableOrigin(environment: [String: String]) -> String {
+        guard let path = shippedTablePath(environment: environment) else {
+            return "pricing table not found (set WFLO_PRICING_TABLE, or install with scripts/install.sh)"
+        }
+        let source = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("SOURCE.json").path
+        guard let data = FileManager.default.contents(atPath: source), let json = try? JSONValue.parse(data) else { return path }
+        var parts: [String] = []
+        if let package = json["package"]?.stringValue, let version = json["version"]?.stringValue { parts.append("\(package) \(version)") }
+        if let date = json["generated_at"]?.stringValue { parts.append("taken \(date)") }
+        if let entries = json["entries"]?.intValue { parts.append("\(entries) models") }
+        return parts.isEmpty ? path : "\(path) (\(parts.joined(separator: ", ")))"
     }
 }

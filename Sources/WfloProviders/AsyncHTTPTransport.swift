@@ -85,7 +85,19 @@ public final class AsyncHTTPTransport: HTTPTransport {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw ProviderError(.connection, message: "cannot reach \(host): \(error)")
+            throw ProviderError(.connection, message: "cannot reach \(host): \(Self.describe(error))")
+        }
+    }
+
+    /// A connection failure in a person's words: NIO says "connection reset (error set):
+    /// Connection refused (errno: 111)" for a port nothing listens on.
+    static func describe(_ error: any Error) -> String {
+        switch (error as? IOError)?.errnoCode {
+        case ECONNREFUSED?: return "connection refused: nothing listens there (is the server running, is the port right?)"
+        case ECONNRESET?: return "the connection was reset by the other side"
+        case ENETUNREACH?, EHOSTUNREACH?: return "the network or host is unreachable"
+        case ETIMEDOUT?: return "the connection timed out"
+        default: return "\(error)"
         }
     }
 

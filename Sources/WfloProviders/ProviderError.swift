@@ -5,7 +5,7 @@
 /// engine's retry policy consults; ``retryAfter`` is the provider's `retry-after` (or
 /// `retry-after-ms`) in seconds.
 public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
         case rateLimited = "rate_limited"
         case quotaExceeded = "quota_exceeded"
         case overloaded

@@ -17,9 +17,24 @@ public final class RecordingTransport: HTTPTransport {
     /// - Parameters:
     ///   - inner: the transport that really sends (usually ``AsyncHTTPTransport``).
     ///   - path: the cassette file to write on ``save()``.
-    public init(wrapping inner: any HTTPTransport, path: String) {
+    ///   - existing: exchanges to keep ahead of the new ones (``Recorded/read(path:)``): a
+    ///     resumed recording adds to the cassette its run began, instead of replacing it.
+    public init(wrapping inner: any HTTPTransport, path: String, keeping existing: Recorded? = nil) {
         self.inner = inner
         self.path = path
+        if let existing { exchanges.withLock { $0 = existing.exchanges } }
+    }
+
+    /// The exchanges a cassette file already holds.
+    public struct Recorded: Sendable {
+        let exchanges: [Cassette.Exchange]
+
+        /// Reads the cassette at `path`; a missing file holds nothing yet.
+        /// - Throws: ``ProviderError`` of kind `.cassette` when the file is not a cassette.
+        public static func read(path: String) throws -> Recorded {
+            guard let data = FileManager.default.contents(atPath: path) else { return Recorded(exchanges: []) }
+            return Recorded(exchanges: try Cassette.decode(String(decoding: data, as: UTF8.self), path: path))
+        }
     }
 
     /// Sends through the wrapped transport and remembers the exchange.

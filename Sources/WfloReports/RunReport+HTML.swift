@@ -3,11 +3,11 @@ import WfloCore
 
 extension RunReport {
     /// One self-contained HTML page: summary, charts (cost by step, cost by model, cumulative
-    /// spend against the budget) and the tables. Inline CSS and SVG only: no script, nothing
+    /// spend against the budget, the steps' timeline) and the tables. Inline CSS and SVG only: no script, nothing
     /// fetched. Step ids, model names and errors are escaped.
     func html() -> String {
         var body = "<h1>Run " + HTML.escape(runID) + "</h1>\n"
-        body += "<p class=\"sub\">workflow " + HTML.escape(workflow) + " · " + HTML.escape(status.rawValue)
+        body += "<p class=\"sub\">workflow " + HTML.escape(workflow) + " · " + HTML.escape(shownStatus)
             + " · started " + HTML.escape(RunReport.iso(createdAt)) + " · updated " + HTML.escape(RunReport.iso(updatedAt)) + "</p>\n"
         var tiles: [(String, String)] = [("spent (USD)", spent.dollars())]
         if let budget {
@@ -34,10 +34,17 @@ extension RunReport {
 
         body += "<div class=\"charts\">\n"
         let charged = steps.filter { !$0.cost.isZero }.sorted { $0.cost > $1.cost }
-        body += HTML.figure("Cost by step", SVGChart.horizontalBars(charged.map { ($0.id, $0.cost) }, accessibleName: "cost by step"))
-        body += HTML.figure("Cost by model", SVGChart.horizontalBars(models.map { ($0.model, $0.cost) }, accessibleName: "cost by model"))
+        // A colour means a model, the same in both charts (grey: a step with no model).
+        let colorOfModel = Dictionary(models.enumerated().map { ($1.model, SVGChart.palette[$0 % SVGChart.palette.count]) }) { first, _ in first }
+        body += HTML.figure("Cost by step (colour: model)",
+                            SVGChart.horizontalBars(charged.map { ($0.id, $0.cost) }, colors: charged.map { colorOfModel[$0.model ?? ""] ?? "#8c959f" },
+                                                    accessibleName: "cost by step"))
+        body += HTML.figure("Cost by model", SVGChart.horizontalBars(models.map { ($0.model, $0.cost) }, colors: models.map { colorOfModel[$0.model] ?? "#8c959f" },
+                                                                     accessibleName: "cost by model"))
         body += HTML.figure(budget == nil ? "Cumulative spend (no budget)" : "Cumulative spend against the budget",
                             SVGChart.cumulative(timeline, start: createdAt, budget: budget, accessibleName: "cumulative spend"))
+        body += HTML.figure("Step timeline", SVGChart.stepTimeline(steps, approvals: approvals, start: createdAt, end: updatedAt,
+                                                                 accessibleName: "step timeline"))
         body += "</div>\n"
 
         body += "<h2>Steps</h2>\n"
@@ -55,6 +62,15 @@ extension RunReport {
             total: ["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens), String(total.outputTokens),
                     String(total.reasoningTokens), spent.formatted(decimals: 6), String(totalAttempts), String(retries),
                     failedCost.formatted(decimals: 6), ""])
+        for s in steps {
+            guard let agent = s.agent else { continue }
+            // An agent's turns and tool calls (their cost is part of its row above).
+            body += "<h2>Agent " + HTML.escape(s.id) + ": turns and tool calls</h2>\n"
+            body += HTML.table(header: ["turn / tool call", "type", "status", "model", "input", "cached", "output", "reasoning", "cost (USD)", "attempts"],
+                               rows: agent.tableRows.map { [$0[0].trimmingCharacters(in: .whitespaces), $0[1], $0[2], $0[3], $0[4], $0[5],
+                                                            $0[7], $0[8], $0[9], $0[10]] },
+                               numeric: Set(4...9))
+        }
         let failures = steps.filter { $0.error != nil }
         if !failures.isEmpty {
             body += "<h2>Step errors</h2>\n"

@@ -21,7 +21,7 @@ extension RunReport {
         var object: [String: JSONValue] = [
             "run_id": .string(runID),
             "workflow": .string(workflow),
-            "status": .string(status.rawValue),
+            "status": .string(shownStatus),
             "budget_usd": budget.map { .string($0.exact()) } ?? .null,
             "spent_usd": .string(spent.exact()),
             "settled_usd": .string(settled.exact()),
@@ -63,7 +63,7 @@ extension RunReport {
     }
 
     private func table() -> String {
-        var out = "Run \(runID) · \(workflow) · \(status.rawValue)\n"
+        var out = "Run \(runID) · \(workflow) · \(shownStatus)\n"
         if let budget {
             let used = spent.percent(of: budget).map { " (\(RunReport.percentText($0)) used)" } ?? ""
             out += "Budget \(budget.dollars()) · spent \(spent.dollars())\(used) · left \((budget - spent).dollars())\n"
@@ -134,14 +134,28 @@ extension RunReport {
     }
 
     private func csv() -> String {
-        var lines = ["run_id,step,type,status,model,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,cost_usd,attempts,unsettled_attempts,seconds,retries,failed_attempts,failed_cost_usd,fees_usd,flags"]
+        var lines = ["run_id,step,type,status,model,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,cost_usd,attempts,unsettled_attempts,seconds,retries,failed_attempts,failed_cost_usd,fees_usd,flags,cache_hits,cache_saved_usd,part_of"]
         for s in steps {
             let fields = [runID, s.id, s.type, s.status, s.model ?? "", String(s.usage.inputTokens), String(s.usage.cachedInputTokens),
                           String(s.usage.cacheWriteTokens), String(s.usage.cacheWrite1hTokens), String(s.usage.outputTokens),
                           String(s.usage.reasoningTokens), s.cost.exact(), String(s.attempts), String(s.unsettledAttempts),
                           s.seconds.map { String(format: "%.3f", $0) } ?? "",
-                          String(s.retries), String(s.failedAttempts), s.failedCost.exact(), s.fees.exact(), s.flags.joined(separator: " ")]
+                          String(s.retries), String(s.failedAttempts), s.failedCost.exact(), s.fees.exact(), s.flags.joined(separator: " "),
+                          String(s.cacheHits), s.saved.exact(), ""]
             lines.append(fields.map(RunReport.csvField).joined(separator: ","))
+            // An agent's turns and tool calls as rows of their own, `part_of` the agent (their cost
+            // is already in the agent's row: sum only rows with an empty part_of).
+            for turn in s.agent?.turns ?? [] {
+                let u = turn.usage
+                lines.append([runID, "\(s.id)/turn \(turn.number)", "llm", turn.status, turn.model ?? "", String(u.inputTokens), String(u.cachedInputTokens),
+                              String(u.cacheWriteTokens), String(u.cacheWrite1hTokens), String(u.outputTokens), String(u.reasoningTokens),
+                              turn.cost.exact(), String(turn.attempts), String(turn.unsettledAttempts), "", "", "", "", "", "", "", "", s.id]
+                    .map(RunReport.csvField).joined(separator: ","))
+                for call in turn.toolCalls {
+                    lines.append([runID, call.id, call.type, call.status, "", "", "", "", "", "", "", call.cost.exact(), "", "", "", "", "", "", "", "", "", "", s.id]
+                        .map(RunReport.csvField).joined(separator: ","))
+                }
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -153,7 +167,7 @@ extension RunReport {
 
     private func markdown() -> String {
         var out = "# Run `\(runID)` — \(workflow)\n\n"
-        out += "- Status: **\(status.rawValue)**\n"
+        out += "- Status: **\(shownStatus)**\n"
         out += "- Budget: \(budget.map { $0.dollars() } ?? "none") · Spent: \(spent.dollars())"
         if let remaining { out += " · Left: \(remaining.dollars())" }
         out += "\n"
@@ -171,6 +185,11 @@ extension RunReport {
         for s in steps {
             let shown = s.shown
             out += "| \(RunReport.markdownCell(s.id)) | \(s.type) | \(s.status) | \(s.model ?? "-") | \(shown.usage.inputTokens) | \(shown.usage.cachedInputTokens) | \(shown.usage.outputTokens) | \(shown.usage.reasoningTokens) | \(shown.cost) | \(shown.attempts) |\n"
+            // An agent's turns and tool calls, under it (their cost is part of its row).
+            for row in s.agent?.tableRows ?? [] {
+                let cells = [row[0].replacingOccurrences(of: "  ", with: "&nbsp;&nbsp;"), row[1], row[2], row[3], row[4], row[5], row[7], row[8], row[9], row[10]]
+                out += "| " + cells.map { RunReport.markdownCell($0.isEmpty ? " " : $0) }.joined(separator: " | ") + " |\n"
+            }
         }
         out += "| **total** | | | | \(totalUsage.inputTokens) | \(totalUsage.cachedInputTokens) | \(totalUsage.outputTokens) | \(totalUsage.reasoningTokens) | **\(spent.formatted(decimals: 6))** | |\n"
         if !unsettledAttempts.isEmpty {
@@ -192,6 +211,10 @@ extension RunReport {
 
 extension RunReport.StepLine {
     /// What a row shows: its subtotal (cost marked `Σ`) when steps are nested under it, else its own line.
+    /// The cost a row shows, the same in every format and in `wflo status`: the subtotal
+    /// (`Σ …`) of a step with steps nested under it, else its own.
+    public var shownCost: String { shown.cost }
+
     var shown: (usage: TokenUsage, cost: String, attempts: Int) {
         guard let subtotal else { return (usage, cost.formatted(decimals: 6), attempts) }
         return (subtotal.usage, "Σ " + subtotal.cost.formatted(decimals: 6), subtotal.attempts)

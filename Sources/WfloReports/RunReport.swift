@@ -37,6 +37,11 @@ public struct RunReport: Sendable, Hashable {
         public var fees: Money = .zero
         /// What settling its attempts found (`usage_exceeded_reservation`, `unpriced_usage:FIELD`), once each.
         public var flags: [String] = []
+        /// When the step started and ended (its first attempt's start to its last attempt's
+        /// end), for the timeline; and when each attempt after the first started (retries).
+        public var startedAt: Date? = nil
+        public var endedAt: Date? = nil
+        public var retryStarts: [Date] = []
     }
 
     /// What a step and the steps nested under it used and cost together. The run's totals count
@@ -95,6 +100,9 @@ public struct RunReport: Sendable, Hashable {
     public var runID: String
     public var workflow: String
     public var status: RunStatus
+    /// What the report shows for ``status``: also `interrupted` (a running run whose driver is
+    /// gone) or `waiting_approval` (its live driver waits for a person); see ``RunStatus/shown(driverAlive:awaitingDecision:)``.
+    public var shownStatus: String
     public var budget: Money?
     /// Settled exact costs plus unsettled reservations: what the budget is charged.
     public var spent: Money
@@ -162,6 +170,7 @@ public struct RunReport: Sendable, Hashable {
         runID = run.id
         workflow = run.workflowName
         status = run.status
+        shownStatus = run.status.rawValue
         budget = run.budget
         outputs = run.outputs
         error = run.error
@@ -216,10 +225,11 @@ public struct RunReport: Sendable, Hashable {
                 byModel[m] = line
             }
             var seconds: Double?
-            if let start = record?.startedAt ?? attempts.first?.startedAt, let end = record?.finishedAt ?? attempts.last?.finishedAt {
+            let start = record?.startedAt ?? attempts.first?.startedAt, end = record?.finishedAt ?? attempts.last?.finishedAt
+            if let start, let end {
                 seconds = end.timeIntervalSince(start)
             }
-            return StepLine(id: planned.id, type: record?.type ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
+            var line = StepLine(id: planned.id, type: record?.type ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
@@ -231,6 +241,10 @@ public struct RunReport: Sendable, Hashable {
                             agent: record?.type == StepType.agent.rawValue
                                 ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
                                 : nil)
+            line.startedAt = start
+            line.endedAt = end
+            line.retryStarts = attempts.filter { $0.number > 1 && $0.stepID == planned.id }.map(\.startedAt)
+            return line
         }
         steps = steps.map { line in
             var line = line

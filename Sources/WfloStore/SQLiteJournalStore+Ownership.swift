@@ -35,4 +35,14 @@ extension SQLiteJournalStore {
                            arguments: [id, token])
         }
     }
+
+    /// The process holding the run (nil when none does: never claimed, or released).
+    public func driver(runID: String) async throws -> RunDriver? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT owner, heartbeat_at FROM runs WHERE id = ?", arguments: [runID]),
+                  let text = row["owner"] as String?,
+                  let owner = try? JSONDecoder().decode(RunOwner.self, from: Data(text.utf8)) else { return nil }
+            return RunDriver(owner: owner, heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"] as Double? ?? 0))
+        }
+    }
 }

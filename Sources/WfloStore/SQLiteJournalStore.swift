@@ -39,14 +39,22 @@ public struct SQLiteJournalStore: JournalStore {
     public let path: String
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
+    ///
+    /// The journal holds prompts and outputs: a new one is created readable by its owner only
+    /// (0600, and SQLite gives its `-wal` and `-shm` files the same mode), in a folder created
+    /// 0700 when it is missing.
     /// - Throws: ``StoreError`` naming the path when it cannot be opened or migrated.
     public init(path: String) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         do {
             if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
             }
+            // O_EXCL: when another process creates the file first, its file is kept as it is.
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if descriptor >= 0 { close(descriptor) }
             var config = Configuration()
             config.busyMode = .timeout(10)
             config.prepareDatabase { db in

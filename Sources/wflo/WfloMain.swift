@@ -3,6 +3,6 @@ import WfloCLI
 @main
 struct WfloMain {
     static func main() async {
-        await Wflo.main()
+        await Wflo.runMain()
     }
 }

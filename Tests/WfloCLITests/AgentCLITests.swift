@@ -70,6 +70,17 @@ struct AgentCLITests {
         #expect(turns[1]["tool_calls"]?[0]?["id"] == "researcher/2/compute")
         #expect(turns[1]["tool_calls"]?[0]?["status"] == "completed")
         #expect(turns[1]["tool_calls"]?[0]?["type"] == "sandbox")
+
+        // The turns and tool calls are in every format, not only JSON.
+        let csv = try await wflo.run(["report", runID, "--format", "csv"]).stdout.split(separator: "\n")
+        let turnRows = csv.filter { $0.contains(",researcher/turn ") }
+        #expect(turnRows.count == 4, "\(csv)")
+        #expect(turnRows.allSatisfy { $0.hasSuffix(",researcher") }, "turn rows are part_of the agent")
+        #expect(csv.contains { $0.contains(",researcher/2/compute,sandbox,completed,") }, "\(csv)")
+        let markdown = try await wflo.run(["report", runID, "--format", "md"]).stdout
+        #expect(markdown.contains("turn 4") && markdown.contains("save_note"), "\(markdown)")
+        let html = try await wflo.run(["report", runID, "--format", "html"]).stdout
+        #expect(html.contains("Agent researcher: turns and tool calls") && html.contains("→ save_note"), "HTML lacks the agent's turns")
     }
 
     /// Killed right after a commit (the turn, or the tool call after it), then resumed: the tool

@@ -54,9 +54,9 @@ struct ApprovalCLITests {
 
             let result = await WfloProcess.finish(process)
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-            #expect(result.stdout.contains("waits for approval"))
-            #expect(result.stdout.contains("wflo approve \(runID.prefix(8))/review"))
-            #expect(result.stdout.contains("completed"))
+            #expect(result.output.contains("waits for approval"))
+            #expect(result.output.contains("wflo approve \(runID.prefix(8))/review"))
+            #expect(result.output.contains("completed"))
             #expect(announcements(server) == 1)
 
             let report = try JSONValue.parse(try await wflo.run(["report", runID, "--format", "json"]).stdout)
@@ -174,7 +174,7 @@ struct ApprovalCLITests {
             process.send(SIGINT)
             let result = await WfloProcess.finish(process)
             #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
-            #expect(result.stdout.contains("waiting_approval"))
+            #expect(result.output.contains("waiting_approval"))
             let runID = try #require(review["run_id"]?.stringValue)
             let status = try JSONValue.parse(try await wflo.run(["status", runID, "--json"]).stdout)
             #expect(status["status"] == "waiting_approval")

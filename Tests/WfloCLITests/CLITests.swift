@@ -68,8 +68,8 @@ struct CLITests {
         try await Self.withServer { server, wflo, _ in
             let run = try await wflo.run(["run", Self.brief, "--budget", "0.00001"])
             #expect(run.status == 3)
-            #expect(run.stdout.contains("budget_exceeded"))
-            #expect(run.stdout.contains("does not fit the budget $0.000010"))
+            #expect(run.output.contains("budget_exceeded"))
+            #expect(run.output.contains("does not fit the budget $0.000010"))
             #expect(server.requestCount == 0)
         }
     }
@@ -142,17 +142,17 @@ struct CLITests {
             // A request the cassette lacks fails clearly.
             let other = try await wflo.run(["run", Self.brief, "--replay", cassette, "--input", "topic=tea"])
             #expect(other.status == 1)
-            #expect(other.stdout.contains("has no recorded answer"))
+            #expect(other.output.contains("has no recorded answer"))
         }
     }
 
     @Test func runIDsResolveFromAUniquePrefixAndUnknownOnesSayHowToList() async throws {
         try await Self.withServer { _, wflo, _ in
+            let run = try await wflo.run(["run", Self.brief, "--json"])
+            let runID = try #require(try JSONValue.parse(run.stdout)["run_id"]?.stringValue)
             let missing = try await wflo.run(["status", "zzzz"])
             #expect(missing.status == 2)
             #expect(missing.stderr.contains("wflo runs"))
-            let run = try await wflo.run(["run", Self.brief, "--json"])
-            let runID = try #require(try JSONValue.parse(run.stdout)["run_id"]?.stringValue)
             let status = try await wflo.run(["status", String(runID.prefix(4)), "--json"])
             #expect(try JSONValue.parse(status.stdout)["run_id"]?.stringValue == runID)
             let runs = try await wflo.run(["runs", "--json"])

@@ -30,8 +30,8 @@ struct CacheCLITests {
             #expect(paid > .zero)
             let second = try await wflo.run(["run", file.path])
             #expect(second.status == 0, "\(second.stderr)")
-            #expect(second.stdout.contains("from the response cache (saved"))
-            #expect(second.stdout.contains("spent $0.000000"))
+            #expect(second.output.contains("from the response cache (saved"))
+            #expect(second.output.contains("spent $0.000000"))
             #expect(server.requestCount == 1)
 
             let stats = try JSONValue.parse(try await wflo.run(["cache", "stats", "--json"]).stdout)

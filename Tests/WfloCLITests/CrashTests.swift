@@ -86,7 +86,7 @@ struct CrashTests {
 
             let resumed = try await wflo.run(["resume", runID])
             #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
-            #expect(resumed.stdout.contains("unsettled"))
+            #expect(resumed.output.contains("unsettled"))
             let after = try await Self.ledger(wflo, runID)
             #expect(after.outputs == reference.outputs)
             #expect(after.settled == reference.settled)

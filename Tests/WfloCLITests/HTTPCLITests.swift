@@ -86,13 +86,13 @@ struct HTTPCLITests {
             // Fails: the echo comes back with an unexpected status; the error quotes the body.
             let failed = try await wflo.run(["run", try Self.write(Self.workflow(port: service.port, path: "/anything", expect: "[201]"), in: directory)])
             #expect(failed.status == 1)
-            #expect(failed.stdout.contains("[secret:API_TOKEN]"), "\(failed.stdout)")
+            #expect(failed.output.contains("[secret:API_TOKEN]"), "\(failed.output)")
             let failedRun = try #require(failed.stdout.split(separator: " ").first { $0.count == 16 }.map(String.init))
 
             // Fails with retries: a server error, retried once, progress lines on stdout.
             let retried = try await wflo.run(["run", try Self.write(Self.workflow(port: service.port, path: "/status/503", expect: "[200]"), in: directory)])
             #expect(retried.status == 1)
-            #expect(retried.stdout.contains("↻ call"), "\(retried.stdout)")
+            #expect(retried.output.contains("↻ call"), "\(retried.output)")
 
             // The service did receive the real token.
             #expect(service.requests().first?.headers["authorization"] == "Bearer \(Self.secret)")
@@ -134,7 +134,7 @@ struct HTTPCLITests {
             #expect(service.requestCount == 2)
             let second = try await wflo.run(["run", path])
             #expect(second.status == 1)
-            #expect(second.stdout.contains("the circuit for 127.0.0.1:\(service.port) is open"), "\(second.stdout)")
+            #expect(second.output.contains("the circuit for 127.0.0.1:\(service.port) is open"), "\(second.output)")
             #expect(service.requestCount == 2, "an open circuit sends nothing")
 
             let list = try await wflo.run(["circuits", "--json"])
@@ -174,7 +174,7 @@ struct HTTPCLITests {
             #expect(json["outputs"]?["authorization_seen"] == "Bearer [secret:API_TOKEN]")
             #expect(json["spent_usd"]?.stringValue.flatMap { Money(string: $0) } == .zero)
             #expect(service.requests().map(\.path) == ["/json", "/anything/tickets"])
-            #expect(!run.stdout.contains(Self.secret))
+            #expect(!run.output.contains(Self.secret))
         }
     }
 
@@ -184,7 +184,7 @@ struct HTTPCLITests {
             let run = try await wflo.run(["run", example, "--input", "port=\(service.port)"], extraEnvironment: ["WFLO_SECRET_API_TOKEN": ""])
             #expect(run.status == 1)
             #expect(service.requests().map(\.path) == ["/json"])
-            #expect(run.stdout.contains("secret 'API_TOKEN'"), "\(run.stdout)")
+            #expect(run.output.contains("secret 'API_TOKEN'"), "\(run.output)")
         }
     }
 }

@@ -101,7 +101,7 @@ struct ReportAcrossRunsTests {
 
     @Test func htmlGoesToTheOutputFileForOneRunAndAcrossRuns() async throws {
         try await Self.withJournal { wflo, _, directory in
-            for (arguments, charts) in [(["report", "aaa1"], 3), (["report", "--since", "7d", "--by", "step"], 2)] {
+            for (arguments, charts) in [(["report", "aaa1"], 4), (["report", "--since", "7d", "--by", "step"], 2)] {
                 let file = directory.appendingPathComponent("report-\(charts).html")
                 let result = try await wflo.run(arguments + ["--format", "html", "--output", file.path])
                 #expect(result.status == 0, "\(result.stderr)")

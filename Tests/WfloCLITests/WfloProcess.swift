@@ -9,6 +9,8 @@ struct WfloProcess {
         var killedBySignal: Bool
         var stdout: String
         var stderr: String
+        /// Both streams: progress goes to stderr, the result to stdout.
+        var output: String { stdout + stderr }
     }
 
     static var executable: URL {

@@ -106,7 +106,33 @@ import WfloDSL
         #expect {
             _ = try WorkflowParser().parse(fileAt: "/nonexistent/flow.yaml")
         } throws: { error in
-            (error as? WorkflowValidationError)?.description.hasPrefix("/nonexistent/flow.yaml:1:1: error: cannot read") == true
+            (error as? WorkflowValidationError)?.description.hasPrefix("/nonexistent/flow.yaml:1:1: error: no such workflow file") == true
+        }
+    }
+
+    /// A file that is not UTF-8 is named with the line and column of its first bad byte; a
+    /// folder is called a folder (not "NSCocoaErrorDomain error 256").
+    @Test func unreadableTextIsReportedWhereItIs() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-utf8-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("latin1.yaml")
+        try Data("name: caf".utf8 + [0xE9] + Data("\nsteps: []\n".utf8)).write(to: file)
+        let bad = try #require(diagnostics(fileAt: file.path))
+        #expect(bad.hasPrefix("\(file.path):1:10: error: the workflow file is not UTF-8 text (byte 0xE9"), "\(bad)")
+        let second = folder.appendingPathComponent("later.yaml")
+        try Data("name: é\nsteps:\n  - id: ".utf8 + [0xFF, 0x41]).write(to: second)
+        #expect(try #require(diagnostics(fileAt: second.path)).hasPrefix("\(second.path):3:9: error: the workflow file is not UTF-8"))
+        let isFolder = try #require(diagnostics(fileAt: folder.path))
+        #expect(isFolder.hasPrefix("\(folder.path):1:1: error: this is a folder, not a workflow file"), "\(isFolder)")
+    }
+
+    private func diagnostics(fileAt path: String) -> String? {
+        do {
+            _ = try WorkflowParser().parse(fileAt: path)
+            return nil
+        } catch {
+            return error.description
         }
     }
 }

@@ -24,7 +24,7 @@ import WfloDSL
               backoff_coefficient: 1.5
               maximum_interval: "2s"
               maximum_attempts: 5
-              non_retryable_errors: [invalid_request]
+              non_retryable_errors: [bad_request]
             output: 1
           - id: b
             type: transform
@@ -35,7 +35,7 @@ import WfloDSL
         let a = try #require(definition.step("a"))
         #expect(a.timeout == 60)
         #expect(a.retry == RetryPolicy(initialInterval: 0.5, backoffCoefficient: 1.5, maximumInterval: 2, maximumAttempts: 5,
-                                       nonRetryableErrors: ["invalid_request"]))
+                                       nonRetryableErrors: ["bad_request"]))
         #expect(definition.step("b")?.timeout == 2.5)
         #expect(definition.step("b")?.retry == RetryPolicy(maximumAttempts: 1))
     }
@@ -52,6 +52,28 @@ import WfloDSL
         #expect(found.map(\.description) == [
             "w.yaml:5:13: error: unknown field 'max_attempts' in the retry policy of step 'a'; did you mean 'maximum_attempts'?",
         ])
+    }
+
+    /// `non_retryable_errors` is checked against the documented kinds when the file is read:
+    /// a Swift case name or a typo would otherwise silently retry what the user excluded.
+    @Test func nonRetryableErrorsMustNameKnownKinds() throws {
+        let found = diagnostics("""
+        name: w
+        steps:
+          - id: a
+            type: transform
+            retry: {non_retryable_errors: [rate_limited, malformedResponse]}
+            output: 1
+        """)
+        #expect(found.count == 1)
+        let message = try #require(found.first?.description)
+        #expect(message.hasPrefix("w.yaml:5:50: error: the retry policy of step 'a': 'non_retryable_errors' lists 'malformedResponse', which is not an error kind; did you mean 'malformed_response'?"), "\(message)")
+        let definition = try WorkflowParser().parse(yaml: """
+        name: w
+        steps:
+          - {id: a, type: transform, output: 1, retry: {non_retryable_errors: timeout}}
+        """, file: "w.yaml")
+        #expect(definition.step("a")?.retry?.nonRetryableErrors == ["timeout"])
     }
 
     @Test func llmFieldsAreAllRead() throws {

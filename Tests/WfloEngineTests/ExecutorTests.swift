@@ -150,6 +150,29 @@ struct ExecutorTests {
         }
     }
 
+    /// `non_retryable_errors` names kinds as documented (`malformed_response`), not as Swift
+    /// spells its cases: a garbled (possibly billed) answer listed there is sent once, not again.
+    @Test func aKindListedAsNonRetryableIsSentOnce() async throws {
+        try await Harness.with { h in
+            h.server.enqueue(.malformedJSON, .malformedJSON)
+            let yaml = """
+                name: once
+                budget: 1
+                steps:
+                  - id: a
+                    type: llm
+                    model: test-gpt
+                    prompt: hi
+                    max_tokens: 10
+                    retry: {maximum_attempts: 3, non_retryable_errors: [malformed_response]}
+                """
+            let result = try await h.run(yaml)
+            #expect(result.status == .failed)
+            #expect(h.server.requestCount == 1)
+            #expect(h.sleeps.withLock { $0 }.isEmpty)
+        }
+    }
+
     @Test func exhaustedQuotaIsNotRetried() async throws {
         try await Harness.with { h in
             h.server.enqueue(.insufficientQuota)

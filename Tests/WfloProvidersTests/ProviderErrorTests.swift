@@ -62,6 +62,11 @@ struct ProviderErrorTests {
                   retryable: true, messagePart: "cannot reach 127.0.0.1"),
     ]
 
+    /// The kinds a workflow may list in `non_retryable_errors` are exactly the kinds a call fails with.
+    @Test func retryPolicyKnowsEveryErrorKindByItsRawValue() {
+        #expect(ProviderError.Kind.allCases.map(\.rawValue) == RetryPolicy.errorKinds)
+    }
+
     @Test(arguments: cases)
     func providerFailureIsClassifiedWithTheProvidersMessage(_ expected: ErrorCase) async throws {
         try await withFakeProvider { server, client in
@@ -119,6 +124,9 @@ struct ProviderErrorTests {
         let error = await providerError { _ = try await client.complete(request(.openai), timeout: .seconds(10)) }
         #expect(error?.kind == .connection)
         #expect(error?.isRetryable == true)
+        // Said in the user's words, not NIO's ("connection reset (error set): … (errno: 111)").
+        #expect(error?.message.contains("connection refused: nothing listens there") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("errno") == false, "\(String(describing: error))")
         try await transport.shutdown()
     }
 

@@ -43,12 +43,24 @@ struct HTMLReportTests {
         #expect(parser.parse(), "not well-formed: \(String(describing: parser.parserError)) at line \(parser.lineNumber)")
     }
 
-    @Test func runReportIsOnePageWithThreeChartsAndEscapedUserText() async throws {
+    @Test func runReportIsOnePageWithFourChartsAndEscapedUserText() async throws {
         let j = try await Self.hostileJournal()
         defer { j.remove() }
         let report = RunReport(journal: try await j.store.journal(runID: "r<1>"))
         let html = report.render(.html)
-        Self.expectSelfContainedAndEscaped(html, svgCount: 3)
+        Self.expectSelfContainedAndEscaped(html, svgCount: 4)
+        // The timeline: one row per step, the retried step with its retry.
+        #expect(html.contains("Step timeline"))
+        #expect(html.contains("plain: completed,") && html.contains(", 1 retry</title>"), "\(html)")
+        // Bar colours mean models: plain and late (both gpt-4o-mini) share one, the other model has another.
+        func barColor(_ label: String) -> String? {
+            guard let title = html.range(of: "<title>\(label): $"),
+                  let fill = html.range(of: "fill=\"", range: title.upperBound..<html.endIndex) else { return nil }
+            return String(html[fill.upperBound...].prefix(7))
+        }
+        let plain = try #require(barColor("plain")), late = try #require(barColor("late"))
+        #expect(plain == late)
+        #expect(barColor("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") != plain)
         #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"))
         #expect(html.contains("<td class=\"wrap\">m&amp;&lt;img src=x onerror=alert(1)&gt;</td>"))
         #expect(html.contains("provider said &lt;b&gt;&quot;no&quot;&lt;/b&gt; &amp; stopped"))
@@ -56,6 +68,24 @@ struct HTMLReportTests {
         #expect(html.contains("budget $0.020000"))
         #expect(html.contains("Unsettled attempts"))
         #expect(html.contains(report.spent.formatted(decimals: 6)))
+    }
+
+    /// A run that spent a small part of its budget is drawn at the scale of its spend, not as a
+    /// flat line at $0 under a budget line far above.
+    @Test func cumulativeSpendIsScaledToWhatWasSpent() async throws {
+        let j = try TestJournal.make()
+        defer { j.remove() }
+        let t = Date.testNow
+        try await j.run("r2", workflow: "w", at: t, budget: Money(string: "10")!, status: .completed)
+        try await j.attempt("r2", "a", model: "m", cost: "0.003", at: t)
+        try await j.attempt("r2", "b", model: "m", cost: "0.005", at: t.addingTimeInterval(2))
+        let html = RunReport(journal: try await j.store.journal(runID: "r2")).render(.html)
+        Self.expectSelfContainedAndEscaped(html, svgCount: 4)
+        #expect(html.contains("budget $10.000000 is off the scale (0.1% of it spent)"), "\(html)")
+        #expect(!html.contains("stroke-dasharray=\"6 4\""), "no budget line drawn at the bottom of the chart")
+        // The axis tops out just above the spend ($0.008), not at the budget.
+        #expect(!html.contains(">$10.00<"))
+        #expect(html.range(of: #">\$0\.0(080|100)<"#, options: .regularExpression) != nil, "\(html)")
     }
 
     @Test func spendReportIsOnePageWithTheDailyChartAndTheGroupsChart() async throws {

@@ -171,7 +171,16 @@ extension DefinitionReader {
             if let n = positiveInt(v.value, what: "\(context): 'maximum_attempts'", why: " (1 means no retry)") { policy.maximumAttempts = n } else { ok = false }
         }
         if let v = f["non_retryable_errors"] {
-            if let list = textList(v.value, what: "\(context): 'non_retryable_errors'") { policy.nonRetryableErrors = list } else { ok = false }
+            if let list = textList(v.value, what: "\(context): 'non_retryable_errors'") {
+                let items: [Node] = if case .sequence(let sequence) = v.value { Array(sequence) } else { [v.value] }
+                for (kind, item) in zip(list, items) where !RetryPolicy.errorKinds.contains(kind) {
+                    error(item, "\(context): 'non_retryable_errors' lists '\(kind)', which is not an error kind"
+                        + Suggestion.phrase(for: kind, in: RetryPolicy.errorKinds)
+                        + " (kinds: \(RetryPolicy.errorKinds.joined(separator: ", ")))")
+                    ok = false
+                }
+                policy.nonRetryableErrors = list
+            } else { ok = false }
         }
         if let v = f["maximum_interval"], f["initial_interval"] != nil, ok, policy.maximumInterval < policy.initialInterval {
             error(v.value, "\(context): 'maximum_interval' must be at least 'initial_interval'")

@@ -21,7 +21,9 @@ enum SVGChart {
     }
 
     /// Horizontal bars, one per item, labelled on the left and valued on the right.
-    static func horizontalBars(_ items: [(label: String, value: Money)], accessibleName: String) -> String {
+    /// - Parameter colors: one colour per item (e.g. by model, the same in every chart); the
+    ///   palette in order when nil.
+    static func horizontalBars(_ items: [(label: String, value: Money)], colors: [String]? = nil, accessibleName: String) -> String {
         guard !items.isEmpty else { return empty(accessibleName) }
         let labelWidth = 240.0, valueWidth = 120.0, rowHeight = 26.0, top = 8.0
         let barArea = width - labelWidth - valueWidth - 16
@@ -32,12 +34,52 @@ enum SVGChart {
             let y = top + rowHeight * Double(i)
             let share = maximum > 0 ? max(double(item.value), 0) / maximum : 0
             let barWidth = max(share * barArea, item.value.isZero ? 0 : 1.5)
-            let color = palette[i % palette.count]
+            let color = colors.flatMap { i < $0.count ? $0[i] : nil } ?? palette[i % palette.count]
             out += "<g><title>\(HTML.escape(item.label)): \(HTML.escape(item.value.dollars()))</title>"
             out += "<text x=\"\(format(labelWidth - 8))\" y=\"\(format(y + rowHeight / 2 + 4))\" text-anchor=\"end\">\(HTML.escape(clip(item.label, 34)))</text>"
             out += "<rect x=\"\(format(labelWidth))\" y=\"\(format(y + 4))\" width=\"\(format(barWidth))\" height=\"\(format(rowHeight - 8))\" rx=\"2\" fill=\"\(color)\"/>"
             out += "<text x=\"\(format(labelWidth + barWidth + 6))\" y=\"\(format(y + rowHeight / 2 + 4))\" class=\"muted\">\(HTML.escape(item.value.dollars()))</text></g>\n"
         }
+        return out + "</svg>\n"
+    }
+
+    /// One row per step that ran: a bar from its start to its end on the run's clock (steps that
+    /// overlap ran in parallel), coloured by how it ended, a tick at each retry, and a dashed span
+    /// for each wait for a person.
+    static func stepTimeline(_ steps: [RunReport.StepLine], approvals: [RunReport.ApprovalLine], start: Date, end: Date,
+                             accessibleName: String) -> String {
+        let ran = steps.filter { $0.startedAt != nil }
+        guard !ran.isEmpty else { return empty(accessibleName) }
+        let labelWidth = 200.0, right = 16.0, top = 8.0, rowHeight = 24.0, bottom = 40.0
+        let plotWidth = width - labelWidth - right
+        let last = max(ran.compactMap { ($0.endedAt ?? end).timeIntervalSince(start) }.max() ?? 0, 0.001)
+        func x(_ date: Date) -> Double { labelWidth + max(0, min(date.timeIntervalSince(start), last)) / last * plotWidth }
+        let colours = ["completed": "#1a7f37", "failed": "#cf222e", "skipped": "#8c959f", "rejected": "#bc4c00", "running": "#9a6700",
+                       "waiting_approval": "#9a6700", "cancelled": "#8250df"]
+        let height = top + rowHeight * Double(ran.count) + bottom
+        var out = svgOpen(height: height, accessibleName: accessibleName)
+        for (i, step) in ran.enumerated() {
+            let y = top + rowHeight * Double(i)
+            let from = x(step.startedAt!), to = max(x(step.endedAt ?? end), from + 2)
+            let seconds = (step.endedAt ?? end).timeIntervalSince(step.startedAt!)
+            out += "<g><title>\(HTML.escape("\(step.id): \(step.status), \(elapsed(seconds))\(step.retries > 0 ? ", \(step.retries) retr\(step.retries == 1 ? "y" : "ies")" : "")"))</title>"
+            out += "<text x=\"\(format(labelWidth - 8))\" y=\"\(format(y + rowHeight / 2 + 4))\" text-anchor=\"end\">\(HTML.escape(clip(step.id, 28)))</text>"
+            for approval in approvals where approval.stepID == step.id {
+                let waitEnd = approval.decidedAt ?? end
+                out += "<line x1=\"\(format(x(approval.requestedAt)))\" y1=\"\(format(y + rowHeight / 2))\" x2=\"\(format(x(waitEnd)))\" y2=\"\(format(y + rowHeight / 2))\" stroke=\"#9a6700\" stroke-width=\"2\" stroke-dasharray=\"3 3\"/>"
+            }
+            out += "<rect x=\"\(format(from))\" y=\"\(format(y + 5))\" width=\"\(format(to - from))\" height=\"\(format(rowHeight - 10))\" rx=\"2\" fill=\"\(colours[step.status] ?? palette[0])\"/>"
+            for retry in step.retryStarts {
+                out += "<line x1=\"\(format(x(retry)))\" y1=\"\(format(y + 2))\" x2=\"\(format(x(retry)))\" y2=\"\(format(y + rowHeight - 2))\" stroke=\"#24292f\" stroke-width=\"2\"/>"
+            }
+            out += "</g>\n"
+        }
+        let axisY = top + rowHeight * Double(ran.count)
+        out += "<line x1=\"\(format(labelWidth))\" y1=\"\(format(axisY))\" x2=\"\(format(labelWidth + plotWidth))\" y2=\"\(format(axisY))\" class=\"axis\"/>\n"
+        out += "<text x=\"\(format(labelWidth))\" y=\"\(format(axisY + 18))\" class=\"muted\">0 s</text>\n"
+        out += "<text x=\"\(format(labelWidth + plotWidth))\" y=\"\(format(axisY + 18))\" text-anchor=\"end\" class=\"muted\">\(HTML.escape(elapsed(last)))</text>\n"
+        out += "<text x=\"\(format(labelWidth + plotWidth / 2))\" y=\"\(format(axisY + 34))\" text-anchor=\"middle\" class=\"muted\">"
+            + "time since the run started · green completed, red failed, grey skipped · black tick: a retry · dashed: waiting for a person</text>\n"
         return out + "</svg>\n"
     }
 
@@ -74,7 +116,10 @@ enum SVGChart {
         let left = 90.0, right = 24.0, top = 16.0, bottom = 40.0, plotHeight = 240.0
         let plotWidth = width - left - right
         let total = points.last.map { double($0.cumulative) } ?? 0
-        let axis = niceAxis(max(total, budget.map(double) ?? 0))
+        // Scaled to what was spent, so a run that used 1% of its budget is not a flat line at $0;
+        // the budget line is drawn when it is in range (spend at least a quarter of it).
+        let budgetInRange = budget.map { total > 0 && double($0) <= total * 4 } ?? false
+        let axis = niceAxis(budgetInRange ? max(total, budget.map(double) ?? 0) : total)
         let end = points.map { $0.at.timeIntervalSince(start) }.max() ?? 0
         // A run that took under a second (a replay) is drawn charge by charge, evenly spaced.
         let byOrder = end < 1
@@ -94,7 +139,10 @@ enum SVGChart {
         }
         path += " H\(format(left + plotWidth))"
         out += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(palette[0])\" stroke-width=\"2\"/>\n" + dots
-        if let budget {
+        if let budget, !budgetInRange {
+            let share = total > 0 ? String(format: " (%.1f%% of it spent)", total / max(double(budget), .leastNonzeroMagnitude) * 100) : ""
+            out += "<text x=\"\(format(left + plotWidth - 4))\" y=\"\(format(top + 12))\" text-anchor=\"end\" fill=\"#cf222e\">budget \(HTML.escape(budget.dollars())) is off the scale\(share)</text>\n"
+        } else if let budget {
             let by = y(double(budget))
             out += "<line x1=\"\(format(left))\" y1=\"\(format(by))\" x2=\"\(format(left + plotWidth))\" y2=\"\(format(by))\" stroke=\"#cf222e\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
             out += "<text x=\"\(format(left + plotWidth - 4))\" y=\"\(format(by - 6))\" text-anchor=\"end\" fill=\"#cf222e\">budget \(HTML.escape(budget.dollars()))</text>\n"
@@ -107,6 +155,7 @@ enum SVGChart {
     }
 
     static func elapsed(_ seconds: Double) -> String {
+        if seconds < 1 { return String(format: "%.0f ms", seconds * 1000) }
         if seconds < 120 { return String(format: "%.1f s", seconds) }
         if seconds < 7_200 { return String(format: "%.1f min", seconds / 60) }
         return String(format: "%.1f h", seconds / 3_600)
