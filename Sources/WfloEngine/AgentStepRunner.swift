@@ -176,17 +176,24 @@ extension StepRunner {
                 return .answered(answer)
             } catch let error as ProviderError {
                 let kind = "\(error.kind)"
-                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
+                var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
+                var message = error.description
+                var delay = 0.0
+                if !final {
+                    switch retryWait(policy: policy, attempt: attempt, retryAfter: error.retryAfter) {
+                    case .wait(let seconds): delay = seconds
+                    case .giveUp(let reason): final = true; message += "; not retried: " + reason
+                    }
+                }
                 try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID, succeeded: false,
-                                                            cost: .zero, usage: nil, error: error.description,
+                                                            cost: .zero, usage: nil, error: message,
                                                             stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
                 if final {
                     let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
-                    configuration.observer.observe(.stepFailed(stepID: turnID, error: error.description + suffix))
-                    return .failed("turn \(turn): " + error.description + suffix)
+                    configuration.observer.observe(.stepFailed(stepID: turnID, error: message + suffix))
+                    return .failed("turn \(turn): " + message + suffix)
                 }
-                try await scheduleRetry(StepDefinition(id: turnID, kind: step.kind), attempt: attempt, message: error.description,
-                                        delay: retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter))
+                try await scheduleRetry(StepDefinition(id: turnID, kind: step.kind), attempt: attempt, message: message, delay: delay)
                 attempt += 1
             }
         }

@@ -107,7 +107,7 @@ extension StepRunner {
                     let text = String(decoding: response.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                     if !text.isEmpty { message += ": " + text + (response.body.count > 300 ? "…" : "") }
                     failure = HTTPStepFailure(message: message, retryable: hostFailure, hostFailure: hostFailure,
-                                              retryAfter: response.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) })
+                                              retryAfter: response.header("Retry-After").flatMap { RetryAfter.seconds($0, now: configuration.now()) })
                 }
             } catch let problem as HTTPStepFailure {
                 if problem.hostFailure || problem.answered {
@@ -120,8 +120,15 @@ extension StepRunner {
 
             // Stopped by `wflo cancel` or the run's timeout: leave the attempt in flight for the executor to settle.
             try Task.checkCancellation()
-            let message = redactor.redact(failure.message)
-            let final = !failure.retryable || attempt >= policy.maximumAttempts
+            var message = redactor.redact(failure.message)
+            var final = !failure.retryable || attempt >= policy.maximumAttempts
+            var delay = 0.0
+            if !final {
+                switch retryWait(policy: policy, attempt: attempt, retryAfter: failure.retryAfter) {
+                case .wait(let seconds): delay = seconds
+                case .giveUp(let reason): final = true; message += "; not retried: " + reason
+                }
+            }
             try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
                                                         cost: .zero, usage: nil, error: message,
                                                         stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
@@ -135,8 +142,7 @@ extension StepRunner {
                 configuration.observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
                 return .failed(message + suffix)
             }
-            try await scheduleRetry(step, attempt: attempt, message: message,
-                                    delay: retryDelay(policy: policy, attempt: attempt, retryAfter: failure.retryAfter))
+            try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
             attempt += 1
         }
     }

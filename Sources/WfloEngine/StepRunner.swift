@@ -33,6 +33,8 @@ struct StepRunner: Sendable {
     var limits: [BudgetLimit] = []
     /// How deep in sub-workflows this runner's steps are (0: the run's own workflow).
     var depth = 0
+    /// When the run's `timeout:` ends it (nil without one): no retry waits past it.
+    var deadline: Date? = nil
 
     var store: any JournalStore { configuration.store }
     var observer: any RunObserver { configuration.observer }
@@ -295,8 +297,15 @@ struct StepRunner: Sendable {
                 // attempt is left in flight and settled at its reservation (unsettled), never at zero.
                 try Task.checkCancellation()
                 let kind = "\(error.kind)"
-                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
-                let message = error.description
+                var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
+                var message = error.description
+                var delay = 0.0
+                if !final {
+                    switch retryWait(policy: policy, attempt: attempt, retryAfter: error.retryAfter) {
+                    case .wait(let seconds): delay = seconds
+                    case .giveUp(let reason): final = true; message += "; not retried: " + reason
+                    }
+                }
                 try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
                                                             cost: .zero, usage: nil, error: message,
                                                             stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
@@ -305,8 +314,7 @@ struct StepRunner: Sendable {
                     observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
                     return .failed(message + suffix)
                 }
-                try await scheduleRetry(step, attempt: attempt, message: message,
-                                        delay: retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter))
+                try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
                 attempt += 1
             }
         }
@@ -332,11 +340,11 @@ struct StepRunner: Sendable {
         return .completed(output)
     }
 
-    /// The provider's Retry-After when it gave one; otherwise the policy's back-off with ±20% jitter.
-    func retryDelay(policy: RetryPolicy, attempt: Int, retryAfter: Double?) -> Double {
-        if let retryAfter, retryAfter >= 0 { return retryAfter }
-        let base = policy.delay(after: attempt)
-        return max(0, base * (0.8 + 0.4 * configuration.random()))
+    /// The wait before the next attempt: ``RetryPolicy/wait(after:asked:jitter:remaining:)`` with
+    /// this run's jitter and the time left before its deadline.
+    func retryWait(policy: RetryPolicy, attempt: Int, retryAfter: Double?) -> RetryWait {
+        policy.wait(after: attempt, asked: retryAfter, jitter: configuration.random(),
+                    remaining: deadline.map { $0.timeIntervalSince(configuration.now()) })
     }
 
     struct PreparedCall: Sendable {
