@@ -104,8 +104,8 @@ extension StepRunner {
                 } else {
                     let expected = definition.expectStatus.isEmpty ? "2xx" : definition.expectStatus.map(String.init).joined(separator: ", ")
                     var message = "HTTP \(response.status) from \(request.method) \(finalURL.absoluteString), expected \(expected)"
-                    let text = String(decoding: response.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    if !text.isEmpty { message += ": " + text + (response.body.count > 300 ? "…" : "") }
+                    let text = redactor.excerpt(response.body, limit: 300)
+                    if !text.isEmpty { message += ": " + text }
                     failure = HTTPStepFailure(message: message, retryable: hostFailure, hostFailure: hostFailure,
                                               retryAfter: response.header("Retry-After").flatMap { RetryAfter.seconds($0, now: configuration.now()) })
                 }
@@ -342,9 +342,9 @@ extension StepRunner {
         return "\(scheme)://\(EgressPolicy.normalize(host: url.host ?? "")):\(port)"
     }
 
+    /// The one `query:` encoding, which the ``Redactor`` also masks.
     static func percentEncode(_ text: String) -> String {
-        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        Redactor.percentEncode(text)
     }
 
 }
