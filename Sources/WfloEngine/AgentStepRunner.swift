@@ -185,9 +185,9 @@ extension StepRunner {
                     case .giveUp(let reason): final = true; message += "; not retried: " + reason
                     }
                 }
-                try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID, succeeded: false,
-                                                            cost: .zero, usage: nil, error: message,
-                                                            stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
+                let finish = failedCall(attemptID: attemptID, stepID: turnID, error: error, message: message, final: final)
+                message = finish.error ?? message
+                try await configuration.store.finishAttempt(finish)
                 if final {
                     let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
                     configuration.observer.observe(.stepFailed(stepID: turnID, error: message + suffix))

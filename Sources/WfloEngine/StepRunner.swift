@@ -306,9 +306,9 @@ struct StepRunner: Sendable {
                     case .giveUp(let reason): final = true; message += "; not retried: " + reason
                     }
                 }
-                try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
-                                                            cost: .zero, usage: nil, error: message,
-                                                            stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
+                let finish = failedCall(attemptID: attemptID, stepID: step.id, error: error, message: message, final: final)
+                message = finish.error ?? message
+                try await store.finishAttempt(finish)
                 if final {
                     let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
                     observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
@@ -338,6 +338,19 @@ struct StepRunner: Sendable {
                                                       saved: saved, output: output, at: now))
         observer.observe(.stepCacheHit(stepID: step.id, saved: saved))
         return .completed(output)
+    }
+
+    /// How a paid call's attempt that failed with `error` is finished — the one rule for llm and
+    /// agent calls: a request sent whose answer never came (``ProviderError/isUnanswered``) stays
+    /// charged at its reservation, marked unsettled, like a call cut off by cancel or a crash;
+    /// any other failure settles at zero (the provider refused it).
+    func failedCall(attemptID: Int64, stepID: String, error: ProviderError, message: String, final: Bool) -> AttemptFinish {
+        if error.isUnanswered {
+            return .unanswered(attemptID: attemptID, runID: runID, stepID: stepID, error: message,
+                               stepStatus: final ? .failed : nil, at: configuration.now())
+        }
+        return AttemptFinish(attemptID: attemptID, runID: runID, stepID: stepID, succeeded: false, cost: .zero, usage: nil,
+                             error: message, stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now())
     }
 
     /// The wait before the next attempt: ``RetryPolicy/wait(after:asked:jitter:remaining:)`` with

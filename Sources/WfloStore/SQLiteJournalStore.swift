@@ -276,12 +276,18 @@ public struct SQLiteJournalStore: JournalStore {
             }
             guard row["status"] as String == AttemptStatus.running.rawValue else { return }
             let reserved = try Cells.money(row["reserved_usd"], "attempts.reserved_usd")
-            try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ? WHERE id = ?")
-                .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
-                                     finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
-            let ledger = try ledger(db, runID: finish.runID)
-            try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
-                .execute(arguments: [(ledger.reserved - reserved).description, (ledger.settled + finish.cost).description, finish.runID])
+            if finish.unanswered {
+                // Stays charged: its reservation remains in the ledger's reserved sum, no cost is settled.
+                try db.cachedStatement(sql: "UPDATE attempts SET status = 'unsettled', error = ?, finished_at = ? WHERE id = ?")
+                    .execute(arguments: [finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
+            } else {
+                try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ? WHERE id = ?")
+                    .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
+                                         finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
+                let ledger = try ledger(db, runID: finish.runID)
+                try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
+                    .execute(arguments: [(ledger.reserved - reserved).description, (ledger.settled + finish.cost).description, finish.runID])
+            }
             if let status = finish.stepStatus {
                 try db.cachedStatement(sql: "UPDATE steps SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND step_id = ?")
                     .execute(arguments: [status.rawValue, finish.stepOutput?.encoded(), finish.error, finish.at.timeIntervalSince1970,
@@ -292,7 +298,13 @@ public struct SQLiteJournalStore: JournalStore {
             case _?: "step_failed"
             case nil: finish.succeeded ? "attempt_succeeded" : "attempt_failed"
             }
-            var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID)), "cost_usd": .string(finish.cost.description)]
+            var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID))]
+            if finish.unanswered {
+                data["unsettled"] = true
+                data["reserved_usd"] = .string(reserved.description)
+            } else {
+                data["cost_usd"] = .string(finish.cost.description)
+            }
             if let error = finish.error { data["error"] = .string(error) }
             try EventRow.insert(db, EventRecord(runID: finish.runID, stepID: finish.stepID, kind: kind, data: .object(data), at: finish.at))
         }
