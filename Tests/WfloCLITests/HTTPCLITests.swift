@@ -188,3 +188,45 @@ struct HTTPCLITests {
         }
     }
 }
+
+/// Issue 22, item 1, the offline repro: a replayed 503 with a hostile `Retry-After` neither kills
+/// `wflo run` nor leaves a journal that `status` and `report` cannot read.
+@Suite(.timeLimit(.minutes(2)))
+struct HostileRetryAfterCLITests {
+    @Test(arguments: ["inf", "1e30", "99999999999999999999"])
+    func aReplayed503WithAHostileRetryAfterFailsTheStepAndTheJournalStaysReadable(value: String) async throws {
+        try await HTTPCLITests.withService { _, wflo, directory in
+            let exchange: JSONValue = [
+                "kind": "http",
+                "request": ["method": "GET", "url": "http://127.0.0.1:9/x", "body": ["text": ""]],
+                "response": ["status": 503, "headers": ["retry-after": .string(value), "content-type": "text/plain"],
+                             "body": ["text": "busy"]],
+            ]
+            let cassette = directory.appendingPathComponent("cassette.json")
+            try (JSONValue.object(["version": 1, "exchanges": [exchange, exchange, exchange]]).encoded(pretty: true) + "\n")
+                .write(to: cassette, atomically: true, encoding: .utf8)
+            let workflow = try HTTPCLITests.write("""
+                name: hostile-retry-after
+                budget: 0.01
+                egress: {allow: ["127.0.0.1"]}
+                steps:
+                  - id: call
+                    type: http
+                    url: "http://127.0.0.1:9/x"
+                    retry: {maximum_attempts: 3, initial_interval: 0, maximum_interval: 0s}
+                """, in: directory)
+            let run = try await wflo.run(["run", workflow, "--replay", cassette.path, "--json"])
+            #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
+            let json = try JSONValue.parse(run.stdout)
+            let runID = try #require(json["run_id"]?.stringValue)
+            let status = try await wflo.run(["status", runID])
+            #expect(status.status == 1 || status.status == 0, "\(status.stdout)\n\(status.stderr)")
+            #expect(!status.stderr.contains("damaged"), "\(status.stderr)")
+            #expect(status.stdout.contains("HTTP 503"), "\(status.stdout)")
+            let report = try await wflo.run(["report", runID, "--format", "json"])
+            #expect(report.status == 0, "\(report.stderr)")
+            let events = try JSONValue.parse(report.stdout)
+            #expect(!events.encoded().contains("inf"))
+        }
+    }
+}
