@@ -178,13 +178,7 @@ extension StepRunner {
                 let kind = "\(error.kind)"
                 var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
                 var message = error.description
-                var delay = 0.0
-                if !final {
-                    switch retryWait(policy: policy, attempt: attempt, retryAfter: error.retryAfter) {
-                    case .wait(let seconds): delay = seconds
-                    case .giveUp(let reason): final = true; message += "; not retried: " + reason
-                    }
-                }
+                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
                 let finish = failedCall(attemptID: attemptID, stepID: turnID, error: error, message: message, final: final)
                 message = finish.error ?? message
                 try await configuration.store.finishAttempt(finish)

@@ -122,13 +122,7 @@ extension StepRunner {
             try Task.checkCancellation()
             var message = redactor.redact(failure.message)
             var final = !failure.retryable || attempt >= policy.maximumAttempts
-            var delay = 0.0
-            if !final {
-                switch retryWait(policy: policy, attempt: attempt, retryAfter: failure.retryAfter) {
-                case .wait(let seconds): delay = seconds
-                case .giveUp(let reason): final = true; message += "; not retried: " + reason
-                }
-            }
+            let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: failure.retryAfter, final: &final, message: &message)
             try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
                                                         cost: .zero, usage: nil, error: message,
                                                         stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))

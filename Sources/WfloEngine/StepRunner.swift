@@ -299,13 +299,7 @@ struct StepRunner: Sendable {
                 let kind = "\(error.kind)"
                 var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.nonRetryableErrors.contains(kind)
                 var message = error.description
-                var delay = 0.0
-                if !final {
-                    switch retryWait(policy: policy, attempt: attempt, retryAfter: error.retryAfter) {
-                    case .wait(let seconds): delay = seconds
-                    case .giveUp(let reason): final = true; message += "; not retried: " + reason
-                    }
-                }
+                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
                 let finish = failedCall(attemptID: attemptID, stepID: step.id, error: error, message: message, final: final)
                 message = finish.error ?? message
                 try await store.finishAttempt(finish)
@@ -351,6 +345,20 @@ struct StepRunner: Sendable {
         }
         return AttemptFinish(attemptID: attemptID, runID: runID, stepID: stepID, succeeded: false, cost: .zero, usage: nil,
                              error: message, stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now())
+    }
+
+    /// The seconds to wait before retrying an attempt that is not `final`; when the server asks
+    /// for more than the run has left, `final` becomes true and `message` says why it is not retried.
+    func retryDelay(policy: RetryPolicy, attempt: Int, retryAfter: Double?, final: inout Bool, message: inout String) -> Double {
+        guard !final else { return 0 }
+        switch retryWait(policy: policy, attempt: attempt, retryAfter: retryAfter) {
+        case .wait(let seconds):
+            return seconds
+        case .giveUp(let reason):
+            final = true
+            message += "; not retried: " + reason
+            return 0
+        }
     }
 
     /// The wait before the next attempt: ``RetryPolicy/wait(after:asked:jitter:remaining:)`` with
