@@ -10,7 +10,8 @@ import WfloTesting
 /// (as `validate` and `run` read a file, and as `--input-file` reads values) and the pricing
 /// reader (a `--pricing` file, and a workflow's `pricing:` block, then priced as `run` prices).
 /// Each mutant must give a value or an error — a crash (trap, stack overflow) kills the test
-/// process, which fails CI.
+/// process, which fails CI. The loops yield after every mutant so the rest of the suite, which
+/// shares the concurrency pool (two threads here), is not starved while they run.
 ///
 /// Deterministic: mutant `i` of a run with seed `S` is ``Mutator`` seeded `S &+ i` applied to
 /// seed file `i % seeds`. `swift test` runs a short pass; for a long one set
@@ -21,7 +22,7 @@ import WfloTesting
 @Suite(.serialized)
 struct FuzzTests {
     static let environment = ProcessInfo.processInfo.environment
-    static let mutants = environment["WFLO_FUZZ_MUTANTS"].flatMap(Int.init) ?? 150
+    static let mutants = environment["WFLO_FUZZ_MUTANTS"].flatMap(Int.init) ?? 300
     static let seed = environment["WFLO_FUZZ_SEED"].flatMap(UInt64.init) ?? 22
     static let root = WfloProcess.repositoryRoot
 
@@ -43,8 +44,19 @@ struct FuzzTests {
         return seeds
     }
 
+    /// The table the pricing mutants are layered on: the seed entries themselves. Layering reads
+    /// the overlay the same way whatever lies beneath, and copying the whole shipped table for
+    /// every mutant would make the short run long.
+    static let base: PricingTable = {
+        do { return try PricingTable(json: pricingEntries(), source: "fuzz base") } catch { fatalError("the fuzz base table: \(error)") }
+    }()
+
     /// Entries of the shipped table (every 97th model, with its fields as shipped), as a pricing file.
-    static func pricingEntries() throws -> JSONValue {
+    static func pricingEntries() throws -> JSONValue { try entries.get() }
+
+    static let entries: Result<JSONValue, any Error> = Result { try readPricingEntries() }
+
+    static func readPricingEntries() throws -> JSONValue {
         let path = root.appendingPathComponent("pricing").appendingPathComponent(PricingTable.shippedFileName).path
         let all = try JSONValue.parse(Data(contentsOf: URL(fileURLWithPath: path))).objectValue ?? [:]
         var chosen: [String: JSONValue] = [:]
@@ -86,7 +98,7 @@ struct FuzzTests {
         }
     }
 
-    @Test func theWorkflowReaderGivesAValueOrAnErrorForEveryMutant() throws {
+    @Test func theWorkflowReaderGivesAValueOrAnErrorForEveryMutant() async throws {
         let seeds = try Self.workflowSeeds()
         try #require(!seeds.isEmpty)
         var tally = Tally()
@@ -94,6 +106,9 @@ struct FuzzTests {
             var mutator = Mutator(seed: Self.seed &+ UInt64(index))
             let mutant = mutator.mutate(seeds[index % seeds.count])
             Self.remember(mutant, index: index)
+            // Hand the thread back between mutants: the suites run side by side on a pool as wide
+            // as the machine, and a long loop that never yields starves their async tests.
+            await Task.yield()
             // `run` and `validate` refuse text that is not UTF-8 before parsing; the repaired text is parsed here.
             let text = String(decoding: mutant, as: UTF8.self)
             do {
@@ -109,7 +124,7 @@ struct FuzzTests {
         print("fuzz: workflow reader (seed \(Self.seed)): \(tally)")
     }
 
-    @Test func thePricingFileReaderGivesAValueOrAnErrorForEveryMutant() throws {
+    @Test func thePricingFileReaderGivesAValueOrAnErrorForEveryMutant() async throws {
         let seed = Array(try Self.pricingEntries().encoded(sorted: true, pretty: true).utf8)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-fuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -120,9 +135,12 @@ struct FuzzTests {
             var mutator = Mutator(seed: Self.seed &+ 1_000_000 &+ UInt64(index))
             let mutant = mutator.mutate(seed)
             Self.remember(mutant, index: index)
+            // Hand the thread back between mutants: the suites run side by side on a pool as wide
+            // as the machine, and a long loop that never yields starves their async tests.
+            await Task.yield()
             try Data(mutant).write(to: URL(fileURLWithPath: path))
             do {
-                let table = try Self.shipped.layered(withFile: path)   // what --pricing FILE does
+                let table = try Self.base.layered(withFile: path)   // what --pricing FILE does
                 tally.values += 1
                 let models = (try? JSONValue.parse(Data(mutant)))?.objectValue.map { Array($0.keys) } ?? []
                 Self.price(table, models: models, tally: &tally)
@@ -135,7 +153,7 @@ struct FuzzTests {
         for finding in tally.findings.prefix(5) { print("fuzz: pricing finding: \(finding)") }
     }
 
-    @Test func theWorkflowPricingBlockGivesAValueOrAnErrorForEveryMutant() throws {
+    @Test func theWorkflowPricingBlockGivesAValueOrAnErrorForEveryMutant() async throws {
         let entries = try Self.pricingEntries().objectValue ?? [:]
         let models = entries.keys.sorted().prefix(4)
         var block = "pricing:\n"
@@ -152,9 +170,12 @@ struct FuzzTests {
             var mutator = Mutator(seed: Self.seed &+ 2_000_000 &+ UInt64(index))
             let mutant = mutator.mutate(seed)
             Self.remember(mutant, index: index)
+            // Hand the thread back between mutants: the suites run side by side on a pool as wide
+            // as the machine, and a long loop that never yields starves their async tests.
+            await Task.yield()
             do {
-                let definition = try WorkflowLoader.parse(source: String(decoding: mutant, as: UTF8.self), file: "fuzz.yaml", pricing: Self.shipped)
-                let table = try WorkflowLoader.effectivePricing(Self.shipped, for: definition)
+                let definition = try WorkflowLoader.parse(source: String(decoding: mutant, as: UTF8.self), file: "fuzz.yaml", pricing: Self.base)
+                let table = try WorkflowLoader.effectivePricing(Self.base, for: definition)
                 tally.values += 1
                 let priced = definition.steps.compactMap { step -> String? in
                     if case .llm(let llm) = step.kind { return llm.model }
