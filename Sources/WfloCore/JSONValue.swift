@@ -17,8 +17,10 @@ public enum JSONValue: Sendable, Hashable {
 
     public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
     public static func decimal(_ value: Decimal) -> JSONValue { .number(Money.plainString(value)) }
+    /// A number from a `Double`; JSON has no infinity or NaN, so a non-finite value is `null`.
     public static func double(_ value: Double) -> JSONValue {
-        if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return .number(String(Int64(value))) }
+        guard value.isFinite else { return .null }
+        if value == value.rounded(), abs(value) < 1e15 { return .number(String(Int64(value))) }
         return .number(String(value))
     }
 
@@ -88,6 +90,10 @@ public enum JSONValue: Sendable, Hashable {
 
     /// Compact JSON text. With `sorted`, object keys are in byte order: the same value gives
     /// the same text, byte for byte.
+    ///
+    /// The one JSON writer (journal, cassettes, reports): its output always parses. A
+    /// ``number(_:)`` whose text is not a JSON number (`inf`, `nan`, `1e`) is written as `null`,
+    /// so no non-finite or malformed number can ever reach the journal.
     public func encoded(sorted: Bool = true, pretty: Bool = false) -> String {
         var out = ""
         write(to: &out, sorted: sorted, pretty: pretty, indent: 0)
@@ -98,7 +104,7 @@ public enum JSONValue: Sendable, Hashable {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += n
+        case .number(let n): out += JSONValue.isNumberLexeme(n) ? n : "null"
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
@@ -124,6 +130,32 @@ public enum JSONValue: Sendable, Hashable {
             if pretty { out += "\n" + String(repeating: "  ", count: indent) }
             out += "}"
         }
+    }
+
+    /// Whether `text` is a number in JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    public static func isNumberLexeme(_ text: String) -> Bool {
+        var bytes = text.utf8[...]
+        func digits() -> Int {
+            var count = 0
+            while let byte = bytes.first, byte >= 48, byte <= 57 { bytes.removeFirst(); count += 1 }
+            return count
+        }
+        if bytes.first == UInt8(ascii: "-") { bytes.removeFirst() }
+        if bytes.first == UInt8(ascii: "0") {
+            bytes.removeFirst()
+        } else if digits() == 0 {
+            return false
+        }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes.removeFirst()
+            if digits() == 0 { return false }
+        }
+        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+            bytes.removeFirst()
+            if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes.removeFirst() }
+            if digits() == 0 { return false }
+        }
+        return bytes.isEmpty
     }
 
     static func writeString(_ s: String, to out: inout String) {

@@ -202,6 +202,11 @@ public struct AttemptFinish: Sendable, Hashable {
     public var fees: Money
     /// ``AttemptFlag``s the settlement found; one that stops the run is recorded on the run in the same transaction.
     public var flags: [String]
+    /// The request was sent and its answer never arrived (the step's timeout): the provider may
+    /// have billed it, so the attempt stays charged at its reservation, marked `unsettled` —
+    /// the same rule as a call cut off by cancel, the run's timeout or a crash. `cost` and
+    /// `usage` are ignored. Build one with ``unanswered(attemptID:runID:stepID:error:stepStatus:at:)``.
+    public var unanswered = false
 
     public init(attemptID: Int64, runID: String, stepID: String, succeeded: Bool, cost: Money, usage: TokenUsage?,
                 error: String?, stepStatus: StepStatus?, stepOutput: JSONValue?, at: Date, fees: Money = .zero, flags: [String] = []) {
@@ -217,6 +222,17 @@ public struct AttemptFinish: Sendable, Hashable {
         self.stepStatus = stepStatus
         self.stepOutput = stepOutput
         self.at = at
+    }
+
+    /// A paid call whose request was sent and whose answer never arrived: charged at its
+    /// reservation and marked unsettled (never settled at zero).
+    public static func unanswered(attemptID: Int64, runID: String, stepID: String, error: String,
+                                  stepStatus: StepStatus?, at: Date) -> AttemptFinish {
+        var finish = AttemptFinish(attemptID: attemptID, runID: runID, stepID: stepID, succeeded: false, cost: .zero, usage: nil,
+                                   error: error + "; the request was sent and no answer came, so it stays charged at its reservation (unsettled)",
+                                   stepStatus: stepStatus, stepOutput: nil, at: at)
+        finish.unanswered = true
+        return finish
     }
 }
 

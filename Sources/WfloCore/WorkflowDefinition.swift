@@ -147,6 +147,38 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
         let raw = initialInterval * pow(backoffCoefficient, Double(max(0, attempt - 1)))
         return min(raw, maximumInterval)
     }
+
+    /// What to do after failed attempt `attempt` (1-based): the one rule for every retry delay.
+    ///
+    /// The server's asked wait (`Retry-After`, in seconds) when it gave a usable one, else the
+    /// back-off with ±20% jitter (`jitter` in 0..<1). The result is always finite, never negative
+    /// and never above ``maximumInterval``. A server that asks for more than the run has left
+    /// (`remaining` seconds before its deadline, nil without one) gets ``RetryWait/giveUp(_:)``:
+    /// waiting could only end in the run's timeout, so the attempt is final.
+    public func wait(after attempt: Int, asked: Double?, jitter: Double, remaining: Double?) -> RetryWait {
+        let cap = maximumInterval.isFinite ? max(0, maximumInterval) : 0
+        if let asked, !asked.isNaN, asked >= 0 {
+            if let remaining, asked > remaining {
+                return .giveUp("the server asked to wait \(RetryWait.describe(asked)) before retrying, longer than the \(RetryWait.describe(max(0, remaining))) the run has left before its timeout")
+            }
+            return .wait(min(asked, cap))
+        }
+        let base = delay(after: attempt)
+        let jittered = base * (0.8 + 0.4 * min(max(jitter, 0), 1))
+        return .wait(jittered.isFinite ? min(max(0, jittered), cap) : cap)
+    }
+}
+
+/// The outcome of ``RetryPolicy/wait(after:asked:jitter:remaining:)``.
+public enum RetryWait: Sendable, Hashable {
+    /// Wait this many seconds (finite, 0 ... maximum_interval), then try again.
+    case wait(Double)
+    /// Do not retry: the reason, for the step's error.
+    case giveUp(String)
+
+    static func describe(_ seconds: Double) -> String {
+        seconds > DurationText.maximum ? "more than 100 years" : DurationText.describe(seconds)
+    }
 }
 
 public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {

@@ -16,8 +16,9 @@ public enum YAMLValue {
     }
 
     static func compose(_ text: String, file: String) throws(WorkflowValidationError) -> Node? {
+        let node: Node?
         do {
-            return try Yams.compose(yaml: text)
+            node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
             var diagnostic = syntaxDiagnostic(error, file: file)
             if case .duplicatedKeysInMapping(let duplicates, let context) = error, let key = duplicates.first,
@@ -28,6 +29,40 @@ public enum YAMLValue {
         } catch {
             throw WorkflowValidationError(diagnostics: [Diagnostic(location: SourceLocation(file: file, line: 1, column: 1),
                                                                    message: "YAML: \(error)")])
+        }
+        if let node { try checkExpansion(node, budget: expansionBudget(for: text), file: file) }
+        return node
+    }
+
+    /// The most values (scalars, mappings, sequences, keys included) a document may hold once its
+    /// aliases are expanded: 100,000 plus one per byte of text. A document without aliases
+    /// always fits (every value takes at least one byte); a "billion laughs" of a few lines
+    /// does not, and is refused before anything walks the expanded tree.
+    static func expansionBudget(for text: String) -> Int { 100_000 + text.utf8.count }
+
+    /// Counts the composed tree's values, aliases expanded, stopping at `budget`.
+    /// - Throws: ``WorkflowValidationError`` at the anchored value whose copies went past the budget.
+    static func checkExpansion(_ root: Node, budget: Int, file: String) throws(WorkflowValidationError) {
+        var count = 0
+        var stack: [Node] = [root]
+        var lastMark = root.mark
+        while let node = stack.popLast() {
+            count += 1
+            if let mark = node.mark { lastMark = mark }
+            if count > budget {
+                let location = SourceLocation(file: file, line: lastMark?.line ?? 1, column: lastMark?.column ?? 1)
+                throw WorkflowValidationError(diagnostics: [Diagnostic(location: location, message:
+                    "YAML aliases here expand to more than \(budget) values (an alias that repeats an alias, like a \"billion laughs\"); "
+                    + "write the values out or use fewer nested aliases")])
+            }
+            switch node {
+            case .mapping(let mapping):
+                for (key, value) in mapping { stack.append(key); stack.append(value) }
+            case .sequence(let sequence):
+                stack.append(contentsOf: sequence)
+            case .scalar, .alias:
+                break
+            }
         }
     }
 
@@ -53,8 +88,10 @@ public enum YAMLValue {
     /// at `mark`, so a duplicate is reported at the repeat rather than at the mapping. Nil for a
     /// flow mapping or when the text does not show it plainly.
     static func secondOccurrence(of key: String, inBlockMappingAt mark: Mark, text: String) -> (line: Int, column: Int)? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Lines end at LF, CRLF or CR (a CRLF is one Character, so splitting on "\n" would miss it).
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         let column = mark.column - 1
+        guard mark.line >= 1, mark.line <= lines.count, column >= 0 else { return nil }
         var seen = 0
         for number in (mark.line - 1)..<lines.count {
             let line = Array(lines[number].unicodeScalars)

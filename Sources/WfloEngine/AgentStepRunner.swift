@@ -176,17 +176,18 @@ extension StepRunner {
                                                 seconds: now.timeIntervalSince(attemptStart)))
                 return .answered(answer)
             } catch let error as ProviderError {
-                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
-                try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID, succeeded: false,
-                                                            cost: .zero, usage: nil, error: error.description,
-                                                            stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
+                var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
+                var message = error.description
+                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
+                let finish = failedCall(attemptID: attemptID, stepID: turnID, error: error, message: message, final: final)
+                message = finish.error ?? message
+                try await configuration.store.finishAttempt(finish)
                 if final {
                     let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
-                    configuration.observer.observe(.stepFailed(stepID: turnID, error: error.description + suffix))
-                    return .failed("turn \(turn): " + error.description + suffix)
+                    configuration.observer.observe(.stepFailed(stepID: turnID, error: message + suffix))
+                    return .failed("turn \(turn): " + message + suffix)
                 }
-                try await scheduleRetry(StepDefinition(id: turnID, kind: step.kind), attempt: attempt, message: error.description,
-                                        delay: retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter))
+                try await scheduleRetry(StepDefinition(id: turnID, kind: step.kind), attempt: attempt, message: message, delay: delay)
                 attempt += 1
             }
         }

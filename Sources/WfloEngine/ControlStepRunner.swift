@@ -177,7 +177,8 @@ extension StepRunner {
         case (.integer, .number): return value.intValue != nil ? value : nil
         // Text from a template ("{{steps.x.output.text}}") may stand for a number or a flag.
         case (.number, .string(let s)) where Money.isDecimalLiteral(s.trimmingCharacters(in: .whitespaces)):
-            return .number(s.trimmingCharacters(in: .whitespaces))
+            let text = s.trimmingCharacters(in: .whitespaces)
+            return JSONValue.isNumberLexeme(text) ? .number(text) : Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")).map(JSONValue.decimal)
         case (.integer, .string(let s)): return Int(s.trimmingCharacters(in: .whitespaces)).map { .int($0) }
         case (.boolean, .string(let s)) where s == "true" || s == "false": return .bool(s == "true")
         case (.string, .number(let n)): return .string(n)
@@ -188,6 +189,6 @@ extension StepRunner {
     /// This runner with a sub-workflow's own approval policy or pricing block.
     func with(policy: ApprovalPolicy? = nil, pricing: PricingTable? = nil) -> StepRunner {
         StepRunner(configuration: configuration, pricing: pricing ?? self.pricing, governor: governor, runID: runID, policy: policy ?? self.policy,
-                   gate: gate, cacheNamespace: cacheNamespace, replay: replay, limits: limits, depth: depth)
+                   gate: gate, cacheNamespace: cacheNamespace, replay: replay, limits: limits, depth: depth, deadline: deadline)
     }
 }

@@ -190,11 +190,11 @@ public struct Executor: Sendable {
         let governor = BudgetGovernor(store: configuration.store, runID: run.id, budget: run.budget, alreadyAlerted: alerted,
                                       observer: configuration.observer, now: configuration.now)
         let signal = RunSignal()
+        let deadline = definition.timeout.map { run.createdAt.addingTimeInterval($0) }
         let runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id,
                                 policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal),
-                                cacheNamespace: definition.cacheNamespace ?? definition.name, replay: replay)
+                                cacheNamespace: definition.cacheNamespace ?? definition.name, replay: replay, deadline: deadline)
         let scheduler = Scheduler(runner: runner, definition: definition, prefix: "", inputs: run.inputs)
-        let deadline = definition.timeout.map { run.createdAt.addingTimeInterval($0) }
 
         // A resumed run may already be past its deadline or asked to cancel: then nothing starts.
         var ending: Ending

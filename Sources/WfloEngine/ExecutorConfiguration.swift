@@ -36,7 +36,9 @@ public struct ExecutorConfiguration: Sendable {
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },
-                sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .milliseconds(Int64(($0 * 1000).rounded()))) },
+                sleep: @escaping @Sendable (Double) async throws -> Void = {
+                    try await Task.sleep(for: .milliseconds(Int64((min(max($0, 0), DurationText.maximum) * 1000).rounded())))
+                },
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
                 defaultLLMTimeout: Double = 120, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2),
                 cacheEnabled: Bool = true) {

@@ -104,10 +104,10 @@ extension StepRunner {
                 } else {
                     let expected = definition.expectStatus.isEmpty ? "2xx" : definition.expectStatus.map(String.init).joined(separator: ", ")
                     var message = "HTTP \(response.status) from \(request.method) \(finalURL.absoluteString), expected \(expected)"
-                    let text = String(decoding: response.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    if !text.isEmpty { message += ": " + text + (response.body.count > 300 ? "…" : "") }
+                    let text = redactor.excerpt(response.body, limit: 300)
+                    if !text.isEmpty { message += ": " + text }
                     failure = HTTPStepFailure(message: message, retryable: hostFailure, hostFailure: hostFailure,
-                                              retryAfter: response.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) })
+                                              retryAfter: response.header("Retry-After").flatMap { RetryAfter.seconds($0, now: configuration.now()) })
                 }
             } catch let problem as HTTPStepFailure {
                 if problem.hostFailure || problem.answered {
@@ -120,8 +120,9 @@ extension StepRunner {
 
             // Stopped by `wflo cancel` or the run's timeout: leave the attempt in flight for the executor to settle.
             try Task.checkCancellation()
-            let message = redactor.redact(failure.message)
-            let final = !failure.retryable || attempt >= policy.maximumAttempts
+            var message = redactor.redact(failure.message)
+            var final = !failure.retryable || attempt >= policy.maximumAttempts
+            let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: failure.retryAfter, final: &final, message: &message)
             try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
                                                         cost: .zero, usage: nil, error: message,
                                                         stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
@@ -135,8 +136,7 @@ extension StepRunner {
                 configuration.observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
                 return .failed(message + suffix)
             }
-            try await scheduleRetry(step, attempt: attempt, message: message,
-                                    delay: retryDelay(policy: policy, attempt: attempt, retryAfter: failure.retryAfter))
+            try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
             attempt += 1
         }
     }
@@ -336,9 +336,9 @@ extension StepRunner {
         return "\(scheme)://\(EgressPolicy.normalize(host: url.host ?? "")):\(port)"
     }
 
+    /// The one `query:` encoding, which the ``Redactor`` also masks.
     static func percentEncode(_ text: String) -> String {
-        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        Redactor.percentEncode(text)
     }
 
 }

@@ -70,7 +70,10 @@ extension StepRunner {
                 configuration.observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
                 return .failed(message + suffix)
             }
-            try await scheduleRetry(step, attempt: attempt, message: message, delay: retryDelay(policy: policy, attempt: attempt, retryAfter: nil))
+            // No server asked for a wait, so the policy always answers with its back-off.
+            var delay = policy.maximumInterval
+            if case .wait(let seconds) = retryWait(policy: policy, attempt: attempt, retryAfter: nil) { delay = seconds }
+            try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
             attempt += 1
         }
     }

@@ -100,9 +100,14 @@ public struct SecretStore: Sendable {
 
 /// Replaces secret values with `[secret:NAME]` in text and JSON: the one place masking is done.
 ///
-/// Besides the value as is, its percent-encoded form (as it appears in a URL) and its JSON-escaped
-/// form (as it appears in a JSON text) are masked. Longer values are replaced first, so a secret
-/// that contains another is masked whole.
+/// The rule: a secret is masked in every encoding wflo itself produces and the usual ones a
+/// server echoes it back in — ``forms(of:)``: the value as is; percent-encoded as each URL
+/// component encodes it (wflo's `query:` encoding, path, user, password, host, fragment; upper-
+/// and lower-case hex); form-encoded (space as `+`); JSON-escaped (also with `\/`); and base64
+/// (standard and URL-safe, at each of the three byte alignments it can have inside a longer
+/// base64 text such as `Basic user:secret`). Longer forms are replaced first, so a secret that
+/// contains another is masked whole. Everything wflo journals, prints or reports goes through
+/// ``redact(_:)-(String)`` after rendering, on the bytes as sent and received.
 public struct Redactor: Sendable {
     private let needles: [(text: String, marker: String)]
 
@@ -110,14 +115,71 @@ public struct Redactor: Sendable {
         var needles: [(String, String)] = []
         for (name, value) in secrets where !value.isEmpty {
             let marker = Self.marker(name)
-            var forms: Set<String> = [value]
-            if let encoded = value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) { forms.insert(encoded) }
-            if let encoded = value.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) { forms.insert(encoded) }
-            let escaped = JSONValue.string(value).encoded()
-            forms.insert(String(escaped.dropFirst().dropLast()))
-            for form in forms where !form.isEmpty { needles.append((form, marker)) }
+            for form in Self.forms(of: value) { needles.append((form, marker)) }
         }
         self.needles = needles.sorted { ($0.0.count, $0.0) > ($1.0.count, $1.0) }
+    }
+
+    /// RFC 3986's unreserved characters: what wflo leaves as is in a `query:` name or value.
+    public static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    /// A `query:` name or value as wflo sends it: every byte but the unreserved ones percent-encoded.
+    public static func percentEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+
+    /// Every text `value` can appear as in what wflo sends, receives and writes (see the type's rule).
+    public static func forms(of value: String) -> Set<String> {
+        var forms: Set<String> = [value]
+        let sets: [CharacterSet] = [unreserved, .alphanumerics, .urlQueryAllowed, .urlPathAllowed, .urlUserAllowed,
+                                    .urlPasswordAllowed, .urlHostAllowed, .urlFragmentAllowed]
+        for set in sets {
+            guard let encoded = value.addingPercentEncoding(withAllowedCharacters: set) else { continue }
+            forms.insert(encoded)
+            forms.insert(lowercasingHex(encoded))
+        }
+        // application/x-www-form-urlencoded: space as '+', '*' left as is or encoded.
+        for extra in [" ", " *"] {
+            guard let form = value.addingPercentEncoding(withAllowedCharacters: unreserved.union(CharacterSet(charactersIn: extra))) else { continue }
+            let plus = form.replacingOccurrences(of: " ", with: "+")
+            forms.insert(plus)
+            forms.insert(lowercasingHex(plus))
+        }
+        let escaped = String(JSONValue.string(value).encoded().dropFirst().dropLast())
+        forms.insert(escaped)
+        forms.insert(escaped.replacingOccurrences(of: "/", with: "\\/"))
+        forms.formUnion(base64Forms(of: Array(value.utf8)))
+        return forms.filter { !$0.isEmpty }
+    }
+
+    /// `%2f` for `%2F`: the same bytes, as a server may echo them.
+    private static func lowercasingHex(_ text: String) -> String {
+        var out = ""
+        var pending = 0
+        for character in text {
+            if character == "%" { pending = 2; out.append(character); continue }
+            if pending > 0 { pending -= 1; out += character.lowercased(); continue }
+            out.append(character)
+        }
+        return out
+    }
+
+    /// The base64 characters that `bytes` alone decide, wherever they start inside a longer
+    /// base64 text (offset 0, 1 or 2 modulo 3), standard and URL-safe. Forms shorter than 8
+    /// characters are left out: they say little about the secret and would mask ordinary text.
+    private static func base64Forms(of bytes: [UInt8]) -> Set<String> {
+        var forms: Set<String> = []
+        for offset in 0..<3 {
+            let encoded = Array((Data(repeating: 0, count: offset) + Data(bytes)).base64EncodedString().utf8)
+            // Character i covers bits 6i..<6i+6; the secret's bits are 8*offset..<8*(offset+count).
+            let first = (8 * offset + 5) / 6
+            let end = (8 * (offset + bytes.count)) / 6
+            guard end - first >= 8, end <= encoded.count else { continue }
+            let stable = String(decoding: encoded[first..<end], as: UTF8.self)
+            forms.insert(stable)
+            forms.insert(stable.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"))
+        }
+        return forms
     }
 
     /// What stands for secret `name` in everything wflo writes.
@@ -131,6 +193,14 @@ public struct Redactor: Sendable {
             out = out.replacingOccurrences(of: needle.text, with: needle.marker)
         }
         return out
+    }
+
+    /// The start of `bytes` as text for a message: masked whole first, then cut to `limit`
+    /// characters (with `…` when cut), so a cut can never leave part of a secret in clear.
+    public func excerpt(_ bytes: [UInt8], limit: Int) -> String {
+        let text = redact(String(decoding: bytes, as: UTF8.self)).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit)) + "…"
     }
 
     /// Masks every string and object key in `value`.

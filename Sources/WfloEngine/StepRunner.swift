@@ -33,6 +33,8 @@ struct StepRunner: Sendable {
     var limits: [BudgetLimit] = []
     /// How deep in sub-workflows this runner's steps are (0: the run's own workflow).
     var depth = 0
+    /// When the run's `timeout:` ends it (nil without one): no retry waits past it.
+    var deadline: Date? = nil
 
     var store: any JournalStore { configuration.store }
     var observer: any RunObserver { configuration.observer }
@@ -294,18 +296,18 @@ struct StepRunner: Sendable {
                 // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
                 // attempt is left in flight and settled at its reservation (unsettled), never at zero.
                 try Task.checkCancellation()
-                let final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
-                let message = error.description
-                try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
-                                                            cost: .zero, usage: nil, error: message,
-                                                            stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
+                var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
+                var message = error.description
+                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
+                let finish = failedCall(attemptID: attemptID, stepID: step.id, error: error, message: message, final: final)
+                message = finish.error ?? message
+                try await store.finishAttempt(finish)
                 if final {
                     let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
                     observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
                     return .failed(message + suffix)
                 }
-                try await scheduleRetry(step, attempt: attempt, message: message,
-                                        delay: retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter))
+                try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
                 attempt += 1
             }
         }
@@ -331,11 +333,38 @@ struct StepRunner: Sendable {
         return .completed(output)
     }
 
-    /// The provider's Retry-After when it gave one; otherwise the policy's back-off with ±20% jitter.
-    func retryDelay(policy: RetryPolicy, attempt: Int, retryAfter: Double?) -> Double {
-        if let retryAfter, retryAfter >= 0 { return retryAfter }
-        let base = policy.delay(after: attempt)
-        return max(0, base * (0.8 + 0.4 * configuration.random()))
+    /// How a paid call's attempt that failed with `error` is finished — the one rule for llm and
+    /// agent calls: a request sent whose answer never came (``ProviderError/isUnanswered``) stays
+    /// charged at its reservation, marked unsettled, like a call cut off by cancel or a crash;
+    /// any other failure settles at zero (the provider refused it).
+    func failedCall(attemptID: Int64, stepID: String, error: ProviderError, message: String, final: Bool) -> AttemptFinish {
+        if error.isUnanswered {
+            return .unanswered(attemptID: attemptID, runID: runID, stepID: stepID, error: message,
+                               stepStatus: final ? .failed : nil, at: configuration.now())
+        }
+        return AttemptFinish(attemptID: attemptID, runID: runID, stepID: stepID, succeeded: false, cost: .zero, usage: nil,
+                             error: message, stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now())
+    }
+
+    /// The seconds to wait before retrying an attempt that is not `final`; when the server asks
+    /// for more than the run has left, `final` becomes true and `message` says why it is not retried.
+    func retryDelay(policy: RetryPolicy, attempt: Int, retryAfter: Double?, final: inout Bool, message: inout String) -> Double {
+        guard !final else { return 0 }
+        switch retryWait(policy: policy, attempt: attempt, retryAfter: retryAfter) {
+        case .wait(let seconds):
+            return seconds
+        case .giveUp(let reason):
+            final = true
+            message += "; not retried: " + reason
+            return 0
+        }
+    }
+
+    /// The wait before the next attempt: ``RetryPolicy/wait(after:asked:jitter:remaining:)`` with
+    /// this run's jitter and the time left before its deadline.
+    func retryWait(policy: RetryPolicy, attempt: Int, retryAfter: Double?) -> RetryWait {
+        policy.wait(after: attempt, asked: retryAfter, jitter: configuration.random(),
+                    remaining: deadline.map { $0.timeIntervalSince(configuration.now()) })
     }
 
     struct PreparedCall: Sendable {

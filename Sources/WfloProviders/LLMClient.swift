@@ -287,21 +287,16 @@ public struct LLMClient: Sendable {
                              retryAfter: retryAfter(response))
     }
 
-    /// `retry-after-ms` (OpenAI), else `retry-after` (seconds or an HTTP date), in seconds.
+    /// `retry-after-ms` (OpenAI), else `retry-after` (seconds or an HTTP date), in seconds: see ``RetryAfter``.
     static func retryAfter(_ response: HTTPExchange.Response) -> Double? {
-        if let milliseconds = response.header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), milliseconds >= 0 {
-            return milliseconds / 1000
+        if let milliseconds = response.header("retry-after-ms").flatMap({ RetryAfter.milliseconds($0) }) {
+            return milliseconds
         }
-        return response.header("retry-after").flatMap(parseRetryAfter)
+        return response.header("retry-after").flatMap { RetryAfter.seconds($0) }
     }
 
     /// `retry-after` in seconds, or an HTTP date.
     static func parseRetryAfter(_ value: String) -> Double? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(trimmed), seconds >= 0 { return seconds }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: trimmed).map { max(0, $0.timeIntervalSinceNow) }
+        RetryAfter.seconds(value)
     }
 }

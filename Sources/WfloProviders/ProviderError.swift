@@ -48,6 +48,12 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
         }
     }
 
+    /// The request was sent and its answer never came (a timeout): the provider may have billed
+    /// it, so a paid call that ends this way stays charged at its reservation (``AttemptFinish/unanswered(attemptID:runID:stepID:error:stepStatus:at:)``).
+    /// A time-out is counted even when it may have struck while connecting: when it cannot be
+    /// told, the budget stays safe.
+    public var isUnanswered: Bool { kind == .timeout }
+
     public var description: String {
         var text = message
         if let status { text = "HTTP \(status): " + text }

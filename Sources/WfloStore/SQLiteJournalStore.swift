@@ -286,19 +286,27 @@ public struct SQLiteJournalStore: JournalStore {
             }
             guard row["status"] as String == AttemptStatus.running.rawValue else { return try ledger(db, runID: finish.runID) }
             let reserved = try Cells.money(row["reserved_usd"], "attempts.reserved_usd")
-            try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ?, fees_usd = ?, flags = ? WHERE id = ?")
-                .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
-                                     finish.error, finish.at.timeIntervalSince1970, finish.fees.isZero ? nil : finish.fees.description,
-                                     finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(), finish.attemptID])
-            if let stop = AttemptFlag.stopReason(flags: finish.flags) {
-                try db.cachedStatement(sql: "UPDATE runs SET stop_reason = COALESCE(stop_reason, ?) WHERE id = ?")
-                    .execute(arguments: [stop, finish.runID])
-            }
-            let before = try ledger(db, runID: finish.runID)
-            let after = LedgerSnapshot(settled: before.settled + finish.cost, reserved: before.reserved - reserved, budget: before.budget,
+            let after: LedgerSnapshot
+            if finish.unanswered {
+                // Stays charged: its reservation remains in the ledger's reserved sum, no cost is settled.
+                try db.cachedStatement(sql: "UPDATE attempts SET status = 'unsettled', error = ?, finished_at = ? WHERE id = ?")
+                    .execute(arguments: [finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
+                after = try ledger(db, runID: finish.runID)
+            } else {
+                try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ?, fees_usd = ?, flags = ? WHERE id = ?")
+                    .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
+                                         finish.error, finish.at.timeIntervalSince1970, finish.fees.isZero ? nil : finish.fees.description,
+                                         finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(), finish.attemptID])
+                if let stop = AttemptFlag.stopReason(flags: finish.flags) {
+                    try db.cachedStatement(sql: "UPDATE runs SET stop_reason = COALESCE(stop_reason, ?) WHERE id = ?")
+                        .execute(arguments: [stop, finish.runID])
+                }
+                let before = try ledger(db, runID: finish.runID)
+                after = LedgerSnapshot(settled: before.settled + finish.cost, reserved: before.reserved - reserved, budget: before.budget,
                                        stopReason: before.stopReason)
-            try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
-                .execute(arguments: [after.reserved.description, after.settled.description, finish.runID])
+                try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
+                    .execute(arguments: [after.reserved.description, after.settled.description, finish.runID])
+            }
             if let status = finish.stepStatus {
                 try db.cachedStatement(sql: "UPDATE steps SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND step_id = ?")
                     .execute(arguments: [status.rawValue, finish.stepOutput?.encoded(), finish.error, finish.at.timeIntervalSince1970,
@@ -309,7 +317,13 @@ public struct SQLiteJournalStore: JournalStore {
             case _?: "step_failed"
             case nil: finish.succeeded ? "attempt_succeeded" : "attempt_failed"
             }
-            var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID)), "cost_usd": .string(finish.cost.description)]
+            var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID))]
+            if finish.unanswered {
+                data["unsettled"] = true
+                data["reserved_usd"] = .string(reserved.description)
+            } else {
+                data["cost_usd"] = .string(finish.cost.description)
+            }
             if let error = finish.error { data["error"] = .string(error) }
             if !finish.flags.isEmpty { data["flags"] = .array(finish.flags.map { .string($0) }) }
             try EventRow.insert(db, EventRecord(runID: finish.runID, stepID: finish.stepID, kind: kind, data: .object(data), at: finish.at))

@@ -188,3 +188,100 @@ struct HTTPCLITests {
         }
     }
 }
+
+/// Issue 22, item 1, the offline repro: a replayed 503 with a hostile `Retry-After` neither kills
+/// `wflo run` nor leaves a journal that `status` and `report` cannot read.
+@Suite(.timeLimit(.minutes(2)))
+struct HostileRetryAfterCLITests {
+    @Test(arguments: ["inf", "1e30", "99999999999999999999"])
+    func aReplayed503WithAHostileRetryAfterFailsTheStepAndTheJournalStaysReadable(value: String) async throws {
+        try await HTTPCLITests.withService { _, wflo, directory in
+            let exchange: JSONValue = [
+                "kind": "http",
+                "request": ["method": "GET", "url": "http://127.0.0.1:9/x", "body": ["text": ""]],
+                "response": ["status": 503, "headers": ["retry-after": .string(value), "content-type": "text/plain"],
+                             "body": ["text": "busy"]],
+            ]
+            let cassette = directory.appendingPathComponent("cassette.json")
+            try (JSONValue.object(["version": 1, "exchanges": [exchange, exchange, exchange]]).encoded(pretty: true) + "\n")
+                .write(to: cassette, atomically: true, encoding: .utf8)
+            let workflow = try HTTPCLITests.write("""
+                name: hostile-retry-after
+                budget: 0.01
+                egress: {allow: ["127.0.0.1"]}
+                steps:
+                  - id: call
+                    type: http
+                    url: "http://127.0.0.1:9/x"
+                    retry: {maximum_attempts: 3, initial_interval: 0, maximum_interval: 0s}
+                """, in: directory)
+            let run = try await wflo.run(["run", workflow, "--replay", cassette.path, "--json"])
+            #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
+            let json = try JSONValue.parse(run.stdout)
+            let runID = try #require(json["run_id"]?.stringValue)
+            let status = try await wflo.run(["status", runID])
+            #expect(status.status == 1 || status.status == 0, "\(status.stdout)\n\(status.stderr)")
+            #expect(!status.stderr.contains("damaged"), "\(status.stderr)")
+            #expect(status.stdout.contains("HTTP 503"), "\(status.stdout)")
+            let report = try await wflo.run(["report", runID, "--format", "json"])
+            #expect(report.status == 0, "\(report.stderr)")
+            let events = try JSONValue.parse(report.stdout)
+            #expect(!events.encoded().contains("inf"))
+        }
+    }
+}
+
+/// Issue 22, item 2: a secret full of reserved characters, sent in the query, a header and a JSON
+/// body and echoed back, is in no encoding in any byte the run writes (journal, WAL, stdout,
+/// status, reports).
+@Suite(.timeLimit(.minutes(2)))
+struct HostileSecretCLITests {
+    static let secret = #"P@ss-w0rd!/?#&=+%:;,[]"'\$*~ x9"#
+
+    /// The secret's encodings, worked out here independently of the redactor.
+    static var encodings: [String] {
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        let percent = secret.addingPercentEncoding(withAllowedCharacters: unreserved)!
+        let jsonEscaped = secret.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return [secret, percent, percent.replacingOccurrences(of: "%20", with: "+"), jsonEscaped,
+                jsonEscaped.replacingOccurrences(of: "/", with: "\\/"), Data(secret.utf8).base64EncodedString()]
+    }
+
+    @Test func noByteTheRunWritesHoldsTheSecretInAnyEncoding() async throws {
+        try await HTTPCLITests.withService { service, wflo, directory in
+            let keeper = try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path)
+            let workflow = try HTTPCLITests.write("""
+                name: hostile-secret
+                budget: 0.01
+                egress: {allow: ["127.0.0.1"]}
+                steps:
+                  - id: call
+                    type: http
+                    method: POST
+                    url: "http://127.0.0.1:\(service.port)/anything"
+                    query: {s: "{{secrets.S}}"}
+                    headers: {X-Key: "{{secrets.S}}", Idempotency-Key: k1}
+                    json: {token: "{{secrets.S}}"}
+                    expect_status: [201]
+                    retry: {maximum_attempts: 2, initial_interval: 0}
+                """, in: directory)
+            let run = try await wflo.run(["run", workflow], extraEnvironment: ["WFLO_SECRET_S": Self.secret])
+            #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
+            #expect(run.stdout.contains("[secret:S]"), "\(run.stdout)")
+            #expect(service.requests().first?.headers["x-key"] == Self.secret)
+            let runID = try #require(try await keeper.listRuns(limit: 1).first?.id)
+            var outputs = [run.stdout, run.stderr]
+            for arguments in [["status", runID], ["report", runID, "--format", "json"], ["report", runID]] {
+                let shown = try await wflo.run(arguments)
+                outputs += [shown.stdout, shown.stderr]
+            }
+            let written = try HTTPCLITests.everyByteWritten(in: directory, outputs: outputs)
+            #expect(written.contains { $0.0 == "wflo.db-wal" })
+            for (name, data) in written {
+                for form in Self.encodings {
+                    #expect(data.range(of: Data(form.utf8)) == nil, "'\(form)' is in \(name)")
+                }
+            }
+        }
+    }
+}

@@ -56,3 +56,25 @@ struct JSONValueTests {
         #expect(JSONValue.number("1.5").intValue == nil)
     }
 }
+
+/// Issue 22, item 1: the one JSON writer never writes a number JSON cannot read back.
+@Suite struct JSONWriterNumberTests {
+    @Test(arguments: [Double.infinity, -Double.infinity, Double.nan])
+    func aNonFiniteDoubleIsNull(value: Double) throws {
+        let text = JSONValue.object(["delay_seconds": .double(value)]).encoded()
+        #expect(text == #"{"delay_seconds":null}"#)
+        #expect(try JSONValue.parse(Data(text.utf8))["delay_seconds"] == .null)
+    }
+
+    @Test(arguments: ["inf", "nan", "-", "1e", "1.", ".5", "+3", "0x1F", "01", "1e30x", ""])
+    func aNumberThatIsNotJSONIsWrittenAsNull(lexeme: String) throws {
+        let text = JSONValue.array([.number(lexeme)]).encoded()
+        #expect(text == "[null]")
+        _ = try JSONValue.parse(Data(text.utf8))
+    }
+
+    @Test(arguments: ["0", "-0", "12", "-0.5", "1.5e-07", "1E+30", "10"])
+    func aJSONNumberIsWrittenAsIs(lexeme: String) {
+        #expect(JSONValue.array([.number(lexeme)]).encoded() == "[\(lexeme)]")
+    }
+}

@@ -144,3 +144,27 @@ struct ProviderErrorTests {
         #expect(LLMClient.parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT") == 0)
     }
 }
+
+/// Issue 22, item 1: the one `Retry-After` reader refuses what is not delta-seconds or an HTTP-date.
+@Suite struct RetryAfterReaderTests {
+    @Test(arguments: ["inf", "-inf", "nan", "1e30", "1e17", "-5", "0x10", "", "1.", ".5", "Infinity"])
+    func hostileValuesAreNotRead(value: String) {
+        #expect(RetryAfter.seconds(value) == nil)
+        #expect(RetryAfter.milliseconds(value) == nil)
+    }
+
+    @Test func aNumberTooLongForADoubleIsTheLargestFiniteWait() {
+        let seconds = RetryAfter.seconds(String(repeating: "9", count: 400))
+        #expect(seconds == .greatestFiniteMagnitude)
+    }
+
+    @Test func anHTTPDateIsMeasuredFromNow() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let later = RetryAfter.seconds("Thu, 01 Jan 2099 00:00:00 GMT", now: now)
+        #expect(later.map { $0.isFinite && $0 > 2e9 } == true)
+    }
+
+    @Test func milliseconds() {
+        #expect(RetryAfter.milliseconds("1500") == 1.5)
+    }
+}
