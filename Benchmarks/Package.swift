@@ -56,5 +56,10 @@ let package = Package(
             dependencies: [.product(name: "Wflo", package: wfloFolder)],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Run: (in wflo) swift build -c release --product wflo; cd Benchmarks && swift run -c release StartupBenchmark
+        .executableTarget(
+            name: "StartupBenchmark",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -45,7 +45,7 @@ struct PricingCommand: AsyncParsableCommand {
         @Option(name: .customLong("pricing"), help: PricingCommand.pricingHelp) var pricingFiles: [String] = []
 
         func run() async throws {
-            try await PricingCommand.render(pricingFiles) { PricingPresenter.list(table: $0, provider: provider, json: json) }
+            try await PricingCommand.render(pricingFiles) { try PricingPresenter.list(table: $0, provider: provider, json: json) }
         }
     }
 

@@ -25,7 +25,7 @@ enum WorkflowLoader {
                 return nil
             } catch {
                 // The closest priced name, for a typo (`gpt-4o-mnii`).
-                let suggestion = WorkflowParser.didYouMean(model, in: pricing.models.lazy.map(\.name))
+                let suggestion = WorkflowParser.didYouMean(model, in: pricing.modelNames.sorted())
                 return suggestion.isEmpty ? "\(error)" : "\(error)" + suggestion
             }
         }, sources: sources)

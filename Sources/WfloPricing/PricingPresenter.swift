@@ -84,8 +84,9 @@ public enum PricingPresenter {
     }
 
     /// `wflo pricing list [--provider P]`: every model (of one `litellm_provider`), sorted by name.
-    public static func list(table: PricingTable, provider: String?, json: Bool) -> String {
-        let models = table.models.filter { provider == nil || $0.provider == provider }
+    /// - Throws: ``PricingError`` (`malformedEntry`) when an entry of the table is malformed.
+    public static func list(table: PricingTable, provider: String?, json: Bool) throws -> String {
+        let models = try table.models.filter { provider == nil || $0.provider == provider }
         func money(_ value: Money?) -> JSONValue { value.map { .string($0.description) } ?? .null }
         if json {
             return JSONValue.array(models.map { m in

@@ -6,9 +6,27 @@ extension PricingTable {
     public static let shippedFileName = "model_prices_and_context_window.json"
 
     /// Reads a LiteLLM-format table file.
-    /// - Throws: ``PricingError`` (`unreadableTable`) naming the file, or `malformedEntry`.
+    ///
+    /// Only the file's top level is read here: each model's entry is parsed and checked the first
+    /// time it is used (``price(for:)``, ``cost(model:usage:searchContextSize:)``, layering an
+    /// overlay on it, ``models``), with the same checks and messages as ``init(json:source:)``.
+    /// A command that calls no model decodes none of the shipped table's 4,500 entries.
+    /// - Throws: ``PricingError`` (`unreadableTable`) naming the file when it is missing or its
+    ///   top level is not a JSON object; a malformed entry throws `malformedEntry` when it is used.
     public static func read(path: String) throws -> PricingTable {
-        try PricingTable(json: parseFile(path), source: path)
+        let data = try readFile(path)
+        return try PricingTable(data: data, source: path)
+    }
+
+    /// A table over a file's text whose entries are decoded on first use; see ``read(path:)``.
+    init(data: Data, source: String) throws {
+        guard let lazy = LazyEntries.index(data, source: source) else {
+            self = try PricingTable(json: PricingTable.parseData(data, path: source), source: source)
+            return
+        }
+        entries = [:]
+        lazyEntries = lazy
+        sources = [source]
     }
 
     /// This table with the models of a JSON file layered on top.
@@ -18,9 +36,17 @@ extension PricingTable {
     }
 
     static func parseFile(_ path: String) throws -> JSONValue {
+        try parseData(readFile(path), path: path)
+    }
+
+    static func readFile(_ path: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PricingError(.unreadableTable, "cannot read the pricing file '\(path)' (missing or not readable)")
         }
+        return data
+    }
+
+    static func parseData(_ data: Data, path: String) throws -> JSONValue {
         do {
             return try JSONValue.parse(data)
         } catch {

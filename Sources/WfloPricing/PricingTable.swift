@@ -20,9 +20,13 @@ import WfloCore
 /// - ``cost(model:usage:)``
 /// - ``worstCase(model:request:)``
 public struct PricingTable: Sendable {
+    /// Decoded entries: those of tables given as JSON values and every model an overlay names.
+    /// They win over ``lazyEntries``.
     var entries: [String: ModelPrice]
+    /// The models of a table read from a file (the shipped table), decoded on first use.
+    var lazyEntries: LazyEntries?
     /// Where the data came from, in layering order.
-    public private(set) var sources: [String]
+    public internal(set) var sources: [String]
 
     /// Top-level keys of LiteLLM's file that are not models: the documented example and the
     /// provider-routing rules (LiteLLM removes both when it loads the map).
@@ -59,7 +63,7 @@ public struct PricingTable: Sendable {
         merged.reserveCapacity(object.count)
         for (name, entry) in object where !PricingTable.metadataKeys.contains(name) {
             var combined = entry
-            if let existing = entries[name], case .object(let fields) = entry {
+            if case .object(let fields) = entry, let existing = try self.entry(name) {
                 var both = existing.fields
                 for (key, value) in fields { both[key] = value }
                 combined = .object(both)
@@ -70,11 +74,32 @@ public struct PricingTable: Sendable {
         sources.append(source)
     }
 
-    /// Every model, sorted by name.
-    public var models: [ModelPrice] { entries.values.sorted { $0.name < $1.name } }
+    /// The entry named exactly `name` in any layer, decoding a file's entry on first use.
+    /// - Throws: ``PricingError`` (`malformedEntry`) for a malformed entry, as loading the whole
+    ///   table reports it.
+    func entry(_ name: String) throws -> ModelPrice? {
+        if let entry = entries[name] { return entry }
+        return try lazyEntries?.entry(name)
+    }
+
+    /// Every model, sorted by name. Decodes every entry not yet decoded.
+    /// - Throws: ``PricingError`` (`malformedEntry`) for the first malformed entry by name.
+    public var models: [ModelPrice] {
+        get throws { try modelNames.sorted().compactMap { try entry($0) } }
+    }
+
+    /// Every model's name, unsorted, without decoding any entry.
+    public var modelNames: Set<String> {
+        var names = Set(entries.keys)
+        if let lazyEntries { names.formUnion(lazyEntries.names) }
+        return names
+    }
 
     /// The number of models.
-    public var count: Int { entries.count }
+    public var count: Int {
+        guard let lazyEntries else { return entries.count }
+        return lazyEntries.ranges.count + entries.keys.count { lazyEntries.ranges[$0] == nil }
+    }
 
     /// The entry for `model`, resolved as LiteLLM resolves names:
     /// the exact key; else, for `provider/name`, the entry `name` when its `litellm_provider` is that
@@ -83,17 +108,17 @@ public struct PricingTable: Sendable {
     /// `foo/gpt-4o` is unknown rather than priced as OpenAI's.
     /// - Throws: ``PricingError`` (`unknownModel`) naming the model and how to price it.
     public func price(for model: String) throws -> ModelPrice {
-        if let entry = entries[model] { return entry }
+        if let entry = try entry(model) { return entry }
         var name = Substring(model)
         while let slash = name.firstIndex(of: "/") {
             let prefix = name[..<slash]
             let rest = name[name.index(after: slash)...]
             if rest.hasPrefix(prefix + "/") {  // openai/openai/gpt-4o
                 name = rest
-                if let entry = entries[String(name)] { return entry }
+                if let entry = try entry(String(name)) { return entry }
                 continue
             }
-            if let entry = entries[String(rest)], let provider = entry.provider,
+            if let entry = try entry(String(rest)), let provider = entry.provider,
                provider == prefix || provider.hasPrefix(prefix + "-") || provider.hasPrefix(prefix + "_") {
                 return entry
             }

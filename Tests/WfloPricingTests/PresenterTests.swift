@@ -57,13 +57,13 @@ import WfloCore
         let t = try table(#"{"b": {"litellm_provider": "openai", "input_cost_per_token": 1e-06, "mode": "chat"},"#
                           + #""a": {"litellm_provider": "openai", "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05},"#
                           + #""c": {"litellm_provider": "anthropic", "input_cost_per_token": 3e-06}}"#)
-        let text = PricingPresenter.list(table: t, provider: "openai", json: false)
+        let text = try PricingPresenter.list(table: t, provider: "openai", json: false)
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
         #expect(lines[1].split(separator: " ") == ["a", "openai", "-", "2.5", "10"])
         #expect(lines[2].hasPrefix("b "))
         #expect(lines[3] == "2 models from provider 'openai'")
-        let json = try JSONValue.parse(PricingPresenter.list(table: t, provider: "anthropic", json: true))
+        let json = try JSONValue.parse(try PricingPresenter.list(table: t, provider: "anthropic", json: true))
         #expect(json.arrayValue?.count == 1)
         #expect(json[0]?["input_cost_per_token"] == "0.000003")
     }

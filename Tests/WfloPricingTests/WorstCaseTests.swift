@@ -82,7 +82,7 @@ import WfloCore
     /// shipped table (long-context and tiered ones over-represented), request shapes and usages.
     @Test func estimateIsNeverBelowTheCostOfAnyUsageWithinTheBounds() throws {
         var random = SeededGenerator(seed: 0x5EED_2026)
-        let all = shippedTable.models.filter(\.pricesTokens)
+        let all = try shippedTable.models.filter(\.pricesTokens)
         let tricky = all.filter { !$0.thresholds.isEmpty || $0.tieredPricing != nil || $0.reasoningCostPerToken != nil || $0.cacheWrite1hCostPerToken != nil }
         #expect(tricky.count > 100)
         var checked = 0
