@@ -176,7 +176,7 @@ extension StepRunner {
                                                 seconds: now.timeIntervalSince(attemptStart)))
                 return .answered(answer)
             } catch let error as ProviderError {
-                var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
+                var final = isFinal(error, attempt: attempt, policy: policy)
                 var message = error.description
                 let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
                 let finish = failedCall(attemptID: attemptID, stepID: turnID, error: error, message: message, final: final)

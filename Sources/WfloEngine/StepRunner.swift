@@ -296,7 +296,7 @@ struct StepRunner: Sendable {
                 // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
                 // attempt is left in flight and settled at its reservation (unsettled), never at zero.
                 try Task.checkCancellation()
-                var final = !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
+                var final = isFinal(error, attempt: attempt, policy: policy)
                 var message = error.description
                 let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
                 let finish = failedCall(attemptID: attemptID, stepID: step.id, error: error, message: message, final: final)
@@ -331,6 +331,12 @@ struct StepRunner: Sendable {
                                                       saved: saved, output: output, at: now))
         observer.observe(.stepCacheHit(stepID: step.id, saved: saved))
         return .completed(output)
+    }
+
+    /// Whether a failed model call (an llm step's or an agent turn's) is not retried: its error is
+    /// not retryable, the policy's attempts are spent, or the step's `non_retryable_errors` names its kind.
+    func isFinal(_ error: ProviderError, attempt: Int, policy: RetryPolicy) -> Bool {
+        !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
     }
 
     /// How a paid call's attempt that failed with `error` is finished — the one rule for llm and
