@@ -1,15 +1,15 @@
 import Foundation
 import WfloCore
-import WfloStore
 
 /// Approval requests: find one by id, prefix or `RUN/STEP`, list them, decide them. The one
 /// place a decision is authorized and recorded, for the `approve`/`reject` commands and the
-/// interactive prompt alike (and later the API and signed links).
+/// interactive prompt alike (and later the API and signed links). It sees the journal only through
+/// `JournalStore`, so a second store needs nothing new here.
 public struct ApprovalService: Sendable {
-    public let store: SQLiteJournalStore
+    public let store: any JournalStore
     public let now: @Sendable () -> Date
 
-    public init(store: SQLiteJournalStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any JournalStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.now = now
     }

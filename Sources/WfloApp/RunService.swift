@@ -3,17 +3,16 @@ import WfloCore
 import WfloDSL
 import WfloEngine
 import WfloPricing
-import WfloStore
 
 /// Starts, resumes and cancels runs with one executor, and lists them. Every front end calls
 /// this instead of the executor and the journal directly, so a run is driven the same way
 /// whether it was asked for by `wflo run`, `WfloRuntime` or (later) a worker.
 public struct RunService: Sendable {
-    public let store: SQLiteJournalStore
+    public let store: any JournalStore
     public let pricing: PricingTable
     public let executor: Executor
 
-    public init(store: SQLiteJournalStore, pricing: PricingTable, executor: Executor) {
+    public init(store: any JournalStore, pricing: PricingTable, executor: Executor) {
         self.store = store
         self.pricing = pricing
         self.executor = executor
@@ -91,7 +90,7 @@ public struct RunService: Sendable {
         try await Self.resolveRun(prefix, in: store)
     }
 
-    static func resolveRun(_ prefix: String, in store: SQLiteJournalStore) async throws -> String {
+    static func resolveRun(_ prefix: String, in store: any JournalStore) async throws -> String {
         do {
             return try await store.resolveRunID(prefix: prefix)
         } catch let error as StoreError {
@@ -101,7 +100,7 @@ public struct RunService: Sendable {
 
     /// How a run was started (its cassette, `--no-cache`, pricing files), so resuming it goes on
     /// the same way unless told otherwise: a replayed run never goes live by accident.
-    public static func startedMode(of run: String, in store: SQLiteJournalStore) async throws -> RunMode {
+    public static func startedMode(of run: String, in store: any JournalStore) async throws -> RunMode {
         let journal = try await store.journal(runID: try await resolveRun(run, in: store))
         return Executor.journaledMode(journal)
     }
