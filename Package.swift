@@ -3,6 +3,8 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
+    // Existentials are spelled `any P`, as Hummingbird does: the cost of a protocol type is visible.
+    .enableUpcomingFeature("ExistentialAny"),
 ]
 
 var targets: [Target] = [
