@@ -18,7 +18,10 @@ public enum YAMLValue {
     static func compose(_ text: String, file: String) throws(WorkflowValidationError) -> Node? {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            // Composed with no tag rules: Yams hashes every mapping key (its duplicate check) by its
+            // resolved tag, and the default rules are seven regular expressions per key. Plain
+            // values are resolved below, only when their first character could start a non-string.
+            node = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             var diagnostic = syntaxDiagnostic(error, file: file)
             if case .duplicatedKeysInMapping(let duplicates, let context) = error, let key = duplicates.first,
@@ -157,9 +160,29 @@ public enum YAMLValue {
         scalar.style == .plain && tagName(scalar) == .null
     }
 
-    /// The scalar's tag as the default resolver reads it (`Node.tag` resolves; `Scalar.tag` may not be yet).
+    /// The scalar's tag as Yams' default resolver reads it (YAML 1.1: null, bool, int, float,
+    /// timestamp, merge, value, else str). Only a plain scalar that is empty or starts with one of
+    /// the characters those rules begin with can be anything but a string; the rest skip the
+    /// regular expressions.
     static func tagName(_ scalar: Node.Scalar) -> Tag.Name {
-        Tag.Name(rawValue: Node.scalar(scalar).tag.rawValue)
+        if scalar.style == .plain, scalar.tag.description == Tag.Name.implicit.rawValue,
+           let first = scalar.string.utf8.first, !mayResolveToNonString(first) { return .str }
+        return Resolver.default.resolveTag(of: Node.scalar(scalar))
+    }
+
+    /// Whether a plain scalar starting with `byte` can match a rule of Yams' default resolver:
+    /// `y n t f o` (any case) for bools and nulls, digits, `+ - .` for numbers, `~` null,
+    /// `<` merge, `=` value.
+    static func mayResolveToNonString(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+             UInt8(ascii: "~"), UInt8(ascii: "<"), UInt8(ascii: "="),
+             UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+             UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "o"), UInt8(ascii: "O"):
+            return true
+        default:
+            return false
+        }
     }
 
     static func isNullNode(_ node: Node) -> Bool {
