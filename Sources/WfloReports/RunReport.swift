@@ -208,6 +208,8 @@ public struct RunReport: Sendable, Hashable {
         // Looked up per step, once: a long run's report stays linear in its journal.
         let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
         let attemptsByStep = Dictionary(grouping: journal.attempts, by: { owner($0.stepID) })
+        // An agent's model fallbacks, grouped once (each agent step used to scan every event of the run).
+        let fallbackEvents = Dictionary(grouping: journal.events.filter { $0.kind == "agent_model_fallback" }, by: { $0.stepID ?? "" })
         steps = order.map { planned in
             let record = records[planned.id]
             let attempts = attemptsByStep[planned.id] ?? []
@@ -239,7 +241,8 @@ public struct RunReport: Sendable, Hashable {
                             cacheHits: attempts.filter(\.cacheHit).count,
                             saved: attempts.compactMap(\.saved).sum(),
                             agent: record?.type == StepType.agent.rawValue
-                                ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
+                                ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts,
+                                              events: fallbackEvents[planned.id] ?? [])
                                 : nil)
             line.startedAt = start
             line.endedAt = end
