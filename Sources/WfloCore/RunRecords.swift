@@ -172,11 +172,11 @@ public struct EventRecord: Sendable, Hashable, Codable {
     public var sequence: Int64
     public var runID: String
     public var stepID: String?
-    public var kind: String
+    public var kind: JournalEventKind
     public var data: JSONValue
     public var at: Date
 
-    public init(sequence: Int64 = 0, runID: String, stepID: String?, kind: String, data: JSONValue = .null, at: Date) {
+    public init(sequence: Int64 = 0, runID: String, stepID: String?, kind: JournalEventKind, data: JSONValue = .null, at: Date) {
         self.sequence = sequence
         self.runID = runID
         self.stepID = stepID

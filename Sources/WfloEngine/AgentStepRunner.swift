@@ -51,7 +51,7 @@ extension StepRunner {
         if let stopped = try await passGate(step, details: details, worstCase: agent.budget, preview: "Task: \(task)") { return stopped }
         try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .running,
                                               model: agent.model, startedAt: started),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "agent_started",
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .agentStarted,
                                                       data: ["model": .string(agent.model)], at: started))
 
         // Only a run taken over from the journal can hold this agent's earlier turns; a fresh one reads nothing.
@@ -149,7 +149,7 @@ extension StepRunner {
                 continue
             }
             if index != loop.modelIndex {
-                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "agent_model_fallback",
+                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: .agentModelFallback,
                                                         data: ["turn": .int(turn), "from": .string(agent.models[loop.modelIndex]),
                                                                "to": .string(model), "reason": .string(refusals.joined(separator: "; "))],
                                                         at: configuration.now()))
@@ -329,14 +329,14 @@ extension StepRunner {
             let message = "nobody answered before the deadline (request \(record.id))"
             try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .failed,
                                                   output: record.output, error: message, startedAt: record.requestedAt, finishedAt: configuration.now()),
-                                       event: EventRecord(runID: runID, stepID: journalID, kind: "step_failed", data: ["error": .string(message)],
+                                       event: EventRecord(runID: runID, stepID: journalID, kind: .stepFailed, data: ["error": .string(message)],
                                                           at: configuration.now()))
             return .result(message, isError: true)
         }
         let now = configuration.now()
         try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .completed,
                                               output: decided.output, startedAt: decided.requestedAt, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: journalID, kind: "step_completed",
+                                   event: EventRecord(runID: runID, stepID: journalID, kind: .stepCompleted,
                                                       data: ["decision": .string(decided.status.rawValue)], at: now))
         return .result(Self.humanAnswer(decided.output), isError: false)
     }
@@ -394,7 +394,7 @@ extension StepRunner {
         case .completed?:
             try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .completed,
                                                   output: output, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["turns": .int(loop.turns), "tool_calls": .int(loop.toolCalls),
                                                                  "cost_usd": .string(loop.cost.description)], at: now))
             configuration.observer.observe(.stepCompleted(stepID: step.id, cost: loop.cost, usage: loop.usage, seconds: now.timeIntervalSince(started)))
@@ -403,7 +403,7 @@ extension StepRunner {
             let text = "\(message ?? "no turn fits the budget") (after \(loop.turns) turn\(loop.turns == 1 ? "" : "s"); the best answer so far is kept in the step's output)"
             try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .budgetExceeded,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepRefused,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))
             configuration.observer.observe(.stepRefused(stepID: step.id, message: text))
             return .refused(text)
@@ -411,7 +411,7 @@ extension StepRunner {
             let text = message ?? "the agent stopped"
             try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .failed,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailed,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))
             configuration.observer.observe(.stepFailed(stepID: step.id, error: text))
             return .failed(text)

@@ -94,7 +94,7 @@ public actor BudgetGovernor {
                 data["over_budget"] = true
                 data["flag"] = .string(AttemptFlag.usageExceededReservation)
             }
-            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "budget_alert", data: .object(data), at: now()))
+            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .budgetAlert, data: .object(data), at: now()))
             observer.observe(.budgetAlert(percent: threshold, committed: ledger.committed, budget: budget))
         }
     }

@@ -234,7 +234,7 @@ struct Scheduler: Sendable {
         }
         try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .running,
                                                             model: step.kind.model, startedAt: started),
-                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: "for_each_started",
+                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: .forEachStarted,
                                                                     data: ["items": .int(items.count), "max_parallel": .int(settings.maxParallel)], at: started))
 
         var results = [JSONValue](repeating: .null, count: items.count)
@@ -337,7 +337,7 @@ struct Scheduler: Sendable {
         let now = configuration.now()
         try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .completed,
                                                             output: output, model: step.kind.model, startedAt: started, finishedAt: now),
-                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: "step_completed",
+                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: .stepCompleted,
                                                                     data: ["succeeded": .int(succeeded), "failed": .int(errors.count),
                                                                            "skipped": .int(skippedItems)], at: now))
         configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))

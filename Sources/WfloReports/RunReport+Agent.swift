@@ -91,7 +91,7 @@ extension RunReport {
             }
             turns = turnsByNumber.keys.sorted().compactMap { turnsByNumber[$0] }
             self.tools = tools
-            fallbacks = events.filter { $0.stepID == agentID && $0.kind == "agent_model_fallback" }.compactMap { event in
+            fallbacks = events.filter { $0.stepID == agentID && $0.kind == .agentModelFallback }.compactMap { event in
                 guard let turn = event.data["turn"]?.intValue, let from = event.data["from"]?.stringValue,
                       let to = event.data["to"]?.stringValue else { return nil }
                 return Fallback(turn: turn, from: from, to: to)

@@ -209,7 +209,7 @@ public struct RunReport: Sendable, Hashable {
         let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
         let attemptsByStep = Dictionary(grouping: journal.attempts, by: { owner($0.stepID) })
         // An agent's model fallbacks, grouped once (each agent step used to scan every event of the run).
-        let fallbackEvents = Dictionary(grouping: journal.events.filter { $0.kind == "agent_model_fallback" }, by: { $0.stepID ?? "" })
+        let fallbackEvents = Dictionary(grouping: journal.events.filter { $0.kind == .agentModelFallback }, by: { $0.stepID ?? "" })
         steps = order.map { planned in
             let record = records[planned.id]
             let attempts = attemptsByStep[planned.id] ?? []

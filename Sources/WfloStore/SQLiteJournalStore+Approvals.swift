@@ -22,7 +22,7 @@ extension SQLiteJournalStore {
                 """, arguments: [request.runID, request.stepID, stepType, request.requestedAt.timeIntervalSince1970])
             var data: [String: JSONValue] = ["request_id": .string(request.id), "message": .string(request.message)]
             if let worstCase = request.worstCase { data["worst_case_usd"] = .string(worstCase.description) }
-            try EventRow.insert(db, EventRecord(runID: request.runID, stepID: request.stepID, kind: "approval_requested",
+            try EventRow.insert(db, EventRecord(runID: request.runID, stepID: request.stepID, kind: .approvalRequested,
                                                 data: .object(data), at: request.requestedAt))
             return request
         }
@@ -61,7 +61,7 @@ extension SQLiteJournalStore {
             var data: [String: JSONValue] = ["request_id": .string(request.id), "decision": .string(request.status.rawValue),
                                              "by": .string(request.decidedBy ?? "")]
             if let comment = request.comment { data["comment"] = .string(comment) }
-            try EventRow.insert(db, EventRecord(runID: request.runID, stepID: request.stepID, kind: "approval_decided",
+            try EventRow.insert(db, EventRecord(runID: request.runID, stepID: request.stepID, kind: .approvalDecided,
                                                 data: .object(data), at: request.decidedAt ?? decision.at))
             return late ? .alreadyDecided(request) : .recorded(request)
         }

@@ -45,7 +45,7 @@ extension SQLiteJournalStore {
                                          hit.at.timeIntervalSince1970, hit.at.timeIntervalSince1970])
             try db.cachedStatement(sql: "UPDATE llm_cache SET hits = hits + 1, last_hit_at = ? WHERE key = ?")
                 .execute(arguments: [hit.at.timeIntervalSince1970, hit.key])
-            try EventRow.insert(db, EventRecord(runID: hit.runID, stepID: hit.stepID, kind: "step_completed",
+            try EventRow.insert(db, EventRecord(runID: hit.runID, stepID: hit.stepID, kind: .stepCompleted,
                                                 data: ["cache_hit": true, "cost_usd": "0", "saved_usd": .string(hit.saved.description)],
                                                 at: hit.at))
         }

@@ -16,7 +16,7 @@ extension SQLiteJournalStore {
                            arguments: [at.timeIntervalSince1970, by, reason, runID])
             var data: [String: JSONValue] = ["by": .string(by)]
             if let reason { data["reason"] = .string(reason) }
-            try EventRow.insert(db, EventRecord(runID: runID, stepID: nil, kind: "cancel_requested", data: .object(data), at: at))
+            try EventRow.insert(db, EventRecord(runID: runID, stepID: nil, kind: .cancelRequested, data: .object(data), at: at))
             return CancelRequest(at: at, by: by, reason: reason)
         }
     }

@@ -202,7 +202,7 @@ public struct SQLiteJournalStore: JournalStore {
             try db.cachedStatement(sql: "UPDATE runs SET status = ?, outputs = ?, error = ?, updated_at = ? WHERE id = ?")
                 .execute(arguments: [status.rawValue, outputs?.encoded(), error, at.timeIntervalSince1970, id])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "run \(id) is not in the journal at \(path)") }
-            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: "run_\(status.rawValue)",
+            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: .run(status),
                                                     data: error.map { ["error": .string($0)] } ?? .null, at: at))
         }
     }
@@ -212,7 +212,7 @@ public struct SQLiteJournalStore: JournalStore {
             try db.execute(sql: "UPDATE runs SET budget_usd = ?, updated_at = ? WHERE id = ?",
                            arguments: [budget.description, at.timeIntervalSince1970, id])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "run \(id) is not in the journal at \(path)") }
-            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: "budget_changed",
+            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: .budgetChanged,
                                                     data: ["budget_usd": .string(budget.description)], at: at))
         }
     }
@@ -261,7 +261,7 @@ public struct SQLiteJournalStore: JournalStore {
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
                     started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
                 """).execute(arguments: [start.runID, start.stepID, start.stepType, start.model, start.at.timeIntervalSince1970])
-            try EventRow.insert(db, EventRecord(runID: start.runID, stepID: start.stepID, kind: "step_started",
+            try EventRow.insert(db, EventRecord(runID: start.runID, stepID: start.stepID, kind: .stepStarted,
                                                     data: ["attempt": .int(start.number), "attempt_id": .int(Int(attemptID)),
                                                            "reserved_usd": .string(start.reserve.description)], at: start.at))
             return .started(attemptID: attemptID)
@@ -312,11 +312,7 @@ public struct SQLiteJournalStore: JournalStore {
                     .execute(arguments: [status.rawValue, finish.stepOutput?.encoded(), finish.error, finish.at.timeIntervalSince1970,
                                          finish.runID, finish.stepID])
             }
-            let kind = switch finish.stepStatus {
-            case .completed?: "step_completed"
-            case _?: "step_failed"
-            case nil: finish.succeeded ? "attempt_succeeded" : "attempt_failed"
-            }
+            let kind = JournalEventKind.settling(stepStatus: finish.stepStatus, succeeded: finish.succeeded)
             var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID))]
             if finish.unanswered {
                 data["unsettled"] = true
@@ -355,7 +351,7 @@ public struct SQLiteJournalStore: JournalStore {
                            arguments: [at.timeIntervalSince1970, runID])
             let count = db.changesCount
             if count > 0 {
-                try EventRow.insert(db, EventRecord(runID: runID, stepID: nil, kind: "attempts_unsettled", data: ["count": .int(count)], at: at))
+                try EventRow.insert(db, EventRecord(runID: runID, stepID: nil, kind: .attemptsUnsettled, data: ["count": .int(count)], at: at))
             }
             return count
         }

@@ -222,7 +222,7 @@ struct SandboxStepTests {
             #expect(result.status == .completed, "\(result.error ?? "")")
             #expect(result.outputs?["failed"] == true)
             let journal = try await h.store.journal(runID: result.runID)
-            #expect(journal.events.contains { $0.kind == "step_failure_allowed" && $0.stepID == "call" })
+            #expect(journal.events.contains { $0.kind == .stepFailureAllowed && $0.stepID == "call" })
         }
     }
 

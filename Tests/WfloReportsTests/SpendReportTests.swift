@@ -153,7 +153,7 @@ struct SpendReportTests {
             let at = Self.now - offset
             try await j.run(run, workflow: "research", at: at)
             try await j.store.recordStep(StepRecord(runID: run, stepID: "researcher", type: "agent", status: .completed, startedAt: at, finishedAt: at),
-                                         event: EventRecord(runID: run, stepID: "researcher", kind: "step_completed", at: at))
+                                         event: EventRecord(runID: run, stepID: "researcher", kind: .stepCompleted, at: at))
             try await j.attempt(run, "researcher/1", cost: "0.001", at: at)
             try await j.attempt(run, "researcher/1/fetch_page", model: nil, cost: "0", usage: nil, at: at + 1)
             try await j.attempt(run, "researcher/2", cost: "0.002", at: at + 2)

@@ -45,7 +45,7 @@ struct TestJournal {
     func transform(_ runID: String, _ stepID: String, at: Date) async throws {
         try await store.recordStep(StepRecord(runID: runID, stepID: stepID, type: "transform", status: .completed,
                                               output: ["n": 1], startedAt: at, finishedAt: at),
-                                   event: EventRecord(runID: runID, stepID: stepID, kind: "step_completed", at: at))
+                                   event: EventRecord(runID: runID, stepID: stepID, kind: .stepCompleted, at: at))
     }
 
     /// What the ledgers of `runs` commit, summed: the number every report total must equal.

@@ -35,12 +35,12 @@ struct UpgradeTests {
             #expect(before.steps.first?.output?["text"] == "hi")
             #expect(before.attempts.map(\.cost) == [money("0.000042")])
             #expect(before.ledger.settled == money("0.000042"))
-            #expect(before.events.map(\.kind) == ["run_started", "step_started", "step_completed"])
+            #expect(before.events.map(\.kind) == [.runStarted, .stepStarted, .stepCompleted])
 
             // New events continue the run's sequence after the migrated ones.
-            try await store.appendEvent(EventRecord(runID: "old-run", stepID: nil, kind: "run_resumed", at: date(3)))
+            try await store.appendEvent(EventRecord(runID: "old-run", stepID: nil, kind: .runResumed, at: date(3)))
             let after = try await store.journal(runID: "old-run")
-            #expect(after.events.map(\.kind).last == "run_resumed")
+            #expect(after.events.map(\.kind).last == .runResumed)
             let sequences = after.events.map(\.sequence)
             #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
         }
