@@ -1,0 +1,82 @@
+import Dispatch
+import Foundation
+import GRDB
+import Testing
+import WfloCore
+import WfloStore
+
+/// How the SQLite store runs its transactions: off the cooperative pool, to completion even for a
+/// cancelled task, with errors that carry a code and their cause.
+struct TransactionTests {
+    /// Holds the journal's write lock from another connection for `seconds`, on a dispatch thread;
+    /// returns once the lock is held.
+    private static func holdWriteLock(path: String, seconds: Double) async throws {
+        let queue = try DatabaseQueue(path: path)
+        await withCheckedContinuation { (held: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                try? queue.write { db in
+                    try db.execute(sql: "UPDATE runs SET updated_at = updated_at")
+                    held.resume()
+                    Thread.sleep(forTimeInterval: seconds)
+                }
+            }
+        }
+    }
+
+    @Test func aWriteStillLockedAfterTheBusyTimeoutIsBusyWithItsCause() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("wflo.db").path
+            let store = try SQLiteJournalStore(path: path, busyTimeout: 0.2)
+            try await store.createRun(sampleRun())
+            try await Self.holdWriteLock(path: path, seconds: 2)
+            let error = try await #require(throws: StoreError.self) { try await store.createRun(sampleRun(id: "run-2")) }
+            #expect(error.code == .busy)
+            #expect(error.message.contains(path) && error.message.contains("try again"))
+            #expect((error.underlying as? DatabaseError)?.resultCode == .SQLITE_BUSY)
+        }
+    }
+
+    @Test func aBrokenConstraintIsAConflict() async throws {
+        let store = try SQLiteJournalStore.inMemory()
+        // An event of a run the journal does not have breaks its foreign key.
+        let error = try await #require(throws: StoreError.self) {
+            try await store.appendEvent(EventRecord(runID: "nope", stepID: nil, kind: .runStarted, at: date(1)))
+        }
+        #expect(error.code == .conflict)
+        #expect((error.underlying as? DatabaseError)?.resultCode == .SQLITE_CONSTRAINT)
+    }
+
+    @Test func aCancelledTaskStillWritesWhatItAskedFor() async throws {
+        let store = try SQLiteJournalStore.inMemory()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            #expect(Task.isCancelled)
+            try await store.createRun(sampleRun())
+            try await store.updateRun(id: "run-1", status: .cancelled, outputs: nil, error: "cancelled by ana", at: date(2))
+        }
+        try await task.value
+        #expect(try await store.run(id: "run-1")?.status == .cancelled)
+    }
+
+    /// Writes waiting for another process's lock hold dispatch threads, not the cooperative pool's:
+    /// more waiting writes than the machine has cores leave other tasks running.
+    @Test func writesWaitingForALockDoNotStallOtherTasks() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("wflo.db").path
+            let store = try SQLiteJournalStore(path: path)
+            try await store.createRun(sampleRun())
+            let hold = 3.0
+            try await Self.holdWriteLock(path: path, seconds: hold)
+            let started = Date()
+            let waiting = (0..<(ProcessInfo.processInfo.activeProcessorCount * 2 + 2)).map { index in
+                Task { try await store.appendEvent(EventRecord(runID: "run-1", stepID: nil, kind: .budgetAlert, data: ["n": .int(index)], at: date(2))) }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            // A task that needs a cooperative thread for a moment finishes while the writes still wait.
+            let answered = await Task.detached { Date() }.value
+            #expect(answered.timeIntervalSince(started) < hold - 1)
+            for task in waiting { try await task.value }
+            #expect(try await store.journal(runID: "run-1").events.count == waiting.count)
+        }
+    }
+}
