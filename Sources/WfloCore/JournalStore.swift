@@ -67,7 +67,7 @@ public protocol ApprovalStore: Sendable {
     /// Files a request for a human decision, or finds the one already filed for the same run and
     /// step (after a resume) and returns it unchanged. A new request also sets the step row to
     /// `waiting_approval` and appends an `approval_requested` event, in one transaction.
-    func requestApproval(_ request: ApprovalRecord, stepType: String) async throws -> ApprovalRecord
+    func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord
 
     /// Records a decision if the request is still pending; the first decision wins
     /// (``ApprovalRecord/deciding(_:)`` says what is written, under the write lock).
@@ -245,7 +245,7 @@ public struct BudgetLimit: Sendable, Hashable {
 public struct AttemptStart: Sendable, Hashable {
     public var runID: String
     public var stepID: String
-    public var stepType: String
+    public var stepType: StepType
     public var number: Int
     public var model: String?
     /// The worst case to hold against the budget (zero for calls that cost nothing).
@@ -254,7 +254,7 @@ public struct AttemptStart: Sendable, Hashable {
     /// Limits within the run's budget that must hold too.
     public var limits: [BudgetLimit]
 
-    public init(runID: String, stepID: String, stepType: String, number: Int, model: String?, reserve: Money, at: Date,
+    public init(runID: String, stepID: String, stepType: StepType, number: Int, model: String?, reserve: Money, at: Date,
                 limits: [BudgetLimit] = []) {
         self.limits = limits
         self.runID = runID

@@ -49,7 +49,7 @@ extension StepRunner {
             "tools": .array(agent.tools.map { .string($0.name) }), "max_turns": .int(agent.maxTurns),
         ]
         if let stopped = try await passGate(step, details: details, worstCase: agent.budget, preview: "Task: \(task)") { return stopped }
-        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .running,
+        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .running,
                                               model: agent.model, startedAt: started),
                                    event: EventRecord(runID: runID, stepID: step.id, kind: .agentStarted,
                                                       data: ["model": .string(agent.model)], at: started))
@@ -327,14 +327,14 @@ extension StepRunner {
         case .approved(let record), .rejected(let record): decided = record
         case .expired(let record):
             let message = "nobody answered before the deadline (request \(record.id))"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .failed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: .approval, status: .failed,
                                                   output: record.output, error: message, startedAt: record.requestedAt, finishedAt: configuration.now()),
                                        event: EventRecord(runID: runID, stepID: journalID, kind: .stepFailed, data: ["error": .string(message)],
                                                           at: configuration.now()))
             return .result(message, isError: true)
         }
         let now = configuration.now()
-        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .completed,
+        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: .approval, status: .completed,
                                               output: decided.output, startedAt: decided.requestedAt, finishedAt: now),
                                    event: EventRecord(runID: runID, stepID: journalID, kind: .stepCompleted,
                                                       data: ["decision": .string(decided.status.rawValue)], at: now))
@@ -392,7 +392,7 @@ extension StepRunner {
         let model = agent.models[loop.modelIndex]
         switch status {
         case .completed?:
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .completed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .completed,
                                                   output: output, model: model, startedAt: started, finishedAt: now),
                                        event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["turns": .int(loop.turns), "tool_calls": .int(loop.toolCalls),
@@ -401,7 +401,7 @@ extension StepRunner {
             return .completed(output)
         case .budgetExceeded?:
             let text = "\(message ?? "no turn fits the budget") (after \(loop.turns) turn\(loop.turns == 1 ? "" : "s"); the best answer so far is kept in the step's output)"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .budgetExceeded,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .budgetExceeded,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
                                        event: EventRecord(runID: runID, stepID: step.id, kind: .stepRefused,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))
@@ -409,7 +409,7 @@ extension StepRunner {
             return .refused(text)
         case .maxTurns?, .maxToolCalls?, .failed?, nil:
             let text = message ?? "the agent stopped"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .failed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .failed,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
                                        event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailed,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))

@@ -40,7 +40,7 @@ public actor BudgetGovernor {
     /// `limits` are budgets within the run's (a sub-workflow's `budget:`) that must hold as well.
     public func reserve(stepID: String, stepType: StepType, attempt: Int, model: String?, worstCase: Money,
                         limits: [BudgetLimit] = []) async throws -> Decision {
-        let start = AttemptStart(runID: runID, stepID: stepID, stepType: stepType.rawValue, number: attempt,
+        let start = AttemptStart(runID: runID, stepID: stepID, stepType: stepType, number: attempt,
                                  model: model, reserve: worstCase, at: now(), limits: limits)
         switch try await store.beginAttempt(start) {
         case .started(let id):

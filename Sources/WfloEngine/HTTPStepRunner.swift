@@ -220,7 +220,7 @@ extension StepRunner {
                 return try await failHTTP(step, message: "fallback: " + error.message, at: started)
             }
             let now = configuration.now()
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.http.rawValue, status: .completed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .http, status: .completed,
                                                   output: output, startedAt: started, finishedAt: now),
                                        event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["fallback": true, "circuit_open": .string(host), "until": .string(when)], at: now))

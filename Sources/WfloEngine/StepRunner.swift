@@ -48,7 +48,7 @@ struct StepRunner: Sendable {
         do {
             let output = try scope.render(transform.output)
             let finished = configuration.now()
-            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.transform.rawValue, status: .completed,
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .transform, status: .completed,
                                                   output: output, startedAt: started, finishedAt: finished),
                                        event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted, at: finished))
             observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: finished.timeIntervalSince(started)))
@@ -64,7 +64,7 @@ struct StepRunner: Sendable {
         let now = configuration.now()
         var eventData = data
         eventData["error"] = .string(message)
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .failed, error: message,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: .failed, error: message,
                                               model: model, startedAt: started, finishedAt: now),
                                    event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailed, data: .object(eventData), at: now))
         observer.observe(.stepFailed(stepID: step.id, error: message))
@@ -74,7 +74,7 @@ struct StepRunner: Sendable {
     /// Journals a step the budget governor refused: no call was made.
     func recordRefusal(_ step: StepDefinition, message: String, model: String?, worstCase: Money, at started: Date) async throws -> StepOutcome {
         let now = configuration.now()
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .budgetExceeded,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: .budgetExceeded,
                                               error: message, model: model, startedAt: started, finishedAt: now),
                                    event: EventRecord(runID: runID, stepID: step.id, kind: .stepRefused,
                                                       data: ["error": .string(message), "worst_case_usd": .string(worstCase.description)],
@@ -134,7 +134,7 @@ struct StepRunner: Sendable {
         guard step.allowFailure, case .failed(let message) = outcome else { return outcome }
         let now = configuration.now()
         let output: JSONValue = ["failed": true, "error": .string(message)]
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .completed, output: output,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: .completed, output: output,
                                               error: message, model: step.kind.model, finishedAt: now),
                                    event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailureAllowed,
                                                       data: ["error": .string(message)], at: now))
@@ -191,7 +191,7 @@ struct StepRunner: Sendable {
         switch try await gate.decide(request, stepType: .approval) {
         case .approved(let record):
             let now = configuration.now()
-            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.approval.rawValue, status: .completed,
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .approval, status: .completed,
                                                   output: record.output, startedAt: started, finishedAt: now),
                                        event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["approved_by": .string(record.decidedBy ?? "")], at: now))
@@ -213,7 +213,7 @@ struct StepRunner: Sendable {
         let message = status == .rejected
             ? "rejected by \(record.decidedBy ?? "someone")\(why)"
             : "approval request \(record.id) expired\(why)"
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: status, output: output,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: status, output: output,
                                               error: message, model: step.kind.model, startedAt: record.requestedAt, finishedAt: now),
                                    event: EventRecord(runID: runID, stepID: step.id, kind: status == .rejected ? .stepRejected : .stepFailed,
                                                       data: ["error": .string(message), "request_id": .string(record.id)], at: now))
@@ -326,7 +326,7 @@ struct StepRunner: Sendable {
             object["saved_usd"] = .string(saved.description)
             output = .object(object)
         }
-        try await store.recordCacheHit(CacheHitRecord(key: key, runID: runID, stepID: step.id, stepType: StepType.llm.rawValue,
+        try await store.recordCacheHit(CacheHitRecord(key: key, runID: runID, stepID: step.id, stepType: .llm,
                                                       number: attempt, model: definition.model, usage: response.usage,
                                                       saved: saved, output: output, at: now))
         observer.observe(.stepCacheHit(stepID: step.id, saved: saved))

@@ -5,7 +5,7 @@ extension RunReport {
     /// The step a journaled id is reported under: `researcher` for `researcher/3/fetch_page`
     /// when `researcher` is an agent step of the run, else the id itself.
     static func owners(_ journal: RunJournal) -> @Sendable (String) -> String {
-        let agents = Set(journal.steps.filter { $0.type == StepType.agent.rawValue }.map(\.stepID))
+        let agents = Set(journal.steps.filter { $0.type == .agent }.map(\.stepID))
         return { stepID in
             AgentJournalID.agent(of: stepID, among: agents) ?? stepID
         }
@@ -68,7 +68,7 @@ extension RunReport {
                 let own = attemptsByID[record.stepID] ?? []
                 let cost = own.map(\.charged).sum()
                 if let tool = AgentJournalID.toolName(of: record.stepID, agent: agentID) {
-                    calls.append((number, ToolCall(id: record.stepID, tool: tool, type: record.type, status: record.status.rawValue,
+                    calls.append((number, ToolCall(id: record.stepID, tool: tool, type: record.type.rawValue, status: record.status.rawValue,
                                                    cost: cost, error: record.error), record.startedAt ?? .distantPast))
                 } else {
                     var usage = TokenUsage.zero

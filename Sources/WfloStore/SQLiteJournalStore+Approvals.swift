@@ -7,7 +7,7 @@ import WfloCore
 /// second one reads the first one's decision. What a decision writes is
 /// ``ApprovalRecord/deciding(_:)``'s.
 extension SQLiteJournalStore {
-    public func requestApproval(_ request: ApprovalRecord, stepType: String) async throws -> ApprovalRecord {
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
         try await write { db in
             if let existing = try ApprovalRow.fetchOne(db, sql: "SELECT * FROM approvals WHERE run_id = ? AND step_id = ?",
                                                        arguments: [request.runID, request.stepID]) {
@@ -20,7 +20,7 @@ extension SQLiteJournalStore {
             try db.execute(sql: """
                 INSERT INTO steps (run_id, step_id, type, status, started_at) VALUES (?, ?, ?, 'waiting_approval', ?)
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'waiting_approval', error = NULL
-                """, arguments: [request.runID, request.stepID, stepType, request.requestedAt.timeIntervalSince1970])
+                """, arguments: [request.runID, request.stepID, stepType.rawValue, request.requestedAt.timeIntervalSince1970])
             try EventRow.insert(db, .approvalRequested(request))
             return request
         }

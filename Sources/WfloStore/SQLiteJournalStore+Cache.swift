@@ -41,7 +41,7 @@ extension SQLiteJournalStore {
                 VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'completed', output = excluded.output, error = NULL,
                     model = excluded.model, started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at
-                """).execute(arguments: [hit.runID, hit.stepID, hit.stepType, hit.output.encoded(), hit.model,
+                """).execute(arguments: [hit.runID, hit.stepID, hit.stepType.rawValue, hit.output.encoded(), hit.model,
                                          hit.at.timeIntervalSince1970, hit.at.timeIntervalSince1970])
             try db.cachedStatement(sql: "UPDATE llm_cache SET hits = hits + 1, last_hit_at = ? WHERE key = ?")
                 .execute(arguments: [hit.at.timeIntervalSince1970, hit.key])

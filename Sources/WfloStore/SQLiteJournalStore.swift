@@ -276,7 +276,7 @@ public struct SQLiteJournalStore: JournalStore {
                 INSERT INTO steps (run_id, step_id, type, status, model, started_at) VALUES (?, ?, ?, 'running', ?, ?)
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
                     started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
-                """).execute(arguments: [start.runID, start.stepID, start.stepType, start.model, start.at.timeIntervalSince1970])
+                """).execute(arguments: [start.runID, start.stepID, start.stepType.rawValue, start.model, start.at.timeIntervalSince1970])
             try EventRow.insert(db, .stepStarted(start, attemptID: attemptID))
             return .started(attemptID: attemptID)
         }
@@ -336,7 +336,7 @@ public struct SQLiteJournalStore: JournalStore {
                 ON CONFLICT (run_id, step_id) DO UPDATE SET type = excluded.type, status = excluded.status, output = excluded.output,
                     error = excluded.error, model = COALESCE(excluded.model, steps.model),
                     started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at
-                """).execute(arguments: [step.runID, step.stepID, step.type, step.status.rawValue, step.output?.encoded(), step.error,
+                """).execute(arguments: [step.runID, step.stepID, step.type.rawValue, step.status.rawValue, step.output?.encoded(), step.error,
                                          step.model, step.startedAt?.timeIntervalSince1970, step.finishedAt?.timeIntervalSince1970])
             if let event { try EventRow.insert(db, event) }
         }

@@ -287,7 +287,7 @@ public final class MemoryJournalStore: JournalStore {
 
     // MARK: - Approvals
 
-    public func requestApproval(_ request: ApprovalRecord, stepType: String) async throws -> ApprovalRecord {
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
         try state.withLock { state in
             if let existing = state.approvals.values.first(where: { $0.record.runID == request.runID && $0.record.stepID == request.stepID }) {
                 return existing.record
@@ -498,7 +498,7 @@ public final class MemoryJournalStore: JournalStore {
             }
             var agentSteps: [String: Set<String>] = [:]
             for run in runs {
-                let agents = run.steps.values.filter { $0.type == StepType.agent.rawValue }.map(\.stepID)
+                let agents = run.steps.values.filter { $0.type == .agent }.map(\.stepID)
                 if !agents.isEmpty { agentSteps[run.record.id] = Set(agents) }
             }
             return RunsActivity(runs: runs.map(\.record), attempts: attempts, agentSteps: agentSteps)

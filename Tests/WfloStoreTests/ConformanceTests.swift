@@ -97,14 +97,14 @@ struct ConformanceTests {
             // Attempts outside the prefix (the engine gives them no limit), including ids that sort
             // right after it, do not count against it.
             for (index, step) in ["enrichment", "enrich0/a", "other"].enumerated() {
-                let outside = AttemptStart(runID: "run-1", stepID: step, stepType: "llm", number: 1, model: nil, reserve: money("3"),
+                let outside = AttemptStart(runID: "run-1", stepID: step, stepType: .llm, number: 1, model: nil, reserve: money("3"),
                                            at: date(Double(index)))
                 #expect(try await store.beginAttempt(outside).attemptID != nil)
             }
             let outcomes = try await withThrowingTaskGroup(of: AttemptBeginOutcome.self) { group in
                 for index in 0..<20 {
                     group.addTask {
-                        try await store.beginAttempt(AttemptStart(runID: "run-1", stepID: "enrich/s\(index)", stepType: "llm", number: 1,
+                        try await store.beginAttempt(AttemptStart(runID: "run-1", stepID: "enrich/s\(index)", stepType: .llm, number: 1,
                                                                   model: nil, reserve: money("0.1"), at: date(5), limits: [limit]))
                     }
                 }
@@ -118,7 +118,7 @@ struct ConformanceTests {
             let journal = try await store.journal(runID: "run-1")
             let first = try #require(journal.attempts.first { $0.stepID.hasPrefix("enrich/") })
             try await store.finishAttempt(finish(first.id, step: first.stepID, cost: "0.02"))
-            let fits = AttemptStart(runID: "run-1", stepID: "enrich/more", stepType: "llm", number: 1, model: nil,
+            let fits = AttemptStart(runID: "run-1", stepID: "enrich/more", stepType: .llm, number: 1, model: nil,
                                     reserve: money("0.08"), at: date(6), limits: [limit])
             #expect(try await store.beginAttempt(fits).attemptID != nil)
             var over = fits
@@ -243,12 +243,12 @@ struct ConformanceTests {
     func stepsRecordedWithoutAttemptsUpsert(kind: StoreUnderTest) async throws {
         try await kind.with { store in
             try await store.createRun(sampleRun())
-            try await store.recordStep(StepRecord(runID: "run-1", stepID: "wait", type: "sleep", status: .running, model: "m",
+            try await store.recordStep(StepRecord(runID: "run-1", stepID: "wait", type: .sleep, status: .running, model: "m",
                                                   startedAt: date(1)), event: EventRecord(runID: "run-1", stepID: "wait", kind: .sleepStarted, at: date(1)))
-            try await store.recordStep(StepRecord(runID: "run-1", stepID: "wait", type: "sleep", status: .completed, output: ["ok": true],
+            try await store.recordStep(StepRecord(runID: "run-1", stepID: "wait", type: .sleep, status: .completed, output: ["ok": true],
                                                   startedAt: date(5), finishedAt: date(6)), event: nil)
             let journal = try await store.journal(runID: "run-1")
-            #expect(journal.steps == [StepRecord(runID: "run-1", stepID: "wait", type: "sleep", status: .completed, output: ["ok": true],
+            #expect(journal.steps == [StepRecord(runID: "run-1", stepID: "wait", type: .sleep, status: .completed, output: ["ok": true],
                                                  model: "m", startedAt: date(1), finishedAt: date(6))])
             #expect(journal.events.map(\.kind) == [.sleepStarted])
         }
@@ -267,9 +267,9 @@ struct ConformanceTests {
     func aRequestIsFiledOncePerStep(kind: StoreUnderTest) async throws {
         try await kind.with { store in
             try await store.createRun(sampleRun())
-            #expect(try await store.requestApproval(request(), stepType: "approval") == request())
+            #expect(try await store.requestApproval(request(), stepType: .approval) == request())
             // After a resume the same step finds its request, not a second one.
-            #expect(try await store.requestApproval(request("req2"), stepType: "approval") == request())
+            #expect(try await store.requestApproval(request("req2"), stepType: .approval) == request())
             #expect(try await store.approval(id: "req1") == request())
             #expect(try await store.approval(id: "req2") == nil)
             let journal = try await store.journal(runID: "run-1")
@@ -280,7 +280,7 @@ struct ConformanceTests {
             await #expect(throws: StoreError.self) {
                 var other = request("req3")
                 other.runID = "nope"
-                _ = try await store.requestApproval(other, stepType: "approval")
+                _ = try await store.requestApproval(other, stepType: .approval)
             }
             let missing = try await #require(throws: StoreError.self) {
                 try await store.decideApproval(ApprovalDecision(requestID: "nope", verdict: .approve, by: "ana", at: date(11)))
@@ -293,7 +293,7 @@ struct ConformanceTests {
     func theFirstOfRacingDecisionsWins(kind: StoreUnderTest) async throws {
         try await kind.with { store in
             try await store.createRun(sampleRun())
-            _ = try await store.requestApproval(request(), stepType: "approval")
+            _ = try await store.requestApproval(request(), stepType: .approval)
             let outcomes = try await withThrowingTaskGroup(of: ApprovalDecisionOutcome.self) { group in
                 for index in 0..<12 {
                     group.addTask {
@@ -321,7 +321,7 @@ struct ConformanceTests {
             try await store.createRun(sampleRun())
             for (index, action) in ApprovalTimeoutAction.allCases.enumerated() {
                 let filed = try await store.requestApproval(request("req\(index)", step: "s\(index)", timeout: 60, onTimeout: action),
-                                                            stepType: "approval")
+                                                            stepType: .approval)
                 // A timeout asked for before the deadline (another process's clock) changes nothing.
                 #expect(try await store.decideApproval(ApprovalDecision(requestID: filed.id, verdict: .timeout, by: "wflo", at: date(69)))
                         == .alreadyDecided(filed))
@@ -425,7 +425,7 @@ struct ConformanceTests {
             try await store.createRun(sampleRun())
             try await store.storeResponse(entry("k", "hello", namespace: "a", at: 0))
             try await store.storeResponse(entry("old", "x", namespace: "b", at: 0, ttl: 1))
-            let hit = CacheHitRecord(key: "k", runID: "run-1", stepID: "outline", stepType: "llm", number: 1, model: "gpt-4o-mini",
+            let hit = CacheHitRecord(key: "k", runID: "run-1", stepID: "outline", stepType: .llm, number: 1, model: "gpt-4o-mini",
                                      usage: TokenUsage(inputTokens: 10, outputTokens: 5), saved: money("0.0012"), output: ["text": "hello"],
                                      at: date(5))
             try await store.recordCacheHit(hit)
@@ -494,7 +494,7 @@ struct ConformanceTests {
 
             var approval = request("ab12cd", step: "publish")
             approval.runID = "7f3a10"
-            _ = try await store.requestApproval(approval, stepType: "approval")
+            _ = try await store.requestApproval(approval, stepType: .approval)
             #expect(try await store.resolveApprovalID("ab1") == "ab12cd")
             #expect(try await store.resolveApprovalID("7f3a/publish") == "ab12cd")
             let noStep = try await #require(throws: StoreError.self) { try await store.resolveApprovalID("7f3a/draft") }
@@ -515,7 +515,7 @@ struct ConformanceTests {
             try await store.createRun(sampleRun(id: "late", created: 20))
             let id = try #require(try await store.beginAttempt(start("late", step: "researcher/1", reserve: "0.1")).attemptID)
             try await store.finishAttempt(finish(id, "late", step: "researcher/1", cost: "0.04"))
-            try await store.recordStep(StepRecord(runID: "late", stepID: "researcher", type: "agent", status: .completed), event: nil)
+            try await store.recordStep(StepRecord(runID: "late", stepID: "researcher", type: .agent, status: .completed), event: nil)
 
             let window = try await store.activity(since: date(5), until: nil, workflow: nil)
             #expect(window.runs.map(\.id) == ["other", "late"])

@@ -41,7 +41,7 @@ struct RoundTripTests {
                                                    model: "gpt-4o-mini", reserved: money("0.0003"), cost: money("0.000123456789"),
                                                    usage: TokenUsage(inputTokens: 12, cachedInputTokens: 3, outputTokens: 40),
                                                    error: nil, startedAt: date(1), finishedAt: date(2))])
-        #expect(journal.steps == [StepRecord(runID: "run-1", stepID: "outline", type: "llm", status: .completed,
+        #expect(journal.steps == [StepRecord(runID: "run-1", stepID: "outline", type: .llm, status: .completed,
                                              output: ["text": "outline", "score": .number("1.5e-07")], model: "gpt-4o-mini",
                                              startedAt: date(1), finishedAt: date(2))])
         #expect(journal.events.map(\.kind) == [.stepStarted, .stepCompleted])
@@ -54,7 +54,7 @@ struct RoundTripTests {
     @Test func recordedStepAndAppendedEventsKeepTheirOrder() async throws {
         let store = try SQLiteJournalStore.inMemory()
         try await store.createRun(sampleRun())
-        let step = StepRecord(runID: "run-1", stepID: "shape", type: "transform", status: .completed,
+        let step = StepRecord(runID: "run-1", stepID: "shape", type: .transform, status: .completed,
                               output: ["n": .number("1.5e-07"), "list": [1, "two", nil, true]], startedAt: date(1), finishedAt: date(1.5))
         try await store.recordStep(step, event: EventRecord(runID: "run-1", stepID: "shape", kind: .stepCompleted,
                                                            data: ["x": .number("2.50")], at: date(1.5)))

@@ -123,3 +123,24 @@ struct MigrationTests {
         }
     }
 }
+
+/// A cell this wflo cannot name (a step type or event kind of a newer version, an edited file)
+/// is reported with its table and column, never read as something else and never a crash.
+struct UnknownValueTests {
+    @Test(arguments: [
+        ("UPDATE steps SET type = 'email'", "steps.type holds unknown value 'email'"),
+        ("UPDATE events SET kind = 'run_paused'", "events.kind holds unknown value 'run_paused'"),
+    ])
+    func anUnknownStoredValueIsACorruptCellNamed(edit: String, message: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("wflo.db").path
+            let store = try SQLiteJournalStore(path: path)
+            try await store.createRun(sampleRun())
+            _ = try await store.beginAttempt(start(step: "outline", reserve: "0.01"))
+            try await DatabaseQueue(path: path).write { db in try db.execute(sql: edit) }
+            let error = try await #require(throws: StoreError.self) { try await store.journal(runID: "run-1") }
+            #expect(error.code == .corrupt)
+            #expect(error.message.hasPrefix(message))
+        }
+    }
+}
