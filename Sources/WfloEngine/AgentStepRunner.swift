@@ -49,9 +49,9 @@ extension StepRunner {
             "tools": .array(agent.tools.map { .string($0.name) }), "max_turns": .int(agent.maxTurns),
         ]
         if let stopped = try await passGate(step, details: details, worstCase: agent.budget, preview: "Task: \(task)") { return stopped }
-        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .running,
+        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .running,
                                               model: agent.model, startedAt: started),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "agent_started",
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .agentStarted,
                                                       data: ["model": .string(agent.model)], at: started))
 
         // Only a run taken over from the journal can hold this agent's earlier turns; a fresh one reads nothing.
@@ -149,7 +149,7 @@ extension StepRunner {
                 continue
             }
             if index != loop.modelIndex {
-                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "agent_model_fallback",
+                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: .agentModelFallback,
                                                         data: ["turn": .int(turn), "from": .string(agent.models[loop.modelIndex]),
                                                                "to": .string(model), "reason": .string(refusals.joined(separator: "; "))],
                                                         at: configuration.now()))
@@ -327,16 +327,16 @@ extension StepRunner {
         case .approved(let record), .rejected(let record): decided = record
         case .expired(let record):
             let message = "nobody answered before the deadline (request \(record.id))"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .failed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: .approval, status: .failed,
                                                   output: record.output, error: message, startedAt: record.requestedAt, finishedAt: configuration.now()),
-                                       event: EventRecord(runID: runID, stepID: journalID, kind: "step_failed", data: ["error": .string(message)],
+                                       event: EventRecord(runID: runID, stepID: journalID, kind: .stepFailed, data: ["error": .string(message)],
                                                           at: configuration.now()))
             return .result(message, isError: true)
         }
         let now = configuration.now()
-        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .completed,
+        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: .approval, status: .completed,
                                               output: decided.output, startedAt: decided.requestedAt, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: journalID, kind: "step_completed",
+                                   event: EventRecord(runID: runID, stepID: journalID, kind: .stepCompleted,
                                                       data: ["decision": .string(decided.status.rawValue)], at: now))
         return .result(Self.humanAnswer(decided.output), isError: false)
     }
@@ -392,26 +392,26 @@ extension StepRunner {
         let model = agent.models[loop.modelIndex]
         switch status {
         case .completed?:
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .completed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .completed,
                                                   output: output, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["turns": .int(loop.turns), "tool_calls": .int(loop.toolCalls),
                                                                  "cost_usd": .string(loop.cost.description)], at: now))
             configuration.observer.observe(.stepCompleted(stepID: step.id, cost: loop.cost, usage: loop.usage, seconds: now.timeIntervalSince(started)))
             return .completed(output)
         case .budgetExceeded?:
             let text = "\(message ?? "no turn fits the budget") (after \(loop.turns) turn\(loop.turns == 1 ? "" : "s"); the best answer so far is kept in the step's output)"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .budgetExceeded,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .budgetExceeded,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepRefused,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))
             configuration.observer.observe(.stepRefused(stepID: step.id, message: text))
             return .refused(text)
         case .maxTurns?, .maxToolCalls?, .failed?, nil:
             let text = message ?? "the agent stopped"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .failed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .failed,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailed,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))
             configuration.observer.observe(.stepFailed(stepID: step.id, error: text))
             return .failed(text)

@@ -31,7 +31,7 @@ struct ApprovalGate: Sendable {
     /// Files `request` (or finds the one filed before a restart) and waits for its decision.
     func decide(_ request: ApprovalRecord, stepType: StepType) async throws -> Result {
         let store = configuration.store
-        var current = try await store.requestApproval(request, stepType: stepType.rawValue)
+        var current = try await store.requestApproval(request, stepType: stepType)
         if current.status == .pending {
             configuration.observer.observe(.approvalWaiting(current))
         }

@@ -45,7 +45,7 @@ public struct Executor: Sendable {
         if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
         data[Executor.stepOrderKey] = .array(definition.steps.map { .array([.string($0.id), .string($0.type.rawValue)]) })
         if !mode.isDefault { data[Executor.modeKey] = mode.json }
-        try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: "run_started", data: .object(data), at: now))
+        try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: .runStarted, data: .object(data), at: now))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
         let lease = try await RunLease.acquire(store: configuration.store, runID: run.id, now: now)
         return try await lease.hold {
@@ -58,7 +58,7 @@ public struct Executor: Sendable {
 
     /// The sub-workflow texts a run journaled when it started, for re-reading its definition on resume.
     public static func journaledWorkflowSources(_ journal: RunJournal) -> [String: String] {
-        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+        guard let started = journal.events.first(where: { $0.kind == .runStarted }),
               let sources = started.data[workflowSourcesKey]?.objectValue else { return [:] }
         return sources.compactMapValues(\.stringValue)
     }
@@ -70,7 +70,7 @@ public struct Executor: Sendable {
     /// `report` list a run's steps without reading its YAML again (a 100k-step file takes seconds to
     /// check). Nil for a run journaled before the order was kept.
     public static func journaledStepOrder(_ journal: RunJournal) -> [(id: String, type: String)]? {
-        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+        guard let started = journal.events.first(where: { $0.kind == .runStarted }),
               let steps = started.data[stepOrderKey]?.arrayValue else { return nil }
         var order: [(id: String, type: String)] = []
         order.reserveCapacity(steps.count)
@@ -86,7 +86,7 @@ public struct Executor: Sendable {
 
     /// How the run was started (the defaults for a run journaled without a mode).
     public static func journaledMode(_ journal: RunJournal) -> RunMode {
-        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+        guard let started = journal.events.first(where: { $0.kind == .runStarted }),
               let mode = started.data[modeKey] else { return RunMode() }
         return RunMode(json: mode)
     }
@@ -122,9 +122,9 @@ public struct Executor: Sendable {
         }
         let replay = ReplayState(journal: journal)
         let done = definition.steps.filter { replay.finished[$0.id] != nil }
-        let alerted = Set(journal.events.filter { $0.kind == "budget_alert" }.compactMap { $0.data["percent"]?.intValue })
+        let alerted = Set(journal.events.filter { $0.kind == .budgetAlert }.compactMap { $0.data["percent"]?.intValue })
         try await store.updateRun(id: runID, status: .running, outputs: nil, error: nil, at: configuration.now())
-        try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "run_resumed",
+        try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .runResumed,
                                                 data: ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)],
                                                 at: configuration.now()))
         configuration.observer.observe(.runResumed(runID: runID, completedSteps: done.count, unsettledAttempts: unsettled))

@@ -220,9 +220,9 @@ extension StepRunner {
                 return try await failHTTP(step, message: "fallback: " + error.message, at: started)
             }
             let now = configuration.now()
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.http.rawValue, status: .completed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .http, status: .completed,
                                                   output: output, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["fallback": true, "circuit_open": .string(host), "until": .string(when)], at: now))
             configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))
             return .completed(output)

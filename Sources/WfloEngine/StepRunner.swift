@@ -48,9 +48,9 @@ struct StepRunner: Sendable {
         do {
             let output = try scope.render(transform.output)
             let finished = configuration.now()
-            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.transform.rawValue, status: .completed,
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .transform, status: .completed,
                                                   output: output, startedAt: started, finishedAt: finished),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed", at: finished))
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted, at: finished))
             observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: finished.timeIntervalSince(started)))
             return .completed(output)
         } catch let error as EngineError {
@@ -64,9 +64,9 @@ struct StepRunner: Sendable {
         let now = configuration.now()
         var eventData = data
         eventData["error"] = .string(message)
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .failed, error: message,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: .failed, error: message,
                                               model: model, startedAt: started, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed", data: .object(eventData), at: now))
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailed, data: .object(eventData), at: now))
         observer.observe(.stepFailed(stepID: step.id, error: message))
         return .failed(message)
     }
@@ -74,9 +74,9 @@ struct StepRunner: Sendable {
     /// Journals a step the budget governor refused: no call was made.
     func recordRefusal(_ step: StepDefinition, message: String, model: String?, worstCase: Money, at started: Date) async throws -> StepOutcome {
         let now = configuration.now()
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .budgetExceeded,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: .budgetExceeded,
                                               error: message, model: model, startedAt: started, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .stepRefused,
                                                       data: ["error": .string(message), "worst_case_usd": .string(worstCase.description)],
                                                       at: now))
         observer.observe(.stepRefused(stepID: step.id, message: message))
@@ -85,7 +85,7 @@ struct StepRunner: Sendable {
 
     /// Journals and announces the retry after a failed attempt, then waits `delay` seconds.
     func scheduleRetry(_ step: StepDefinition, attempt: Int, message: String, delay: Double) async throws {
-        try await store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "retry_scheduled",
+        try await store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: .retryScheduled,
                                                 data: ["attempt": .int(attempt), "delay_seconds": .double(delay), "error": .string(message)],
                                                 at: configuration.now()))
         observer.observe(.stepRetrying(stepID: step.id, attempt: attempt, delaySeconds: delay, error: message))
@@ -134,9 +134,9 @@ struct StepRunner: Sendable {
         guard step.allowFailure, case .failed(let message) = outcome else { return outcome }
         let now = configuration.now()
         let output: JSONValue = ["failed": true, "error": .string(message)]
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .completed, output: output,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: .completed, output: output,
                                               error: message, model: step.kind.model, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_failure_allowed",
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailureAllowed,
                                                       data: ["error": .string(message)], at: now))
         observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: 0))
         return .completed(output)
@@ -191,9 +191,9 @@ struct StepRunner: Sendable {
         switch try await gate.decide(request, stepType: .approval) {
         case .approved(let record):
             let now = configuration.now()
-            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.approval.rawValue, status: .completed,
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .approval, status: .completed,
                                                   output: record.output, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["approved_by": .string(record.decidedBy ?? "")], at: now))
             observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(record.requestedAt)))
             return .completed(record.output)
@@ -213,9 +213,9 @@ struct StepRunner: Sendable {
         let message = status == .rejected
             ? "rejected by \(record.decidedBy ?? "someone")\(why)"
             : "approval request \(record.id) expired\(why)"
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: status, output: output,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: status, output: output,
                                               error: message, model: step.kind.model, startedAt: record.requestedAt, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: status == .rejected ? "step_rejected" : "step_failed",
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: status == .rejected ? .stepRejected : .stepFailed,
                                                       data: ["error": .string(message), "request_id": .string(record.id)], at: now))
         if status == .rejected {
             observer.observe(.stepRejected(stepID: step.id, message: message))
@@ -326,7 +326,7 @@ struct StepRunner: Sendable {
             object["saved_usd"] = .string(saved.description)
             output = .object(object)
         }
-        try await store.recordCacheHit(CacheHitRecord(key: key, runID: runID, stepID: step.id, stepType: StepType.llm.rawValue,
+        try await store.recordCacheHit(CacheHitRecord(key: key, runID: runID, stepID: step.id, stepType: .llm,
                                                       number: attempt, model: definition.model, usage: response.usage,
                                                       saved: saved, output: output, at: now))
         observer.observe(.stepCacheHit(stepID: step.id, saved: saved))
