@@ -149,7 +149,11 @@ public struct Executor: Sendable {
         let request = try await store.requestCancel(runID: runID, by: by, reason: reason, at: configuration.now())
         // A live driver holding the run is the one expected refusal; a store error is reported as such.
         var free: RunLease?
-        do { free = try await RunLease.acquire(store: store, runID: runID, now: configuration.now()) } catch is EngineError { free = nil }
+        do {
+            free = try await RunLease.acquire(store: store, runID: runID, now: configuration.now())
+        } catch let error as EngineError where error.code == .runHeld {
+            free = nil
+        }
         if let lease = free {
             // Nobody drives it (it waits for an approval, or its process died): end it here.
             return try await lease.hold {
@@ -168,7 +172,7 @@ public struct Executor: Sendable {
                                  outputs: current.outputs, error: current.error)
             }
         }
-        throw EngineError(.resume, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
+        throw EngineError(.notStopped, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
     }
 
     // MARK: - Driving

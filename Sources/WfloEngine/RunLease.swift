@@ -15,7 +15,7 @@ struct RunLease: Sendable {
     let runID: String
     let owner: RunOwner
 
-    /// - Throws: ``EngineError`` `.resume` naming the live holder.
+    /// - Throws: ``EngineError`` `.runHeld` naming the live holder.
     static func acquire(store: any JournalStore, runID: String, now: Date) async throws -> RunLease {
         let owner = RunOwner.current()
         let claim = try await store.claimRun(id: runID, owner: owner, at: now) { holder, heartbeat in
@@ -23,7 +23,7 @@ struct RunLease: Sendable {
         }
         if case .heldBy(let holder, let heartbeat) = claim {
             let ago = max(0, Int(now.timeIntervalSince(heartbeat)))
-            throw EngineError(.resume, "run \(runID) is being driven by \(holder) (heartbeat \(ago)s ago); it continues by itself once its approvals are decided (wflo approvals). Stop that process first to resume here")
+            throw EngineError(.runHeld, "run \(runID) is being driven by \(holder) (heartbeat \(ago)s ago); it continues by itself once its approvals are decided (wflo approvals). Stop that process first to resume here")
         }
         return RunLease(store: store, runID: runID, owner: owner)
     }
