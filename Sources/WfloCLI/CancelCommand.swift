@@ -50,7 +50,7 @@ struct CancelCommand: AsyncParsableCommand {
                 return result
             } catch let error as EngineError {
                 try? await runtime.close()
-                throw CLIError(error.description, exitCode: error.message.contains("has not stopped") ? 1 : 2)
+                throw CLIError(error.description, exitCode: error.code == .notStopped ? 1 : 2)
             } catch {
                 try? await runtime.close()
                 throw error
