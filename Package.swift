@@ -74,7 +74,7 @@ var targets: [Target] = [
         ], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCoreTests", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloPricingTests", dependencies: ["WfloPricing"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore", "WfloTesting", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloHTTP", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),

@@ -3,15 +3,14 @@ import WfloCore
 import WfloDSL
 import WfloEngine
 import WfloReports
-import WfloStore
 
 /// Reads reports from the journal: one run's (for `report`, `status`), spend across runs, and a
-/// run's status as people are shown it.
+/// run's status as people are shown it. Through `JournalStore` only, like the other services.
 public struct ReportService: Sendable {
-    public let store: SQLiteJournalStore
+    public let store: any JournalStore
     public let now: @Sendable () -> Date
 
-    public init(store: SQLiteJournalStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any JournalStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.now = now
     }

@@ -80,7 +80,7 @@ public struct RunService: Sendable {
         do {
             return try await executor.cancel(runID: runID, by: by, reason: reason, wait: wait)
         } catch let error as EngineError {
-            throw AppError(error.message.contains("has not stopped") ? .stillRunning : .invalidInput, error.description)
+            throw AppError(error.code == .notStopped ? .stillRunning : .invalidInput, error.description)
         }
     }
 

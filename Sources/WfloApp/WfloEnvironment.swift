@@ -139,6 +139,9 @@ public final class WfloEnvironment: Sendable {
     public func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> Executor {
         var configuration = ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer, approvals: approvals,
                                                   cacheEnabled: cache)
+        // One clock for the services and the engine. Waits for decisions and cancels poll the
+        // journal (the engine's default notifications) until a store can push.
+        configuration.now = now
         configuration.secrets = secrets
         configuration.http = http
         configuration.userEgress = userEgress

@@ -1,37 +1,53 @@
 import Foundation
 
-/// What the executor asks of the journal. Every method is one atomic transaction.
+/// What the executor, the application and the reports ask of the journal: the focused stores
+/// below, composed. Every method is one atomic transaction.
 ///
-/// The SQLite implementation lives in `WfloStore`; the engine sees only this protocol.
-/// Implementations must be safe to share between tasks and between processes using the
-/// same database.
-public protocol JournalStore: Sendable {
+/// The SQLite implementation lives in `WfloStore`, an in-memory one in `WfloTesting`; the engine
+/// sees only this protocol. Implementations must be safe to share between tasks (and, for a
+/// database, between processes using it). They read, call the rules of `JournalRules.swift`,
+/// persist and lock: they decide nothing themselves. `Tests/WfloStoreTests/ConformanceTests.swift`
+/// runs the same invariants against every implementation.
+public protocol JournalStore: RunStore, AttemptStore, ApprovalStore, ResponseCacheStore, RunOwnershipStore, CircuitStore,
+    JournalReadModel {}
+
+/// Runs, their status and event log, and cancel requests.
+public protocol RunStore: Sendable {
     /// Inserts a new run.
+    /// - Throws: ``StoreError`` `.conflict` when a run with its id exists.
     func createRun(_ run: RunRecord) async throws
     func run(id: String) async throws -> RunRecord?
-    /// The full id of the only run whose id starts with `prefix`.
-    /// - Throws: ``StoreError`` when none or several match.
-    func resolveRunID(prefix: String) async throws -> String
     /// Newest first.
     func listRuns(limit: Int) async throws -> [RunRecord]
-    /// Sets a run's status (and outputs/error when given), with an event.
+    /// Sets a run's status (and outputs/error when given), with its event (``EventRecord/runStatus(runID:status:error:at:)``).
     func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws
     func appendEvent(_ event: EventRecord) async throws
     /// Replaces a run's budget (`wflo resume RUN --budget USD`), with a `budget_changed` event.
     func updateRunBudget(id: String, budget: Money, at: Date) async throws
+    /// Everything the journal holds about a run.
+    func journal(runID: String) async throws -> RunJournal
 
+    /// Records a request to cancel the run (`wflo cancel`), with a `cancel_requested` event.
+    /// The first request is kept; a later one changes nothing and returns the first.
+    func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest
+    /// The run's cancel request, if one was made.
+    func cancelRequest(runID: String) async throws -> CancelRequest?
+}
+
+/// Attempts, the steps they decide, and the run's ledger (invariants 1 and 2 of DESIGN.md).
+public protocol AttemptStore: Sendable {
     /// Starts an attempt at a step, reserving `reserve` against the run's budget.
     ///
-    /// Atomically: when the run has a budget and settled + reserved + `reserve` > budget,
-    /// nothing is written and `.refused` carries the numbers; otherwise the attempt row (status
-    /// `running`, holding the reservation), the step row (status `running`) and a
-    /// `step_started` event are written together. Invariant 1 of DESIGN.md rests on this.
+    /// Atomically: ``AttemptAdmission/refusal(ledger:cancelRequested:reserve:limits:committedWithin:)``
+    /// decides on what is read under the write lock; a refusal writes nothing; otherwise the
+    /// attempt row (status `running`, holding the reservation), the step row (status `running`)
+    /// and a `step_started` event are written together. Invariant 1 of DESIGN.md rests on this.
     func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome
 
-    /// Settles an attempt: its exact cost replaces its reservation, and when the attempt
-    /// decides the step (success, or a final failure) the step row gets its result, in the
-    /// same transaction, with an event. Returns the run's ledger after the settlement (as it was
-    /// when the attempt had already been settled), so the caller's budget alerts need no second read.
+    /// Settles an attempt (``AttemptSettlement``): its exact cost replaces its reservation, and
+    /// when the attempt decides the step the step row gets its result, in the same transaction,
+    /// with an event. Returns the run's ledger after the settlement (as it was when the attempt had
+    /// already been settled), so the caller's budget alerts need no second read.
     @discardableResult
     func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot
 
@@ -43,51 +59,28 @@ public protocol JournalStore: Sendable {
     /// died): it stays charged at its reservation. Returns how many were marked.
     func markInFlightUnsettled(runID: String, at: Date) async throws -> Int
 
-    // MARK: cancellation
+    func ledger(runID: String) async throws -> LedgerSnapshot
+}
 
-    /// Records a request to cancel the run (`wflo cancel`), with a `cancel_requested` event.
-    /// The first request is kept; a later one changes nothing and returns the first.
-    func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest
-    /// The run's cancel request, if one was made.
-    func cancelRequest(runID: String) async throws -> CancelRequest?
-
-    // MARK: run ownership
-
-    /// Makes `owner` the run's driver unless another owner holds it and `takeOver` says that
-    /// holder (with its last heartbeat) is still alive. Atomic: two processes claiming at once
-    /// cannot both succeed.
-    func claimRun(id: String, owner: RunOwner, at: Date, takeOver: (RunOwner, Date) -> Bool) async throws -> RunClaim
-    /// Records that `token`'s owner still drives the run.
-    func heartbeatRun(id: String, token: String, at: Date) async throws
-    /// Lets go of the run if `token`'s owner holds it.
-    func releaseRun(id: String, token: String) async throws
-
-    // MARK: approvals (invariant 4)
-
+/// Requests for human decisions (invariant 4).
+public protocol ApprovalStore: Sendable {
     /// Files a request for a human decision, or finds the one already filed for the same run and
     /// step (after a resume) and returns it unchanged. A new request also sets the step row to
     /// `waiting_approval` and appends an `approval_requested` event, in one transaction.
-    func requestApproval(_ request: ApprovalRecord, stepType: String) async throws -> ApprovalRecord
+    func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord
 
-    /// Records a decision if the request is still pending; the first decision wins.
-    ///
-    /// Atomically: when the request is pending and its deadline has not passed, the decision and
-    /// an `approval_decided` event are written; when the deadline has passed, the request's
-    /// `on_timeout` is recorded instead and returned as `.alreadyDecided`; when it was decided
-    /// already, nothing is written and `.alreadyDecided` says by whom.
+    /// Records a decision if the request is still pending; the first decision wins
+    /// (``ApprovalRecord/deciding(_:)`` says what is written, under the write lock).
     /// - Throws: ``StoreError`` `.notFound` when there is no such request.
     func decideApproval(_ decision: ApprovalDecision) async throws -> ApprovalDecisionOutcome
 
     func approval(id: String) async throws -> ApprovalRecord?
     /// Requests oldest first, of one run or of all, optionally only those with `status`.
     func approvals(runID: String?, status: ApprovalStatus?) async throws -> [ApprovalRecord]
-    /// The id of the request a person names: a unique prefix of its id, or `RUN/STEP` where RUN
-    /// is a unique prefix of a run id.
-    /// - Throws: ``StoreError`` when none or several match.
-    func resolveApprovalID(_ reference: String) async throws -> String
+}
 
-    // MARK: the LLM response cache
-
+/// The LLM response cache, shared by every run using the journal.
+public protocol ResponseCacheStore: Sendable {
     /// The stored response for `key`, or nil when there is none or it expired before `at`.
     func cachedResponse(key: String, at: Date) async throws -> JSONValue?
     /// Stores an answer unless the key is already there (the first writer wins; concurrent
@@ -99,14 +92,26 @@ public protocol JournalStore: Sendable {
     func recordCacheHit(_ hit: CacheHitRecord) async throws
     func cacheStats(at: Date) async throws -> CacheStats
     /// Removes entries created before `olderThan` (all when nil), of `namespace` (all when nil),
-    /// and any expired ones. Returns how many were removed.
+    /// and any expired ones (``CacheEntry/isCleared(olderThan:namespace:at:)``). Returns how many were removed.
     func clearCache(olderThan: Date?, namespace: String?, at: Date) async throws -> Int
+}
 
-    func journal(runID: String) async throws -> RunJournal
-    func ledger(runID: String) async throws -> LedgerSnapshot
+/// Which process drives a run: one at a time.
+public protocol RunOwnershipStore: Sendable {
+    /// Makes `owner` the run's driver unless another owner holds it and `takeOver` says that
+    /// holder (with its last heartbeat) is still alive (``RunClaim/deciding(holder:heartbeatAt:claimant:takeOver:)``).
+    /// Atomic: two processes claiming at once cannot both succeed.
+    func claimRun(id: String, owner: RunOwner, at: Date, takeOver: (RunOwner, Date) -> Bool) async throws -> RunClaim
+    /// Records that `token`'s owner still drives the run.
+    func heartbeatRun(id: String, token: String, at: Date) async throws
+    /// Lets go of the run if `token`'s owner holds it.
+    func releaseRun(id: String, token: String) async throws
+    /// The process holding the run (nil when none does: never claimed, or released).
+    func driver(runID: String) async throws -> RunDriver?
+}
 
-    // MARK: circuits
-
+/// Circuit breakers per host, shared by every run and process using the journal.
+public protocol CircuitStore: Sendable {
     /// Asks `host`'s circuit whether a request may go, and stores the state that asking leaves
     /// (an open circuit past its time turns half-open and admits one probe), in one transaction,
     /// so two processes never both send the probe. A host with no row is closed.
@@ -119,6 +124,93 @@ public protocol JournalStore: Sendable {
     func circuits() async throws -> [CircuitRecord]
     /// Closes (forgets) the circuit of `host`, or every circuit when nil. Returns how many were removed.
     func resetCircuits(host: String?) async throws -> Int
+}
+
+/// The reads behind reports and id lookups: read-only, one snapshot each.
+public protocol JournalReadModel: Sendable {
+    /// The runs created at or after `since` (and before `until` when given), optionally only
+    /// those of one workflow, with every attempt of those runs.
+    func activity(since: Date, until: Date?, workflow: String?) async throws -> RunsActivity
+    /// The ids of `kind` a person's `prefix` may mean: `[prefix]` alone when an id equals it,
+    /// else up to `limit` ids starting with it, newest first. Never throws for "none".
+    func ids(matchingPrefix prefix: String, of kind: JournalIDKind, limit: Int) async throws -> [String]
+    /// The id of the approval request of `runID`'s step `stepID`, if one was filed.
+    func approvalID(runID: String, stepID: String) async throws -> String?
+    /// Where the journal is, for messages: "the journal at PATH".
+    var journalLocation: String { get }
+}
+
+/// The journal's records a person names by a prefix of their id.
+public enum JournalIDKind: Sendable, Hashable {
+    case run, approval
+}
+
+extension JournalReadModel {
+    /// The runs started since `since` (any workflow, up to now).
+    public func activity(since: Date) async throws -> RunsActivity {
+        try await activity(since: since, until: nil, workflow: nil)
+    }
+
+    /// The runs started since `since`, optionally only those of `workflow`.
+    public func activity(since: Date, workflow: String?) async throws -> RunsActivity {
+        try await activity(since: since, until: nil, workflow: workflow)
+    }
+
+    /// The full id of the only run whose id starts with `prefix`. An exact id wins over longer
+    /// ids it prefixes. At most five candidates are listed when the prefix is ambiguous.
+    /// - Throws: ``StoreError`` `.notFound` when none matches, `.ambiguous` when several do.
+    public func resolveRunID(prefix: String) async throws -> String {
+        let trimmed = prefix.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw StoreError(.notFound, "no run id given; list the runs with `wflo runs`") }
+        return try await uniqueID(prefix: trimmed, kind: .run, noun: "run", hint: "list the runs with `wflo runs`")
+    }
+
+    /// The id of the request a person names: a unique prefix of its id, or `RUN/STEP` where RUN
+    /// is a unique prefix of a run id.
+    /// - Throws: ``StoreError`` `.notFound` when none matches, `.ambiguous` when several do.
+    public func resolveApprovalID(_ reference: String) async throws -> String {
+        let trimmed = reference.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw StoreError(.notFound, "no approval id given; list them with `wflo approvals`") }
+        if let slash = trimmed.firstIndex(of: "/") {
+            let runID = try await resolveRunID(prefix: String(trimmed[..<slash]))
+            let stepID = String(trimmed[trimmed.index(after: slash)...])
+            guard let id = try await approvalID(runID: runID, stepID: stepID) else {
+                throw StoreError(.notFound, "run \(runID) has no approval request for step '\(stepID)'; list them with `wflo approvals --run \(runID)`")
+            }
+            return id
+        }
+        return try await uniqueID(prefix: trimmed, kind: .approval, noun: "approval request",
+                                  hint: "list them with `wflo approvals`, or name it RUN/STEP")
+    }
+
+    private func uniqueID(prefix: String, kind: JournalIDKind, noun: String, hint: String) async throws -> String {
+        let ids = try await ids(matchingPrefix: prefix, of: kind, limit: 6)
+        switch ids.count {
+        case 0: throw StoreError(.notFound, "no \(noun) id starts with '\(prefix)' in \(journalLocation); \(hint)")
+        case 1: return ids[0]
+        default:
+            let listed = ids.prefix(5).joined(separator: ", ") + (ids.count > 5 ? ", …" : "")
+            throw StoreError(.ambiguous, "'\(prefix)' matches several \(noun)s (\(listed)); give more characters of the id")
+        }
+    }
+}
+
+/// The runs started in a time window and all their attempts, read in one snapshot:
+/// what a report across runs is built from.
+public struct RunsActivity: Sendable, Hashable {
+    /// Oldest first.
+    public var runs: [RunRecord]
+    /// Attempts of those runs, in the order they were started.
+    public var attempts: [AttemptRecord]
+    /// Per run, the ids of its `agent` steps (whose turns and tool calls are attempts of ids
+    /// under theirs: `researcher/2/fetch_page`).
+    public var agentSteps: [String: Set<String>]
+
+    public init(runs: [RunRecord], attempts: [AttemptRecord], agentSteps: [String: Set<String>] = [:]) {
+        self.runs = runs
+        self.attempts = attempts
+        self.agentSteps = agentSteps
+    }
 }
 
 /// A request to stop a run, made by `wflo cancel`.
@@ -153,7 +245,7 @@ public struct BudgetLimit: Sendable, Hashable {
 public struct AttemptStart: Sendable, Hashable {
     public var runID: String
     public var stepID: String
-    public var stepType: String
+    public var stepType: StepType
     public var number: Int
     public var model: String?
     /// The worst case to hold against the budget (zero for calls that cost nothing).
@@ -162,7 +254,7 @@ public struct AttemptStart: Sendable, Hashable {
     /// Limits within the run's budget that must hold too.
     public var limits: [BudgetLimit]
 
-    public init(runID: String, stepID: String, stepType: String, number: Int, model: String?, reserve: Money, at: Date,
+    public init(runID: String, stepID: String, stepType: StepType, number: Int, model: String?, reserve: Money, at: Date,
                 limits: [BudgetLimit] = []) {
         self.limits = limits
         self.runID = runID
@@ -236,21 +328,31 @@ public struct AttemptFinish: Sendable, Hashable {
     }
 }
 
-/// Errors of the journal.
+/// Errors of the journal: a ``Code`` a caller can act on, a message naming what and where and
+/// what to do, and the error of the database beneath, when there was one.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         case notFound = "not_found"
         case ambiguous
+        /// Any other failure of the database.
         case database
+        /// A stored cell does not parse: the journal was edited, damaged, or written by a newer wflo.
         case corrupt
+        /// The database stayed locked by another writer past the busy timeout: trying again may work.
+        case busy
+        /// A write broke a constraint (a duplicate id, a missing run).
+        case conflict
     }
 
     public let code: Code
     public let message: String
+    /// The error beneath (the database driver's), when this one wraps it.
+    public let underlying: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.underlying = underlying
     }
 
     public var description: String { message }

@@ -28,7 +28,7 @@ public struct CacheHitRecord: Sendable, Hashable {
     public var key: String
     public var runID: String
     public var stepID: String
-    public var stepType: String
+    public var stepType: StepType
     public var number: Int
     public var model: String
     public var usage: TokenUsage
@@ -37,7 +37,7 @@ public struct CacheHitRecord: Sendable, Hashable {
     public var output: JSONValue
     public var at: Date
 
-    public init(key: String, runID: String, stepID: String, stepType: String, number: Int, model: String, usage: TokenUsage,
+    public init(key: String, runID: String, stepID: String, stepType: StepType, number: Int, model: String, usage: TokenUsage,
                 saved: Money, output: JSONValue, at: Date) {
         self.key = key
         self.runID = runID

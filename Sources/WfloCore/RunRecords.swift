@@ -85,7 +85,7 @@ public struct RunRecord: Sendable, Hashable, Codable {
 public struct StepRecord: Sendable, Hashable, Codable {
     public var runID: String
     public var stepID: String
-    public var type: String
+    public var type: StepType
     public var status: StepStatus
     /// The step's output, committed before any dependent step starts.
     public var output: JSONValue?
@@ -94,7 +94,7 @@ public struct StepRecord: Sendable, Hashable, Codable {
     public var startedAt: Date?
     public var finishedAt: Date?
 
-    public init(runID: String, stepID: String, type: String, status: StepStatus, output: JSONValue? = nil,
+    public init(runID: String, stepID: String, type: StepType, status: StepStatus, output: JSONValue? = nil,
                 error: String? = nil, model: String? = nil, startedAt: Date? = nil, finishedAt: Date? = nil) {
         self.runID = runID
         self.stepID = stepID
@@ -172,11 +172,11 @@ public struct EventRecord: Sendable, Hashable, Codable {
     public var sequence: Int64
     public var runID: String
     public var stepID: String?
-    public var kind: String
+    public var kind: JournalEventKind
     public var data: JSONValue
     public var at: Date
 
-    public init(sequence: Int64 = 0, runID: String, stepID: String?, kind: String, data: JSONValue = .null, at: Date) {
+    public init(sequence: Int64 = 0, runID: String, stepID: String?, kind: JournalEventKind, data: JSONValue = .null, at: Date) {
         self.sequence = sequence
         self.runID = runID
         self.stepID = stepID

@@ -18,7 +18,10 @@ public enum YAMLValue {
     static func compose(_ text: String, file: String) throws(WorkflowValidationError) -> Node? {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            // Composed with no tag rules: Yams hashes every mapping key (its duplicate check) by its
+            // resolved tag, and the default rules are seven regular expressions per key. Plain
+            // values are resolved below, only when their first character could start a non-string.
+            node = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             var diagnostic = syntaxDiagnostic(error, file: file)
             if case .duplicatedKeysInMapping(let duplicates, let context) = error, let key = duplicates.first,
@@ -157,10 +160,35 @@ public enum YAMLValue {
         scalar.style == .plain && tagName(scalar) == .null
     }
 
-    /// The scalar's tag as the default resolver reads it (`Node.tag` resolves; `Scalar.tag` may not be yet).
+    /// The scalar's tag as Yams' default resolver reads it (YAML 1.1: null, bool, int, float,
+    /// timestamp, merge, value, else str). A plain scalar starting with a letter can only be one
+    /// of the rules' words (bool, null); one of ASCII digits only is an int unless it has a
+    /// leading zero; the rest that cannot start a non-string skip the regular expressions, and
+    /// only what remains (signs, dots, leading zeros, dates, `~`, `<<`, `=`) goes through them.
     static func tagName(_ scalar: Node.Scalar) -> Tag.Name {
-        Tag.Name(rawValue: Node.scalar(scalar).tag.rawValue)
+        guard scalar.style == .plain, scalar.tag.description == Tag.Name.implicit.rawValue else {
+            return Resolver.default.resolveTag(of: Node.scalar(scalar))
+        }
+        let text = scalar.string
+        guard let first = text.utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            if boolWords.contains(text) { return .bool }
+            return nullWords.contains(text) ? .null : .str
+        case UInt8(ascii: "1")...UInt8(ascii: "9") where text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }):
+            return .int
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+             UInt8(ascii: "~"), UInt8(ascii: "<"), UInt8(ascii: "="):
+            return Resolver.default.resolveTag(of: Node.scalar(scalar))
+        default:
+            return .str
+        }
     }
+
+    /// The words of Yams' default `bool` and `null` rules (the only ones a letter can start).
+    static let boolWords: Set<String> = ["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+                                         "on", "On", "ON", "off", "Off", "OFF"]
+    static let nullWords: Set<String> = ["null", "Null", "NULL"]
 
     static func isNullNode(_ node: Node) -> Bool {
         if case .scalar(let scalar) = node { return isNull(scalar) }

@@ -49,9 +49,9 @@ extension StepRunner {
             "tools": .array(agent.tools.map { .string($0.name) }), "max_turns": .int(agent.maxTurns),
         ]
         if let stopped = try await passGate(step, details: details, worstCase: agent.budget, preview: "Task: \(task)") { return stopped }
-        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .running,
+        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .running,
                                               model: agent.model, startedAt: started),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "agent_started",
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .agentStarted,
                                                       data: ["model": .string(agent.model)], at: started))
 
         // Only a run taken over from the journal can hold this agent's earlier turns; a fresh one reads nothing.
@@ -120,78 +120,64 @@ extension StepRunner {
 
     /// One model turn: the current model, else the fallbacks in order, whichever's worst case
     /// fits the agent's budget, the run's and any enclosing limit; then the call, with the step's retry policy.
+    /// The agent's own budget is one of `limits`: the store refuses a turn that does not fit it in
+    /// the same transaction as the run's budget, and the driver offers the next model.
     func takeTurn(_ step: StepDefinition, _ agent: AgentStepDefinition, turn: Int, system: String?,
                   loop: inout AgentLoopState) async throws -> TurnOutcome {
         let turnID = AgentJournalID.turn(agent: step.id, turn: turn)
         let policy = step.retry ?? .default
         let timeout = step.timeout ?? configuration.defaultLLMTimeout
-        var attempt = loop.nextAttempt[turnID] ?? 1
-        var index = loop.modelIndex
-        var refusals: [String] = []
-        while index < agent.models.count {
-            let model = agent.models[index]
-            let request: LLMRequest
-            let worstCase: Money
-            do {
-                (request, worstCase) = try prepareTurn(agent, model: model, system: system, messages: loop.messages)
-            } catch let error as EngineError {
-                return .failed(error.message)
-            } catch let error as PricingError {
-                return .failed(error.description)
-            }
-            // The agent's own budget is one of `limits`: the store refuses a turn that does not fit it
-            // in the same transaction as the run's budget, and the next model is tried.
-            let decision = try await governor.reserve(stepID: turnID, stepType: .llm, attempt: attempt, model: model, worstCase: worstCase,
-                                                      limits: limits)
-            guard case .reserved(let attemptID) = decision else {
-                if case .refused(let message) = decision { refusals.append("\(model): \(message)") }
-                index += 1
-                continue
-            }
-            if index != loop.modelIndex {
-                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: "agent_model_fallback",
-                                                        data: ["turn": .int(turn), "from": .string(agent.models[loop.modelIndex]),
-                                                               "to": .string(model), "reason": .string(refusals.joined(separator: "; "))],
-                                                        at: configuration.now()))
-                observer.observe(.agentFallback(stepID: step.id, turn: turn, from: agent.models[loop.modelIndex], to: model,
-                                                reason: refusals.joined(separator: "; ")))
-                loop.modelIndex = index
-            }
-            let attemptStart = configuration.now()
-            configuration.observer.observe(.stepStarted(stepID: turnID, type: .llm, model: model, attempt: attempt, reserved: worstCase))
-            do {
-                let response = try await configuration.llm.complete(request, timeout: .milliseconds(Int64(timeout * 1000)))
-                let settlement = Settlement.of(response.usage, model: model, reserved: worstCase, pricing: pricing, searchContextSize: nil)
-                let cost = settlement.cost
-                let answer = AgentTurn(number: turn, model: model, text: response.text, toolCalls: response.toolCalls,
-                                       finishReason: response.finishReason, usage: response.usage, cost: cost,
-                                       responseModel: response.model)
-                let now = configuration.now()
-                let ledger = try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID,
-                                                                                       succeeded: true, cost: cost, usage: response.usage, error: nil,
-                                                                                       stepStatus: .completed, stepOutput: answer.json, at: now,
-                                                                                       fees: settlement.fees, flags: settlement.flags))
-                try await governor.checkAlerts(ledger)
-                configuration.observer.observe(.stepCompleted(stepID: turnID, cost: cost, usage: response.usage,
-                                                seconds: now.timeIntervalSince(attemptStart)))
-                return .answered(answer)
-            } catch let error as ProviderError {
-                var final = isFinal(error, attempt: attempt, policy: policy)
-                var message = error.description
-                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
-                let finish = failedCall(attemptID: attemptID, stepID: turnID, error: error, message: message, final: final)
-                message = finish.error ?? message
-                try await configuration.store.finishAttempt(finish)
-                if final {
-                    let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
-                    configuration.observer.observe(.stepFailed(stepID: turnID, error: message + suffix))
-                    return .failed("turn \(turn): " + message + suffix)
+        let models = agent.models
+        let messages = loop.messages
+        let plan = AttemptPlan<AgentTurn>(
+            stepID: turnID, stepType: .llm, policy: policy, firstAttempt: loop.nextAttempt[turnID] ?? 1, paid: true,
+            offerCount: models.count, firstOffer: loop.modelIndex,
+            prepare: { [self] index in
+                let model = models[index]
+                let request: LLMRequest
+                let worstCase: Money
+                do {
+                    (request, worstCase) = try prepareTurn(agent, model: model, system: system, messages: messages)
+                } catch let error as EngineError {
+                    throw AttemptUnprepared(message: error.message)
+                } catch let error as PricingError {
+                    throw AttemptUnprepared(message: error.description)
                 }
-                try await scheduleRetry(StepDefinition(id: turnID, kind: step.kind), attempt: attempt, message: message, delay: delay)
-                attempt += 1
-            }
+                return AttemptOffer(model: model, worstCase: worstCase) { attempt in
+                    let response: LLMResponse
+                    do {
+                        response = try await configuration.llm.complete(request, timeout: .milliseconds(Int64(timeout * 1000)))
+                    } catch let error as ProviderError {
+                        return .failed(AttemptFailure(error, policy: policy, attempt: attempt))
+                    }
+                    let settlement = Settlement.of(response.usage, model: model, reserved: worstCase, pricing: pricing, searchContextSize: nil)
+                    let answer = AgentTurn(number: turn, model: model, text: response.text, toolCalls: response.toolCalls,
+                                           finishReason: response.finishReason, usage: response.usage, cost: settlement.cost,
+                                           responseModel: response.model)
+                    return .settled(answer, AttemptCharge(cost: settlement.cost, usage: response.usage, fees: settlement.fees,
+                                                          flags: settlement.flags, output: answer.json))
+                }
+            },
+            switched: { [self] from, to, refusals in
+                let reason = refusals.map { "\($0.model ?? ""): \($0.message)" }.joined(separator: "; ")
+                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: .agentModelFallback,
+                                                                      data: ["turn": .int(turn), "from": .string(models[from]),
+                                                                             "to": .string(models[to]), "reason": .string(reason)],
+                                                                      at: configuration.now()))
+                observer.observe(.agentFallback(stepID: step.id, turn: turn, from: models[from], to: models[to], reason: reason))
+            })
+        let result = try await driver.drive(plan)
+        loop.modelIndex = result.offer
+        switch result.end {
+        case .done(let answer):
+            return .answered(answer)
+        case .failed(let message):
+            return .failed("turn \(turn): " + message)
+        case .unprepared(let message):
+            return .failed(message)
+        case .refused(let refusals):
+            return .refused("refused before turn \(turn): " + refusals.map { "\($0.model ?? ""): \($0.message)" }.joined(separator: "; "))
         }
-        return .refused("refused before turn \(turn): " + refusals.joined(separator: "; "))
     }
 
     /// The request of one turn on `model`, and its worst case priced from the exact bytes that
@@ -327,16 +313,16 @@ extension StepRunner {
         case .approved(let record), .rejected(let record): decided = record
         case .expired(let record):
             let message = "nobody answered before the deadline (request \(record.id))"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .failed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: .approval, status: .failed,
                                                   output: record.output, error: message, startedAt: record.requestedAt, finishedAt: configuration.now()),
-                                       event: EventRecord(runID: runID, stepID: journalID, kind: "step_failed", data: ["error": .string(message)],
+                                       event: EventRecord(runID: runID, stepID: journalID, kind: .stepFailed, data: ["error": .string(message)],
                                                           at: configuration.now()))
             return .result(message, isError: true)
         }
         let now = configuration.now()
-        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: StepType.approval.rawValue, status: .completed,
+        try await configuration.store.recordStep(StepRecord(runID: runID, stepID: journalID, type: .approval, status: .completed,
                                               output: decided.output, startedAt: decided.requestedAt, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: journalID, kind: "step_completed",
+                                   event: EventRecord(runID: runID, stepID: journalID, kind: .stepCompleted,
                                                       data: ["decision": .string(decided.status.rawValue)], at: now))
         return .result(Self.humanAnswer(decided.output), isError: false)
     }
@@ -392,26 +378,26 @@ extension StepRunner {
         let model = agent.models[loop.modelIndex]
         switch status {
         case .completed?:
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .completed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .completed,
                                                   output: output, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted,
                                                           data: ["turns": .int(loop.turns), "tool_calls": .int(loop.toolCalls),
                                                                  "cost_usd": .string(loop.cost.description)], at: now))
             configuration.observer.observe(.stepCompleted(stepID: step.id, cost: loop.cost, usage: loop.usage, seconds: now.timeIntervalSince(started)))
             return .completed(output)
         case .budgetExceeded?:
             let text = "\(message ?? "no turn fits the budget") (after \(loop.turns) turn\(loop.turns == 1 ? "" : "s"); the best answer so far is kept in the step's output)"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .budgetExceeded,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .budgetExceeded,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_refused",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepRefused,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))
             configuration.observer.observe(.stepRefused(stepID: step.id, message: text))
             return .refused(text)
         case .maxTurns?, .maxToolCalls?, .failed?, nil:
             let text = message ?? "the agent stopped"
-            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.agent.rawValue, status: .failed,
+            try await configuration.store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .agent, status: .failed,
                                                   output: output, error: text, model: model, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_failed",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepFailed,
                                                           data: ["error": .string(text), "turns": .int(loop.turns)], at: now))
             configuration.observer.observe(.stepFailed(stepID: step.id, error: text))
             return .failed(text)

@@ -40,7 +40,7 @@ public actor BudgetGovernor {
     /// `limits` are budgets within the run's (a sub-workflow's `budget:`) that must hold as well.
     public func reserve(stepID: String, stepType: StepType, attempt: Int, model: String?, worstCase: Money,
                         limits: [BudgetLimit] = []) async throws -> Decision {
-        let start = AttemptStart(runID: runID, stepID: stepID, stepType: stepType.rawValue, number: attempt,
+        let start = AttemptStart(runID: runID, stepID: stepID, stepType: stepType, number: attempt,
                                  model: model, reserve: worstCase, at: now(), limits: limits)
         switch try await store.beginAttempt(start) {
         case .started(let id):
@@ -94,7 +94,7 @@ public actor BudgetGovernor {
                 data["over_budget"] = true
                 data["flag"] = .string(AttemptFlag.usageExceededReservation)
             }
-            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "budget_alert", data: .object(data), at: now()))
+            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .budgetAlert, data: .object(data), at: now()))
             observer.observe(.budgetAlert(percent: threshold, committed: ledger.committed, budget: budget))
         }
     }

@@ -8,9 +8,9 @@ extension StepRunner {
     /// `{{steps.ID.output.skipped}}` = true and `{{steps.ID.output.reason}}`.
     func recordSkip(_ step: StepDefinition, reason: String, at started: Date) async throws -> StepOutcome {
         let record: JSONValue = ["skipped": true, "reason": .string(reason)]
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type.rawValue, status: .skipped, output: record,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: step.type, status: .skipped, output: record,
                                               model: step.kind.model, startedAt: started, finishedAt: started),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_skipped", data: ["reason": .string(reason)], at: started))
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .stepSkipped, data: ["reason": .string(reason)], at: started))
         observer.observe(.stepSkipped(stepID: step.id, reason: reason))
         return .skipped(record)
     }
@@ -31,9 +31,9 @@ extension StepRunner {
         }
         let output: JSONValue = ["value": value, "case": .string(choice.label), "chosen": .array(choice.steps.map { .string($0) })]
         let now = configuration.now()
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.switch.rawValue, status: .completed, output: output,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .switch, status: .completed, output: output,
                                               startedAt: started, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed", data: ["case": .string(choice.label)], at: now))
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted, data: ["case": .string(choice.label)], at: now))
         observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))
         return .completed(output)
     }
@@ -62,9 +62,9 @@ extension StepRunner {
             } else {
                 return try await recordFailure(step, message: "a sleep needs 'duration' or 'until'", at: started)
             }
-            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.sleep.rawValue, status: .running,
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .sleep, status: .running,
                                                   output: ["wake_at": .string(JournalTime.text(wake))], startedAt: started),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "sleep_started",
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .sleepStarted,
                                                           data: ["wake_at": .string(JournalTime.text(wake))], at: started))
         }
         let remaining = wake.timeIntervalSince(configuration.now())
@@ -74,9 +74,9 @@ extension StepRunner {
         }
         let now = configuration.now()
         let output: JSONValue = ["woke_at": .string(JournalTime.text(now)), "wake_at": .string(JournalTime.text(wake))]
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.sleep.rawValue, status: .completed, output: output,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .sleep, status: .completed, output: output,
                                               finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed", at: now))
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted, at: now))
         observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: max(0, remaining)))
         return .completed(output)
     }
@@ -98,8 +98,8 @@ extension StepRunner {
         }
         let prefix = SubWorkflowStepDefinition.childID(step.id, "")
         if replay.finished.keys.first(where: { $0.hasPrefix(prefix) }) == nil {
-            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.workflow.rawValue, status: .running, startedAt: started),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "workflow_started",
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .workflow, status: .running, startedAt: started),
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .workflowStarted,
                                                           data: ["workflow": .string(definition.path), "inputs": inputs], at: started))
         }
         var childRunner = self
@@ -123,9 +123,9 @@ extension StepRunner {
             return try await recordFailure(step, message: "workflow '\(definition.path)': \(message)", at: started)
         case .rejected(let message)?:
             let text = "workflow '\(definition.path)': \(message)"
-            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.workflow.rawValue, status: .rejected,
+            try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .workflow, status: .rejected,
                                                   error: text, startedAt: started, finishedAt: now),
-                                       event: EventRecord(runID: runID, stepID: step.id, kind: "step_rejected", data: ["error": .string(text)], at: now))
+                                       event: EventRecord(runID: runID, stepID: step.id, kind: .stepRejected, data: ["error": .string(text)], at: now))
             observer.observe(.stepRejected(stepID: step.id, message: text))
             return .rejected(text)
         case .budget(let message)?:
@@ -144,9 +144,9 @@ extension StepRunner {
                 return try await recordFailure(step, message: "workflow '\(definition.path)' outputs: \(error.message)", at: started)
             }
         }
-        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: StepType.workflow.rawValue, status: .completed,
+        try await store.recordStep(StepRecord(runID: runID, stepID: step.id, type: .workflow, status: .completed,
                                               output: .object(output), startedAt: started, finishedAt: now),
-                                   event: EventRecord(runID: runID, stepID: step.id, kind: "step_completed", at: now))
+                                   event: EventRecord(runID: runID, stepID: step.id, kind: .stepCompleted, at: now))
         observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))
         return .completed(.object(output))
     }

@@ -45,9 +45,9 @@ public struct Executor: Sendable {
         if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
         data[Executor.stepOrderKey] = .array(definition.steps.map { .array([.string($0.id), .string($0.type.rawValue)]) })
         if !mode.isDefault { data[Executor.modeKey] = mode.json }
-        try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: "run_started", data: .object(data), at: now))
+        try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: .runStarted, data: .object(data), at: now))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
-        let lease = try await RunLease.acquire(store: configuration.store, runID: run.id, now: now)
+        let lease = try await RunLease.acquire(configuration, runID: run.id)
         return try await lease.hold {
             try await drive(run: run, definition: definition, replay: ReplayState(), alerted: [])
         }
@@ -58,7 +58,7 @@ public struct Executor: Sendable {
 
     /// The sub-workflow texts a run journaled when it started, for re-reading its definition on resume.
     public static func journaledWorkflowSources(_ journal: RunJournal) -> [String: String] {
-        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+        guard let started = journal.events.first(where: { $0.kind == .runStarted }),
               let sources = started.data[workflowSourcesKey]?.objectValue else { return [:] }
         return sources.compactMapValues(\.stringValue)
     }
@@ -70,7 +70,7 @@ public struct Executor: Sendable {
     /// `report` list a run's steps without reading its YAML again (a 100k-step file takes seconds to
     /// check). Nil for a run journaled before the order was kept.
     public static func journaledStepOrder(_ journal: RunJournal) -> [(id: String, type: String)]? {
-        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+        guard let started = journal.events.first(where: { $0.kind == .runStarted }),
               let steps = started.data[stepOrderKey]?.arrayValue else { return nil }
         var order: [(id: String, type: String)] = []
         order.reserveCapacity(steps.count)
@@ -86,7 +86,7 @@ public struct Executor: Sendable {
 
     /// How the run was started (the defaults for a run journaled without a mode).
     public static func journaledMode(_ journal: RunJournal) -> RunMode {
-        guard let started = journal.events.first(where: { $0.kind == "run_started" }),
+        guard let started = journal.events.first(where: { $0.kind == .runStarted }),
               let mode = started.data[modeKey] else { return RunMode() }
         return RunMode(json: mode)
     }
@@ -104,7 +104,7 @@ public struct Executor: Sendable {
             throw EngineError(.resume, "run \(runID) is \(journal.run.status.rawValue); there is nothing to resume")
         }
         // Refused while another live process drives the run: its attempts are not "in flight at a crash".
-        let lease = try await RunLease.acquire(store: store, runID: runID, now: configuration.now())
+        let lease = try await RunLease.acquire(configuration, runID: runID)
         return try await lease.hold {
             try await continueRun(runID: runID, journal: journal, definition: definition, budget: budget)
         }
@@ -122,9 +122,9 @@ public struct Executor: Sendable {
         }
         let replay = ReplayState(journal: journal)
         let done = definition.steps.filter { replay.finished[$0.id] != nil }
-        let alerted = Set(journal.events.filter { $0.kind == "budget_alert" }.compactMap { $0.data["percent"]?.intValue })
+        let alerted = Set(journal.events.filter { $0.kind == .budgetAlert }.compactMap { $0.data["percent"]?.intValue })
         try await store.updateRun(id: runID, status: .running, outputs: nil, error: nil, at: configuration.now())
-        try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: "run_resumed",
+        try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .runResumed,
                                                 data: ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)],
                                                 at: configuration.now()))
         configuration.observer.observe(.runResumed(runID: runID, completedSteps: done.count, unsettledAttempts: unsettled))
@@ -149,7 +149,11 @@ public struct Executor: Sendable {
         let request = try await store.requestCancel(runID: runID, by: by, reason: reason, at: configuration.now())
         // A live driver holding the run is the one expected refusal; a store error is reported as such.
         var free: RunLease?
-        do { free = try await RunLease.acquire(store: store, runID: runID, now: configuration.now()) } catch is EngineError { free = nil }
+        do {
+            free = try await RunLease.acquire(configuration, runID: runID)
+        } catch let error as EngineError where error.code == .runHeld {
+            free = nil
+        }
         if let lease = free {
             // Nobody drives it (it waits for an approval, or its process died): end it here.
             return try await lease.hold {
@@ -168,7 +172,7 @@ public struct Executor: Sendable {
                                  outputs: current.outputs, error: current.error)
             }
         }
-        throw EngineError(.resume, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
+        throw EngineError(.notStopped, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
     }
 
     // MARK: - Driving
@@ -251,11 +255,14 @@ public struct Executor: Sendable {
         }
     }
 
-    /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled itself.
+    /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled
+    /// itself. Looks again each time the configuration's ``JournalNotifications`` say a cancel
+    /// request may have come, and at the deadline (on the configuration's clock).
     private func watch(runID: String, deadline: Date?, timeout: Double?) async -> Ending? {
+        let notifications = configuration.journalNotifications
         while !Task.isCancelled {
             if let stop = try? await stopReason(runID: runID, deadline: deadline, timeout: timeout) { return stop }
-            try? await Task.sleep(for: .milliseconds(Int64(Executor.cancelPollInterval * 1000)))
+            try? await notifications.waitForCancel(runID: runID, until: deadline)
         }
         return nil
     }

@@ -25,7 +25,7 @@ struct ReplayState: Sendable {
             case .skipped:
                 finished[step.stepID] = step.output ?? .null
                 skipped.insert(step.stepID)
-            case .running where step.type == StepType.sleep.rawValue:
+            case .running where step.type == .sleep:
                 if let text = step.output?["wake_at"]?.stringValue, let date = JournalTime.date(text) {
                     wakeAt[step.stepID] = date
                 }
@@ -232,9 +232,9 @@ struct Scheduler: Sendable {
         if let problem = ForEachSettings.itemCountProblem(items.count) {
             return try await runner.recordFailure(step, message: problem, at: started)
         }
-        try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .running,
+        try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type, status: .running,
                                                             model: step.kind.model, startedAt: started),
-                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: "for_each_started",
+                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: .forEachStarted,
                                                                     data: ["items": .int(items.count), "max_parallel": .int(settings.maxParallel)], at: started))
 
         var results = [JSONValue](repeating: .null, count: items.count)
@@ -335,9 +335,9 @@ struct Scheduler: Sendable {
             "errors": .array(errors.map { ["index": .int($0.index), "error": .string($0.message)] }),
         ]
         let now = configuration.now()
-        try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type.rawValue, status: .completed,
+        try await configuration.store.recordStep(StepRecord(runID: runner.runID, stepID: step.id, type: step.type, status: .completed,
                                                             output: output, model: step.kind.model, startedAt: started, finishedAt: now),
-                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: "step_completed",
+                                                 event: EventRecord(runID: runner.runID, stepID: step.id, kind: .stepCompleted,
                                                                     data: ["succeeded": .int(succeeded), "failed": .int(errors.count),
                                                                            "skipped": .int(skippedItems)], at: now))
         configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))

@@ -62,18 +62,9 @@ public struct Workflow: Sendable {
             }
         }
         try checkReferences(definition.outputs.flatMap(\.value.templates), in: "outputs")
-        // Depth-first search for a cycle.
-        var state: [String: Int] = [:]  // 1 visiting, 2 done
-        let byID = Dictionary(definition.steps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let routes = definition.routes
-        func visit(_ id: String, _ path: [String]) throws {
-            if state[id] == 2 { return }
-            if state[id] == 1 { throw WorkflowError("dependency cycle: \((path + [id]).joined(separator: " → "))") }
-            state[id] = 1
-            for next in byID[id].map({ WorkflowDefinition.dependencies(of: $0, routes: routes) }) ?? [] { try visit(next, path + [id]) }
-            state[id] = 2
+        if let cycle = DependencyGraph(definition).cycles().first {
+            throw WorkflowError("dependency cycle: \(cycle.joined(separator: " → "))")
         }
-        for step in definition.steps { try visit(step.id, []) }
     }
 }
 

@@ -5,7 +5,7 @@ extension RunReport {
     /// The step a journaled id is reported under: `researcher` for `researcher/3/fetch_page`
     /// when `researcher` is an agent step of the run, else the id itself.
     static func owners(_ journal: RunJournal) -> @Sendable (String) -> String {
-        let agents = Set(journal.steps.filter { $0.type == StepType.agent.rawValue }.map(\.stepID))
+        let agents = Set(journal.steps.filter { $0.type == .agent }.map(\.stepID))
         return { stepID in
             AgentJournalID.agent(of: stepID, among: agents) ?? stepID
         }
@@ -68,7 +68,7 @@ extension RunReport {
                 let own = attemptsByID[record.stepID] ?? []
                 let cost = own.map(\.charged).sum()
                 if let tool = AgentJournalID.toolName(of: record.stepID, agent: agentID) {
-                    calls.append((number, ToolCall(id: record.stepID, tool: tool, type: record.type, status: record.status.rawValue,
+                    calls.append((number, ToolCall(id: record.stepID, tool: tool, type: record.type.rawValue, status: record.status.rawValue,
                                                    cost: cost, error: record.error), record.startedAt ?? .distantPast))
                 } else {
                     var usage = TokenUsage.zero
@@ -91,7 +91,7 @@ extension RunReport {
             }
             turns = turnsByNumber.keys.sorted().compactMap { turnsByNumber[$0] }
             self.tools = tools
-            fallbacks = events.filter { $0.stepID == agentID && $0.kind == "agent_model_fallback" }.compactMap { event in
+            fallbacks = events.filter { $0.stepID == agentID && $0.kind == .agentModelFallback }.compactMap { event in
                 guard let turn = event.data["turn"]?.intValue, let from = event.data["from"]?.stringValue,
                       let to = event.data["to"]?.stringValue else { return nil }
                 return Fallback(turn: turn, from: from, to: to)

@@ -191,8 +191,8 @@ public struct RunReport: Sendable, Hashable {
         var unplanned: [(id: String, type: String)] = []
         for step in journal.steps where !planned.contains(step.stepID) && owner(step.stepID) == step.stepID {
             let root = NestedStepID.root(of: step.stepID)
-            if planned.contains(root), root != step.stepID { children[root, default: []].append((step.stepID, step.type)) } else {
-                unplanned.append((step.stepID, step.type))
+            if planned.contains(root), root != step.stepID { children[root, default: []].append((step.stepID, step.type.rawValue)) } else {
+                unplanned.append((step.stepID, step.type.rawValue))
             }
         }
         var order: [(id: String, type: String)] = []
@@ -208,6 +208,8 @@ public struct RunReport: Sendable, Hashable {
         // Looked up per step, once: a long run's report stays linear in its journal.
         let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
         let attemptsByStep = Dictionary(grouping: journal.attempts, by: { owner($0.stepID) })
+        // An agent's model fallbacks, grouped once (each agent step used to scan every event of the run).
+        let fallbackEvents = Dictionary(grouping: journal.events.filter { $0.kind == .agentModelFallback }, by: { $0.stepID ?? "" })
         steps = order.map { planned in
             let record = records[planned.id]
             let attempts = attemptsByStep[planned.id] ?? []
@@ -229,7 +231,7 @@ public struct RunReport: Sendable, Hashable {
             if let start, let end {
                 seconds = end.timeIntervalSince(start)
             }
-            var line = StepLine(id: planned.id, type: record?.type ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
+            var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
@@ -238,8 +240,9 @@ public struct RunReport: Sendable, Hashable {
                             failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
                             cacheHits: attempts.filter(\.cacheHit).count,
                             saved: attempts.compactMap(\.saved).sum(),
-                            agent: record?.type == StepType.agent.rawValue
-                                ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts, events: journal.events)
+                            agent: record?.type == .agent
+                                ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts,
+                                              events: fallbackEvents[planned.id] ?? [])
                                 : nil)
             line.startedAt = start
             line.endedAt = end

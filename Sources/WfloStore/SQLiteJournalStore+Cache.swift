@@ -5,17 +5,17 @@ import WfloCore
 /// The LLM response cache's table (`llm_cache`), and cache hits as journal attempts.
 extension SQLiteJournalStore {
     public func cachedResponse(key: String, at: Date) async throws -> JSONValue? {
-        try read { db in
+        try await read { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT response, expires_at FROM llm_cache WHERE key = ?"),
-                                             arguments: [key]) else { return nil }
-            if let expires = row["expires_at"] as Double?, expires <= at.timeIntervalSince1970 { return nil }
+                                             arguments: [key]),
+                  CacheEntry.isLive(expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), at: at) else { return nil }
             return try Cells.json(row["response"], "llm_cache.response")
         }
     }
 
     @discardableResult
     public func storeResponse(_ entry: CacheEntry) async throws -> Bool {
-        try write { db in
+        try await write { db in
             // An expired entry is replaced; a live one is kept (the first answer wins).
             try db.execute(sql: "DELETE FROM llm_cache WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?",
                            arguments: [entry.key, entry.createdAt.timeIntervalSince1970])
@@ -29,7 +29,7 @@ extension SQLiteJournalStore {
     }
 
     public func recordCacheHit(_ hit: CacheHitRecord) async throws {
-        try write { db in
+        try await write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, cost_usd, usage, started_at, finished_at,
                                       cache_hit, saved_usd)
@@ -41,18 +41,16 @@ extension SQLiteJournalStore {
                 VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'completed', output = excluded.output, error = NULL,
                     model = excluded.model, started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at
-                """).execute(arguments: [hit.runID, hit.stepID, hit.stepType, hit.output.encoded(), hit.model,
+                """).execute(arguments: [hit.runID, hit.stepID, hit.stepType.rawValue, hit.output.encoded(), hit.model,
                                          hit.at.timeIntervalSince1970, hit.at.timeIntervalSince1970])
             try db.cachedStatement(sql: "UPDATE llm_cache SET hits = hits + 1, last_hit_at = ? WHERE key = ?")
                 .execute(arguments: [hit.at.timeIntervalSince1970, hit.key])
-            try EventRow.insert(db, EventRecord(runID: hit.runID, stepID: hit.stepID, kind: "step_completed",
-                                                data: ["cache_hit": true, "cost_usd": "0", "saved_usd": .string(hit.saved.description)],
-                                                at: hit.at))
+            try EventRow.insert(db, .cacheHit(hit))
         }
     }
 
     public func cacheStats(at: Date) async throws -> CacheStats {
-        try read { db in
+        try await read { db in
             let now = at.timeIntervalSince1970
             let rows = try Row.fetchAll(db, sql: """
                 SELECT namespace, COUNT(*) AS entries, COALESCE(SUM(LENGTH(CAST(response AS BLOB))), 0) AS bytes,
@@ -74,7 +72,7 @@ extension SQLiteJournalStore {
     }
 
     public func clearCache(olderThan: Date?, namespace: String?, at: Date) async throws -> Int {
-        try write { db in
+        try await write { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let olderThan {

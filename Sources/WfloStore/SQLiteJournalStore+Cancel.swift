@@ -6,23 +6,23 @@ import WfloCore
 /// `cancel_reason`), where the run's driver reads it.
 extension SQLiteJournalStore {
     public func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest {
-        try write { db in
+        try await write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT cancel_requested_at, cancel_by, cancel_reason FROM runs WHERE id = ?",
                                              arguments: [runID]) else {
                 throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
             }
+            // The first request is kept.
             if let first = Self.cancelRequest(row) { return first }
+            let request = CancelRequest(at: at, by: by, reason: reason)
             try db.execute(sql: "UPDATE runs SET cancel_requested_at = ?, cancel_by = ?, cancel_reason = ? WHERE id = ?",
                            arguments: [at.timeIntervalSince1970, by, reason, runID])
-            var data: [String: JSONValue] = ["by": .string(by)]
-            if let reason { data["reason"] = .string(reason) }
-            try EventRow.insert(db, EventRecord(runID: runID, stepID: nil, kind: "cancel_requested", data: .object(data), at: at))
-            return CancelRequest(at: at, by: by, reason: reason)
+            try EventRow.insert(db, .cancelRequested(runID: runID, request))
+            return request
         }
     }
 
     public func cancelRequest(runID: String) async throws -> CancelRequest? {
-        try read { db in
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT cancel_requested_at, cancel_by, cancel_reason FROM runs WHERE id = ?"),
                              arguments: [runID]).flatMap(Self.cancelRequest)
         }

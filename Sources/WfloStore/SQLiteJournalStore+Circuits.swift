@@ -7,7 +7,7 @@ import WfloCore
 /// under the write lock, so two processes cannot both be let through as the half-open probe.
 extension SQLiteJournalStore {
     public func admitCircuit(host: String, settings: CircuitBreakerSettings, at: Date) async throws -> CircuitAdmission {
-        try write { db in
+        try await write { db in
             guard let current = try circuit(db, host: host) else { return .allowed }
             let (next, admission) = current.admitting(at: at, settings: settings)
             if next != current { try CircuitRow.save(db, next) }
@@ -18,7 +18,7 @@ extension SQLiteJournalStore {
     @discardableResult
     public func recordCircuitResult(host: String, failure: Bool, error: String?, settings: CircuitBreakerSettings,
                                     at: Date) async throws -> CircuitRecord {
-        try write { db in
+        try await write { db in
             let current = try circuit(db, host: host) ?? CircuitRecord(host: host, updatedAt: at)
             let next = current.recording(failure: failure, error: error, at: at, settings: settings)
             // A closed circuit with nothing to remember needs no row.
@@ -32,11 +32,11 @@ extension SQLiteJournalStore {
     }
 
     public func circuits() async throws -> [CircuitRecord] {
-        try read { db in try CircuitRow.fetchAll(db, sql: "SELECT * FROM circuits ORDER BY host").map { try $0.record() } }
+        try await read { db in try CircuitRow.fetchAll(db, sql: "SELECT * FROM circuits ORDER BY host").map { try $0.record() } }
     }
 
     public func resetCircuits(host: String?) async throws -> Int {
-        try write { db in
+        try await write { db in
             if let host {
                 try db.execute(sql: "DELETE FROM circuits WHERE host = ?", arguments: [host])
             } else {

@@ -2,24 +2,6 @@ import Foundation
 import GRDB
 import WfloCore
 
-/// The runs started in a time window and all their attempts, read in one transaction:
-/// what a report across runs is built from.
-public struct RunsActivity: Sendable, Hashable {
-    /// Oldest first.
-    public var runs: [RunRecord]
-    /// Attempts of those runs, in the order they were started.
-    public var attempts: [AttemptRecord]
-    /// Per run, the ids of its `agent` steps (whose turns and tool calls are attempts of ids
-    /// under theirs: `researcher/2/fetch_page`).
-    public var agentSteps: [String: Set<String>]
-
-    public init(runs: [RunRecord], attempts: [AttemptRecord], agentSteps: [String: Set<String>] = [:]) {
-        self.runs = runs
-        self.attempts = attempts
-        self.agentSteps = agentSteps
-    }
-}
-
 extension SQLiteJournalStore {
     /// The runs created at or after `since` (and before `until` when given), optionally only
     /// those of one workflow, with every attempt of those runs: read-only, one snapshot.
@@ -28,93 +10,68 @@ extension SQLiteJournalStore {
     /// counts are read from the usage JSON by SQLite, which only ever sums integers here. The
     /// query uses the `runs(created_at)` and `attempts(run_id, step_id)` indexes.
     ///
-    /// The read uses a connection of its own to the journal file, so it never waits for a
-    /// writer (WAL) and sees only committed transactions.
-    /// - Throws: ``StoreError`` `.database` for an in-memory journal (reports across runs read
-    ///   a file) or when the file cannot be read; `.corrupt` when a cell does not parse.
-    public func activity(since: Date, until: Date? = nil, workflow: String? = nil) async throws -> RunsActivity {
-        try readActivity(since: since, until: until, workflow: workflow)
-    }
-
-    /// The blocking read behind ``activity(since:until:workflow:)``, on the calling thread like
-    /// the store's other methods.
-    private func readActivity(since: Date, until: Date?, workflow: String?) throws -> RunsActivity {
-        guard path != ":memory:" else {
-            throw StoreError(.database, "reports across runs read a journal file; this journal is in memory")
-        }
-        let queue: DatabaseQueue
-        do {
-            var config = Configuration()
-            config.busyMode = .timeout(10)
-            config.label = "wflo.reports"
-            queue = try DatabaseQueue(path: path, configuration: config)
-        } catch {
-            throw StoreError(.database, "cannot open the journal at \(path) to report on it: \(error)")
-        }
-        do {
-            return try queue.read { db in
-                var conditions = ["r.created_at >= ?"]
-                var arguments: StatementArguments = [since.timeIntervalSince1970]
-                if let until {
-                    conditions.append("r.created_at < ?")
-                    arguments += [until.timeIntervalSince1970]
-                }
-                if let workflow {
-                    conditions.append("r.workflow_name = ?")
-                    arguments += [workflow]
-                }
-                let filter = conditions.joined(separator: " AND ")
-                let runs = try RunRow.fetchAll(db, sql: "SELECT r.* FROM runs r WHERE \(filter) ORDER BY r.created_at, r.rowid",
-                                               arguments: arguments).map { try $0.record() }
-                let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT a.id, a.run_id, a.step_id, a.number, a.status, a.model, a.reserved_usd, a.cost_usd, a.error,
-                           a.started_at, a.finished_at, a.cache_hit, a.saved_usd, a.usage IS NOT NULL AS has_usage,
-                           json_extract(a.usage, '$.input_tokens') AS input_tokens,
-                           json_extract(a.usage, '$.cached_input_tokens') AS cached_input_tokens,
-                           json_extract(a.usage, '$.cache_write_tokens') AS cache_write_tokens,
-                           json_extract(a.usage, '$.cache_write_1h_tokens') AS cache_write_1h_tokens,
-                           json_extract(a.usage, '$.output_tokens') AS output_tokens,
-                           json_extract(a.usage, '$.reasoning_tokens') AS reasoning_tokens
-                    FROM attempts a JOIN runs r ON r.id = a.run_id
-                    WHERE \(filter)
-                    ORDER BY a.id
-                    """, arguments: arguments)
-                // Costs repeat a lot (same model, same prompt sizes): parse each distinct text once.
-                var amounts: [String: Money] = [:]
-                func money(_ text: String, _ column: String) throws -> Money {
-                    if let known = amounts[text] { return known }
-                    let value = try Cells.money(text, column)
-                    amounts[text] = value
-                    return value
-                }
-                var attempts: [AttemptRecord] = []
-                while let row = try cursor.next() {
-                    let usage: TokenUsage? = (row["has_usage"] as Bool) ? TokenUsage(
-                        inputTokens: row["input_tokens"] ?? 0, cachedInputTokens: row["cached_input_tokens"] ?? 0,
-                        cacheWriteTokens: row["cache_write_tokens"] ?? 0, cacheWrite1hTokens: row["cache_write_1h_tokens"] ?? 0,
-                        outputTokens: row["output_tokens"] ?? 0, reasoningTokens: row["reasoning_tokens"] ?? 0) : nil
-                    let cost: String? = row["cost_usd"]
-                    let saved: String? = row["saved_usd"]
-                    attempts.append(AttemptRecord(
-                        id: row["id"], runID: row["run_id"], stepID: row["step_id"], number: row["number"],
-                        status: try Cells.enumeration(row["status"] as String, "attempts.status"), model: row["model"],
-                        reserved: try money(row["reserved_usd"], "attempts.reserved_usd"),
-                        cost: try cost.map { try money($0, "attempts.cost_usd") }, usage: usage, error: row["error"],
-                        startedAt: Date(timeIntervalSince1970: row["started_at"]),
-                        finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                        cacheHit: row["cache_hit"], saved: try saved.map { try money($0, "attempts.saved_usd") }))
-                }
-                var agentSteps: [String: Set<String>] = [:]
-                let agents = try Row.fetchCursor(db, sql: """
-                    SELECT s.run_id, s.step_id FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.type = 'agent' AND \(filter)
-                    """, arguments: arguments)
-                while let row = try agents.next() { agentSteps[row["run_id"], default: []].insert(row["step_id"]) }
-                return RunsActivity(runs: runs, attempts: attempts, agentSteps: agentSteps)
+    /// The read is one snapshot from the store's reader connections: in WAL mode it never waits
+    /// for a writer and sees only committed transactions.
+    /// - Throws: ``StoreError`` `.database` when the file cannot be read; `.corrupt` when a cell does not parse.
+    public func activity(since: Date, until: Date?, workflow: String?) async throws -> RunsActivity {
+        try await read { db in
+            var conditions = ["r.created_at >= ?"]
+            var arguments: StatementArguments = [since.timeIntervalSince1970]
+            if let until {
+                conditions.append("r.created_at < ?")
+                arguments += [until.timeIntervalSince1970]
             }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(.database, "the journal at \(path) could not be read: \(error)")
+            if let workflow {
+                conditions.append("r.workflow_name = ?")
+                arguments += [workflow]
+            }
+            let filter = conditions.joined(separator: " AND ")
+            let runs = try RunRow.fetchAll(db, sql: "SELECT r.* FROM runs r WHERE \(filter) ORDER BY r.created_at, r.rowid",
+                                           arguments: arguments).map { try $0.record() }
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT a.id, a.run_id, a.step_id, a.number, a.status, a.model, a.reserved_usd, a.cost_usd, a.error,
+                       a.started_at, a.finished_at, a.cache_hit, a.saved_usd, a.usage IS NOT NULL AS has_usage,
+                       json_extract(a.usage, '$.input_tokens') AS input_tokens,
+                       json_extract(a.usage, '$.cached_input_tokens') AS cached_input_tokens,
+                       json_extract(a.usage, '$.cache_write_tokens') AS cache_write_tokens,
+                       json_extract(a.usage, '$.cache_write_1h_tokens') AS cache_write_1h_tokens,
+                       json_extract(a.usage, '$.output_tokens') AS output_tokens,
+                       json_extract(a.usage, '$.reasoning_tokens') AS reasoning_tokens
+                FROM attempts a JOIN runs r ON r.id = a.run_id
+                WHERE \(filter)
+                ORDER BY a.id
+                """, arguments: arguments)
+            // Costs repeat a lot (same model, same prompt sizes): parse each distinct text once.
+            var amounts: [String: Money] = [:]
+            func money(_ text: String, _ column: String) throws -> Money {
+                if let known = amounts[text] { return known }
+                let value = try Cells.money(text, column)
+                amounts[text] = value
+                return value
+            }
+            var attempts: [AttemptRecord] = []
+            while let row = try cursor.next() {
+                let usage: TokenUsage? = (row["has_usage"] as Bool) ? TokenUsage(
+                    inputTokens: row["input_tokens"] ?? 0, cachedInputTokens: row["cached_input_tokens"] ?? 0,
+                    cacheWriteTokens: row["cache_write_tokens"] ?? 0, cacheWrite1hTokens: row["cache_write_1h_tokens"] ?? 0,
+                    outputTokens: row["output_tokens"] ?? 0, reasoningTokens: row["reasoning_tokens"] ?? 0) : nil
+                let cost: String? = row["cost_usd"]
+                let saved: String? = row["saved_usd"]
+                attempts.append(AttemptRecord(
+                    id: row["id"], runID: row["run_id"], stepID: row["step_id"], number: row["number"],
+                    status: try Cells.enumeration(row["status"] as String, "attempts.status"), model: row["model"],
+                    reserved: try money(row["reserved_usd"], "attempts.reserved_usd"),
+                    cost: try cost.map { try money($0, "attempts.cost_usd") }, usage: usage, error: row["error"],
+                    startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                    finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    cacheHit: row["cache_hit"], saved: try saved.map { try money($0, "attempts.saved_usd") }))
+            }
+            var agentSteps: [String: Set<String>] = [:]
+            let agents = try Row.fetchCursor(db, sql: """
+                SELECT s.run_id, s.step_id FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.type = 'agent' AND \(filter)
+                """, arguments: arguments)
+            while let row = try agents.next() { agentSteps[row["run_id"], default: []].insert(row["step_id"]) }
+            return RunsActivity(runs: runs, attempts: attempts, agentSteps: agentSteps)
         }
     }
 }

@@ -16,9 +16,12 @@ import WfloCore
 /// REAL seconds since 1970. Each run row carries its ledger (`settled_usd`, `reserved_usd`),
 /// summed with ``Money`` in Swift and written in the same transaction as the attempt it changes.
 ///
-/// Methods use GRDB's blocking API on the calling thread (no hop to another executor, which
-/// keeps the engine's hot path short); a write waiting for another process's lock blocks its
-/// thread for at most the busy timeout (10 s) and then throws ``StoreError``.
+/// Methods never block a thread of Swift's cooperative pool: each transaction runs on a
+/// dispatch queue of the store's (`JournalQueues`) and the calling task awaits it, so a write
+/// waiting up to the busy timeout (10 s) for another process's lock holds a dispatch thread,
+/// not one of the few threads every task shares. GRDB's own async API is not used because it
+/// turns the calling task's cancellation into an error (and interrupts SQLite): the journal
+/// writes of a cancelled run (its unsettled attempts, its `cancelled` status) must still land.
 ///
 /// ```swift
 /// let store = try SQLiteJournalStore(path: SQLiteJournalStore.defaultPath(environment: ProcessInfo.processInfo.environment))
@@ -29,12 +32,13 @@ import WfloCore
 /// ```
 ///
 /// ## Topics
-/// - ``init(path:)``
+/// - ``init(path:busyTimeout:)``
 /// - ``inMemory()``
 /// - ``defaultPath(environment:)``
 /// - ``appliedMigrations()``
 public struct SQLiteJournalStore: JournalStore {
     private let writer: any DatabaseWriter
+    private let queues = JournalQueues()
     /// Where the journal lives (`:memory:` for an in-memory one).
     public let path: String
 
@@ -44,7 +48,9 @@ public struct SQLiteJournalStore: JournalStore {
     /// (0600, and SQLite gives its `-wal` and `-shm` files the same mode), in a folder created
     /// 0700 when it is missing.
     /// - Throws: ``StoreError`` naming the path when it cannot be opened or migrated.
-    public init(path: String) throws {
+    /// - Parameter busyTimeout: how long a transaction waits for another process's lock before
+    ///   it fails with ``StoreError`` `.busy`.
+    public init(path: String, busyTimeout: TimeInterval = 10) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         do {
@@ -56,7 +62,7 @@ public struct SQLiteJournalStore: JournalStore {
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if descriptor >= 0 { close(descriptor) }
             var config = Configuration()
-            config.busyMode = .timeout(10)
+            config.busyMode = .timeout(busyTimeout)
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 try db.execute(sql: "PRAGMA foreign_keys = ON")
@@ -110,48 +116,83 @@ public struct SQLiteJournalStore: JournalStore {
     /// The identifiers of the schema migrations applied to this journal, oldest first.
     /// - Throws: ``StoreError`` when the journal cannot be read.
     public func appliedMigrations() throws -> [String] {
-        try read { db in try Schema.migrator.appliedMigrations(db) }
+        do {
+            return try writer.read { db in try Schema.migrator.appliedMigrations(db) }
+        } catch {
+            throw storeError(error, reading: true)
+        }
     }
+
+    /// "the journal at PATH".
+    public var journalLocation: String { "the journal at \(path)" }
 
     // MARK: - Transactions
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction: the write lock is taken before the
-    /// first read, so what `body` reads cannot change under it in this or another process.
-    /// A `StoreError` thrown by `body` rolls back and is rethrown as is.
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try writer.writeWithoutTransaction { db in
-                var result: Result<T, any Error> = .failure(StoreError(.database, "transaction did not run"))
-                try db.inTransaction(.immediate) {
-                    result = Result { try body(db) }
-                    if case .failure = result { return .rollback }
-                    return .commit
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the store's queue: the write lock is
+    /// taken before the first read, so what `body` reads cannot change under it in this or
+    /// another process. A `StoreError` thrown by `body` rolls back and is rethrown as is; a
+    /// database error becomes a ``StoreError`` with its code (``storeError(_:reading:)``).
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let writer = self.writer
+        return try await queues.write { [self] in
+            do {
+                return try writer.writeWithoutTransaction { db in
+                    var result: Result<T, any Error> = .failure(StoreError(.database, "transaction did not run"))
+                    try db.inTransaction(.immediate) {
+                        result = Result { try body(db) }
+                        if case .failure = result { return .rollback }
+                        return .commit
+                    }
+                    return try result.get()
                 }
-                return try result.get()
+            } catch {
+                throw storeError(error, reading: false)
             }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(.database, "the journal at \(path) could not be written: \(error)")
         }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try writer.read(body)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(.database, "the journal at \(path) could not be read: \(error)")
+    /// Runs `body` in a read-only transaction on the store's queue (a snapshot: in WAL mode it
+    /// never waits for a writer).
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let writer = self.writer
+        return try await queues.read { [self] in
+            do {
+                return try writer.read(body)
+            } catch {
+                throw storeError(error, reading: true)
+            }
         }
+    }
+
+    /// `error` as a ``StoreError``: SQLITE_BUSY and SQLITE_LOCKED (still locked after the busy
+    /// timeout) are `.busy`, a broken constraint `.conflict`, a damaged file `.corrupt`, anything
+    /// else `.database`; the database's error is kept as the cause.
+    func storeError(_ error: any Error, reading: Bool) -> StoreError {
+        if let error = error as? StoreError { return error }
+        let doing = reading ? "read" : "written"
+        if let database = error as? DatabaseError {
+            switch database.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return StoreError(.busy, "the journal at \(path) could not be \(doing): another process held its lock past the busy timeout (\(database.message ?? "locked")); try again",
+                                  underlying: error)
+            case .SQLITE_CONSTRAINT:
+                return StoreError(.conflict, "the journal at \(path) could not be \(doing): \(error)", underlying: error)
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return StoreError(.corrupt, "the journal at \(path) is damaged: \(error); restore it from a copy or move it away",
+                                  underlying: error)
+            default:
+                break
+            }
+        }
+        return StoreError(.database, "the journal at \(path) could not be \(doing): \(error)", underlying: error)
     }
 
     // MARK: - Runs
 
     public func createRun(_ run: RunRecord) async throws {
-        try write { db in
+        try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [run.id]) == true {
-                throw StoreError(.database, "a run with id \(run.id) is already in the journal at \(path)")
+                throw StoreError(.conflict, "a run with id \(run.id) is already in the journal at \(path)")
             }
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at)
@@ -161,64 +202,48 @@ public struct SQLiteJournalStore: JournalStore {
     }
 
     public func run(id: String) async throws -> RunRecord? {
-        try read { db in try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])?.record() }
+        try await read { db in try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])?.record() }
     }
 
-    /// An exact id wins over longer ids it prefixes. At most five candidates are listed when
-    /// the prefix is ambiguous.
-    public func resolveRunID(prefix: String) async throws -> String {
-        let trimmed = prefix.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { throw StoreError(.notFound, "no run id given; list the runs with `wflo runs`") }
-        return try uniqueID(prefix: trimmed, table: "runs", order: "created_at DESC, rowid DESC", noun: "run",
-                            hint: "list the runs with `wflo runs`")
-    }
-
-    /// The one id of `table` equal to `prefix`, else the only one starting with it.
-    /// - Throws: ``StoreError`` naming up to five candidates when several match, or `hint` when none does.
-    func uniqueID(prefix: String, table: String, order: String, noun: String, hint: String) throws -> String {
-        let ids = try read { db -> [String] in
-            if let exact = try String.fetchOne(db, sql: "SELECT id FROM \(table) WHERE id = ?", arguments: [prefix]) { return [exact] }
-            return try String.fetchAll(db, sql: "SELECT id FROM \(table) WHERE substr(id, 1, length(?)) = ? ORDER BY \(order) LIMIT 6",
-                                       arguments: [prefix, prefix])
+    public func ids(matchingPrefix prefix: String, of kind: JournalIDKind, limit: Int) async throws -> [String] {
+        let (table, order) = switch kind {
+        case .run: ("runs", "created_at DESC, rowid DESC")
+        case .approval: ("approvals", "requested_at DESC, rowid DESC")
         }
-        switch ids.count {
-        case 0: throw StoreError(.notFound, "no \(noun) id starts with '\(prefix)' in the journal at \(path); \(hint)")
-        case 1: return ids[0]
-        default:
-            let listed = ids.prefix(5).joined(separator: ", ") + (ids.count > 5 ? ", …" : "")
-            throw StoreError(.ambiguous, "'\(prefix)' matches several \(noun)s (\(listed)); give more characters of the id")
+        return try await read { db -> [String] in
+            if let exact = try String.fetchOne(db, sql: "SELECT id FROM \(table) WHERE id = ?", arguments: [prefix]) { return [exact] }
+            return try String.fetchAll(db, sql: "SELECT id FROM \(table) WHERE substr(id, 1, length(?)) = ? ORDER BY \(order) LIMIT ?",
+                                       arguments: [prefix, prefix, max(limit, 0)])
         }
     }
 
     public func listRuns(limit: Int) async throws -> [RunRecord] {
-        try read { db in
+        try await read { db in
             try RunRow.fetchAll(db, sql: "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", arguments: [max(limit, 0)])
                 .map { try $0.record() }
         }
     }
 
     public func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws {
-        try write { db in
+        try await write { db in
             try db.cachedStatement(sql: "UPDATE runs SET status = ?, outputs = ?, error = ?, updated_at = ? WHERE id = ?")
                 .execute(arguments: [status.rawValue, outputs?.encoded(), error, at.timeIntervalSince1970, id])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "run \(id) is not in the journal at \(path)") }
-            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: "run_\(status.rawValue)",
-                                                    data: error.map { ["error": .string($0)] } ?? .null, at: at))
+            try EventRow.insert(db, .runStatus(runID: id, status: status, error: error, at: at))
         }
     }
 
     public func updateRunBudget(id: String, budget: Money, at: Date) async throws {
-        try write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE runs SET budget_usd = ?, updated_at = ? WHERE id = ?",
                            arguments: [budget.description, at.timeIntervalSince1970, id])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "run \(id) is not in the journal at \(path)") }
-            try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: "budget_changed",
-                                                    data: ["budget_usd": .string(budget.description)], at: at))
+            try EventRow.insert(db, .budgetChanged(runID: id, budget: budget, at: at))
         }
     }
 
     public func appendEvent(_ event: EventRecord) async throws {
-        try write { db in try EventRow.insert(db, event) }
+        try await write { db in try EventRow.insert(db, event) }
     }
 
     // MARK: - Attempts and the ledger
@@ -231,22 +256,13 @@ public struct SQLiteJournalStore: JournalStore {
     /// - Throws: ``StoreError`` `.notFound` when the run is not in the journal, `.database` when
     ///   the file cannot be written (e.g. still locked after the busy timeout).
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
-        try write { db in
+        try await write { db in
             let ledger = try ledger(db, runID: start.runID)
-            // Checked in the same transaction as the budget: once `wflo cancel` is journaled, no
-            // new attempt starts, whether or not the driver has noticed the request yet.
-            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT cancel_requested_at IS NOT NULL FROM runs WHERE id = ?"),
-                                 arguments: [start.runID]) == true {
-                return .runCancelled
-            }
-            guard BudgetAdmission.decide(ledger: ledger, reserve: start.reserve) == .admit else {
-                return .refused(ledger: ledger, requested: start.reserve)
-            }
-            for limit in start.limits {
-                let committed = try committed(db, runID: start.runID, prefix: limit.prefix)
-                if committed + start.reserve > limit.budget {
-                    return .refusedByLimit(limit: limit, committed: committed, requested: start.reserve)
-                }
+            let cancelRequested = try Bool.fetchOne(db.cachedStatement(sql: "SELECT cancel_requested_at IS NOT NULL FROM runs WHERE id = ?"),
+                                                    arguments: [start.runID]) == true
+            if let refusal = try AttemptAdmission.refusal(ledger: ledger, cancelRequested: cancelRequested, reserve: start.reserve,
+                                                          limits: start.limits, committedWithin: { try committed(db, runID: start.runID, limit: $0) }) {
+                return refusal
             }
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
@@ -260,10 +276,8 @@ public struct SQLiteJournalStore: JournalStore {
                 INSERT INTO steps (run_id, step_id, type, status, model, started_at) VALUES (?, ?, ?, 'running', ?, ?)
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
                     started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
-                """).execute(arguments: [start.runID, start.stepID, start.stepType, start.model, start.at.timeIntervalSince1970])
-            try EventRow.insert(db, EventRecord(runID: start.runID, stepID: start.stepID, kind: "step_started",
-                                                    data: ["attempt": .int(start.number), "attempt_id": .int(Int(attemptID)),
-                                                           "reserved_usd": .string(start.reserve.description)], at: start.at))
+                """).execute(arguments: [start.runID, start.stepID, start.stepType.rawValue, start.model, start.at.timeIntervalSince1970])
+            try EventRow.insert(db, .stepStarted(start, attemptID: attemptID))
             return .started(attemptID: attemptID)
         }
     }
@@ -278,55 +292,36 @@ public struct SQLiteJournalStore: JournalStore {
     /// - Throws: ``StoreError`` `.notFound` when the attempt does not exist or belongs to another run.
     @discardableResult
     public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
-        try write { db in
+        try await write { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT run_id, status, reserved_usd FROM attempts WHERE id = ?"),
                                              arguments: [finish.attemptID]),
                   row["run_id"] as String == finish.runID else {
                 throw StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in the journal at \(path)")
             }
-            guard row["status"] as String == AttemptStatus.running.rawValue else { return try ledger(db, runID: finish.runID) }
-            let reserved = try Cells.money(row["reserved_usd"], "attempts.reserved_usd")
-            let after: LedgerSnapshot
+            let before = try ledger(db, runID: finish.runID)
+            guard let settlement = AttemptSettlement.settling(
+                finish, current: try Cells.enumeration(row["status"] as String, "attempts.status"),
+                reserved: try Cells.money(row["reserved_usd"], "attempts.reserved_usd"), ledger: before) else { return before }
             if finish.unanswered {
-                // Stays charged: its reservation remains in the ledger's reserved sum, no cost is settled.
-                try db.cachedStatement(sql: "UPDATE attempts SET status = 'unsettled', error = ?, finished_at = ? WHERE id = ?")
-                    .execute(arguments: [finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
-                after = try ledger(db, runID: finish.runID)
+                try db.cachedStatement(sql: "UPDATE attempts SET status = ?, error = ?, finished_at = ? WHERE id = ?")
+                    .execute(arguments: [settlement.status.rawValue, finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
             } else {
                 try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ?, fees_usd = ?, flags = ? WHERE id = ?")
-                    .execute(arguments: [finish.succeeded ? "succeeded" : "failed", finish.cost.description, finish.usage?.json.encoded(),
+                    .execute(arguments: [settlement.status.rawValue, finish.cost.description, finish.usage?.json.encoded(),
                                          finish.error, finish.at.timeIntervalSince1970, finish.fees.isZero ? nil : finish.fees.description,
                                          finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(), finish.attemptID])
-                if let stop = AttemptFlag.stopReason(flags: finish.flags) {
-                    try db.cachedStatement(sql: "UPDATE runs SET stop_reason = COALESCE(stop_reason, ?) WHERE id = ?")
-                        .execute(arguments: [stop, finish.runID])
-                }
-                let before = try ledger(db, runID: finish.runID)
-                after = LedgerSnapshot(settled: before.settled + finish.cost, reserved: before.reserved - reserved, budget: before.budget,
-                                       stopReason: before.stopReason)
-                try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ? WHERE id = ?")
-                    .execute(arguments: [after.reserved.description, after.settled.description, finish.runID])
+            }
+            let after = settlement.ledger
+            if after != before {
+                try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ?, settled_usd = ?, stop_reason = ? WHERE id = ?")
+                    .execute(arguments: [after.reserved.description, after.settled.description, after.stopReason, finish.runID])
             }
             if let status = finish.stepStatus {
                 try db.cachedStatement(sql: "UPDATE steps SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND step_id = ?")
                     .execute(arguments: [status.rawValue, finish.stepOutput?.encoded(), finish.error, finish.at.timeIntervalSince1970,
                                          finish.runID, finish.stepID])
             }
-            let kind = switch finish.stepStatus {
-            case .completed?: "step_completed"
-            case _?: "step_failed"
-            case nil: finish.succeeded ? "attempt_succeeded" : "attempt_failed"
-            }
-            var data: [String: JSONValue] = ["attempt_id": .int(Int(finish.attemptID))]
-            if finish.unanswered {
-                data["unsettled"] = true
-                data["reserved_usd"] = .string(reserved.description)
-            } else {
-                data["cost_usd"] = .string(finish.cost.description)
-            }
-            if let error = finish.error { data["error"] = .string(error) }
-            if !finish.flags.isEmpty { data["flags"] = .array(finish.flags.map { .string($0) }) }
-            try EventRow.insert(db, EventRecord(runID: finish.runID, stepID: finish.stepID, kind: kind, data: .object(data), at: finish.at))
+            try EventRow.insert(db, settlement.event)
             return after
         }
     }
@@ -334,14 +329,14 @@ public struct SQLiteJournalStore: JournalStore {
     /// One upsert of the step row through a cached prepared statement, plus the event: one
     /// transaction, no reads (this is the engine's hot path for steps that cost nothing).
     public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
-        try write { db in
+        try await write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (run_id, step_id) DO UPDATE SET type = excluded.type, status = excluded.status, output = excluded.output,
                     error = excluded.error, model = COALESCE(excluded.model, steps.model),
                     started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at
-                """).execute(arguments: [step.runID, step.stepID, step.type, step.status.rawValue, step.output?.encoded(), step.error,
+                """).execute(arguments: [step.runID, step.stepID, step.type.rawValue, step.status.rawValue, step.output?.encoded(), step.error,
                                          step.model, step.startedAt?.timeIntervalSince1970, step.finishedAt?.timeIntervalSince1970])
             if let event { try EventRow.insert(db, event) }
         }
@@ -350,19 +345,17 @@ public struct SQLiteJournalStore: JournalStore {
     /// The marked attempts keep their reservation in the run's reserved sum (invariant 2: when
     /// the truth is unknown the budget stays safe); an `attempts_unsettled` event records how many.
     public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
-        try write { db in
-            try db.execute(sql: "UPDATE attempts SET status = 'unsettled', error = 'in flight when the process stopped; charged at its reservation', finished_at = ? WHERE run_id = ? AND status = 'running'",
-                           arguments: [at.timeIntervalSince1970, runID])
+        try await write { db in
+            try db.execute(sql: "UPDATE attempts SET status = 'unsettled', error = ?, finished_at = ? WHERE run_id = ? AND status = 'running'",
+                           arguments: [inFlightUnsettledError, at.timeIntervalSince1970, runID])
             let count = db.changesCount
-            if count > 0 {
-                try EventRow.insert(db, EventRecord(runID: runID, stepID: nil, kind: "attempts_unsettled", data: ["count": .int(count)], at: at))
-            }
+            if count > 0 { try EventRow.insert(db, .attemptsUnsettled(runID: runID, count: count, at: at)) }
             return count
         }
     }
 
     public func journal(runID: String) async throws -> RunJournal {
-        try read { db in
+        try await read { db in
             guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
                 throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
             }
@@ -378,19 +371,19 @@ public struct SQLiteJournalStore: JournalStore {
     }
 
     public func ledger(runID: String) async throws -> LedgerSnapshot {
-        try read { db in try ledger(db, runID: runID) }
+        try await read { db in try ledger(db, runID: runID) }
     }
 
-    /// Spent and held by the attempts of steps whose ids start with `prefix`. Checked inside every
-    /// reservation's transaction, so it reads only those attempts: ids from `prefix` up to (not
-    /// including) `prefix` with its last character raised by one, a range of the `attempts_run` index.
-    private func committed(_ db: Database, runID: String, prefix: String) throws -> Money {
-        // Limits name a step and its slash ("enrich/", "batch[2]/"): never empty.
-        var upper = String(String.UnicodeScalarView(prefix.unicodeScalars.dropLast()))
-        if let last = prefix.unicodeScalars.last, let next = Unicode.Scalar(last.value + 1) { upper.unicodeScalars.append(next) }
+    /// Spent and held by the attempts of steps `limit` covers. Checked inside every reservation's
+    /// transaction, so it reads only those attempts: the range ``BudgetLimit/stepIDRange`` of the
+    /// `attempts_run` index.
+    private func committed(_ db: Database, runID: String, limit: BudgetLimit) throws -> Money {
+        guard let range = limit.stepIDRange else {
+            throw StoreError(.database, "a budget limit (\(limit.label)) names no step; limits cover the steps under one")
+        }
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT status, reserved_usd, cost_usd FROM attempts WHERE run_id = ? AND step_id >= ? AND step_id < ?
-            """), arguments: [runID, prefix, upper])
+            """), arguments: [runID, range.lower, range.upper])
         var total = Money.zero
         for row in rows {
             let cost = try (row["cost_usd"] as String?).map { try Cells.money($0, "attempts.cost_usd") }

@@ -39,7 +39,7 @@ struct ServiceTests {
             try await store.createRun(Self.run("7f3c0000-run", path: "flow.yaml"))
             let request = ApprovalRecord(id: "a1b2c3d4e5f6", runID: "7f3c0000-run", stepID: "publish", message: "Publish?",
                                          settings: ApprovalSettings(approvers: ["alice"]), requestedAt: Self.requested)
-            _ = try await store.requestApproval(request, stepType: "approval")
+            _ = try await store.requestApproval(request, stepType: .approval)
             let service = ApprovalService(store: store, now: { Self.decided })
 
             guard case .notAnApprover(_, let who) = try await service.decide("7f3c/publish", verdict: .approve, comment: nil, by: "mallory") else {

@@ -301,7 +301,7 @@ struct ControlFlowCLITests {
             format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             let wake = try #require(nap["wake_at"]?.stringValue.flatMap { format.date(from: $0) })
             let woke = try #require(nap["woke_at"]?.stringValue.flatMap { format.date(from: $0) })
-            let resumedAt = try #require(journal.events.last { $0.kind == "run_resumed" }?.at)
+            let resumedAt = try #require(journal.events.last { $0.kind == .runResumed }?.at)
             #expect(woke >= wake, "woke \(woke) before its deadline \(wake)")
             #expect(woke.timeIntervalSince(max(wake, resumedAt)) < 2, "woke \(woke), deadline \(wake), resumed \(resumedAt)")
         }

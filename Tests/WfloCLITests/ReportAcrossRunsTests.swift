@@ -22,7 +22,7 @@ struct ReportAcrossRunsTests {
             try await store.createRun(RunRecord(id: id, workflowName: workflow, workflowPath: "\(workflow).yaml", workflowSource: "name: \(workflow)\n",
                                                 inputs: [:], budget: Money(string: "0.05")!, status: .completed, createdAt: at, updatedAt: at))
             for (n, (step, model, cost)) in [("outline", "gpt-4o-mini", "0.000123"), ("<draft>", "claude-haiku-4-5", "0.0042")].enumerated() {
-                guard case .started(let attempt) = try await store.beginAttempt(AttemptStart(runID: id, stepID: step, stepType: "llm", number: 1,
+                guard case .started(let attempt) = try await store.beginAttempt(AttemptStart(runID: id, stepID: step, stepType: .llm, number: 1,
                                                                                              model: model, reserve: Money(string: "0.01")!,
                                                                                              at: at.addingTimeInterval(Double(n)))) else {
                     throw StoreError(.database, "test attempt refused")

@@ -253,7 +253,7 @@ struct AgentTests {
             let models = h.llmServer.requests().dropFirst(before).map(\.model)
             #expect(models == [model, cheap])
             let journal = try await h.store.journal(runID: result.runID)
-            let fallback = try #require(journal.events.first { $0.kind == "agent_model_fallback" })
+            let fallback = try #require(journal.events.first { $0.kind == .agentModelFallback })
             #expect(fallback.data["from"]?.stringValue == model && fallback.data["to"]?.stringValue == cheap)
             #expect(fallback.data["turn"] == 2)
             // And the person watching is told, as it happens.

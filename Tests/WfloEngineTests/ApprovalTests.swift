@@ -74,11 +74,11 @@ struct ApprovalTests {
             #expect(review.output?["approved"] == true)
             #expect(review.output?["decision"] == "approved")
             let kinds = journal.events.map(\.kind)
-            #expect(kinds.filter { $0 == "approval_requested" }.count == 2)
-            #expect(kinds.filter { $0 == "approval_decided" }.count == 2)
+            #expect(kinds.filter { $0 == .approvalRequested }.count == 2)
+            #expect(kinds.filter { $0 == .approvalDecided }.count == 2)
             // The gated step started only after its approval was committed.
-            let decided = try #require(journal.events.lastIndex { $0.kind == "approval_decided" && $0.stepID == "publish" })
-            let started = try #require(journal.events.firstIndex { $0.kind == "step_started" && $0.stepID == "publish" })
+            let decided = try #require(journal.events.lastIndex { $0.kind == .approvalDecided && $0.stepID == "publish" })
+            let started = try #require(journal.events.firstIndex { $0.kind == .stepStarted && $0.stepID == "publish" })
             #expect(decided < started)
             // The request showed what exactly would run, and its worst case.
             let gate = try #require(journal.approvals.first { $0.stepID == "publish" })
@@ -302,7 +302,7 @@ struct ApprovalTests {
                 #expect(seen.decidedBy == winner.decidedBy && seen.status == winner.status)
             }
             let journal = try await h.store.journal(runID: result.runID)
-            #expect(journal.events.filter { $0.kind == "approval_decided" }.count == 1)
+            #expect(journal.events.filter { $0.kind == .approvalDecided }.count == 1)
         }
     }
 }

@@ -127,7 +127,7 @@ let shippedPricing: PricingTable = {
             #expect(first.cost == Money(string: "0.12001"))
             #expect(first.flags == [AttemptFlag.usageExceededReservation])
             #expect(journal.steps.first { $0.stepID == "second" }?.status == .budgetExceeded)
-            let alert = try #require(journal.events.first { $0.kind == "budget_alert" && $0.data["percent"] == 100 })
+            let alert = try #require(journal.events.first { $0.kind == .budgetAlert && $0.data["percent"] == 100 })
             #expect(alert.data["over_budget"] == true)
             #expect(alert.data["flag"] == .string(AttemptFlag.usageExceededReservation))
         }

@@ -51,7 +51,7 @@ struct CacheTests {
             #expect(attempt.reserved == .zero)
             #expect(attempt.saved == first.ledger.settled)
             #expect(journal.steps.first?.output?["cache_hit"] == true)
-            #expect(journal.events.contains { $0.kind == "step_completed" && $0.data["cache_hit"] == true })
+            #expect(journal.events.contains { $0.kind == .stepCompleted && $0.data["cache_hit"] == true })
             #expect(h.observer.all.contains { if case .stepCacheHit("answer", let saved) = $0 { saved == first.ledger.settled } else { false } })
 
             let stats = try await h.store.cacheStats(at: Date())

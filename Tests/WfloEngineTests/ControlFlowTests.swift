@@ -63,7 +63,7 @@ struct ControlFlowTests {
             #expect(step("long_form")?.output?["reason"]?.stringValue == "if: {{inputs.mode}} == 'full' is false")
             #expect(step("after_long")?.status == .skipped)
             #expect(step("after_long")?.output?["reason"]?.stringValue?.contains("depends on 'long_form', which was skipped") == true)
-            #expect(journal.events.contains { $0.kind == "step_skipped" && $0.stepID == "long_form" })
+            #expect(journal.events.contains { $0.kind == .stepSkipped && $0.stepID == "long_form" })
         }
     }
 
@@ -310,7 +310,7 @@ struct ControlFlowTests {
             #expect(journal.steps.first { $0.stepID == "sub/ask" }?.status == .completed)
             #expect(journal.attempts.map(\.stepID) == ["sub/ask"])
             // The child's text is journaled with the run.
-            let started = try #require(journal.events.first { $0.kind == "run_started" })
+            let started = try #require(journal.events.first { $0.kind == .runStarted })
             #expect(started.data[Executor.workflowSourcesKey]?.objectValue?.values.first?.stringValue == Self.child)
         }
     }
@@ -372,7 +372,7 @@ struct ControlFlowTests {
             #expect(result.status == .completed)
             #expect(h.sleeps.withLock { $0.contains { abs($0 - 600) < 1 } })
             let journal = try await h.store.journal(runID: result.runID)
-            #expect(journal.events.contains { $0.kind == "sleep_started" && $0.stepID == "nap" })
+            #expect(journal.events.contains { $0.kind == .sleepStarted && $0.stepID == "nap" })
         }
     }
 

@@ -630,7 +630,7 @@ struct HTTPStepTests {
             #expect(h.output(result) == ["status": 0, "body": "cached forecast", "from": "Oslo"])
             #expect(h.service.connectionCount == 0)
             let journal = try await h.store.journal(runID: result.runID)
-            #expect(journal.events.contains { $0.kind == "step_completed" && $0.data["fallback"] == true })
+            #expect(journal.events.contains { $0.kind == .stepCompleted && $0.data["fallback"] == true })
         }
     }
 }

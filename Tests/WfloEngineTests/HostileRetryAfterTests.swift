@@ -13,7 +13,7 @@ struct HostileRetryAfterTests {
     /// Every `retry_scheduled` event of the run: its delay, which must be a finite JSON number.
     static func scheduledDelays(_ store: SQLiteJournalStore, runID: String) async throws -> [Double] {
         let journal = try await store.journal(runID: runID)
-        return journal.events.filter { $0.kind == "retry_scheduled" }.compactMap { $0.data["delay_seconds"]?.doubleValue }
+        return journal.events.filter { $0.kind == .retryScheduled }.compactMap { $0.data["delay_seconds"]?.doubleValue }
     }
 
     @Test(arguments: ["inf", "1e30", "1e17", "-5", "nan", "1" + String(repeating: "0", count: 400)])

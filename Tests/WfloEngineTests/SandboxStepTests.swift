@@ -26,7 +26,7 @@ struct SandboxStepTests {
             #expect(result.outputs?["total"] == "45\n")
             let journal = try await h.store.journal(runID: result.runID)
             let step = try #require(journal.steps.first { $0.stepID == "compute" })
-            #expect(step.status == .completed && step.type == "sandbox")
+            #expect(step.status == .completed && step.type == .sandbox)
             let output = try #require(step.output)
             #expect(output["stdout"] == "45\n")
             #expect(output["stderr"] == "")
@@ -222,7 +222,7 @@ struct SandboxStepTests {
             #expect(result.status == .completed, "\(result.error ?? "")")
             #expect(result.outputs?["failed"] == true)
             let journal = try await h.store.journal(runID: result.runID)
-            #expect(journal.events.contains { $0.kind == "step_failure_allowed" && $0.stepID == "call" })
+            #expect(journal.events.contains { $0.kind == .stepFailureAllowed && $0.stepID == "call" })
         }
     }
 

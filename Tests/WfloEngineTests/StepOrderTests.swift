@@ -46,7 +46,7 @@ struct StepOrderTests {
         let run = RunRecord(id: "old", workflowName: "w", workflowPath: "w.yaml", workflowSource: "", inputs: [:], budget: nil,
                             createdAt: Date(), updatedAt: Date())
         let journal = RunJournal(run: run, steps: [], attempts: [], events: [
-            EventRecord(runID: "old", stepID: nil, kind: "run_started", data: ["budget_usd": .null], at: Date()),
+            EventRecord(runID: "old", stepID: nil, kind: .runStarted, data: ["budget_usd": .null], at: Date()),
         ], approvals: [])
         #expect(Executor.journaledStepOrder(journal) == nil)
     }

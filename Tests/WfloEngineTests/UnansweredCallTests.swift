@@ -41,7 +41,7 @@ struct UnansweredCallTests {
             #expect(result.ledger.reserved == attempt.reserved)
             #expect(result.ledger.settled == .zero)
             #expect(result.error?.contains("no answer came") == true, "\(result.error ?? "")")
-            #expect(journal.events.contains { $0.kind == "step_failed" && $0.data["unsettled"] == true })
+            #expect(journal.events.contains { $0.kind == .stepFailed && $0.data["unsettled"] == true })
         }
     }
 

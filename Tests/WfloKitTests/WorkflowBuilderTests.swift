@@ -95,6 +95,21 @@ struct WorkflowBuilderTests {
         #expect(throws: WorkflowError.self) { try Workflow("if") { try Step.transform("a", output: "1", if: "== 2") } }
     }
 
+    /// The cycle check is the YAML reader's (iterative, linear): a long chain built in Swift
+    /// neither overflows the stack nor copies its path at every level, and a cycle at its end is found.
+    @Test func aLongChainIsCheckedAndACycleAtItsEndIsFound() throws {
+        let n = 20_000
+        let chain = try Workflow("long") {
+            try Step.transform("s0", output: "0")
+            for i in 1..<n { try Step.transform("s\(i)", output: "{{steps.s\(i - 1).output}}", dependsOn: []) }
+        }
+        #expect(chain.definition.steps.count == n)
+        #expect { try Workflow("looped") {
+            try Step.transform("s0", output: "{{steps.s\(n - 1).output}}")
+            for i in 1..<n { try Step.transform("s\(i)", output: "{{steps.s\(i - 1).output}}") }
+        } } throws: { error in "\(error)".hasPrefix("dependency cycle: s0 → s1 → s2") }
+    }
+
     @Test func theSwiftExampleRunsOfflineFromTheBriefCassette() async throws {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         let candidates = [exe, exe.deletingLastPathComponent(), exe.deletingLastPathComponent().deletingLastPathComponent()]

@@ -10,7 +10,7 @@ struct BillingFlagsReportTests {
         defer { j.remove() }
         let t = Date.testNow
         try await j.run("r1", at: t, budget: Money(string: "0.001")!, status: .budgetExceeded)
-        let outcome = try await j.store.beginAttempt(AttemptStart(runID: "r1", stepID: "search", stepType: "llm", number: 1,
+        let outcome = try await j.store.beginAttempt(AttemptStart(runID: "r1", stepID: "search", stepType: .llm, number: 1,
                                                                   model: "claude-sonnet-4-5", reserve: Money(string: "0.0008")!, at: t))
         guard case .started(let id) = outcome else { throw StoreError(.database, "refused: \(outcome)") }
         try await j.store.finishAttempt(AttemptFinish(attemptID: id, runID: "r1", stepID: "search", succeeded: true,

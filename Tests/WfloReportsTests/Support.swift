@@ -30,7 +30,7 @@ struct TestJournal {
     func attempt(_ runID: String, _ stepID: String, number: Int = 1, model: String? = "gpt-4o-mini",
                  reserve: String = "0.01", cost: String?, usage: TokenUsage? = TokenUsage(inputTokens: 100, outputTokens: 20),
                  succeeded: Bool = true, final: Bool = true, at: Date) async throws -> Int64 {
-        let outcome = try await store.beginAttempt(AttemptStart(runID: runID, stepID: stepID, stepType: "llm", number: number,
+        let outcome = try await store.beginAttempt(AttemptStart(runID: runID, stepID: stepID, stepType: .llm, number: number,
                                                                 model: model, reserve: Money(string: reserve)!, at: at))
         guard case .started(let id) = outcome else { throw StoreError(.database, "test attempt refused: \(outcome)") }
         if let cost {
@@ -43,9 +43,9 @@ struct TestJournal {
     }
 
     func transform(_ runID: String, _ stepID: String, at: Date) async throws {
-        try await store.recordStep(StepRecord(runID: runID, stepID: stepID, type: "transform", status: .completed,
+        try await store.recordStep(StepRecord(runID: runID, stepID: stepID, type: .transform, status: .completed,
                                               output: ["n": 1], startedAt: at, finishedAt: at),
-                                   event: EventRecord(runID: runID, stepID: stepID, kind: "step_completed", at: at))
+                                   event: EventRecord(runID: runID, stepID: stepID, kind: .stepCompleted, at: at))
     }
 
     /// What the ledgers of `runs` commit, summed: the number every report total must equal.

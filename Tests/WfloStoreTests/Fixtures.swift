@@ -25,7 +25,7 @@ func sampleRun(id: String = "run-1", budget: String? = "1.00", created: Double =
 }
 
 func start(_ runID: String = "run-1", step: String = "outline", number: Int = 1, reserve: String, at: Double = 1) -> AttemptStart {
-    AttemptStart(runID: runID, stepID: step, stepType: "llm", number: number, model: "gpt-4o-mini", reserve: money(reserve), at: date(at))
+    AttemptStart(runID: runID, stepID: step, stepType: .llm, number: number, model: "gpt-4o-mini", reserve: money(reserve), at: date(at))
 }
 
 func finish(_ attemptID: Int64, _ runID: String = "run-1", step: String = "outline", cost: String, succeeded: Bool = true,

@@ -41,10 +41,10 @@ struct RoundTripTests {
                                                    model: "gpt-4o-mini", reserved: money("0.0003"), cost: money("0.000123456789"),
                                                    usage: TokenUsage(inputTokens: 12, cachedInputTokens: 3, outputTokens: 40),
                                                    error: nil, startedAt: date(1), finishedAt: date(2))])
-        #expect(journal.steps == [StepRecord(runID: "run-1", stepID: "outline", type: "llm", status: .completed,
+        #expect(journal.steps == [StepRecord(runID: "run-1", stepID: "outline", type: .llm, status: .completed,
                                              output: ["text": "outline", "score": .number("1.5e-07")], model: "gpt-4o-mini",
                                              startedAt: date(1), finishedAt: date(2))])
-        #expect(journal.events.map(\.kind) == ["step_started", "step_completed"])
+        #expect(journal.events.map(\.kind) == [.stepStarted, .stepCompleted])
         #expect(journal.events[1].data["cost_usd"] == "0.000123456789")
         #expect(try await store.ledger(runID: "run-1") == LedgerSnapshot(settled: money("0.000123456789"), reserved: .zero,
                                                                         budget: money("1.00")))
@@ -54,11 +54,11 @@ struct RoundTripTests {
     @Test func recordedStepAndAppendedEventsKeepTheirOrder() async throws {
         let store = try SQLiteJournalStore.inMemory()
         try await store.createRun(sampleRun())
-        let step = StepRecord(runID: "run-1", stepID: "shape", type: "transform", status: .completed,
+        let step = StepRecord(runID: "run-1", stepID: "shape", type: .transform, status: .completed,
                               output: ["n": .number("1.5e-07"), "list": [1, "two", nil, true]], startedAt: date(1), finishedAt: date(1.5))
-        try await store.recordStep(step, event: EventRecord(runID: "run-1", stepID: "shape", kind: "step_completed",
+        try await store.recordStep(step, event: EventRecord(runID: "run-1", stepID: "shape", kind: .stepCompleted,
                                                            data: ["x": .number("2.50")], at: date(1.5)))
-        try await store.appendEvent(EventRecord(runID: "run-1", stepID: nil, kind: "note", at: date(3)))
+        try await store.appendEvent(EventRecord(runID: "run-1", stepID: nil, kind: .budgetAlert, at: date(3)))
         // A second record of the same step replaces it (upsert), keeping its first start time.
         var skipped = step
         skipped.status = .skipped
@@ -70,7 +70,7 @@ struct RoundTripTests {
         var expected = skipped
         expected.startedAt = date(1)
         #expect(journal.steps == [expected])
-        #expect(journal.events.map(\.kind) == ["step_completed", "note"])
+        #expect(journal.events.map(\.kind) == [.stepCompleted, .budgetAlert])
         #expect(journal.events[0].data == ["x": .number("2.50")])
         #expect(journal.events[0].sequence < journal.events[1].sequence)
     }
@@ -87,7 +87,7 @@ struct RoundTripTests {
         #expect(journal.run.error == "step draft failed")
         #expect(journal.run.updatedAt == date(6))
         #expect(journal.run.budget == money("2.5"))
-        #expect(journal.events.map(\.kind) == ["run_failed", "budget_changed"])
+        #expect(journal.events.map(\.kind) == [.runFailed, .budgetChanged])
     }
 
     @Test func updatingAMissingRunThrowsNotFound() async throws {

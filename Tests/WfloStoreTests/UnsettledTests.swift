@@ -16,7 +16,7 @@ struct UnsettledTests {
         #expect(marked == 1)
         let journal = try await store.journal(runID: "run-1")
         #expect(journal.attempts.map(\.status) == [.succeeded, .unsettled])
-        #expect(journal.events.last?.kind == "attempts_unsettled")
+        #expect(journal.events.last?.kind == .attemptsUnsettled)
         #expect(try await store.ledger(runID: "run-1") == LedgerSnapshot(settled: money("0.01"), reserved: money("0.04"),
                                                                         budget: money("0.10")))
         #expect(try await store.markInFlightUnsettled(runID: "run-1", at: date(11)) == 0)
@@ -43,7 +43,7 @@ struct UnsettledTests {
         try await store.finishAttempt(finish(id, cost: "0.03"))
 
         #expect(try await store.ledger(runID: "run-1") == LedgerSnapshot(settled: money("0.02"), reserved: .zero, budget: money("0.10")))
-        #expect(try await store.journal(runID: "run-1").events.map(\.kind) == ["step_started", "step_completed"])
+        #expect(try await store.journal(runID: "run-1").events.map(\.kind) == [.stepStarted, .stepCompleted])
     }
 
     @Test func failedAttemptThatDoesNotDecideTheStepLeavesItRunning() async throws {
@@ -56,7 +56,7 @@ struct UnsettledTests {
         #expect(journal.attempts.first?.status == .failed)
         #expect(journal.attempts.first?.error == "HTTP 500")
         #expect(journal.steps.first?.status == .running)
-        #expect(journal.events.last?.kind == "attempt_failed")
+        #expect(journal.events.last?.kind == .attemptFailed)
         #expect(journal.ledger.committed == .zero)
     }
 

@@ -35,14 +35,112 @@ struct UpgradeTests {
             #expect(before.steps.first?.output?["text"] == "hi")
             #expect(before.attempts.map(\.cost) == [money("0.000042")])
             #expect(before.ledger.settled == money("0.000042"))
-            #expect(before.events.map(\.kind) == ["run_started", "step_started", "step_completed"])
+            #expect(before.events.map(\.kind) == [.runStarted, .stepStarted, .stepCompleted])
 
             // New events continue the run's sequence after the migrated ones.
-            try await store.appendEvent(EventRecord(runID: "old-run", stepID: nil, kind: "run_resumed", at: date(3)))
+            try await store.appendEvent(EventRecord(runID: "old-run", stepID: nil, kind: .runResumed, at: date(3)))
             let after = try await store.journal(runID: "old-run")
-            #expect(after.events.map(\.kind).last == "run_resumed")
+            #expect(after.events.map(\.kind).last == .runResumed)
             let sequences = after.events.map(\.sequence)
             #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
+        }
+    }
+}
+
+/// A journal left at each earlier schema version, with rows in every table that version has,
+/// opens with the current store and reads back whole (SQLite only: the migrations are its own).
+struct MigrationTests {
+    static let earlier = Array(Schema.migrator.migrations.dropLast())
+
+    @Test(arguments: earlier)
+    func aJournalAtAnEarlierVersionReadsBackAfterMigrating(version: String) async throws {
+        let applied = Set(Schema.migrator.migrations.prefix { $0 != version } + [version])
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("v.db").path
+            do {
+                let queue = try DatabaseQueue(path: path)
+                try Schema.migrator.migrate(queue, upTo: version)
+                try await queue.write { db in
+                    try db.execute(sql: """
+                        INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, settled_usd, reserved_usd,
+                                          status, created_at, updated_at)
+                        VALUES ('r1', 'brief', 'brief.yaml', 'name: brief', '{"topic":"x"}', '1.00', '0.03', '0.05', 'running', 1, 2);
+                        INSERT INTO steps (run_id, step_id, type, status, output, model, started_at, finished_at)
+                        VALUES ('r1', 'outline', 'llm', 'completed', '{"text":"hi"}', 'gpt-4o-mini', 1, 1.5);
+                        INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, cost_usd, started_at, finished_at)
+                        VALUES ('r1', 'outline', 1, 'succeeded', 'gpt-4o-mini', '0.04', '0.03', 1, 1.5),
+                               ('r1', 'draft', 1, 'running', 'gpt-4o-mini', '0.05', NULL, 2, NULL);
+                        INSERT INTO events (run_id, sequence, step_id, kind, data, at) VALUES ('r1', 1, NULL, 'run_started', '{}', 1);
+                        INSERT INTO events (run_id, sequence, step_id, kind, data, at) VALUES ('r1', 2, 'outline', 'step_completed', '{}', 1.5);
+                        """)
+                    if applied.contains("v2_approvals") {
+                        try db.execute(sql: """
+                            INSERT INTO approvals (id, run_id, step_id, status, message, details, approvers, timeout_seconds, on_timeout,
+                                                   requested_at)
+                            VALUES ('ap1', 'r1', 'publish', 'pending', 'Publish?', '{}', '["ana"]', 60, 'fail', 3);
+                            """)
+                    }
+                    if applied.contains("v3_llm_cache") {
+                        try db.execute(sql: """
+                            INSERT INTO llm_cache (key, namespace, model, response, created_at, expires_at)
+                            VALUES ('k', 'default', 'gpt-4o-mini', '{"text":"cached"}', 1, NULL);
+                            """)
+                    }
+                    if applied.contains("v5_circuits") {
+                        try db.execute(sql: """
+                            INSERT INTO circuits (host, state, failures, updated_at) VALUES ('api.example.com', 'closed', '[1.5]', 2);
+                            """)
+                    }
+                }
+            }
+            let store = try SQLiteJournalStore(path: path)
+            #expect(try store.appliedMigrations() == Schema.migrator.migrations)
+            let journal = try await store.journal(runID: "r1")
+            #expect(journal.run.inputs == ["topic": "x"] && journal.run.status == .running)
+            #expect(journal.steps.map(\.stepID) == ["outline"] && journal.steps.first?.output == ["text": "hi"])
+            #expect(journal.attempts.map(\.status) == [.succeeded, .running])
+            #expect(journal.attempts.allSatisfy { !$0.cacheHit && $0.fees == nil && $0.flags.isEmpty })
+            #expect(journal.events.map(\.kind) == [.runStarted, .stepCompleted])
+            let ledger = try await store.ledger(runID: "r1")
+            #expect(ledger == LedgerSnapshot(settled: money("0.03"), reserved: money("0.05"), budget: money("1.00")))
+            #expect(journal.ledger == ledger)
+            #expect(try await store.cancelRequest(runID: "r1") == nil)
+            #expect(try await store.driver(runID: "r1") == nil)
+            if applied.contains("v2_approvals") {
+                #expect(journal.approvals.map(\.id) == ["ap1"])
+                #expect(try await store.resolveApprovalID("r1/publish") == "ap1")
+            }
+            if applied.contains("v3_llm_cache") {
+                #expect(try await store.cachedResponse(key: "k", at: date(0)) == ["text": "cached"])
+            }
+            if applied.contains("v5_circuits") {
+                #expect(try await store.circuits().map(\.failures) == [[Date(timeIntervalSince1970: 1.5)]])
+            }
+            // The migrated journal takes new writes: an attempt against its ledger, an event after its last.
+            #expect(try await store.beginAttempt(start("r1", step: "more", reserve: "0.92")).attemptID != nil)
+            #expect(try await store.beginAttempt(start("r1", step: "over", reserve: "0.000001")).attemptID == nil)
+            #expect(try await store.journal(runID: "r1").events.map(\.sequence) == [1, 2, 3])
+        }
+    }
+}
+
+/// A cell this wflo cannot name (a step type or event kind of a newer version, an edited file)
+/// is reported with its table and column, never read as something else and never a crash.
+struct UnknownValueTests {
+    @Test(arguments: [
+        ("UPDATE steps SET type = 'email'", "steps.type holds unknown value 'email'"),
+        ("UPDATE events SET kind = 'run_paused'", "events.kind holds unknown value 'run_paused'"),
+    ])
+    func anUnknownStoredValueIsACorruptCellNamed(edit: String, message: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("wflo.db").path
+            let store = try SQLiteJournalStore(path: path)
+            try await store.createRun(sampleRun())
+            _ = try await store.beginAttempt(start(step: "outline", reserve: "0.01"))
+            try await DatabaseQueue(path: path).write { db in try db.execute(sql: edit) }
+            let error = try await #require(throws: StoreError.self) { try await store.journal(runID: "run-1") }
+            #expect(error.code == .corrupt)
+            #expect(error.message.hasPrefix(message))
         }
     }
 }

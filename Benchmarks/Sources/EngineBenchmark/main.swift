@@ -11,6 +11,8 @@ import WfloStore
 // A 1,000-step chain of `transform` steps (each depends on the previous one) run to completion
 // on a file database, against a raw SQLite insert-and-commit loop measured in the same process
 // with the same settings (WAL, synchronous=NORMAL): the floor for "one durable commit per step".
+// Then a chain of paid `llm` steps with a budget, answered in-process by a canned transport (no
+// network), so the number is the attempt path alone: gate, cache lookup, reserve, call, settle.
 
 let steps = Int(ProcessInfo.processInfo.environment["BENCH_STEPS"] ?? "") ?? 1000
 let repetitions = Int(ProcessInfo.processInfo.environment["BENCH_REPS"] ?? "") ?? 7
@@ -77,6 +79,29 @@ func forEachYAML(items: Int, parallel: Int) -> String {
       count: "{{steps.each.output.count}}"
     """
 }
+// An OpenAI chat completion, answered without a socket: what is measured is wflo's side of a paid call.
+struct CannedTransport: HTTPTransport {
+    let body: [UInt8] = Array(#"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#.utf8)
+    func send(_ request: HTTPExchange.Request, timeout: Duration) async throws -> HTTPExchange.Response {
+        HTTPExchange.Response(status: 200, headers: [.init("content-type", "application/json")], body: body)
+    }
+}
+let llmSteps = max(steps / 2, 1)
+func llmChainYAML(steps: Int) -> String {
+    var yaml = "name: paid-chain\nbudget: 100\nsteps:\n  - id: s0\n    type: llm\n    model: gpt-4o-mini\n    max_tokens: 20\n    prompt: \"say ok\"\n"
+    for i in 1..<steps {
+        yaml += "  - id: s\(i)\n    type: llm\n    model: gpt-4o-mini\n    max_tokens: 20\n    prompt: \"after {{steps.s\(i - 1).output.text}} say ok\"\n"
+    }
+    return yaml
+}
+let llmYAML = llmChainYAML(steps: llmSteps)
+let llmDefinition = try WorkflowParser().parse(yaml: llmYAML, file: "paid-chain.yaml")
+let paidPricing = try PricingTable(json: ["gpt-4o-mini": ["litellm_provider": "openai", "mode": "chat", "max_output_tokens": 16384,
+                                                         "input_cost_per_token": .number("0.00000015"), "output_cost_per_token": .number("0.0000006")]],
+                                   source: "benchmark")
+let cannedLLM = LLMClient(transport: CannedTransport(), endpoints: ProviderEndpoints.fromEnvironment([:]), requiresAPIKey: false)
+var llmSeconds: [Double] = []
+
 let forEachDefinitions = try [1, 8].map { parallel in
     (parallel, forEachYAML(items: steps, parallel: parallel), try WorkflowParser().parse(yaml: forEachYAML(items: steps, parallel: parallel), file: "items.yaml"))
 }
@@ -94,6 +119,12 @@ for rep in 0..<repetitions {
     engineSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     precondition(result.status == .completed, "benchmark run ended \(result.status): \(result.error ?? "")")
     precondition(result.outputs?["last"] == .int(steps - 1))
+    let paidStore = try SQLiteJournalStore(path: directory.appendingPathComponent("paid-\(rep).db").path)
+    let paidExecutor = Executor(ExecutorConfiguration(store: paidStore, pricing: paidPricing, llm: cannedLLM))
+    let paidStart = DispatchTime.now().uptimeNanoseconds
+    let paid = try await paidExecutor.start(definition: llmDefinition, source: llmYAML, path: "paid-chain.yaml", inputs: [:], budget: Money(100))
+    llmSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - paidStart) / 1e9)
+    precondition(paid.status == .completed, "paid chain ended \(paid.status): \(paid.error ?? "")")
     for (parallel, text, items) in forEachDefinitions {
         let itemStore = try SQLiteJournalStore(path: directory.appendingPathComponent("items-\(parallel)-\(rep).db").path)
         let itemExecutor = Executor(ExecutorConfiguration(store: itemStore, pricing: pricing, llm: llm))
@@ -118,4 +149,6 @@ for (parallel, _, _) in forEachDefinitions {
     let perItem = median(forEachSeconds[parallel] ?? []) / Double(steps) * 1000
     print(String(format: "for_each of transforms, max_parallel %d : median %.4f ms/item; ratio item/chain step %.2fx", parallel, perItem, perItem / perStep))
 }
+let perCall = median(llmSeconds) / Double(llmSteps) * 1000
+print(String(format: "paid llm chain (%d steps, canned answers) : median %.4f ms/call; ratio call/transform step %.2fx", llmSteps, perCall, perCall / perStep))
 print("all runs (ms/step): " + engineSeconds.map { String(format: "%.4f", $0 / Double(steps) * 1000) }.joined(separator: " "))

@@ -52,7 +52,7 @@ for r in 0..<runCount {
         let cost = Money(string: "0.000\(150 + s)\(r % 97)")!
         let attempts = s % 10 == 9 ? 2 : 1
         for number in 1...attempts {
-            guard case .started(let id) = try await store.beginAttempt(AttemptStart(runID: runID, stepID: stepID, stepType: "llm", number: number,
+            guard case .started(let id) = try await store.beginAttempt(AttemptStart(runID: runID, stepID: stepID, stepType: .llm, number: number,
                                                                                     model: model, reserve: Money(string: "0.01")!, at: at)) else {
                 fatalError("the benchmark's budget refused an attempt")
             }

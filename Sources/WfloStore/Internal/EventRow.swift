@@ -26,12 +26,12 @@ struct EventRow: Codable, FetchableRecord, TableRecord {
         try db.cachedStatement(sql: """
             INSERT INTO events (run_id, sequence, step_id, kind, data, at)
             VALUES (?1, COALESCE((SELECT MAX(sequence) FROM events WHERE run_id = ?1), 0) + 1, ?2, ?3, ?4, ?5)
-            """).execute(arguments: [event.runID, event.stepID, event.kind, event.data.encoded(), event.at.timeIntervalSince1970])
+            """).execute(arguments: [event.runID, event.stepID, event.kind.rawValue, event.data.encoded(), event.at.timeIntervalSince1970])
     }
 
     /// - Throws: `StoreError(.corrupt)` when `data` does not parse.
     func record() throws -> EventRecord {
-        EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: kind, data: try Cells.json(data, "events.data"),
+        EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: try Cells.enumeration(kind, "events.kind"), data: try Cells.json(data, "events.data"),
                     at: Date(timeIntervalSince1970: at))
     }
 }

@@ -26,13 +26,13 @@ struct StepRow: Codable, FetchableRecord, TableRecord {
 
     /// The upsert statement's arguments, in the column order of `Statements.upsertStep`.
     static func upsertArguments(_ step: StepRecord) -> StatementArguments {
-        [step.runID, step.stepID, step.type, step.status.rawValue, step.output?.encoded(), step.error, step.model,
+        [step.runID, step.stepID, step.type.rawValue, step.status.rawValue, step.output?.encoded(), step.error, step.model,
          step.startedAt?.timeIntervalSince1970, step.finishedAt?.timeIntervalSince1970]
     }
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
     func record() throws -> StepRecord {
-        StepRecord(runID: runID, stepID: stepID, type: type, status: try Cells.enumeration(status, "steps.status"),
+        StepRecord(runID: runID, stepID: stepID, type: try Cells.enumeration(type, "steps.type"), status: try Cells.enumeration(status, "steps.status"),
                    output: try output.map { try Cells.json($0, "steps.output") }, error: error, model: model,
                    startedAt: startedAt.map(Date.init(timeIntervalSince1970:)),
                    finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)))

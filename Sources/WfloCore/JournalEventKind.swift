@@ -1,0 +1,66 @@
+import Foundation
+
+/// What an entry of a run's event log records. Raw values are the text the journal stores
+/// (`events.kind`); they never change, so journals written by earlier versions read back as is.
+///
+/// Every kind wflo writes is listed here: the engine, the stores and the reports name events by
+/// case, never by string.
+public enum JournalEventKind: String, Sendable, Hashable, Codable, CaseIterable {
+    // The run.
+    case runStarted = "run_started"
+    case runResumed = "run_resumed"
+    case budgetChanged = "budget_changed"
+    case budgetAlert = "budget_alert"
+    case cancelRequested = "cancel_requested"
+    case attemptsUnsettled = "attempts_unsettled"
+    // A run's status as ``RunStatus`` set it (``run(_:)``).
+    case runRunning = "run_running"
+    case runCompleted = "run_completed"
+    case runFailed = "run_failed"
+    case runBudgetExceeded = "run_budget_exceeded"
+    case runWaitingApproval = "run_waiting_approval"
+    case runRejected = "run_rejected"
+    case runCancelled = "run_cancelled"
+    // Steps and their attempts.
+    case stepStarted = "step_started"
+    case stepCompleted = "step_completed"
+    case stepFailed = "step_failed"
+    case stepFailureAllowed = "step_failure_allowed"
+    case stepRefused = "step_refused"
+    case stepRejected = "step_rejected"
+    case stepSkipped = "step_skipped"
+    case attemptSucceeded = "attempt_succeeded"
+    case attemptFailed = "attempt_failed"
+    case retryScheduled = "retry_scheduled"
+    case forEachStarted = "for_each_started"
+    case sleepStarted = "sleep_started"
+    case workflowStarted = "workflow_started"
+    case agentStarted = "agent_started"
+    case agentModelFallback = "agent_model_fallback"
+    // Approvals.
+    case approvalRequested = "approval_requested"
+    case approvalDecided = "approval_decided"
+
+    /// The event a run's status change writes (`run_completed`, `run_failed`, …).
+    public static func run(_ status: RunStatus) -> JournalEventKind {
+        switch status {
+        case .running: .runRunning
+        case .completed: .runCompleted
+        case .failed: .runFailed
+        case .budgetExceeded: .runBudgetExceeded
+        case .waitingApproval: .runWaitingApproval
+        case .rejected: .runRejected
+        case .cancelled: .runCancelled
+        }
+    }
+
+    /// The event that settles an attempt: the step's result when the attempt decides the step,
+    /// else the attempt's own.
+    public static func settling(stepStatus: StepStatus?, succeeded: Bool) -> JournalEventKind {
+        switch stepStatus {
+        case .completed?: .stepCompleted
+        case _?: .stepFailed
+        case nil: succeeded ? .attemptSucceeded : .attemptFailed
+        }
+    }
+}

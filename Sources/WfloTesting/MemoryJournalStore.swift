@@ -1,0 +1,538 @@
+import Foundation
+import Synchronization
+import WfloCore
+
+/// The whole ``JournalStore`` in memory, for tests and tools that need no file.
+///
+/// Each method takes one lock for its whole body, so it is one atomic step just as each of
+/// ``SQLiteJournalStore``'s is one transaction, and it decides by calling the same rules of
+/// `WfloCore` (``AttemptAdmission``, ``AttemptSettlement``, ``ApprovalRecord/deciding(_:)``,
+/// ``RunClaim/deciding(holder:heartbeatAt:claimant:takeOver:)``, ``CircuitRecord``'s state
+/// machine, ``CacheEntry/isLive(at:)``). `Tests/WfloStoreTests/ConformanceTests.swift` runs the same
+/// invariants against it and against SQLite.
+///
+/// It needs no clock of its own: every method that depends on the time is given it (`at:`), as
+/// the protocol says, by the caller's clock.
+public final class MemoryJournalStore: JournalStore {
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var journalLocation: String { "the in-memory journal" }
+
+    // MARK: - State
+
+    private struct Run {
+        var record: RunRecord
+        /// Insertion order, the tie-break of equal creation times (SQLite's rowid).
+        var order: Int
+        var settled = Money.zero
+        var reserved = Money.zero
+        var stopReason: String?
+        var steps: [String: StepRecord] = [:]
+        var attempts: [AttemptRecord] = []
+        var events: [EventRecord] = []
+        var cancel: CancelRequest?
+        var owner: RunOwner?
+        var heartbeatAt: Date?
+
+        var ledger: LedgerSnapshot {
+            LedgerSnapshot(settled: settled, reserved: reserved, budget: record.budget, stopReason: stopReason)
+        }
+
+        mutating func append(_ event: EventRecord) {
+            var event = event
+            event.sequence = Int64(events.count + 1)
+            events.append(event)
+        }
+
+        /// The step row after an upsert: `update` changes an existing row, `insert` is the new one.
+        mutating func upsertStep(_ id: String, insert: StepRecord, update: (inout StepRecord) -> Void) {
+            if var existing = steps[id] {
+                update(&existing)
+                steps[id] = existing
+            } else {
+                steps[id] = insert
+            }
+        }
+    }
+
+    private struct Approval {
+        var record: ApprovalRecord
+        var order: Int
+    }
+
+    private struct Cached {
+        var entry: CacheEntry
+        var hits = 0
+        var lastHitAt: Date?
+    }
+
+    private struct State {
+        var runs: [String: Run] = [:]
+        var approvals: [String: Approval] = [:]
+        var cache: [String: Cached] = [:]
+        var circuits: [String: CircuitRecord] = [:]
+        var nextAttemptID: Int64 = 1
+        var nextOrder = 0
+
+        mutating func order() -> Int {
+            nextOrder += 1
+            return nextOrder
+        }
+
+        func notFound(_ runID: String) -> StoreError {
+            StoreError(.notFound, "run \(runID) is not in the in-memory journal")
+        }
+
+        /// Runs `body` on the run's state.
+        /// - Throws: ``StoreError`` `.notFound` when there is no such run.
+        mutating func withRun<T>(_ id: String, _ body: (inout Run) throws -> T) throws -> T {
+            guard var run = runs[id] else { throw notFound(id) }
+            let result = try body(&run)
+            runs[id] = run
+            return result
+        }
+    }
+
+    // MARK: - Runs
+
+    public func createRun(_ run: RunRecord) async throws {
+        try state.withLock { state in
+            guard state.runs[run.id] == nil else {
+                throw StoreError(.conflict, "a run with id \(run.id) is already in the in-memory journal")
+            }
+            let order = state.order()
+            state.runs[run.id] = Run(record: run, order: order)
+        }
+    }
+
+    public func run(id: String) async throws -> RunRecord? {
+        state.withLock { $0.runs[id]?.record }
+    }
+
+    public func listRuns(limit: Int) async throws -> [RunRecord] {
+        state.withLock { state in
+            Array(state.runs.values.sorted(by: Self.newestFirst).prefix(max(limit, 0)).map(\.record))
+        }
+    }
+
+    public func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws {
+        try state.withLock { state in
+            try state.withRun(id) { run in
+                run.record.status = status
+                run.record.outputs = outputs
+                run.record.error = error
+                run.record.updatedAt = at
+                run.append(.runStatus(runID: id, status: status, error: error, at: at))
+            }
+        }
+    }
+
+    public func appendEvent(_ event: EventRecord) async throws {
+        try state.withLock { state in try state.withRun(event.runID) { $0.append(event) } }
+    }
+
+    public func updateRunBudget(id: String, budget: Money, at: Date) async throws {
+        try state.withLock { state in
+            try state.withRun(id) { run in
+                run.record.budget = budget
+                run.record.updatedAt = at
+                run.append(.budgetChanged(runID: id, budget: budget, at: at))
+            }
+        }
+    }
+
+    public func journal(runID: String) async throws -> RunJournal {
+        try state.withLock { state in
+            guard let run = state.runs[runID] else { throw state.notFound(runID) }
+            // As SQLite orders them: by start (never-started first), then id.
+            let steps = run.steps.values.sorted { a, b in
+                switch (a.startedAt, b.startedAt) {
+                case (nil, nil): return a.stepID < b.stepID
+                case (nil, _?): return true
+                case (_?, nil): return false
+                case let (x?, y?): return x != y ? x < y : a.stepID < b.stepID
+                }
+            }
+            let approvals = state.approvals.values.filter { $0.record.runID == runID }.sorted(by: Self.oldestFirst).map(\.record)
+            return RunJournal(run: run.record, steps: steps, attempts: run.attempts, events: run.events, approvals: approvals)
+        }
+    }
+
+    public func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest {
+        try state.withLock { state in
+            try state.withRun(runID) { run in
+                // The first request is kept.
+                if let first = run.cancel { return first }
+                let request = CancelRequest(at: at, by: by, reason: reason)
+                run.cancel = request
+                run.append(.cancelRequested(runID: runID, request))
+                return request
+            }
+        }
+    }
+
+    public func cancelRequest(runID: String) async throws -> CancelRequest? {
+        state.withLock { $0.runs[runID]?.cancel }
+    }
+
+    // MARK: - Attempts and the ledger
+
+    public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
+        try state.withLock { state in
+            let attemptID = state.nextAttemptID
+            let outcome = try state.withRun(start.runID) { run -> AttemptBeginOutcome in
+                let attempts = run.attempts
+                if let refusal = AttemptAdmission.refusal(ledger: run.ledger, cancelRequested: run.cancel != nil, reserve: start.reserve,
+                                                          limits: start.limits, committedWithin: { $0.committed(by: attempts) }) {
+                    return refusal
+                }
+                run.attempts.append(AttemptRecord(id: attemptID, runID: start.runID, stepID: start.stepID, number: start.number,
+                                                  status: .running, model: start.model, reserved: start.reserve, cost: nil, usage: nil,
+                                                  error: nil, startedAt: start.at, finishedAt: nil))
+                run.reserved += start.reserve
+                run.upsertStep(start.stepID, insert: StepRecord(runID: start.runID, stepID: start.stepID, type: start.stepType,
+                                                                status: .running, model: start.model, startedAt: start.at)) { step in
+                    step.status = .running
+                    step.model = start.model
+                    step.error = nil
+                    step.startedAt = step.startedAt ?? start.at
+                    step.finishedAt = nil
+                }
+                run.append(.stepStarted(start, attemptID: attemptID))
+                return .started(attemptID: attemptID)
+            }
+            if case .started = outcome { state.nextAttemptID += 1 }
+            return outcome
+        }
+    }
+
+    @discardableResult
+    public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
+        try state.withLock { state in
+            let missing = StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in the in-memory journal")
+            guard state.runs[finish.runID] != nil else { throw missing }
+            return try state.withRun(finish.runID) { run in
+                guard let index = run.attempts.firstIndex(where: { $0.id == finish.attemptID }) else { throw missing }
+                let before = run.ledger
+                guard let settlement = AttemptSettlement.settling(finish, current: run.attempts[index].status,
+                                                                  reserved: run.attempts[index].reserved, ledger: before) else {
+                    return before
+                }
+                run.attempts[index].status = settlement.status
+                run.attempts[index].error = finish.error
+                run.attempts[index].finishedAt = finish.at
+                if !finish.unanswered {
+                    run.attempts[index].cost = finish.cost
+                    run.attempts[index].usage = finish.usage
+                    run.attempts[index].fees = finish.fees.isZero ? nil : finish.fees
+                    run.attempts[index].flags = finish.flags
+                }
+                run.settled = settlement.ledger.settled
+                run.reserved = settlement.ledger.reserved
+                run.stopReason = settlement.ledger.stopReason
+                if let status = finish.stepStatus, var step = run.steps[finish.stepID] {
+                    step.status = status
+                    step.output = finish.stepOutput
+                    step.error = finish.error
+                    step.finishedAt = finish.at
+                    run.steps[finish.stepID] = step
+                }
+                run.append(settlement.event)
+                return settlement.ledger
+            }
+        }
+    }
+
+    public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
+        try state.withLock { state in
+            try state.withRun(step.runID) { run in
+                run.upsertStep(step.stepID, insert: step) { existing in
+                    existing.type = step.type
+                    existing.status = step.status
+                    existing.output = step.output
+                    existing.error = step.error
+                    existing.model = step.model ?? existing.model
+                    existing.startedAt = existing.startedAt ?? step.startedAt
+                    existing.finishedAt = step.finishedAt
+                }
+                if let event { run.append(event) }
+            }
+        }
+    }
+
+    public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
+        state.withLock { state in
+            guard var run = state.runs[runID] else { return 0 }
+            var count = 0
+            for index in run.attempts.indices where run.attempts[index].status == .running {
+                run.attempts[index].status = .unsettled
+                run.attempts[index].error = inFlightUnsettledError
+                run.attempts[index].finishedAt = at
+                count += 1
+            }
+            if count > 0 { run.append(.attemptsUnsettled(runID: runID, count: count, at: at)) }
+            state.runs[runID] = run
+            return count
+        }
+    }
+
+    public func ledger(runID: String) async throws -> LedgerSnapshot {
+        try state.withLock { state in
+            guard let run = state.runs[runID] else { throw state.notFound(runID) }
+            return run.ledger
+        }
+    }
+
+    // MARK: - Approvals
+
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
+        try state.withLock { state in
+            if let existing = state.approvals.values.first(where: { $0.record.runID == request.runID && $0.record.stepID == request.stepID }) {
+                return existing.record
+            }
+            try state.withRun(request.runID) { run in
+                run.upsertStep(request.stepID, insert: StepRecord(runID: request.runID, stepID: request.stepID, type: stepType,
+                                                                  status: .waitingApproval, startedAt: request.requestedAt)) { step in
+                    step.status = .waitingApproval
+                    step.error = nil
+                }
+                run.append(.approvalRequested(request))
+            }
+            let order = state.order()
+            state.approvals[request.id] = Approval(record: request, order: order)
+            return request
+        }
+    }
+
+    public func decideApproval(_ decision: ApprovalDecision) async throws -> ApprovalDecisionOutcome {
+        try state.withLock { state in
+            guard let stored = state.approvals[decision.requestID] else {
+                throw StoreError(.notFound, "no approval request \(decision.requestID) in the in-memory journal; list them with `wflo approvals`")
+            }
+            switch stored.record.deciding(decision) {
+            case .unchanged(let request):
+                return .alreadyDecided(request)
+            case .decide(let request, let event, let outcome):
+                state.approvals[request.id]?.record = request
+                try state.withRun(request.runID) { $0.append(event) }
+                return outcome
+            }
+        }
+    }
+
+    public func approval(id: String) async throws -> ApprovalRecord? {
+        state.withLock { $0.approvals[id]?.record }
+    }
+
+    public func approvals(runID: String?, status: ApprovalStatus?) async throws -> [ApprovalRecord] {
+        state.withLock { state in
+            state.approvals.values
+                .filter { approval in
+                    (runID.map { approval.record.runID == $0 } ?? true) && (status.map { approval.record.status == $0 } ?? true)
+                }
+                .sorted(by: Self.oldestFirst).map(\.record)
+        }
+    }
+
+    // MARK: - The response cache
+
+    public func cachedResponse(key: String, at: Date) async throws -> JSONValue? {
+        state.withLock { state in
+            guard let cached = state.cache[key], cached.entry.isLive(at: at) else { return nil }
+            return cached.entry.response
+        }
+    }
+
+    @discardableResult
+    public func storeResponse(_ entry: CacheEntry) async throws -> Bool {
+        state.withLock { state in
+            // An expired entry is replaced; a live one is kept (the first answer wins).
+            if let existing = state.cache[entry.key], existing.entry.isLive(at: entry.createdAt) { return false }
+            state.cache[entry.key] = Cached(entry: entry)
+            return true
+        }
+    }
+
+    public func recordCacheHit(_ hit: CacheHitRecord) async throws {
+        try state.withLock { state in
+            let attemptID = state.nextAttemptID
+            try state.withRun(hit.runID) { run in
+                run.attempts.append(AttemptRecord(id: attemptID, runID: hit.runID, stepID: hit.stepID, number: hit.number,
+                                                  status: .succeeded, model: hit.model, reserved: .zero, cost: .zero, usage: hit.usage,
+                                                  error: nil, startedAt: hit.at, finishedAt: hit.at, cacheHit: true, saved: hit.saved))
+                run.upsertStep(hit.stepID, insert: StepRecord(runID: hit.runID, stepID: hit.stepID, type: hit.stepType, status: .completed,
+                                                              output: hit.output, model: hit.model, startedAt: hit.at,
+                                                              finishedAt: hit.at)) { step in
+                    step.status = .completed
+                    step.output = hit.output
+                    step.error = nil
+                    step.model = hit.model
+                    step.startedAt = step.startedAt ?? hit.at
+                    step.finishedAt = hit.at
+                }
+                run.append(.cacheHit(hit))
+            }
+            state.nextAttemptID += 1
+            state.cache[hit.key]?.hits += 1
+            state.cache[hit.key]?.lastHitAt = hit.at
+        }
+    }
+
+    public func cacheStats(at: Date) async throws -> CacheStats {
+        state.withLock { state in
+            let byNamespace = Dictionary(grouping: state.cache.values, by: \.entry.namespace)
+            let namespaces = byNamespace.keys.sorted().map { name in
+                let entries = byNamespace[name] ?? []
+                return CacheStats.Namespace(name: name, entries: entries.count,
+                                            bytes: entries.map { $0.entry.response.encoded().utf8.count }.reduce(0, +),
+                                            hits: entries.map(\.hits).reduce(0, +))
+            }
+            let saved = state.runs.values.flatMap(\.attempts).filter(\.cacheHit).compactMap(\.saved)
+            return CacheStats(entries: state.cache.count, bytes: namespaces.map(\.bytes).reduce(0, +),
+                              expired: state.cache.values.filter { !$0.entry.isLive(at: at) }.count,
+                              hits: saved.count, savings: saved.sum(), namespaces: namespaces)
+        }
+    }
+
+    public func clearCache(olderThan: Date?, namespace: String?, at: Date) async throws -> Int {
+        state.withLock { state in
+            let cleared = state.cache.values.filter { $0.entry.isCleared(olderThan: olderThan, namespace: namespace, at: at) }
+            for cached in cleared { state.cache[cached.entry.key] = nil }
+            return cleared.count
+        }
+    }
+
+    // MARK: - Run ownership
+
+    public func claimRun(id: String, owner: RunOwner, at: Date, takeOver: (RunOwner, Date) -> Bool) async throws -> RunClaim {
+        try state.withLock { state in
+            try state.withRun(id) { run in
+                let claim = RunClaim.deciding(holder: run.owner, heartbeatAt: run.heartbeatAt, claimant: owner, takeOver: takeOver)
+                if claim == .claimed {
+                    run.owner = owner
+                    run.heartbeatAt = at
+                }
+                return claim
+            }
+        }
+    }
+
+    public func heartbeatRun(id: String, token: String, at: Date) async throws {
+        state.withLock { state in
+            guard state.runs[id]?.owner?.token == token else { return }
+            state.runs[id]?.heartbeatAt = at
+        }
+    }
+
+    public func releaseRun(id: String, token: String) async throws {
+        state.withLock { state in
+            guard state.runs[id]?.owner?.token == token else { return }
+            state.runs[id]?.owner = nil
+            state.runs[id]?.heartbeatAt = nil
+        }
+    }
+
+    public func driver(runID: String) async throws -> RunDriver? {
+        state.withLock { state in
+            guard let run = state.runs[runID], let owner = run.owner else { return nil }
+            return RunDriver(owner: owner, heartbeatAt: run.heartbeatAt ?? Date(timeIntervalSince1970: 0))
+        }
+    }
+
+    // MARK: - Circuits
+
+    public func admitCircuit(host: String, settings: CircuitBreakerSettings, at: Date) async throws -> CircuitAdmission {
+        state.withLock { state in
+            guard let current = state.circuits[host] else { return .allowed }
+            let (next, admission) = current.admitting(at: at, settings: settings)
+            state.circuits[host] = next
+            return admission
+        }
+    }
+
+    @discardableResult
+    public func recordCircuitResult(host: String, failure: Bool, error: String?, settings: CircuitBreakerSettings,
+                                    at: Date) async throws -> CircuitRecord {
+        state.withLock { state in
+            let current = state.circuits[host] ?? CircuitRecord(host: host, updatedAt: at)
+            let next = current.recording(failure: failure, error: error, at: at, settings: settings)
+            // A closed circuit with nothing to remember is not kept.
+            state.circuits[host] = next.state == .closed && next.failures.isEmpty ? nil : next
+            return next
+        }
+    }
+
+    public func circuits() async throws -> [CircuitRecord] {
+        state.withLock { state in state.circuits.keys.sorted().compactMap { state.circuits[$0] } }
+    }
+
+    public func resetCircuits(host: String?) async throws -> Int {
+        state.withLock { state in
+            guard let host else {
+                let count = state.circuits.count
+                state.circuits = [:]
+                return count
+            }
+            return state.circuits.removeValue(forKey: host) == nil ? 0 : 1
+        }
+    }
+
+    // MARK: - Reads
+
+    public func activity(since: Date, until: Date?, workflow: String?) async throws -> RunsActivity {
+        state.withLock { state in
+            let runs = state.runs.values
+                .filter { run in
+                    run.record.createdAt >= since && (until.map { run.record.createdAt < $0 } ?? true)
+                        && (workflow.map { run.record.workflowName == $0 } ?? true)
+                }
+                .sorted { ($0.record.createdAt, $0.order) < ($1.record.createdAt, $1.order) }
+            // As the SQLite read model: the columns a report across runs reads (no fees or flags).
+            let attempts = runs.flatMap(\.attempts).sorted { $0.id < $1.id }.map { attempt in
+                var shown = attempt
+                shown.fees = nil
+                shown.flags = []
+                return shown
+            }
+            var agentSteps: [String: Set<String>] = [:]
+            for run in runs {
+                let agents = run.steps.values.filter { $0.type == .agent }.map(\.stepID)
+                if !agents.isEmpty { agentSteps[run.record.id] = Set(agents) }
+            }
+            return RunsActivity(runs: runs.map(\.record), attempts: attempts, agentSteps: agentSteps)
+        }
+    }
+
+    public func ids(matchingPrefix prefix: String, of kind: JournalIDKind, limit: Int) async throws -> [String] {
+        state.withLock { state in
+            switch kind {
+            case .run:
+                if state.runs[prefix] != nil { return [prefix] }
+                return Array(state.runs.values.filter { $0.record.id.hasPrefix(prefix) }.sorted(by: Self.newestFirst)
+                    .prefix(max(limit, 0)).map(\.record.id))
+            case .approval:
+                if state.approvals[prefix] != nil { return [prefix] }
+                return Array(state.approvals.values.filter { $0.record.id.hasPrefix(prefix) }.sorted(by: Self.oldestFirst).reversed()
+                    .prefix(max(limit, 0)).map(\.record.id))
+            }
+        }
+    }
+
+    public func approvalID(runID: String, stepID: String) async throws -> String? {
+        state.withLock { state in
+            state.approvals.values.first { $0.record.runID == runID && $0.record.stepID == stepID }?.record.id
+        }
+    }
+
+    // MARK: - Orders
+
+    private static func newestFirst(_ a: Run, _ b: Run) -> Bool {
+        (a.record.createdAt, a.order) > (b.record.createdAt, b.order)
+    }
+
+    private static func oldestFirst(_ a: Approval, _ b: Approval) -> Bool {
+        (a.record.requestedAt, a.order) < (b.record.requestedAt, b.order)
+    }
+}
