@@ -108,6 +108,24 @@ public enum Step {
         return try step(id, .transform(TransformStepDefinition(output: value)), dependsOn: dependsOn, condition: condition, forEach: forEach)
     }
 
+    /// An HTTP request, as `http:` in YAML. The url, query and headers may use `{{secrets.NAME}}`
+    /// (never journaled in clear); `extract` maps output fields to JSON pointers or dotted paths
+    /// into the response. `egress` says where the step may connect: nil allows public hosts only,
+    /// as a file without `egress:` does; the user's egress file applies on top either way.
+    public static func http(_ id: String, method: String = "GET", url: String, query: [String: String] = [:],
+                            headers: [String: String] = [:], expectStatus: [Int] = [], extract: [String: String] = [:],
+                            egress: EgressPolicy? = nil, dependsOn: [String] = [], if condition: String? = nil,
+                            retry: RetryPolicy? = nil, approval: ApprovalSettings? = nil) throws -> StepDefinition {
+        func fields(_ pairs: [String: String], _ what: String) throws -> [HTTPField] {
+            try pairs.keys.sorted().map { HTTPField(name: $0, value: try template(pairs[$0]!, "step '\(id)' \(what) '\($0)'")) }
+        }
+        let definition = HTTPStepDefinition(method: method, url: try template(url, "step '\(id)' url"), query: try fields(query, "query"),
+                                            headers: try fields(headers, "header"), expectStatus: expectStatus,
+                                            extract: extract.keys.sorted().map { HTTPExtraction(name: $0, path: extract[$0]!) },
+                                            egress: egress)
+        return try step(id, .http(definition), dependsOn: dependsOn, condition: condition, retry: retry, approval: approval)
+    }
+
     /// Waits for a person's decision (`wflo approve` / `wflo reject`).
     public static func approval(_ id: String, message: String, settings: ApprovalSettings = ApprovalSettings(),
                                 dependsOn: [String] = [], if condition: String? = nil) throws -> StepDefinition {
