@@ -57,4 +57,11 @@ public struct ApprovalService: Sendable {
         case .alreadyDecided(let record): return .alreadyDecided(record)
         }
     }
+
+    /// Leaves a run whose process stops while approval requests are pending as `waiting_approval`
+    /// (Ctrl-C at the prompt), with `message` saying what to do; `wflo resume` continues it once
+    /// they are decided.
+    public func leaveWaiting(runID: String, message: String) async throws {
+        try await store.updateRun(id: runID, status: .waitingApproval, outputs: nil, error: message, at: now())
+    }
 }

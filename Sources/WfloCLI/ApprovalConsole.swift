@@ -130,8 +130,8 @@ final class ApprovalConsole: RunObserver, Sendable {
             let steps = pending.map { "'\($0.stepID)'" }.joined(separator: ", ")
             let message = "waiting for approval: \(steps); decide with `wflo approve` or `wflo reject`, then `wflo resume \(runID)`"
             let done = DispatchSemaphore(value: 0)
-            Task.detached { [store = approvals.store] in
-                try? await store.updateRun(id: runID, status: .waitingApproval, outputs: nil, error: message, at: Date())
+            Task.detached { [approvals] in
+                try? await approvals.leaveWaiting(runID: runID, message: message)
                 done.signal()
             }
             done.wait()
