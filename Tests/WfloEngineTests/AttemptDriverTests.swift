@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import WfloCore
 import WfloDSL
-import WfloEngine
+@testable import WfloEngine
+import WfloProviders
 import WfloStore
 
 /// Every paid or side-effecting call goes through one attempt driver: these are the rules the
@@ -78,5 +79,12 @@ struct AttemptDriverTests {
             let journal = try await h.store.journal(runID: runID)
             #expect(journal.attempts.count == 1, "\(journal.attempts.map { "\($0.stepID)#\($0.number)" })")
         }
+    }
+
+    /// `non_retryable_errors` names a failed call's kind as the provider's error kind spells it:
+    /// the engine's mapping is exhaustive and keeps every name.
+    @Test(arguments: ProviderError.Kind.allCases)
+    func everyProviderErrorKindKeepsItsNameForTheRetryPolicy(kind: ProviderError.Kind) {
+        #expect(RetryErrorKind(kind).rawValue == kind.rawValue)
     }
 }
