@@ -3,6 +3,8 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
+    // Existentials are spelled `any P`, as Hummingbird does: the cost of a protocol type is visible.
+    .enableUpcomingFeature("ExistentialAny"),
 ]
 
 var targets: [Target] = [
@@ -15,14 +17,20 @@ var targets: [Target] = [
             "WfloCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
-    // LLM clients (OpenAI-compatible, Anthropic), HTTP transport, record/replay, the response cache's keys.
+    // LLM clients (OpenAI-compatible, Anthropic) as pure wire formats over a transport protocol,
+    // record/replay, the response cache's keys. No NIO: the engine links only this.
     .target(name: "WfloProviders", dependencies: [
             "WfloCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+    // The network transports (AsyncHTTPClient on NIO) behind WfloProviders' protocols; only the
+    // composition root (WfloApp) and tests that talk to loopback servers link it.
+    .target(name: "WfloHTTP", dependencies: [
+            "WfloCore", "WfloProviders",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
     // The sandbox: the runner (process, namespaces, docker backends) and its launcher, a small C
     // program that applies rlimits, an unprivileged uid, Landlock and the seccomp policy, then execs.
@@ -39,19 +47,22 @@ var targets: [Target] = [
     // The executor: scheduling, replay, budget governor, retries.
     .target(name: "WfloEngine", dependencies: [
             "WfloCore", "WfloPricing", "WfloProviders", "WfloSandbox",
-            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     // Cost breakdowns and run summaries.
     .target(name: "WfloReports", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
-    // The commands; the executable below is only @main.
+    // The application layer every front end shares: the one composition root (journal, prices,
+    // transports, secrets, egress, cassettes) and the run, approval and report services.
+    .target(name: "WfloApp", dependencies: [
+            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
+        ], swiftSettings: swiftSettings),
+    // The commands (parse, call a service, print); the executable below is only @main.
     .target(name: "WfloCLI", dependencies: [
-            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox",
+            "WfloApp", "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     .executableTarget(name: "wflo", dependencies: ["WfloCLI"], swiftSettings: swiftSettings),
     // Workflows built and run from Swift: typed steps, a result builder, the runtime.
-    .target(name: "WfloKit", dependencies: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine"], swiftSettings: swiftSettings),
+    .target(name: "WfloKit", dependencies: ["WfloApp", "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine"], swiftSettings: swiftSettings),
     // Examples/swift-api: the brief built in Swift, run offline from its cassette.
     .executableTarget(name: "wflo-swift-example", dependencies: ["WfloKit"], path: "Examples/swift-api", swiftSettings: swiftSettings),
     // Local servers speaking the providers' wire formats, shared by test targets.
@@ -64,10 +75,11 @@ var targets: [Target] = [
     .testTarget(name: "WfloCoreTests", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloPricingTests", dependencies: ["WfloPricing"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore", "WfloTesting", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloHTTP", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloStore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloKitTests", dependencies: ["WfloKit", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloSandboxTests", dependencies: ["WfloSandbox", "WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),
@@ -87,7 +99,8 @@ let package = Package(
         .executable(name: "wflo-sandbox-launcher", targets: ["wflo-sandbox-launcher"]),
         // The sandbox alone (core and the runner), for programs that need no engine.
         .library(name: "WfloSandbox", targets: ["WfloSandbox"]),
-        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox", "WfloKit"]),
+        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
+                                          "WfloSandbox", "WfloApp", "WfloKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

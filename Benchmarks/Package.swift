@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .executableTarget(
@@ -57,6 +58,12 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Run: (in wflo) swift build -c release --product wflo; cd Benchmarks && swift run -c release StartupBenchmark
+        // Run: cd Benchmarks && swift run -c release ValidateBenchmark
+        .executableTarget(
+            name: "ValidateBenchmark",
+            dependencies: [.product(name: "Wflo", package: wfloFolder), .product(name: "Yams", package: "Yams")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "StartupBenchmark",
             swiftSettings: [.swiftLanguageMode(.v6)]

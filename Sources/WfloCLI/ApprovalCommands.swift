@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WfloApp
 import WfloCore
 import WfloReports
 import WfloStore
@@ -33,10 +34,7 @@ struct ListApprovals: AsyncParsableCommand {
             // No journal yet: nothing waits, and nothing is created by looking.
             var requests: [ApprovalRecord] = []
             if store.exists || run != nil {
-                let journal = try store.open()
-                var runID: String?
-                if let run { runID = try await ApprovalText.resolveRun(run, in: journal) }
-                requests = try await journal.approvals(runID: runID, status: all ? nil : .pending)
+                requests = try await ApprovalService(store: try store.open()).list(run: run, includeDecided: all)
             }
             let now = Date()
             if json {
@@ -72,8 +70,7 @@ struct ShowApproval: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let journal = try store.open()
-            let request = try await ApprovalText.find(id, in: journal)
+            let request = try await ApprovalService(store: try store.open()).find(id)
             if json {
                 Console.out(ApprovalText.json(request, now: Date()).encoded(sorted: true, pretty: true) + "\n")
                 return
@@ -144,19 +141,14 @@ struct RejectCommand: AsyncParsableCommand {
 enum ApprovalText {
     static func decide(_ reference: String, verdict: ApprovalDecision.Verdict, comment: String?, as name: String?,
                        store options: StoreOptions) async throws {
-        let journal = try options.open()
-        let request = try await find(reference, in: journal)
         let who = Approver.name(name)
-        guard request.allows(who) else {
-            throw CLIError("\(who) is not among the approvers of request \(request.id) (\(request.settings.approvers.joined(separator: ", "))); an approver must decide, or pass --as NAME", exitCode: 2)
-        }
-        let outcome = try await journal.decideApproval(ApprovalDecision(requestID: request.id, verdict: verdict, by: who,
-                                                                        comment: comment, at: Date()))
-        switch outcome {
+        switch try await ApprovalService(store: try options.open()).decide(reference, verdict: verdict, comment: comment, by: who) {
         case .recorded(let record):
             Console.out("\(record.status == .approved ? "Approved" : "Rejected") \(record.runID.prefix(8))/\(record.stepID) (request \(record.id)) as \(who).\n")
         case .alreadyDecided(let record):
             throw CLIError("not recorded: \(decidedFirst(record))", exitCode: 1)
+        case .notAnApprover(let request, let who):
+            throw CLIError("\(who) is not among the approvers of request \(request.id) (\(request.settings.approvers.joined(separator: ", "))); an approver must decide, or pass --as NAME", exitCode: 2)
         }
     }
 
@@ -165,24 +157,6 @@ enum ApprovalText {
         var text = "request \(record.id) (\(record.runID.prefix(8))/\(record.stepID)) was already \(record.status.rawValue) by \(record.decidedBy ?? "someone") at \(when)"
         if let comment = record.comment { text += " (\(comment))" }
         return text
-    }
-
-    static func resolveRun(_ prefix: String, in store: SQLiteJournalStore) async throws -> String {
-        do {
-            return try await store.resolveRunID(prefix: prefix)
-        } catch let error as StoreError {
-            throw CLIError(error.message, exitCode: 2)
-        }
-    }
-
-    static func find(_ reference: String, in store: SQLiteJournalStore) async throws -> ApprovalRecord {
-        do {
-            let id = try await store.resolveApprovalID(reference)
-            guard let request = try await store.approval(id: id) else { throw StoreError(.notFound, "approval request \(id) is gone") }
-            return request
-        } catch let error as StoreError {
-            throw CLIError(error.message, exitCode: 2)
-        }
     }
 
     static func summary(_ text: String, limit: Int) -> String {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import WfloApp
 import WfloCore
 import WfloEngine
 import WfloStore
@@ -50,7 +51,7 @@ final class ApprovalConsole: RunObserver, Sendable {
     }
 
     private let state = Mutex(State())
-    private let store: SQLiteJournalStore
+    private let approvals: ApprovalService
     /// ` --db PATH` when the journal is not the default one, so printed commands work as shown.
     private let dbHint: String
     private let interactive: Bool
@@ -59,8 +60,8 @@ final class ApprovalConsole: RunObserver, Sendable {
     /// `--db` and the run's mode, for `wflo resume RUN…` hints.
     private let resumeHint: String
 
-    init(store: SQLiteJournalStore, dbOption: String?, mode: RunMode, interactive: Bool, printer: (any RunObserver)?) {
-        self.store = store
+    init(approvals: ApprovalService, dbOption: String?, mode: RunMode, interactive: Bool, printer: (any RunObserver)?) {
+        self.approvals = approvals
         self.dbHint = dbOption.map { " --db " + ShellQuote.word($0) } ?? ""
         self.resumeHint = dbHint + mode.arguments
         self.interactive = interactive
@@ -129,8 +130,8 @@ final class ApprovalConsole: RunObserver, Sendable {
             let steps = pending.map { "'\($0.stepID)'" }.joined(separator: ", ")
             let message = "waiting for approval: \(steps); decide with `wflo approve` or `wflo reject`, then `wflo resume \(runID)`"
             let done = DispatchSemaphore(value: 0)
-            Task.detached { [store] in
-                try? await store.updateRun(id: runID, status: .waitingApproval, outputs: nil, error: message, at: Date())
+            Task.detached { [approvals] in
+                try? await approvals.leaveWaiting(runID: runID, message: message)
                 done.signal()
             }
             done.wait()
@@ -174,18 +175,12 @@ final class ApprovalConsole: RunObserver, Sendable {
                 Console.err("  answer y or n, optionally followed by a comment (y ship it · n too long)\n")
                 continue
             }
-            guard request.allows(who) else {
-                Console.err("  you (\(who)) are not among the approvers (\(request.settings.approvers.joined(separator: ", "))); an approver must decide with wflo approve\n")
-                state.withLock { $0.pending.removeAll { $0.id == request.id } }
-                continue
-            }
-            let decision = ApprovalDecision(requestID: request.id, verdict: answer.approve ? .approve : .reject, by: who,
-                                            comment: answer.comment ?? (answer.approve ? nil : "rejected at the terminal prompt"),
-                                            at: Date())
+            let verdict: ApprovalDecision.Verdict = answer.approve ? .approve : .reject
+            let comment = answer.comment ?? (answer.approve ? nil : "rejected at the terminal prompt")
             let done = DispatchSemaphore(value: 0)
-            let outcome = Mutex<Result<ApprovalDecisionOutcome, any Error>?>(nil)
-            Task.detached { [store] in
-                let result = await Result(catching: { try await store.decideApproval(decision) })
+            let outcome = Mutex<Result<ApprovalService.Outcome, any Error>?>(nil)
+            Task.detached { [approvals] in
+                let result = await Result(catching: { try await approvals.decide(request, verdict: verdict, comment: comment, by: who) })
                 outcome.withLock { $0 = result }
                 done.signal()
             }
@@ -195,6 +190,8 @@ final class ApprovalConsole: RunObserver, Sendable {
                 Console.err("  \(record.status.rawValue) by \(who)\n")
             case .success(.alreadyDecided(let record))?:
                 Console.err("  not recorded: \(ApprovalText.decidedFirst(record))\n")
+            case .success(.notAnApprover(let request, _))?:
+                Console.err("  you (\(who)) are not among the approvers (\(request.settings.approvers.joined(separator: ", "))); an approver must decide with wflo approve\n")
             case .failure(let error)?:
                 Console.err("  not recorded: \(error)\n")
             case nil:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import WfloApp
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,6 +63,9 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let error as ExitCode {
         throw error
+    } catch let error as AppError {
+        Console.err(error.message.contains(": error: ") ? error.message + "\n" : "error: \(error.message)\n")
+        throw ExitCode(error.exitCode)
     } catch let error as CLIError {
         // Validation output is already "file:line:col: error: …" lines.
         Console.err(error.message.contains(": error: ") ? error.message + "\n" : "error: \(error.message)\n")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WfloApp
 import WfloCore
 import WfloEngine
 
@@ -41,18 +42,14 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
-            let runtime = try Runtime(store: store, cassette: nil, pricing: nil)
+            let environment = try WfloEnvironment(store: store, cassette: nil, pricing: nil)
             do {
-                let runID = try await ApprovalText.resolveRun(run, in: runtime.store)
-                let result = try await runtime.executor(observer: SilentObserver())
-                    .cancel(runID: runID, by: Approver.name(by), reason: reason, wait: wait)
-                try await runtime.close()
+                let result = try await environment.commandRuns(observer: SilentObserver())
+                    .cancel(run, by: Approver.name(by), reason: reason, wait: wait)
+                try await environment.close()
                 return result
-            } catch let error as EngineError {
-                try? await runtime.close()
-                throw CLIError(error.description, exitCode: error.message.contains("has not stopped") ? 1 : 2)
             } catch {
-                try? await runtime.close()
+                try? await environment.close()
                 throw error
             }
         }

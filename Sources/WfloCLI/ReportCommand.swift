@@ -1,10 +1,7 @@
 import ArgumentParser
 import Foundation
-import WfloCore
-import WfloDSL
-import WfloEngine
+import WfloApp
 import WfloReports
-import WfloStore
 
 extension ReportFormat: ExpressibleByArgument {
     /// The format's name, or `md` for markdown.
@@ -51,15 +48,13 @@ struct ReportCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let request = try ReportRequest(run: run, since: since, workflow: workflow, by: by, top: top, now: Date())
-            let store = try store.open()
+            let reports = ReportService(store: try store.open())
             let text: String
             switch request {
             case .run(let run):
-                text = try await ReportLoader.load(run: run, store: store).render(format)
+                text = try await reports.runReport(run).render(format)
             case .across(let since, let until, let workflow, let grouping, let top):
-                let activity = try await store.activity(since: since, until: nil, workflow: workflow)
-                text = SpendReport(runs: activity.runs, attempts: activity.attempts, agentSteps: activity.agentSteps, since: since, until: until,
-                                   workflow: workflow, grouping: grouping, topLimit: top).render(format)
+                text = try await reports.spendReport(since: since, until: until, workflow: workflow, grouping: grouping, top: top).render(format)
             }
             if let output {
                 do {
@@ -104,38 +99,5 @@ enum ReportRequest {
                 throw CLIError(error.message, exitCode: 2)
             }
         }
-    }
-}
-
-/// Builds a run's report from the journal, listing the workflow's steps in file order.
-enum ReportLoader {
-    static func load(run: String, store: SQLiteJournalStore) async throws -> RunReport {
-        let runID: String
-        do {
-            runID = try await store.resolveRunID(prefix: run)
-        } catch let error as StoreError {
-            throw CLIError(error.message, exitCode: 2)
-        }
-        let journal = try await store.journal(runID: runID)
-        // The step order is journaled when the run starts; only a run journaled before that is
-        // read again from its source (and one whose source no longer parses reports what the journal holds).
-        let planned = Executor.journaledStepOrder(journal)
-            ?? (try? WorkflowParser().parse(yaml: journal.run.workflowSource, file: journal.run.workflowPath))?
-            .steps.map { (id: $0.id, type: $0.type.rawValue) } ?? []
-        var report = RunReport(journal: journal, plannedSteps: planned)
-        report.shownStatus = try await shownStatus(of: journal.run, pendingApprovals: journal.approvals.contains { $0.status == .pending },
-                                                   store: store)
-        return report
-    }
-
-    /// A run's status as people are shown it: `interrupted` when it is `running` but no live
-    /// process drives it, `waiting_approval` when its live driver waits for a decision.
-    static func shownStatus(of run: RunRecord, pendingApprovals: Bool? = nil, store: SQLiteJournalStore) async throws -> String {
-        guard run.status == .running else { return run.status.rawValue }
-        let driver = try await store.driver(runID: run.id)
-        let alive = driver.map { !$0.isGone(now: Date()) } ?? false
-        var pending = pendingApprovals ?? false
-        if pendingApprovals == nil { pending = try await !store.approvals(runID: run.id, status: .pending).isEmpty }
-        return run.status.shown(driverAlive: alive, awaitingDecision: pending)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WfloApp
 import WfloCore
 import WfloDSL
 import WfloEngine
@@ -34,10 +35,10 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await execution.execute(createJournal: true) { runtime, executor in
-            let (definition, source) = try WorkflowLoader.load(path: file, pricing: runtime.pricing)
-            return try await executor.start(definition: definition, source: source, path: file, inputs: try bindInputs(definition),
-                                            budget: try resolveBudget(definition), mode: execution.mode)
+        try await execution.execute(createJournal: true) { runs in
+            let workflow = try runs.load(file: file)
+            return try await runs.start(workflow, inputs: try bindInputs(workflow.definition), budget: try resolveBudget(workflow.definition),
+                                        mode: execution.mode)
         }
     }
 
@@ -98,28 +99,29 @@ struct ExecutionOptions: ParsableArguments {
         return options
     }
 
-    /// Opens the runtime, hands `body` an executor wired to it (progress, approvals, cache),
-    /// closes the runtime however `body` ends, prints the summary and exits with the run's code.
+    /// Opens the environment, hands `body` a run service wired to it (progress, approvals, cache),
+    /// closes the environment however `body` ends, prints the summary and exits with the run's code.
     /// - Parameters:
     ///   - createJournal: `wflo run` creates a missing journal; `resume` does not.
     ///   - resuming: a recording continues the cassette the run began.
     func execute(createJournal: Bool = false, resuming: Bool = false,
-                 _ body: (Runtime, Executor) async throws -> RunResult) async throws {
+                 _ body: (RunService) async throws -> RunResult) async throws {
         let result = try await reportingErrors { () -> RunResult in
-            let runtime = try Runtime(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal, appendRecording: resuming)
+            let environment = try WfloEnvironment(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal,
+                                                  appendRecording: resuming)
             do {
-                let observer = runtime.console(json: json, approvals: approvals, dbOption: store.db, mode: mode)
-                let result = try await body(runtime, runtime.executor(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache))
-                try await runtime.close()
+                let observer = environment.console(json: json, approvals: approvals, dbOption: store.db, mode: mode)
+                let result = try await body(environment.commandRuns(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache))
+                try await environment.close()
                 return result
             } catch let error as EngineError {
-                try? await runtime.close()
+                try? await environment.close()
                 throw CLIError(error.description, exitCode: 2)
             } catch let error as StoreError {
-                try? await runtime.close()
+                try? await environment.close()
                 throw CLIError(error.message, exitCode: 2)
             } catch {
-                try? await runtime.close()
+                try? await environment.close()
                 throw error
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WfloApp
 import WfloCore
 import WfloReports
 
@@ -17,14 +18,11 @@ struct RunsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             // No journal yet: no runs, and nothing created by looking.
-            let journal = store.exists ? try store.open() : nil
-            let runs = try await journal?.listRuns(limit: limit) ?? []
+            let runs = store.exists ? try await ReportService(store: try store.open()).runs(limit: limit) : []
             var rows: [JSONValue] = []
             var table: [[String]] = []
-            for run in runs {
-                guard let journal else { break }
-                let ledger = try await journal.ledger(runID: run.id)
-                let status = try await ReportLoader.shownStatus(of: run, store: journal)
+            for listing in runs {
+                let (run, ledger, status) = (listing.run, listing.ledger, listing.shownStatus)
                 rows.append(["run_id": .string(run.id), "workflow": .string(run.workflowName), "status": .string(status),
                              "budget_usd": run.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(ledger.committed.exact()),
                              "created_at": .string(run.createdAt.formatted(.iso8601))])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WfloApp
 import WfloCore
 import WfloReports
 
@@ -17,8 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let store = try store.open()
-            let report = try await ReportLoader.load(run: run, store: store)
+            let report = try await ReportService(store: try store.open()).runReport(run)
             if json {
                 let object: JSONValue = [
                     "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.shownStatus),

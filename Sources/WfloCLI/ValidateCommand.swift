@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WfloApp
 import WfloCore
 import WfloDSL
 import WfloEngine

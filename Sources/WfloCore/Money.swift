@@ -130,7 +130,7 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
         return text == "-0" ? "0" : text
     }
 
-    public init(from decoder: Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let value = Money(string: text) else {
@@ -139,7 +139,7 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
         self = value
     }
 
-    public func encode(to encoder: Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
     }

@@ -49,7 +49,7 @@ public struct TokenUsage: Sendable, Hashable, Codable {
     }
 
     /// Reads usage written before the audio, image and search counts existed (they read as 0).
-    public init(from decoder: Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func n(_ key: CodingKeys) throws -> Int { try c.decodeIfPresent(Int.self, forKey: key) ?? 0 }
         self.init(inputTokens: try n(.inputTokens), cachedInputTokens: try n(.cachedInputTokens),

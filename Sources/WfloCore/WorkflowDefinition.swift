@@ -117,21 +117,18 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     public var maximumInterval: Double
     /// Attempts in all, the first included. 1 means no retry.
     public var maximumAttempts: Int
-    /// Error kinds (names from ``errorKinds``) never retried, in addition to the built-in rules.
-    public var nonRetryableErrors: [String]
+    /// Error kinds never retried, in addition to the built-in rules.
+    public var nonRetryableErrors: [RetryErrorKind]
 
     /// The kinds of a failed call that `retry.non_retryable_errors` may name, as the docs and
-    /// the journal spell them (the raw values of the providers' error kinds).
-    public static let errorKinds: [String] = [
-        "rate_limited", "quota_exceeded", "overloaded", "server", "bad_request", "authentication", "permission", "not_found",
-        "request_too_large", "timeout", "connection", "malformed_response", "not_in_cassette", "missing_api_key", "cassette",
-    ]
+    /// the journal spell them.
+    public static let errorKinds: [String] = RetryErrorKind.allCases.map(\.rawValue)
 
-    /// Whether the workflow asked that a failure of `kind` (one of ``errorKinds``) is never retried.
-    public func forbidsRetry(of kind: String) -> Bool { nonRetryableErrors.contains(kind) }
+    /// Whether the workflow asked that a failure of `kind` is never retried.
+    public func forbidsRetry(of kind: RetryErrorKind) -> Bool { nonRetryableErrors.contains(kind) }
 
     public init(initialInterval: Double = 1, backoffCoefficient: Double = 2, maximumInterval: Double = 30,
-                maximumAttempts: Int = 3, nonRetryableErrors: [String] = []) {
+                maximumAttempts: Int = 3, nonRetryableErrors: [RetryErrorKind] = []) {
         self.initialInterval = initialInterval
         self.backoffCoefficient = backoffCoefficient
         self.maximumInterval = maximumInterval
@@ -167,6 +164,26 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
         let jittered = base * (0.8 + 0.4 * min(max(jitter, 0), 1))
         return .wait(jittered.isFinite ? min(max(0, jittered), cap) : cap)
     }
+}
+
+/// The kind of a failed call, as `retry.non_retryable_errors` names it: the same kinds, spelled
+/// the same, as the providers' error kinds (`ProviderError.Kind`, which the engine maps one to one).
+public enum RetryErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case rateLimited = "rate_limited"
+    case quotaExceeded = "quota_exceeded"
+    case overloaded
+    case server
+    case badRequest = "bad_request"
+    case authentication
+    case permission
+    case notFound = "not_found"
+    case requestTooLarge = "request_too_large"
+    case timeout
+    case connection
+    case malformedResponse = "malformed_response"
+    case notInCassette = "not_in_cassette"
+    case missingAPIKey = "missing_api_key"
+    case cassette
 }
 
 /// The outcome of ``RetryPolicy/wait(after:asked:jitter:remaining:)``.

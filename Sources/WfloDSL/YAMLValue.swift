@@ -161,29 +161,34 @@ public enum YAMLValue {
     }
 
     /// The scalar's tag as Yams' default resolver reads it (YAML 1.1: null, bool, int, float,
-    /// timestamp, merge, value, else str). Only a plain scalar that is empty or starts with one of
-    /// the characters those rules begin with can be anything but a string; the rest skip the
-    /// regular expressions.
+    /// timestamp, merge, value, else str). A plain scalar starting with a letter can only be one
+    /// of the rules' words (bool, null); one of ASCII digits only is an int unless it has a
+    /// leading zero; the rest that cannot start a non-string skip the regular expressions, and
+    /// only what remains (signs, dots, leading zeros, dates, `~`, `<<`, `=`) goes through them.
     static func tagName(_ scalar: Node.Scalar) -> Tag.Name {
-        if scalar.style == .plain, scalar.tag.description == Tag.Name.implicit.rawValue,
-           let first = scalar.string.utf8.first, !mayResolveToNonString(first) { return .str }
-        return Resolver.default.resolveTag(of: Node.scalar(scalar))
-    }
-
-    /// Whether a plain scalar starting with `byte` can match a rule of Yams' default resolver:
-    /// `y n t f o` (any case) for bools and nulls, digits, `+ - .` for numbers, `~` null,
-    /// `<` merge, `=` value.
-    static func mayResolveToNonString(_ byte: UInt8) -> Bool {
-        switch byte {
+        guard scalar.style == .plain, scalar.tag.description == Tag.Name.implicit.rawValue else {
+            return Resolver.default.resolveTag(of: Node.scalar(scalar))
+        }
+        let text = scalar.string
+        guard let first = text.utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            if boolWords.contains(text) { return .bool }
+            return nullWords.contains(text) ? .null : .str
+        case UInt8(ascii: "1")...UInt8(ascii: "9") where text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }):
+            return .int
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-             UInt8(ascii: "~"), UInt8(ascii: "<"), UInt8(ascii: "="),
-             UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
-             UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "o"), UInt8(ascii: "O"):
-            return true
+             UInt8(ascii: "~"), UInt8(ascii: "<"), UInt8(ascii: "="):
+            return Resolver.default.resolveTag(of: Node.scalar(scalar))
         default:
-            return false
+            return .str
         }
     }
+
+    /// The words of Yams' default `bool` and `null` rules (the only ones a letter can start).
+    static let boolWords: Set<String> = ["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+                                         "on", "On", "ON", "off", "Off", "OFF"]
+    static let nullWords: Set<String> = ["null", "Null", "NULL"]
 
     static func isNullNode(_ node: Node) -> Bool {
         if case .scalar(let scalar) = node { return isNull(scalar) }

@@ -120,78 +120,64 @@ extension StepRunner {
 
     /// One model turn: the current model, else the fallbacks in order, whichever's worst case
     /// fits the agent's budget, the run's and any enclosing limit; then the call, with the step's retry policy.
+    /// The agent's own budget is one of `limits`: the store refuses a turn that does not fit it in
+    /// the same transaction as the run's budget, and the driver offers the next model.
     func takeTurn(_ step: StepDefinition, _ agent: AgentStepDefinition, turn: Int, system: String?,
                   loop: inout AgentLoopState) async throws -> TurnOutcome {
         let turnID = AgentJournalID.turn(agent: step.id, turn: turn)
         let policy = step.retry ?? .default
         let timeout = step.timeout ?? configuration.defaultLLMTimeout
-        var attempt = loop.nextAttempt[turnID] ?? 1
-        var index = loop.modelIndex
-        var refusals: [String] = []
-        while index < agent.models.count {
-            let model = agent.models[index]
-            let request: LLMRequest
-            let worstCase: Money
-            do {
-                (request, worstCase) = try prepareTurn(agent, model: model, system: system, messages: loop.messages)
-            } catch let error as EngineError {
-                return .failed(error.message)
-            } catch let error as PricingError {
-                return .failed(error.description)
-            }
-            // The agent's own budget is one of `limits`: the store refuses a turn that does not fit it
-            // in the same transaction as the run's budget, and the next model is tried.
-            let decision = try await governor.reserve(stepID: turnID, stepType: .llm, attempt: attempt, model: model, worstCase: worstCase,
-                                                      limits: limits)
-            guard case .reserved(let attemptID) = decision else {
-                if case .refused(let message) = decision { refusals.append("\(model): \(message)") }
-                index += 1
-                continue
-            }
-            if index != loop.modelIndex {
-                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: .agentModelFallback,
-                                                        data: ["turn": .int(turn), "from": .string(agent.models[loop.modelIndex]),
-                                                               "to": .string(model), "reason": .string(refusals.joined(separator: "; "))],
-                                                        at: configuration.now()))
-                observer.observe(.agentFallback(stepID: step.id, turn: turn, from: agent.models[loop.modelIndex], to: model,
-                                                reason: refusals.joined(separator: "; ")))
-                loop.modelIndex = index
-            }
-            let attemptStart = configuration.now()
-            configuration.observer.observe(.stepStarted(stepID: turnID, type: .llm, model: model, attempt: attempt, reserved: worstCase))
-            do {
-                let response = try await configuration.llm.complete(request, timeout: .milliseconds(Int64(timeout * 1000)))
-                let settlement = Settlement.of(response.usage, model: model, reserved: worstCase, pricing: pricing, searchContextSize: nil)
-                let cost = settlement.cost
-                let answer = AgentTurn(number: turn, model: model, text: response.text, toolCalls: response.toolCalls,
-                                       finishReason: response.finishReason, usage: response.usage, cost: cost,
-                                       responseModel: response.model)
-                let now = configuration.now()
-                let ledger = try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: turnID,
-                                                                                       succeeded: true, cost: cost, usage: response.usage, error: nil,
-                                                                                       stepStatus: .completed, stepOutput: answer.json, at: now,
-                                                                                       fees: settlement.fees, flags: settlement.flags))
-                try await governor.checkAlerts(ledger)
-                configuration.observer.observe(.stepCompleted(stepID: turnID, cost: cost, usage: response.usage,
-                                                seconds: now.timeIntervalSince(attemptStart)))
-                return .answered(answer)
-            } catch let error as ProviderError {
-                var final = isFinal(error, attempt: attempt, policy: policy)
-                var message = error.description
-                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
-                let finish = failedCall(attemptID: attemptID, stepID: turnID, error: error, message: message, final: final)
-                message = finish.error ?? message
-                try await configuration.store.finishAttempt(finish)
-                if final {
-                    let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
-                    configuration.observer.observe(.stepFailed(stepID: turnID, error: message + suffix))
-                    return .failed("turn \(turn): " + message + suffix)
+        let models = agent.models
+        let messages = loop.messages
+        let plan = AttemptPlan<AgentTurn>(
+            stepID: turnID, stepType: .llm, policy: policy, firstAttempt: loop.nextAttempt[turnID] ?? 1, paid: true,
+            offerCount: models.count, firstOffer: loop.modelIndex,
+            prepare: { [self] index in
+                let model = models[index]
+                let request: LLMRequest
+                let worstCase: Money
+                do {
+                    (request, worstCase) = try prepareTurn(agent, model: model, system: system, messages: messages)
+                } catch let error as EngineError {
+                    throw AttemptUnprepared(message: error.message)
+                } catch let error as PricingError {
+                    throw AttemptUnprepared(message: error.description)
                 }
-                try await scheduleRetry(StepDefinition(id: turnID, kind: step.kind), attempt: attempt, message: message, delay: delay)
-                attempt += 1
-            }
+                return AttemptOffer(model: model, worstCase: worstCase) { attempt in
+                    let response: LLMResponse
+                    do {
+                        response = try await configuration.llm.complete(request, timeout: .milliseconds(Int64(timeout * 1000)))
+                    } catch let error as ProviderError {
+                        return .failed(AttemptFailure(error, policy: policy, attempt: attempt))
+                    }
+                    let settlement = Settlement.of(response.usage, model: model, reserved: worstCase, pricing: pricing, searchContextSize: nil)
+                    let answer = AgentTurn(number: turn, model: model, text: response.text, toolCalls: response.toolCalls,
+                                           finishReason: response.finishReason, usage: response.usage, cost: settlement.cost,
+                                           responseModel: response.model)
+                    return .settled(answer, AttemptCharge(cost: settlement.cost, usage: response.usage, fees: settlement.fees,
+                                                          flags: settlement.flags, output: answer.json))
+                }
+            },
+            switched: { [self] from, to, refusals in
+                let reason = refusals.map { "\($0.model ?? ""): \($0.message)" }.joined(separator: "; ")
+                try await configuration.store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: .agentModelFallback,
+                                                                      data: ["turn": .int(turn), "from": .string(models[from]),
+                                                                             "to": .string(models[to]), "reason": .string(reason)],
+                                                                      at: configuration.now()))
+                observer.observe(.agentFallback(stepID: step.id, turn: turn, from: models[from], to: models[to], reason: reason))
+            })
+        let result = try await driver.drive(plan)
+        loop.modelIndex = result.offer
+        switch result.end {
+        case .done(let answer):
+            return .answered(answer)
+        case .failed(let message):
+            return .failed("turn \(turn): " + message)
+        case .unprepared(let message):
+            return .failed(message)
+        case .refused(let refusals):
+            return .refused("refused before turn \(turn): " + refusals.map { "\($0.model ?? ""): \($0.message)" }.joined(separator: "; "))
         }
-        return .refused("refused before turn \(turn): " + refusals.joined(separator: "; "))
     }
 
     /// The request of one turn on `model`, and its worst case priced from the exact bytes that

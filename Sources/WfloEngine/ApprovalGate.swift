@@ -28,9 +28,12 @@ struct ApprovalGate: Sendable {
     let configuration: ExecutorConfiguration
     let signal: RunSignal
 
-    /// Files `request` (or finds the one filed before a restart) and waits for its decision.
+    /// Files `request` (or finds the one filed before a restart) and waits for its decision:
+    /// each time the configuration's ``JournalNotifications`` say it may have come, the request
+    /// is read again; its deadline is judged on the configuration's clock.
     func decide(_ request: ApprovalRecord, stepType: StepType) async throws -> Result {
         let store = configuration.store
+        let notifications = configuration.journalNotifications
         var current = try await store.requestApproval(request, stepType: stepType)
         if current.status == .pending {
             configuration.observer.observe(.approvalWaiting(current))
@@ -43,10 +46,10 @@ struct ApprovalGate: Sendable {
                 }
                 continue
             }
-            guard case .wait(let interval) = configuration.approvals, !signal.isStopped, !Task.isCancelled else {
+            guard case .wait = configuration.approvals, !signal.isStopped, !Task.isCancelled else {
                 return .waiting(current)
             }
-            try? await Task.sleep(for: .milliseconds(Int64((interval * 1000).rounded())))
+            try? await notifications.waitForDecision(requestID: current.id, runID: current.runID, until: current.deadline)
             guard let fresh = try await store.approval(id: current.id) else {
                 throw StoreError(.notFound, "approval request \(current.id) disappeared from the journal")
             }

@@ -7,6 +7,10 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case configuration
         /// The run cannot be resumed (already finished, definition changed…).
         case resume
+        /// Another live process drives the run (its lease is held): it cannot be driven here.
+        case runHeld
+        /// `wflo cancel` recorded its request but the process driving the run did not stop in time.
+        case notStopped
     }
 
     public let code: Code

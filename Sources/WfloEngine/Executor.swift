@@ -47,7 +47,7 @@ public struct Executor: Sendable {
         if !mode.isDefault { data[Executor.modeKey] = mode.json }
         try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: .runStarted, data: .object(data), at: now))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
-        let lease = try await RunLease.acquire(store: configuration.store, runID: run.id, now: now)
+        let lease = try await RunLease.acquire(configuration, runID: run.id)
         return try await lease.hold {
             try await drive(run: run, definition: definition, replay: ReplayState(), alerted: [])
         }
@@ -104,7 +104,7 @@ public struct Executor: Sendable {
             throw EngineError(.resume, "run \(runID) is \(journal.run.status.rawValue); there is nothing to resume")
         }
         // Refused while another live process drives the run: its attempts are not "in flight at a crash".
-        let lease = try await RunLease.acquire(store: store, runID: runID, now: configuration.now())
+        let lease = try await RunLease.acquire(configuration, runID: runID)
         return try await lease.hold {
             try await continueRun(runID: runID, journal: journal, definition: definition, budget: budget)
         }
@@ -149,7 +149,11 @@ public struct Executor: Sendable {
         let request = try await store.requestCancel(runID: runID, by: by, reason: reason, at: configuration.now())
         // A live driver holding the run is the one expected refusal; a store error is reported as such.
         var free: RunLease?
-        do { free = try await RunLease.acquire(store: store, runID: runID, now: configuration.now()) } catch is EngineError { free = nil }
+        do {
+            free = try await RunLease.acquire(configuration, runID: runID)
+        } catch let error as EngineError where error.code == .runHeld {
+            free = nil
+        }
         if let lease = free {
             // Nobody drives it (it waits for an approval, or its process died): end it here.
             return try await lease.hold {
@@ -168,7 +172,7 @@ public struct Executor: Sendable {
                                  outputs: current.outputs, error: current.error)
             }
         }
-        throw EngineError(.resume, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
+        throw EngineError(.notStopped, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
     }
 
     // MARK: - Driving
@@ -251,11 +255,14 @@ public struct Executor: Sendable {
         }
     }
 
-    /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled itself.
+    /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled
+    /// itself. Looks again each time the configuration's ``JournalNotifications`` say a cancel
+    /// request may have come, and at the deadline (on the configuration's clock).
     private func watch(runID: String, deadline: Date?, timeout: Double?) async -> Ending? {
+        let notifications = configuration.journalNotifications
         while !Task.isCancelled {
             if let stop = try? await stopReason(runID: runID, deadline: deadline, timeout: timeout) { return stop }
-            try? await Task.sleep(for: .milliseconds(Int64(Executor.cancelPollInterval * 1000)))
+            try? await notifications.waitForCancel(runID: runID, until: deadline)
         }
         return nil
     }

@@ -33,6 +33,16 @@ public struct ExecutorConfiguration: Sendable {
     public var userEgress: UserEgressPolicy?
     /// Runs sandbox steps' programs.
     public var sandbox: Sandbox = Sandbox()
+    /// Waits the given number of seconds between looks at the journal — for approval decisions,
+    /// for cancel requests — and between the lease's heartbeats, on the same clock as ``now``.
+    /// Not ``sleep``: tests that record retry back-offs instead of waiting still wait here.
+    public var wait: @Sendable (Double) async throws -> Void = { seconds in
+        try await Task.sleep(for: .milliseconds(Int64((min(max(seconds, 0), DurationText.maximum) * 1000).rounded())))
+    }
+    /// How waits for approval decisions and cancel requests learn that another process wrote
+    /// one; nil polls the journal (``PollingJournalNotifications`` on ``now`` and ``wait``, every
+    /// `pollInterval` of ``approvals`` for decisions, every 0.2 s for cancel requests).
+    public var notifications: (any JournalNotifications)? = nil
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },
@@ -52,6 +62,16 @@ public struct ExecutorConfiguration: Sendable {
         self.defaultLLMTimeout = defaultLLMTimeout
         self.approvals = approvals
         self.cacheEnabled = cacheEnabled
+    }
+}
+
+extension ExecutorConfiguration {
+    /// The notifications the run's waits use: the injected ones, else polling on this configuration's clock.
+    var journalNotifications: any JournalNotifications {
+        if let notifications { return notifications }
+        var interval = Executor.cancelPollInterval
+        if case .wait(let pollInterval) = approvals { interval = pollInterval }
+        return PollingJournalNotifications(approvalInterval: interval, cancelInterval: Executor.cancelPollInterval, now: now, wait: wait)
     }
 }
 

@@ -48,97 +48,82 @@ extension StepRunner {
             return try await failHTTP(step, message: error.message, at: started)
         }
         let preview = "\(request.method) \(request.url.absoluteString)"
-        if let stopped = try await passGate(step, details: redactor.redact(request.details).objectValue ?? [:], worstCase: nil,
-                                            preview: redactor.redact(preview)) {
-            return stopped
-        }
-        guard let transport = configuration.http else {
-            return try await failHTTP(step, message: "this executor has no HTTP client for http steps (ExecutorConfiguration.http is nil)", at: started)
-        }
-        // What the scheme and the name alone refuse is refused before DNS, the circuit or the journal's attempt.
-        let egress = EgressGuard(policy: definition.egress, resolver: configuration.resolver,
-                                 user: configuration.userEgress.map { ($0.policy, $0.file) })
-        if let refusal = egress.refusal(scheme: request.url.scheme ?? "", host: request.url.host ?? "", addresses: nil) {
-            return try await failHTTP(step, message: refusal.description + "; no connection was made", at: started)
-        }
-
-        let circuitHost = Self.circuitKey(request.url)
-        let settings = definition.circuitBreaker
-        let policy = definition.isIdempotent ? (step.retry ?? .default) : .none
-        let timeout = step.timeout ?? HTTPStepDefinition.defaultTimeout
-        var attempt = firstAttempt
-        while true {
-            if case .rejected(let until, let lastError) = try await configuration.store.admitCircuit(host: circuitHost, settings: settings, at: configuration.now()) {
+        let gate = GateRequest(details: redactor.redact(request.details).objectValue ?? [:], worstCase: nil, preview: redactor.redact(preview))
+        return try await driver.runStep(step, startedAt: started, gate: gate) {
+            guard let transport = configuration.http else {
+                return .answered(try await failHTTP(step, message: "this executor has no HTTP client for http steps (ExecutorConfiguration.http is nil)",
+                                                    at: started))
+            }
+            // What the scheme and the name alone refuse is refused before DNS, the circuit or the journal's attempt.
+            let egress = EgressGuard(policy: definition.egress, resolver: configuration.resolver,
+                                     user: configuration.userEgress.map { ($0.policy, $0.file) })
+            if let refusal = egress.refusal(scheme: request.url.scheme ?? "", host: request.url.host ?? "", addresses: nil) {
+                return .answered(try await failHTTP(step, message: refusal.description + "; no connection was made", at: started))
+            }
+            let circuitHost = Self.circuitKey(request.url)
+            let settings = definition.circuitBreaker
+            let policy = definition.isIdempotent ? (step.retry ?? .default) : .none
+            let timeout = step.timeout ?? HTTPStepDefinition.defaultTimeout
+            let call = AttemptOffer<StepOutcome>(model: nil, worstCase: .zero) { [self] attempt in
+                do {
+                    let output = try await callHTTP(request, definition, egress: egress, transport: transport, timeout: timeout,
+                                                    circuitHost: circuitHost, preview: preview)
+                    return .settled(.completed(output), AttemptCharge(output: output))
+                } catch let failure as HTTPStepFailure {
+                    var suffix = ""
+                    if failure.retryable && attempt > 1 {
+                        suffix = " (after \(attempt) attempts)"
+                    } else if failure.retryable && !definition.isIdempotent {
+                        suffix = " (not retried: \(request.method) is not idempotent; add `idempotent: true` or an Idempotency-Key header to allow retries)"
+                    }
+                    return .failed(AttemptFailure(message: redactor.redact(failure.message), retryable: failure.retryable,
+                                                  retryAfter: failure.retryAfter, finalSuffix: suffix))
+                }
+            }
+            // An open circuit fails fast (or outputs the step's `fallback:`) before each attempt: no request is made.
+            let admit: @Sendable () async throws -> StepOutcome? = { [self] in
+                guard case .rejected(let until, let lastError) = try await configuration.store.admitCircuit(host: circuitHost, settings: settings,
+                                                                                                          at: configuration.now()) else { return nil }
                 return try await circuitOpen(step, definition, scope: scope, host: circuitHost, until: until, lastError: lastError, at: started)
             }
-            let decision = try await governor.reserve(stepID: step.id, stepType: .http, attempt: attempt, model: nil, worstCase: .zero, limits: limits)
-            guard case .reserved(let attemptID) = decision else {
-                if case .refused(let message) = decision {
-                    return try await recordRefusal(step, message: message, model: nil, worstCase: .zero, at: started)
-                }
-                continue
-            }
-            let attemptStart = configuration.now()
-            configuration.observer.observe(.stepStarted(stepID: step.id, type: .http, model: nil, attempt: attempt, reserved: .zero))
-
-            let failure: HTTPStepFailure
-            do {
-                let (response, finalURL, redirects) = try await exchange(request, definition: definition, egress: egress,
-                                                                         transport: transport, timeout: timeout)
-                let hostFailure = Self.isHostFailure(status: response.status)
-                try await configuration.store.recordCircuitResult(host: circuitHost, failure: hostFailure,
-                                                    error: hostFailure ? redactor.redact("HTTP \(response.status) from \(preview)") : nil,
-                                                    settings: settings, at: configuration.now())
-                if definition.accepts(status: response.status) {
-                    do {
-                        let output = redactor.redact(try Self.output(of: response, url: finalURL, redirects: redirects, definition: definition))
-                        let now = configuration.now()
-                        try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
-                                                                    cost: .zero, usage: nil, error: nil, stepStatus: .completed,
-                                                                    stepOutput: output, at: now))
-                        configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(attemptStart)))
-                        return .completed(output)
-                    } catch let problem as HTTPStepFailure {
-                        failure = problem
-                    }
-                } else {
-                    let expected = definition.expectStatus.isEmpty ? "2xx" : definition.expectStatus.map(String.init).joined(separator: ", ")
-                    var message = "HTTP \(response.status) from \(request.method) \(finalURL.absoluteString), expected \(expected)"
-                    let text = redactor.excerpt(response.body, limit: 300)
-                    if !text.isEmpty { message += ": " + text }
-                    failure = HTTPStepFailure(message: message, retryable: hostFailure, hostFailure: hostFailure,
-                                              retryAfter: response.header("Retry-After").flatMap { RetryAfter.seconds($0, now: configuration.now()) })
-                }
-            } catch let problem as HTTPStepFailure {
-                if problem.hostFailure || problem.answered {
-                    try await configuration.store.recordCircuitResult(host: circuitHost, failure: problem.hostFailure,
-                                                                      error: redactor.redact(problem.message), settings: settings,
-                                                                      at: configuration.now())
-                }
-                failure = problem
-            }
-
-            // Stopped by `wflo cancel` or the run's timeout: leave the attempt in flight for the executor to settle.
-            try Task.checkCancellation()
-            var message = redactor.redact(failure.message)
-            var final = !failure.retryable || attempt >= policy.maximumAttempts
-            let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: failure.retryAfter, final: &final, message: &message)
-            try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
-                                                        cost: .zero, usage: nil, error: message,
-                                                        stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now()))
-            if final {
-                var suffix = ""
-                if failure.retryable && attempt > 1 {
-                    suffix = " (after \(attempt) attempts)"
-                } else if failure.retryable && !definition.isIdempotent {
-                    suffix = " (not retried: \(request.method) is not idempotent; add `idempotent: true` or an Idempotency-Key header to allow retries)"
-                }
-                configuration.observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
-                return .failed(message + suffix)
-            }
-            try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
-            attempt += 1
+            return .attempts(AttemptPlan(stepID: step.id, stepType: .http, policy: policy, firstAttempt: firstAttempt, paid: false,
+                                         offer: call, admit: admit))
         }
+    }
+
+    /// One attempt's exchange: sends, records the host's answer (or silence) in its circuit,
+    /// checks the status and extracts the output, redacted.
+    /// - Throws: ``HTTPStepFailure`` when the exchange ends without a usable response.
+    func callHTTP(_ request: RenderedHTTPRequest, _ definition: HTTPStepDefinition, egress: EgressGuard, transport: any HTTPStepTransport,
+                  timeout: Double, circuitHost: String, preview: String) async throws -> JSONValue {
+        let redactor = configuration.secrets.redactor
+        let settings = definition.circuitBreaker
+        let response: HTTPExchange.Response
+        let finalURL: URL
+        let redirects: Int
+        do {
+            (response, finalURL, redirects) = try await exchange(request, definition: definition, egress: egress, transport: transport, timeout: timeout)
+        } catch let problem as HTTPStepFailure {
+            if problem.hostFailure || problem.answered {
+                try await configuration.store.recordCircuitResult(host: circuitHost, failure: problem.hostFailure,
+                                                                  error: redactor.redact(problem.message), settings: settings,
+                                                                  at: configuration.now())
+            }
+            throw problem
+        }
+        let hostFailure = Self.isHostFailure(status: response.status)
+        try await configuration.store.recordCircuitResult(host: circuitHost, failure: hostFailure,
+                                                          error: hostFailure ? redactor.redact("HTTP \(response.status) from \(preview)") : nil,
+                                                          settings: settings, at: configuration.now())
+        guard definition.accepts(status: response.status) else {
+            let expected = definition.expectStatus.isEmpty ? "2xx" : definition.expectStatus.map(String.init).joined(separator: ", ")
+            var message = "HTTP \(response.status) from \(request.method) \(finalURL.absoluteString), expected \(expected)"
+            let text = redactor.excerpt(response.body, limit: 300)
+            if !text.isEmpty { message += ": " + text }
+            throw HTTPStepFailure(message: message, retryable: hostFailure, hostFailure: hostFailure,
+                                  retryAfter: response.header("Retry-After").flatMap { RetryAfter.seconds($0, now: configuration.now()) })
+        }
+        return redactor.redact(try Self.output(of: response, url: finalURL, redirects: redirects, definition: definition))
     }
 
     /// Sends the request and follows redirects up to `follow_redirects`, checking every hop

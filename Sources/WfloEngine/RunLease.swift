@@ -14,28 +14,33 @@ struct RunLease: Sendable {
     let store: any JournalStore
     let runID: String
     let owner: RunOwner
+    /// The configuration's clock: the heartbeat's time and its wait between beats.
+    let now: @Sendable () -> Date
+    let wait: @Sendable (Double) async throws -> Void
 
-    /// - Throws: ``EngineError`` `.resume` naming the live holder.
-    static func acquire(store: any JournalStore, runID: String, now: Date) async throws -> RunLease {
+    /// - Throws: ``EngineError`` `.runHeld` naming the live holder.
+    static func acquire(_ configuration: ExecutorConfiguration, runID: String) async throws -> RunLease {
+        let store = configuration.store
+        let now = configuration.now()
         let owner = RunOwner.current()
         let claim = try await store.claimRun(id: runID, owner: owner, at: now) { holder, heartbeat in
             RunDriver(owner: holder, heartbeatAt: heartbeat).isGone(now: now, localHost: owner.host)
         }
         if case .heldBy(let holder, let heartbeat) = claim {
             let ago = max(0, Int(now.timeIntervalSince(heartbeat)))
-            throw EngineError(.resume, "run \(runID) is being driven by \(holder) (heartbeat \(ago)s ago); it continues by itself once its approvals are decided (wflo approvals). Stop that process first to resume here")
+            throw EngineError(.runHeld, "run \(runID) is being driven by \(holder) (heartbeat \(ago)s ago); it continues by itself once its approvals are decided (wflo approvals). Stop that process first to resume here")
         }
-        return RunLease(store: store, runID: runID, owner: owner)
+        return RunLease(store: store, runID: runID, owner: owner, now: configuration.now, wait: configuration.wait)
     }
 
 
-    /// Renews the claim every ``heartbeatInterval`` seconds until cancelled.
+    /// Renews the claim every ``heartbeatInterval`` seconds (on the configuration's clock) until cancelled.
     func heartbeat() -> Task<Void, Never> {
-        Task { [store, runID, owner] in
+        Task { [store, runID, owner, now, wait] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Int64(RunLease.heartbeatInterval * 1000)))
+                try? await wait(RunLease.heartbeatInterval)
                 if Task.isCancelled { break }
-                try? await store.heartbeatRun(id: runID, token: owner.token, at: Date())
+                try? await store.heartbeatRun(id: runID, token: owner.token, at: now())
             }
         }
     }

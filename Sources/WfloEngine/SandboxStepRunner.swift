@@ -20,61 +20,32 @@ extension StepRunner {
                                             "network": .string(Self.describe(definition.network))]
         let code = definition.mainFile.flatMap { main in request.files.first { $0.path == main } }.map { String(decoding: $0.contents, as: UTF8.self) }
         if let code { details["code"] = .string(code) }
-        if let stopped = try await passGate(step, details: details, worstCase: nil,
-                                            preview: code.map { "Code:\n" + $0 } ?? "Command: " + request.command.joined(separator: " ")) {
-            return stopped
-        }
-
+        let gate = GateRequest(details: details, worstCase: nil,
+                               preview: code.map { "Code:\n" + $0 } ?? "Command: " + request.command.joined(separator: " "))
         let policy = step.retry ?? .none
-        var attempt = firstAttempt
-        while true {
-            let decision = try await governor.reserve(stepID: step.id, stepType: .sandbox, attempt: attempt, model: nil, worstCase: .zero)
-            guard case .reserved(let attemptID) = decision else {
-                if case .refused(let message) = decision {
-                    return try await recordRefusal(step, message: message, model: nil, worstCase: .zero, at: started)
-                }
-                continue
-            }
-            let attemptStart = configuration.now()
-            configuration.observer.observe(.stepStarted(stepID: step.id, type: .sandbox, model: nil, attempt: attempt, reserved: .zero))
+        let call = AttemptOffer<StepOutcome>(model: nil, worstCase: .zero) { [self] attempt in
             let result: SandboxResult
             do {
                 result = try await configuration.sandbox.run(request)
             } catch let error as SandboxError {
-                let message = error.description
-                try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
-                                                                          cost: .zero, usage: nil, error: message, stepStatus: .failed,
-                                                                          stepOutput: nil, at: configuration.now()))
-                configuration.observer.observe(.stepFailed(stepID: step.id, error: message))
-                return .failed(message)
+                // The sandbox could not start: no output, not retried.
+                return .failed(AttemptFailure(message: error.description, retryable: false))
             }
             let output = result.json
-            let now = configuration.now()
-            let final = attempt >= policy.maximumAttempts || result.killedReason == .cancelled
+            let cancelled = result.killedReason == .cancelled
             // With `allow_failure`, the last failed attempt completes the step with the program's
             // own output (exit code, stdout…) rather than `{failed, error}`; earlier ones are retried.
-            if result.succeeded || (step.allowFailure && final) {
-                try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id,
-                                                                          succeeded: result.succeeded, cost: .zero, usage: nil,
-                                                                          error: result.succeeded ? nil : Self.failureMessage(result),
-                                                                          stepStatus: .completed, stepOutput: output, at: now))
-                configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(attemptStart)))
-                return .completed(output)
+            if result.succeeded || (step.allowFailure && (attempt >= policy.maximumAttempts || cancelled)) {
+                return .settled(.completed(output), AttemptCharge(output: output, succeeded: result.succeeded,
+                                                                  error: result.succeeded ? nil : Self.failureMessage(result)))
             }
-            let message = Self.failureMessage(result)
-            try await configuration.store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: false,
-                                                                      cost: .zero, usage: nil, error: message, stepStatus: final ? .failed : nil,
-                                                                      stepOutput: final ? output : nil, at: now))
-            if final {
-                let suffix = attempt > 1 ? " (after \(attempt) attempts)" : ""
-                configuration.observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
-                return .failed(message + suffix)
-            }
-            // No server asked for a wait, so the policy always answers with its back-off.
-            var delay = policy.maximumInterval
-            if case .wait(let seconds) = retryWait(policy: policy, attempt: attempt, retryAfter: nil) { delay = seconds }
-            try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
-            attempt += 1
+            return .failed(AttemptFailure(message: Self.failureMessage(result), retryable: !cancelled, output: output,
+                                          finalSuffix: attempt > 1 ? " (after \(attempt) attempts)" : ""))
+        }
+        return try await driver.runStep(step, startedAt: started, gate: gate) {
+            // A program killed by the cancel says so in its result, which is journaled as it is.
+            .attempts(AttemptPlan(stepID: step.id, stepType: .sandbox, policy: policy, firstAttempt: firstAttempt, paid: false,
+                                  offer: call, settlesCancelledCalls: true))
         }
     }
 

@@ -83,15 +83,6 @@ struct StepRunner: Sendable {
         return .refused(message)
     }
 
-    /// Journals and announces the retry after a failed attempt, then waits `delay` seconds.
-    func scheduleRetry(_ step: StepDefinition, attempt: Int, message: String, delay: Double) async throws {
-        try await store.appendEvent(EventRecord(runID: runID, stepID: step.id, kind: .retryScheduled,
-                                                data: ["attempt": .int(attempt), "delay_seconds": .double(delay), "error": .string(message)],
-                                                at: configuration.now()))
-        observer.observe(.stepRetrying(stepID: step.id, attempt: attempt, delaySeconds: delay, error: message))
-        try await configuration.sleep(delay)
-    }
-
     // MARK: llm
 
     /// Runs a step of any type, behind its approval gate when it has one.
@@ -243,73 +234,44 @@ struct StepRunner: Sendable {
         ]
         if let system = prepared.request.system { details["system"] = .string(system) }
         let preview = prepared.request.messages.last.map { "Prompt: \($0.content)" }
-        if let stopped = try await passGate(step, details: details, worstCase: prepared.worstCase.cost, preview: preview) { return stopped }
-
-        var cacheKey: String?
-        if configuration.cacheEnabled && definition.usesCache {
-            let key = ResponseCache.key(for: prepared.request, baseURL: configuration.llm.baseURL(for: prepared.request), namespace: cacheNamespace)
-            if let served = try await serveFromCache(step, definition, key: key, attempt: firstAttempt) { return served }
-            cacheKey = key
-        }
-
-        let policy = step.retry ?? .default
-        let timeout = step.timeout ?? configuration.defaultLLMTimeout
-        var attempt = firstAttempt
-        while true {
-            let attemptStart = configuration.now()
-            let decision = try await governor.reserve(stepID: step.id, stepType: .llm, attempt: attempt, model: definition.model,
-                                                      worstCase: prepared.worstCase.cost, limits: limits)
-            guard case .reserved(let attemptID) = decision else {
-                if case .refused(let message) = decision {
-                    return try await recordRefusal(step, message: message, model: definition.model, worstCase: prepared.worstCase.cost,
-                                                   at: started)
-                }
-                continue
+        let worstCase = prepared.worstCase.cost
+        return try await driver.runStep(step, startedAt: started, gate: GateRequest(details: details, worstCase: worstCase, preview: preview)) {
+            let cacheKey: String?
+            if configuration.cacheEnabled && definition.usesCache {
+                let key = ResponseCache.key(for: prepared.request, baseURL: configuration.llm.baseURL(for: prepared.request), namespace: cacheNamespace)
+                if let served = try await serveFromCache(step, definition, key: key, attempt: firstAttempt) { return .answered(served) }
+                cacheKey = key
+            } else {
+                cacheKey = nil
             }
-            observer.observe(.stepStarted(stepID: step.id, type: .llm, model: definition.model, attempt: attempt,
-                                          reserved: prepared.worstCase.cost))
-            do {
-                let response = try await configuration.llm.complete(prepared.request, timeout: .milliseconds(Int64(timeout * 1000)))
-                let settlement = Settlement.of(response.usage, model: definition.model, reserved: prepared.worstCase.cost,
+            let policy = step.retry ?? .default
+            let timeout = step.timeout ?? configuration.defaultLLMTimeout
+            let call = AttemptOffer<StepOutcome>(model: definition.model, worstCase: worstCase) { [self] attempt in
+                let response: LLMResponse
+                do {
+                    response = try await configuration.llm.complete(prepared.request, timeout: .milliseconds(Int64(timeout * 1000)))
+                } catch let error as ProviderError {
+                    return .failed(AttemptFailure(error, policy: policy, attempt: attempt))
+                }
+                let settlement = Settlement.of(response.usage, model: definition.model, reserved: worstCase,
                                                pricing: pricing, searchContextSize: definition.webSearch?.contextSize)
-                let cost = settlement.cost
-                var output = StepRunner.output(of: response, cost: cost, jsonRequested: definition.jsonResponse)
+                var output = StepRunner.output(of: response, cost: settlement.cost, jsonRequested: definition.jsonResponse)
                 if !settlement.flags.isEmpty, case .object(var object) = output {
                     object["flags"] = .array(settlement.flags.map { .string($0) })
                     output = .object(object)
                 }
-                let now = configuration.now()
-                let ledger = try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runID, stepID: step.id, succeeded: true,
-                                                                         cost: cost, usage: response.usage, error: nil,
-                                                                         stepStatus: .completed, stepOutput: output, at: now,
-                                                                         fees: settlement.fees, flags: settlement.flags))
-                try await governor.checkAlerts(ledger)
+                var charge = AttemptCharge(cost: settlement.cost, usage: response.usage, fees: settlement.fees, flags: settlement.flags,
+                                           output: output)
                 if let cacheKey, ResponseCache.isCacheable(response) {
-                    try await store.storeResponse(CacheEntry(key: cacheKey, namespace: cacheNamespace, model: definition.model,
-                                                             response: ResponseCache.encode(response), createdAt: now,
-                                                             expiresAt: definition.cacheTTL.map { now.addingTimeInterval($0) }))
+                    charge.afterSettlement = { now in
+                        try await store.storeResponse(CacheEntry(key: cacheKey, namespace: cacheNamespace, model: definition.model,
+                                                                 response: ResponseCache.encode(response), createdAt: now,
+                                                                 expiresAt: definition.cacheTTL.map { now.addingTimeInterval($0) }))
+                    }
                 }
-                observer.observe(.stepCompleted(stepID: step.id, cost: cost, usage: response.usage,
-                                                seconds: now.timeIntervalSince(attemptStart)))
-                return .completed(output)
-            } catch let error as ProviderError {
-                // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
-                // attempt is left in flight and settled at its reservation (unsettled), never at zero.
-                try Task.checkCancellation()
-                var final = isFinal(error, attempt: attempt, policy: policy)
-                var message = error.description
-                let delay = retryDelay(policy: policy, attempt: attempt, retryAfter: error.retryAfter, final: &final, message: &message)
-                let finish = failedCall(attemptID: attemptID, stepID: step.id, error: error, message: message, final: final)
-                message = finish.error ?? message
-                try await store.finishAttempt(finish)
-                if final {
-                    let suffix = error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : ""
-                    observer.observe(.stepFailed(stepID: step.id, error: message + suffix))
-                    return .failed(message + suffix)
-                }
-                try await scheduleRetry(step, attempt: attempt, message: message, delay: delay)
-                attempt += 1
+                return .settled(.completed(output), charge)
             }
+            return .attempts(AttemptPlan(stepID: step.id, stepType: .llm, policy: policy, firstAttempt: firstAttempt, paid: true, offer: call))
         }
     }
 
@@ -331,46 +293,6 @@ struct StepRunner: Sendable {
                                                       saved: saved, output: output, at: now))
         observer.observe(.stepCacheHit(stepID: step.id, saved: saved))
         return .completed(output)
-    }
-
-    /// Whether a failed model call (an llm step's or an agent turn's) is not retried: its error is
-    /// not retryable, the policy's attempts are spent, or the step's `non_retryable_errors` names its kind.
-    func isFinal(_ error: ProviderError, attempt: Int, policy: RetryPolicy) -> Bool {
-        !error.isRetryable || attempt >= policy.maximumAttempts || policy.forbidsRetry(of: error.kind.rawValue)
-    }
-
-    /// How a paid call's attempt that failed with `error` is finished — the one rule for llm and
-    /// agent calls: a request sent whose answer never came (``ProviderError/isUnanswered``) stays
-    /// charged at its reservation, marked unsettled, like a call cut off by cancel or a crash;
-    /// any other failure settles at zero (the provider refused it).
-    func failedCall(attemptID: Int64, stepID: String, error: ProviderError, message: String, final: Bool) -> AttemptFinish {
-        if error.isUnanswered {
-            return .unanswered(attemptID: attemptID, runID: runID, stepID: stepID, error: message,
-                               stepStatus: final ? .failed : nil, at: configuration.now())
-        }
-        return AttemptFinish(attemptID: attemptID, runID: runID, stepID: stepID, succeeded: false, cost: .zero, usage: nil,
-                             error: message, stepStatus: final ? .failed : nil, stepOutput: nil, at: configuration.now())
-    }
-
-    /// The seconds to wait before retrying an attempt that is not `final`; when the server asks
-    /// for more than the run has left, `final` becomes true and `message` says why it is not retried.
-    func retryDelay(policy: RetryPolicy, attempt: Int, retryAfter: Double?, final: inout Bool, message: inout String) -> Double {
-        guard !final else { return 0 }
-        switch retryWait(policy: policy, attempt: attempt, retryAfter: retryAfter) {
-        case .wait(let seconds):
-            return seconds
-        case .giveUp(let reason):
-            final = true
-            message += "; not retried: " + reason
-            return 0
-        }
-    }
-
-    /// The wait before the next attempt: ``RetryPolicy/wait(after:asked:jitter:remaining:)`` with
-    /// this run's jitter and the time left before its deadline.
-    func retryWait(policy: RetryPolicy, attempt: Int, retryAfter: Double?) -> RetryWait {
-        policy.wait(after: attempt, asked: retryAfter, jitter: configuration.random(),
-                    remaining: deadline.map { $0.timeIntervalSince(configuration.now()) })
     }
 
     struct PreparedCall: Sendable {

@@ -1,15 +1,17 @@
 import Foundation
+import WfloApp
 import WfloCore
 import WfloEngine
 import WfloPricing
-import WfloProviders
 import WfloStore
 
-/// Runs ``Workflow``s from Swift with everything `wflo run` has: a SQLite journal, the shipped
-/// pricing table, the providers' clients (keys and base URLs from the environment, as the CLI
-/// reads them), or a cassette to replay offline. Runs it starts are ordinary runs: `wflo runs`,
-/// `wflo report`, `wflo approvals`, `wflo resume` and `wflo cancel` see them when pointed at
-/// the same journal.
+/// Runs ``Workflow``s from Swift with everything `wflo run` has, put together by the same
+/// composition root (`WfloEnvironment`): a SQLite journal, the shipped pricing table, the
+/// providers' clients (keys and base URLs from the environment, as the CLI reads them), the
+/// network for `http` steps, `{{secrets.NAME}}` (`WFLO_SECRET_NAME`, else `~/.wflo/secrets`),
+/// the user's egress policy (`WFLO_EGRESS`, else `~/.wflo/egress.yaml`), or a cassette to replay
+/// offline. Runs it starts are ordinary runs: `wflo runs`, `wflo report`, `wflo approvals`,
+/// `wflo resume` and `wflo cancel` see them when pointed at the same journal.
 ///
 /// ```swift
 /// let runtime = try WfloRuntime(journal: "/tmp/wflo.db")
@@ -17,35 +19,27 @@ import WfloStore
 /// try await runtime.shutdown()
 /// ```
 public final class WfloRuntime: Sendable {
-    public let store: SQLiteJournalStore
-    public let pricing: PricingTable
-    private let llm: LLMClient
-    private let network: AsyncHTTPTransport?
+    /// The components runs are made of, shared with the CLI's way of putting them together.
+    public let environment: WfloEnvironment
+    public var store: SQLiteJournalStore { environment.store }
+    public var pricing: PricingTable { environment.pricing }
     private let observer: any RunObserver
 
     /// - Parameters:
     ///   - journal: the SQLite file (created when missing); the CLI's default is `~/.wflo/wflo.db`.
     ///   - replay: a cassette recorded with `wflo run --record`: no network, recorded usage charged.
     ///   - pricing: a table to use instead of the shipped one.
+    ///   - environment: provider keys and base URLs, `WFLO_SECRET_*`, `WFLO_EGRESS`, `WFLO_PRICING`.
+    /// - Throws: the journal's error when it cannot be opened; `AppError` `.configuration` naming
+    ///   the pricing table, cassette or egress file that cannot be used.
     public init(journal: String, replay: String? = nil, pricing: PricingTable? = nil, observer: any RunObserver = SilentObserver(),
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        store = try SQLiteJournalStore(path: journal)
-        self.pricing = try pricing ?? PricingTable.load(environment: environment)
-        let endpoints = ProviderEndpoints.fromEnvironment(environment)
-        if let replay {
-            network = nil
-            llm = LLMClient(transport: try ReplayTransport(path: replay), endpoints: endpoints, requiresAPIKey: false)
-        } else {
-            let transport = AsyncHTTPTransport()
-            network = transport
-            llm = LLMClient(transport: transport, endpoints: endpoints)
-        }
+        self.environment = try WfloEnvironment(store: SQLiteJournalStore(path: journal),
+                                               settings: .init(replay: replay, pricing: pricing, environment: environment))
         self.observer = observer
     }
 
-    private var executor: Executor {
-        Executor(ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer))
-    }
+    private var runs: RunService { environment.runs(observer: observer) }
 
     /// Starts a run and drives it to its end, exactly as `wflo run` would.
     /// - Parameter budget: the budget in force; nil takes the workflow's own, and a workflow
@@ -62,22 +56,22 @@ public final class WfloRuntime: Sendable {
             throw WorkflowError("workflow '\(definition.name)' has no input '\(name)'")
         }
         let source = String(decoding: try JSONEncoder().encode(definition), as: UTF8.self)
-        return try await executor.start(definition: definition, source: source, path: "swift:\(definition.name)", inputs: .object(bound),
-                                        budget: budget ?? definition.budget)
+        return try await runs.start(RunService.Workflow(definition: definition, source: source, origin: .swift(name: definition.name)),
+                                    inputs: .object(bound), budget: budget ?? definition.budget)
     }
 
     /// Continues a run of `workflow` from the journal (after a crash, an approval, a raised budget).
     public func resume(_ runID: String, workflow: Workflow, budget: Money? = nil) async throws -> RunResult {
-        try await executor.resume(runID: try await store.resolveRunID(prefix: runID), definition: workflow.definition, budget: budget)
+        try await runs.resume(runID, definition: workflow.definition, budget: budget)
     }
 
     /// Stops a run (see `wflo cancel`).
     public func cancel(_ runID: String, by: String, reason: String? = nil) async throws -> RunResult {
-        try await executor.cancel(runID: try await store.resolveRunID(prefix: runID), by: by, reason: reason)
+        try await runs.cancel(runID, by: by, reason: reason)
     }
 
-    /// Closes the network client. Call once, when done.
+    /// Closes the network clients. Call once, when done.
     public func shutdown() async throws {
-        try await network?.shutdown()
+        try await environment.close()
     }
 }

@@ -62,18 +62,9 @@ public struct Workflow: Sendable {
             }
         }
         try checkReferences(definition.outputs.flatMap(\.value.templates), in: "outputs")
-        // Depth-first search for a cycle.
-        var state: [String: Int] = [:]  // 1 visiting, 2 done
-        let byID = Dictionary(definition.steps.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let routes = definition.routes
-        func visit(_ id: String, _ path: [String]) throws {
-            if state[id] == 2 { return }
-            if state[id] == 1 { throw WorkflowError("dependency cycle: \((path + [id]).joined(separator: " → "))") }
-            state[id] = 1
-            for next in byID[id].map({ WorkflowDefinition.dependencies(of: $0, routes: routes) }) ?? [] { try visit(next, path + [id]) }
-            state[id] = 2
+        if let cycle = DependencyGraph(definition).cycles().first {
+            throw WorkflowError("dependency cycle: \(cycle.joined(separator: " → "))")
         }
-        for step in definition.steps { try visit(step.id, []) }
     }
 }
 
@@ -115,6 +106,24 @@ public enum Step {
                                  forEach: ForEach? = nil) throws -> StepDefinition {
         let value: TemplateValue = output.contains("{{") ? .template(try template(output, "step '\(id)' output")) : .literal(.string(output))
         return try step(id, .transform(TransformStepDefinition(output: value)), dependsOn: dependsOn, condition: condition, forEach: forEach)
+    }
+
+    /// An HTTP request, as `http:` in YAML. The url, query and headers may use `{{secrets.NAME}}`
+    /// (never journaled in clear); `extract` maps output fields to JSON pointers or dotted paths
+    /// into the response. `egress` says where the step may connect: nil allows public hosts only,
+    /// as a file without `egress:` does; the user's egress file applies on top either way.
+    public static func http(_ id: String, method: String = "GET", url: String, query: [String: String] = [:],
+                            headers: [String: String] = [:], expectStatus: [Int] = [], extract: [String: String] = [:],
+                            egress: EgressPolicy? = nil, dependsOn: [String] = [], if condition: String? = nil,
+                            retry: RetryPolicy? = nil, approval: ApprovalSettings? = nil) throws -> StepDefinition {
+        func fields(_ pairs: [String: String], _ what: String) throws -> [HTTPField] {
+            try pairs.keys.sorted().map { HTTPField(name: $0, value: try template(pairs[$0]!, "step '\(id)' \(what) '\($0)'")) }
+        }
+        let definition = HTTPStepDefinition(method: method, url: try template(url, "step '\(id)' url"), query: try fields(query, "query"),
+                                            headers: try fields(headers, "header"), expectStatus: expectStatus,
+                                            extract: extract.keys.sorted().map { HTTPExtraction(name: $0, path: extract[$0]!) },
+                                            egress: egress)
+        return try step(id, .http(definition), dependsOn: dependsOn, condition: condition, retry: retry, approval: approval)
     }
 
     /// Waits for a person's decision (`wflo approve` / `wflo reject`).

@@ -15,7 +15,7 @@ public final class RecordingTransport: HTTPTransport {
     private let exchanges = Mutex<[Cassette.Exchange]>([])
 
     /// - Parameters:
-    ///   - inner: the transport that really sends (usually ``AsyncHTTPTransport``).
+    ///   - inner: the transport that really sends (usually `AsyncHTTPTransport` of WfloHTTP).
     ///   - path: the cassette file to write on ``save()``.
     ///   - existing: exchanges to keep ahead of the new ones (``Recorded/read(path:)``): a
     ///     resumed recording adds to the cassette its run began, instead of replacing it.

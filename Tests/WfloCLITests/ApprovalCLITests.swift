@@ -35,6 +35,7 @@ struct ApprovalCLITests {
     @Test func aWaitingRunContinuesAfterApproveFromAnotherProcess() async throws {
         try await CLITests.withServer { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
+            defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
             for key in ["id", "run_id", "step_id", "status", "message", "worst_case_usd", "age_seconds"] {
                 #expect(review[key] != nil, "approvals --json lacks \(key)")
@@ -74,6 +75,7 @@ struct ApprovalCLITests {
     @Test func rejectEndsTheRunWithExitFiveAndTheGatedStepNeverRuns() async throws {
         try await CLITests.withServer { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish, "--json"])
+            defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
             let runID = try #require(review["run_id"]?.stringValue)
             #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
@@ -135,6 +137,7 @@ struct ApprovalCLITests {
     @Test func resumingARunAnotherProcessIsStillDrivingIsRefused() async throws {
         try await CLITests.withServer { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
+            defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
             let runID = try #require(review["run_id"]?.stringValue)
             let second = try await wflo.run(["resume", runID])
@@ -170,6 +173,7 @@ struct ApprovalCLITests {
     @Test func interruptingAWaitingRunLeavesItWaitingWithExitFour() async throws {
         try await CLITests.withServer { _, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
+            defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
             process.send(SIGINT)
             let result = await WfloProcess.finish(process)
@@ -184,6 +188,7 @@ struct ApprovalCLITests {
     @Test func killedWhileWaitingThenDecidedThenResumedRunsTheGatedStepOnce() async throws {
         try await CLITests.withServer { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
+            defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
             let runID = try #require(review["run_id"]?.stringValue)
             #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
@@ -236,6 +241,7 @@ struct ApprovalCLITests {
             let terminal = try PseudoTerminal(executable: WfloProcess.executable,
                                               arguments: ["run", Self.publish, "--interactive"],
                                               environment: wflo.environment, directory: WfloProcess.repositoryRoot)
+            defer { terminal.process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             #expect(await terminal.waitFor("approve review? [y/N/comment]"), "\(terminal.text)")
             #expect(terminal.text.contains("Publish this?"))
             terminal.type("y looks good")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WfloApp
 import WfloCore
 import WfloDSL
 import WfloPricing
@@ -114,7 +115,7 @@ struct FuzzTests {
             do {
                 _ = try WorkflowLoader.parse(source: text, file: "fuzz.yaml", pricing: Self.shipped)
                 tally.values += 1
-            } catch let error as CLIError {
+            } catch let error as AppError {
                 #expect(error.message.contains("fuzz.yaml") || error.message.contains("pricing"), "\(error.message)")
                 tally.errors += 1
             }
@@ -182,7 +183,7 @@ struct FuzzTests {
                     return nil
                 }
                 Self.price(table, models: priced, tally: &tally)
-            } catch let error as CLIError {
+            } catch let error as AppError {
                 #expect(!error.message.isEmpty)
                 tally.errors += 1
             }

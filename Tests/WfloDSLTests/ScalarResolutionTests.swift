@@ -13,7 +13,8 @@ struct ScalarResolutionTests {
         ("12", .number("12")), ("-0.5", .number("-0.5")), (".5", .number("0.5")), ("+3", .number("3")), ("1_000", .number("1000")),
         ("1.5e-07", .number("1.5e-07")),
         ("0x1F", "0x1F"), (".inf", ".inf"), ("0123", "0123"), ("2001-12-14", "2001-12-14"), ("<<", "<<"), ("=", "="),
-        ("abc", "abc"), ("Yesterday", "Yesterday"), ("nothing", "nothing"), ("true_story", "true_story"), ("one", "one"),
+        ("abc", "abc"), ("0", .number("0")), ("7", .number("7")), ("1234567890", .number("1234567890")), ("12a", "12a"),
+        ("y", "y"), ("n", "n"), ("NuLL", "NuLL"), ("oN", "oN"), ("yes please", "yes please"), ("-x", "-x"), ("-7", .number("-7")), ("1:20", "1:20"), ("Yesterday", "Yesterday"), ("nothing", "nothing"), ("true_story", "true_story"), ("one", "one"),
         ("\"yes\"", "yes"), ("'12'", "12"), ("!!str yes", "yes"), ("!!str 12", "12"), ("a{{inputs.x}}", "a{{inputs.x}}"),
     ]
 

@@ -35,7 +35,7 @@ import WfloDSL
         let a = try #require(definition.step("a"))
         #expect(a.timeout == 60)
         #expect(a.retry == RetryPolicy(initialInterval: 0.5, backoffCoefficient: 1.5, maximumInterval: 2, maximumAttempts: 5,
-                                       nonRetryableErrors: ["bad_request"]))
+                                       nonRetryableErrors: [.badRequest]))
         #expect(definition.step("b")?.timeout == 2.5)
         #expect(definition.step("b")?.retry == RetryPolicy(maximumAttempts: 1))
     }
@@ -73,7 +73,7 @@ import WfloDSL
         steps:
           - {id: a, type: transform, output: 1, retry: {non_retryable_errors: timeout}}
         """, file: "w.yaml")
-        #expect(definition.step("a")?.retry?.nonRetryableErrors == ["timeout"])
+        #expect(definition.step("a")?.retry?.nonRetryableErrors == [.timeout])
     }
 
     @Test func llmFieldsAreAllRead() throws {

@@ -181,11 +181,12 @@ struct ApprovalTests {
 
     @Test func aDecisionAfterTheDeadlineIsRefusedAndTheTimeoutRecorded() async throws {
         try await Harness.with { h in
-            let result = try await h.run(Self.timing("reject"), approvals: .noWait)
+            // An hour's deadline and a decision dated just after it: no wall-clock race with a loaded machine.
+            let result = try await h.run(Self.timing("reject").replacingOccurrences(of: "timeout: 200ms", with: "timeout: 1h"), approvals: .noWait)
             #expect(result.status == .waitingApproval)
             let request = try #require(try await h.store.approvals(runID: result.runID, status: .pending).first)
-            try await Task.sleep(for: .milliseconds(250))
-            let late = try await h.store.decideApproval(ApprovalDecision(requestID: request.id, verdict: .approve, by: "bob", at: Date()))
+            let late = try await h.store.decideApproval(ApprovalDecision(requestID: request.id, verdict: .approve, by: "bob",
+                                                                         at: request.requestedAt.addingTimeInterval(3_601)))
             guard case .alreadyDecided(let record) = late else {
                 Issue.record("a decision after the deadline was recorded: \(late)")
                 return

@@ -4,6 +4,7 @@ import Testing
 import WfloCore
 import WfloDSL
 @testable import WfloEngine
+import WfloHTTP
 import WfloProviders
 import WfloStore
 import WfloTesting

@@ -3,6 +3,7 @@ import Synchronization
 import WfloCore
 import WfloDSL
 import WfloEngine
+import WfloHTTP
 import WfloPricing
 import WfloProviders
 import WfloStore

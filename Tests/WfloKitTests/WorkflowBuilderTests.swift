@@ -45,6 +45,39 @@ struct WorkflowBuilderTests {
         #expect(result.ledger.settled > .zero)
     }
 
+    /// A Swift-defined workflow's `http` step goes through the same composition root as `wflo run`:
+    /// a real transport over loopback, `{{secrets.NAME}}` from the environment in a header, and the
+    /// secret nowhere in the journal's files.
+    @Test func anHTTPStepOfASwiftWorkflowReachesTheServiceWithItsSecret() async throws {
+        let token = "tok-8c1f3e0a-kit-SECRET"
+        let service = try await FakeHTTPService.start()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-kit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let workflow = try Workflow("swift-http", outputs: ["method": "{{steps.call.output.method}}"]) {
+            try Step.http("call", method: "POST", url: "\(service.baseURL)/anything/orders", query: ["page": "2"],
+                          headers: ["Authorization": "Bearer {{secrets.API_TOKEN}}"], expectStatus: [200],
+                          extract: ["method": "/method"], egress: EgressPolicy(allow: ["127.0.0.1"]))
+        }
+        // HOME is the test's folder: no ~/.wflo/secrets or ~/.wflo/egress.yaml of the machine's user counts.
+        let runtime = try WfloRuntime(journal: folder.appendingPathComponent("wflo.db").path, pricing: Self.pricing,
+                                      environment: ["HOME": folder.path, "WFLO_SECRET_API_TOKEN": token])
+        let result = try await runtime.run(workflow)
+        try await runtime.shutdown()
+        await service.shutdown()
+
+        #expect(result.status == .completed, "\(result.error ?? "")")
+        #expect(result.outputs?["method"] == .string("POST"))
+        let requests = service.requests()
+        #expect(requests.count == 1)
+        #expect(requests.first?.path == "/anything/orders")
+        #expect(requests.first?.headers["authorization"] == "Bearer \(token)")
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            let bytes = try Data(contentsOf: folder.appendingPathComponent(file))
+            #expect(bytes.range(of: Data(token.utf8)) == nil, "the secret is in \(file) in clear")
+        }
+    }
+
     @Test func mistakesAreCaughtWhenTheWorkflowIsBuilt() throws {
         #expect(throws: WorkflowError.self) {
             try Workflow("dup") {
@@ -60,6 +93,21 @@ struct WorkflowBuilderTests {
             try Step.transform("b", output: "{{steps.a.output}}")
         } } throws: { error in "\(error)".hasPrefix("dependency cycle: a → b → a") }
         #expect(throws: WorkflowError.self) { try Workflow("if") { try Step.transform("a", output: "1", if: "== 2") } }
+    }
+
+    /// The cycle check is the YAML reader's (iterative, linear): a long chain built in Swift
+    /// neither overflows the stack nor copies its path at every level, and a cycle at its end is found.
+    @Test func aLongChainIsCheckedAndACycleAtItsEndIsFound() throws {
+        let n = 20_000
+        let chain = try Workflow("long") {
+            try Step.transform("s0", output: "0")
+            for i in 1..<n { try Step.transform("s\(i)", output: "{{steps.s\(i - 1).output}}", dependsOn: []) }
+        }
+        #expect(chain.definition.steps.count == n)
+        #expect { try Workflow("looped") {
+            try Step.transform("s0", output: "{{steps.s\(n - 1).output}}")
+            for i in 1..<n { try Step.transform("s\(i)", output: "{{steps.s\(i - 1).output}}") }
+        } } throws: { error in "\(error)".hasPrefix("dependency cycle: s0 → s1 → s2") }
     }
 
     @Test func theSwiftExampleRunsOfflineFromTheBriefCassette() async throws {

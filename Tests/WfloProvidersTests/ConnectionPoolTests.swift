@@ -1,5 +1,6 @@
 import Testing
 import WfloCore
+import WfloHTTP
 import WfloProviders
 import WfloTesting
 

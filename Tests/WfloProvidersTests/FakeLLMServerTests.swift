@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WfloCore
+import WfloHTTP
 import WfloProviders
 import WfloTesting
 

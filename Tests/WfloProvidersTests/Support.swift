@@ -1,5 +1,6 @@
 import Foundation
 import WfloCore
+import WfloHTTP
 import WfloProviders
 import WfloTesting
 

@@ -3,6 +3,7 @@ import GRDBSQLite
 import WfloCore
 import WfloDSL
 import WfloEngine
+import WfloHTTP
 import WfloPricing
 import WfloProviders
 import WfloStore

@@ -5,6 +5,7 @@ import FoundationNetworking
 import WfloCore
 import WfloDSL
 import WfloEngine
+import WfloHTTP
 import WfloPricing
 import WfloProviders
 import WfloStore

@@ -2,6 +2,7 @@ import Foundation
 import WfloCore
 import WfloDSL
 import WfloEngine
+import WfloHTTP
 import WfloPricing
 import WfloProviders
 import WfloReports

@@ -173,13 +173,18 @@ extension DefinitionReader {
         if let v = f["non_retryable_errors"] {
             if let list = textList(v.value, what: "\(context): 'non_retryable_errors'") {
                 let items: [Node] = if case .sequence(let sequence) = v.value { Array(sequence) } else { [v.value] }
-                for (kind, item) in zip(list, items) where !RetryPolicy.errorKinds.contains(kind) {
-                    error(item, "\(context): 'non_retryable_errors' lists '\(kind)', which is not an error kind"
-                        + Suggestion.phrase(for: kind, in: RetryPolicy.errorKinds)
-                        + " (kinds: \(RetryPolicy.errorKinds.joined(separator: ", ")))")
-                    ok = false
+                var kinds: [RetryErrorKind] = []
+                for (name, item) in zip(list, items) {
+                    guard let kind = RetryErrorKind(rawValue: name) else {
+                        error(item, "\(context): 'non_retryable_errors' lists '\(name)', which is not an error kind"
+                            + Suggestion.phrase(for: name, in: RetryPolicy.errorKinds)
+                            + " (kinds: \(RetryPolicy.errorKinds.joined(separator: ", ")))")
+                        ok = false
+                        continue
+                    }
+                    kinds.append(kind)
                 }
-                policy.nonRetryableErrors = list
+                policy.nonRetryableErrors = kinds
             } else { ok = false }
         }
         if let v = f["maximum_interval"], f["initial_interval"] != nil, ok, policy.maximumInterval < policy.initialInterval {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import WfloProviders
 
 /// The network transport: one shared AsyncHTTPClient (on NIO's singleton event loop group).
 ///

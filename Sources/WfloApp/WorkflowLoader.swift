@@ -5,18 +5,19 @@ import WfloPricing
 
 /// Reads a workflow file, validates it (models priced with the workflow's own `pricing:` block
 /// layered on the table), and returns the definition with its source text.
-enum WorkflowLoader {
-    static func load(path: String, pricing: PricingTable) throws -> (WorkflowDefinition, String) {
+/// Every problem is an ``AppError`` `.invalidInput` whose message is the `file:line:col: error: …` lines.
+public enum WorkflowLoader {
+    public static func load(path: String, pricing: PricingTable) throws -> (WorkflowDefinition, String) {
         let source: String
         do {
             source = try WorkflowParser.readText(fileAt: path)
         } catch {
-            throw CLIError(error.diagnostics.map(\.description).joined(separator: "\n"), exitCode: 2)
+            throw AppError(.invalidInput, error.diagnostics.map(\.description).joined(separator: "\n"))
         }
         return (try parse(source: source, file: path, pricing: pricing), source)
     }
 
-    static func parse(source: String, file: String, pricing: PricingTable, sources: WorkflowSources = WorkflowSources()) throws -> WorkflowDefinition {
+    public static func parse(source: String, file: String, pricing: PricingTable, sources: WorkflowSources = WorkflowSources()) throws -> WorkflowDefinition {
         // One pass reports every problem. Models the file prices in its own `pricing:` block are
         // taken as priced by the parser; the rest are checked against the table here.
         let parser = WorkflowParser(modelCheck: { model in
@@ -33,18 +34,18 @@ enum WorkflowLoader {
         do {
             definition = try parser.parse(yaml: source, file: file)
         } catch {
-            throw CLIError(error.diagnostics.map(\.description).joined(separator: "\n"), exitCode: 2)
+            throw AppError(.invalidInput, error.diagnostics.map(\.description).joined(separator: "\n"))
         }
         _ = try effectivePricing(pricing, for: definition)
         return definition
     }
 
-    static func effectivePricing(_ pricing: PricingTable, for definition: WorkflowDefinition) throws -> PricingTable {
+    public static func effectivePricing(_ pricing: PricingTable, for definition: WorkflowDefinition) throws -> PricingTable {
         guard let block = definition.pricing else { return pricing }
         do {
             return try pricing.layered(with: block, source: "workflow '\(definition.name)' pricing block")
         } catch {
-            throw CLIError("the workflow's pricing block: \(error)", exitCode: 2)
+            throw AppError(.invalidInput, "the workflow's pricing block: \(error)")
         }
     }
 }

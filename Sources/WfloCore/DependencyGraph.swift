@@ -1,13 +1,31 @@
 /// Steps and the steps each waits for; finds the cycles that would make a run wait forever.
-struct DependencyGraph {
+/// The one cycle rule for workflows read from YAML and built in Swift.
+public struct DependencyGraph: Sendable {
     /// Step ids in file order.
-    let ids: [String]
+    public let ids: [String]
     /// For each id, the ids it waits for (self edges excluded; unknown ids excluded).
-    let edges: [String: [String]]
+    public let edges: [String: [String]]
+
+    public init(ids: [String], edges: [String: [String]]) {
+        self.ids = ids
+        self.edges = edges
+    }
+
+    /// The graph of a definition's steps: each waits for its `depends_on`, the steps its
+    /// templates reference and the switch that routes to it (``WorkflowDefinition/dependencies(of:routes:)``).
+    public init(_ definition: WorkflowDefinition) {
+        let known = Set(definition.steps.map(\.id))
+        let routes = definition.routes
+        var edges: [String: [String]] = [:]
+        for step in definition.steps {
+            edges[step.id] = WorkflowDefinition.dependencies(of: step, routes: routes).filter { $0 != step.id && known.contains($0) }
+        }
+        self.init(ids: definition.steps.map(\.id), edges: edges)
+    }
 
     /// One cycle per strongly connected group of steps, each as a path in run order that starts
     /// and ends with the group's first step in file order (`a → b → a`: b waits for a, a for b).
-    func cycles() -> [[String]] {
+    public func cycles() -> [[String]] {
         let order = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let firsts = stronglyConnectedGroups()
             .filter { $0.count > 1 }

@@ -1,0 +1,107 @@
+import Foundation
+import WfloCore
+import WfloDSL
+import WfloEngine
+import WfloPricing
+
+/// Starts, resumes and cancels runs with one executor, and lists them. Every front end calls
+/// this instead of the executor and the journal directly, so a run is driven the same way
+/// whether it was asked for by `wflo run`, `WfloRuntime` or (later) a worker.
+public struct RunService: Sendable {
+    public let store: any JournalStore
+    public let pricing: PricingTable
+    public let executor: Executor
+
+    public init(store: any JournalStore, pricing: PricingTable, executor: Executor) {
+        self.store = store
+        self.pricing = pricing
+        self.executor = executor
+    }
+
+    /// A workflow ready to start: its definition, the text it was read from, where it came from.
+    public struct Workflow: Sendable {
+        public var definition: WorkflowDefinition
+        public var source: String
+        public var origin: WorkflowOrigin
+
+        public init(definition: WorkflowDefinition, source: String, origin: WorkflowOrigin) {
+            self.definition = definition
+            self.source = source
+            self.origin = origin
+        }
+    }
+
+    /// Reads and validates a workflow file against this service's prices.
+    /// - Throws: ``AppError`` `.invalidInput` with every problem of the file as `file:line:col: error: …` lines.
+    public func load(file path: String) throws -> Workflow {
+        let (definition, source) = try WorkflowLoader.load(path: path, pricing: pricing)
+        return Workflow(definition: definition, source: source, origin: .file(path: path))
+    }
+
+    /// Starts a run and drives it to its end (or to a wait for a decision, with `.noWait`).
+    /// - Parameter budget: the budget in force; nil runs with no limit.
+    public func start(_ workflow: Workflow, inputs: JSONValue, budget: Money?, mode: RunMode = RunMode()) async throws -> RunResult {
+        try await executor.start(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
+                                 inputs: inputs, budget: budget, mode: mode)
+    }
+
+    /// Continues a run from its journal: completed steps are not run or charged again. A run of a
+    /// workflow file is rebuilt from the source journaled when it started (its sub-workflows too,
+    /// as they were then, not as the files are now).
+    /// - Parameters:
+    ///   - run: the run id or a unique prefix of it.
+    ///   - definition: the definition of a run started from Swift; nil for a run of a file.
+    /// - Throws: ``AppError`` `.notFound` for an unknown run, `.invalidInput` for a run started from
+    ///   Swift without its definition.
+    public func resume(_ run: String, definition swiftDefinition: WorkflowDefinition? = nil, budget: Money?) async throws -> RunResult {
+        let runID = try await resolveRun(run)
+        guard let record = try await store.run(id: runID) else { throw AppError(.notFound, "run \(run) not found") }
+        let definition: WorkflowDefinition
+        switch (WorkflowOrigin(journaledPath: record.workflowPath), swiftDefinition) {
+        case (_, let given?):
+            definition = given
+        case (.swift, nil):
+            throw AppError(.invalidInput, "run \(runID) was started from Swift (workflow '\(record.workflowName)'); resume it there with WfloRuntime.resume(_:workflow:)")
+        case (.file(let path), nil):
+            let children = Executor.journaledWorkflowSources(try await store.journal(runID: runID))
+            definition = try WorkflowLoader.parse(source: record.workflowSource, file: path, pricing: pricing,
+                                                  sources: WorkflowSources(journaled: children))
+        }
+        return try await executor.resume(runID: runID, definition: definition, budget: budget)
+    }
+
+    /// Stops a run: the request is journaled first; a process driving it stops within a moment,
+    /// a run nobody drives is ended here.
+    /// - Parameter wait: seconds to wait for the driving process to stop.
+    /// - Throws: ``AppError`` `.notFound` for an unknown run, `.invalidInput` for a run that has
+    ///   already ended, `.stillRunning` when its driver did not stop within `wait`.
+    public func cancel(_ run: String, by: String, reason: String?, wait: Double = 30) async throws -> RunResult {
+        let runID = try await resolveRun(run)
+        do {
+            return try await executor.cancel(runID: runID, by: by, reason: reason, wait: wait)
+        } catch let error as EngineError {
+            throw AppError(error.code == .notStopped ? .stillRunning : .invalidInput, error.description)
+        }
+    }
+
+    /// A run id from an id or a unique prefix of it.
+    /// - Throws: ``AppError`` `.notFound` with the store's message (no match, or several).
+    public func resolveRun(_ prefix: String) async throws -> String {
+        try await Self.resolveRun(prefix, in: store)
+    }
+
+    static func resolveRun(_ prefix: String, in store: any JournalStore) async throws -> String {
+        do {
+            return try await store.resolveRunID(prefix: prefix)
+        } catch let error as StoreError {
+            throw AppError(.notFound, error.message)
+        }
+    }
+
+    /// How a run was started (its cassette, `--no-cache`, pricing files), so resuming it goes on
+    /// the same way unless told otherwise: a replayed run never goes live by accident.
+    public static func startedMode(of run: String, in store: any JournalStore) async throws -> RunMode {
+        let journal = try await store.journal(runID: try await resolveRun(run, in: store))
+        return Executor.journaledMode(journal)
+    }
+}

@@ -1,0 +1,369 @@
+import Foundation
+import WfloCore
+import WfloProviders
+
+/// The one place a paid or side-effecting call is made: llm steps, agent turns, agent tool calls
+/// (which run as steps), http steps and sandbox steps all go through it.
+///
+/// For a step: approval gate → the kind's own check before any attempt (a cached response, an
+/// egress refusal) → for each attempt: cancellation check → the kind's admission (a host's
+/// circuit) → reservation of the worst case against the run's budget and every enclosing
+/// limit (``StepRunner/limits``: sub-workflows' and agents' `budget:`) → the call → settlement
+/// → retry under the step's ``RetryPolicy`` (the server's Retry-After, the run's deadline).
+///
+/// A step kind supplies only what differs — its gate request, its offers (model, worst case,
+/// the call itself), and how its result or error maps into a charge or an ``AttemptFailure`` —
+/// and gets back a typed ``AttemptEnd``. Every attempt's start, settlement, failure and retry is
+/// journaled and announced here, through ``observeStarted(_:attempt:offer:)``,
+/// ``observeSettled(_:charge:seconds:)``, ``observeFailed(_:message:)`` and
+/// ``scheduleRetry(stepID:attempt:message:delay:)``: the single place spans and metrics hook in.
+struct AttemptDriver: Sendable {
+    let runner: StepRunner
+
+    private var configuration: ExecutorConfiguration { runner.configuration }
+    private var store: any JournalStore { runner.configuration.store }
+
+    // MARK: a step's call
+
+    /// Runs a step whose work is one call: the gate, then `prepare` (which may answer the step
+    /// without an attempt, e.g. from the cache), then the attempts. Failures, refusals and
+    /// steps answered before any attempt are journaled by the time this returns.
+    func runStep(_ step: StepDefinition, startedAt started: Date, gate: GateRequest?,
+                 prepare: () async throws -> StepCall) async throws -> StepOutcome {
+        if let gate, let stopped = try await runner.passGate(step, details: gate.details, worstCase: gate.worstCase, preview: gate.preview) {
+            return stopped
+        }
+        switch try await prepare() {
+        case .answered(let outcome):
+            return outcome
+        case .attempts(let plan):
+            switch try await drive(plan).end {
+            case .done(let outcome):
+                return outcome
+            case .failed(let message):
+                return .failed(message)
+            case .refused(let refusals):
+                let refusal = refusals.last
+                return try await runner.recordRefusal(step, message: refusal?.message ?? "refused before any call", model: refusal?.model,
+                                                      worstCase: refusal?.worstCase ?? .zero, at: started)
+            case .unprepared(let message):
+                return try await runner.recordFailure(step, message: message, model: step.kind.model, at: started)
+            }
+        }
+    }
+
+    // MARK: the attempts
+
+    /// Makes attempts until one settles, the failure is final, or the budget refuses every offer.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled (`wflo cancel`, the run's
+    ///   timeout) before an attempt, or while a call was in flight: that attempt is left in
+    ///   flight, for the executor to settle at its reservation (unsettled) — it may have been billed.
+    ///   Journal errors are thrown as they come.
+    func drive<Value: Sendable>(_ plan: AttemptPlan<Value>) async throws -> AttemptsResult<Value> {
+        var attempt = plan.firstAttempt
+        var current = plan.firstOffer
+        var index = plan.firstOffer
+        var refusals: [AttemptRefusal] = []
+        while index < plan.offerCount {
+            try Task.checkCancellation()
+            if let admitted = try await plan.admit?() {
+                return AttemptsResult(end: .done(admitted), offer: current)
+            }
+            let offer: AttemptOffer<Value>
+            do {
+                offer = try plan.prepare(index)
+            } catch let problem as AttemptUnprepared {
+                return AttemptsResult(end: .unprepared(problem.message), offer: current)
+            }
+            let decision = try await runner.governor.reserve(stepID: plan.stepID, stepType: plan.stepType, attempt: attempt,
+                                                             model: offer.model, worstCase: offer.worstCase, limits: runner.limits)
+            let attemptID: Int64
+            switch decision {
+            case .reserved(let id):
+                attemptID = id
+            case .refused(let message):
+                refusals.append(AttemptRefusal(model: offer.model, worstCase: offer.worstCase, message: message))
+                index += 1
+                continue
+            }
+            if index != current {
+                try await plan.switched?(current, index, refusals)
+                current = index
+            }
+            let attemptStart = configuration.now()
+            observeStarted(plan, attempt: attempt, offer: offer)
+
+            let failure: AttemptFailure
+            switch try await offer.call(attempt) {
+            case .settled(let value, let charge):
+                let now = configuration.now()
+                let ledger = try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID,
+                                                                         succeeded: charge.succeeded, cost: charge.cost, usage: charge.usage,
+                                                                         error: charge.error, stepStatus: .completed, stepOutput: charge.output,
+                                                                         at: now, fees: charge.fees, flags: charge.flags))
+                if plan.paid { try await runner.governor.checkAlerts(ledger) }
+                try await charge.afterSettlement?(now)
+                observeSettled(plan, charge: charge, seconds: now.timeIntervalSince(attemptStart))
+                return AttemptsResult(end: .done(value), offer: current)
+            case .failed(let problem):
+                failure = problem
+            }
+
+            // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
+            // attempt is left in flight and settled at its reservation (unsettled), never at zero.
+            if !plan.settlesCancelledCalls { try Task.checkCancellation() }
+            var message = failure.message
+            var final = !failure.retryable || attempt >= plan.policy.maximumAttempts
+            let delay = retryDelay(policy: plan.policy, attempt: attempt, retryAfter: failure.retryAfter, final: &final, message: &message)
+            let finish: AttemptFinish
+            if failure.unanswered {
+                finish = .unanswered(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID, error: message,
+                                     stepStatus: final ? .failed : nil, at: configuration.now())
+            } else {
+                finish = AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID, succeeded: false, cost: .zero,
+                                       usage: nil, error: message, stepStatus: final ? .failed : nil,
+                                       stepOutput: final ? failure.output : nil, at: configuration.now())
+            }
+            message = finish.error ?? message
+            try await store.finishAttempt(finish)
+            if final {
+                observeFailed(plan, message: message + failure.finalSuffix)
+                return AttemptsResult(end: .failed(message + failure.finalSuffix), offer: current)
+            }
+            try await scheduleRetry(stepID: plan.stepID, attempt: attempt, message: message, delay: delay)
+            attempt += 1
+        }
+        return AttemptsResult(end: .refused(refusals), offer: current)
+    }
+
+    // MARK: observation (one point each)
+
+    /// An attempt holds its reservation and its call is about to be made.
+    private func observeStarted<Value: Sendable>(_ plan: AttemptPlan<Value>, attempt: Int, offer: AttemptOffer<Value>) {
+        configuration.observer.observe(.stepStarted(stepID: plan.stepID, type: plan.stepType, model: offer.model, attempt: attempt,
+                                                    reserved: offer.worstCase))
+    }
+
+    /// An attempt settled and completed its step.
+    private func observeSettled<Value: Sendable>(_ plan: AttemptPlan<Value>, charge: AttemptCharge, seconds: Double) {
+        configuration.observer.observe(.stepCompleted(stepID: plan.stepID, cost: charge.cost, usage: charge.usage, seconds: seconds))
+    }
+
+    /// An attempt failed and is not retried: its step failed.
+    private func observeFailed<Value: Sendable>(_ plan: AttemptPlan<Value>, message: String) {
+        configuration.observer.observe(.stepFailed(stepID: plan.stepID, error: message))
+    }
+
+    /// Journals and announces the retry after a failed attempt, then waits `delay` seconds.
+    private func scheduleRetry(stepID: String, attempt: Int, message: String, delay: Double) async throws {
+        try await store.appendEvent(EventRecord(runID: runner.runID, stepID: stepID, kind: .retryScheduled,
+                                                data: ["attempt": .int(attempt), "delay_seconds": .double(delay), "error": .string(message)],
+                                                at: configuration.now()))
+        configuration.observer.observe(.stepRetrying(stepID: stepID, attempt: attempt, delaySeconds: delay, error: message))
+        try await configuration.sleep(delay)
+    }
+
+    // MARK: retry timing
+
+    /// The seconds to wait before retrying an attempt that is not `final`; when the server asks
+    /// for more than the run has left, `final` becomes true and `message` says why it is not retried.
+    func retryDelay(policy: RetryPolicy, attempt: Int, retryAfter: Double?, final: inout Bool, message: inout String) -> Double {
+        guard !final else { return 0 }
+        switch policy.wait(after: attempt, asked: retryAfter, jitter: configuration.random(),
+                           remaining: runner.deadline.map { $0.timeIntervalSince(configuration.now()) }) {
+        case .wait(let seconds):
+            return seconds
+        case .giveUp(let reason):
+            final = true
+            message += "; not retried: " + reason
+            return 0
+        }
+    }
+}
+
+extension StepRunner {
+    /// The driver every paid or side-effecting call of this runner goes through.
+    var driver: AttemptDriver { AttemptDriver(runner: self) }
+}
+
+// MARK: - What a step kind hands the driver
+
+/// What a gated step shows the person asked to approve it.
+struct GateRequest: Sendable {
+    var details: [String: JSONValue]
+    var worstCase: Money?
+    var preview: String?
+}
+
+/// What a step kind does once its gate is passed: answer without an attempt (a cache hit, a
+/// check that fails the step before any connection), or make attempts.
+enum StepCall: Sendable {
+    case answered(StepOutcome)
+    case attempts(AttemptPlan<StepOutcome>)
+}
+
+/// One call's attempts, as a step kind describes them.
+struct AttemptPlan<Value: Sendable>: Sendable {
+    /// The journal id the attempts are written under: the step's id, or an agent turn's `AGENT/TURN`.
+    var stepID: String
+    var stepType: StepType
+    var policy: RetryPolicy
+    /// The number of the first attempt made here (a resumed step goes on counting).
+    var firstAttempt: Int
+    /// A paid call: its settlement raises the budget's alerts.
+    var paid: Bool
+    /// How many offers there are: the same call on other models the budget may admit when it
+    /// refuses the current one (an agent's `fallback_models`); 1 for every other kind.
+    var offerCount: Int
+    /// The offer tried first (the one an agent's last turn used).
+    var firstOffer: Int
+    /// Offer `index`, prepared for an attempt. Throws ``AttemptUnprepared`` when it cannot be
+    /// (its model is not priced): nothing was reserved.
+    var prepare: @Sendable (_ index: Int) throws -> AttemptOffer<Value>
+    /// Asked before every attempt; a value ends the attempts with it, none made (an http step's
+    /// host whose circuit is open).
+    var admit: (@Sendable () async throws -> Value?)?
+    /// Journals a switch from offer `from` to offer `to`, reserved after the budget refused the others.
+    var switched: (@Sendable (_ from: Int, _ to: Int, _ refusals: [AttemptRefusal]) async throws -> Void)?
+    /// A failed call of a cancelled task is settled as its result says (a sandbox killed by the
+    /// cancel reports so) instead of being left in flight.
+    var settlesCancelledCalls = false
+
+    /// A call with one offer.
+    init(stepID: String, stepType: StepType, policy: RetryPolicy, firstAttempt: Int, paid: Bool, offer: AttemptOffer<Value>,
+         admit: (@Sendable () async throws -> Value?)? = nil, settlesCancelledCalls: Bool = false) {
+        self.init(stepID: stepID, stepType: stepType, policy: policy, firstAttempt: firstAttempt, paid: paid, offerCount: 1, firstOffer: 0,
+                  prepare: { _ in offer }, admit: admit, switched: nil, settlesCancelledCalls: settlesCancelledCalls)
+    }
+
+    init(stepID: String, stepType: StepType, policy: RetryPolicy, firstAttempt: Int, paid: Bool, offerCount: Int, firstOffer: Int,
+         prepare: @escaping @Sendable (_ index: Int) throws -> AttemptOffer<Value>,
+         admit: (@Sendable () async throws -> Value?)? = nil,
+         switched: (@Sendable (_ from: Int, _ to: Int, _ refusals: [AttemptRefusal]) async throws -> Void)? = nil,
+         settlesCancelledCalls: Bool = false) {
+        self.stepID = stepID
+        self.stepType = stepType
+        self.policy = policy
+        self.firstAttempt = firstAttempt
+        self.paid = paid
+        self.offerCount = offerCount
+        self.firstOffer = firstOffer
+        self.prepare = prepare
+        self.admit = admit
+        self.switched = switched
+        self.settlesCancelledCalls = settlesCancelledCalls
+    }
+}
+
+/// One way to make the call: the model (nil for unpriced kinds), the worst case reserved before
+/// it, and the call, which maps its own result or error into an ``AttemptResult``.
+struct AttemptOffer<Value: Sendable>: Sendable {
+    var model: String?
+    var worstCase: Money
+    var call: @Sendable (_ attempt: Int) async throws -> AttemptResult<Value>
+}
+
+/// Thrown by ``AttemptPlan/prepare`` when an offer cannot be made (no attempt was started).
+struct AttemptUnprepared: Error, Sendable {
+    var message: String
+}
+
+/// How one call ended, as its kind reads it.
+enum AttemptResult<Value: Sendable>: Sendable {
+    /// The call is done and completes the step; `charge` is what the journal settles.
+    case settled(Value, AttemptCharge)
+    case failed(AttemptFailure)
+}
+
+/// What a completed attempt is settled at, and what its step's output is.
+struct AttemptCharge: Sendable {
+    var cost: Money = .zero
+    var usage: TokenUsage?
+    var fees: Money = .zero
+    var flags: [String] = []
+    var output: JSONValue
+    /// False for a failed program that completes its step anyway (`allow_failure` on its last attempt).
+    var succeeded = true
+    var error: String?
+    /// Runs once the attempt is settled, with the settlement's time (an llm step fills the cache).
+    var afterSettlement: (@Sendable (Date) async throws -> Void)?
+}
+
+/// A call that did not complete its step.
+struct AttemptFailure: Error, Sendable {
+    var message: String
+    /// Another attempt may succeed (the policy's attempts still decide).
+    var retryable: Bool
+    /// Seconds the server asked to wait before the next attempt.
+    var retryAfter: Double?
+    /// The request was sent and no answer came: the attempt stays charged at its reservation.
+    var unanswered = false
+    /// The step's output when this failure ends it (a program's exit code and output).
+    var output: JSONValue?
+    /// Appended to the step's error when this failure ends it ("(after 3 attempts)").
+    var finalSuffix = ""
+}
+
+/// An offer the budget refused: nothing was sent.
+struct AttemptRefusal: Sendable {
+    var model: String?
+    var worstCase: Money
+    var message: String
+}
+
+/// How a call's attempts ended.
+enum AttemptEnd<Value: Sendable>: Sendable {
+    /// An attempt settled with this value, or the plan's `admit` answered without one.
+    case done(Value)
+    /// The last attempt failed and is not retried; journaled with it. The message has its suffix.
+    case failed(String)
+    /// The budget refused every offer; nothing was sent.
+    case refused([AttemptRefusal])
+    /// An offer could not be prepared; nothing was reserved.
+    case unprepared(String)
+}
+
+struct AttemptsResult<Value: Sendable>: Sendable {
+    var end: AttemptEnd<Value>
+    /// The offer last reserved (the first offer when none was).
+    var offer: Int
+}
+
+extension AttemptFailure {
+    /// A failed model call (an llm step's or an agent turn's) — the one rule for both: retried
+    /// when its error is retryable and the step's `non_retryable_errors` does not name its kind;
+    /// a request whose answer never came (``ProviderError/isUnanswered``) stays charged at its
+    /// reservation, marked unsettled, like a call cut off by cancel or a crash; any other failure
+    /// settles at zero (the provider refused it).
+    init(_ error: ProviderError, policy: RetryPolicy, attempt: Int) {
+        self.init(message: error.description,
+                  retryable: error.isRetryable && !policy.forbidsRetry(of: RetryErrorKind(error.kind)),
+                  retryAfter: error.retryAfter, unanswered: error.isUnanswered,
+                  finalSuffix: error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : "")
+    }
+}
+
+extension RetryErrorKind {
+    /// The kind `retry.non_retryable_errors` names a provider's error by. Exhaustive: a new
+    /// provider error kind does not compile until it has its name here.
+    init(_ kind: ProviderError.Kind) {
+        switch kind {
+        case .rateLimited: self = .rateLimited
+        case .quotaExceeded: self = .quotaExceeded
+        case .overloaded: self = .overloaded
+        case .server: self = .server
+        case .badRequest: self = .badRequest
+        case .authentication: self = .authentication
+        case .permission: self = .permission
+        case .notFound: self = .notFound
+        case .requestTooLarge: self = .requestTooLarge
+        case .timeout: self = .timeout
+        case .connection: self = .connection
+        case .malformedResponse: self = .malformedResponse
+        case .notInCassette: self = .notInCassette
+        case .missingAPIKey: self = .missingAPIKey
+        case .cassette: self = .cassette
+        }
+    }
+}
