@@ -16,10 +16,11 @@ import WfloCore
 /// REAL seconds since 1970. Each run row carries its ledger (`settled_usd`, `reserved_usd`),
 /// summed with ``Money`` in Swift and written in the same transaction as the attempt it changes.
 ///
-/// Methods never block a thread of Swift's cooperative pool: each transaction runs on a
-/// dispatch queue of the store's (`JournalQueues`) and the calling task awaits it, so a write
-/// waiting up to the busy timeout (10 s) for another process's lock holds a dispatch thread,
-/// not one of the few threads every task shares. GRDB's own async API is not used because it
+/// No method waits for another process's lock on a thread of Swift's cooperative pool
+/// (`JournalQueues`): a write is tried on the calling thread with SQLite told not to wait, and
+/// only when the file is locked does it move to the store's dispatch queue, where it waits up to
+/// the busy timeout (10 s) holding a dispatch thread, not one of the few threads every task
+/// shares; reads run on a dispatch queue. GRDB's own async API is not used because it
 /// turns the calling task's cancellation into an error (and interrupts SQLite): the journal
 /// writes of a cancelled run (its unsettled attempts, its `cancelled` status) must still land.
 ///
@@ -62,7 +63,7 @@ public struct SQLiteJournalStore: JournalStore {
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if descriptor >= 0 { close(descriptor) }
             var config = Configuration()
-            config.busyMode = .timeout(busyTimeout)
+            config.busyMode = .callback(JournalQueues.busyHandler(timeout: busyTimeout))
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 try db.execute(sql: "PRAGMA foreign_keys = ON")
@@ -134,7 +135,7 @@ public struct SQLiteJournalStore: JournalStore {
     /// database error becomes a ``StoreError`` with its code (``storeError(_:reading:)``).
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let writer = self.writer
-        return try await queues.write { [self] in
+        return try await queues.write(isBusy: { ($0 as? StoreError)?.code == .busy }) { [self] in
             do {
                 return try writer.writeWithoutTransaction { db in
                     var result: Result<T, any Error> = .failure(StoreError(.database, "transaction did not run"))

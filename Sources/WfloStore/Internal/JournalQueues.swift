@@ -1,19 +1,54 @@
 import Dispatch
+import Foundation
+import Synchronization
 
-/// Where a store's transactions run: off Swift's cooperative pool, so a transaction waiting for
-/// SQLite's lock (up to the busy timeout) blocks a dispatch thread, never a thread every task
-/// shares. Writes go through one serial queue (SQLite takes one writer at a time anyway, and a
-/// serial queue has a thread of its own); reads through a concurrent one (WAL readers do not wait
-/// for the writer).
+/// Where a store's transactions run, so that none waits for another process's lock on one of
+/// Swift's cooperative threads.
+///
+/// A write is first tried on the calling thread, if no other write of this store is under way,
+/// with SQLite told not to wait (``inlineAttempt``: the busy handler gives up at once). It then
+/// costs what the write costs and no thread hop. When another process holds the lock, the
+/// attempt fails before it has changed anything (`BEGIN IMMEDIATE` is refused) and the write is
+/// carried out on the store's serial queue, where the busy handler waits up to the busy timeout
+/// on a dispatch thread. Reads always run on a concurrent queue (WAL readers do not wait for the
+/// writer, but a pool can run out of reader connections).
 ///
 /// The calling task is not cancelled out of a transaction: a write that has been asked for is
 /// carried out and its result returned, so the journal writes of a cancelled run still land.
 final class JournalQueues: Sendable {
     private let writes = DispatchQueue(label: "wflo.journal.writes", qos: .userInitiated)
     private let reads = DispatchQueue(label: "wflo.journal.reads", qos: .userInitiated, attributes: .concurrent)
+    /// Held by the write under way, on either path: an inline attempt never waits behind another write.
+    private let writing = Mutex(())
 
-    func write<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await run(work, on: writes)
+    /// Set while a write is tried on the calling thread: the busy handler then refuses to wait.
+    @TaskLocal static var inlineAttempt = false
+
+    /// The busy handler of the store's connections: no wait for an inline attempt, else up to
+    /// `timeout` seconds in steps of 5 ms (what SQLite's own busy timeout does, on this thread).
+    static func busyHandler(timeout: TimeInterval) -> @Sendable (Int) -> Bool {
+        { tries in
+            if inlineAttempt { return false }
+            let step = 0.005
+            guard Double(tries) * step < timeout else { return false }
+            Thread.sleep(forTimeInterval: step)
+            return true
+        }
+    }
+
+    /// Runs `work` inline when it can finish without waiting, else on the write queue.
+    /// - Parameter isBusy: whether an error of `work` says the database was locked (nothing written).
+    func write<T: Sendable>(isBusy: @escaping @Sendable (any Error) -> Bool,
+                            _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let inline: Result<T, any Error>? = writing.withLockIfAvailable { _ in
+            JournalQueues.$inlineAttempt.withValue(true) { Result { try work() } }
+        }
+        switch inline {
+        case .success(let value)?: return value
+        case .failure(let error)? where !isBusy(error): throw error
+        default: break
+        }
+        return try await run({ [self] in try writing.withLock { _ in try work() } }, on: writes)
     }
 
     func read<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
