@@ -85,17 +85,15 @@ struct ExecutionOptions: ParsableArguments {
         URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
     }
 
-    /// These options, with whatever the user did not say taken from how the run was started:
-    /// its cassette (unless `--replay` or `--record` is given), `--no-cache`, its pricing files
-    /// (unless `--pricing` is given).
+    /// These options, with whatever the user did not say taken from how the run was started
+    /// (``RunMode/continued(by:)``).
     func continuing(_ journaled: RunMode) -> ExecutionOptions {
+        let mode = journaled.continued(by: mode)
         var options = self
-        if cassette.replay == nil && cassette.record == nil {
-            options.cassette.replay = journaled.replay
-            options.cassette.record = journaled.record
-        }
-        if !cache.noCache { options.cache.noCache = journaled.noCache }
-        if pricing.files.isEmpty { options.pricing.files = journaled.pricing }
+        options.cassette.replay = mode.replay
+        options.cassette.record = mode.record
+        options.cache.noCache = mode.noCache
+        options.pricing.files = mode.pricing
         return options
     }
 

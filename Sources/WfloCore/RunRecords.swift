@@ -301,6 +301,21 @@ public struct RunMode: Sendable, Hashable {
     /// The network, the cache on, the shipped prices.
     public var isDefault: Bool { self == RunMode() }
 
+    /// How a resumed run goes on: what `given` (the resume's own options) says, and for what it
+    /// leaves unsaid, this journaled mode — its cassette unless a replay or recording is given,
+    /// the cache off if either says so, its pricing files unless others are given. A run started
+    /// from a cassette never goes live by accident.
+    public func continued(by given: RunMode) -> RunMode {
+        var mode = given
+        if given.replay == nil && given.record == nil {
+            mode.replay = replay
+            mode.record = record
+        }
+        mode.noCache = given.noCache || noCache
+        if given.pricing.isEmpty { mode.pricing = pricing }
+        return mode
+    }
+
     /// The journaled form (`run_started`'s `mode`).
     public var json: JSONValue {
         var object: [String: JSONValue] = ["no_cache": .bool(noCache), "pricing": .array(pricing.map { .string($0) })]

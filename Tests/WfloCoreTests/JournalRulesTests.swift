@@ -209,3 +209,23 @@ struct CacheEntryRuleTests {
         #expect(entry(ttl: 5).isCleared(olderThan: nil, namespace: "b", at: now))
     }
 }
+
+/// `wflo resume` goes on the way the run started unless told otherwise (one rule, for every front end).
+struct RunModeContinuationTests {
+    static let started = RunMode(replay: "/c/brief.json", record: nil, noCache: true, pricing: ["/p/extra.json"])
+
+    @Test func whatTheResumeLeavesUnsaidComesFromTheJournal() {
+        #expect(Self.started.continued(by: RunMode()) == Self.started)
+    }
+
+    @Test func aRecordingGivenReplacesTheJournaledCassetteAndPricingGivenReplacesItsFiles() {
+        let given = RunMode(record: "/c/new.json", pricing: ["/p/mine.json"])
+        #expect(Self.started.continued(by: given) == RunMode(replay: nil, record: "/c/new.json", noCache: true, pricing: ["/p/mine.json"]))
+    }
+
+    @Test func theCacheStaysOffIfEitherSaysSo() {
+        #expect(RunMode().continued(by: RunMode(noCache: true)).noCache)
+        #expect(RunMode(noCache: true).continued(by: RunMode()).noCache)
+        #expect(!RunMode().continued(by: RunMode()).noCache)
+    }
+}
