@@ -163,6 +163,10 @@ public struct RunReport: Sendable, Hashable {
         return result
     }
 
+    /// The kinds of event ``init(journal:plannedSteps:)`` reads (an agent's model fallbacks): a
+    /// journal holding only these, and no step outputs, gives the same report as the full one.
+    public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback]
+
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
     public init(journal: RunJournal, plannedSteps: [(id: String, type: String)] = []) {
