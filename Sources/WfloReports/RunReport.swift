@@ -202,8 +202,9 @@ public struct RunReport: Sendable, Hashable {
         var order: [(id: String, type: String)] = []
         for step in plannedSteps {
             order.append(step)
+            guard let nested = children[step.id] else { continue }
             // Keys worked out once per id, not per comparison.
-            order += (children[step.id] ?? []).map { (key: NestedStepID.sortKey($0.id), step: $0) }
+            order += nested.map { (key: NestedStepID.sortKey($0.id), step: $0) }
                 .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.step)
         }
         order += unplanned
@@ -239,7 +240,7 @@ public struct RunReport: Sendable, Hashable {
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
-                            retries: Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +),
+                            retries: attempts.isEmpty ? 0 : Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +),
                             failedAttempts: attempts.filter { $0.status == .failed }.count,
                             failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
                             cacheHits: attempts.filter(\.cacheHit).count,
