@@ -252,11 +252,6 @@ public struct RunReport: Sendable, Hashable {
             line.startedAt = start
             line.endedAt = end
             line.retryStarts = attempts.filter { $0.number > 1 && $0.stepID == planned.id }.map(\.startedAt)
-            return line
-        }
-        steps = steps.map { line in
-            var line = line
-            let attempts = attemptsByStep[line.id] ?? []
             line.fees = attempts.compactMap(\.fees).sum()
             line.flags = attempts.flatMap(\.flags).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
             return line
