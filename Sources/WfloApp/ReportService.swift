@@ -20,7 +20,8 @@ public struct ReportService: Sendable {
     /// - Throws: ``AppError`` `.notFound` for an unknown run.
     public func runReport(_ run: String) async throws -> RunReport {
         let runID = try await RunService.resolveRun(run, in: store)
-        let journal = try await store.journal(runID: runID)
+        // Only what the report shows: not the outputs of steps, nor the events it does not read.
+        let journal = try await store.journal(runID: runID, eventKinds: RunReport.eventKinds.union([.runStarted]), stepOutputs: false)
         // The step order is journaled when the run starts; only a run journaled before that is
         // read again from its source (and one whose source no longer parses reports what the journal holds).
         let planned = Executor.journaledStepOrder(journal)

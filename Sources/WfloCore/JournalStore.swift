@@ -136,6 +136,12 @@ public protocol JournalReadModel: Sendable {
     func ids(matchingPrefix prefix: String, of kind: JournalIDKind, limit: Int) async throws -> [String]
     /// The id of the approval request of `runID`'s step `stepID`, if one was filed.
     func approvalID(runID: String, stepID: String) async throws -> String?
+    /// What a report of one run reads: the run, its steps, attempts and approvals as
+    /// ``RunStore/journal(runID:)`` returns them, but of its events only those of `eventKinds`
+    /// (in order), and its steps' outputs only when `stepOutputs`. A 100k-step run's report then
+    /// decodes no event or output it does not show.
+    /// - Throws: ``StoreError`` `.notFound` for an unknown run.
+    func journal(runID: String, eventKinds: Set<JournalEventKind>, stepOutputs: Bool) async throws -> RunJournal
     /// Where the journal is, for messages: "the journal at PATH".
     var journalLocation: String { get }
 }

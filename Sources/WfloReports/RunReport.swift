@@ -163,6 +163,10 @@ public struct RunReport: Sendable, Hashable {
         return result
     }
 
+    /// The kinds of event ``init(journal:plannedSteps:)`` reads (an agent's model fallbacks): a
+    /// journal holding only these, and no step outputs, gives the same report as the full one.
+    public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback]
+
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
     public init(journal: RunJournal, plannedSteps: [(id: String, type: String)] = []) {
@@ -198,8 +202,9 @@ public struct RunReport: Sendable, Hashable {
         var order: [(id: String, type: String)] = []
         for step in plannedSteps {
             order.append(step)
+            guard let nested = children[step.id] else { continue }
             // Keys worked out once per id, not per comparison.
-            order += (children[step.id] ?? []).map { (key: NestedStepID.sortKey($0.id), step: $0) }
+            order += nested.map { (key: NestedStepID.sortKey($0.id), step: $0) }
                 .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.step)
         }
         order += unplanned
@@ -235,7 +240,7 @@ public struct RunReport: Sendable, Hashable {
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
-                            retries: Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +),
+                            retries: attempts.isEmpty ? 0 : Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +),
                             failedAttempts: attempts.filter { $0.status == .failed }.count,
                             failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
                             cacheHits: attempts.filter(\.cacheHit).count,
@@ -247,11 +252,6 @@ public struct RunReport: Sendable, Hashable {
             line.startedAt = start
             line.endedAt = end
             line.retryStarts = attempts.filter { $0.number > 1 && $0.stepID == planned.id }.map(\.startedAt)
-            return line
-        }
-        steps = steps.map { line in
-            var line = line
-            let attempts = attemptsByStep[line.id] ?? []
             line.fees = attempts.compactMap(\.fees).sum()
             line.flags = attempts.flatMap(\.flags).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
             return line

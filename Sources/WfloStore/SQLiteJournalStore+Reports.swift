@@ -13,6 +13,14 @@ extension SQLiteJournalStore {
     /// The read is one snapshot from the store's reader connections: in WAL mode it never waits
     /// for a writer and sees only committed transactions.
     /// - Throws: ``StoreError`` `.database` when the file cannot be read; `.corrupt` when a cell does not parse.
+    /// One run's journal with only the events of `eventKinds` and, unless `stepOutputs`, no step
+    /// outputs: one snapshot. The kinds are filtered by SQLite, so an event not asked for is
+    /// never parsed; the `events` primary key (run_id, sequence) keeps the read in the run's range.
+    /// - Throws: ``StoreError`` `.notFound` for an unknown run; `.corrupt` when a cell does not parse.
+    public func journal(runID: String, eventKinds: Set<JournalEventKind>, stepOutputs: Bool) async throws -> RunJournal {
+        try await read { [self] db in try journal(db, runID: runID, eventKinds: eventKinds, stepOutputs: stepOutputs) }
+    }
+
     public func activity(since: Date, until: Date?, workflow: String?) async throws -> RunsActivity {
         try await read { db in
             var conditions = ["r.created_at >= ?"]

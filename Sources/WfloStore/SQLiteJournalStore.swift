@@ -356,19 +356,36 @@ public struct SQLiteJournalStore: JournalStore {
     }
 
     public func journal(runID: String) async throws -> RunJournal {
-        try await read { db in
-            guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
-                throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
-            }
-            let steps = try StepRow.fetchAll(db, sql: "SELECT * FROM steps WHERE run_id = ? ORDER BY started_at, step_id", arguments: [runID]).map { try $0.record() }
-            let attempts = try AttemptRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY id", arguments: [runID])
-                .map { try $0.record() }
-            let events = try EventRow.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY sequence", arguments: [runID])
-                .map { try $0.record() }
-            let approvals = try ApprovalRow.fetchAll(db, sql: "SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at, rowid",
-                                                     arguments: [runID]).map { try $0.record() }
-            return RunJournal(run: run, steps: steps, attempts: attempts, events: events, approvals: approvals)
+        try await read { [self] db in try journal(db, runID: runID, eventKinds: nil, stepOutputs: true) }
+    }
+
+    /// A run's journal read in `db`: every event when `eventKinds` is nil, else only those of
+    /// these kinds (their `data` is not even parsed otherwise); steps without outputs unless `stepOutputs`.
+    func journal(_ db: Database, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool) throws -> RunJournal {
+        guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
+            throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
+        let stepColumns = stepOutputs ? "*" : "run_id, step_id, type, status, NULL AS output, error, model, started_at, finished_at"
+        let steps = try StepRow.fetchAll(db, sql: "SELECT \(stepColumns) FROM steps WHERE run_id = ? ORDER BY started_at, step_id",
+                                         arguments: [runID]).map { try $0.record() }
+        let attempts = try AttemptRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY id", arguments: [runID])
+            .map { try $0.record() }
+        var events: [EventRecord] = []
+        if let eventKinds {
+            if !eventKinds.isEmpty {
+                // Sorted, so one set of kinds is always the same statement.
+                let kinds = eventKinds.map(\.rawValue).sorted()
+                let marks = Array(repeating: "?", count: kinds.count).joined(separator: ", ")
+                events = try EventRow.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? AND kind IN (\(marks)) ORDER BY sequence",
+                                               arguments: StatementArguments([runID] + kinds)).map { try $0.record() }
+            }
+        } else {
+            events = try EventRow.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY sequence", arguments: [runID])
+                .map { try $0.record() }
+        }
+        let approvals = try ApprovalRow.fetchAll(db, sql: "SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at, rowid",
+                                                 arguments: [runID]).map { try $0.record() }
+        return RunJournal(run: run, steps: steps, attempts: attempts, events: events, approvals: approvals)
     }
 
     public func ledger(runID: String) async throws -> LedgerSnapshot {

@@ -160,6 +160,13 @@ public final class MemoryJournalStore: JournalStore {
         }
     }
 
+    public func journal(runID: String, eventKinds: Set<JournalEventKind>, stepOutputs: Bool) async throws -> RunJournal {
+        var journal = try await journal(runID: runID)
+        journal.events = journal.events.filter { eventKinds.contains($0.kind) }
+        if !stepOutputs { journal.steps = journal.steps.map { var step = $0; step.output = nil; return step } }
+        return journal
+    }
+
     public func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest {
         try state.withLock { state in
             try state.withRun(runID) { run in

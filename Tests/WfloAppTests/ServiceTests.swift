@@ -4,6 +4,7 @@ import WfloApp
 import WfloCore
 import WfloEngine
 import WfloPricing
+import WfloReports
 import WfloStore
 
 /// The services every front end calls, on a real SQLite journal in a temporary folder.
@@ -76,6 +77,47 @@ struct ServiceTests {
             await #expect { try await ReportService(store: store).runReport("nope") } throws: { error in
                 (error as? AppError)?.code == .notFound
             }
+        }
+    }
+
+    /// A run's report reads only the events it shows and no step outputs, and is the report the
+    /// whole journal gives: the agent's model fallback (an event) is still in it.
+    @Test func aRunsReportReadsOnlyWhatItShowsAndEqualsTheFullJournalsReport() async throws {
+        try await Self.withJournal { _, store in
+            let id = "run-report"
+            let reserve = try #require(Money(string: "0.5")), cost = try #require(Money(string: "0.01"))
+            try await store.createRun(Self.run(id, path: "flow.yaml"))
+            try await store.appendEvent(EventRecord(runID: id, stepID: nil, kind: .runStarted,
+                                                    data: [Executor.stepOrderKey: [["researcher", "agent"], ["summary", "transform"], ["never", "transform"]]],
+                                                    at: Self.requested))
+            try await store.recordStep(StepRecord(runID: id, stepID: "researcher", type: .agent, status: .running, startedAt: Self.requested),
+                                       event: EventRecord(runID: id, stepID: "researcher", kind: .agentStarted, at: Self.requested))
+            for (turn, model) in [(1, "gpt-4o"), (2, "gpt-4o-mini")] {
+                let start = AttemptStart(runID: id, stepID: "researcher/\(turn)", stepType: .llm, number: 1, model: model,
+                                         reserve: reserve, at: Self.requested)
+                guard case .started(let attempt) = try await store.beginAttempt(start) else { Issue.record("refused"); return }
+                try await store.finishAttempt(AttemptFinish(attemptID: attempt, runID: id, stepID: "researcher/\(turn)", succeeded: true,
+                                                            cost: cost, usage: TokenUsage(inputTokens: 100, outputTokens: 10),
+                                                            error: nil, stepStatus: .completed, stepOutput: ["text": .string("turn \(turn)")], at: Self.requested))
+                if turn == 1 {
+                    try await store.appendEvent(EventRecord(runID: id, stepID: "researcher", kind: .agentModelFallback,
+                                                            data: ["turn": 2, "from": "gpt-4o", "to": "gpt-4o-mini"], at: Self.requested))
+                }
+            }
+            try await store.recordStep(StepRecord(runID: id, stepID: "researcher", type: .agent, status: .completed, output: ["answer": "Paris"],
+                                                  startedAt: Self.requested, finishedAt: Self.decided), event: nil)
+            try await store.recordStep(StepRecord(runID: id, stepID: "summary", type: .transform, status: .completed, output: ["n": 1],
+                                                  startedAt: Self.decided, finishedAt: Self.decided),
+                                       event: EventRecord(runID: id, stepID: "summary", kind: .stepCompleted, at: Self.decided))
+            try await store.updateRun(id: id, status: .completed, outputs: ["answer": "Paris"], error: nil, at: Self.decided)
+
+            let full = try await store.journal(runID: id)
+            var expected = RunReport(journal: full, plannedSteps: try #require(Executor.journaledStepOrder(full)))
+            expected.shownStatus = "completed"
+            let served = try await ReportService(store: store).runReport(String(id.prefix(8)))
+            #expect(served == expected)
+            #expect(served.steps.map(\.id) == ["researcher", "summary", "never"])
+            #expect(served.steps.first?.agent?.fallbacks.map(\.to) == ["gpt-4o-mini"])
         }
     }
 

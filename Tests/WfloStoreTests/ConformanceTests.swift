@@ -254,6 +254,34 @@ struct ConformanceTests {
         }
     }
 
+    @Test(arguments: stores)
+    func aReportReadHoldsOnlyTheEventsItAsksForAndNoOutputs(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            try await store.createRun(sampleRun())
+            try await store.appendEvent(EventRecord(runID: "run-1", stepID: nil, kind: .runStarted, data: ["step_order": [["a", "llm"]]], at: date(1)))
+            let attempt = try #require(try await store.beginAttempt(start(step: "a", reserve: "0.5")).attemptID)
+            try await store.finishAttempt(finish(attempt, step: "a", cost: "0.25", output: ["text": "long answer"]))
+            try await store.recordStep(StepRecord(runID: "run-1", stepID: "b", type: .transform, status: .completed, output: ["n": 2],
+                                                  startedAt: date(3), finishedAt: date(3)),
+                                       event: EventRecord(runID: "run-1", stepID: "b", kind: .stepCompleted, at: date(3)))
+            try await store.appendEvent(EventRecord(runID: "run-1", stepID: "a", kind: .agentModelFallback, data: ["to": "m2"], at: date(4)))
+            _ = try await store.requestApproval(request(step: "c"), stepType: .approval)
+            let full = try await store.journal(runID: "run-1")
+
+            let read = try await store.journal(runID: "run-1", eventKinds: [.runStarted, .agentModelFallback], stepOutputs: false)
+            #expect(read.run == full.run && read.attempts == full.attempts && read.approvals == full.approvals)
+            #expect(read.steps.map(\.stepID) == full.steps.map(\.stepID) && read.steps.allSatisfy { $0.output == nil })
+            #expect(read.steps == full.steps.map { var step = $0; step.output = nil; return step })
+            #expect(read.events == full.events.filter { $0.kind == .runStarted || $0.kind == .agentModelFallback })
+            #expect(read.events.map(\.sequence) == [1, 5])
+            #expect(full.events.count > read.events.count && full.steps.contains { $0.output != nil })
+
+            let withOutputs = try await store.journal(runID: "run-1", eventKinds: [], stepOutputs: true)
+            #expect(withOutputs.steps == full.steps && withOutputs.events.isEmpty)
+            await #expect(throws: StoreError.self) { try await store.journal(runID: "nope", eventKinds: [], stepOutputs: false) }
+        }
+    }
+
     // MARK: approvals (invariant 4)
 
     private func request(_ id: String = "req1", step: String = "publish", timeout: Double? = nil,

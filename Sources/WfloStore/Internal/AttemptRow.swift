@@ -39,6 +39,26 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
         case flags
     }
 
+    /// Read by column name, not through `Decodable` (a long run has an attempt per paid call).
+    init(row: Row) throws {
+        id = try row.decode(forColumn: "id")
+        runID = try row.decode(forColumn: "run_id")
+        stepID = try row.decode(forColumn: "step_id")
+        number = try row.decode(forColumn: "number")
+        status = try row.decode(forColumn: "status")
+        model = try row.decode(forColumn: "model")
+        reservedUSD = try row.decode(forColumn: "reserved_usd")
+        costUSD = try row.decode(forColumn: "cost_usd")
+        usage = try row.decode(forColumn: "usage")
+        error = try row.decode(forColumn: "error")
+        startedAt = try row.decode(forColumn: "started_at")
+        finishedAt = try row.decode(forColumn: "finished_at")
+        cacheHit = try row.decode(forColumn: "cache_hit")
+        savedUSD = try row.decode(forColumn: "saved_usd")
+        feesUSD = try row.decode(forColumn: "fees_usd")
+        flags = try row.decode(forColumn: "flags")
+    }
+
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
     func record() throws -> AttemptRecord {
         let usage = try usage.map { text -> TokenUsage in

@@ -20,6 +20,16 @@ struct EventRow: Codable, FetchableRecord, TableRecord {
         case kind, data, at
     }
 
+    /// Read by column name, not through `Decodable` (a long run has an event per step).
+    init(row: Row) throws {
+        sequence = try row.decode(forColumn: "sequence")
+        runID = try row.decode(forColumn: "run_id")
+        stepID = try row.decode(forColumn: "step_id")
+        kind = try row.decode(forColumn: "kind")
+        data = try row.decode(forColumn: "data")
+        at = try row.decode(forColumn: "at")
+    }
+
     /// Appends `event` as its run's next one (its `sequence` is ignored: the run's last plus one,
     /// read under the transaction's write lock).
     static func insert(_ db: Database, _ event: EventRecord) throws {

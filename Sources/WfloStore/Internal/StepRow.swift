@@ -24,6 +24,19 @@ struct StepRow: Codable, FetchableRecord, TableRecord {
         case finishedAt = "finished_at"
     }
 
+    /// Read by column name, not through `Decodable`: a 100k-step run's report reads 100k of these.
+    init(row: Row) throws {
+        runID = try row.decode(forColumn: "run_id")
+        stepID = try row.decode(forColumn: "step_id")
+        type = try row.decode(forColumn: "type")
+        status = try row.decode(forColumn: "status")
+        output = try row.decode(forColumn: "output")
+        error = try row.decode(forColumn: "error")
+        model = try row.decode(forColumn: "model")
+        startedAt = try row.decode(forColumn: "started_at")
+        finishedAt = try row.decode(forColumn: "finished_at")
+    }
+
     /// The upsert statement's arguments, in the column order of `Statements.upsertStep`.
     static func upsertArguments(_ step: StepRecord) -> StatementArguments {
         [step.runID, step.stepID, step.type.rawValue, step.status.rawValue, step.output?.encoded(), step.error, step.model,
