@@ -7,6 +7,7 @@ import WfloPricing
 import WfloProviders
 import WfloReports
 import WfloStore
+import WfloApp
 
 // How wflo scales with the size of a workflow: validate, run, status and report of a chain of
 // 1k, 10k and 100k transform steps, each in a process of its own (wall time and peak memory),
@@ -73,12 +74,9 @@ if arguments.count >= 3, arguments[1] == "child" {
         try await transport.shutdown()
         precondition(result.status == .completed, "run ended \(result.status): \(result.error ?? "")")
     case "status", "report":
-        // What `wflo status` / `wflo report` do: the journal, the step order, the report.
+        // What `wflo status` / `wflo report` do: the report service's read of the run, then the table.
         let store = try SQLiteJournalStore(path: arguments[3])
-        let journal = try await store.journal(runID: "bench")
-        let order = try Executor.journaledStepOrder(journal) ?? WorkflowParser().parse(yaml: journal.run.workflowSource, file: journal.run.workflowPath)
-            .steps.map { (id: $0.id, type: $0.type.rawValue) }
-        let report = RunReport(journal: journal, plannedSteps: order)
+        let report = try await ReportService(store: store).runReport("bench")
         let text = operation == "report" ? report.render(.table)
             : TextTable(header: ["STEP", "TYPE", "STATUS", "COST"], rows: report.steps.map { [$0.id, $0.type, $0.status, $0.cost.formatted(decimals: 6)] })
                 .render(separatorBefore: nil)
@@ -164,6 +162,9 @@ for n in sizes {
         perStep[name, default: [:]][n] = summary(sample.wall).median / Double(n)
     }
 }
+
+// BENCH_CHAIN_ONLY=1: only the chains above (validate, run, status, report).
+if environment["BENCH_CHAIN_ONLY"] != nil { exit(0) }
 
 // The scheduler's ready list: every step ready at once.
 var independent: [Int: Sample] = [:]
