@@ -15,9 +15,10 @@ public struct TextTable: Sendable {
         // Each cell's width counted once (counting characters walks the string).
         let headerWidths = header.map(\.count)
         let cellWidths = rows.map { $0.map(\.count) }
-        var widths = headerWidths
+        // A row may have more cells than the header: its extra columns get widths of their own.
+        var widths = headerWidths + Array(repeating: 0, count: max(0, (cellWidths.map(\.count).max() ?? 0) - headerWidths.count))
         for row in cellWidths {
-            for (i, width) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], width) }
+            for (i, width) in row.enumerated() { widths[i] = max(widths[i], width) }
         }
         func line(_ cells: [String], _ cellWidths: [Int]) -> String {
             var text = ""

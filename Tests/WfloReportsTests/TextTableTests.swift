@@ -18,4 +18,16 @@ import WfloReports
 
             """)
     }
+
+    /// A row with more cells than the header (a caller's slip) is printed in full, not a crash.
+    @Test func aRowWiderThanTheHeaderGetsColumnsOfItsOwn() {
+        let table = TextTable(header: ["step"], rows: [["a", "extra"], ["bb"]])
+        #expect(table.render(separatorBefore: nil) == """
+            step
+            ────  ─────
+            a     extra
+            bb
+
+            """)
+    }
 }
