@@ -118,17 +118,17 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     /// Attempts in all, the first included. 1 means no retry.
     public var maximumAttempts: Int
     /// Error kinds never retried, in addition to the built-in rules.
-    public var nonRetryableErrors: [RetryErrorKind]
+    public var nonRetryableErrors: [CallErrorKind]
 
     /// The kinds of a failed call that `retry.non_retryable_errors` may name, as the docs and
     /// the journal spell them.
-    public static let errorKinds: [String] = RetryErrorKind.allCases.map(\.rawValue)
+    public static let errorKinds: [String] = CallErrorKind.allCases.map(\.rawValue)
 
     /// Whether the workflow asked that a failure of `kind` is never retried.
-    public func forbidsRetry(of kind: RetryErrorKind) -> Bool { nonRetryableErrors.contains(kind) }
+    public func forbidsRetry(of kind: CallErrorKind) -> Bool { nonRetryableErrors.contains(kind) }
 
     public init(initialInterval: Double = 1, backoffCoefficient: Double = 2, maximumInterval: Double = 30,
-                maximumAttempts: Int = 3, nonRetryableErrors: [RetryErrorKind] = []) {
+                maximumAttempts: Int = 3, nonRetryableErrors: [CallErrorKind] = []) {
         self.initialInterval = initialInterval
         self.backoffCoefficient = backoffCoefficient
         self.maximumInterval = maximumInterval
@@ -166,9 +166,9 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     }
 }
 
-/// The kind of a failed call, as `retry.non_retryable_errors` names it: the same kinds, spelled
-/// the same, as the providers' error kinds (`ProviderError.Kind`, which the engine maps one to one).
-public enum RetryErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
+/// The kind of a failed call: what the providers classify an error as (`ProviderError.Kind` is
+/// this type) and what `retry.non_retryable_errors` names.
+public enum CallErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case rateLimited = "rate_limited"
     case quotaExceeded = "quota_exceeded"
     case overloaded
@@ -183,6 +183,7 @@ public enum RetryErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case malformedResponse = "malformed_response"
     case notInCassette = "not_in_cassette"
     case missingAPIKey = "missing_api_key"
+    /// A cassette file cannot be read, parsed or written.
     case cassette
 }
 

@@ -338,32 +338,8 @@ extension AttemptFailure {
     /// settles at zero (the provider refused it).
     init(_ error: ProviderError, policy: RetryPolicy, attempt: Int) {
         self.init(message: error.description,
-                  retryable: error.isRetryable && !policy.forbidsRetry(of: RetryErrorKind(error.kind)),
+                  retryable: error.isRetryable && !policy.forbidsRetry(of: error.kind),
                   retryAfter: error.retryAfter, unanswered: error.isUnanswered,
                   finalSuffix: error.isRetryable ? " (after \(attempt) attempt\(attempt == 1 ? "" : "s"))" : "")
-    }
-}
-
-extension RetryErrorKind {
-    /// The kind `retry.non_retryable_errors` names a provider's error by. Exhaustive: a new
-    /// provider error kind does not compile until it has its name here.
-    init(_ kind: ProviderError.Kind) {
-        switch kind {
-        case .rateLimited: self = .rateLimited
-        case .quotaExceeded: self = .quotaExceeded
-        case .overloaded: self = .overloaded
-        case .server: self = .server
-        case .badRequest: self = .badRequest
-        case .authentication: self = .authentication
-        case .permission: self = .permission
-        case .notFound: self = .notFound
-        case .requestTooLarge: self = .requestTooLarge
-        case .timeout: self = .timeout
-        case .connection: self = .connection
-        case .malformedResponse: self = .malformedResponse
-        case .notInCassette: self = .notInCassette
-        case .missingAPIKey: self = .missingAPIKey
-        case .cassette: self = .cassette
-        }
     }
 }

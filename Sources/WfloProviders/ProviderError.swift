@@ -1,3 +1,6 @@
+import Foundation
+import WfloCore
+
 /// A failed LLM or HTTP call, classified for the retry policy.
 ///
 /// ``message`` always says which provider, model, host or file is involved and carries the
@@ -5,24 +8,8 @@
 /// engine's retry policy consults; ``retryAfter`` is the provider's `retry-after` (or
 /// `retry-after-ms`) in seconds.
 public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case rateLimited = "rate_limited"
-        case quotaExceeded = "quota_exceeded"
-        case overloaded
-        case server
-        case badRequest = "bad_request"
-        case authentication
-        case permission
-        case notFound = "not_found"
-        case requestTooLarge = "request_too_large"
-        case timeout
-        case connection
-        case malformedResponse = "malformed_response"
-        case notInCassette = "not_in_cassette"
-        case missingAPIKey = "missing_api_key"
-        /// A cassette file cannot be read, parsed or written.
-        case cassette
-    }
+    /// The kinds are core's (``CallErrorKind``), so a step's `non_retryable_errors` names them as they are.
+    public typealias Kind = CallErrorKind
 
     public var kind: Kind
     public var status: Int?

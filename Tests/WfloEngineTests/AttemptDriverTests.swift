@@ -80,11 +80,4 @@ struct AttemptDriverTests {
             #expect(journal.attempts.count == 1, "\(journal.attempts.map { "\($0.stepID)#\($0.number)" })")
         }
     }
-
-    /// `non_retryable_errors` names a failed call's kind as the provider's error kind spells it:
-    /// the engine's mapping is exhaustive and keeps every name.
-    @Test(arguments: ProviderError.Kind.allCases)
-    func everyProviderErrorKindKeepsItsNameForTheRetryPolicy(kind: ProviderError.Kind) {
-        #expect(RetryErrorKind(kind).rawValue == kind.rawValue)
-    }
 }

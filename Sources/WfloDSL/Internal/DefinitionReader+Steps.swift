@@ -173,9 +173,9 @@ extension DefinitionReader {
         if let v = f["non_retryable_errors"] {
             if let list = textList(v.value, what: "\(context): 'non_retryable_errors'") {
                 let items: [Node] = if case .sequence(let sequence) = v.value { Array(sequence) } else { [v.value] }
-                var kinds: [RetryErrorKind] = []
+                var kinds: [CallErrorKind] = []
                 for (name, item) in zip(list, items) {
-                    guard let kind = RetryErrorKind(rawValue: name) else {
+                    guard let kind = CallErrorKind(rawValue: name) else {
                         error(item, "\(context): 'non_retryable_errors' lists '\(name)', which is not an error kind"
                             + Suggestion.phrase(for: name, in: RetryPolicy.errorKinds)
                             + " (kinds: \(RetryPolicy.errorKinds.joined(separator: ", ")))")
