@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# A real PostgreSQL for the PostgreSQL journal's tests: a throwaway cluster on a free loopback
+# port, stopped when the run ends. Tests that need it fail (not skip) when CI sets WFLO_REQUIRE_POSTGRES.
+pgdir=$(mktemp -d)
+trap 'bash scripts/postgres.sh stop "$pgdir/pg" >/dev/null 2>&1 || true; rm -rf "$pgdir" 2>/dev/null || true' EXIT
+eval "$(bash scripts/postgres.sh start "$pgdir/pg")"
+export WFLO_REQUIRE_POSTGRES=1
 log=$(mktemp)
 if ! swift build --build-tests >"$log" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\]' "$log"; exit 1
