@@ -9,7 +9,7 @@ import Foundation
 /// persist and lock: they decide nothing themselves. `Tests/WfloStoreTests/ConformanceTests.swift`
 /// runs the same invariants against every implementation.
 public protocol JournalStore: RunStore, AttemptStore, ApprovalStore, ResponseCacheStore, RunOwnershipStore, CircuitStore,
-    JournalReadModel {}
+    JournalReadModel, RunQueueStore {}
 
 /// Runs, their status and event log, and cancel requests.
 public protocol RunStore: Sendable {
@@ -348,6 +348,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case busy
         /// A write broke a constraint (a duplicate id, a missing run).
         case conflict
+        /// A write through ``RunQueueStore/fenced(runID:token:)`` found the writer's lease lost
+        /// (expired, released or claimed by another worker): nothing was written.
+        case leaseLost = "lease_lost"
     }
 
     public let code: Code

@@ -42,6 +42,8 @@ public struct SQLiteJournalStore: JournalStore {
     private let queues = JournalQueues()
     /// Where the journal lives (`:memory:` for an in-memory one).
     public let path: String
+    /// Set on a view from ``fenced(runID:token:)``: every write transaction checks this lease first.
+    private var fence: LeaseFence?
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
     ///
@@ -100,6 +102,13 @@ public struct SQLiteJournalStore: JournalStore {
         self.path = path
     }
 
+    /// This store (same database, same queues) whose writes check `fence` first.
+    func fencing(_ fence: LeaseFence) -> SQLiteJournalStore {
+        var view = self
+        view.fence = fence
+        return view
+    }
+
     /// A journal in memory, with the real schema: for tests.
     public static func inMemory() throws -> SQLiteJournalStore {
         let queue = try DatabaseQueue()
@@ -133,14 +142,19 @@ public struct SQLiteJournalStore: JournalStore {
     /// taken before the first read, so what `body` reads cannot change under it in this or
     /// another process. A `StoreError` thrown by `body` rolls back and is rethrown as is; a
     /// database error becomes a ``StoreError`` with its code (``storeError(_:reading:)``).
+    /// On a fenced view the lease is checked first, in the same transaction (`.leaseLost`).
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let writer = self.writer
+        let fence = self.fence
         return try await queues.write(isBusy: { ($0 as? StoreError)?.code == .busy }) { [self] in
             do {
                 return try writer.writeWithoutTransaction { db in
                     var result: Result<T, any Error> = .failure(StoreError(.database, "transaction did not run"))
                     try db.inTransaction(.immediate) {
-                        result = Result { try body(db) }
+                        result = Result {
+                            if let fence { try SQLiteJournalStore.checkFence(fence, db) }
+                            return try body(db)
+                        }
                         if case .failure = result { return .rollback }
                         return .commit
                     }

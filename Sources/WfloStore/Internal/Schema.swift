@@ -181,6 +181,23 @@ enum Schema {
                 ALTER TABLE runs ADD COLUMN stop_reason TEXT;
                 """)
         }
+        migrator.registerMigration("v9_queue") { db in
+            // Issue 16: queued runs (`wflo submit`), the leases workers hold on them (timed by
+            // this database's clock, seconds since 1970), and the queues' global concurrency.
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN queue TEXT;
+                ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE runs ADD COLUMN idempotency_key TEXT;
+                ALTER TABLE runs ADD COLUMN lease_expires_at REAL;
+                CREATE UNIQUE INDEX runs_idempotency_key ON runs(idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX runs_claimable ON runs(queue, priority DESC, created_at)
+                    WHERE queue IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval');
+                CREATE TABLE queues (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    concurrency INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }
