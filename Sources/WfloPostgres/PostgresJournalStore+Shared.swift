@@ -250,7 +250,7 @@ extension PostgresJournalStore {
             guard claim == .claimed else { return claim }
             let written = try await statement { connection in
                 try await connection.query("""
-                    UPDATE runs SET owner = \(encoded), owner_token = \(owner.token), heartbeat_at = \(at.timeIntervalSince1970)
+                    UPDATE runs SET owner = \(encoded), owner_token = \(owner.token), heartbeat_at = \(at.timeIntervalSince1970), lease_expires_at = NULL
                     WHERE id = \(id) AND owner IS NOT DISTINCT FROM \(text) AND heartbeat_at IS NOT DISTINCT FROM \(heartbeat)
                     RETURNING 1
                     """, logger: self.logger).collect().count == 1
@@ -269,7 +269,7 @@ extension PostgresJournalStore {
     public func releaseRun(id: String, token: String) async throws {
         try await statement { connection in
             _ = try await connection.query("""
-                UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL WHERE id = \(id) AND owner_token = \(token)
+                UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL, lease_expires_at = NULL WHERE id = \(id) AND owner_token = \(token)
                 """, logger: self.logger)
         }
     }

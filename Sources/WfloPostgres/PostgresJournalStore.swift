@@ -27,7 +27,28 @@ import WfloCore
 /// defer { Task { await store.close() } }
 /// ```
 public final class PostgresJournalStore: JournalStore {
-    let client: PostgresClient
+    /// The pool, its `run()` task and the listener: shared by the store and its fenced views,
+    /// shut down when the last of them goes (or by ``close()``).
+    final class Resources: Sendable {
+        let client: PostgresClient
+        let runTask: Task<Void, Never>
+        let listener: PostgresNotifications
+
+        init(client: PostgresClient, runTask: Task<Void, Never>, listener: PostgresNotifications) {
+            self.client = client
+            self.runTask = runTask
+            self.listener = listener
+        }
+
+        deinit {
+            runTask.cancel()
+            listener.stop()
+        }
+    }
+
+    let resources: Resources
+    var client: PostgresClient { resources.client }
+    private var listener: PostgresNotifications { resources.listener }
     let logger: Logger
     /// The server, user and database (no password), for messages.
     public let url: PostgresURL
@@ -35,8 +56,8 @@ public final class PostgresJournalStore: JournalStore {
     public let schema: String?
     /// "postgres://USER@HOST:PORT/DB" (and "schema NAME" when one is set).
     let location: String
-    private let runTask: Task<Void, Never>
-    private let listener: PostgresNotifications
+    /// Set on a view from ``fenced(runID:token:)``: every write transaction checks this lease first.
+    let fence: LeaseFence?
 
     /// Pushes approval decisions and cancel requests written by any process to this one's
     /// waiters (LISTEN/NOTIFY on one connection of its own), within milliseconds of the commit;
@@ -52,20 +73,18 @@ public final class PostgresJournalStore: JournalStore {
     /// "the journal at postgres://USER@HOST:PORT/DB" (never the password).
     public var journalLocation: String { "the journal at \(location)" }
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>, listener: PostgresNotifications, url: PostgresURL,
-                 schema: String?, logger: Logger) {
-        self.client = client
-        self.runTask = runTask
-        self.listener = listener
+    private init(resources: Resources, url: PostgresURL, schema: String?, logger: Logger, fence: LeaseFence?) {
+        self.resources = resources
         self.url = url
         self.schema = schema
         self.logger = logger
+        self.fence = fence
         self.location = url.redacted + (schema.map { " (schema \($0))" } ?? "")
     }
 
-    deinit {
-        runTask.cancel()
-        listener.stop()
+    /// This store (same pool) whose write transactions check `fence` first.
+    func fencing(_ fence: LeaseFence) -> PostgresJournalStore {
+        PostgresJournalStore(resources: resources, url: url, schema: schema, logger: logger, fence: fence)
     }
 
     /// Connects to the journal at `url` (`postgres://USER[:PASS]@HOST:PORT/DB`), creating or
@@ -105,15 +124,17 @@ public final class PostgresJournalStore: JournalStore {
         let listener = PostgresNotifications(connector: connector, channel: notificationChannel(schema: schema), pollInterval: pollInterval,
                                              logger: logger)
         listener.start()
-        return PostgresJournalStore(client: client, runTask: runTask, listener: listener, url: url, schema: schema, logger: logger)
+        return PostgresJournalStore(resources: Resources(client: client, runTask: runTask, listener: listener), url: url, schema: schema,
+                                    logger: logger, fence: nil)
     }
 
-    /// Shuts the pool and the listening connection down. The store cannot be used afterwards.
+    /// Shuts the pool and the listening connection down. The store (and its fenced views)
+    /// cannot be used afterwards.
     public func close() async {
         listener.stop()
         await listener.stopped()
-        runTask.cancel()
-        await runTask.value
+        resources.runTask.cancel()
+        await resources.runTask.value
     }
 
     /// The versions of the schema migrations applied to this journal, oldest first.
@@ -158,9 +179,9 @@ public final class PostgresJournalStore: JournalStore {
                     """)
             }
             for migration in PostgresSchema.migrations where migration.version > applied {
-                for statement in migration.sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
+                // One round trip: the migration's statements as one anonymous block.
+                try await connection.query(PostgresQuery(unsafeSQL: "DO $wflo_migration$ BEGIN\n" + migration.sql + "\nEND $wflo_migration$"),
+                                           logger: logger)
                 try await connection.query("INSERT INTO wflo_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
                                            logger: logger)
             }
@@ -182,13 +203,25 @@ public final class PostgresJournalStore: JournalStore {
     ///
     /// The transaction runs in a task of its own: the caller's cancellation does not cut a
     /// journal write short.
+    ///
+    /// On a fenced view the lease is checked first, in the same transaction (`.leaseLost`).
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await Task { try await self.retrying(doing: "written") { try await self.transaction(begin: "BEGIN", body) } }.value
+        let fence = self.fence
+        return try await Task {
+            try await self.retrying(doing: "written") {
+                try await self.transaction(begin: "BEGIN") { connection in
+                    if let fence { try await self.check(fence, connection) }
+                    return try await body(connection)
+                }
+            }
+        }.value
     }
 
-    /// One statement (a transaction of its own), with the same retries as ``write(_:)``.
+    /// One statement (a transaction of its own), with the same retries as ``write(_:)``; on a
+    /// fenced view, a transaction that checks the lease first.
     func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await Task {
+        if fence != nil { return try await write(body) }
+        return try await Task {
             try await self.retrying(doing: "written") { try await self.client.withConnection { connection in try await body(connection) } }
         }.value
     }

@@ -123,6 +123,21 @@ enum PostgresSchema {
                 updated_at DOUBLE PRECISION NOT NULL
             );
             """),
+        // Issue 16: queued runs (`wflo submit`), the leases workers hold on them (timed by the
+        // database's clock, seconds since 1970), and the queues' global concurrency.
+        Migration(version: 2, name: "v2_queue", sql: """
+            ALTER TABLE runs ADD COLUMN queue TEXT;
+            ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN idempotency_key TEXT;
+            ALTER TABLE runs ADD COLUMN lease_expires_at DOUBLE PRECISION;
+            CREATE UNIQUE INDEX runs_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+            CREATE INDEX runs_claimable ON runs (queue, priority DESC, created_at, ord)
+                WHERE queue IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval');
+            CREATE TABLE queues (
+                name TEXT PRIMARY KEY,
+                concurrency INTEGER
+            );
+            """),
     ]
 
     /// The newest schema this binary knows.
