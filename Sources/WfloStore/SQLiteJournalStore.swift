@@ -61,7 +61,7 @@ public struct SQLiteJournalStore: JournalStore {
             }
             // O_EXCL: when another process creates the file first, its file is kept as it is.
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if descriptor >= 0 { close(descriptor) }
+            if descriptor >= 0 { closeDescriptor(descriptor) }
             var config = Configuration()
             config.busyMode = .callback(JournalQueues.busyHandler(timeout: busyTimeout))
             config.prepareDatabase { db in
@@ -422,4 +422,13 @@ public struct SQLiteJournalStore: JournalStore {
                               budget: try (row["budget_usd"] as String?).map { try Cells.money($0, "runs.budget_usd") },
                               stopReason: row["stop_reason"])
     }
+}
+
+/// `close(2)`, named apart from the store's own `close()`.
+private func closeDescriptor(_ descriptor: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.close(descriptor)
+    #elseif canImport(Darwin)
+    _ = Darwin.close(descriptor)
+    #endif
 }
