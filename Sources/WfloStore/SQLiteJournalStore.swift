@@ -77,12 +77,19 @@ public struct SQLiteJournalStore: JournalStore {
             while opened == nil {
                 do {
                     let pool = try DatabasePool(path: path, configuration: config)
+                    // A journal a newer wflo migrated is refused, never half-migrated backwards.
+                    let unknown = try pool.read { db in try Schema.unknownMigrations(db) }
+                    if !unknown.isEmpty {
+                        throw StoreError(.database, "the journal at \(path) was written by a newer wflo (its schema has \(unknown.joined(separator: ", ")), which this wflo does not know; it knows up to \(Schema.latest)): upgrade wflo to use this journal")
+                    }
                     do {
                         try Schema.migrator.migrate(pool)
                     } catch {
                         guard (try? pool.read({ try Schema.migrator.hasCompletedMigrations($0) })) == true else { throw error }
                     }
                     opened = pool
+                } catch let error as StoreError {
+                    throw error
                 } catch {
                     attempt += 1
                     if attempt >= 50 { throw error }
@@ -90,6 +97,8 @@ public struct SQLiteJournalStore: JournalStore {
                 }
             }
             writer = opened!
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(.database, "cannot open the journal at \(path): \(error); set WFLO_DB or --db to a writable file")
         }
