@@ -149,6 +149,33 @@ struct WorkerCLITests {
         }
     }
 
+    @Test func aWorkerThatWakesUpAfterLosingItsLeaseWritesNothing() async throws {
+        try await CLITests.withServer { server, wflo, directory in
+            server.on(promptContaining: "Write the brief", .delay(.milliseconds(1500)), times: 1)
+            let runID = try await Self.submit(wflo, [CLITests.brief])
+            let stalled = try Worker(wflo, ["--lease", "2s"], log: directory.appendingPathComponent("stalled.log"))
+            await server.waitForRequests(3)
+            // Stalled mid-call (a long GC pause, a VM frozen, a partition): its lease runs out.
+            stalled.process.send(SIGSTOP)
+            let other = try Worker(wflo, ["--lease", "2s"], log: directory.appendingPathComponent("other.log"))
+            #expect(try await Self.eventually(20) { other.events("finished").count == 1 })
+            #expect(other.events("finished").first?["status"] == "completed")
+            let store = try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path)
+            let finished = try await store.journal(runID: runID)
+
+            // It wakes up with the answer to its call in hand: nothing it tries to write lands.
+            stalled.process.send(SIGCONT)
+            #expect(try await Self.eventually(10) { stalled.events("lease_lost").count == 1 }, "\(stalled.events)")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(stalled.events("finished").isEmpty)
+            #expect(try await store.journal(runID: runID) == finished)
+            #expect(finished.events.filter { $0.kind == .runCompleted }.count == 1)
+            for worker in [stalled, other] { #expect(await Self.stop(worker).status == 0) }
+            #expect(try await store.journal(runID: runID) == finished)
+            #expect(server.requestCount == 4)
+        }
+    }
+
     @Test func sigtermFinishesTheRunInHandOrGivesItBackForAnotherWorker() async throws {
         try await CLITests.withServer { server, wflo, directory in
             // Within the grace period: the run finishes here, then the worker exits 0.
