@@ -42,7 +42,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let outcome = try await reportingErrors { () -> EnqueueOutcome in
-            let environment = try WfloEnvironment(store: store, cassette: nil, pricing: pricing, createJournal: true)
+            let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: pricing, createJournal: true)
             do {
                 let runs = environment.runs(observer: SilentObserver())
                 let workflow = try runs.load(file: request.file)
@@ -122,7 +122,7 @@ struct WorkerCommand: AsyncParsableCommand {
                                               grace: try seconds(grace, "grace"))
         let jsonLogs = self.jsonLogs
         try await reportingErrors {
-            let environment = try WfloEnvironment(store: store, cassette: nil, pricing: pricing, createJournal: true)
+            let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: pricing, createJournal: true)
             let worker = WorkerService(store: environment.store, runs: environment.runs(observer: SilentObserver(), approvals: .noWait),
                                        settings: settings) { event in
                 if jsonLogs {
@@ -193,7 +193,7 @@ struct QueueListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let queues = store.exists ? try await store.open().queues() : []
+            let queues = store.exists ? try await store.withJournal { try await $0.queues() } : []
             if json {
                 Console.out(JSONValue.array(queues.map { queue in
                     ["name": .string(queue.name), "concurrency": queue.concurrency.map { .int($0) } ?? .null,
@@ -233,7 +233,7 @@ struct QueueSetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await store.open(creating: true).setQueue(QueueSettings(name: name, concurrency: concurrency))
+            try await store.withJournal(creating: true) { try await $0.setQueue(QueueSettings(name: name, concurrency: concurrency)) }
             Console.out("Queue '\(name)': \(concurrency.map { "at most \($0) at once" } ?? "no limit")\n")
         }
     }

@@ -114,7 +114,7 @@ struct ExecutionOptions: ParsableArguments {
     func execute(createJournal: Bool = false, resuming: Bool = false,
                  _ body: (RunService) async throws -> RunResult) async throws {
         let result = try await reportingErrors { () -> RunResult in
-            let environment = try WfloEnvironment(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal,
+            let environment = try await WfloEnvironment(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal,
                                                   appendRecording: resuming)
             do {
                 let observer = environment.console(json: json, approvals: approvals, dbOption: store.db, mode: mode)

@@ -63,7 +63,7 @@ public struct SQLiteJournalStore: JournalStore {
             }
             // O_EXCL: when another process creates the file first, its file is kept as it is.
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if descriptor >= 0 { close(descriptor) }
+            if descriptor >= 0 { closeDescriptor(descriptor) }
             var config = Configuration()
             config.busyMode = .callback(JournalQueues.busyHandler(timeout: busyTimeout))
             config.prepareDatabase { db in
@@ -79,12 +79,19 @@ public struct SQLiteJournalStore: JournalStore {
             while opened == nil {
                 do {
                     let pool = try DatabasePool(path: path, configuration: config)
+                    // A journal a newer wflo migrated is refused, never half-migrated backwards.
+                    let unknown = try pool.read { db in try Schema.unknownMigrations(db) }
+                    if !unknown.isEmpty {
+                        throw StoreError(.database, "the journal at \(path) was written by a newer wflo (its schema has \(unknown.joined(separator: ", ")), which this wflo does not know; it knows up to \(Schema.latest)): upgrade wflo to use this journal")
+                    }
                     do {
                         try Schema.migrator.migrate(pool)
                     } catch {
                         guard (try? pool.read({ try Schema.migrator.hasCompletedMigrations($0) })) == true else { throw error }
                     }
                     opened = pool
+                } catch let error as StoreError {
+                    throw error
                 } catch {
                     attempt += 1
                     if attempt >= 50 { throw error }
@@ -92,6 +99,8 @@ public struct SQLiteJournalStore: JournalStore {
                 }
             }
             writer = opened!
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(.database, "cannot open the journal at \(path): \(error); set WFLO_DB or --db to a writable file")
         }
@@ -436,4 +445,13 @@ public struct SQLiteJournalStore: JournalStore {
                               budget: try (row["budget_usd"] as String?).map { try Cells.money($0, "runs.budget_usd") },
                               stopReason: row["stop_reason"])
     }
+}
+
+/// `close(2)`, named apart from the store's own `close()`.
+private func closeDescriptor(_ descriptor: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.close(descriptor)
+    #elseif canImport(Darwin)
+    _ = Darwin.close(descriptor)
+    #endif
 }

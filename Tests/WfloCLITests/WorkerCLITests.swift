@@ -1,13 +1,21 @@
 import Foundation
 import Testing
 import WfloCore
-import WfloStore
+import WfloApp
 import WfloTesting
 
 /// `wflo submit`, `wflo worker` and `wflo queue` as users run them: real worker processes sharing
 /// one SQLite journal, paid calls to the fake provider over loopback, kill -9 and SIGTERM.
 @Suite(.timeLimit(.minutes(5)))
 struct WorkerCLITests {
+    /// SQLite for now; PostgreSQL joins (``TestJournal/all``) once its store implements ``RunQueueStore``.
+    static let journals: [TestJournal] = [.sqlite]
+
+    /// The journal the test's `wflo` uses, opened in the test to read what the workers wrote.
+    static func journal(_ wflo: WfloProcess) async throws -> any JournalStore {
+        try await JournalLocation.resolve(option: nil, environment: wflo.environment).open(creating: false)
+    }
+
     /// A `wflo worker` whose stdout and stderr go to a file the test reads while it runs.
     final class Worker: Sendable {
         let process: SpawnedProcess
@@ -67,8 +75,9 @@ struct WorkerCLITests {
                 report["status"]?.stringValue ?? "")
     }
 
-    @Test func twentyRunsOnTwoWorkersEachCompleteOnceAndNoCallIsSentTwice() async throws {
-        try await CLITests.withServer { server, wflo, directory in
+    @Test(arguments: WorkerCLITests.journals)
+    func twentyRunsOnTwoWorkersEachCompleteOnceAndNoCallIsSentTwice(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
             // One uninterrupted run in-process: what each queued run must settle at.
             let reference = try JSONValue.parse(try await wflo.run(["run", CLITests.brief, "--json"]).stdout)
             let perRun = try #require(Money(string: reference["settled_usd"]?.stringValue ?? ""))
@@ -94,7 +103,7 @@ struct WorkerCLITests {
             #expect(workers.flatMap { $0.events("lease_lost") }.isEmpty)
             // Three paid steps per run, each sent once.
             #expect(server.requestCount - before == 60)
-            let store = try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path)
+            let store = try await Self.journal(wflo)
             var total = Money.zero
             for runID in runIDs {
                 let journal = try await store.journal(runID: runID)
@@ -112,8 +121,9 @@ struct WorkerCLITests {
         }
     }
 
-    @Test func aKilledWorkersRunIsContinuedByAnotherAfterTheLeaseWithNothingChargedTwice() async throws {
-        try await CLITests.withServer { server, wflo, directory in
+    @Test(arguments: WorkerCLITests.journals)
+    func aKilledWorkersRunIsContinuedByAnotherAfterTheLeaseWithNothingChargedTwice(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
             let reference = try JSONValue.parse(try await wflo.run(["run", CLITests.brief, "--json"]).stdout)
             let perRun = try #require(Money(string: reference["settled_usd"]?.stringValue ?? ""))
             let before = server.requestCount
@@ -149,8 +159,9 @@ struct WorkerCLITests {
         }
     }
 
-    @Test func aWorkerThatWakesUpAfterLosingItsLeaseWritesNothing() async throws {
-        try await CLITests.withServer { server, wflo, directory in
+    @Test(arguments: WorkerCLITests.journals)
+    func aWorkerThatWakesUpAfterLosingItsLeaseWritesNothing(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
             server.on(promptContaining: "Write the brief", .delay(.milliseconds(1500)), times: 1)
             let runID = try await Self.submit(wflo, [CLITests.brief])
             let stalled = try Worker(wflo, ["--lease", "2s"], log: directory.appendingPathComponent("stalled.log"))
@@ -160,7 +171,7 @@ struct WorkerCLITests {
             let other = try Worker(wflo, ["--lease", "2s"], log: directory.appendingPathComponent("other.log"))
             #expect(try await Self.eventually(20) { other.events("finished").count == 1 })
             #expect(other.events("finished").first?["status"] == "completed")
-            let store = try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path)
+            let store = try await Self.journal(wflo)
             let finished = try await store.journal(runID: runID)
 
             // It wakes up with the answer to its call in hand: nothing it tries to write lands.
@@ -176,8 +187,9 @@ struct WorkerCLITests {
         }
     }
 
-    @Test func sigtermFinishesTheRunInHandOrGivesItBackForAnotherWorker() async throws {
-        try await CLITests.withServer { server, wflo, directory in
+    @Test(arguments: WorkerCLITests.journals)
+    func sigtermFinishesTheRunInHandOrGivesItBackForAnotherWorker(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
             // Within the grace period: the run finishes here, then the worker exits 0.
             server.on(promptContaining: "Write the brief", .delay(.milliseconds(800)), times: 1)
             let finishing = try await Self.submit(wflo, [CLITests.brief])
@@ -207,8 +219,9 @@ struct WorkerCLITests {
         }
     }
 
-    @Test func anIdempotencyKeyReturnsTheSameRunAndAQueuedRunIsCancelledWithoutAWorker() async throws {
-        try await CLITests.withServer { server, wflo, _ in
+    @Test(arguments: WorkerCLITests.journals)
+    func anIdempotencyKeyReturnsTheSameRunAndAQueuedRunIsCancelledWithoutAWorker(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let first = try await Self.submit(wflo, [CLITests.brief, "--idempotency-key", "order-42", "--priority", "3"])
             let again = try await wflo.run(["submit", CLITests.brief, "--idempotency-key", "order-42", "--json"])
             #expect(again.status == 0)
@@ -234,8 +247,9 @@ struct WorkerCLITests {
         }
     }
 
-    @Test func aQueueWithConcurrencyOneNeverRunsTwoOfItsRunsAtOnce() async throws {
-        try await CLITests.withServer { server, wflo, directory in
+    @Test(arguments: WorkerCLITests.journals)
+    func aQueueWithConcurrencyOneNeverRunsTwoOfItsRunsAtOnce(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
             let set = try await wflo.run(["queue", "set", "serial", "--concurrency", "1"])
             #expect(set.status == 0, "\(set.output)")
             server.on(promptContaining: "Write the brief", .delay(.milliseconds(300)))
@@ -246,7 +260,7 @@ struct WorkerCLITests {
             for worker in workers { #expect(await Self.stop(worker).status == 0) }
 
             // From the journal: each run's time from being started to completed; no two overlap.
-            let store = try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path)
+            let store = try await Self.journal(wflo)
             var spans: [(Date, Date)] = []
             for runID in runIDs {
                 let events = try await store.journal(runID: runID).events
@@ -263,8 +277,9 @@ struct WorkerCLITests {
         }
     }
 
-    @Test func anApprovalInAQueuedRunDecidedWithApproveIsContinuedByAWorker() async throws {
-        try await CLITests.withServer { server, wflo, directory in
+    @Test(arguments: WorkerCLITests.journals)
+    func anApprovalInAQueuedRunDecidedWithApproveIsContinuedByAWorker(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
             let publish = WfloProcess.repositoryRoot.appendingPathComponent("Examples/publish/workflow.yaml").path
             let runID = try await Self.submit(wflo, [publish])
             let worker = try Worker(wflo, ["--concurrency", "2"], log: directory.appendingPathComponent("w.log"))

@@ -7,6 +7,17 @@ import GRDB
 /// Each run row carries its ledger (`settled_usd`, `reserved_usd`), updated in the same
 /// transaction as the attempt rows, so the budget check reads one row.
 enum Schema {
+    /// The newest migration this wflo ships.
+    static var latest: String { migrator.migrations.last ?? "none" }
+
+    /// Migrations the journal has that this wflo does not ship: it was written by a newer wflo.
+    /// Empty for a new file (no migration table yet).
+    static func unknownMigrations(_ db: Database) throws -> [String] {
+        guard try db.tableExists("grdb_migrations") else { return [] }
+        let known = Set(migrator.migrations)
+        return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").filter { !known.contains($0) }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
