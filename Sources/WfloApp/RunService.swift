@@ -45,6 +45,16 @@ public struct RunService: Sendable {
                                  inputs: inputs, budget: budget, mode: mode)
     }
 
+    /// Enqueues a run for a worker (`wflo submit`): nothing runs here. The same idempotency key
+    /// returns the run it first enqueued and writes nothing.
+    /// - Parameter budget: the budget in force; nil runs with no limit.
+    public func submit(_ workflow: Workflow, inputs: JSONValue, budget: Money?, queue: String = QueueSettings.defaultQueue,
+                       priority: Int = 0, idempotencyKey: String? = nil) async throws -> EnqueueOutcome {
+        if let problem = QueueSettings.problem(name: queue) { throw AppError(.invalidInput, "--queue: " + problem) }
+        return try await executor.enqueue(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
+                                          inputs: inputs, budget: budget, queue: queue, priority: priority, idempotencyKey: idempotencyKey)
+    }
+
     /// Continues a run from its journal: completed steps are not run or charged again. A run of a
     /// workflow file is rebuilt from the source journaled when it started (its sub-workflows too,
     /// as they were then, not as the files are now).

@@ -14,7 +14,8 @@ import WfloStore
 /// executors and services wired to them.
 ///
 /// ```swift
-/// let environment = try WfloEnvironment(store: SQLiteJournalStore(path: path), settings: .init())
+/// let store = try await JournalLocation.resolve(option: nil, environment: ProcessInfo.processInfo.environment).open(creating: true)
+/// let environment = try WfloEnvironment(store: store, settings: .init())
 /// let runs = environment.runs(observer: SilentObserver())
 /// let result = try await runs.start(try environment.loadWorkflow(file: "flow.yaml"), inputs: [:], budget: nil)
 /// try await environment.close()
@@ -52,7 +53,8 @@ public final class WfloEnvironment: Sendable {
         }
     }
 
-    public let store: SQLiteJournalStore
+    /// The journal: SQLite or PostgreSQL (``JournalLocation``).
+    public let store: any JournalStore
     public let pricing: PricingTable
     public let llm: LLMClient
     /// `{{secrets.NAME}}`: `WFLO_SECRET_NAME`, else `~/.wflo/secrets` (mode 0600).
@@ -68,7 +70,7 @@ public final class WfloEnvironment: Sendable {
 
     /// - Throws: ``AppError`` `.configuration` naming the pricing file, cassette or egress file
     ///   that cannot be used. No HTTP client is left open when it throws.
-    public init(store: SQLiteJournalStore, settings: Settings = Settings()) throws {
+    public init(store: any JournalStore, settings: Settings = Settings()) throws {
         let environment = settings.environment
         self.store = store
         self.now = settings.now
@@ -139,9 +141,10 @@ public final class WfloEnvironment: Sendable {
     public func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> Executor {
         var configuration = ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer, approvals: approvals,
                                                   cacheEnabled: cache)
-        // One clock for the services and the engine. Waits for decisions and cancels poll the
-        // journal (the engine's default notifications) until a store can push.
+        // One clock for the services and the engine. Waits for decisions and cancels are woken by
+        // the store when it can push (PostgreSQL), else poll the journal (the engine's default).
         configuration.now = now
+        configuration.notifications = store.pushNotifications
         configuration.secrets = secrets
         configuration.http = http
         configuration.userEgress = userEgress
@@ -159,11 +162,17 @@ public final class WfloEnvironment: Sendable {
     /// The report service over this journal and clock.
     public var reports: ReportService { ReportService(store: store, now: now) }
 
-    /// Saves a recording and shuts the HTTP clients down. Call once, when done.
+    /// Saves a recording, shuts the HTTP clients down and closes the journal. Call once, when done.
     /// - Throws: the recording's write error, or the network client's shutdown error.
     public func close() async throws {
         try? await web.shutdown()
-        try recorder?.save()
-        try await network?.shutdown()
+        do {
+            try recorder?.save()
+            try await network?.shutdown()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
     }
 }

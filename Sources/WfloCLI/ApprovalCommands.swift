@@ -34,7 +34,7 @@ struct ListApprovals: AsyncParsableCommand {
             // No journal yet: nothing waits, and nothing is created by looking.
             var requests: [ApprovalRecord] = []
             if store.exists || run != nil {
-                requests = try await ApprovalService(store: try store.open()).list(run: run, includeDecided: all)
+                requests = try await store.withJournal { try await ApprovalService(store: $0).list(run: run, includeDecided: all) }
             }
             let now = Date()
             if json {
@@ -70,7 +70,7 @@ struct ShowApproval: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let request = try await ApprovalService(store: try store.open()).find(id)
+            let request = try await store.withJournal { try await ApprovalService(store: $0).find(id) }
             if json {
                 Console.out(ApprovalText.json(request, now: Date()).encoded(sorted: true, pretty: true) + "\n")
                 return
@@ -142,7 +142,10 @@ enum ApprovalText {
     static func decide(_ reference: String, verdict: ApprovalDecision.Verdict, comment: String?, as name: String?,
                        store options: StoreOptions) async throws {
         let who = Approver.name(name)
-        switch try await ApprovalService(store: try options.open()).decide(reference, verdict: verdict, comment: comment, by: who) {
+        let outcome = try await options.withJournal {
+            try await ApprovalService(store: $0).decide(reference, verdict: verdict, comment: comment, by: who)
+        }
+        switch outcome {
         case .recorded(let record):
             Console.out("\(record.status == .approved ? "Approved" : "Rejected") \(record.runID.prefix(8))/\(record.stepID) (request \(record.id)) as \(who).\n")
         case .alreadyDecided(let record):

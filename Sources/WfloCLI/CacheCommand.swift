@@ -24,7 +24,7 @@ struct CacheStatsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let stats = try await store.open().cacheStats(at: Date())
+            let stats = try await store.withJournal { try await $0.cacheStats(at: Date()) }
             if json {
                 let object: JSONValue = [
                     "entries": .int(stats.entries), "bytes": .int(stats.bytes), "expired": .int(stats.expired),
@@ -75,7 +75,7 @@ struct CacheClearCommand: AsyncParsableCommand {
                 }
                 cutoff = Date().addingTimeInterval(-seconds)
             }
-            let removed = try await store.open().clearCache(olderThan: cutoff, namespace: namespace, at: Date())
+            let removed = try await store.withJournal { try await $0.clearCache(olderThan: cutoff, namespace: namespace, at: Date()) }
             Console.out("Removed \(removed) cached answer\(removed == 1 ? "" : "s").\n")
         }
     }

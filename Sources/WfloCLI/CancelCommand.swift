@@ -42,7 +42,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = try await reportingErrors { () -> RunResult in
-            let environment = try WfloEnvironment(store: store, cassette: nil, pricing: nil)
+            let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: nil)
             do {
                 let result = try await environment.commandRuns(observer: SilentObserver())
                     .cancel(run, by: Approver.name(by), reason: reason, wait: wait)

@@ -30,7 +30,7 @@ struct CircuitsListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let circuits = try await store.open().circuits()
+            let circuits = try await store.withJournal { try await $0.circuits() }
             let now = Date()
             if json {
                 let list = JSONValue.array(circuits.map { Self.json($0, now: now) })
@@ -88,10 +88,11 @@ struct CircuitsResetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let journal = try store.open()
-            let removed = try await journal.resetCircuits(host: all ? nil : host)
+            let (removed, known) = try await store.withJournal { journal in
+                let removed = try await journal.resetCircuits(host: all ? nil : host)
+                return (removed, removed == 0 ? try await journal.circuits().map(\.host) : [])
+            }
             if let host, !all, removed == 0 {
-                let known = try await journal.circuits().map(\.host)
                 throw CLIError("no circuit for '\(host)'" + (known.isEmpty ? "; every host is closed" : "; the circuits are: \(known.joined(separator: ", "))"), exitCode: 1)
             }
             Console.out("Reset \(removed) circuit\(removed == 1 ? "" : "s").\n")

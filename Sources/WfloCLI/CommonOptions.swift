@@ -1,26 +1,40 @@
 import ArgumentParser
 import Foundation
+import WfloApp
 import WfloCore
-import WfloStore
 
-/// `--db PATH`, shared by every command that reads or writes the journal.
+/// `--db PATH|URL`, shared by every command that reads or writes the journal.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "The journal (SQLite file). Default: $WFLO_DB, else ~/.wflo/wflo.db.")
+    @Option(name: .long, help: "The journal: a SQLite file, or postgres://USER[:PASS]@HOST:PORT/DB for a PostgreSQL server shared by workers. Default: $WFLO_DB, else ~/.wflo/wflo.db.")
     var db: String?
 
-    var path: String { db ?? SQLiteJournalStore.defaultPath(environment: ProcessInfo.processInfo.environment) }
+    var location: JournalLocation { .resolve(option: db, environment: ProcessInfo.processInfo.environment) }
 
-    /// Whether the journal file exists (a command that only reads must not create one).
-    var exists: Bool { FileManager.default.fileExists(atPath: path) }
+    /// Whether there is a journal to read (a command that only reads must not create a SQLite file).
+    var exists: Bool { location.exists }
 
-    /// Opens the journal. Only `wflo run` creates a missing one (`creating: true`); every other
-    /// command says that there is none, and leaves no file or folder behind.
-    func open(creating: Bool = false) throws -> SQLiteJournalStore {
-        if !creating && !exists {
-            throw CLIError("no journal at \(path): no run has been started with it yet (wflo run FILE starts one; --db or WFLO_DB name another journal)",
-                           exitCode: 2)
+    /// Opens the journal. Only commands that start runs create a missing SQLite file
+    /// (`creating: true`); every other command says that there is none, and leaves no file or
+    /// folder behind. A PostgreSQL journal gets its schema on first use.
+    func open(creating: Bool = false) async throws -> any JournalStore {
+        do {
+            return try await location.open(creating: creating)
+        } catch let error as AppError where error.code == .notFound {
+            throw CLIError(error.message, exitCode: 2)
         }
-        return try SQLiteJournalStore(path: path)
+    }
+
+    /// Opens the journal for `body` and closes it after (a PostgreSQL pool is shut down).
+    func withJournal<T>(creating: Bool = false, _ body: (any JournalStore) async throws -> T) async throws -> T {
+        let journal = try await open(creating: creating)
+        do {
+            let result = try await body(journal)
+            await journal.close()
+            return result
+        } catch {
+            await journal.close()
+            throw error
+        }
     }
 }
 

@@ -12,8 +12,8 @@ extension WfloEnvironment {
     ///   - createJournal: true for `wflo run` only; other commands refuse a missing journal.
     ///   - appendRecording: a resumed run adds to the cassette its start recorded.
     convenience init(store: StoreOptions, cassette: CassetteOptions?, pricing: PricingOptions?, createJournal: Bool = false,
-                     appendRecording: Bool = false) throws {
-        try self.init(store: store.open(creating: createJournal),
+                     appendRecording: Bool = false) async throws {
+        try self.init(store: await store.open(creating: createJournal),
                       settings: Settings(replay: cassette?.replay, record: cassette?.record, appendRecording: appendRecording,
                                          pricingFiles: pricing?.files ?? []))
     }

@@ -48,13 +48,14 @@ struct ReportCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let request = try ReportRequest(run: run, since: since, workflow: workflow, by: by, top: top, now: Date())
-            let reports = ReportService(store: try store.open())
-            let text: String
-            switch request {
-            case .run(let run):
-                text = try await reports.runReport(run).render(format)
-            case .across(let since, let until, let workflow, let grouping, let top):
-                text = try await reports.spendReport(since: since, until: until, workflow: workflow, grouping: grouping, top: top).render(format)
+            let text = try await store.withJournal { journal in
+                let reports = ReportService(store: journal)
+                switch request {
+                case .run(let run):
+                    return try await reports.runReport(run).render(format)
+                case .across(let since, let until, let workflow, let grouping, let top):
+                    return try await reports.spendReport(since: since, until: until, workflow: workflow, grouping: grouping, top: top).render(format)
+                }
             }
             if let output {
                 do {

@@ -25,7 +25,7 @@ struct ResumeCommand: AsyncParsableCommand {
         let options = try await reportingErrors { () -> ExecutionOptions in
             _ = try budget.map(BudgetArgument.parse)  // A bad --budget is a usage error, before the journal is read.
             do {
-                return execution.continuing(try await RunService.startedMode(of: run, in: execution.store.open()))
+                return execution.continuing(try await execution.store.withJournal { try await RunService.startedMode(of: run, in: $0) })
             } catch let error as StoreError {
                 throw CLIError(error.message, exitCode: 2)
             }

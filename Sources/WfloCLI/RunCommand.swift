@@ -13,6 +13,21 @@ struct RunCommand: AsyncParsableCommand {
         discussion: "Exit codes: 0 completed, 1 failed, 2 invalid usage or workflow, 3 budget exceeded, 4 waiting for approval (--no-wait or Ctrl-C while waiting), 5 rejected or cancelled (wflo cancel), 130 interrupted (resumable)."
     )
 
+    @OptionGroup var request: RunRequestOptions
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func run() async throws {
+        try await execution.execute(createJournal: true) { runs in
+            let workflow = try runs.load(file: request.file)
+            return try await runs.start(workflow, inputs: try request.bindInputs(workflow.definition),
+                                        budget: try request.resolveBudget(workflow.definition), mode: execution.mode)
+        }
+    }
+}
+
+/// What `run` and `submit` take to start a run: the file, its budget and its inputs.
+struct RunRequestOptions: ParsableArguments {
     @Argument(help: "The workflow file (YAML).")
     var file: String
 
@@ -28,28 +43,22 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A JSON or YAML file with an object of inputs.")
     var inputFile: String?
 
-    @OptionGroup var execution: ExecutionOptions
-
     func validate() throws {
         if noBudget && budget != nil { throw ValidationError("--budget and --no-budget cannot be used together") }
     }
 
-    func run() async throws {
-        try await execution.execute(createJournal: true) { runs in
-            let workflow = try runs.load(file: file)
-            return try await runs.start(workflow, inputs: try bindInputs(workflow.definition), budget: try resolveBudget(workflow.definition),
-                                        mode: execution.mode)
-        }
-    }
-
-    private func resolveBudget(_ definition: WorkflowDefinition) throws -> Money? {
+    /// The budget in force: nil for --no-budget, else --budget, else the file's.
+    /// - Throws: ``CLIError`` (exit 2) when none is set or --budget is not an amount.
+    func resolveBudget(_ definition: WorkflowDefinition) throws -> Money? {
         if noBudget { return nil }
         if let budget { return try BudgetArgument.parse(budget) }
         if let fileBudget = definition.budget { return fileBudget }
         throw CLIError("\(file) sets no budget: pass --budget USD (e.g. --budget 0.50), or --no-budget to run without a limit", exitCode: 2)
     }
 
-    private func bindInputs(_ definition: WorkflowDefinition) throws -> JSONValue {
+    /// The run's inputs from --input and --input-file, checked against the workflow's.
+    /// - Throws: ``CLIError`` (exit 2) naming the input.
+    func bindInputs(_ definition: WorkflowDefinition) throws -> JSONValue {
         var fileValue: JSONValue?
         if let inputFile {
             fileValue = try InputFileReader.read(inputFile)
@@ -105,7 +114,7 @@ struct ExecutionOptions: ParsableArguments {
     func execute(createJournal: Bool = false, resuming: Bool = false,
                  _ body: (RunService) async throws -> RunResult) async throws {
         let result = try await reportingErrors { () -> RunResult in
-            let environment = try WfloEnvironment(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal,
+            let environment = try await WfloEnvironment(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal,
                                                   appendRecording: resuming)
             do {
                 let observer = environment.console(json: json, approvals: approvals, dbOption: store.db, mode: mode)

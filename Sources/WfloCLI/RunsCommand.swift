@@ -18,7 +18,7 @@ struct RunsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             // No journal yet: no runs, and nothing created by looking.
-            let runs = store.exists ? try await ReportService(store: try store.open()).runs(limit: limit) : []
+            let runs = store.exists ? try await store.withJournal { try await ReportService(store: $0).runs(limit: limit) } : []
             var rows: [JSONValue] = []
             var table: [[String]] = []
             for listing in runs {

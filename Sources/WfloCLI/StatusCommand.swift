@@ -18,7 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let report = try await ReportService(store: try store.open()).runReport(run)
+            let report = try await store.withJournal { try await ReportService(store: $0).runReport(run) }
             if json {
                 let object: JSONValue = [
                     "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.shownStatus),

@@ -16,6 +16,7 @@ public struct Wflo: AsyncParsableCommand {
             """,
         version: Wflo.version,
         subcommands: [RunCommand.self, ResumeCommand.self, CancelCommand.self, RunsCommand.self, StatusCommand.self, ReportCommand.self,
+                      SubmitCommand.self, WorkerCommand.self, QueueCommand.self,
                       ValidateCommand.self, PricingCommand.self,
                       ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, CacheCommand.self,
                       CircuitsCommand.self, SandboxCommand.self]

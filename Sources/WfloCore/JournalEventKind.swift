@@ -14,6 +14,7 @@ public enum JournalEventKind: String, Sendable, Hashable, Codable, CaseIterable 
     case cancelRequested = "cancel_requested"
     case attemptsUnsettled = "attempts_unsettled"
     // A run's status as ``RunStatus`` set it (``run(_:)``).
+    case runQueued = "run_queued"
     case runRunning = "run_running"
     case runCompleted = "run_completed"
     case runFailed = "run_failed"
@@ -44,6 +45,7 @@ public enum JournalEventKind: String, Sendable, Hashable, Codable, CaseIterable 
     /// The event a run's status change writes (`run_completed`, `run_failed`, …).
     public static func run(_ status: RunStatus) -> JournalEventKind {
         switch status {
+        case .queued: .runQueued
         case .running: .runRunning
         case .completed: .runCompleted
         case .failed: .runFailed

@@ -124,6 +124,11 @@ extension EventRecord {
         EventRecord(runID: runID, stepID: nil, kind: .run(status), data: error.map { ["error": .string($0)] } ?? .null, at: at)
     }
 
+    /// `run_queued`, written with a run `wflo submit` enqueues.
+    public static func runQueued(runID: String, queue: String, priority: Int, at: Date) -> EventRecord {
+        EventRecord(runID: runID, stepID: nil, kind: .runQueued, data: ["queue": .string(queue), "priority": .int(priority)], at: at)
+    }
+
     public static func budgetChanged(runID: String, budget: Money, at: Date) -> EventRecord {
         EventRecord(runID: runID, stepID: nil, kind: .budgetChanged, data: ["budget_usd": .string(budget.description)], at: at)
     }

@@ -9,7 +9,20 @@ import Foundation
 /// persist and lock: they decide nothing themselves. `Tests/WfloStoreTests/ConformanceTests.swift`
 /// runs the same invariants against every implementation.
 public protocol JournalStore: RunStore, AttemptStore, ApprovalStore, ResponseCacheStore, RunOwnershipStore, CircuitStore,
-    JournalReadModel {}
+    JournalReadModel, RunQueueStore {
+    /// How this store wakes a process waiting for a decision or a cancel written by another
+    /// process, when it can push (PostgreSQL's LISTEN/NOTIFY); nil for a store that cannot, whose
+    /// waiters poll the journal on their own clock (``PollingJournalNotifications``).
+    var pushNotifications: (any JournalNotifications)? { get }
+    /// Releases what the store holds open (a connection pool). Call once, when done with it;
+    /// a file-backed store closes with its last reference and needs nothing here.
+    func close() async
+}
+
+extension JournalStore {
+    public var pushNotifications: (any JournalNotifications)? { nil }
+    public func close() async {}
+}
 
 /// Runs, their status and event log, and cancel requests.
 public protocol RunStore: Sendable {
@@ -348,6 +361,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case busy
         /// A write broke a constraint (a duplicate id, a missing run).
         case conflict
+        /// A write through ``RunQueueStore/fenced(runID:token:)`` found the writer's lease lost
+        /// (expired, released or claimed by another worker): nothing was written.
+        case leaseLost = "lease_lost"
     }
 
     public let code: Code

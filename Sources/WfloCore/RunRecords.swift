@@ -2,6 +2,8 @@ import Foundation
 
 /// A run's state. Raw values are what JSON output and the journal say.
 public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Submitted (`wflo submit`), waiting for a worker to claim it.
+    case queued
     case running
     case completed
     case failed
@@ -10,12 +12,14 @@ public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case rejected
     case cancelled
 
-    public var isFinal: Bool { self != .running && self != .waitingApproval }
+    public var isFinal: Bool { self != .running && self != .waitingApproval && self != .queued }
 
     /// The process exit code `wflo run`/`resume` ends with.
     public var exitCode: Int32 {
         switch self {
         case .completed: return 0
+        // `wflo submit` succeeded: the run waits for a worker.
+        case .queued: return 0
         case .failed, .running: return 1
         case .budgetExceeded: return 3
         case .waitingApproval: return 4

@@ -39,18 +39,35 @@ public struct Executor: Sendable {
         let run = RunRecord(id: runID ?? Executor.makeRunID(), workflowName: definition.name, workflowPath: path,
                             workflowSource: source, inputs: inputs, budget: budget, createdAt: now, updatedAt: now)
         try await configuration.store.createRun(run)
-        var data: [String: JSONValue] = ["budget_usd": budget.map { .string($0.description) } ?? .null]
-        // Sub-workflow files as they are now: a resume runs the same children even if the files change.
-        let children = definition.subWorkflowSources
-        if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
-        data[Executor.stepOrderKey] = .array(definition.steps.map { .array([.string($0.id), .string($0.type.rawValue)]) })
-        if !mode.isDefault { data[Executor.modeKey] = mode.json }
-        try await configuration.store.appendEvent(EventRecord(runID: run.id, stepID: nil, kind: .runStarted, data: .object(data), at: now))
+        try await configuration.store.appendEvent(Executor.startedEvent(run: run, definition: definition, mode: mode))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
         let lease = try await RunLease.acquire(configuration, runID: run.id)
         return try await lease.hold {
             try await drive(run: run, definition: definition, replay: ReplayState(), alerted: [])
         }
+    }
+
+    /// Enqueues a new run for a worker to drive (`wflo submit`): the run, status `queued`, and its
+    /// `run_started` event, written together; a worker continues it with ``resume(runID:definition:budget:)``.
+    /// With an idempotency key already used, nothing is written and the first run is returned.
+    public func enqueue(definition: WorkflowDefinition, source: String, path: String, inputs: JSONValue, budget: Money?,
+                        queue: String, priority: Int, idempotencyKey: String?, mode: RunMode = RunMode()) async throws -> EnqueueOutcome {
+        let now = configuration.now()
+        let run = RunRecord(id: Executor.makeRunID(), workflowName: definition.name, workflowPath: path, workflowSource: source,
+                            inputs: inputs, budget: budget, status: .queued, createdAt: now, updatedAt: now)
+        return try await configuration.store.enqueueRun(EnqueueRequest(run: run, events: [Executor.startedEvent(run: run, definition: definition, mode: mode)],
+                                                                       queue: queue, priority: priority, idempotencyKey: idempotencyKey))
+    }
+
+    /// `run_started`: the budget, the sub-workflows' texts, the step order and the mode, for resume and reports.
+    static func startedEvent(run: RunRecord, definition: WorkflowDefinition, mode: RunMode) -> EventRecord {
+        var data: [String: JSONValue] = ["budget_usd": run.budget.map { .string($0.description) } ?? .null]
+        // Sub-workflow files as they are now: a resume runs the same children even if the files change.
+        let children = definition.subWorkflowSources
+        if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
+        data[Executor.stepOrderKey] = .array(definition.steps.map { .array([.string($0.id), .string($0.type.rawValue)]) })
+        if !mode.isDefault { data[Executor.modeKey] = mode.json }
+        return EventRecord(runID: run.id, stepID: nil, kind: .runStarted, data: .object(data), at: run.createdAt)
     }
 
     /// Where `run_started` keeps the sub-workflows' texts (resolved path → YAML).
@@ -91,7 +108,7 @@ public struct Executor: Sendable {
         return RunMode(json: mode)
     }
 
-    /// Continues a run from its journal.
+    /// Continues a run from its journal (or starts a queued one).
     ///
     /// Completed and skipped steps are not run again; attempts that were in flight are marked
     /// unsettled and stay charged; a sleep keeps its journaled wake-up time; the remaining steps
@@ -124,10 +141,15 @@ public struct Executor: Sendable {
         let done = definition.steps.filter { replay.finished[$0.id] != nil }
         let alerted = Set(journal.events.filter { $0.kind == .budgetAlert }.compactMap { $0.data["percent"]?.intValue })
         try await store.updateRun(id: runID, status: .running, outputs: nil, error: nil, at: configuration.now())
-        try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .runResumed,
-                                                data: ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)],
-                                                at: configuration.now()))
-        configuration.observer.observe(.runResumed(runID: runID, completedSteps: done.count, unsettledAttempts: unsettled))
+        if journal.run.status == .queued {
+            // A submitted run's first start: its `run_started` was journaled when it was enqueued.
+            configuration.observer.observe(.runStarted(runID: runID, workflow: definition.name, budget: run.budget))
+        } else {
+            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .runResumed,
+                                                    data: ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)],
+                                                    at: configuration.now()))
+            configuration.observer.observe(.runResumed(runID: runID, completedSteps: done.count, unsettledAttempts: unsettled))
+        }
         for step in done { configuration.observer.observe(.stepReplayed(stepID: step.id)) }
         return try await drive(run: run, definition: definition, replay: replay, alerted: alerted)
     }

@@ -43,6 +43,10 @@ public struct ExecutorConfiguration: Sendable {
     /// one; nil polls the journal (``PollingJournalNotifications`` on ``now`` and ``wait``, every
     /// `pollInterval` of ``approvals`` for decisions, every 0.2 s for cancel requests).
     public var notifications: (any JournalNotifications)? = nil
+    /// The claim a worker already holds on the run it hands this executor (`wflo worker`): the
+    /// run is driven under it instead of being claimed again, and renewing and releasing it are
+    /// left to the worker. ``store`` is then the worker's fenced view of the journal.
+    public var heldClaim: RunOwner? = nil
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },

@@ -17,10 +17,15 @@ struct RunLease: Sendable {
     /// The configuration's clock: the heartbeat's time and its wait between beats.
     let now: @Sendable () -> Date
     let wait: @Sendable (Double) async throws -> Void
+    /// The claim is a worker's (``ExecutorConfiguration/heldClaim``): it renews and releases it, not this lease.
+    var heldByWorker = false
 
     /// - Throws: ``EngineError`` `.runHeld` naming the live holder.
     static func acquire(_ configuration: ExecutorConfiguration, runID: String) async throws -> RunLease {
         let store = configuration.store
+        if let held = configuration.heldClaim {
+            return RunLease(store: store, runID: runID, owner: held, now: configuration.now, wait: configuration.wait, heldByWorker: true)
+        }
         let now = configuration.now()
         let owner = RunOwner.current()
         let claim = try await store.claimRun(id: runID, owner: owner, at: now) { holder, heartbeat in
@@ -49,8 +54,10 @@ struct RunLease: Sendable {
         try? await store.releaseRun(id: runID, token: owner.token)
     }
 
-    /// Runs `body` holding the lease, heartbeating, and releases it however `body` ends.
+    /// Runs `body` holding the lease, heartbeating, and releases it however `body` ends (a
+    /// worker's claim is left to the worker).
     func hold<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        if heldByWorker { return try await body() }
         let beat = heartbeat()
         defer { beat.cancel() }
         do {

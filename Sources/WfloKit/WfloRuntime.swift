@@ -21,7 +21,7 @@ import WfloStore
 public final class WfloRuntime: Sendable {
     /// The components runs are made of, shared with the CLI's way of putting them together.
     public let environment: WfloEnvironment
-    public var store: SQLiteJournalStore { environment.store }
+    public var store: any JournalStore { environment.store }
     public var pricing: PricingTable { environment.pricing }
     private let observer: any RunObserver
 

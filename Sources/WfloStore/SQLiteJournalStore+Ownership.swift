@@ -23,7 +23,7 @@ extension SQLiteJournalStore {
                                           claimant: owner, takeOver: takeOver)
             guard claim == .claimed else { return claim }
             let written = try await write { db in
-                try db.execute(sql: "UPDATE runs SET owner = ?, heartbeat_at = ? WHERE id = ? AND owner IS ? AND heartbeat_at IS ?",
+                try db.execute(sql: "UPDATE runs SET owner = ?, heartbeat_at = ?, lease_expires_at = NULL WHERE id = ? AND owner IS ? AND heartbeat_at IS ?",
                                arguments: [encoded, at.timeIntervalSince1970, id, text, heartbeat])
                 return db.changesCount == 1
             }
@@ -40,7 +40,7 @@ extension SQLiteJournalStore {
 
     public func releaseRun(id: String, token: String) async throws {
         try await write { db in
-            try db.execute(sql: "UPDATE runs SET owner = NULL, heartbeat_at = NULL WHERE id = ? AND json_extract(owner, '$.token') = ?",
+            try db.execute(sql: "UPDATE runs SET owner = NULL, heartbeat_at = NULL, lease_expires_at = NULL WHERE id = ? AND json_extract(owner, '$.token') = ?",
                            arguments: [id, token])
         }
     }

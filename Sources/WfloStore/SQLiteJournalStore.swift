@@ -42,6 +42,8 @@ public struct SQLiteJournalStore: JournalStore {
     private let queues = JournalQueues()
     /// Where the journal lives (`:memory:` for an in-memory one).
     public let path: String
+    /// Set on a view from ``fenced(runID:token:)``: every write transaction checks this lease first.
+    private var fence: LeaseFence?
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
     ///
@@ -61,7 +63,7 @@ public struct SQLiteJournalStore: JournalStore {
             }
             // O_EXCL: when another process creates the file first, its file is kept as it is.
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if descriptor >= 0 { close(descriptor) }
+            if descriptor >= 0 { closeDescriptor(descriptor) }
             var config = Configuration()
             config.busyMode = .callback(JournalQueues.busyHandler(timeout: busyTimeout))
             config.prepareDatabase { db in
@@ -77,12 +79,19 @@ public struct SQLiteJournalStore: JournalStore {
             while opened == nil {
                 do {
                     let pool = try DatabasePool(path: path, configuration: config)
+                    // A journal a newer wflo migrated is refused, never half-migrated backwards.
+                    let unknown = try pool.read { db in try Schema.unknownMigrations(db) }
+                    if !unknown.isEmpty {
+                        throw StoreError(.database, "the journal at \(path) was written by a newer wflo (its schema has \(unknown.joined(separator: ", ")), which this wflo does not know; it knows up to \(Schema.latest)): upgrade wflo to use this journal")
+                    }
                     do {
                         try Schema.migrator.migrate(pool)
                     } catch {
                         guard (try? pool.read({ try Schema.migrator.hasCompletedMigrations($0) })) == true else { throw error }
                     }
                     opened = pool
+                } catch let error as StoreError {
+                    throw error
                 } catch {
                     attempt += 1
                     if attempt >= 50 { throw error }
@@ -90,6 +99,8 @@ public struct SQLiteJournalStore: JournalStore {
                 }
             }
             writer = opened!
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(.database, "cannot open the journal at \(path): \(error); set WFLO_DB or --db to a writable file")
         }
@@ -98,6 +109,13 @@ public struct SQLiteJournalStore: JournalStore {
     private init(writer: any DatabaseWriter, path: String) {
         self.writer = writer
         self.path = path
+    }
+
+    /// This store (same database, same queues) whose writes check `fence` first.
+    func fencing(_ fence: LeaseFence) -> SQLiteJournalStore {
+        var view = self
+        view.fence = fence
+        return view
     }
 
     /// A journal in memory, with the real schema: for tests.
@@ -133,14 +151,19 @@ public struct SQLiteJournalStore: JournalStore {
     /// taken before the first read, so what `body` reads cannot change under it in this or
     /// another process. A `StoreError` thrown by `body` rolls back and is rethrown as is; a
     /// database error becomes a ``StoreError`` with its code (``storeError(_:reading:)``).
+    /// On a fenced view the lease is checked first, in the same transaction (`.leaseLost`).
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let writer = self.writer
+        let fence = self.fence
         return try await queues.write(isBusy: { ($0 as? StoreError)?.code == .busy }) { [self] in
             do {
                 return try writer.writeWithoutTransaction { db in
                     var result: Result<T, any Error> = .failure(StoreError(.database, "transaction did not run"))
                     try db.inTransaction(.immediate) {
-                        result = Result { try body(db) }
+                        result = Result {
+                            if let fence { try SQLiteJournalStore.checkFence(fence, db) }
+                            return try body(db)
+                        }
                         if case .failure = result { return .rollback }
                         return .commit
                     }
@@ -422,4 +445,13 @@ public struct SQLiteJournalStore: JournalStore {
                               budget: try (row["budget_usd"] as String?).map { try Cells.money($0, "runs.budget_usd") },
                               stopReason: row["stop_reason"])
     }
+}
+
+/// `close(2)`, named apart from the store's own `close()`.
+private func closeDescriptor(_ descriptor: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.close(descriptor)
+    #elseif canImport(Darwin)
+    _ = Darwin.close(descriptor)
+    #endif
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import WfloCore
 
 /// The whole ``JournalStore`` in memory, for tests and tools that need no file.
@@ -14,9 +13,50 @@ import WfloCore
 /// It needs no clock of its own: every method that depends on the time is given it (`at:`), as
 /// the protocol says, by the caller's clock.
 public final class MemoryJournalStore: JournalStore {
-    private let state = Mutex(State())
+    private let state: Shared
+    /// Set on a view from ``fenced(runID:token:)``: every write checks this lease first.
+    private let fence: LeaseFence?
+    /// The store's own clock, which times queue leases (as a database's clock does).
+    private let clock: @Sendable () -> Date
 
-    public init() {}
+    /// - Parameter clock: the store's clock for queue leases (the wall clock by default).
+    public init(clock: @escaping @Sendable () -> Date = { Date() }) {
+        state = Shared()
+        fence = nil
+        self.clock = clock
+    }
+
+    private init(sharing store: MemoryJournalStore, fence: LeaseFence) {
+        state = store.state
+        self.fence = fence
+        clock = store.clock
+    }
+
+    /// The state behind one lock, shared by a store and its fenced views. Unchecked: the state
+    /// is only touched under the lock.
+    private final class Shared: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = State()
+
+        func withLock<T>(_ body: (inout State) throws -> T) rethrows -> T {
+            lock.lock()
+            defer { lock.unlock() }
+            return try body(&value)
+        }
+    }
+
+    /// A write: one lock, and on a fenced view the lease is checked first under it.
+    private func write<T>(_ body: (inout State) throws -> T) throws -> T {
+        let fence = self.fence
+        let now = clock()
+        return try state.withLock { state in
+            if let fence {
+                guard let run = state.runs[fence.runID], run.owner?.token == fence.token,
+                      QueueClaimRule.isLive(leaseExpiresAt: run.leaseExpiresAt, now: now) else { throw fence.lostError }
+            }
+            return try body(&state)
+        }
+    }
 
     public var journalLocation: String { "the in-memory journal" }
 
@@ -35,6 +75,11 @@ public final class MemoryJournalStore: JournalStore {
         var cancel: CancelRequest?
         var owner: RunOwner?
         var heartbeatAt: Date?
+        var queue: String?
+        var priority = 0
+        var idempotencyKey: String?
+        /// By the store's clock; nil unless ``owner`` holds a queue lease.
+        var leaseExpiresAt: Date?
 
         var ledger: LedgerSnapshot {
             LedgerSnapshot(settled: settled, reserved: reserved, budget: record.budget, stopReason: stopReason)
@@ -73,6 +118,8 @@ public final class MemoryJournalStore: JournalStore {
         var approvals: [String: Approval] = [:]
         var cache: [String: Cached] = [:]
         var circuits: [String: CircuitRecord] = [:]
+        /// Queue name → concurrency (nil: no limit).
+        var queueSettings: [String: Int?] = [:]
         var nextAttemptID: Int64 = 1
         var nextOrder = 0
 
@@ -98,7 +145,7 @@ public final class MemoryJournalStore: JournalStore {
     // MARK: - Runs
 
     public func createRun(_ run: RunRecord) async throws {
-        try state.withLock { state in
+        try write { state in
             guard state.runs[run.id] == nil else {
                 throw StoreError(.conflict, "a run with id \(run.id) is already in the in-memory journal")
             }
@@ -118,7 +165,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws {
-        try state.withLock { state in
+        try write { state in
             try state.withRun(id) { run in
                 run.record.status = status
                 run.record.outputs = outputs
@@ -130,11 +177,11 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func appendEvent(_ event: EventRecord) async throws {
-        try state.withLock { state in try state.withRun(event.runID) { $0.append(event) } }
+        try write { state in try state.withRun(event.runID) { $0.append(event) } }
     }
 
     public func updateRunBudget(id: String, budget: Money, at: Date) async throws {
-        try state.withLock { state in
+        try write { state in
             try state.withRun(id) { run in
                 run.record.budget = budget
                 run.record.updatedAt = at
@@ -168,7 +215,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest {
-        try state.withLock { state in
+        try write { state in
             try state.withRun(runID) { run in
                 // The first request is kept.
                 if let first = run.cancel { return first }
@@ -187,7 +234,7 @@ public final class MemoryJournalStore: JournalStore {
     // MARK: - Attempts and the ledger
 
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
-        try state.withLock { state in
+        try write { state in
             let attemptID = state.nextAttemptID
             let outcome = try state.withRun(start.runID) { run -> AttemptBeginOutcome in
                 let attempts = run.attempts
@@ -217,7 +264,7 @@ public final class MemoryJournalStore: JournalStore {
 
     @discardableResult
     public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
-        try state.withLock { state in
+        try write { state in
             let missing = StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in the in-memory journal")
             guard state.runs[finish.runID] != nil else { throw missing }
             return try state.withRun(finish.runID) { run in
@@ -253,7 +300,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
-        try state.withLock { state in
+        try write { state in
             try state.withRun(step.runID) { run in
                 run.upsertStep(step.stepID, insert: step) { existing in
                     existing.type = step.type
@@ -270,7 +317,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
-        state.withLock { state in
+        try write { state in
             guard var run = state.runs[runID] else { return 0 }
             var count = 0
             for index in run.attempts.indices where run.attempts[index].status == .running {
@@ -295,7 +342,7 @@ public final class MemoryJournalStore: JournalStore {
     // MARK: - Approvals
 
     public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
-        try state.withLock { state in
+        try write { state in
             if let existing = state.approvals.values.first(where: { $0.record.runID == request.runID && $0.record.stepID == request.stepID }) {
                 return existing.record
             }
@@ -314,7 +361,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func decideApproval(_ decision: ApprovalDecision) async throws -> ApprovalDecisionOutcome {
-        try state.withLock { state in
+        try write { state in
             guard let stored = state.approvals[decision.requestID] else {
                 throw StoreError(.notFound, "no approval request \(decision.requestID) in the in-memory journal; list them with `wflo approvals`")
             }
@@ -354,7 +401,7 @@ public final class MemoryJournalStore: JournalStore {
 
     @discardableResult
     public func storeResponse(_ entry: CacheEntry) async throws -> Bool {
-        state.withLock { state in
+        try write { state in
             // An expired entry is replaced; a live one is kept (the first answer wins).
             if let existing = state.cache[entry.key], existing.entry.isLive(at: entry.createdAt) { return false }
             state.cache[entry.key] = Cached(entry: entry)
@@ -363,7 +410,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func recordCacheHit(_ hit: CacheHitRecord) async throws {
-        try state.withLock { state in
+        try write { state in
             let attemptID = state.nextAttemptID
             try state.withRun(hit.runID) { run in
                 run.attempts.append(AttemptRecord(id: attemptID, runID: hit.runID, stepID: hit.stepID, number: hit.number,
@@ -404,7 +451,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func clearCache(olderThan: Date?, namespace: String?, at: Date) async throws -> Int {
-        state.withLock { state in
+        try write { state in
             let cleared = state.cache.values.filter { $0.entry.isCleared(olderThan: olderThan, namespace: namespace, at: at) }
             for cached in cleared { state.cache[cached.entry.key] = nil }
             return cleared.count
@@ -414,12 +461,13 @@ public final class MemoryJournalStore: JournalStore {
     // MARK: - Run ownership
 
     public func claimRun(id: String, owner: RunOwner, at: Date, takeOver: (RunOwner, Date) -> Bool) async throws -> RunClaim {
-        try state.withLock { state in
+        try write { state in
             try state.withRun(id) { run in
                 let claim = RunClaim.deciding(holder: run.owner, heartbeatAt: run.heartbeatAt, claimant: owner, takeOver: takeOver)
                 if claim == .claimed {
                     run.owner = owner
                     run.heartbeatAt = at
+                    run.leaseExpiresAt = nil
                 }
                 return claim
             }
@@ -427,17 +475,18 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func heartbeatRun(id: String, token: String, at: Date) async throws {
-        state.withLock { state in
+        try write { state in
             guard state.runs[id]?.owner?.token == token else { return }
             state.runs[id]?.heartbeatAt = at
         }
     }
 
     public func releaseRun(id: String, token: String) async throws {
-        state.withLock { state in
+        try write { state in
             guard state.runs[id]?.owner?.token == token else { return }
             state.runs[id]?.owner = nil
             state.runs[id]?.heartbeatAt = nil
+            state.runs[id]?.leaseExpiresAt = nil
         }
     }
 
@@ -451,7 +500,7 @@ public final class MemoryJournalStore: JournalStore {
     // MARK: - Circuits
 
     public func admitCircuit(host: String, settings: CircuitBreakerSettings, at: Date) async throws -> CircuitAdmission {
-        state.withLock { state in
+        try write { state in
             guard let current = state.circuits[host] else { return .allowed }
             let (next, admission) = current.admitting(at: at, settings: settings)
             state.circuits[host] = next
@@ -462,7 +511,7 @@ public final class MemoryJournalStore: JournalStore {
     @discardableResult
     public func recordCircuitResult(host: String, failure: Bool, error: String?, settings: CircuitBreakerSettings,
                                     at: Date) async throws -> CircuitRecord {
-        state.withLock { state in
+        try write { state in
             let current = state.circuits[host] ?? CircuitRecord(host: host, updatedAt: at)
             let next = current.recording(failure: failure, error: error, at: at, settings: settings)
             // A closed circuit with nothing to remember is not kept.
@@ -476,7 +525,7 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func resetCircuits(host: String?) async throws -> Int {
-        state.withLock { state in
+        try write { state in
             guard let host else {
                 let count = state.circuits.count
                 state.circuits = [:]
@@ -484,6 +533,106 @@ public final class MemoryJournalStore: JournalStore {
             }
             return state.circuits.removeValue(forKey: host) == nil ? 0 : 1
         }
+    }
+
+    // MARK: - Queued runs and leases
+
+    public func enqueueRun(_ request: EnqueueRequest) async throws -> EnqueueOutcome {
+        if let problem = QueueSettings.problem(name: request.queue) { throw StoreError(.conflict, problem) }
+        return try write { state in
+            if let key = request.idempotencyKey, let existing = state.runs.values.first(where: { $0.idempotencyKey == key }) {
+                return .existing(existing.record)
+            }
+            guard state.runs[request.run.id] == nil else {
+                throw StoreError(.conflict, "a run with id \(request.run.id) is already in the in-memory journal")
+            }
+            var record = request.run
+            record.status = .queued
+            var run = Run(record: record, order: state.order())
+            run.queue = request.queue
+            run.priority = request.priority
+            run.idempotencyKey = request.idempotencyKey
+            for event in request.events { run.append(event) }
+            run.append(.runQueued(runID: record.id, queue: request.queue, priority: request.priority, at: record.createdAt))
+            state.runs[record.id] = run
+            return .enqueued(record)
+        }
+    }
+
+    public func claimQueuedRun(queues: [String], owner: RunOwner, lease: Double) async throws -> QueueLease? {
+        let now = clock()
+        return try write { state in
+            var live: [String: Int] = [:]
+            for run in state.runs.values where QueueClaimRule.isLive(leaseExpiresAt: run.leaseExpiresAt, now: now) {
+                if let queue = run.queue { live[queue, default: 0] += 1 }
+            }
+            let candidates = state.runs.values.filter { run in
+                guard let queue = run.queue, queues.isEmpty || queues.contains(queue) else { return false }
+                if let limit = state.queueSettings[queue] ?? nil, live[queue, default: 0] >= limit { return false }
+                let pending = state.approvals.values.filter { $0.record.runID == run.record.id && $0.record.status == .pending }.count
+                return QueueClaimRule.isClaimable(status: run.record.status, hasOwner: run.owner != nil,
+                                                  leaseExpiresAt: run.leaseExpiresAt, pendingApprovals: pending, now: now)
+            }
+            guard let first = candidates.min(by: {
+                QueueClaimRule.precedes(($0.priority, $0.record.createdAt, $0.order), ($1.priority, $1.record.createdAt, $1.order))
+            }) else { return nil }
+            let expires = now.addingTimeInterval(lease)
+            try state.withRun(first.record.id) { run in
+                run.owner = owner
+                run.heartbeatAt = now
+                run.leaseExpiresAt = expires
+            }
+            return QueueLease(runID: first.record.id, queue: first.queue!, owner: owner, status: first.record.status, expiresAt: expires)
+        }
+    }
+
+    public func renewLease(runID: String, token: String, lease: Double) async throws -> Bool {
+        let now = clock()
+        return try write { state in
+            guard let run = state.runs[runID], run.owner?.token == token,
+                  QueueClaimRule.isLive(leaseExpiresAt: run.leaseExpiresAt, now: now) else { return false }
+            state.runs[runID]?.leaseExpiresAt = now.addingTimeInterval(lease)
+            state.runs[runID]?.heartbeatAt = now
+            return true
+        }
+    }
+
+    @discardableResult
+    public func releaseLease(runID: String, token: String) async throws -> Bool {
+        try write { state in
+            guard state.runs[runID]?.owner?.token == token else { return false }
+            state.runs[runID]?.owner = nil
+            state.runs[runID]?.heartbeatAt = nil
+            state.runs[runID]?.leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    public func setQueue(_ settings: QueueSettings) async throws {
+        if let problem = QueueSettings.problem(name: settings.name) { throw StoreError(.conflict, problem) }
+        try write { state in state.queueSettings[settings.name] = .some(settings.concurrency) }
+    }
+
+    public func queues() async throws -> [QueueSummary] {
+        let now = clock()
+        return state.withLock { state in
+            var summaries: [String: QueueSummary] = [:]
+            for (name, concurrency) in state.queueSettings {
+                summaries[name] = QueueSummary(name: name, concurrency: concurrency, queued: 0, running: 0)
+            }
+            for run in state.runs.values where !run.record.status.isFinal {
+                guard let queue = run.queue else { continue }
+                var summary = summaries[queue] ?? QueueSummary(name: queue, concurrency: nil, queued: 0, running: 0)
+                let live = QueueClaimRule.isLive(leaseExpiresAt: run.leaseExpiresAt, now: now)
+                if live { summary.running += 1 } else if run.record.status == .queued { summary.queued += 1 }
+                summaries[queue] = summary
+            }
+            return summaries.keys.sorted().map { summaries[$0]! }
+        }
+    }
+
+    public func fenced(runID: String, token: String) -> any JournalStore {
+        MemoryJournalStore(sharing: self, fence: LeaseFence(runID: runID, token: token))
     }
 
     // MARK: - Reads

@@ -8,14 +8,25 @@ import WfloTesting
 struct CLITests {
     static let brief = WfloProcess.repositoryRoot.appendingPathComponent("Examples/brief/workflow.yaml").path
 
-    static func withServer<T>(_ body: (FakeLLMServer, WfloProcess, URL) async throws -> T) async throws -> T {
+    /// Runs `body` with a fake provider and `wflo` pointed at a new journal: a SQLite file in a
+    /// fresh HOME, or (``TestJournal/postgres``) a new database on the test PostgreSQL server.
+    static func withServer<T>(journal: TestJournal = .sqlite, _ body: (FakeLLMServer, WfloProcess, URL) async throws -> T) async throws -> T {
+        switch journal {
+        case .sqlite:
+            return try await withServer(database: nil, body)
+        case .postgres:
+            return try await TestPostgres.withDatabase { url in try await withServer(database: url, body) }
+        }
+    }
+
+    private static func withServer<T>(database: String?, _ body: (FakeLLMServer, WfloProcess, URL) async throws -> T) async throws -> T {
         let server = try await FakeLLMServer.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let wflo = WfloProcess(environment: [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
             "HOME": directory.path,
-            "WFLO_DB": directory.appendingPathComponent("wflo.db").path,
+            "WFLO_DB": database ?? directory.appendingPathComponent("wflo.db").path,
             "OPENAI_BASE_URL": server.baseURLOpenAI, "OPENAI_API_KEY": "sk-test",
             "ANTHROPIC_BASE_URL": server.baseURLAnthropic, "ANTHROPIC_API_KEY": "sk-ant-test",
         ])

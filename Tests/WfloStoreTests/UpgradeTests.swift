@@ -29,7 +29,7 @@ struct UpgradeTests {
                 }
             }
             let store = try SQLiteJournalStore(path: path)
-            #expect(try store.appliedMigrations().last == "v8_billing_flags")
+            #expect(try store.appliedMigrations().last == "v9_queue")
             let before = try await store.journal(runID: "old-run")
             #expect(before.steps.map(\.stepID) == ["outline"])
             #expect(before.steps.first?.output?["text"] == "hi")
@@ -126,6 +126,26 @@ struct MigrationTests {
 
 /// A cell this wflo cannot name (a step type or event kind of a newer version, an edited file)
 /// is reported with its table and column, never read as something else and never a crash.
+struct NewerJournalTests {
+    @Test func aJournalANewerWfloMigratedIsRefusedAndLeftAsItWas() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("wflo.db").path
+            let store = try SQLiteJournalStore(path: path)
+            try await store.createRun(RunRecord(id: "r", workflowName: "w", workflowPath: "w.yaml", workflowSource: "", inputs: [:],
+                                                budget: nil, createdAt: Date(timeIntervalSince1970: 1), updatedAt: Date(timeIntervalSince1970: 1)))
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99_from_the_future')") }
+            try queue.close()
+            let error = try #require(throws: StoreError.self) { try SQLiteJournalStore(path: path) }
+            #expect(error.message.contains("the journal at \(path) was written by a newer wflo"))
+            #expect(error.message.contains("v99_from_the_future") && error.message.contains("upgrade wflo"))
+            #expect(error.message.contains(Schema.latest))
+            // Nothing was changed: the old store still reads its run.
+            #expect(try await store.run(id: "r")?.workflowName == "w")
+        }
+    }
+}
+
 struct UnknownValueTests {
     @Test(arguments: [
         ("UPDATE steps SET type = 'email'", "steps.type holds unknown value 'email'"),

@@ -7,6 +7,17 @@ import GRDB
 /// Each run row carries its ledger (`settled_usd`, `reserved_usd`), updated in the same
 /// transaction as the attempt rows, so the budget check reads one row.
 enum Schema {
+    /// The newest migration this wflo ships.
+    static var latest: String { migrator.migrations.last ?? "none" }
+
+    /// Migrations the journal has that this wflo does not ship: it was written by a newer wflo.
+    /// Empty for a new file (no migration table yet).
+    static func unknownMigrations(_ db: Database) throws -> [String] {
+        guard try db.tableExists("grdb_migrations") else { return [] }
+        let known = Set(migrator.migrations)
+        return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").filter { !known.contains($0) }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -179,6 +190,23 @@ enum Schema {
                 ALTER TABLE attempts ADD COLUMN fees_usd TEXT;
                 ALTER TABLE attempts ADD COLUMN flags TEXT;
                 ALTER TABLE runs ADD COLUMN stop_reason TEXT;
+                """)
+        }
+        migrator.registerMigration("v9_queue") { db in
+            // Issue 16: queued runs (`wflo submit`), the leases workers hold on them (timed by
+            // this database's clock, seconds since 1970), and the queues' global concurrency.
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN queue TEXT;
+                ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE runs ADD COLUMN idempotency_key TEXT;
+                ALTER TABLE runs ADD COLUMN lease_expires_at REAL;
+                CREATE UNIQUE INDEX runs_idempotency_key ON runs(idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX runs_claimable ON runs(queue, priority DESC, created_at)
+                    WHERE queue IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval');
+                CREATE TABLE queues (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    concurrency INTEGER
+                );
                 """)
         }
         return migrator

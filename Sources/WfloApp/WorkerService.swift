@@ -1,0 +1,238 @@
+import Foundation
+import Synchronization
+import WfloCore
+import WfloEngine
+
+/// `wflo worker`: claims queued runs and drives them, any number of workers on one journal.
+///
+/// Up to ``Settings/concurrency`` runs at once. Each claimed run is driven by a ``RunService``
+/// whose executor holds the worker's claim (``ExecutorConfiguration/heldClaim``) and writes
+/// through the fenced view (``RunQueueStore/fenced(runID:token:)``), so a worker that lost its
+/// lease writes nothing. The lease is renewed every lease/3; when a renewal finds it lost, the run
+/// is stopped at once (another worker continues it from the journal).
+///
+/// A gated step does not hold a slot: runs are driven with ``ApprovalWaitMode/noWait``, so a run
+/// that needs a person ends `waiting_approval` and is released; once decided it is claimable again
+/// and any worker continues it.
+///
+/// ``stop()`` (SIGTERM, SIGINT) stops claiming and lets the runs in hand finish for up to
+/// ``Settings/grace`` seconds; then what is left is released and stopped, and another worker
+/// continues it from the journal. The rules live here, not in a front end: the CLI and the server
+/// run the same loop.
+public final class WorkerService: Sendable {
+    public struct Settings: Sendable, Hashable {
+        /// The queues to claim from; empty: every queue.
+        public var queues: [String]
+        public var concurrency: Int
+        /// Seconds a claim lasts unless renewed (by the store's clock).
+        public var lease: Double
+        /// Seconds between looks for work when none was found.
+        public var pollInterval: Double
+        /// Seconds runs in hand may take to finish after ``WorkerService/stop()``.
+        public var grace: Double
+
+        public init(queues: [String] = [], concurrency: Int = 1, lease: Double = 30, pollInterval: Double = 0.1, grace: Double = 30) {
+            self.queues = queues
+            self.concurrency = concurrency
+            self.lease = lease
+            self.pollInterval = pollInterval
+            self.grace = grace
+        }
+
+        /// What is wrong with these settings for a person to fix, or nil.
+        public var problem: String? {
+            if concurrency < 1 { return "--concurrency must be 1 or more (got \(concurrency))" }
+            if !(lease >= 1) { return "--lease must be at least 1s (got \(DurationText.describe(lease)))" }
+            for queue in queues { if let problem = QueueSettings.problem(name: queue) { return "--queue: " + problem } }
+            return nil
+        }
+    }
+
+    /// What a worker does, for its log (`--json-logs`: one JSON object per line).
+    public enum Event: Sendable, Hashable {
+        case started(owner: RunOwner, queues: [String], concurrency: Int, lease: Double)
+        case claimed(runID: String, queue: String, status: RunStatus)
+        /// The run's driving ended with this status (and was given back if not final).
+        case finished(runID: String, status: RunStatus)
+        /// Given back without finishing: the worker is stopping, or driving it failed (`reason`).
+        case released(runID: String, reason: String)
+        /// A renewal found the lease gone: the run was stopped here and goes on elsewhere.
+        case leaseLost(runID: String)
+        case stopping
+        case stopped
+
+        public var json: JSONValue {
+            switch self {
+            case .started(let owner, let queues, let concurrency, let lease):
+                return ["event": "started", "worker": .string(owner.description), "queues": .array(queues.map { .string($0) }),
+                        "concurrency": .int(concurrency), "lease_seconds": .number(String(lease))]
+            case .claimed(let runID, let queue, let status):
+                return ["event": "claimed", "run_id": .string(runID), "queue": .string(queue), "status": .string(status.rawValue)]
+            case .finished(let runID, let status):
+                return ["event": "finished", "run_id": .string(runID), "status": .string(status.rawValue)]
+            case .released(let runID, let reason):
+                return ["event": "released", "run_id": .string(runID), "reason": .string(reason)]
+            case .leaseLost(let runID):
+                return ["event": "lease_lost", "run_id": .string(runID)]
+            case .stopping: return ["event": "stopping"]
+            case .stopped: return ["event": "stopped"]
+            }
+        }
+
+        /// One line for people.
+        public var line: String {
+            switch self {
+            case .started(let owner, let queues, let concurrency, let lease):
+                return "worker \(owner) on \(queues.isEmpty ? "every queue" : queues.joined(separator: ", ")) · concurrency \(concurrency) · lease \(DurationText.describe(lease))"
+            case .claimed(let runID, let queue, let status): return "claimed \(runID) (\(queue), \(status.rawValue))"
+            case .finished(let runID, let status): return "finished \(runID): \(status.rawValue)"
+            case .released(let runID, let reason): return "released \(runID): \(reason)"
+            case .leaseLost(let runID): return "lease lost on \(runID): stopped here, it goes on elsewhere"
+            case .stopping: return "stopping: no new claims; finishing the runs in hand"
+            case .stopped: return "stopped"
+            }
+        }
+    }
+
+    private let store: any JournalStore
+    private let runs: RunService
+    private let settings: Settings
+    private let log: @Sendable (Event) -> Void
+    public let owner: RunOwner
+    private let state = Mutex(State())
+
+    private struct State {
+        var stopping = false
+        /// The runs in hand: their driving tasks, to stop them.
+        var active: [String: Task<Void, Never>] = [:]
+        /// Runs given back by ``finishOrRelease()``: their driving's end says nothing more.
+        var releasedOnStop: Set<String> = []
+    }
+
+    /// - Parameters:
+    ///   - runs: the service whose executor's configuration each claimed run is driven with
+    ///     (its store must be `store`).
+    ///   - log: told of every claim, end, release and lost lease.
+    public init(store: any JournalStore, runs: RunService, settings: Settings, owner: RunOwner = .current(),
+                log: @escaping @Sendable (Event) -> Void = { _ in }) {
+        self.store = store
+        self.runs = runs
+        self.settings = settings
+        self.owner = owner
+        self.log = log
+    }
+
+    /// Stops claiming; runs in hand get ``Settings/grace`` seconds to finish. Safe from any thread, more than once.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+    }
+
+    private var isStopping: Bool { state.withLock { $0.stopping } }
+    private var activeCount: Int { state.withLock { $0.active.count } }
+
+    /// Claims and drives runs until ``stop()`` (noticed within ``Settings/pollInterval``), then
+    /// finishes or releases what it holds.
+    /// - Throws: ``AppError`` `.invalidInput` for unusable settings.
+    public func run() async throws {
+        if let problem = settings.problem { throw AppError(.invalidInput, problem) }
+        log(.started(owner: owner, queues: settings.queues, concurrency: settings.concurrency, lease: settings.lease))
+        await withDiscardingTaskGroup { group in
+            while !isStopping {
+                if activeCount < settings.concurrency {
+                    do {
+                        if let lease = try await store.claimQueuedRun(queues: settings.queues, owner: owner, lease: settings.lease) {
+                            log(.claimed(runID: lease.runID, queue: lease.queue, status: lease.status))
+                            let task = Task { await self.drive(lease) }
+                            state.withLock { $0.active[lease.runID] = task }
+                            group.addTask {
+                                await task.value
+                                self.state.withLock { _ = $0.active.removeValue(forKey: lease.runID) }
+                            }
+                            continue
+                        }
+                    } catch {
+                        // The journal was busy or unreachable: look again after the interval.
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
+            }
+            log(.stopping)
+            await finishOrRelease()
+        }
+        log(.stopped)
+    }
+
+    /// After ``stop()``: lets the runs in hand finish for the grace period, then releases each
+    /// one still going (its writes are fenced from then on) and stops its driving.
+    private func finishOrRelease() async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int64(settings.grace * 1000))
+        while activeCount > 0 && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = state.withLock { $0.active }
+        for (runID, task) in left {
+            // Released first: whatever the stopped driving still tries to write is refused.
+            state.withLock { _ = $0.releasedOnStop.insert(runID) }
+            _ = try? await store.releaseLease(runID: runID, token: owner.token)
+            log(.released(runID: runID, reason: "the worker is stopping; another worker continues it from the journal"))
+            task.cancel()
+        }
+    }
+
+    /// Drives one claimed run under its lease, renewing it; gives the run back at the end unless the lease was lost.
+    private func drive(_ lease: QueueLease) async {
+        let fenced = store.fenced(runID: lease.runID, token: owner.token)
+        var configuration = runs.executor.configuration
+        configuration.store = fenced
+        configuration.heldClaim = owner
+        configuration.approvals = .noWait
+        let service = RunService(store: fenced, pricing: runs.pricing, executor: Executor(configuration))
+        let driving = Task { try await service.resume(lease.runID, budget: nil) }
+        let renewal = Task { await self.renew(lease, stopping: driving) }
+        let outcome = await driving.result
+        renewal.cancel()
+        let lost = await renewal.value
+        if state.withLock({ $0.releasedOnStop.contains(lease.runID) }) { return }
+        if lost {
+            log(.leaseLost(runID: lease.runID))
+            return
+        }
+        switch outcome {
+        case .success(let result):
+            _ = try? await store.releaseLease(runID: lease.runID, token: owner.token)
+            log(.finished(runID: lease.runID, status: result.status))
+        case .failure(let error as StoreError) where error.code == .leaseLost:
+            log(.leaseLost(runID: lease.runID))
+        case .failure(let error):
+            // Stopped by finishOrRelease (already released), or the journal failed: give it back.
+            if (try? await store.releaseLease(runID: lease.runID, token: owner.token)) == true {
+                log(.released(runID: lease.runID, reason: "\(error)"))
+            }
+        }
+    }
+
+    /// Renews the lease every lease/3 until cancelled. When the lease is found lost (or no
+    /// renewal has succeeded for a whole lease), stops `driving` and returns true.
+    private func renew(_ lease: QueueLease, stopping driving: Task<RunResult, any Error>) async -> Bool {
+        let clock = ContinuousClock()
+        var renewed = clock.now
+        let interval = settings.lease / 3
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+            if Task.isCancelled { return false }
+            do {
+                if try await store.renewLease(runID: lease.runID, token: owner.token, lease: settings.lease) {
+                    renewed = clock.now
+                    continue
+                }
+            } catch {
+                // Not renewed this time; lost only once a whole lease passed without a renewal.
+                if clock.now - renewed < .milliseconds(Int64(settings.lease * 1000)) { continue }
+            }
+            driving.cancel()
+            return true
+        }
+        return false
+    }
+}
