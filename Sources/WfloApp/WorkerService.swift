@@ -58,6 +58,8 @@ public final class WorkerService: Sendable {
         case released(runID: String, reason: String)
         /// A renewal found the lease gone: the run was stopped here and goes on elsewhere.
         case leaseLost(runID: String)
+        /// Looking for work failed (the journal busy or unreachable); the worker keeps trying. Logged when the error changes.
+        case claimFailed(error: String)
         case stopping
         case stopped
 
@@ -74,6 +76,8 @@ public final class WorkerService: Sendable {
                 return ["event": "released", "run_id": .string(runID), "reason": .string(reason)]
             case .leaseLost(let runID):
                 return ["event": "lease_lost", "run_id": .string(runID)]
+            case .claimFailed(let error):
+                return ["event": "claim_failed", "error": .string(error)]
             case .stopping: return ["event": "stopping"]
             case .stopped: return ["event": "stopped"]
             }
@@ -88,6 +92,7 @@ public final class WorkerService: Sendable {
             case .finished(let runID, let status): return "finished \(runID): \(status.rawValue)"
             case .released(let runID, let reason): return "released \(runID): \(reason)"
             case .leaseLost(let runID): return "lease lost on \(runID): stopped here, it goes on elsewhere"
+            case .claimFailed(let error): return "cannot look for work (trying again): \(error)"
             case .stopping: return "stopping: no new claims; finishing the runs in hand"
             case .stopped: return "stopped"
             }
@@ -137,6 +142,7 @@ public final class WorkerService: Sendable {
         if let problem = settings.problem { throw AppError(.invalidInput, problem) }
         log(.started(owner: owner, queues: settings.queues, concurrency: settings.concurrency, lease: settings.lease))
         await withDiscardingTaskGroup { group in
+            var lastFailure: String?
             while !isStopping {
                 if activeCount < settings.concurrency {
                     do {
@@ -150,8 +156,12 @@ public final class WorkerService: Sendable {
                             }
                             continue
                         }
+                        lastFailure = nil
                     } catch {
                         // The journal was busy or unreachable: look again after the interval.
+                        let text = "\(error)"
+                        if text != lastFailure { log(.claimFailed(error: text)) }
+                        lastFailure = text
                     }
                 }
                 try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
