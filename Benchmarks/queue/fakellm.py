@@ -31,7 +31,10 @@ def reset() -> None:
 
 
 async def complete(request: web.Request) -> web.StreamResponse:
-    body = json.loads(await request.read())
+    try:
+        body = json.loads(await request.read())
+    except ConnectionError:
+        return web.Response(status=499)  # the caller is gone before it finished asking
     prompt = "\n".join(str(m.get("content")) for m in body.get("messages", []))
     arrival = {"arrived": time.time(), "answered": None}
     state["log"].setdefault(prompt, []).append(arrival)
@@ -41,8 +44,11 @@ async def complete(request: web.Request) -> web.StreamResponse:
     try:
         await asyncio.sleep(DELAY)
         response = web.Response(text=ANSWER, content_type="application/json")
-        await response.prepare(request)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            return response  # the caller is gone (killed): never answered
         arrival["answered"] = time.time()
         state["answered"] += 1
         return response
