@@ -9,7 +9,8 @@ root=$(cd "$here/.." && pwd)
 [ -x "$here/dbos/.venv/bin/python" ] || bash "$here/dbos/setup.sh" >&2
 pgdir=$(mktemp -d /tmp/wflo-pg-bench.XXXXXX)
 trap 'bash "$root/scripts/postgres.sh" stop "$pgdir" 2>/dev/null; rm -rf "$pgdir"' EXIT
-eval "$(bash "$root/scripts/postgres.sh" start "$pgdir")"
+# A server that fsyncs every commit, as a production one does (the test default skips fsync).
+eval "$(WFLO_PG_DURABLE=1 bash "$root/scripts/postgres.sh" start "$pgdir")"
 cd "$here"
 swift build -c release --product PostgresBenchmark 2>&1 | grep -E 'error|warning: ' | grep -v '/.build/' || true
 WFLO_BENCH_POSTGRES_URL=$WFLO_TEST_POSTGRES_URL "$here/.build/release/PostgresBenchmark"
