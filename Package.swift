@@ -17,6 +17,13 @@ var targets: [Target] = [
             "WfloCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
+    // The journal in PostgreSQL (postgres-nio), for many processes on many machines. All of its SQL lives here.
+    .target(name: "WfloPostgres", dependencies: [
+            "WfloCore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
     // LLM clients (OpenAI-compatible, Anthropic) as pure wire formats over a transport protocol,
     // record/replay, the response cache's keys. No NIO: the engine links only this.
     .target(name: "WfloProviders", dependencies: [
@@ -74,7 +81,8 @@ var targets: [Target] = [
         ], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCoreTests", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloPricingTests", dependencies: ["WfloPricing"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore", "WfloTesting", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore", "WfloPostgres", "WfloTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio")], swiftSettings: swiftSettings),
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloHTTP", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
@@ -99,7 +107,7 @@ let package = Package(
         .executable(name: "wflo-sandbox-launcher", targets: ["wflo-sandbox-launcher"]),
         // The sandbox alone (core and the runner), for programs that need no engine.
         .library(name: "WfloSandbox", targets: ["WfloSandbox"]),
-        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
+        .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloPostgres", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
                                           "WfloSandbox", "WfloApp", "WfloKit"]),
     ],
     dependencies: [
@@ -110,6 +118,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
     ],
     targets: targets
 )

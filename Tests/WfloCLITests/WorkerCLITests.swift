@@ -5,7 +5,7 @@ import WfloApp
 import WfloTesting
 
 /// `wflo submit`, `wflo worker` and `wflo queue` as users run them: real worker processes sharing
-/// one SQLite journal, paid calls to the fake provider over loopback, kill -9 and SIGTERM.
+/// one journal, paid calls to the fake provider over loopback, kill -9 and SIGTERM.
 @Suite(.timeLimit(.minutes(5)))
 struct WorkerCLITests {
     /// SQLite for now; PostgreSQL joins (``TestJournal/all``) once its store implements ``RunQueueStore``.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WfloCore
+import WfloPostgres
 import WfloStore
 import WfloTesting
 
@@ -10,6 +11,8 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
     case sqliteFile = "SQLite file"
     case sqliteMemory = "SQLite in memory"
     case memory = "MemoryJournalStore"
+    /// A fresh schema per test on `WFLO_TEST_POSTGRES_URL` (see ``TestPostgres``).
+    case postgres = "PostgreSQL"
 
     var testDescription: String { rawValue }
 
@@ -22,6 +25,7 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
             }
         case .sqliteMemory: try await body(try SQLiteJournalStore.inMemory())
         case .memory: try await body(MemoryJournalStore())
+        case .postgres: try await TestPostgres.withStore { try await body($0) }
         }
     }
 }
@@ -29,7 +33,8 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
 /// The invariants a journal store carries (DESIGN.md's invariants 1, 2 and 4, leases, the cache,
 /// circuits, lookups), run against every ``StoreUnderTest``.
 struct ConformanceTests {
-    static let stores = StoreUnderTest.allCases
+    /// PostgreSQL only with a server (``TestPostgres/enabled``); `PostgresJournalTests` says when it is skipped.
+    static let stores = StoreUnderTest.allCases.filter { $0 != .postgres || TestPostgres.enabled }
 
     // MARK: runs and events
 

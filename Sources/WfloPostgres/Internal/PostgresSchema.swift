@@ -1,0 +1,145 @@
+/// The PostgreSQL journal's schema: numbered migrations, applied in order on first use, each
+/// recorded in `wflo_migrations`. Shipped migrations are never edited: a change is a new one.
+///
+/// The encoding is the SQLite journal's: money as exact decimal TEXT (``Money/description``),
+/// summed with ``Money`` in Swift, never by the database; JSON as text written by
+/// `JSONValue.encoded()`; dates as DOUBLE PRECISION seconds since 1970 (what the store passes in
+/// `at:`; times the database decides use `clock_timestamp()`). Each run row carries its ledger
+/// (`settled_usd`, `reserved_usd`) and the sequence of its last event (`last_event`): every
+/// write to a run locks its row first, so a run's events are numbered 1, 2, 3… with no gap.
+/// `ord` columns keep insertion order (SQLite's rowid) for ties in listings.
+enum PostgresSchema {
+    struct Migration {
+        let version: Int
+        let name: String
+        let sql: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "v1_journal", sql: """
+            CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                ord BIGINT GENERATED ALWAYS AS IDENTITY,
+                workflow_name TEXT NOT NULL,
+                workflow_path TEXT NOT NULL,
+                workflow_source TEXT NOT NULL,
+                inputs TEXT NOT NULL,
+                budget_usd TEXT,
+                settled_usd TEXT NOT NULL DEFAULT '0',
+                reserved_usd TEXT NOT NULL DEFAULT '0',
+                stop_reason TEXT,
+                status TEXT NOT NULL,
+                outputs TEXT,
+                error TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                last_event BIGINT NOT NULL DEFAULT 0,
+                owner TEXT,
+                owner_token TEXT,
+                heartbeat_at DOUBLE PRECISION,
+                cancel_requested_at DOUBLE PRECISION,
+                cancel_by TEXT,
+                cancel_reason TEXT
+            );
+            CREATE INDEX runs_created ON runs (created_at, ord);
+            CREATE TABLE steps (
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                step_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                status TEXT NOT NULL,
+                output TEXT,
+                error TEXT,
+                model TEXT,
+                started_at DOUBLE PRECISION,
+                finished_at DOUBLE PRECISION,
+                PRIMARY KEY (run_id, step_id)
+            );
+            CREATE TABLE attempts (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                step_id TEXT NOT NULL,
+                number INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                model TEXT,
+                reserved_usd TEXT NOT NULL,
+                cost_usd TEXT,
+                usage TEXT,
+                error TEXT,
+                started_at DOUBLE PRECISION NOT NULL,
+                finished_at DOUBLE PRECISION,
+                cache_hit BOOLEAN NOT NULL DEFAULT false,
+                saved_usd TEXT,
+                fees_usd TEXT,
+                flags TEXT
+            );
+            CREATE INDEX attempts_run ON attempts (run_id, step_id COLLATE "C");
+            CREATE TABLE events (
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                sequence BIGINT NOT NULL,
+                step_id TEXT,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (run_id, sequence)
+            );
+            CREATE TABLE approvals (
+                id TEXT PRIMARY KEY,
+                ord BIGINT GENERATED ALWAYS AS IDENTITY,
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                step_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                message TEXT NOT NULL,
+                details TEXT NOT NULL,
+                worst_case_usd TEXT,
+                approvers TEXT NOT NULL,
+                timeout_seconds DOUBLE PRECISION,
+                on_timeout TEXT NOT NULL,
+                requested_at DOUBLE PRECISION NOT NULL,
+                decided_by TEXT,
+                decided_at DOUBLE PRECISION,
+                comment TEXT,
+                UNIQUE (run_id, step_id)
+            );
+            CREATE INDEX approvals_status ON approvals (status, requested_at);
+            CREATE TABLE llm_cache (
+                key TEXT PRIMARY KEY,
+                namespace TEXT NOT NULL,
+                model TEXT NOT NULL,
+                response TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION,
+                hits BIGINT NOT NULL DEFAULT 0,
+                last_hit_at DOUBLE PRECISION
+            );
+            CREATE INDEX llm_cache_namespace ON llm_cache (namespace, created_at);
+            CREATE TABLE circuits (
+                host TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                failures TEXT NOT NULL,
+                opened_at DOUBLE PRECISION,
+                open_until DOUBLE PRECISION,
+                probe_started_at DOUBLE PRECISION,
+                last_error TEXT,
+                updated_at DOUBLE PRECISION NOT NULL
+            );
+            """),
+        // Issue 16: queued runs (`wflo submit`), the leases workers hold on them (timed by the
+        // database's clock, seconds since 1970), and the queues' global concurrency.
+        Migration(version: 2, name: "v2_queue", sql: """
+            ALTER TABLE runs ADD COLUMN queue TEXT;
+            ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN idempotency_key TEXT;
+            ALTER TABLE runs ADD COLUMN lease_expires_at DOUBLE PRECISION;
+            CREATE UNIQUE INDEX runs_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+            CREATE INDEX runs_claimable ON runs (queue, priority DESC, created_at, ord)
+                WHERE queue IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval');
+            CREATE TABLE queues (
+                name TEXT PRIMARY KEY,
+                concurrency INTEGER
+            );
+            """),
+    ]
+
+    /// The newest schema this binary knows.
+    static var latestVersion: Int { migrations.last?.version ?? 0 }
+}

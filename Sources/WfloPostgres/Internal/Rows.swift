@@ -1,0 +1,150 @@
+import Foundation
+import PostgresNIO
+import WfloCore
+
+/// The journal's rows: the columns each read selects (in order) and how a row becomes a record.
+/// Cells are decoded by position, so a `SELECT` always names ``columns`` of its row type.
+enum RunRow {
+    static let columns = """
+        id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at
+        """
+
+    static func record(_ row: PostgresRow) throws -> RunRecord {
+        let (id, name, path, source, inputs, budget, status, outputs, error, created, updated) =
+            try row.decode((String, String, String, String, String, String?, String, String?, String?, Double, Double).self)
+        return RunRecord(id: id, workflowName: name, workflowPath: path, workflowSource: source,
+                         inputs: try Cells.json(inputs, "runs.inputs"), budget: try budget.map { try Cells.money($0, "runs.budget_usd") },
+                         status: try Cells.enumeration(status, "runs.status"), outputs: try outputs.map { try Cells.json($0, "runs.outputs") },
+                         error: error, createdAt: Cells.date(created), updatedAt: Cells.date(updated))
+    }
+}
+
+enum StepRow {
+    static func columns(outputs: Bool) -> String {
+        "run_id, step_id, type, status, \(outputs ? "output" : "NULL::text"), error, model, started_at, finished_at"
+    }
+
+    static func record(_ row: PostgresRow) throws -> StepRecord {
+        let (runID, stepID, type, status, output, error, model, started, finished) =
+            try row.decode((String, String, String, String, String?, String?, String?, Double?, Double?).self)
+        return StepRecord(runID: runID, stepID: stepID, type: try Cells.enumeration(type, "steps.type"),
+                          status: try Cells.enumeration(status, "steps.status"), output: try output.map { try Cells.json($0, "steps.output") },
+                          error: error, model: model, startedAt: started.map(Cells.date), finishedAt: finished.map(Cells.date))
+    }
+}
+
+enum AttemptRow {
+    static let columns = """
+        id, run_id, step_id, number, status, model, reserved_usd, cost_usd, usage, error, started_at, finished_at, cache_hit, saved_usd, \
+        fees_usd, flags
+        """
+
+    /// - Parameter details: false for the read model across runs, which (as SQLite's) shows no fees or flags.
+    static func record(_ row: PostgresRow, details: Bool = true) throws -> AttemptRecord {
+        let (id, runID, stepID, number, status, model, reserved, cost, usage, error, started, finished, cacheHit, saved, fees, flags) =
+            try row.decode((Int64, String, String, Int, String, String?, String, String?, String?, String?, Double, Double?, Bool, String?,
+                            String?, String?).self)
+        let tokens = try usage.map { text -> TokenUsage in
+            guard let usage = TokenUsage(json: try Cells.json(text, "attempts.usage")) else {
+                throw StoreError(.corrupt, "attempts.usage of attempt \(id) is not a token usage object: \(text)")
+            }
+            return usage
+        }
+        return AttemptRecord(id: id, runID: runID, stepID: stepID, number: number,
+                             status: try Cells.enumeration(status, "attempts.status"), model: model,
+                             reserved: try Cells.money(reserved, "attempts.reserved_usd"),
+                             cost: try cost.map { try Cells.money($0, "attempts.cost_usd") }, usage: tokens, error: error,
+                             startedAt: Cells.date(started), finishedAt: finished.map(Cells.date), cacheHit: cacheHit,
+                             saved: try saved.map { try Cells.money($0, "attempts.saved_usd") },
+                             fees: details ? try fees.map { try Cells.money($0, "attempts.fees_usd") } : nil,
+                             flags: details ? try flags.map { text -> [String] in
+                                 guard let list = try Cells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
+                                     throw StoreError(.corrupt, "attempts.flags of attempt \(id) is not a list of flags: \(text)")
+                                 }
+                                 return list
+                             } ?? [] : [])
+    }
+}
+
+enum EventRow {
+    static let columns = "sequence, run_id, step_id, kind, data, at"
+
+    static func record(_ row: PostgresRow) throws -> EventRecord {
+        let (sequence, runID, stepID, kind, data, at) = try row.decode((Int64, String, String?, String, String, Double).self)
+        return EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: try Cells.enumeration(kind, "events.kind"),
+                           data: try Cells.json(data, "events.data"), at: Cells.date(at))
+    }
+
+    /// Appends `event` as its run's next one, in one statement: the run row's `last_event` is
+    /// raised (which locks the row until the transaction ends) and the event takes that number.
+    /// - Returns: whether the run exists (nothing is written when it does not).
+    static func insert(_ connection: PostgresConnection, _ event: EventRecord, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query("""
+            WITH next AS (UPDATE runs SET last_event = last_event + 1 WHERE id = \(event.runID) RETURNING last_event)
+            INSERT INTO events (run_id, sequence, step_id, kind, data, at)
+            SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()), \(event.at.timeIntervalSince1970)
+            FROM next RETURNING 1
+            """, logger: logger).collect()
+        return !rows.isEmpty
+    }
+}
+
+enum ApprovalRow {
+    static let columns = """
+        id, run_id, step_id, status, message, details, worst_case_usd, approvers, timeout_seconds, on_timeout, requested_at, decided_by, \
+        decided_at, comment
+        """
+
+    static func record(_ row: PostgresRow) throws -> ApprovalRecord {
+        let (id, runID, stepID, status, message, details, worstCase, approvers, timeout, onTimeout, requested, decidedBy, decidedAt, comment) =
+            try row.decode((String, String, String, String, String, String, String?, String, Double?, String, Double, String?, Double?,
+                            String?).self)
+        guard case .array(let items) = try Cells.json(approvers, "approvals.approvers") else {
+            throw StoreError(.corrupt, "approvals.approvers holds '\(approvers)', not a JSON list; the journal was edited or is damaged")
+        }
+        let settings = ApprovalSettings(approvers: items.compactMap(\.stringValue), timeout: timeout,
+                                        onTimeout: try Cells.enumeration(onTimeout, "approvals.on_timeout"))
+        return ApprovalRecord(id: id, runID: runID, stepID: stepID, status: try Cells.enumeration(status, "approvals.status"),
+                              message: message, details: try Cells.json(details, "approvals.details"),
+                              worstCase: try worstCase.map { try Cells.money($0, "approvals.worst_case_usd") },
+                              settings: settings, requestedAt: Cells.date(requested), decidedBy: decidedBy,
+                              decidedAt: decidedAt.map(Cells.date), comment: comment)
+    }
+}
+
+enum CircuitRow {
+    static let columns = "host, state, failures, opened_at, open_until, probe_started_at, last_error, updated_at"
+
+    static func record(_ row: PostgresRow) throws -> CircuitRecord {
+        let (host, state, failures, openedAt, openUntil, probeStartedAt, lastError, updatedAt) =
+            try row.decode((String, String, String, Double?, Double?, Double?, String?, Double).self)
+        let times = try Cells.json(failures, "circuits.failures").arrayValue ?? []
+        return CircuitRecord(host: host, state: try Cells.enumeration(state, "circuits.state"),
+                             failures: times.compactMap { $0.doubleValue.map(Cells.date) }, openedAt: openedAt.map(Cells.date),
+                             openUntil: openUntil.map(Cells.date), probeStartedAt: probeStartedAt.map(Cells.date),
+                             lastError: lastError, updatedAt: Cells.date(updatedAt))
+    }
+
+    /// Inserts or replaces the row of `record.host`.
+    static func save(_ connection: PostgresConnection, _ record: CircuitRecord, logger: Logger) async throws {
+        let failures = JSONValue.array(record.failures.map { .double($0.timeIntervalSince1970) }).encoded()
+        try await connection.query("""
+            INSERT INTO circuits (host, state, failures, opened_at, open_until, probe_started_at, last_error, updated_at)
+            VALUES (\(record.host), \(record.state.rawValue), \(failures), \(record.openedAt?.timeIntervalSince1970),
+                    \(record.openUntil?.timeIntervalSince1970), \(record.probeStartedAt?.timeIntervalSince1970), \(record.lastError),
+                    \(record.updatedAt.timeIntervalSince1970))
+            ON CONFLICT (host) DO UPDATE SET state = excluded.state, failures = excluded.failures, opened_at = excluded.opened_at,
+                open_until = excluded.open_until, probe_started_at = excluded.probe_started_at, last_error = excluded.last_error,
+                updated_at = excluded.updated_at
+            """, logger: logger)
+    }
+}
+
+extension PostgresRowSequence {
+    /// Every row, as records.
+    func records<T>(_ transform: (PostgresRow) throws -> T) async throws -> [T] {
+        var result: [T] = []
+        for try await row in self { result.append(try transform(row)) }
+        return result
+    }
+}

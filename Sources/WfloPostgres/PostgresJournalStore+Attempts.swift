@@ -1,0 +1,198 @@
+import Foundation
+import PostgresNIO
+import WfloCore
+
+/// Attempts and the run's ledger (invariants 1 and 2 of DESIGN.md).
+extension PostgresJournalStore {
+    /// One transaction that first locks the run's row (`SELECT … FOR NO KEY UPDATE`): the ledger
+    /// (`settled_usd`, `reserved_usd`, exact decimal TEXT summed with ``Money``) and the cancel
+    /// request are read under that lock, so no other transaction of any process reads the same
+    /// "fits" before this one commits. The attempts under a limit are read after the lock, and
+    /// every attempt insert of the run takes the same lock first. A refusal writes nothing.
+    public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
+        try await write { connection in
+            let (ledger, cancelRequested) = try await self.lockedLedger(connection, runID: start.runID)
+            var committed: [BudgetLimit: Money] = [:]
+            for limit in start.limits where BudgetAdmission.decide(ledger: ledger, reserve: start.reserve) == .admit {
+                committed[limit] = try await self.committed(connection, runID: start.runID, limit: limit)
+            }
+            if let refusal = try AttemptAdmission.refusal(ledger: ledger, cancelRequested: cancelRequested, reserve: start.reserve,
+                                                          limits: start.limits, committedWithin: { limit in
+                                                              guard let value = committed[limit] else {
+                                                                  throw StoreError(.database, "the limit \(limit.label) was not read")
+                                                              }
+                                                              return value
+                                                          }) {
+                return refusal
+            }
+            let attemptID = try await connection.query("""
+                WITH attempt AS (
+                    INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
+                    VALUES (\(start.runID), \(start.stepID), \(start.number), 'running', \(start.model), \(start.reserve.description),
+                            \(start.at.timeIntervalSince1970))
+                    RETURNING id
+                ), ledger AS (
+                    UPDATE runs SET reserved_usd = \((ledger.reserved + start.reserve).description) WHERE id = \(start.runID)
+                ), step AS (
+                    INSERT INTO steps (run_id, step_id, type, status, model, started_at)
+                    VALUES (\(start.runID), \(start.stepID), \(start.stepType.rawValue), 'running', \(start.model), \(start.at.timeIntervalSince1970))
+                    ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
+                        started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
+                )
+                SELECT id FROM attempt
+                """, logger: self.logger).records { try $0.decode(Int64.self) }.first
+            guard let attemptID else { throw StoreError(.database, "the attempt row was not written in \(self.journalLocation)") }
+            _ = try await EventRow.insert(connection, .stepStarted(start, attemptID: attemptID), logger: self.logger)
+            return .started(attemptID: attemptID)
+        }
+    }
+
+    /// Settles a running attempt (``AttemptSettlement``) under the run's lock: its reservation
+    /// leaves the reserved sum and its exact cost joins the settled sum, with the step row and an
+    /// event, in one transaction. An attempt no longer `running` changes nothing.
+    @discardableResult
+    public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
+        try await write { connection in
+            // The run's row first (every writer of a run locks it first: no deadlock), then the attempt.
+            let before: LedgerSnapshot
+            do {
+                before = try await self.lockedLedger(connection, runID: finish.runID).ledger
+            } catch let error as StoreError where error.code == .notFound {
+                throw self.attemptNotFound(finish)
+            }
+            guard let row = try await connection.query("""
+                SELECT status, reserved_usd FROM attempts WHERE id = \(finish.attemptID) AND run_id = \(finish.runID)
+                """, logger: self.logger).records({ try $0.decode((String, String).self) }).first else {
+                throw self.attemptNotFound(finish)
+            }
+            guard let settlement = AttemptSettlement.settling(
+                finish, current: try Cells.enumeration(row.0, "attempts.status"),
+                reserved: try Cells.money(row.1, "attempts.reserved_usd"), ledger: before) else { return before }
+            if finish.unanswered {
+                try await connection.query("""
+                    UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970)
+                    WHERE id = \(finish.attemptID)
+                    """, logger: self.logger)
+            } else {
+                let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
+                try await connection.query("""
+                    UPDATE attempts SET status = \(settlement.status.rawValue), cost_usd = \(finish.cost.description),
+                        usage = \(finish.usage?.json.encoded()), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
+                        fees_usd = \(finish.fees.isZero ? nil : finish.fees.description), flags = \(flags)
+                    WHERE id = \(finish.attemptID)
+                    """, logger: self.logger)
+            }
+            let after = settlement.ledger
+            if after != before {
+                try await connection.query("""
+                    UPDATE runs SET reserved_usd = \(after.reserved.description), settled_usd = \(after.settled.description),
+                        stop_reason = \(after.stopReason) WHERE id = \(finish.runID)
+                    """, logger: self.logger)
+            }
+            if let status = finish.stepStatus {
+                try await connection.query("""
+                    UPDATE steps SET status = \(status.rawValue), output = \(finish.stepOutput?.encoded()), error = \(finish.error),
+                        finished_at = \(finish.at.timeIntervalSince1970) WHERE run_id = \(finish.runID) AND step_id = \(finish.stepID)
+                    """, logger: self.logger)
+            }
+            _ = try await EventRow.insert(connection, settlement.event, logger: self.logger)
+            return after
+        }
+    }
+
+    /// The step row and its event in one statement (its own transaction): the engine's hot path
+    /// for steps that cost nothing. The event's `UPDATE` of the run row numbers it.
+    public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
+        try await statement { connection in
+            if let event {
+                let rows = try await connection.query("""
+                    WITH step AS (
+                        INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
+                        VALUES (\(step.runID), \(step.stepID), \(step.type.rawValue), \(step.status.rawValue), \(step.output?.encoded()),
+                                \(step.error), \(step.model), \(step.startedAt?.timeIntervalSince1970), \(step.finishedAt?.timeIntervalSince1970))
+                        ON CONFLICT (run_id, step_id) DO UPDATE SET type = excluded.type, status = excluded.status, output = excluded.output,
+                            error = excluded.error, model = COALESCE(excluded.model, steps.model),
+                            started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at
+                    ), next AS (
+                        UPDATE runs SET last_event = last_event + 1 WHERE id = \(event.runID) RETURNING last_event
+                    )
+                    INSERT INTO events (run_id, sequence, step_id, kind, data, at)
+                    SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()),
+                           \(event.at.timeIntervalSince1970)
+                    FROM next RETURNING 1
+                    """, logger: self.logger).collect()
+                guard !rows.isEmpty else { throw self.runNotFound(event.runID) }
+            } else {
+                try await connection.query("""
+                    INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
+                    VALUES (\(step.runID), \(step.stepID), \(step.type.rawValue), \(step.status.rawValue), \(step.output?.encoded()),
+                            \(step.error), \(step.model), \(step.startedAt?.timeIntervalSince1970), \(step.finishedAt?.timeIntervalSince1970))
+                    ON CONFLICT (run_id, step_id) DO UPDATE SET type = excluded.type, status = excluded.status, output = excluded.output,
+                        error = excluded.error, model = COALESCE(excluded.model, steps.model),
+                        started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at
+                    """, logger: self.logger)
+            }
+        }
+    }
+
+    /// The marked attempts keep their reservation in the run's reserved sum; an
+    /// `attempts_unsettled` event records how many.
+    public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
+        try await write { connection in
+            _ = try await self.lockedLedger(connection, runID: runID)
+            let count = try await connection.query("""
+                UPDATE attempts SET status = 'unsettled', error = \(inFlightUnsettledError), finished_at = \(at.timeIntervalSince1970)
+                WHERE run_id = \(runID) AND status = 'running' RETURNING 1
+                """, logger: self.logger).collect().count
+            if count > 0 { _ = try await EventRow.insert(connection, .attemptsUnsettled(runID: runID, count: count, at: at), logger: self.logger) }
+            return count
+        }
+    }
+
+    public func ledger(runID: String) async throws -> LedgerSnapshot {
+        try await read { connection in
+            guard let row = try await connection.query("""
+                SELECT budget_usd, settled_usd, reserved_usd, stop_reason, cancel_requested_at IS NOT NULL FROM runs WHERE id = \(runID)
+                """, logger: self.logger).records(Self.ledgerRow).first else { throw self.runNotFound(runID) }
+            return row.ledger
+        }
+    }
+
+    /// Locks the run's row for this transaction and reads its ledger and whether it is asked to cancel.
+    func lockedLedger(_ connection: PostgresConnection, runID: String) async throws -> (ledger: LedgerSnapshot, cancelRequested: Bool) {
+        guard let row = try await connection.query("""
+            SELECT budget_usd, settled_usd, reserved_usd, stop_reason, cancel_requested_at IS NOT NULL FROM runs WHERE id = \(runID)
+            FOR NO KEY UPDATE
+            """, logger: logger).records(Self.ledgerRow).first else { throw runNotFound(runID) }
+        return row
+    }
+
+    private static func ledgerRow(_ row: PostgresRow) throws -> (ledger: LedgerSnapshot, cancelRequested: Bool) {
+        let (budget, settled, reserved, stopReason, cancelled) = try row.decode((String?, String, String, String?, Bool).self)
+        return (LedgerSnapshot(settled: try Cells.money(settled, "runs.settled_usd"), reserved: try Cells.money(reserved, "runs.reserved_usd"),
+                               budget: try budget.map { try Cells.money($0, "runs.budget_usd") }, stopReason: stopReason), cancelled)
+    }
+
+    /// Spent and held by the attempts of steps `limit` covers: the range ``BudgetLimit/stepIDRange``
+    /// of the `attempts_run` index, compared in code-point order (`COLLATE "C"`).
+    private func committed(_ connection: PostgresConnection, runID: String, limit: BudgetLimit) async throws -> Money {
+        guard let range = limit.stepIDRange else {
+            throw StoreError(.database, "a budget limit (\(limit.label)) names no step; limits cover the steps under one")
+        }
+        let rows = try await connection.query("""
+            SELECT status, reserved_usd, cost_usd FROM attempts
+            WHERE run_id = \(runID) AND step_id COLLATE "C" >= \(range.lower) AND step_id COLLATE "C" < \(range.upper)
+            """, logger: logger).records { try $0.decode((String, String, String?).self) }
+        var total = Money.zero
+        for (status, reserved, cost) in rows {
+            total += AttemptRecord.charged(status: try Cells.enumeration(status, "attempts.status"),
+                                           reserved: try Cells.money(reserved, "attempts.reserved_usd"),
+                                           cost: try cost.map { try Cells.money($0, "attempts.cost_usd") })
+        }
+        return total
+    }
+
+    private func attemptNotFound(_ finish: AttemptFinish) -> StoreError {
+        StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in \(journalLocation)")
+    }
+}

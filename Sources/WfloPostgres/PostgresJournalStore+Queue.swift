@@ -1,0 +1,176 @@
+import Foundation
+import PostgresNIO
+import WfloCore
+
+/// Queued runs and workers' leases (``RunQueueStore``): `runs.queue`, `priority`,
+/// `idempotency_key`, `lease_expires_at` (beside `owner` and `heartbeat_at`), and the `queues` table.
+///
+/// Every lease time is the database's clock (`clock_timestamp()`, ``storeNow``), read in the
+/// statement or transaction that uses it, never a worker's. A claim takes its run with
+/// `SELECT … FOR UPDATE SKIP LOCKED` (claimers never wait for each other's candidates), in the
+/// order of ``QueueClaimRule/precedes(_:_:)``; a queue with a concurrency is counted under a lock
+/// on its `queues` row taken with `NOWAIT` (a claimer that finds it taken tries again shortly), so
+/// two claimers never both fill its last slot.
+extension PostgresJournalStore {
+    /// The database's clock in seconds since 1970 (`date_part` is double precision; `extract` is numeric).
+    static let storeNow = "date_part('epoch', clock_timestamp())"
+
+    /// Throws `fence`'s ``LeaseFence/lostError`` unless its token still holds a live lease on its
+    /// run: the first statement of every write transaction of a fenced view. It locks the run's
+    /// row, so the lease cannot be taken over before this transaction commits.
+    func check(_ fence: LeaseFence, _ connection: PostgresConnection) async throws {
+        let held = try await connection.query("""
+            SELECT 1 FROM runs WHERE id = \(fence.runID) AND owner_token = \(fence.token) AND lease_expires_at > \(unescaped: Self.storeNow)
+            FOR NO KEY UPDATE
+            """, logger: logger).collect()
+        if held.isEmpty { throw fence.lostError }
+    }
+
+    public func enqueueRun(_ request: EnqueueRequest) async throws -> EnqueueOutcome {
+        if let problem = QueueSettings.problem(name: request.queue) { throw StoreError(.conflict, problem) }
+        return try await write { connection in
+            if let key = request.idempotencyKey, let existing = try await self.run(connection, idempotencyKey: key) {
+                return .existing(existing)
+            }
+            var run = request.run
+            run.status = .queued
+            let exists = try await connection.query("SELECT 1 FROM runs WHERE id = \(run.id)", logger: self.logger).collect()
+            guard exists.isEmpty else { throw StoreError(.conflict, "a run with id \(run.id) is already in \(self.journalLocation)") }
+            // A concurrent enqueue with the same key: this insert waits for it, then inserts nothing.
+            let inserted = try await connection.query("""
+                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at,
+                                  updated_at, queue, priority, idempotency_key)
+                VALUES (\(run.id), \(run.workflowName), \(run.workflowPath), \(run.workflowSource), \(run.inputs.encoded()),
+                        \(run.budget?.description), \(run.status.rawValue), \(run.outputs?.encoded()), \(run.error),
+                        \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(request.queue), \(request.priority),
+                        \(request.idempotencyKey))
+                ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING 1
+                """, logger: self.logger).collect()
+            if inserted.isEmpty, let key = request.idempotencyKey, let existing = try await self.run(connection, idempotencyKey: key) {
+                return .existing(existing)
+            }
+            for event in request.events { _ = try await EventRow.insert(connection, event, logger: self.logger) }
+            _ = try await EventRow.insert(connection, .runQueued(runID: run.id, queue: request.queue, priority: request.priority,
+                                                                 at: run.createdAt), logger: self.logger)
+            return .enqueued(run)
+        }
+    }
+
+    private func run(_ connection: PostgresConnection, idempotencyKey key: String) async throws -> RunRecord? {
+        try await connection.query("SELECT \(unescaped: RunRow.columns) FROM runs WHERE idempotency_key = \(key)", logger: logger)
+            .records(RunRow.record).first
+    }
+
+    /// One transaction: the limited queues among `queues` are locked in name order (`NOWAIT`)
+    /// and those full of live leases left out; then the first claimable run
+    /// (``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:pendingApprovals:now:)``, stated
+    /// in SQL) is locked with `SKIP LOCKED` and given to `owner` until the database's now + `lease`.
+    public func claimQueuedRun(queues: [String], owner: RunOwner, lease: Double) async throws -> QueueLease? {
+        let encoded = String(decoding: try JSONEncoder().encode(owner), as: UTF8.self)
+        var tries = 0
+        while true {
+            do {
+                return try await write { connection -> QueueLease? in
+                    let named = queues.isEmpty ? nil : queues
+                    let limited = try await connection.query("""
+                        SELECT name, concurrency FROM queues WHERE concurrency IS NOT NULL AND (\(named)::text[] IS NULL OR name = ANY(\(named)))
+                        ORDER BY name COLLATE "C" FOR UPDATE NOWAIT
+                        """, logger: self.logger).records { try $0.decode((String, Int).self) }
+                    var full: [String] = []
+                    if !limited.isEmpty {
+                        // Counted after the locks, in a statement of its own: it sees every lease committed before them.
+                        let live = Dictionary(uniqueKeysWithValues: try await connection.query("""
+                            SELECT queue, COUNT(*)::bigint FROM runs
+                            WHERE queue = ANY(\(limited.map(\.0))) AND lease_expires_at > \(unescaped: Self.storeNow) GROUP BY queue
+                            """, logger: self.logger).records { try $0.decode((String, Int).self) })
+                        full = limited.filter { live[$0.0, default: 0] >= $0.1 }.map(\.0)
+                    }
+                    // The choice and the claim in one statement, timed by the database's clock as it runs.
+                    guard let (id, queue, status, expires) = try await connection.query("""
+                        WITH now AS (SELECT \(unescaped: Self.storeNow) AS t),
+                        chosen AS (
+                            SELECT r.id FROM runs r, now
+                            WHERE r.queue IS NOT NULL AND r.status IN ('queued', 'running', 'waiting_approval')
+                              AND (\(named)::text[] IS NULL OR r.queue = ANY(\(named))) AND NOT (r.queue = ANY(\(full)))
+                              AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= now.t))
+                              AND (r.status <> 'waiting_approval'
+                                   OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))
+                            ORDER BY r.priority DESC, r.created_at, r.ord
+                            LIMIT 1
+                            FOR UPDATE OF r SKIP LOCKED
+                        )
+                        UPDATE runs SET owner = \(encoded), owner_token = \(owner.token), heartbeat_at = now.t, lease_expires_at = now.t + \(lease)
+                        FROM chosen, now WHERE runs.id = chosen.id
+                        RETURNING runs.id, runs.queue, runs.status, runs.lease_expires_at
+                        """, logger: self.logger).records({ try $0.decode((String, String, String, Double).self) }).first else { return nil }
+                    return QueueLease(runID: id, queue: queue, owner: owner, status: try Cells.enumeration(status, "runs.status"),
+                                      expiresAt: Cells.date(expires))
+                }
+            } catch let error as StoreError where error.underlying.flatMap(PostgresErrors.sqlState) == "55P03" && tries < 50 {
+                // Another claimer holds a limited queue's row: its claim is short, try again.
+                tries += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...10)))
+            }
+        }
+    }
+
+    public func renewLease(runID: String, token: String, lease: Double) async throws -> Bool {
+        try await statement { connection in
+            try await connection.query("""
+                WITH now AS (SELECT \(unescaped: Self.storeNow) AS t)
+                UPDATE runs SET lease_expires_at = now.t + \(lease), heartbeat_at = now.t FROM now
+                WHERE id = \(runID) AND owner_token = \(token) AND lease_expires_at > now.t
+                RETURNING 1
+                """, logger: self.logger).collect().count == 1
+        }
+    }
+
+    @discardableResult
+    public func releaseLease(runID: String, token: String) async throws -> Bool {
+        try await statement { connection in
+            try await connection.query("""
+                UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL, lease_expires_at = NULL
+                WHERE id = \(runID) AND owner_token = \(token)
+                RETURNING 1
+                """, logger: self.logger).collect().count == 1
+        }
+    }
+
+    public func setQueue(_ settings: QueueSettings) async throws {
+        if let problem = QueueSettings.problem(name: settings.name) { throw StoreError(.conflict, problem) }
+        try await statement { connection in
+            _ = try await connection.query("""
+                INSERT INTO queues (name, concurrency) VALUES (\(settings.name), \(settings.concurrency))
+                ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency
+                """, logger: self.logger)
+        }
+    }
+
+    public func queues() async throws -> [QueueSummary] {
+        try await read { connection in
+            var summaries: [String: QueueSummary] = [:]
+            for (name, concurrency) in try await connection.query("SELECT name, concurrency FROM queues", logger: self.logger)
+                .records({ try $0.decode((String, Int?).self) }) {
+                summaries[name] = QueueSummary(name: name, concurrency: concurrency, queued: 0, running: 0)
+            }
+            for (name, queued, running) in try await connection.query("""
+                WITH now AS (SELECT \(unescaped: Self.storeNow) AS t)
+                SELECT queue,
+                       COUNT(*) FILTER (WHERE status = 'queued' AND NOT COALESCE(lease_expires_at > now.t, false))::bigint,
+                       COUNT(*) FILTER (WHERE COALESCE(lease_expires_at > now.t, false))::bigint
+                FROM runs, now WHERE queue IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval') GROUP BY queue
+                """, logger: self.logger).records({ try $0.decode((String, Int, Int).self) }) {
+                var summary = summaries[name] ?? QueueSummary(name: name, concurrency: nil, queued: 0, running: 0)
+                summary.queued = queued
+                summary.running = running
+                summaries[name] = summary
+            }
+            return summaries.keys.sorted().map { summaries[$0]! }
+        }
+    }
+
+    public func fenced(runID: String, token: String) -> any JournalStore {
+        fencing(LeaseFence(runID: runID, token: token))
+    }
+}
