@@ -163,17 +163,22 @@ struct WorkerCLITests {
     @Test(arguments: WorkerCLITests.journals)
     func aWorkerThatWakesUpAfterLosingItsLeaseWritesNothing(journal: TestJournal) async throws {
         try await CLITests.withServer(journal: journal) { server, wflo, directory in
-            server.on(promptContaining: "Write the brief", .delay(.milliseconds(1500)), times: 1)
+            // The answer to its last call comes 6 s after the call: long after the stall began.
+            server.on(promptContaining: "Write the brief", .delay(.seconds(6)), times: 1)
             let runID = try await Self.submit(wflo, [CLITests.brief])
             let stalled = try Worker(wflo, ["--lease", "3s"], log: directory.appendingPathComponent("stalled.log"))
             await server.waitForRequests(3)
             // Stalled mid-call (a long GC pause, a VM frozen, a partition): its lease runs out.
             stalled.process.send(SIGSTOP)
+            let stoppedAt = ContinuousClock.now
+            #expect(stalled.events("finished").isEmpty, "the run ended before the stall: \(stalled.events)")
             let other = try Worker(wflo, ["--lease", "3s"], log: directory.appendingPathComponent("other.log"))
-            #expect(try await Self.eventually(20) { other.events("finished").count == 1 })
+            #expect(try await Self.eventually(20) { other.events("finished").count == 1 }, "stalled: \(stalled.events) other: \(other.events)")
             #expect(other.events("finished").first?["status"] == "completed")
             let store = try await Self.journal(wflo)
             let finished = try await store.journal(runID: runID)
+            // The answer has been sent to the stalled worker by now, and waits in its socket.
+            try await Task.sleep(until: stoppedAt + .seconds(7))
 
             // It wakes up with the answer to its call in hand: nothing it tries to write lands.
             stalled.process.send(SIGCONT)
@@ -265,6 +270,42 @@ struct WorkerCLITests {
             #expect(worker.events("claimed").count == 1)
             #expect(await Self.stop(worker).status == 0)
             #expect(server.requestCount == 3)
+        }
+    }
+
+    @Test(arguments: WorkerCLITests.journals)
+    func aRunAWorkerCannotLoadEndsFailedSayingWhyInsteadOfBeingClaimedAgainAndAgain(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
+            // Submitted where a pricing file prices `house-model`; the worker has no such file.
+            let pricing = directory.appendingPathComponent("house.json")
+            try JSONValue.object(["house-model": ["input_cost_per_token": .number("1.5e-07"), "output_cost_per_token": .number("6.0e-07"),
+                                                  "litellm_provider": "openai", "max_output_tokens": 4096]])
+                .encoded().write(to: pricing, atomically: true, encoding: .utf8)
+            let workflow = directory.appendingPathComponent("house.yaml")
+            try """
+                name: house
+                budget: 0.10
+                steps:
+                  - id: ask
+                    type: llm
+                    model: house-model
+                    prompt: "Say hi"
+                    max_tokens: 50
+                """.write(to: workflow, atomically: true, encoding: .utf8)
+            let submitted = try await wflo.run(["submit", workflow.path, "--json"], extraEnvironment: ["WFLO_PRICING": pricing.path])
+            #expect(submitted.status == 0, "\(submitted.output)")
+            let runID = try #require(try JSONValue.parse(submitted.stdout)["run_id"]?.stringValue)
+
+            let worker = try Worker(wflo, [], log: directory.appendingPathComponent("w.log"))
+            #expect(try await Self.eventually(15) { worker.events("finished").count == 1 })
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(worker.events("claimed").count == 1)
+            #expect(worker.events("finished").first?["status"] == "failed")
+            #expect(await Self.stop(worker).status == 0)
+            let status = try JSONValue.parse(try await wflo.run(["status", runID, "--json"]).stdout)
+            #expect(status["status"] == "failed")
+            #expect(status["error"]?.stringValue?.contains("house-model") == true, "\(status)")
+            #expect(server.requestCount == 0)
         }
     }
 
