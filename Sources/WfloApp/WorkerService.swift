@@ -39,6 +39,11 @@ public final class WorkerService: Sendable {
             self.grace = grace
         }
 
+        /// Seconds between renewals of a lease: a third of it, and at most 10 s, since the renewal is
+        /// also the heartbeat by which `wflo cancel` and `wflo resume` on another machine see that
+        /// the worker is alive (``RunDriver/staleAfter``: 30 s).
+        public var renewalInterval: Double { min(lease, RunDriver.staleAfter) / 3 }
+
         /// What is wrong with these settings for a person to fix, or nil.
         public var problem: String? {
             if concurrency < 1 { return "--concurrency must be 1 or more (got \(concurrency))" }
@@ -239,12 +244,12 @@ public final class WorkerService: Sendable {
         }
     }
 
-    /// Renews the lease every lease/3 until cancelled. When the lease is found lost (or no
+    /// Renews the lease every lease/3 (at most 10 s apart) until cancelled. When the lease is found lost (or no
     /// renewal has succeeded for a whole lease), stops `driving` and returns true.
     private func renew(_ lease: QueueLease, stopping driving: Task<RunResult, any Error>) async -> Bool {
         let clock = ContinuousClock()
         var renewed = clock.now
-        let interval = settings.lease / 3
+        let interval = settings.renewalInterval
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
             if Task.isCancelled { return false }
