@@ -1,5 +1,6 @@
 import Foundation
 import WfloCore
+import WfloPostgres
 import WfloStore
 
 /// Where the journal lives, as `--db` or `WFLO_DB` say: a PostgreSQL server
@@ -68,6 +69,6 @@ public enum JournalLocation: Sendable, Hashable, CustomStringConvertible {
 
 extension JournalLocation {
     static func openPostgres(_ url: String) async throws -> any JournalStore {
-        throw AppError(.configuration, "\(maskingPassword(url)): this wflo was built without the PostgreSQL journal")
+        try await PostgresJournalStore.connect(url: url)
     }
 }

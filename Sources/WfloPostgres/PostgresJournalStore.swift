@@ -64,6 +64,9 @@ public final class PostgresJournalStore: JournalStore {
     /// falls back to looking every `pollInterval` while that connection is down.
     public var notifications: any JournalNotifications { listener }
 
+    /// ``notifications``: the engine's waits for decisions and cancels are woken by the server.
+    public var pushNotifications: (any JournalNotifications)? { listener }
+
     /// Whether the listening connection is up (decisions then wake waiters at once; else they poll).
     public var isListening: Bool { listener.isListening }
 
