@@ -10,10 +10,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 bench=$(cd "$here/.." && pwd)
 root=$(cd "$bench/.." && pwd)
 [ -x "$bench/dbos/.venv/bin/python" ] || bash "$bench/dbos/setup.sh" >&2
-(cd "$bench" && swift build -c release --product wflo 2>&1 | grep -E 'error|warning: ' | grep -v '/.build/' || true)
+(cd "$bench" && swift build -c release --product wflo 2>&1 | grep -E 'error|warning: ' | grep -v -e '/.build/' -e 'unhandled; explicitly declare' || true)
 if [[ " $* " == *" --db postgres "* ]]; then
   pgdir=$(mktemp -d /tmp/wflo-queue-bench.XXXXXX)
   trap 'bash "$root/scripts/postgres.sh" stop "$pgdir" 2>/dev/null; rm -rf "$pgdir"' EXIT
-  eval "$(bash "$root/scripts/postgres.sh" start "$pgdir")"
+  # A server that fsyncs every commit, as a production one does (the test default skips fsync).
+  eval "$(WFLO_PG_DURABLE=1 bash "$root/scripts/postgres.sh" start "$pgdir")"
 fi
 "$bench/dbos/.venv/bin/python" "$here/queuebench.py" "$@" --wflo "$bench/.build/release/wflo"
