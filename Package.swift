@@ -60,7 +60,7 @@ var targets: [Target] = [
     // The application layer every front end shares: the one composition root (journal, prices,
     // transports, secrets, egress, cassettes) and the run, approval and report services.
     .target(name: "WfloApp", dependencies: [
-            "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
+            "WfloCore", "WfloPricing", "WfloStore", "WfloPostgres", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
         ], swiftSettings: swiftSettings),
     // The commands (parse, call a service, print); the executable below is only @main.
     .target(name: "WfloCLI", dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import WfloCore
+import WfloPostgres
 import WfloStore
 
 /// Where the journal lives, as `--db` or `WFLO_DB` say: a PostgreSQL server
@@ -67,7 +68,9 @@ public enum JournalLocation: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension JournalLocation {
+    /// Connects (migrating on first use); the URL's problems, a server that is not there and a
+    /// journal newer than this wflo are the store's errors, naming the server.
     static func openPostgres(_ url: String) async throws -> any JournalStore {
-        throw AppError(.configuration, "\(maskingPassword(url)): this wflo was built without the PostgreSQL journal")
+        try await PostgresJournalStore.connect(url: url)
     }
 }

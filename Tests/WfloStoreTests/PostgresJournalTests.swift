@@ -74,10 +74,10 @@ struct PostgresURLTests {
 /// What only the PostgreSQL journal has: its URL, its connection errors, migrations shared by
 /// processes starting together, several processes (two stores = two pools) racing on one run,
 /// and LISTEN/NOTIFY. The invariants every store shares are in ``ConformanceTests``.
-@Suite(.enabled(if: TestPostgres.enabled, TestPostgres.skipReason))
+@Suite(.enabled(if: PostgresTestJournal.enabled, PostgresTestJournal.skipReason))
 struct PostgresJournalTests {
     @Test func aMissingDatabaseIsNamed() async throws {
-        let url = try PostgresURL(parsing: try TestPostgres.requireURL())
+        let url = try PostgresURL(parsing: try PostgresTestJournal.requireURL())
         let error = try await #require(throws: StoreError.self) {
             try await PostgresJournalStore.connect(url: "postgres://\(url.user)@\(url.host):\(url.port)/wflo_no_such_db")
         }
@@ -85,8 +85,8 @@ struct PostgresJournalTests {
     }
 
     @Test func theLocationIsTheURLWithoutThePassword() async throws {
-        try await TestPostgres.withStore { store in
-            let url = try PostgresURL(parsing: try TestPostgres.requireURL())
+        try await PostgresTestJournal.withStore { store in
+            let url = try PostgresURL(parsing: try PostgresTestJournal.requireURL())
             #expect(store.journalLocation == "the journal at \(url.redacted) (schema \(store.schema ?? ""))")
         }
     }
@@ -94,8 +94,8 @@ struct PostgresJournalTests {
     // MARK: migrations
 
     @Test func migrationsRunOnceAndAgainFindNothingToDo() async throws {
-        try await TestPostgres.withSchema { schema in
-            let url = try TestPostgres.requireURL()
+        try await PostgresTestJournal.withSchema { schema in
+            let url = try PostgresTestJournal.requireURL()
             let first = try await PostgresJournalStore.connect(url: url, schema: schema)
             #expect(try await first.appliedMigrations() == [1, 2])
             try await first.createRun(sampleRun())
@@ -108,8 +108,8 @@ struct PostgresJournalTests {
     }
 
     @Test func processesStartingTogetherMigrateOnce() async throws {
-        try await TestPostgres.withSchema { schema in
-            let url = try TestPostgres.requireURL()
+        try await PostgresTestJournal.withSchema { schema in
+            let url = try PostgresTestJournal.requireURL()
             let stores = try await withThrowingTaskGroup(of: PostgresJournalStore.self) { group in
                 for _ in 0..<4 { group.addTask { try await PostgresJournalStore.connect(url: url, schema: schema, maximumConnections: 2) } }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -122,11 +122,11 @@ struct PostgresJournalTests {
     }
 
     @Test func aJournalFromANewerWfloIsRefused() async throws {
-        try await TestPostgres.withSchema { schema in
-            let url = try TestPostgres.requireURL()
+        try await PostgresTestJournal.withSchema { schema in
+            let url = try PostgresTestJournal.requireURL()
             let store = try await PostgresJournalStore.connect(url: url, schema: schema)
             await store.close()
-            try await TestPostgres.execute("INSERT INTO \(schema).wflo_migrations (version, name) VALUES (99, 'v99_from_the_future')")
+            try await PostgresTestJournal.execute("INSERT INTO \(schema).wflo_migrations (version, name) VALUES (99, 'v99_from_the_future')")
             let error = try await #require(throws: StoreError.self) { try await PostgresJournalStore.connect(url: url, schema: schema) }
             #expect(error.message.contains("has schema version 99, newer than this wflo knows (2)"), "\(error.message)")
             #expect(error.message.hasSuffix("upgrade wflo to use it"))
@@ -137,8 +137,8 @@ struct PostgresJournalTests {
 
     /// Two stores on one schema: two pools, as two processes would have.
     private func withTwoStores(_ body: (PostgresJournalStore, PostgresJournalStore) async throws -> Void) async throws {
-        try await TestPostgres.withSchema { schema in
-            let url = try TestPostgres.requireURL()
+        try await PostgresTestJournal.withSchema { schema in
+            let url = try PostgresTestJournal.requireURL()
             let a = try await PostgresJournalStore.connect(url: url, schema: schema, maximumConnections: 8)
             let b = try await PostgresJournalStore.connect(url: url, schema: schema, maximumConnections: 8)
             do {
@@ -261,7 +261,7 @@ struct PostgresJournalTests {
     }
 
     @Test func aWaitWithoutNotificationLastsUntilItsDeadline() async throws {
-        try await TestPostgres.withStore { store in
+        try await PostgresTestJournal.withStore { store in
             try await waitUntilListening(store)
             let started = ContinuousClock.now
             try await store.notifications.waitForCancel(runID: "run-1", until: Date().addingTimeInterval(0.3))
@@ -278,7 +278,7 @@ struct PostgresJournalTests {
             let waiting = Task { try await a.notifications.waitForCancel(runID: "run-1", until: Date().addingTimeInterval(20)) }
             try await Task.sleep(for: .milliseconds(100))
             // The server ends every connection listening on this journal's channel.
-            try await TestPostgres.execute("""
+            try await PostgresTestJournal.execute("""
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN "wflo_journal_\((a.schema ?? ""))"%'
                 """)
             try await waiting.value
