@@ -8,8 +8,8 @@ import WfloTesting
 /// one SQLite journal, paid calls to the fake provider over loopback, kill -9 and SIGTERM.
 @Suite(.timeLimit(.minutes(5)))
 struct WorkerCLITests {
-    /// SQLite for now; PostgreSQL joins (``TestJournal/all``) once its store implements ``RunQueueStore``.
-    static let journals: [TestJournal] = [.sqlite]
+    /// SQLite, and PostgreSQL when a test server is given (``TestJournal/all``).
+    static let journals = TestJournal.all
 
     /// The journal the test's `wflo` uses, opened in the test to read what the workers wrote.
     static func journal(_ wflo: WfloProcess) async throws -> any JournalStore {
