@@ -226,6 +226,44 @@ struct PostgresJournalTests {
         }
     }
 
+    @Test func workersOfTwoProcessesNeverFillALimitedQueuePastItsConcurrency() async throws {
+        try await withTwoStores { a, b in
+            try await a.setQueue(QueueSettings(name: "limited", concurrency: 3))
+            for index in 0..<12 {
+                _ = try await a.enqueueRun(EnqueueRequest(run: sampleRun(id: "r\(index)", created: Double(index)), events: [], queue: "limited"))
+            }
+            let leases = try await withThrowingTaskGroup(of: QueueLease?.self) { group in
+                for index in 0..<24 {
+                    let store = index.isMultiple(of: 2) ? a : b
+                    group.addTask {
+                        try await store.claimQueuedRun(queues: ["limited"], owner: RunOwner(pid: 1, host: "h", token: "w\(index)"), lease: 60)
+                    }
+                }
+                return try await group.reduce(into: [QueueLease]()) { if let lease = $1 { $0.append(lease) } }
+            }
+            #expect(leases.count == 3 && Set(leases.map(\.runID)).count == 3)
+            #expect(try await b.queues() == [QueueSummary(name: "limited", concurrency: 3, queued: 9, running: 3)])
+        }
+    }
+
+    @Test func submissionsOfTwoProcessesWithOneIdempotencyKeyMakeOneRun() async throws {
+        try await withTwoStores { a, b in
+            let outcomes = try await withThrowingTaskGroup(of: EnqueueOutcome.self) { group in
+                for index in 0..<16 {
+                    let store = index.isMultiple(of: 2) ? a : b
+                    group.addTask {
+                        try await store.enqueueRun(EnqueueRequest(run: sampleRun(id: "r\(index)"), events: [], idempotencyKey: "order-17"))
+                    }
+                }
+                return try await group.reduce(into: [EnqueueOutcome]()) { $0.append($1) }
+            }
+            let created = outcomes.filter { if case .enqueued = $0 { true } else { false } }
+            #expect(created.count == 1)
+            #expect(Set(outcomes.map(\.run.id)).count == 1)
+            #expect(try await a.listRuns(limit: 100).count == 1)
+        }
+    }
+
     // MARK: LISTEN/NOTIFY
 
     /// Waits on `waiter` until `act` (on another store) has committed; returns how long after the commit the wait returned.
