@@ -132,8 +132,10 @@ public final class PostgresJournalStore: JournalStore {
     }
 
     /// Shuts the pool and the listening connection down. The store (and its fenced views)
-    /// cannot be used afterwards.
+    /// cannot be used afterwards. On a fenced view it does nothing: the store it came from owns
+    /// the pool.
     public func close() async {
+        guard fence == nil else { return }
         listener.stop()
         await listener.stopped()
         resources.runTask.cancel()
