@@ -6,8 +6,12 @@
 #
 # Installs Debian's `postgresql` package when the server is missing. The server refuses to run
 # as root, so when this script runs as root the cluster belongs to the `postgres` OS user. The
-# cluster trusts loopback connections (it is a test cluster: nothing else listens there) and is
-# tuned for tests, not for durability of the machine (fsync stays on: the crash tests need it).
+# cluster trusts loopback connections (it is a test cluster: nothing else listens there).
+#
+# Tests kill wflo processes, never the server, so what the server has committed survives them
+# without fsync: by default the cluster skips fsync (a test suite that creates a database per test
+# would otherwise wait on the disk). Benchmarks set WFLO_PG_DURABLE=1 for a server that fsyncs
+# every commit, as a production one does.
 set -euo pipefail
 
 cmd=${1:-}
@@ -57,8 +61,10 @@ start)
   fi
   # A free port: ask the kernel for one.
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${WFLO_PG_DURABLE:-0}" = "1" ] && durability=""
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c max_connections=300 -c shared_buffers=128MB" \
+    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c max_connections=300 -c shared_buffers=128MB $durability" \
     start >&2 || { cat "$dir/server.log" >&2; exit 1; }
   as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE wflo_test" >&2
   echo "export WFLO_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/wflo_test"

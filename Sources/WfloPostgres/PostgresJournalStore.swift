@@ -64,7 +64,7 @@ public final class PostgresJournalStore: JournalStore {
     /// falls back to looking every `pollInterval` while that connection is down.
     public var notifications: any JournalNotifications { listener }
 
-    /// ``notifications``: the engine's waits are woken by this store rather than polling.
+    /// ``notifications``: the engine's waits for decisions and cancels are woken by the server.
     public var pushNotifications: (any JournalNotifications)? { listener }
 
     /// Whether the listening connection is up (decisions then wake waiters at once; else they poll).

@@ -32,8 +32,9 @@ struct ApprovalCLITests {
         server.requests().filter { $0.lastUserMessage?.hasPrefix("Announce:") == true }.count
     }
 
-    @Test func aWaitingRunContinuesAfterApproveFromAnotherProcess() async throws {
-        try await CLITests.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func aWaitingRunContinuesAfterApproveFromAnotherProcess(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
@@ -72,8 +73,9 @@ struct ApprovalCLITests {
         }
     }
 
-    @Test func rejectEndsTheRunWithExitFiveAndTheGatedStepNeverRuns() async throws {
-        try await CLITests.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func rejectEndsTheRunWithExitFiveAndTheGatedStepNeverRuns(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish, "--json"])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
@@ -95,8 +97,9 @@ struct ApprovalCLITests {
         }
     }
 
-    @Test func twoProcessesDecidingAtOnceRecordExactlyOneDecision() async throws {
-        try await CLITests.withServer { _, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func twoProcessesDecidingAtOnceRecordExactlyOneDecision(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { _, wflo, _ in
             let first = try await wflo.run(["run", Self.publish, "--no-wait", "--json"])
             #expect(first.status == 4)
             let review = try await Self.pending(wflo, step: "review")
@@ -115,8 +118,9 @@ struct ApprovalCLITests {
         }
     }
 
-    @Test func noWaitExitsFourThenResumeAfterTheDecisionsFinishesTheRun() async throws {
-        try await CLITests.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func noWaitExitsFourThenResumeAfterTheDecisionsFinishesTheRun(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let first = try await wflo.run(["run", Self.publish, "--no-wait", "--json"])
             #expect(first.status == 4)
             let json = try JSONValue.parse(first.stdout)
@@ -134,8 +138,9 @@ struct ApprovalCLITests {
         }
     }
 
-    @Test func resumingARunAnotherProcessIsStillDrivingIsRefused() async throws {
-        try await CLITests.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func resumingARunAnotherProcessIsStillDrivingIsRefused(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")
@@ -185,8 +190,9 @@ struct ApprovalCLITests {
         }
     }
 
-    @Test func killedWhileWaitingThenDecidedThenResumedRunsTheGatedStepOnce() async throws {
-        try await CLITests.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func killedWhileWaitingThenDecidedThenResumedRunsTheGatedStepOnce(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
             let review = try await Self.pending(wflo, step: "review")

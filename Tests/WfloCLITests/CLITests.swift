@@ -41,8 +41,9 @@ struct CLITests {
         }
     }
 
-    @Test func runPrintsTheJSONContractAndTheReportHasEveryStep() async throws {
-        try await Self.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func runPrintsTheJSONContractAndTheReportHasEveryStep(journal: TestJournal) async throws {
+        try await Self.withServer(journal: journal) { server, wflo, _ in
             let run = try await wflo.run(["run", Self.brief, "--json"])
             #expect(run.status == 0, "\(run.stderr)")
             let json = try JSONValue.parse(run.stdout)
@@ -75,8 +76,9 @@ struct CLITests {
         }
     }
 
-    @Test func aRunThatCannotAffordItsNextCallExitsThreeAndSendsNothing() async throws {
-        try await Self.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func aRunThatCannotAffordItsNextCallExitsThreeAndSendsNothing(journal: TestJournal) async throws {
+        try await Self.withServer(journal: journal) { server, wflo, _ in
             let run = try await wflo.run(["run", Self.brief, "--budget", "0.00001"])
             #expect(run.status == 3)
             #expect(run.output.contains("budget_exceeded"))
@@ -85,8 +87,9 @@ struct CLITests {
         }
     }
 
-    @Test func aRunStoppedByItsBudgetContinuesWithALargerOneWithoutRepeatingCalls() async throws {
-        try await Self.withServer { server, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func aRunStoppedByItsBudgetContinuesWithALargerOneWithoutRepeatingCalls(journal: TestJournal) async throws {
+        try await Self.withServer(journal: journal) { server, wflo, _ in
             // Enough for the two small calls, not for the draft's worst case.
             let stopped = try await wflo.run(["run", Self.brief, "--budget", "0.001", "--json"])
             #expect(stopped.status == 3)
@@ -157,8 +160,9 @@ struct CLITests {
         }
     }
 
-    @Test func runIDsResolveFromAUniquePrefixAndUnknownOnesSayHowToList() async throws {
-        try await Self.withServer { _, wflo, _ in
+    @Test(arguments: TestJournal.all)
+    func runIDsResolveFromAUniquePrefixAndUnknownOnesSayHowToList(journal: TestJournal) async throws {
+        try await Self.withServer(journal: journal) { _, wflo, _ in
             let run = try await wflo.run(["run", Self.brief, "--json"])
             let runID = try #require(try JSONValue.parse(run.stdout)["run_id"]?.stringValue)
             let missing = try await wflo.run(["status", "zzzz"])

@@ -96,8 +96,9 @@ struct ControlFlowCLITests {
         }
     }
 
-    @Test func cancelFromAnotherTerminalStopsAnInFlightCall() async throws {
-        try await CLITests.withServer { server, wflo, directory in
+    @Test(arguments: TestJournal.all)
+    func cancelFromAnotherTerminalStopsAnInFlightCall(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { server, wflo, directory in
             server.on(promptContaining: "slow please", .hang)
             let file = directory.appendingPathComponent("slow.yaml").path
             try Self.slow.write(toFile: file, atomically: true, encoding: .utf8)

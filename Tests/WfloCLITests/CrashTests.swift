@@ -33,10 +33,10 @@ struct CrashTests {
     }
 
     /// Kill points right after a journal commit: the process SIGKILLs itself there.
-    @Test(arguments: ["completed:outline", "completed:facts", "started:draft", "completed:draft"])
-    func resumeAfterKillAtACommitPointFinishesWithTheSameLedger(point: String) async throws {
+    @Test(arguments: TestJournal.all, ["completed:outline", "completed:facts", "started:draft", "completed:draft"])
+    func resumeAfterKillAtACommitPointFinishesWithTheSameLedger(journal: TestJournal, point: String) async throws {
         let reference = try await Self.reference()
-        try await CLITests.withServer { server, wflo, _ in
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let crashed = try await wflo.run(["run", CLITests.brief], extraEnvironment: ["WFLO_FAULT_KILL_AT": point])
             #expect(crashed.killedBySignal && crashed.status == SIGKILL, "\(point): \(crashed.status) \(crashed.stderr)")
             let runID = try await Self.onlyRunID(wflo)
@@ -73,9 +73,10 @@ struct CrashTests {
 
     /// A kill from outside while a call is in flight: the call stays charged (unsettled) and is
     /// made again on resume; the completed steps are not.
-    @Test func killWhileACallIsInFlightKeepsItChargedAndResumeFinishes() async throws {
+    @Test(arguments: TestJournal.all)
+    func killWhileACallIsInFlightKeepsItChargedAndResumeFinishes(journal: TestJournal) async throws {
         let reference = try await Self.reference()
-        try await CLITests.withServer { server, wflo, _ in
+        try await CLITests.withServer(journal: journal) { server, wflo, _ in
             server.on(promptContaining: "Write the brief", .hang, times: 1)
             let process = try wflo.start(["run", CLITests.brief])
             await server.waitForRequests(3)
