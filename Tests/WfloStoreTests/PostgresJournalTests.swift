@@ -20,7 +20,7 @@ struct PostgresURLTests {
         ("postgres://ana@db:5432", "no database name"),
         ("postgres://ana@db:5432/", "no database name"),
         ("postgres://ana@db:5432/a/b", "contains '/'"),
-        ("postgres://ana@db:5432/wflo?sslmode=maybe", "sslmode must be disable, prefer or require"),
+        ("postgres://ana@db:5432/wflo?sslmode=maybe", "sslmode must be disable, prefer, require or verify-full"),
         ("postgres://ana@db:5432/wflo?pool=3", "unknown parameter 'pool'"),
     ])
     func aBadURLSaysWhatIsWrongAndTheExpectedForm(url: String, problem: String) async throws {
