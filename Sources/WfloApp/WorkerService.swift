@@ -39,6 +39,11 @@ public final class WorkerService: Sendable {
             self.grace = grace
         }
 
+        /// Seconds between renewals of a lease: a third of it, and at most 10 s, since the renewal is
+        /// also the heartbeat by which `wflo cancel` and `wflo resume` on another machine see that
+        /// the worker is alive (``RunDriver/staleAfter``: 30 s).
+        public var renewalInterval: Double { min(lease, RunDriver.staleAfter) / 3 }
+
         /// What is wrong with these settings for a person to fix, or nil.
         public var problem: String? {
             if concurrency < 1 { return "--concurrency must be 1 or more (got \(concurrency))" }
@@ -58,6 +63,8 @@ public final class WorkerService: Sendable {
         case released(runID: String, reason: String)
         /// A renewal found the lease gone: the run was stopped here and goes on elsewhere.
         case leaseLost(runID: String)
+        /// Looking for work failed (the journal busy or unreachable); the worker keeps trying. Logged when the error changes.
+        case claimFailed(error: String)
         case stopping
         case stopped
 
@@ -74,6 +81,8 @@ public final class WorkerService: Sendable {
                 return ["event": "released", "run_id": .string(runID), "reason": .string(reason)]
             case .leaseLost(let runID):
                 return ["event": "lease_lost", "run_id": .string(runID)]
+            case .claimFailed(let error):
+                return ["event": "claim_failed", "error": .string(error)]
             case .stopping: return ["event": "stopping"]
             case .stopped: return ["event": "stopped"]
             }
@@ -88,6 +97,7 @@ public final class WorkerService: Sendable {
             case .finished(let runID, let status): return "finished \(runID): \(status.rawValue)"
             case .released(let runID, let reason): return "released \(runID): \(reason)"
             case .leaseLost(let runID): return "lease lost on \(runID): stopped here, it goes on elsewhere"
+            case .claimFailed(let error): return "cannot look for work (trying again): \(error)"
             case .stopping: return "stopping: no new claims; finishing the runs in hand"
             case .stopped: return "stopped"
             }
@@ -103,8 +113,10 @@ public final class WorkerService: Sendable {
 
     private struct State {
         var stopping = false
-        /// The runs in hand: their driving tasks, to stop them.
-        var active: [String: Task<Void, Never>] = [:]
+        /// The runs in hand by claim (a run given back may be claimed again before its entry goes):
+        /// their ids and driving tasks, to stop them.
+        var active: [Int: (runID: String, task: Task<Void, Never>)] = [:]
+        var claims = 0
         /// Runs given back by ``finishOrRelease()``: their driving's end says nothing more.
         var releasedOnStop: Set<String> = []
     }
@@ -137,21 +149,30 @@ public final class WorkerService: Sendable {
         if let problem = settings.problem { throw AppError(.invalidInput, problem) }
         log(.started(owner: owner, queues: settings.queues, concurrency: settings.concurrency, lease: settings.lease))
         await withDiscardingTaskGroup { group in
+            var lastFailure: String?
             while !isStopping {
                 if activeCount < settings.concurrency {
                     do {
                         if let lease = try await store.claimQueuedRun(queues: settings.queues, owner: owner, lease: settings.lease) {
                             log(.claimed(runID: lease.runID, queue: lease.queue, status: lease.status))
                             let task = Task { await self.drive(lease) }
-                            state.withLock { $0.active[lease.runID] = task }
+                            let claim = state.withLock { state -> Int in
+                                state.claims += 1
+                                state.active[state.claims] = (lease.runID, task)
+                                return state.claims
+                            }
                             group.addTask {
                                 await task.value
-                                self.state.withLock { _ = $0.active.removeValue(forKey: lease.runID) }
+                                self.state.withLock { _ = $0.active.removeValue(forKey: claim) }
                             }
                             continue
                         }
+                        lastFailure = nil
                     } catch {
                         // The journal was busy or unreachable: look again after the interval.
+                        let text = "\(error)"
+                        if text != lastFailure { log(.claimFailed(error: text)) }
+                        lastFailure = text
                     }
                 }
                 try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
@@ -170,7 +191,7 @@ public final class WorkerService: Sendable {
         while activeCount > 0 && clock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        let left = state.withLock { $0.active }
+        let left = state.withLock { $0.active.values }
         for (runID, task) in left {
             // Released first: whatever the stopped driving still tries to write is refused.
             state.withLock { _ = $0.releasedOnStop.insert(runID) }
@@ -204,20 +225,31 @@ public final class WorkerService: Sendable {
             log(.finished(runID: lease.runID, status: result.status))
         case .failure(let error as StoreError) where error.code == .leaseLost:
             log(.leaseLost(runID: lease.runID))
+        case .failure(let error) where error is AppError || error is EngineError:
+            // This worker cannot drive the run at all (its journaled workflow does not load here,
+            // say: a model this worker's pricing table lacks). Given back, it would be claimed again
+            // and again: it ends failed, saying why, unless it has already ended.
+            let message = "a worker could not drive the run: \(error)"
+            if let run = try? await store.run(id: lease.runID), !run.status.isFinal {
+                _ = try? await fenced.updateRun(id: lease.runID, status: .failed, outputs: nil, error: message, at: runs.executor.configuration.now())
+            }
+            let status = (try? await store.run(id: lease.runID))?.status ?? .failed
+            _ = try? await store.releaseLease(runID: lease.runID, token: owner.token)
+            log(.finished(runID: lease.runID, status: status))
         case .failure(let error):
-            // Stopped by finishOrRelease (already released), or the journal failed: give it back.
+            // The journal failed (busy, unreachable): give the run back for a later claim.
             if (try? await store.releaseLease(runID: lease.runID, token: owner.token)) == true {
                 log(.released(runID: lease.runID, reason: "\(error)"))
             }
         }
     }
 
-    /// Renews the lease every lease/3 until cancelled. When the lease is found lost (or no
+    /// Renews the lease every lease/3 (at most 10 s apart) until cancelled. When the lease is found lost (or no
     /// renewal has succeeded for a whole lease), stops `driving` and returns true.
     private func renew(_ lease: QueueLease, stopping driving: Task<RunResult, any Error>) async -> Bool {
         let clock = ContinuousClock()
         var renewed = clock.now
-        let interval = settings.lease / 3
+        let interval = settings.renewalInterval
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
             if Task.isCancelled { return false }

@@ -30,8 +30,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"run_id\": …, \"status\": \"queued\"}.")
     var json = false
 
+    // No --pricing: the worker prices the run with its own table (its --pricing, WFLO_PRICING,
+    // the workflow's `pricing:` block), so the file is checked against the same prices.
     @OptionGroup var store: StoreOptions
-    @OptionGroup var pricing: PricingOptions
 
     func validate() throws {
         if let problem = QueueSettings.problem(name: queue) { throw ValidationError("--queue: " + problem) }
@@ -42,7 +43,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let outcome = try await reportingErrors { () -> EnqueueOutcome in
-            let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: pricing, createJournal: true)
+            let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: nil, createJournal: true)
             do {
                 let runs = environment.runs(observer: SilentObserver())
                 let workflow = try runs.load(file: request.file)

@@ -113,11 +113,12 @@ public protocol ResponseCacheStore: Sendable {
 public protocol RunOwnershipStore: Sendable {
     /// Makes `owner` the run's driver unless another owner holds it and `takeOver` says that
     /// holder (with its last heartbeat) is still alive (``RunClaim/deciding(holder:heartbeatAt:claimant:takeOver:)``).
-    /// Atomic: two processes claiming at once cannot both succeed.
+    /// Atomic: two processes claiming at once cannot both succeed. A claim ends any worker's
+    /// queue lease on the run (``RunQueueStore``): no worker claims a run a process holds.
     func claimRun(id: String, owner: RunOwner, at: Date, takeOver: (RunOwner, Date) -> Bool) async throws -> RunClaim
     /// Records that `token`'s owner still drives the run.
     func heartbeatRun(id: String, token: String, at: Date) async throws
-    /// Lets go of the run if `token`'s owner holds it.
+    /// Lets go of the run (and any queue lease) if `token`'s owner holds it.
     func releaseRun(id: String, token: String) async throws
     /// The process holding the run (nil when none does: never claimed, or released).
     func driver(runID: String) async throws -> RunDriver?

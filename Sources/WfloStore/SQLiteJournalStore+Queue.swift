@@ -51,23 +51,14 @@ extension SQLiteJournalStore {
 
     /// One statement states ``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:pendingApprovals:now:)``,
     /// the queue's room and ``QueueClaimRule/precedes(_:_:)``; the update follows in the same transaction.
+    /// An idle worker looks in a read snapshot first and takes the write lock only when there is
+    /// something to claim, so polling workers do not queue behind the runs' writes.
     public func claimQueuedRun(queues: [String], owner: RunOwner, lease: Double) async throws -> QueueLease? {
         let encoded = String(decoding: try JSONEncoder().encode(owner), as: UTF8.self)
+        guard try await read({ db in try Self.firstClaimable(db, queues: queues, now: try Self.now(db)) != nil }) else { return nil }
         return try await write { db -> QueueLease? in
             let now = try Self.now(db)
-            let marks = Array(repeating: "?", count: queues.count).joined(separator: ", ")
-            let filter = queues.isEmpty ? "" : "AND r.queue IN (\(marks))"
-            let arguments = StatementArguments(queues) + [now, now]
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT r.id, r.queue, r.status FROM runs r LEFT JOIN queues q ON q.name = r.queue
-                WHERE r.queue IS NOT NULL AND r.status IN ('queued', 'running', 'waiting_approval') \(filter)
-                  AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= ?))
-                  AND (r.status <> 'waiting_approval'
-                       OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))
-                  AND (q.concurrency IS NULL
-                       OR (SELECT COUNT(*) FROM runs x WHERE x.queue = r.queue AND x.lease_expires_at > ?) < q.concurrency)
-                ORDER BY r.priority DESC, r.created_at, r.rowid LIMIT 1
-                """, arguments: arguments) else { return nil }
+            guard let row = try Self.firstClaimable(db, queues: queues, now: now) else { return nil }
             let id: String = row["id"]
             let expires = now + lease
             try db.execute(sql: "UPDATE runs SET owner = ?, heartbeat_at = ?, lease_expires_at = ? WHERE id = ?",
@@ -76,6 +67,22 @@ extension SQLiteJournalStore {
                               status: try Cells.enumeration(row["status"] as String, "runs.status"),
                               expiresAt: Date(timeIntervalSince1970: expires))
         }
+    }
+
+    /// The run a claim at `now` takes (its id, queue and status), or nil.
+    private static func firstClaimable(_ db: Database, queues: [String], now: Double) throws -> Row? {
+        let marks = Array(repeating: "?", count: queues.count).joined(separator: ", ")
+        let filter = queues.isEmpty ? "" : "AND r.queue IN (\(marks))"
+        return try Row.fetchOne(db, sql: """
+            SELECT r.id, r.queue, r.status FROM runs r LEFT JOIN queues q ON q.name = r.queue
+            WHERE r.queue IS NOT NULL AND r.status IN ('queued', 'running', 'waiting_approval') \(filter)
+              AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= ?))
+              AND (r.status <> 'waiting_approval'
+                   OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))
+              AND (q.concurrency IS NULL
+                   OR (SELECT COUNT(*) FROM runs x WHERE x.queue = r.queue AND x.lease_expires_at > ?) < q.concurrency)
+            ORDER BY r.priority DESC, r.created_at, r.rowid LIMIT 1
+            """, arguments: StatementArguments(queues) + [now, now])
     }
 
     public func renewLease(runID: String, token: String, lease: Double) async throws -> Bool {

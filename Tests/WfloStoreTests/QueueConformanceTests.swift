@@ -8,10 +8,10 @@ import WfloTesting
 /// ``StoreUnderTest``: idempotent enqueue, claim order, queue concurrency, leases timed by the
 /// store's clock, renewal and fencing after a lost lease, racing claimers.
 extension StoreUnderTest {
-    /// A lease a test waits out: long enough for the claim and the writes after it to land first
-    /// while every suite shares two cores (0.3 s was not, for SQLite either, on a loaded machine).
-    /// PostgreSQL's transactions are several round trips.
-    var shortLease: Double { self == .postgres ? 1.5 : 1.0 }
+    /// A lease a test lets run out (set by a claim or a renewal, then waited past). Leases that
+    /// must not run out mid-test are an hour long. PostgreSQL's transactions are several round
+    /// trips, which take longer while every suite shares two cores.
+    var shortLease: Double { self == .postgres ? 1.5 : 0.3 }
 }
 
 struct QueueConformanceTests {
@@ -58,14 +58,14 @@ struct QueueConformanceTests {
             _ = try await enqueue(store, "elsewhere", queue: "other", priority: 9, created: 0)
             try await store.createRun(sampleRun(id: "not-queued", created: 0))
             var claimed: [String] = []
-            while let lease = try await store.claimQueuedRun(queues: ["default"], owner: worker("w"), lease: 30) {
+            while let lease = try await store.claimQueuedRun(queues: ["default"], owner: worker("w"), lease: 3600) {
                 #expect(lease.status == .queued && lease.queue == "default" && lease.owner == worker("w"))
                 claimed.append(lease.runID)
             }
             #expect(claimed == ["new-high", "older-low", "old-low"])
             // Every queue when none is named; a run that was never enqueued is never claimed.
-            #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: 30)?.runID == "elsewhere")
-            #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: 30) == nil)
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: 3600)?.runID == "elsewhere")
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: 3600) == nil)
             // A claim makes the worker the run's driver, as `status` and `resume` see it.
             #expect(try await store.driver(runID: "elsewhere")?.owner == worker("w"))
         }
@@ -78,17 +78,17 @@ struct QueueConformanceTests {
             _ = try await enqueue(store, "s1", queue: "serial", created: 1)
             _ = try await enqueue(store, "s2", queue: "serial", created: 2)
             _ = try await enqueue(store, "free", queue: "open", created: 3)
-            let first = try #require(try await store.claimQueuedRun(queues: ["serial"], owner: worker("a"), lease: 30))
+            let first = try #require(try await store.claimQueuedRun(queues: ["serial"], owner: worker("a"), lease: 3600))
             #expect(first.runID == "s1")
-            #expect(try await store.claimQueuedRun(queues: ["serial"], owner: worker("b"), lease: 30) == nil)
+            #expect(try await store.claimQueuedRun(queues: ["serial"], owner: worker("b"), lease: 3600) == nil)
             // The full queue does not stop claims on others.
-            #expect(try await store.claimQueuedRun(queues: ["serial", "open"], owner: worker("b"), lease: 30)?.runID == "free")
+            #expect(try await store.claimQueuedRun(queues: ["serial", "open"], owner: worker("b"), lease: 3600)?.runID == "free")
             #expect(try await store.queues() == [QueueSummary(name: "open", concurrency: nil, queued: 0, running: 1),
                                                  QueueSummary(name: "serial", concurrency: 1, queued: 1, running: 1)])
             // Finishing s1 frees the slot.
             try await store.updateRun(id: "s1", status: .completed, outputs: nil, error: nil, at: date(5))
             #expect(try await store.releaseLease(runID: "s1", token: "a"))
-            #expect(try await store.claimQueuedRun(queues: ["serial"], owner: worker("b"), lease: 30)?.runID == "s2")
+            #expect(try await store.claimQueuedRun(queues: ["serial"], owner: worker("b"), lease: 3600)?.runID == "s2")
             // Raising the limit lets more in; nil lifts it.
             try await store.setQueue(QueueSettings(name: "serial", concurrency: nil))
             #expect(try await store.queues().first { $0.name == "serial" }?.concurrency == nil)
@@ -99,22 +99,23 @@ struct QueueConformanceTests {
     func aLeaseExpiresByTheStoresClockAndIsThenLost(kind: StoreUnderTest) async throws {
         try await kind.with { store in
             _ = try await enqueue(store, "r")
-            let lease = try #require(try await store.claimQueuedRun(queues: [], owner: worker("a"), lease: kind.shortLease))
-            #expect(lease.expiresAt.timeIntervalSinceNow > 0.1 && lease.expiresAt.timeIntervalSinceNow < 5)
-            #expect(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 30) == nil)
+            let lease = try #require(try await store.claimQueuedRun(queues: [], owner: worker("a"), lease: 3600))
+            #expect(lease.expiresAt.timeIntervalSinceNow > 3000 && lease.expiresAt.timeIntervalSinceNow <= 3600)
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 3600) == nil)
+            #expect(try await store.renewLease(runID: "r", token: "b", lease: 3600) == false)
+            // Renewed to a short lease by its holder, then left to run out (timed by the store's clock).
             #expect(try await store.renewLease(runID: "r", token: "a", lease: kind.shortLease))
-            #expect(try await store.renewLease(runID: "r", token: "b", lease: kind.shortLease) == false)
-            try await Task.sleep(for: .seconds(kind.shortLease + 0.2))
+            try await Task.sleep(for: .seconds(kind.shortLease + 0.3))
             // Expired: lost, even before another worker claims the run.
-            #expect(try await store.renewLease(runID: "r", token: "a", lease: 30) == false)
-            let taken = try #require(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 30))
+            #expect(try await store.renewLease(runID: "r", token: "a", lease: 3600) == false)
+            let taken = try #require(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 3600))
             #expect(taken.runID == "r" && taken.status == .queued)
-            #expect(try await store.renewLease(runID: "r", token: "a", lease: 30) == false)
+            #expect(try await store.renewLease(runID: "r", token: "a", lease: 3600) == false)
             #expect(try await store.releaseLease(runID: "r", token: "a") == false)
             #expect(try await store.driver(runID: "r")?.owner == worker("b"))
             // Released, it is claimable again at once.
             #expect(try await store.releaseLease(runID: "r", token: "b"))
-            #expect(try await store.claimQueuedRun(queues: [], owner: worker("c"), lease: 30)?.runID == "r")
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("c"), lease: 3600)?.runID == "r")
         }
     }
 
@@ -122,12 +123,14 @@ struct QueueConformanceTests {
     func writesThroughALostLeaseFailAndWriteNothing(kind: StoreUnderTest) async throws {
         try await kind.with { store in
             _ = try await enqueue(store, "run-1")
-            _ = try #require(try await store.claimQueuedRun(queues: [], owner: worker("a"), lease: kind.shortLease))
+            _ = try #require(try await store.claimQueuedRun(queues: [], owner: worker("a"), lease: 3600))
             let asA = store.fenced(runID: "run-1", token: "a")
             try await asA.updateRun(id: "run-1", status: .running, outputs: nil, error: nil, at: date(1))
             let attempt = try #require(try await asA.beginAttempt(start(reserve: "0.10")).attemptID)
-            try await Task.sleep(for: .seconds(kind.shortLease + 0.2))
-            _ = try #require(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 30))
+            // The lease runs out (a stalled worker's last renewal was short-lived).
+            #expect(try await store.renewLease(runID: "run-1", token: "a", lease: kind.shortLease))
+            try await Task.sleep(for: .seconds(kind.shortLease + 0.3))
+            _ = try #require(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 3600))
             let before = try await store.journal(runID: "run-1")
 
             let writes: [@Sendable () async throws -> Void] = [
@@ -162,7 +165,7 @@ struct QueueConformanceTests {
             for index in 0..<5 { _ = try await enqueue(store, "r\(index)", created: Double(index)) }
             let claims = try await withThrowingTaskGroup(of: QueueLease?.self) { group in
                 for index in 0..<20 {
-                    group.addTask { try await store.claimQueuedRun(queues: [], owner: self.worker("w\(index)"), lease: 30) }
+                    group.addTask { try await store.claimQueuedRun(queues: [], owner: self.worker("w\(index)"), lease: 3600) }
                 }
                 return try await group.reduce(into: [QueueLease]()) { if let lease = $1 { $0.append(lease) } }
             }
@@ -176,16 +179,16 @@ struct QueueConformanceTests {
     func aRunWaitingForAPersonIsClaimableOnlyOnceDecided(kind: StoreUnderTest) async throws {
         try await kind.with { store in
             _ = try await enqueue(store, "run-1")
-            _ = try #require(try await store.claimQueuedRun(queues: [], owner: worker("a"), lease: 30))
+            _ = try #require(try await store.claimQueuedRun(queues: [], owner: worker("a"), lease: 3600))
             let asA = store.fenced(runID: "run-1", token: "a")
             _ = try await asA.requestApproval(ApprovalRecord(id: "req1", runID: "run-1", stepID: "publish", message: "Publish?", details: .null,
                                                              worstCase: nil, settings: ApprovalSettings(), requestedAt: date(1)),
                                               stepType: .approval)
             try await asA.updateRun(id: "run-1", status: .waitingApproval, outputs: nil, error: nil, at: date(2))
             #expect(try await store.releaseLease(runID: "run-1", token: "a"))
-            #expect(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 30) == nil)
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 3600) == nil)
             _ = try await store.decideApproval(ApprovalDecision(requestID: "req1", verdict: .approve, by: "ana", at: date(3)))
-            let lease = try #require(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 30))
+            let lease = try #require(try await store.claimQueuedRun(queues: [], owner: worker("b"), lease: 3600))
             #expect(lease.runID == "run-1" && lease.status == .waitingApproval)
         }
     }
@@ -199,13 +202,13 @@ struct QueueConformanceTests {
             let resume = RunOwner(pid: 7, host: "h", token: "resume")
             #expect(try await store.claimRun(id: "held", owner: resume, at: date(1)) { _, _ in false } == .claimed)
             try await store.updateRun(id: "done", status: .cancelled, outputs: nil, error: "cancelled by ana", at: date(2))
-            #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: 30) == nil)
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: 3600) == nil)
             try await store.releaseRun(id: "held", token: "resume")
             #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: kind.shortLease)?.runID == "held")
-            try await Task.sleep(for: .seconds(kind.shortLease + 0.2))
+            try await Task.sleep(for: .seconds(kind.shortLease + 0.3))
             // `wflo resume` taking over the dead worker's run ends its lease: no worker claims it under the resume.
             #expect(try await store.claimRun(id: "held", owner: resume, at: date(3)) { _, _ in true } == .claimed)
-            #expect(try await store.claimQueuedRun(queues: [], owner: worker("x"), lease: 30) == nil)
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("x"), lease: 3600) == nil)
         }
     }
 }
