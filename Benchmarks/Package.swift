@@ -14,6 +14,7 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
@@ -62,6 +63,12 @@ let package = Package(
         .executableTarget(
             name: "ValidateBenchmark",
             dependencies: [.product(name: "Wflo", package: wfloFolder), .product(name: "Yams", package: "Yams")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Run: bash postgres.sh (a throwaway PostgreSQL, the DBOS venv, this target in release)
+        .executableTarget(
+            name: "PostgresBenchmark",
+            dependencies: [.product(name: "Wflo", package: wfloFolder), .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
