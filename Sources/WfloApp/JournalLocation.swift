@@ -68,6 +68,8 @@ public enum JournalLocation: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension JournalLocation {
+    /// Connects (migrating on first use); the URL's problems, a server that is not there and a
+    /// journal newer than this wflo are the store's errors, naming the server.
     static func openPostgres(_ url: String) async throws -> any JournalStore {
         try await PostgresJournalStore.connect(url: url)
     }

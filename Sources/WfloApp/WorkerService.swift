@@ -110,6 +110,10 @@ public final class WorkerService: Sendable {
     private let log: @Sendable (Event) -> Void
     public let owner: RunOwner
     private let state = Mutex(State())
+    /// Told when a run in hand ends or ``stop()`` is called: the claim loop, waiting at its
+    /// concurrency, claims again at once instead of after its poll interval.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
 
     private struct State {
         var stopping = false
@@ -132,11 +136,13 @@ public final class WorkerService: Sendable {
         self.settings = settings
         self.owner = owner
         self.log = log
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Stops claiming; runs in hand get ``Settings/grace`` seconds to finish. Safe from any thread, more than once.
     public func stop() {
         state.withLock { $0.stopping = true }
+        wake.yield()
     }
 
     private var isStopping: Bool { state.withLock { $0.stopping } }
@@ -150,6 +156,7 @@ public final class WorkerService: Sendable {
         log(.started(owner: owner, queues: settings.queues, concurrency: settings.concurrency, lease: settings.lease))
         await withDiscardingTaskGroup { group in
             var lastFailure: String?
+            var wakeup = wakeups.makeAsyncIterator()
             while !isStopping {
                 if activeCount < settings.concurrency {
                     do {
@@ -164,6 +171,7 @@ public final class WorkerService: Sendable {
                             group.addTask {
                                 await task.value
                                 self.state.withLock { _ = $0.active.removeValue(forKey: claim) }
+                                self.wake.yield()
                             }
                             continue
                         }
@@ -174,6 +182,11 @@ public final class WorkerService: Sendable {
                         if text != lastFailure { log(.claimFailed(error: text)) }
                         lastFailure = text
                     }
+                } else {
+                    // Every slot is busy: nothing to claim until a run in hand ends (or stop()).
+                    // A wake-up left from a run that ended while claiming is taken here at once.
+                    _ = await wakeup.next()
+                    continue
                 }
                 try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
             }

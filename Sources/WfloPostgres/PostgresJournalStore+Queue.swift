@@ -107,10 +107,11 @@ extension PostgresJournalStore {
                     return QueueLease(runID: id, queue: queue, owner: owner, status: try Cells.enumeration(status, "runs.status"),
                                       expiresAt: Cells.date(expires))
                 }
-            } catch let error as StoreError where error.underlying.flatMap(PostgresErrors.sqlState) == "55P03" && tries < 50 {
-                // Another claimer holds a limited queue's row: its claim is short, try again.
+            } catch let error as StoreError where error.underlying.flatMap(PostgresErrors.sqlState) == "55P03" && tries < 200 {
+                // Another claimer holds a limited queue's row: its claim is a few round trips, try again
+                // (after up to 20 ms, at random, so claimers do not retry in step).
                 tries += 1
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...10)))
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...min(20, 1 << min(tries, 5)))))
             }
         }
     }

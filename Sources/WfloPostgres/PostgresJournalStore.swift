@@ -132,8 +132,10 @@ public final class PostgresJournalStore: JournalStore {
     }
 
     /// Shuts the pool and the listening connection down. The store (and its fenced views)
-    /// cannot be used afterwards.
+    /// cannot be used afterwards. On a fenced view it does nothing: the store it came from owns
+    /// the pool.
     public func close() async {
+        guard fence == nil else { return }
         listener.stop()
         await listener.stopped()
         resources.runTask.cancel()
@@ -165,6 +167,14 @@ public final class PostgresJournalStore: JournalStore {
     static func migrate(_ connection: PostgresConnection, url: PostgresURL, schema: String?, logger: Logger) async throws {
         let where_ = url.redacted + (schema.map { " (schema \($0))" } ?? "")
         do {
+            // Up to date (every start but the first): no lock, no DDL.
+            let hasTable = try await connection.query("SELECT to_regclass('wflo_migrations') IS NOT NULL", logger: logger)
+                .records { try $0.decode(Bool.self) }.first ?? false
+            if hasTable {
+                let applied = try await connection.query("SELECT COALESCE(MAX(version), 0) FROM wflo_migrations", logger: logger)
+                    .records { try $0.decode(Int.self) }.first ?? 0
+                if applied == PostgresSchema.latestVersion { return }
+            }
             try await connection.query("BEGIN", logger: logger)
             let key = "wflo.migrate." + (schema ?? "public")
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(key)))", logger: logger)

@@ -149,12 +149,13 @@ final class PostgresNotifications: JournalNotifications, Sendable {
     }
 
     func stop() {
-        let connection = state.withLock { state -> PostgresConnection? in
+        let (task, connection) = state.withLock { state -> (Task<Void, Never>?, PostgresConnection?) in
             state.stopped = true
             state.listening = false
-            state.task?.cancel()
-            return state.connection
+            return (state.task, state.connection)
         }
+        // Outside the lock: cancelling runs cancellation handlers on this thread.
+        task?.cancel()
         if let connection { Task { try? await connection.close() } }
         wakeAll()
     }

@@ -2,10 +2,13 @@ import Foundation
 import WfloCore
 
 /// Where a PostgreSQL journal lives: `postgres://USER[:PASS]@HOST[:PORT]/DB` (or `postgresql://`),
-/// with an optional `?sslmode=disable|prefer|require` (libpq's default, `prefer`, when absent).
+/// with an optional `?sslmode=` as libpq reads it: `disable`; `prefer` (the default: TLS when the
+/// server offers it); `require` (TLS or no connection); `verify-full` (TLS with the server's
+/// certificate and host name verified). Like libpq, `prefer` and `require` do not verify the certificate.
 public struct PostgresURL: Sendable, Hashable {
     public enum TLSMode: String, Sendable, Hashable {
         case disable, prefer, require
+        case verifyFull = "verify-full"
     }
 
     public var user: String
@@ -51,7 +54,7 @@ public struct PostgresURL: Sendable, Hashable {
             switch item.name {
             case "sslmode":
                 guard let value = item.value.flatMap(TLSMode.init(rawValue:)) else {
-                    throw failure("sslmode must be disable, prefer or require, not '\(item.value ?? "")'")
+                    throw failure("sslmode must be disable, prefer, require or verify-full, not '\(item.value ?? "")'")
                 }
                 tls = value
             default:

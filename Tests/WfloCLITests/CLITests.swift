@@ -33,9 +33,11 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
             let result = try await body(server, wflo, directory)
+            await wflo.killLeftovers()
             await server.shutdown()
             return result
         } catch {
+            await wflo.killLeftovers()
             await server.shutdown()
             throw error
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WfloTesting
 import Testing
 
@@ -30,13 +31,36 @@ struct WfloProcess {
     }
 
     let environment: [String: String]
+    /// Every process started through this value, so ``killLeftovers()`` can end the ones a
+    /// failing test left running (a `wflo run` waiting for an approval would otherwise outlive
+    /// the test, and the whole test run with it).
+    private let started = Started()
+
+    init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    private final class Started: Sendable {
+        let processes = Mutex<[SpawnedProcess]>([])
+    }
+
+    /// SIGKILLs every process started here that is still running, and waits for each to end.
+    func killLeftovers() async {
+        let running = started.processes.withLock { list in list.filter(\.isRunning) }
+        for process in running {
+            process.send(SIGKILL)
+            _ = await process.finish()
+        }
+    }
 
     /// Starts `wflo` in the repository's root (posix_spawn, not Foundation's Process: see
     /// ``SpawnedProcess``).
     func start(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> SpawnedProcess {
-        try SpawnedProcess(executable: WfloProcess.executable.path, arguments: arguments,
-                           environment: environment.merging(extraEnvironment) { _, new in new },
-                           directory: WfloProcess.repositoryRoot.path)
+        let process = try SpawnedProcess(executable: WfloProcess.executable.path, arguments: arguments,
+                                         environment: environment.merging(extraEnvironment) { _, new in new },
+                                         directory: WfloProcess.repositoryRoot.path)
+        started.processes.withLock { $0.append(process) }
+        return process
     }
 
     /// Runs to the end and collects the output.

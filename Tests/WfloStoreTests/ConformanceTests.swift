@@ -11,7 +11,7 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
     case sqliteFile = "SQLite file"
     case sqliteMemory = "SQLite in memory"
     case memory = "MemoryJournalStore"
-    /// A fresh schema per test on `WFLO_TEST_POSTGRES_URL` (see ``TestPostgres``).
+    /// A fresh schema per test on `WFLO_TEST_POSTGRES_URL` (see ``PostgresTestJournal``).
     case postgres = "PostgreSQL"
 
     var testDescription: String { rawValue }
@@ -25,7 +25,7 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
             }
         case .sqliteMemory: try await body(try SQLiteJournalStore.inMemory())
         case .memory: try await body(MemoryJournalStore())
-        case .postgres: try await TestPostgres.withStore { try await body($0) }
+        case .postgres: try await PostgresTestJournal.withStore { try await body($0) }
         }
     }
 }
@@ -33,8 +33,8 @@ enum StoreUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable
 /// The invariants a journal store carries (DESIGN.md's invariants 1, 2 and 4, leases, the cache,
 /// circuits, lookups), run against every ``StoreUnderTest``.
 struct ConformanceTests {
-    /// PostgreSQL only with a server (``TestPostgres/enabled``); `PostgresJournalTests` says when it is skipped.
-    static let stores = StoreUnderTest.allCases.filter { $0 != .postgres || TestPostgres.enabled }
+    /// PostgreSQL only with a server (``PostgresTestJournal/enabled``); `PostgresJournalTests` says when it is skipped.
+    static let stores = StoreUnderTest.allCases.filter { $0 != .postgres || PostgresTestJournal.enabled }
 
     // MARK: runs and events
 

@@ -4,18 +4,18 @@ import PostgresNIO
 import Testing
 import WfloCore
 import WfloPostgres
+import WfloTesting
 
-/// The PostgreSQL server of the tests: `WFLO_TEST_POSTGRES_URL` (scripts/postgres.sh starts one
-/// and prints it; scripts/test.sh does so in CI). Each test gets a schema of its own, dropped
-/// after, so tests run in parallel on one database.
+/// The store tests' PostgreSQL journals on the server of ``TestPostgres`` (`WFLO_TEST_POSTGRES_URL`):
+/// each test gets a schema of its own on that database, dropped after, so tests run in parallel
+/// (a schema costs less than the database per test the CLI tests use).
 ///
 /// Without the URL the PostgreSQL cases are skipped, and say so (``skipReason``), unless
 /// `WFLO_REQUIRE_POSTGRES=1`: then they run and fail, saying the URL is missing.
-enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["WFLO_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    static let required = ProcessInfo.processInfo.environment["WFLO_REQUIRE_POSTGRES"] == "1"
+enum PostgresTestJournal {
+    static var url: String? { TestPostgres.url }
     /// Whether the PostgreSQL cases run (and fail without a server when required).
-    static let enabled = url != nil || required
+    static let enabled = TestPostgres.url != nil || TestPostgres.isRequired
     static let skipReason: Comment = """
         WFLO_TEST_POSTGRES_URL is unset: the PostgreSQL journal's tests and conformance cases are skipped \
         (start a server with `eval "$(bash scripts/postgres.sh start /tmp/pg)"`, or set WFLO_REQUIRE_POSTGRES=1 to fail instead)

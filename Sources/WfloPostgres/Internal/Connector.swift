@@ -23,16 +23,18 @@ struct Connector: Sendable {
         case .disable:
             clientTLS = .disable
             connectionTLS = .disable
-        case .prefer, .require:
-            let tls = TLSConfiguration.makeClientConfiguration()
+        case .prefer, .require, .verifyFull:
+            var tls = TLSConfiguration.makeClientConfiguration()
+            // libpq's prefer and require encrypt without verifying; verify-full verifies.
+            if url.tls != .verifyFull { tls.certificateVerification = .none }
             let context: NIOSSLContext
             do {
                 context = try NIOSSLContext(configuration: tls)
             } catch {
                 throw StoreError(.database, "cannot set up TLS for \(url.redacted): \(error); add ?sslmode=disable to the URL on a trusted network")
             }
-            clientTLS = url.tls == .require ? .require(tls) : .prefer(tls)
-            connectionTLS = url.tls == .require ? .require(context) : .prefer(context)
+            clientTLS = url.tls == .prefer ? .prefer(tls) : .require(tls)
+            connectionTLS = url.tls == .prefer ? .prefer(context) : .require(context)
         }
     }
 
@@ -131,7 +133,7 @@ enum PostgresErrors {
                               underlying: error)
         }
         if let psql = error as? PSQLError, psql.code == .sslUnsupported {
-            return StoreError(.database, "PostgreSQL at \(server) does not offer TLS and the URL says sslmode=require", underlying: error)
+            return StoreError(.database, "PostgreSQL at \(server) does not offer TLS and the URL's sslmode requires it (sslmode=prefer falls back to a plain connection)", underlying: error)
         }
         return StoreError(.database, "cannot connect to PostgreSQL at \(server): \(what); is the server running and listening there?",
                           underlying: error)
