@@ -292,10 +292,10 @@ struct PostgresJournalTests {
             let decision = try await latency(waiting: { try await a.notifications.waitForDecision(requestID: "req1", runID: "run-1", until: deadline) },
                                              after: { _ = try await b.decideApproval(ApprovalDecision(requestID: "req1", verdict: .approve,
                                                                                                        by: "ana", at: date(11))) })
-            #expect(decision < .milliseconds(100), "woke \(decision) after the decision committed")
+            #expect(decision < PushBound.wake, "woke \(decision) after the decision committed")
             let cancel = try await latency(waiting: { try await a.notifications.waitForCancel(runID: "run-1", until: deadline) },
                                            after: { _ = try await b.requestCancel(runID: "run-1", by: "bo", reason: nil, at: date(12)) })
-            #expect(cancel < .milliseconds(100), "woke \(cancel) after the cancel request committed")
+            #expect(cancel < PushBound.wake, "woke \(cancel) after the cancel request committed")
         }
     }
 
@@ -305,7 +305,7 @@ struct PostgresJournalTests {
             let started = ContinuousClock.now
             try await store.notifications.waitForCancel(runID: "run-1", until: Date().addingTimeInterval(0.3))
             let waited = started.duration(to: .now)
-            #expect(waited >= .milliseconds(250) && waited < .seconds(2), "waited \(waited)")
+            #expect(waited >= .milliseconds(250) && waited < PushBound.deadlineSlack, "waited \(waited)")
         }
     }
 
@@ -326,7 +326,7 @@ struct PostgresJournalTests {
             try await waitUntilListening(a)
             let cancel = try await latency(waiting: { try await a.notifications.waitForCancel(runID: "run-1", until: Date().addingTimeInterval(20)) },
                                            after: { _ = try await b.requestCancel(runID: "run-1", by: "bo", reason: nil, at: date(12)) })
-            #expect(cancel < .milliseconds(100), "woke \(cancel) after the cancel request committed")
+            #expect(cancel < PushBound.wake, "woke \(cancel) after the cancel request committed")
         }
     }
 
@@ -340,4 +340,15 @@ struct PostgresJournalTests {
             try await Task.sleep(for: .milliseconds(10))
         }
     }
+}
+
+/// How soon a pushed notification must wake a waiter. The bound is 100 ms, checked with
+/// `WFLO_STRICT_TIMING=1` on a quiet machine (`swift test --filter PostgresJournalTests`). In the
+/// full suite, where every other suite and dozens of wflo processes share two cores, timers fire
+/// hundreds of milliseconds late (0.2–0.3 s seen): there the bound stays below the listener's 1 s
+/// fallback poll, which still tells a push from a poll.
+enum PushBound {
+    static var strict: Bool { ProcessInfo.processInfo.environment["WFLO_STRICT_TIMING"] == "1" }
+    static var wake: Duration { strict ? .milliseconds(100) : .milliseconds(750) }
+    static var deadlineSlack: Duration { strict ? .seconds(2) : .seconds(10) }
 }
