@@ -66,8 +66,8 @@ extension PostgresJournalStore {
                 throw self.attemptNotFound(finish)
             }
             guard let settlement = AttemptSettlement.settling(
-                finish, current: try Cells.enumeration(row.0, "attempts.status"),
-                reserved: try Cells.money(row.1, "attempts.reserved_usd"), ledger: before) else { return before }
+                finish, current: try JournalCells.enumeration(row.0, "attempts.status"),
+                reserved: try JournalCells.money(row.1, "attempts.reserved_usd"), ledger: before) else { return before }
             if finish.unanswered {
                 try await connection.query("""
                     UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970)
@@ -169,8 +169,8 @@ extension PostgresJournalStore {
 
     private static func ledgerRow(_ row: PostgresRow) throws -> (ledger: LedgerSnapshot, cancelRequested: Bool) {
         let (budget, settled, reserved, stopReason, cancelled) = try row.decode((String?, String, String, String?, Bool).self)
-        return (LedgerSnapshot(settled: try Cells.money(settled, "runs.settled_usd"), reserved: try Cells.money(reserved, "runs.reserved_usd"),
-                               budget: try budget.map { try Cells.money($0, "runs.budget_usd") }, stopReason: stopReason), cancelled)
+        return (LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"), reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
+                               budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason), cancelled)
     }
 
     /// Spent and held by the attempts of steps `limit` covers: the range ``BudgetLimit/stepIDRange``
@@ -185,9 +185,9 @@ extension PostgresJournalStore {
             """, logger: logger).records { try $0.decode((String, String, String?).self) }
         var total = Money.zero
         for (status, reserved, cost) in rows {
-            total += AttemptRecord.charged(status: try Cells.enumeration(status, "attempts.status"),
-                                           reserved: try Cells.money(reserved, "attempts.reserved_usd"),
-                                           cost: try cost.map { try Cells.money($0, "attempts.cost_usd") })
+            total += AttemptRecord.charged(status: try JournalCells.enumeration(status, "attempts.status"),
+                                           reserved: try JournalCells.money(reserved, "attempts.reserved_usd"),
+                                           cost: try cost.map { try JournalCells.money($0, "attempts.cost_usd") })
         }
         return total
     }

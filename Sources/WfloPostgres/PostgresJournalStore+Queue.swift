@@ -104,8 +104,8 @@ extension PostgresJournalStore {
                         FROM chosen, now WHERE runs.id = chosen.id
                         RETURNING runs.id, runs.queue, runs.status, runs.lease_expires_at
                         """, logger: self.logger).records({ try $0.decode((String, String, String, Double).self) }).first else { return nil }
-                    return QueueLease(runID: id, queue: queue, owner: owner, status: try Cells.enumeration(status, "runs.status"),
-                                      expiresAt: Cells.date(expires))
+                    return QueueLease(runID: id, queue: queue, owner: owner, status: try JournalCells.enumeration(status, "runs.status"),
+                                      expiresAt: JournalCells.date(expires))
                 }
             } catch let error as StoreError where error.underlying.flatMap(PostgresErrors.sqlState) == "55P03" && tries < 200 {
                 // Another claimer holds a limited queue's row: its claim is a few round trips, try again

@@ -99,8 +99,8 @@ extension PostgresJournalStore {
             guard let (response, expires) = try await connection.query("SELECT response, expires_at FROM llm_cache WHERE key = \(key)",
                                                                          logger: self.logger)
                     .records({ try $0.decode((String, Double?).self) }).first,
-                  CacheEntry.isLive(expiresAt: expires.map(Cells.date), at: at) else { return nil }
-            return try Cells.json(response, "llm_cache.response")
+                  CacheEntry.isLive(expiresAt: expires.map(JournalCells.date), at: at) else { return nil }
+            return try JournalCells.json(response, "llm_cache.response")
         }
     }
 
@@ -160,7 +160,7 @@ extension PostgresJournalStore {
             let saved = try await connection.query("SELECT saved_usd FROM attempts WHERE cache_hit AND saved_usd IS NOT NULL", logger: self.logger)
                 .records { try $0.decode(String.self) }
             var savings = Money.zero
-            for text in saved { savings += try Cells.money(text, "attempts.saved_usd") }
+            for text in saved { savings += try JournalCells.money(text, "attempts.saved_usd") }
             return CacheStats(entries: namespaces.map(\.entries).reduce(0, +), bytes: namespaces.map(\.bytes).reduce(0, +),
                               expired: expired, hits: saved.count, savings: savings, namespaces: namespaces)
         }
@@ -246,7 +246,7 @@ extension PostgresJournalStore {
             }) else { throw runNotFound(id) }
             // An owner cell that does not parse holds nothing: the run is claimed.
             let holder = text.flatMap { try? JSONDecoder().decode(RunOwner.self, from: Data($0.utf8)) }
-            let claim = RunClaim.deciding(holder: holder, heartbeatAt: heartbeat.map(Cells.date), claimant: owner, takeOver: takeOver)
+            let claim = RunClaim.deciding(holder: holder, heartbeatAt: heartbeat.map(JournalCells.date), claimant: owner, takeOver: takeOver)
             guard claim == .claimed else { return claim }
             let written = try await statement { connection in
                 try await connection.query("""
@@ -279,7 +279,7 @@ extension PostgresJournalStore {
             guard let (text, heartbeat) = try await connection.query("SELECT owner, heartbeat_at FROM runs WHERE id = \(runID)", logger: self.logger)
                     .records({ try $0.decode((String?, Double?).self) }).first,
                   let text, let owner = try? JSONDecoder().decode(RunOwner.self, from: Data(text.utf8)) else { return nil }
-            return RunDriver(owner: owner, heartbeatAt: Cells.date(heartbeat ?? 0))
+            return RunDriver(owner: owner, heartbeatAt: JournalCells.date(heartbeat ?? 0))
         }
     }
 }

@@ -379,7 +379,7 @@ public final class PostgresJournalStore: JournalStore {
 
     private static func cancelRequest(_ row: (Double?, String?, String?)) -> CancelRequest? {
         guard let at = row.0 else { return nil }
-        return CancelRequest(at: Cells.date(at), by: row.1 ?? "someone", reason: row.2)
+        return CancelRequest(at: JournalCells.date(at), by: row.1 ?? "someone", reason: row.2)
     }
 
     // MARK: - Journal reads

@@ -9,7 +9,7 @@ extension SQLiteJournalStore {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT response, expires_at FROM llm_cache WHERE key = ?"),
                                              arguments: [key]),
                   CacheEntry.isLive(expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), at: at) else { return nil }
-            return try Cells.json(row["response"], "llm_cache.response")
+            return try JournalCells.json(row["response"], "llm_cache.response")
         }
     }
 
@@ -65,7 +65,7 @@ extension SQLiteJournalStore {
             // Savings are exact decimals stored as text: summed with Money, never by SQLite.
             let saved = try String.fetchAll(db, sql: "SELECT saved_usd FROM attempts WHERE cache_hit = 1 AND saved_usd IS NOT NULL")
             var savings = Money.zero
-            for text in saved { savings += try Cells.money(text, "attempts.saved_usd") }
+            for text in saved { savings += try JournalCells.money(text, "attempts.saved_usd") }
             return CacheStats(entries: namespaces.map(\.entries).reduce(0, +), bytes: namespaces.map(\.bytes).reduce(0, +),
                               expired: expired, hits: saved.count, savings: savings, namespaces: namespaces)
         }

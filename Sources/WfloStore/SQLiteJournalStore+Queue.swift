@@ -64,7 +64,7 @@ extension SQLiteJournalStore {
             try db.execute(sql: "UPDATE runs SET owner = ?, heartbeat_at = ?, lease_expires_at = ? WHERE id = ?",
                            arguments: [encoded, now, expires, id])
             return QueueLease(runID: id, queue: row["queue"], owner: owner,
-                              status: try Cells.enumeration(row["status"] as String, "runs.status"),
+                              status: try JournalCells.enumeration(row["status"] as String, "runs.status"),
                               expiresAt: Date(timeIntervalSince1970: expires))
         }
     }

@@ -53,7 +53,7 @@ extension SQLiteJournalStore {
             var amounts: [String: Money] = [:]
             func money(_ text: String, _ column: String) throws -> Money {
                 if let known = amounts[text] { return known }
-                let value = try Cells.money(text, column)
+                let value = try JournalCells.money(text, column)
                 amounts[text] = value
                 return value
             }
@@ -67,7 +67,7 @@ extension SQLiteJournalStore {
                 let saved: String? = row["saved_usd"]
                 attempts.append(AttemptRecord(
                     id: row["id"], runID: row["run_id"], stepID: row["step_id"], number: row["number"],
-                    status: try Cells.enumeration(row["status"] as String, "attempts.status"), model: row["model"],
+                    status: try JournalCells.enumeration(row["status"] as String, "attempts.status"), model: row["model"],
                     reserved: try money(row["reserved_usd"], "attempts.reserved_usd"),
                     cost: try cost.map { try money($0, "attempts.cost_usd") }, usage: usage, error: row["error"],
                     startedAt: Date(timeIntervalSince1970: row["started_at"]),

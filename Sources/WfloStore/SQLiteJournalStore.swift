@@ -324,8 +324,8 @@ public struct SQLiteJournalStore: JournalStore {
             }
             let before = try ledger(db, runID: finish.runID)
             guard let settlement = AttemptSettlement.settling(
-                finish, current: try Cells.enumeration(row["status"] as String, "attempts.status"),
-                reserved: try Cells.money(row["reserved_usd"], "attempts.reserved_usd"), ledger: before) else { return before }
+                finish, current: try JournalCells.enumeration(row["status"] as String, "attempts.status"),
+                reserved: try JournalCells.money(row["reserved_usd"], "attempts.reserved_usd"), ledger: before) else { return before }
             if finish.unanswered {
                 try db.cachedStatement(sql: "UPDATE attempts SET status = ?, error = ?, finished_at = ? WHERE id = ?")
                     .execute(arguments: [settlement.status.rawValue, finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
@@ -427,9 +427,9 @@ public struct SQLiteJournalStore: JournalStore {
             """), arguments: [runID, range.lower, range.upper])
         var total = Money.zero
         for row in rows {
-            let cost = try (row["cost_usd"] as String?).map { try Cells.money($0, "attempts.cost_usd") }
-            total += AttemptRecord.charged(status: try Cells.enumeration(row["status"] as String, "attempts.status"),
-                                           reserved: try Cells.money(row["reserved_usd"], "attempts.reserved_usd"), cost: cost)
+            let cost = try (row["cost_usd"] as String?).map { try JournalCells.money($0, "attempts.cost_usd") }
+            total += AttemptRecord.charged(status: try JournalCells.enumeration(row["status"] as String, "attempts.status"),
+                                           reserved: try JournalCells.money(row["reserved_usd"], "attempts.reserved_usd"), cost: cost)
         }
         return total
     }
@@ -440,9 +440,9 @@ public struct SQLiteJournalStore: JournalStore {
                                          arguments: [runID]) else {
             throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
-        return LedgerSnapshot(settled: try Cells.money(row["settled_usd"], "runs.settled_usd"),
-                              reserved: try Cells.money(row["reserved_usd"], "runs.reserved_usd"),
-                              budget: try (row["budget_usd"] as String?).map { try Cells.money($0, "runs.budget_usd") },
+        return LedgerSnapshot(settled: try JournalCells.money(row["settled_usd"], "runs.settled_usd"),
+                              reserved: try JournalCells.money(row["reserved_usd"], "runs.reserved_usd"),
+                              budget: try (row["budget_usd"] as String?).map { try JournalCells.money($0, "runs.budget_usd") },
                               stopReason: row["stop_reason"])
     }
 }

@@ -13,9 +13,9 @@ enum RunRow {
         let (id, name, path, source, inputs, budget, status, outputs, error, created, updated) =
             try row.decode((String, String, String, String, String, String?, String, String?, String?, Double, Double).self)
         return RunRecord(id: id, workflowName: name, workflowPath: path, workflowSource: source,
-                         inputs: try Cells.json(inputs, "runs.inputs"), budget: try budget.map { try Cells.money($0, "runs.budget_usd") },
-                         status: try Cells.enumeration(status, "runs.status"), outputs: try outputs.map { try Cells.json($0, "runs.outputs") },
-                         error: error, createdAt: Cells.date(created), updatedAt: Cells.date(updated))
+                         inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") },
+                         status: try JournalCells.enumeration(status, "runs.status"), outputs: try outputs.map { try JournalCells.json($0, "runs.outputs") },
+                         error: error, createdAt: JournalCells.date(created), updatedAt: JournalCells.date(updated))
     }
 }
 
@@ -27,9 +27,9 @@ enum StepRow {
     static func record(_ row: PostgresRow) throws -> StepRecord {
         let (runID, stepID, type, status, output, error, model, started, finished) =
             try row.decode((String, String, String, String, String?, String?, String?, Double?, Double?).self)
-        return StepRecord(runID: runID, stepID: stepID, type: try Cells.enumeration(type, "steps.type"),
-                          status: try Cells.enumeration(status, "steps.status"), output: try output.map { try Cells.json($0, "steps.output") },
-                          error: error, model: model, startedAt: started.map(Cells.date), finishedAt: finished.map(Cells.date))
+        return StepRecord(runID: runID, stepID: stepID, type: try JournalCells.enumeration(type, "steps.type"),
+                          status: try JournalCells.enumeration(status, "steps.status"), output: try output.map { try JournalCells.json($0, "steps.output") },
+                          error: error, model: model, startedAt: started.map(JournalCells.date), finishedAt: finished.map(JournalCells.date))
     }
 }
 
@@ -45,20 +45,20 @@ enum AttemptRow {
             try row.decode((Int64, String, String, Int, String, String?, String, String?, String?, String?, Double, Double?, Bool, String?,
                             String?, String?).self)
         let tokens = try usage.map { text -> TokenUsage in
-            guard let usage = TokenUsage(json: try Cells.json(text, "attempts.usage")) else {
+            guard let usage = TokenUsage(json: try JournalCells.json(text, "attempts.usage")) else {
                 throw StoreError(.corrupt, "attempts.usage of attempt \(id) is not a token usage object: \(text)")
             }
             return usage
         }
         return AttemptRecord(id: id, runID: runID, stepID: stepID, number: number,
-                             status: try Cells.enumeration(status, "attempts.status"), model: model,
-                             reserved: try Cells.money(reserved, "attempts.reserved_usd"),
-                             cost: try cost.map { try Cells.money($0, "attempts.cost_usd") }, usage: tokens, error: error,
-                             startedAt: Cells.date(started), finishedAt: finished.map(Cells.date), cacheHit: cacheHit,
-                             saved: try saved.map { try Cells.money($0, "attempts.saved_usd") },
-                             fees: details ? try fees.map { try Cells.money($0, "attempts.fees_usd") } : nil,
+                             status: try JournalCells.enumeration(status, "attempts.status"), model: model,
+                             reserved: try JournalCells.money(reserved, "attempts.reserved_usd"),
+                             cost: try cost.map { try JournalCells.money($0, "attempts.cost_usd") }, usage: tokens, error: error,
+                             startedAt: JournalCells.date(started), finishedAt: finished.map(JournalCells.date), cacheHit: cacheHit,
+                             saved: try saved.map { try JournalCells.money($0, "attempts.saved_usd") },
+                             fees: details ? try fees.map { try JournalCells.money($0, "attempts.fees_usd") } : nil,
                              flags: details ? try flags.map { text -> [String] in
-                                 guard let list = try Cells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
+                                 guard let list = try JournalCells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
                                      throw StoreError(.corrupt, "attempts.flags of attempt \(id) is not a list of flags: \(text)")
                                  }
                                  return list
@@ -71,8 +71,8 @@ enum EventRow {
 
     static func record(_ row: PostgresRow) throws -> EventRecord {
         let (sequence, runID, stepID, kind, data, at) = try row.decode((Int64, String, String?, String, String, Double).self)
-        return EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: try Cells.enumeration(kind, "events.kind"),
-                           data: try Cells.json(data, "events.data"), at: Cells.date(at))
+        return EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: try JournalCells.enumeration(kind, "events.kind"),
+                           data: try JournalCells.json(data, "events.data"), at: JournalCells.date(at))
     }
 
     /// Appends `event` as its run's next one, in one statement: the run row's `last_event` is
@@ -99,16 +99,16 @@ enum ApprovalRow {
         let (id, runID, stepID, status, message, details, worstCase, approvers, timeout, onTimeout, requested, decidedBy, decidedAt, comment) =
             try row.decode((String, String, String, String, String, String, String?, String, Double?, String, Double, String?, Double?,
                             String?).self)
-        guard case .array(let items) = try Cells.json(approvers, "approvals.approvers") else {
+        guard case .array(let items) = try JournalCells.json(approvers, "approvals.approvers") else {
             throw StoreError(.corrupt, "approvals.approvers holds '\(approvers)', not a JSON list; the journal was edited or is damaged")
         }
         let settings = ApprovalSettings(approvers: items.compactMap(\.stringValue), timeout: timeout,
-                                        onTimeout: try Cells.enumeration(onTimeout, "approvals.on_timeout"))
-        return ApprovalRecord(id: id, runID: runID, stepID: stepID, status: try Cells.enumeration(status, "approvals.status"),
-                              message: message, details: try Cells.json(details, "approvals.details"),
-                              worstCase: try worstCase.map { try Cells.money($0, "approvals.worst_case_usd") },
-                              settings: settings, requestedAt: Cells.date(requested), decidedBy: decidedBy,
-                              decidedAt: decidedAt.map(Cells.date), comment: comment)
+                                        onTimeout: try JournalCells.enumeration(onTimeout, "approvals.on_timeout"))
+        return ApprovalRecord(id: id, runID: runID, stepID: stepID, status: try JournalCells.enumeration(status, "approvals.status"),
+                              message: message, details: try JournalCells.json(details, "approvals.details"),
+                              worstCase: try worstCase.map { try JournalCells.money($0, "approvals.worst_case_usd") },
+                              settings: settings, requestedAt: JournalCells.date(requested), decidedBy: decidedBy,
+                              decidedAt: decidedAt.map(JournalCells.date), comment: comment)
     }
 }
 
@@ -118,11 +118,11 @@ enum CircuitRow {
     static func record(_ row: PostgresRow) throws -> CircuitRecord {
         let (host, state, failures, openedAt, openUntil, probeStartedAt, lastError, updatedAt) =
             try row.decode((String, String, String, Double?, Double?, Double?, String?, Double).self)
-        let times = try Cells.json(failures, "circuits.failures").arrayValue ?? []
-        return CircuitRecord(host: host, state: try Cells.enumeration(state, "circuits.state"),
-                             failures: times.compactMap { $0.doubleValue.map(Cells.date) }, openedAt: openedAt.map(Cells.date),
-                             openUntil: openUntil.map(Cells.date), probeStartedAt: probeStartedAt.map(Cells.date),
-                             lastError: lastError, updatedAt: Cells.date(updatedAt))
+        let times = try JournalCells.json(failures, "circuits.failures").arrayValue ?? []
+        return CircuitRecord(host: host, state: try JournalCells.enumeration(state, "circuits.state"),
+                             failures: times.compactMap { $0.doubleValue.map(JournalCells.date) }, openedAt: openedAt.map(JournalCells.date),
+                             openUntil: openUntil.map(JournalCells.date), probeStartedAt: probeStartedAt.map(JournalCells.date),
+                             lastError: lastError, updatedAt: JournalCells.date(updatedAt))
     }
 
     /// Inserts or replaces the row of `record.host`.

@@ -51,15 +51,15 @@ struct ApprovalRow: Codable, FetchableRecord, TableRecord {
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
     func record() throws -> ApprovalRecord {
-        let approverList = try Cells.json(approvers, "approvals.approvers")
+        let approverList = try JournalCells.json(approvers, "approvals.approvers")
         guard case .array(let items) = approverList else {
             throw StoreError(.corrupt, "approvals.approvers holds '\(approvers)', not a JSON list; the journal was edited or is damaged")
         }
         let settings = ApprovalSettings(approvers: items.compactMap(\.stringValue), timeout: timeoutSeconds,
-                                        onTimeout: try Cells.enumeration(onTimeout, "approvals.on_timeout"))
-        return ApprovalRecord(id: id, runID: runID, stepID: stepID, status: try Cells.enumeration(status, "approvals.status"),
-                              message: message, details: try Cells.json(details, "approvals.details"),
-                              worstCase: try worstCaseUSD.map { try Cells.money($0, "approvals.worst_case_usd") },
+                                        onTimeout: try JournalCells.enumeration(onTimeout, "approvals.on_timeout"))
+        return ApprovalRecord(id: id, runID: runID, stepID: stepID, status: try JournalCells.enumeration(status, "approvals.status"),
+                              message: message, details: try JournalCells.json(details, "approvals.details"),
+                              worstCase: try worstCaseUSD.map { try JournalCells.money($0, "approvals.worst_case_usd") },
                               settings: settings, requestedAt: Date(timeIntervalSince1970: requestedAt), decidedBy: decidedBy,
                               decidedAt: decidedAt.map(Date.init(timeIntervalSince1970:)), comment: comment)
     }

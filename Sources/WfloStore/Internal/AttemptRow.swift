@@ -62,21 +62,21 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
     func record() throws -> AttemptRecord {
         let usage = try usage.map { text -> TokenUsage in
-            guard let usage = TokenUsage(json: try Cells.json(text, "attempts.usage")) else {
+            guard let usage = TokenUsage(json: try JournalCells.json(text, "attempts.usage")) else {
                 throw StoreError(.corrupt, "attempts.usage of attempt \(id) is not a token usage object: \(text)")
             }
             return usage
         }
         return AttemptRecord(id: id, runID: runID, stepID: stepID, number: number,
-                             status: try Cells.enumeration(status, "attempts.status"), model: model,
-                             reserved: try Cells.money(reservedUSD, "attempts.reserved_usd"),
-                             cost: try costUSD.map { try Cells.money($0, "attempts.cost_usd") }, usage: usage, error: error,
+                             status: try JournalCells.enumeration(status, "attempts.status"), model: model,
+                             reserved: try JournalCells.money(reservedUSD, "attempts.reserved_usd"),
+                             cost: try costUSD.map { try JournalCells.money($0, "attempts.cost_usd") }, usage: usage, error: error,
                              startedAt: Date(timeIntervalSince1970: startedAt),
                              finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), cacheHit: cacheHit,
-                             saved: try savedUSD.map { try Cells.money($0, "attempts.saved_usd") },
-                             fees: try feesUSD.map { try Cells.money($0, "attempts.fees_usd") },
+                             saved: try savedUSD.map { try JournalCells.money($0, "attempts.saved_usd") },
+                             fees: try feesUSD.map { try JournalCells.money($0, "attempts.fees_usd") },
                              flags: try flags.map { text -> [String] in
-                                 guard let list = try Cells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
+                                 guard let list = try JournalCells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
                                      throw StoreError(.corrupt, "attempts.flags of attempt \(id) is not a list of flags: \(text)")
                                  }
                                  return list

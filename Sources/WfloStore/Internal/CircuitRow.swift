@@ -25,8 +25,8 @@ struct CircuitRow: Codable, FetchableRecord, TableRecord {
     }
 
     func record() throws -> CircuitRecord {
-        let times = try Cells.json(failures, "circuits.failures").arrayValue ?? []
-        return CircuitRecord(host: host, state: try Cells.enumeration(state, "circuits.state"),
+        let times = try JournalCells.json(failures, "circuits.failures").arrayValue ?? []
+        return CircuitRecord(host: host, state: try JournalCells.enumeration(state, "circuits.state"),
                              failures: times.compactMap { $0.doubleValue.map { Date(timeIntervalSince1970: $0) } },
                              openedAt: openedAt.map(Date.init(timeIntervalSince1970:)),
                              openUntil: openUntil.map(Date.init(timeIntervalSince1970:)),

@@ -41,7 +41,7 @@ struct EventRow: Codable, FetchableRecord, TableRecord {
 
     /// - Throws: `StoreError(.corrupt)` when `data` does not parse.
     func record() throws -> EventRecord {
-        EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: try Cells.enumeration(kind, "events.kind"), data: try Cells.json(data, "events.data"),
+        EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: try JournalCells.enumeration(kind, "events.kind"), data: try JournalCells.json(data, "events.data"),
                     at: Date(timeIntervalSince1970: at))
     }
 }

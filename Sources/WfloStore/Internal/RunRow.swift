@@ -47,8 +47,8 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
     func record() throws -> RunRecord {
         RunRecord(id: id, workflowName: workflowName, workflowPath: workflowPath, workflowSource: workflowSource,
-                  inputs: try Cells.json(inputs, "runs.inputs"), budget: try budgetUSD.map { try Cells.money($0, "runs.budget_usd") },
-                  status: try Cells.enumeration(status, "runs.status"), outputs: try outputs.map { try Cells.json($0, "runs.outputs") },
+                  inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budgetUSD.map { try JournalCells.money($0, "runs.budget_usd") },
+                  status: try JournalCells.enumeration(status, "runs.status"), outputs: try outputs.map { try JournalCells.json($0, "runs.outputs") },
                   error: error, createdAt: Date(timeIntervalSince1970: createdAt), updatedAt: Date(timeIntervalSince1970: updatedAt))
     }
 }

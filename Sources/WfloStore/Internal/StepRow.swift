@@ -45,8 +45,8 @@ struct StepRow: Codable, FetchableRecord, TableRecord {
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
     func record() throws -> StepRecord {
-        StepRecord(runID: runID, stepID: stepID, type: try Cells.enumeration(type, "steps.type"), status: try Cells.enumeration(status, "steps.status"),
-                   output: try output.map { try Cells.json($0, "steps.output") }, error: error, model: model,
+        StepRecord(runID: runID, stepID: stepID, type: try JournalCells.enumeration(type, "steps.type"), status: try JournalCells.enumeration(status, "steps.status"),
+                   output: try output.map { try JournalCells.json($0, "steps.output") }, error: error, model: model,
                    startedAt: startedAt.map(Date.init(timeIntervalSince1970:)),
                    finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)))
     }
