@@ -28,8 +28,9 @@ find_bin() {
 
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
-    # runuser keeps no tty and needs no password; the cluster's files belong to postgres.
-    runuser -u postgres -- "$@"
+    # runuser keeps no tty and needs no password; the cluster's files belong to postgres. From /:
+    # the postgres user may not enter the caller's folder (a fresh clone under mktemp -d is 0700).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
