@@ -148,7 +148,7 @@ public final class WorkerService: Sendable {
     private var isStopping: Bool { state.withLock { $0.stopping } }
     private var activeCount: Int { state.withLock { $0.active.count } }
 
-    /// Claims and drives runs until ``stop()`` (noticed within ``Settings/pollInterval``), then
+    /// Claims and drives runs until ``stop()`` (noticed at once), then
     /// finishes or releases what it holds.
     /// - Throws: ``AppError`` `.invalidInput` for unusable settings.
     public func run() async throws {
@@ -188,7 +188,13 @@ public final class WorkerService: Sendable {
                     _ = await wakeup.next()
                     continue
                 }
-                try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
+                // Nothing to claim: look again after the poll interval, or at once on stop().
+                let timer = Task { [wake, settings] in
+                    try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
+                    wake.yield()
+                }
+                _ = await wakeup.next()
+                timer.cancel()
             }
             log(.stopping)
             await finishOrRelease()
