@@ -28,4 +28,29 @@ public enum JournalCells {
     }
 
     public static func date(_ seconds: Double) -> Date { Date(timeIntervalSince1970: seconds) }
+
+    /// An attempt row read back from its cells (`attempts` in both journals).
+    public static func attempt(id: Int64, runID: String, stepID: String, number: Int, status: String, model: String?,
+                               reserved: String, cost: String?, usage: String?, error: String?, startedAt: Double,
+                               finishedAt: Double?, cacheHit: Bool, saved: String?, fees: String?, flags: String?) throws -> AttemptRecord {
+        let tokens = try usage.map { text -> TokenUsage in
+            guard let usage = TokenUsage(json: try json(text, "attempts.usage")) else {
+                throw StoreError(.corrupt, "attempts.usage of attempt \(id) is not a token usage object: \(text)")
+            }
+            return usage
+        }
+        let list = try flags.map { text -> [String] in
+            guard let list = try json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
+                throw StoreError(.corrupt, "attempts.flags of attempt \(id) is not a list of flags: \(text)")
+            }
+            return list
+        }
+        return AttemptRecord(id: id, runID: runID, stepID: stepID, number: number,
+                             status: try enumeration(status, "attempts.status"), model: model,
+                             reserved: try money(reserved, "attempts.reserved_usd"),
+                             cost: try cost.map { try money($0, "attempts.cost_usd") }, usage: tokens, error: error,
+                             startedAt: date(startedAt), finishedAt: finishedAt.map(date), cacheHit: cacheHit,
+                             saved: try saved.map { try money($0, "attempts.saved_usd") },
+                             fees: try fees.map { try money($0, "attempts.fees_usd") }, flags: list ?? [])
+    }
 }

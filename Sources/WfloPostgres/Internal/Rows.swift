@@ -44,25 +44,10 @@ enum AttemptRow {
         let (id, runID, stepID, number, status, model, reserved, cost, usage, error, started, finished, cacheHit, saved, fees, flags) =
             try row.decode((Int64, String, String, Int, String, String?, String, String?, String?, String?, Double, Double?, Bool, String?,
                             String?, String?).self)
-        let tokens = try usage.map { text -> TokenUsage in
-            guard let usage = TokenUsage(json: try JournalCells.json(text, "attempts.usage")) else {
-                throw StoreError(.corrupt, "attempts.usage of attempt \(id) is not a token usage object: \(text)")
-            }
-            return usage
-        }
-        return AttemptRecord(id: id, runID: runID, stepID: stepID, number: number,
-                             status: try JournalCells.enumeration(status, "attempts.status"), model: model,
-                             reserved: try JournalCells.money(reserved, "attempts.reserved_usd"),
-                             cost: try cost.map { try JournalCells.money($0, "attempts.cost_usd") }, usage: tokens, error: error,
-                             startedAt: JournalCells.date(started), finishedAt: finished.map(JournalCells.date), cacheHit: cacheHit,
-                             saved: try saved.map { try JournalCells.money($0, "attempts.saved_usd") },
-                             fees: details ? try fees.map { try JournalCells.money($0, "attempts.fees_usd") } : nil,
-                             flags: details ? try flags.map { text -> [String] in
-                                 guard let list = try JournalCells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
-                                     throw StoreError(.corrupt, "attempts.flags of attempt \(id) is not a list of flags: \(text)")
-                                 }
-                                 return list
-                             } ?? [] : [])
+        return try JournalCells.attempt(id: id, runID: runID, stepID: stepID, number: number, status: status, model: model,
+                                        reserved: reserved, cost: cost, usage: usage, error: error, startedAt: started,
+                                        finishedAt: finished, cacheHit: cacheHit, saved: saved,
+                                        fees: details ? fees : nil, flags: details ? flags : nil)
     }
 }
 

@@ -61,25 +61,8 @@ struct AttemptRow: Codable, FetchableRecord, TableRecord {
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
     func record() throws -> AttemptRecord {
-        let usage = try usage.map { text -> TokenUsage in
-            guard let usage = TokenUsage(json: try JournalCells.json(text, "attempts.usage")) else {
-                throw StoreError(.corrupt, "attempts.usage of attempt \(id) is not a token usage object: \(text)")
-            }
-            return usage
-        }
-        return AttemptRecord(id: id, runID: runID, stepID: stepID, number: number,
-                             status: try JournalCells.enumeration(status, "attempts.status"), model: model,
-                             reserved: try JournalCells.money(reservedUSD, "attempts.reserved_usd"),
-                             cost: try costUSD.map { try JournalCells.money($0, "attempts.cost_usd") }, usage: usage, error: error,
-                             startedAt: Date(timeIntervalSince1970: startedAt),
-                             finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), cacheHit: cacheHit,
-                             saved: try savedUSD.map { try JournalCells.money($0, "attempts.saved_usd") },
-                             fees: try feesUSD.map { try JournalCells.money($0, "attempts.fees_usd") },
-                             flags: try flags.map { text -> [String] in
-                                 guard let list = try JournalCells.json(text, "attempts.flags").arrayValue?.compactMap(\.stringValue) else {
-                                     throw StoreError(.corrupt, "attempts.flags of attempt \(id) is not a list of flags: \(text)")
-                                 }
-                                 return list
-                             } ?? [])
+        try JournalCells.attempt(id: id, runID: runID, stepID: stepID, number: number, status: status, model: model,
+                                 reserved: reservedUSD, cost: costUSD, usage: usage, error: error, startedAt: startedAt,
+                                 finishedAt: finishedAt, cacheHit: cacheHit, saved: savedUSD, fees: feesUSD, flags: flags)
     }
 }
