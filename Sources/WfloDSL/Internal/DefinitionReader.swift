@@ -18,14 +18,26 @@ struct TemplateSite {
 
 /// A step as far as it could be read: enough to check references and cycles even when one of
 /// its fields is wrong, so one mistake does not hide the others.
-struct StepDraft {
-    var id: String
-    var node: Node
-    var idNode: Node
+///
+/// A class: every check walks all the drafts, and a walk over structs this large copies each one
+/// (a dozen retains a step); over references it is one.
+final class StepDraft {
+    let id: String
+    let node: Node
+    let idNode: Node
     /// Nil when a field of the step was wrong (a diagnostic says which).
     var definition: StepDefinition?
     var templates: [TemplateSite]
     var dependsOn: [(id: String, node: Node)]
+
+    init(id: String, node: Node, idNode: Node, definition: StepDefinition?, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
+        self.id = id
+        self.node = node
+        self.idNode = idNode
+        self.definition = definition
+        self.templates = templates
+        self.dependsOn = dependsOn
+    }
 }
 
 /// One pass over the composed YAML that builds the definition and collects diagnostics.
@@ -150,8 +162,8 @@ struct DefinitionReader {
         var drafts: [StepDraft] = []
         if let f = top["steps"] {
             drafts = readSteps(f.value)
-            stampHTTPSettings(&drafts, egress: egress, circuitBreaker: circuitBreaker)
-            finishAgents(&drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
+            stampHTTPSettings(drafts, egress: egress, circuitBreaker: circuitBreaker)
+            finishAgents(drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
         } else {
             error(root, "the workflow is missing the required field 'steps' (a list of steps)")
         }
@@ -244,7 +256,6 @@ struct DefinitionReader {
             error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'")
             return []
         }
-        // Room for every step at once: a draft is large, and regrowing the array moves each one again.
         var drafts: [StepDraft] = []
         drafts.reserveCapacity(sequence.count)
         var seen: [String: Node] = [:]
