@@ -54,6 +54,8 @@ extension PostgresJournalStore {
             for event in request.events { _ = try await EventRow.insert(connection, event, logger: self.logger) }
             _ = try await EventRow.insert(connection, .runQueued(runID: run.id, queue: request.queue, priority: request.priority,
                                                                  at: run.createdAt), logger: self.logger)
+            // Idle workers wake when this commits, instead of at their next look.
+            try await PostgresNotifications.notify(connection, channel: self.notificationChannel, .work, logger: self.logger)
             return .enqueued(run)
         }
     }
@@ -132,10 +134,14 @@ extension PostgresJournalStore {
     @discardableResult
     public func releaseLease(runID: String, token: String) async throws -> Bool {
         try await statement { connection in
+            // Given back: idle workers are told in the same statement.
             try await connection.query("""
-                UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL, lease_expires_at = NULL
-                WHERE id = \(runID) AND owner_token = \(token)
-                RETURNING 1
+                WITH released AS (
+                    UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL, lease_expires_at = NULL
+                    WHERE id = \(runID) AND owner_token = \(token)
+                    RETURNING 1
+                )
+                SELECT pg_notify(\(self.notificationChannel), \(PostgresNotifications.Subject.work.payload)) FROM released
                 """, logger: self.logger).collect().count == 1
         }
     }
