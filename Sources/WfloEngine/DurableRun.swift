@@ -239,18 +239,45 @@ extension Executor {
             }
             let governor = BudgetGovernor(store: store, runID: runID, budget: run.budget, alreadyAlerted: alerted,
                                           observer: configuration.observer, now: configuration.now)
+            let signal = RunSignal()
             let runner = StepRunner(configuration: configuration, pricing: configuration.pricing, governor: governor, runID: runID,
-                                    policy: nil, gate: ApprovalGate(configuration: configuration, signal: RunSignal()),
+                                    policy: nil, gate: ApprovalGate(configuration: configuration, signal: signal),
                                     cacheNamespace: name, replay: journal.map { ReplayState(journal: $0) } ?? ReplayState())
             let session = DurableRun(runID: runID, inputs: run.inputs, runner: runner, journal: journal)
             let end: DurableRunEnd
             do {
-                end = try await program(session)
+                end = try await watched(program, session: session, signal: signal)
             } catch let error as DurableNondeterminism {
                 _ = try await finishDurable(runID: runID, end: .failed(error.description))
                 throw error
             }
             return try await finishDurable(runID: runID, end: end)
+        }
+    }
+
+    /// Runs the program beside the watch for `wflo cancel`, as a workflow's scheduler runs: a
+    /// cancel request stops what is in flight (a call, a wait for a decision, a sleep) and ends the run.
+    private func watched(_ program: @Sendable (DurableRun) async throws -> DurableRunEnd, session: DurableRun,
+                         signal: RunSignal) async throws -> DurableRunEnd {
+        try await withoutActuallyEscaping(program) { program in
+            try await withThrowingTaskGroup(of: DurableRunEnd?.self) { group in
+                group.addTask { try await program(session) }
+                group.addTask {
+                    guard case .stopped(_, let reason)? = await watch(runID: session.runID, deadline: nil, timeout: nil) else { return nil }
+                    return .failed(reason)
+                }
+                while let next = try await group.next() {
+                    guard let end = next else { continue }
+                    signal.stop()
+                    group.cancelAll()
+                    // Let the other task unwind; what it throws now is the cancellation.
+                    while true {
+                        do { if try await group.next() == nil { break } } catch { continue }
+                    }
+                    return end
+                }
+                throw CancellationError()
+            }
         }
     }
 
@@ -278,6 +305,9 @@ extension Executor {
                 + "; decide with `wflo approve` or `wflo reject`, then run the program again with this run id"
         }
         if let request = try await store.cancelRequest(runID: runID), status != .completed {
+            // Cut off mid-call: charged at the reservation, as a call in flight at a crash.
+            _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
+            try await closePendingApprovals(runID: runID, request: request)
             status = .cancelled
             error = request.message
         }

@@ -203,6 +203,31 @@ struct DurableExampleTests {
         }
     }
 
+    /// `wflo cancel` from another terminal stops a program waiting for a decision: the run ends
+    /// `cancelled`, its request is closed, and a rerun with the id runs nothing.
+    @Test func aCancelFromTheCLIStopsTheProgramWaitingForADecision() async throws {
+        try await Self.withBench { bench in
+            let program = try bench.start(["--run-id", "refund-8", "--ticket", "refund", "--cool-down", "0"])
+            var pending = false
+            for _ in 0..<300 where !pending {
+                try await Task.sleep(for: .milliseconds(100))
+                pending = try await bench.wflo(["approvals", "list"]).stdout.contains("refund-ok")
+            }
+            #expect(pending)
+            let cancel = try await bench.wflo(["cancel", "refund-8", "--reason", "customer withdrew"])
+            #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
+            let ended = await program.finish()
+            #expect(ended.status == 5, "\(ended.stdout)\(ended.stderr)")
+            #expect(ended.stdout.contains("run refund-8 cancelled"), "\(ended.stdout)")
+            let report = try await bench.report("refund-8")
+            #expect(report["status"]?.stringValue == "cancelled")
+            let again = try await bench.example(["--run-id", "refund-8", "--ticket", "refund", "--cool-down", "0"])
+            #expect(again.status == 5)
+            #expect(bench.server.requestCount == 1)
+            #expect(bench.closureRuns() == ["classify": 1])
+        }
+    }
+
     /// A sleep keeps its journaled wake-up time across a kill: the next run wakes at the same time,
     /// it does not start the sleep over.
     @Test func aSleepKilledMidWayWakesAtItsJournaledTime() async throws {
