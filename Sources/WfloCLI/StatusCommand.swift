@@ -24,6 +24,7 @@ struct StatusCommand: AsyncParsableCommand {
                     "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.shownStatus),
                     "budget_usd": report.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(report.spent.exact()),
                     "outputs": report.outputs ?? .null, "error": report.error.map { .string($0) } ?? .null,
+                    "queue": report.queue.map { .string($0) } ?? .null,
                     "steps": .array(report.steps.map { ["id": .string($0.id), "type": .string($0.type), "status": .string($0.status),
                                                          "cost_usd": .string(($0.subtotal?.cost ?? $0.cost).exact())] }),
                 ]
@@ -38,6 +39,8 @@ struct StatusCommand: AsyncParsableCommand {
                 if let error = report.error { text += "\nerror: \(error)\n" }
                 if report.shownStatus == "interrupted" {
                     text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue with: wflo resume \(report.runID.prefix(8))\n"
+                } else if report.shownStatus == RunStatus.queued.rawValue, let queue = report.queue {
+                    text += "\nWaiting on queue '\(queue)' for a worker (wflo worker); it continues from the journal, nothing done is run again.\n"
                 }
                 Console.out(text)
             }

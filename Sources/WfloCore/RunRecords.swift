@@ -67,10 +67,13 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var error: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The queue the run was submitted to (`wflo submit`): a worker drives it. Nil for a run the
+    /// process that started it drives (`wflo run`).
+    public var queue: String?
 
     public init(id: String, workflowName: String, workflowPath: String, workflowSource: String, inputs: JSONValue,
                 budget: Money?, status: RunStatus = .running, outputs: JSONValue? = nil, error: String? = nil,
-                createdAt: Date, updatedAt: Date) {
+                createdAt: Date, updatedAt: Date, queue: String? = nil) {
         self.id = id
         self.workflowName = workflowName
         self.workflowPath = workflowPath
@@ -82,6 +85,7 @@ public struct RunRecord: Sendable, Hashable, Codable {
         self.error = error
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.queue = queue
     }
 }
 

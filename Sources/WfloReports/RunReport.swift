@@ -101,8 +101,11 @@ public struct RunReport: Sendable, Hashable {
     public var workflow: String
     public var status: RunStatus
     /// What the report shows for ``status``: also `interrupted` (a running run whose driver is
-    /// gone) or `waiting_approval` (its live driver waits for a person); see ``RunStatus/shown(driverAlive:awaitingDecision:)``.
+    /// gone; `queued` when a worker will continue it) or `waiting_approval` (its live driver waits
+    /// for a person); see ``RunStatus/shown(driverAlive:awaitingDecision:enqueued:)``.
     public var shownStatus: String
+    /// The queue the run was submitted to, when a worker drives it.
+    public var queue: String?
     public var budget: Money?
     /// Settled exact costs plus unsettled reservations: what the budget is charged.
     public var spent: Money
@@ -175,6 +178,7 @@ public struct RunReport: Sendable, Hashable {
         workflow = run.workflowName
         status = run.status
         shownStatus = run.status.rawValue
+        queue = run.queue
         budget = run.budget
         outputs = run.outputs
         error = run.error
