@@ -256,6 +256,9 @@ struct DurableExampleTests {
         try await Self.withBench { bench in
             let crashed = try await bench.example(["--run-id", "nap", "--cool-down", "6"], extra: ["WFLO_FAULT_KILL_AT": "sleeping:cool-down"])
             #expect(crashed.killedBySignal)
+            let status = try await bench.wflo(["status", "nap"])
+            #expect(status.stdout.contains("interrupted") && status.stdout.contains("running the program 'wflo-durable-example' again with the run id nap"),
+                    "\(status.stdout)\(status.stderr)")
             let reader = try WfloRuntime(journal: bench.journal, environment: ["HOME": bench.folder.path])
             let before = try await reader.store.journal(runID: "nap").steps.first { $0.stepID == "cool-down" }
             let wake = try #require(before?.output?["wake_at"]?.stringValue.flatMap { Self.time($0) })
