@@ -30,7 +30,7 @@ public struct DurableWorkflow<Input: Codable & Sendable, Output: Codable & Senda
     let body: @Sendable (DurableContext, Input) async throws -> Output
 
     /// - Parameter budget: dollars, as a decimal (`"0.50"`); nil runs with no limit.
-    public init(_ name: String, budget: String?, _ body: @escaping @Sendable (DurableContext, Input) async throws -> Output) {
+    public init(_ name: String, budget: String? = nil, _ body: @escaping @Sendable (DurableContext, Input) async throws -> Output) {
         self.name = name
         self.budget = budget
         self.body = body

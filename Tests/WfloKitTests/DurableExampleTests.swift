@@ -223,6 +223,34 @@ struct DurableExampleTests {
         }
     }
 
+    /// The wait for a decision is durable: the program is killed while it waits, the person
+    /// approves meanwhile, and the program run again with the id reads the decision and finishes —
+    /// no second request, nothing before the approval run or sent again.
+    @Test func aDecisionMadeWhileTheProgramWasDownIsReadWhenItRunsAgain() async throws {
+        try await Self.withBench { bench in
+            let program = try bench.start(["--run-id", "refund-9", "--ticket", "refund", "--cool-down", "0"])
+            var pending = false
+            for _ in 0..<300 where !pending {
+                try await Task.sleep(for: .milliseconds(100))
+                pending = try await bench.wflo(["approvals", "list"]).stdout.contains("refund-ok")
+            }
+            #expect(pending)
+            program.send(SIGKILL)
+            #expect(await program.finish().killedBySignal)
+            let approved = try await bench.wflo(["approve", "refund-9/refund-ok", "--as", "tester"])
+            #expect(approved.status == 0, "\(approved.stdout)\(approved.stderr)")
+
+            let rerun = try await bench.example(["--run-id", "refund-9", "--ticket", "refund", "--cool-down", "0"])
+            #expect(rerun.status == 0, "\(rerun.stdout)\(rerun.stderr)")
+            #expect(try JSONValue.parse(Self.resultLine(rerun.stdout))["refundApproved"] == true)
+            #expect(bench.requests("Summarize this support ticket") == 1)
+            #expect(bench.server.requestCount == 3)
+            #expect(bench.closureRuns() == ["classify": 1, "compose": 1])
+            let listed = try JSONValue.parse(try await bench.wflo(["approvals", "list", "--run", "refund-9", "--all", "--json"]).stdout)
+            #expect(listed.arrayValue?.count == 1, "one request: \(listed)")
+        }
+    }
+
     /// `wflo cancel` from another terminal stops a program waiting for a decision: the run ends
     /// `cancelled`, its request is closed, and a rerun with the id runs nothing.
     @Test(arguments: Journal.all)
