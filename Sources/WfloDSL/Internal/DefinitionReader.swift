@@ -110,6 +110,11 @@ struct DefinitionReader {
         diagnostics.append(Diagnostic(location: location, message: message))
     }
 
+    /// An error at the character `offset` characters into `node`'s text (found only when reported).
+    mutating func error(_ node: Node, offset: Int, _ message: String) {
+        error(at: location(of: node, offset: offset), message)
+    }
+
     // MARK: the workflow
 
     mutating func read(_ root: Node) -> WorkflowDefinition? {
@@ -172,7 +177,7 @@ struct DefinitionReader {
 
         guard let name, diagnostics.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
-                                  steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing,
+                                  steps: drafts.compactMap { $0.definition }, outputs: outputs, pricing: pricing,
                                   approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
                                   circuitBreaker: circuitBreaker, timeout: runTimeout)
     }
@@ -239,8 +244,11 @@ struct DefinitionReader {
             error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'")
             return []
         }
+        // Room for every step at once: a draft is large, and regrowing the array moves each one again.
         var drafts: [StepDraft] = []
+        drafts.reserveCapacity(sequence.count)
         var seen: [String: Node] = [:]
+        seen.reserveCapacity(sequence.count)
         for item in sequence {
             guard let draft = readStep(item) else { continue }
             if let first = seen[draft.id] {
@@ -365,7 +373,7 @@ struct DefinitionReader {
         switch node {
         case .scalar(let scalar):
             let value = YAMLValue.scalarValue(scalar)
-            if case .string(let string) = value, string.contains("{{") {
+            if case .string(let string) = value, Template.hasPlaceholder(string) {
                 return parseTemplate(string, node: node).map(TemplateValue.template)
             }
             return .literal(value)
