@@ -37,7 +37,9 @@ struct StatusCommand: AsyncParsableCommand {
                                   rows: report.steps.map { [$0.id, $0.type, $0.status, $0.shownCost] },
                                   rightAligned: [3]).render(separatorBefore: nil)
                 if let error = report.error { text += "\nerror: \(error)\n" }
-                if report.shownStatus == "interrupted" {
+                if report.shownStatus == "interrupted", case .durable(_, let program) = WorkflowOrigin(journaledPath: report.workflowPath) {
+                    text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue by running the program '\(program)' again with the run id \(report.runID)\n"
+                } else if report.shownStatus == "interrupted" {
                     text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue with: wflo resume \(report.runID.prefix(8))\n"
                 } else if report.shownStatus == RunStatus.queued.rawValue, let queue = report.queue {
                     text += "\nWaiting on queue '\(queue)' for a worker (wflo worker); it continues from the journal, nothing done is run again.\n"

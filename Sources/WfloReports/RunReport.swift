@@ -99,6 +99,8 @@ public struct RunReport: Sendable, Hashable {
 
     public var runID: String
     public var workflow: String
+    /// Where the run's workflow came from, as journaled (a file's path, `swift:NAME`, `swift-durable:NAME @ PROGRAM`).
+    public var workflowPath: String
     public var status: RunStatus
     /// What the report shows for ``status``: also `interrupted` (a running run whose driver is
     /// gone; `queued` when a worker will continue it) or `waiting_approval` (its live driver waits
@@ -176,6 +178,7 @@ public struct RunReport: Sendable, Hashable {
         let run = journal.run
         runID = run.id
         workflow = run.workflowName
+        workflowPath = run.workflowPath
         status = run.status
         shownStatus = run.status.rawValue
         queue = run.queue
