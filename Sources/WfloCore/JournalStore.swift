@@ -295,6 +295,8 @@ public enum AttemptBeginOutcome: Sendable, Hashable {
     case refusedByLimit(limit: BudgetLimit, committed: Money, requested: Money)
     /// Nothing was written: `wflo cancel` has asked the run to stop, so it starts no more attempts.
     case runCancelled
+    /// Nothing was written: the run's budget and limits had room, a budget scope matching its tags did not.
+    case refusedByScope(ScopeRefusal)
 }
 
 public struct AttemptFinish: Sendable, Hashable {

@@ -67,10 +67,13 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var error: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// `--tag KEY=VALUE` and the workflow's `tags:`: what budget scopes select runs by (issue 17).
+    public var tags: [String: String]
 
     public init(id: String, workflowName: String, workflowPath: String, workflowSource: String, inputs: JSONValue,
                 budget: Money?, status: RunStatus = .running, outputs: JSONValue? = nil, error: String? = nil,
-                createdAt: Date, updatedAt: Date) {
+                createdAt: Date, updatedAt: Date, tags: [String: String] = [:]) {
+        self.tags = tags
         self.id = id
         self.workflowName = workflowName
         self.workflowPath = workflowPath
