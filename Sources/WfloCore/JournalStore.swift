@@ -59,7 +59,9 @@ public protocol AttemptStore: Sendable {
     /// and a `step_started` event are written together. Invariant 1 of DESIGN.md rests on this.
     func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome
 
-    /// Settles an attempt (``AttemptSettlement``): its exact cost replaces its reservation, and
+    /// Settles an attempt (``AttemptSettlement``): its exact cost replaces its reservation (in the
+    /// run's ledger and in each budget-scope window the attempt reserved in, ``ScopeSettlement``,
+    /// whatever period it is now), and
     /// when the attempt decides the step the step row gets its result, in the same transaction,
     /// with an event. Returns the run's ledger after the settlement (as it was when the attempt had
     /// already been settled), so the caller's budget alerts need no second read.
