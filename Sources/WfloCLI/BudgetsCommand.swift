@@ -54,6 +54,12 @@ struct BudgetsListCommand: AsyncParsableCommand {
         }
     }
 
+    /// `https://hooks.slack.com/…` for a webhook URL: its scheme, host and port, never its path or query.
+    static func origin(of url: String) -> String {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme, let host = parts.host else { return "(set)" }
+        return "\(scheme)://\(host)" + (parts.port.map { ":\($0)" } ?? "") + "/…"
+    }
+
     static func json(_ status: BudgetScopeStatus) -> JSONValue {
         let scope = status.scope
         return [
@@ -63,7 +69,8 @@ struct BudgetsListCommand: AsyncParsableCommand {
             "time_zone": .string(scope.timeZone),
             "match": .object(scope.match.mapValues { .string($0) }),
             "alert_at": .array(scope.alertThresholds.map { .string(BudgetScopeText.fraction($0)) }),
-            "webhook": scope.webhook.map(JSONValue.string) ?? .null,
+            // A webhook URL's path is often its secret (Slack's is): only where it goes is shown.
+            "webhook": scope.webhook.map { .string(Self.origin(of: $0)) } ?? .null,
             "spent_usd": .string(status.window.spent.exact()),
             "reserved_usd": .string(status.window.reserved.exact()),
             "period_start": scope.period == .none ? .null : .string(BudgetScopeText.timestamp(status.window.key.periodStart, zone: scope.timeZone)),
