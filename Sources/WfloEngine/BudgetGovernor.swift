@@ -53,6 +53,10 @@ public actor BudgetGovernor {
             text += " does not fit the budget \(limit.budget.dollars()) of \(limit.label): \(committed.dollars()) committed there, "
             text += "\((limit.budget - committed).dollars()) left"
             return .refused(message: text)
+        case .refusedByScope(let refusal):
+            var text = "refused before any call: " + refusal.message
+            if let model { text += " (model \(model))" }
+            return .refused(message: text)
         case .runCancelled:
             // The run ends `cancelled` (Executor.drive reads the request), not out of budget.
             return .refused(message: "not started: the run is being cancelled")

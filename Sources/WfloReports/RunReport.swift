@@ -101,6 +101,8 @@ public struct RunReport: Sendable, Hashable {
     public var workflow: String
     /// Where the run's workflow came from, as journaled (a file's path, `swift:NAME`, `swift-durable:NAME @ PROGRAM`).
     public var workflowPath: String
+    /// The run's tags (`--tag`, the file's `tags:`).
+    public var tags: [String: String]
     public var status: RunStatus
     /// What the report shows for ``status``: also `interrupted` (a running run whose driver is
     /// gone; `queued` when a worker will continue it) or `waiting_approval` (its live driver waits
@@ -179,6 +181,7 @@ public struct RunReport: Sendable, Hashable {
         runID = run.id
         workflow = run.workflowName
         workflowPath = run.workflowPath
+        tags = run.tags
         status = run.status
         shownStatus = run.status.rawValue
         queue = run.queue
