@@ -71,6 +71,12 @@ let package = Package(
             dependencies: [.product(name: "Wflo", package: wfloFolder), .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Run: cd Benchmarks && swift run -c release ScopeBenchmark
+        .executableTarget(
+            name: "ScopeBenchmark",
+            dependencies: [.product(name: "Wflo", package: wfloFolder)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "StartupBenchmark",
             swiftSettings: [.swiftLanguageMode(.v6)]

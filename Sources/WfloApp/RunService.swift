@@ -40,19 +40,22 @@ public struct RunService: Sendable {
 
     /// Starts a run and drives it to its end (or to a wait for a decision, with `.noWait`).
     /// - Parameter budget: the budget in force; nil runs with no limit.
-    public func start(_ workflow: Workflow, inputs: JSONValue, budget: Money?, mode: RunMode = RunMode()) async throws -> RunResult {
+    /// - Parameter tags: `--tag KEY=VALUE`s, over the file's `tags:`.
+    public func start(_ workflow: Workflow, inputs: JSONValue, budget: Money?, mode: RunMode = RunMode(),
+                      tags: [String: String] = [:]) async throws -> RunResult {
         try await executor.start(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
-                                 inputs: inputs, budget: budget, mode: mode)
+                                 inputs: inputs, budget: budget, mode: mode, tags: tags)
     }
 
     /// Enqueues a run for a worker (`wflo submit`): nothing runs here. The same idempotency key
     /// returns the run it first enqueued and writes nothing.
     /// - Parameter budget: the budget in force; nil runs with no limit.
     public func submit(_ workflow: Workflow, inputs: JSONValue, budget: Money?, queue: String = QueueSettings.defaultQueue,
-                       priority: Int = 0, idempotencyKey: String? = nil) async throws -> EnqueueOutcome {
+                       priority: Int = 0, idempotencyKey: String? = nil, tags: [String: String] = [:]) async throws -> EnqueueOutcome {
         if let problem = QueueSettings.problem(name: queue) { throw AppError(.invalidInput, "--queue: " + problem) }
         return try await executor.enqueue(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
-                                          inputs: inputs, budget: budget, queue: queue, priority: priority, idempotencyKey: idempotencyKey)
+                                          inputs: inputs, budget: budget, queue: queue, priority: priority, idempotencyKey: idempotencyKey,
+                                          tags: tags)
     }
 
     /// Continues a run from its journal: completed steps are not run or charged again. A run of a

@@ -49,7 +49,7 @@ struct SubmitCommand: AsyncParsableCommand {
                 let workflow = try runs.load(file: request.file)
                 let outcome = try await runs.submit(workflow, inputs: try request.bindInputs(workflow.definition),
                                                     budget: try request.resolveBudget(workflow.definition), queue: queue,
-                                                    priority: priority, idempotencyKey: idempotencyKey)
+                                                    priority: priority, idempotencyKey: idempotencyKey, tags: try request.runTags())
                 try await environment.close()
                 return outcome
             } catch let error as StoreError {

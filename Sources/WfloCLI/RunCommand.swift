@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
         try await execution.execute(createJournal: true) { runs in
             let workflow = try runs.load(file: request.file)
             return try await runs.start(workflow, inputs: try request.bindInputs(workflow.definition),
-                                        budget: try request.resolveBudget(workflow.definition), mode: execution.mode)
+                                        budget: try request.resolveBudget(workflow.definition), mode: execution.mode, tags: try request.runTags())
         }
     }
 }
@@ -42,6 +42,22 @@ struct RunRequestOptions: ParsableArguments {
 
     @Option(help: "A JSON or YAML file with an object of inputs.")
     var inputFile: String?
+
+    @Option(name: .customLong("tag"), help: "A run tag as KEY=VALUE (repeatable; over the file's `tags:`): budget scopes select runs by tags.")
+    var tags: [String] = []
+
+    /// `--tag KEY=VALUE`s as a mapping (a later KEY wins).
+    /// - Throws: ``CLIError`` (exit 2) naming `--tag` when one has no `=` or an empty KEY.
+    func runTags() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for text in tags {
+            guard let (key, value) = BudgetScopeText.tag(text) else {
+                throw CLIError("--tag '\(text)' must be KEY=VALUE with a non-empty KEY (e.g. --tag customer=acme)", exitCode: 2)
+            }
+            result[key] = value
+        }
+        return result
+    }
 
     func validate() throws {
         if noBudget && budget != nil { throw ValidationError("--budget and --no-budget cannot be used together") }

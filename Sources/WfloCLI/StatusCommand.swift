@@ -24,6 +24,7 @@ struct StatusCommand: AsyncParsableCommand {
                     "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.shownStatus),
                     "budget_usd": report.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(report.spent.exact()),
                     "outputs": report.outputs ?? .null, "error": report.error.map { .string($0) } ?? .null,
+                    "tags": .object(report.tags.mapValues { .string($0) }),
                     "steps": .array(report.steps.map { ["id": .string($0.id), "type": .string($0.type), "status": .string($0.status),
                                                          "cost_usd": .string(($0.subtotal?.cost ?? $0.cost).exact())] }),
                 ]

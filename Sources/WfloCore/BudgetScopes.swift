@@ -284,6 +284,14 @@ public enum ScopeAdmission {
         /// New alerts (the store inserts them with a unique key on scope, period start and
         /// threshold, so one already written is kept and this one dropped).
         public var alerts: [AlertRecord]
+
+        public init(windows: [BudgetWindow], alerts: [AlertRecord]) {
+            self.windows = windows
+            self.alerts = alerts
+        }
+
+        /// Nothing to charge: no scope matches, or the reservation is $0.
+        public static let none = Admitted(windows: [], alerts: [])
     }
 
     /// The scopes of `scopes` that hold a run with `tags`, in name order (the order stores lock their windows in).
@@ -299,7 +307,7 @@ public enum ScopeAdmission {
     ///   - newAlertID: a fresh id per alert written.
     public static func decide(charges: [ScopeCharge], reserve: Money, at: Date,
                               newAlertID: () -> String) -> Decision {
-        guard !reserve.isZero else { return .admitted(Admitted(windows: [], alerts: [])) }
+        guard !reserve.isZero else { return .admitted(.none) }
         for charge in charges.sorted(by: { $0.scope.name < $1.scope.name }) {
             let window = charge.window
             if !(window.committed + reserve <= charge.scope.limit) || !reserve.isFinite || reserve.isNegative {
@@ -422,4 +430,78 @@ public protocol BudgetScopeStore: Sendable {
     func markAlertFailed(id: String, owner: String, error: String, retryAt: Date, at: Date) async throws -> Bool
     /// The outbox, oldest first, of one scope or all.
     func alerts(scope: String?) async throws -> [AlertRecord]
+}
+
+// MARK: - Cells of a SQL journal
+
+extension BudgetScope {
+    /// `match` as the journal stores it: a JSON object, keys sorted.
+    public var matchCell: String { JSONValue.object(match.mapValues { .string($0) }).encoded() }
+    /// The thresholds as the journal stores them: a JSON array of decimal strings.
+    public var thresholdsCell: String { JSONValue.array(alertThresholds.map { .string(BudgetScopeText.fraction($0)) }).encoded() }
+}
+
+extension JournalCells {
+    /// Tags of a run or a scope's match, stored as a JSON object of strings (NULL: none).
+    public static func tags(_ text: String?, _ column: String) throws -> [String: String] {
+        guard let text else { return [:] }
+        guard let object = try json(text, column).objectValue else {
+            throw StoreError(.corrupt, "\(column) holds '\(text)', not an object of tags; the journal was edited or is damaged")
+        }
+        var tags: [String: String] = [:]
+        for (key, value) in object {
+            guard let string = value.stringValue else {
+                throw StoreError(.corrupt, "\(column) holds a tag '\(key)' whose value is not a string; the journal was edited or is damaged")
+            }
+            tags[key] = string
+        }
+        return tags
+    }
+
+    /// A run's tags for the `runs.tags` column (NULL when it has none).
+    public static func tagsCell(_ tags: [String: String]) -> String? {
+        tags.isEmpty ? nil : JSONValue.object(tags.mapValues { .string($0) }).encoded()
+    }
+
+    /// A threshold ("0.8").
+    public static func fraction(_ text: String, _ column: String) throws -> Decimal {
+        guard let value = Money(string: text)?.amount else {
+            throw StoreError(.corrupt, "\(column) holds '\(text)', not a decimal fraction; the journal was edited or is damaged")
+        }
+        return value
+    }
+
+    /// A `budget_scopes` row read back from its cells.
+    public static func budgetScope(name: String, limit: String, period: String, timeZone: String, match: String, thresholds: String,
+                                   webhook: String?, createdAt: Double, updatedAt: Double) throws -> BudgetScope {
+        guard let list = try json(thresholds, "budget_scopes.alert_at").arrayValue else {
+            throw StoreError(.corrupt, "budget_scopes.alert_at of scope \(name) is not a list: \(thresholds)")
+        }
+        let fractions = try list.map { item -> Decimal in
+            guard let text = item.stringValue else {
+                throw StoreError(.corrupt, "budget_scopes.alert_at of scope \(name) holds a non-string threshold: \(thresholds)")
+            }
+            return try fraction(text, "budget_scopes.alert_at")
+        }
+        return BudgetScope(name: name, limit: try money(limit, "budget_scopes.limit_usd"),
+                           period: try enumeration(period, "budget_scopes.period"), timeZone: timeZone,
+                           match: try tags(match, "budget_scopes.match"), alertThresholds: fractions, webhook: webhook,
+                           createdAt: date(createdAt), updatedAt: date(updatedAt))
+    }
+
+    /// A `budget_windows` row read back from its cells.
+    public static func budgetWindow(scope: String, periodStart: Double, resetsAt: Double?, spent: String, reserved: String) throws -> BudgetWindow {
+        BudgetWindow(scope: scope, key: BudgetWindowKey(periodStart: date(periodStart), resetsAt: resetsAt.map(date)),
+                     spent: try money(spent, "budget_windows.spent_usd"), reserved: try money(reserved, "budget_windows.reserved_usd"))
+    }
+
+    /// A `budget_alerts` row read back from its cells.
+    public static func alert(id: String, scope: String, threshold: String, spent: String, limit: String, periodStart: Double,
+                             resetsAt: Double?, webhook: String?, createdAt: Double, attempts: Int, deliveredAt: Double?,
+                             lastError: String?, nextAttemptAt: Double?) throws -> AlertRecord {
+        AlertRecord(id: id, scope: scope, threshold: try fraction(threshold, "budget_alerts.threshold"),
+                    spent: try money(spent, "budget_alerts.spent_usd"), limit: try money(limit, "budget_alerts.limit_usd"),
+                    periodStart: date(periodStart), resetsAt: resetsAt.map(date), webhook: webhook, createdAt: date(createdAt),
+                    attempts: attempts, deliveredAt: deliveredAt.map(date), lastError: lastError, nextAttemptAt: nextAttemptAt.map(date))
+    }
 }

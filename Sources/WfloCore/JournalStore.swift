@@ -9,7 +9,7 @@ import Foundation
 /// persist and lock: they decide nothing themselves. `Tests/WfloStoreTests/ConformanceTests.swift`
 /// runs the same invariants against every implementation.
 public protocol JournalStore: RunStore, AttemptStore, ApprovalStore, ResponseCacheStore, RunOwnershipStore, CircuitStore,
-    JournalReadModel, RunQueueStore {
+    JournalReadModel, RunQueueStore, BudgetScopeStore {
     /// How this store wakes a process waiting for a decision or a cancel written by another
     /// process, when it can push (PostgreSQL's LISTEN/NOTIFY); nil for a store that cannot, whose
     /// waiters poll the journal on their own clock (``PollingJournalNotifications``).
@@ -52,12 +52,16 @@ public protocol AttemptStore: Sendable {
     /// Starts an attempt at a step, reserving `reserve` against the run's budget.
     ///
     /// Atomically: ``AttemptAdmission/refusal(ledger:cancelRequested:reserve:limits:committedWithin:)``
-    /// decides on what is read under the write lock; a refusal writes nothing; otherwise the
-    /// attempt row (status `running`, holding the reservation), the step row (status `running`)
+    /// decides on what is read under the write lock, then ``ScopeAdmission`` on the windows of the
+    /// budget scopes matching the run's tags; a refusal writes nothing; otherwise the
+    /// attempt row (status `running`, holding the reservation), the step row (status `running`),
+    /// each scope window's reservation (remembered per attempt), the alerts it crosses
     /// and a `step_started` event are written together. Invariant 1 of DESIGN.md rests on this.
     func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome
 
-    /// Settles an attempt (``AttemptSettlement``): its exact cost replaces its reservation, and
+    /// Settles an attempt (``AttemptSettlement``): its exact cost replaces its reservation (in the
+    /// run's ledger and in each budget-scope window the attempt reserved in, ``ScopeSettlement``,
+    /// whatever period it is now), and
     /// when the attempt decides the step the step row gets its result, in the same transaction,
     /// with an event. Returns the run's ledger after the settlement (as it was when the attempt had
     /// already been settled), so the caller's budget alerts need no second read.

@@ -37,11 +37,14 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var circuitBreaker: CircuitBreakerSettings?
     /// `timeout:` of the whole run, in seconds from its start: past it, running steps are stopped and the run fails.
     public var timeout: Double?
+    /// `tags:`: the run's tags, templates of its inputs (nil: none). Budget scopes select runs by tags.
+    public var tags: [String: Template]?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
                 approvalPolicy: ApprovalPolicy? = nil, cacheNamespace: String? = nil, egress: EgressPolicy? = nil,
-                circuitBreaker: CircuitBreakerSettings? = nil, timeout: Double? = nil) {
+                circuitBreaker: CircuitBreakerSettings? = nil, timeout: Double? = nil, tags: [String: Template]? = nil) {
+        self.tags = tags
         self.name = name
         self.description = description
         self.budget = budget
@@ -57,6 +60,19 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     }
 
     public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }
+
+    /// The run's tags: the file's `tags:` rendered with the run's `inputs`, then `given` (`--tag`),
+    /// which win over the file's.
+    public func runTags(inputs: JSONValue, given: [String: String] = [:]) -> [String: String] {
+        var result: [String: String] = [:]
+        for (key, template) in tags ?? [:] {
+            result[key] = template.renderText { path in
+                guard path.count == 2, path[0] == "inputs" else { return .null }
+                return inputs.objectValue?[path[1]] ?? .null
+            }
+        }
+        return result.merging(given) { _, new in new }
+    }
 
     /// For each step a `switch` routes to, the id of that switch: the step waits for it and runs
     /// only when its case is chosen.

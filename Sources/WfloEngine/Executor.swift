@@ -34,10 +34,11 @@ public struct Executor: Sendable {
     ///     `resume` to continue the same way (``journaledMode(_:)``).
     /// - Throws: only when the journal cannot be written; step failures end the run instead.
     public func start(definition: WorkflowDefinition, source: String, path: String, inputs: JSONValue,
-                      budget: Money?, runID: String? = nil, mode: RunMode = RunMode()) async throws -> RunResult {
+                      budget: Money?, runID: String? = nil, mode: RunMode = RunMode(), tags: [String: String] = [:]) async throws -> RunResult {
         let now = configuration.now()
         let run = RunRecord(id: runID ?? Executor.makeRunID(), workflowName: definition.name, workflowPath: path,
-                            workflowSource: source, inputs: inputs, budget: budget, createdAt: now, updatedAt: now)
+                            workflowSource: source, inputs: inputs, budget: budget, createdAt: now, updatedAt: now,
+                            tags: definition.runTags(inputs: inputs, given: tags))
         try await configuration.store.createRun(run)
         try await configuration.store.appendEvent(Executor.startedEvent(run: run, definition: definition, mode: mode))
         configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
@@ -51,10 +52,12 @@ public struct Executor: Sendable {
     /// `run_started` event, written together; a worker continues it with ``resume(runID:definition:budget:)``.
     /// With an idempotency key already used, nothing is written and the first run is returned.
     public func enqueue(definition: WorkflowDefinition, source: String, path: String, inputs: JSONValue, budget: Money?,
-                        queue: String, priority: Int, idempotencyKey: String?, mode: RunMode = RunMode()) async throws -> EnqueueOutcome {
+                        queue: String, priority: Int, idempotencyKey: String?, mode: RunMode = RunMode(),
+                        tags: [String: String] = [:]) async throws -> EnqueueOutcome {
         let now = configuration.now()
         let run = RunRecord(id: Executor.makeRunID(), workflowName: definition.name, workflowPath: path, workflowSource: source,
-                            inputs: inputs, budget: budget, status: .queued, createdAt: now, updatedAt: now)
+                            inputs: inputs, budget: budget, status: .queued, createdAt: now, updatedAt: now,
+                            tags: definition.runTags(inputs: inputs, given: tags))
         return try await configuration.store.enqueueRun(EnqueueRequest(run: run, events: [Executor.startedEvent(run: run, definition: definition, mode: mode)],
                                                                        queue: queue, priority: priority, idempotencyKey: idempotencyKey))
     }

@@ -25,6 +25,11 @@ extension PostgresJournalStore {
                                                           }) {
                 return refusal
             }
+            let scopes: ScopeAdmission.Admitted
+            switch try await self.scopeDecision(connection, runID: start.runID, reserve: start.reserve, at: start.at) {
+            case .refused(let refusal): return .refusedByScope(refusal)
+            case .admitted(let admitted): scopes = admitted
+            }
             let attemptID = try await connection.query("""
                 WITH attempt AS (
                     INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
@@ -42,6 +47,7 @@ extension PostgresJournalStore {
                 SELECT id FROM attempt
                 """, logger: self.logger).records { try $0.decode(Int64.self) }.first
             guard let attemptID else { throw StoreError(.database, "the attempt row was not written in \(self.journalLocation)") }
+            if !scopes.windows.isEmpty { try await self.writeScopeCharges(connection, scopes, attemptID: attemptID) }
             _ = try await EventRow.insert(connection, .stepStarted(start, attemptID: attemptID), logger: self.logger)
             return .started(attemptID: attemptID)
         }
@@ -81,6 +87,10 @@ extension PostgresJournalStore {
                         fees_usd = \(finish.fees.isZero ? nil : finish.fees.description), flags = \(flags)
                     WHERE id = \(finish.attemptID)
                     """, logger: self.logger)
+            }
+            if !finish.unanswered {
+                try await self.settleScopes(connection, attemptID: finish.attemptID, reserved: try JournalCells.money(row.1, "attempts.reserved_usd"),
+                                            cost: finish.cost)
             }
             let after = settlement.ledger
             if after != before {

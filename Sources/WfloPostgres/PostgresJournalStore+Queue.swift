@@ -39,11 +39,11 @@ extension PostgresJournalStore {
             // A concurrent enqueue with the same key: this insert waits for it, then inserts nothing.
             let inserted = try await connection.query("""
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at,
-                                  updated_at, queue, priority, idempotency_key)
+                                  updated_at, queue, priority, idempotency_key, tags)
                 VALUES (\(run.id), \(run.workflowName), \(run.workflowPath), \(run.workflowSource), \(run.inputs.encoded()),
                         \(run.budget?.description), \(run.status.rawValue), \(run.outputs?.encoded()), \(run.error),
                         \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(request.queue), \(request.priority),
-                        \(request.idempotencyKey))
+                        \(request.idempotencyKey), \(JournalCells.tagsCell(run.tags)))
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING 1
                 """, logger: self.logger).collect()

@@ -281,10 +281,11 @@ public final class PostgresJournalStore: JournalStore {
     public func createRun(_ run: RunRecord) async throws {
         try await statement { connection in
             let inserted = try await connection.query("""
-                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at)
+                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at,
+                                  tags)
                 VALUES (\(run.id), \(run.workflowName), \(run.workflowPath), \(run.workflowSource), \(run.inputs.encoded()),
                         \(run.budget?.description), \(run.status.rawValue), \(run.outputs?.encoded()), \(run.error),
-                        \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970))
+                        \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(JournalCells.tagsCell(run.tags)))
                 ON CONFLICT (id) DO NOTHING RETURNING 1
                 """, logger: self.logger).collect()
             guard !inserted.isEmpty else { throw StoreError(.conflict, "a run with id \(run.id) is already in \(self.journalLocation)") }

@@ -99,6 +99,8 @@ public struct RunReport: Sendable, Hashable {
 
     public var runID: String
     public var workflow: String
+    /// The run's tags (`--tag`, the file's `tags:`).
+    public var tags: [String: String]
     public var status: RunStatus
     /// What the report shows for ``status``: also `interrupted` (a running run whose driver is
     /// gone) or `waiting_approval` (its live driver waits for a person); see ``RunStatus/shown(driverAlive:awaitingDecision:)``.
@@ -173,6 +175,7 @@ public struct RunReport: Sendable, Hashable {
         let run = journal.run
         runID = run.id
         workflow = run.workflowName
+        tags = run.tags
         status = run.status
         shownStatus = run.status.rawValue
         budget = run.budget

@@ -38,8 +38,8 @@ extension SQLiteJournalStore {
             var run = request.run
             run.status = .queued
             try db.cachedStatement(sql: """
-                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: RunRow.insertArguments(run))
             try db.execute(sql: "UPDATE runs SET queue = ?, priority = ?, idempotency_key = ? WHERE id = ?",
                            arguments: [request.queue, request.priority, request.idempotencyKey, run.id])

@@ -219,8 +219,8 @@ public struct SQLiteJournalStore: JournalStore {
                 throw StoreError(.conflict, "a run with id \(run.id) is already in the journal at \(path)")
             }
             try db.cachedStatement(sql: """
-                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: RunRow.insertArguments(run))
         }
     }
@@ -288,12 +288,18 @@ public struct SQLiteJournalStore: JournalStore {
                                                           limits: start.limits, committedWithin: { try committed(db, runID: start.runID, limit: $0) }) {
                 return refusal
             }
+            let scopes: ScopeAdmission.Admitted
+            switch try scopeDecision(db, runID: start.runID, reserve: start.reserve, at: start.at) {
+            case .refused(let refusal): return .refusedByScope(refusal)
+            case .admitted(let admitted): scopes = admitted
+            }
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
                 VALUES (?, ?, ?, 'running', ?, ?, ?)
                 """).execute(arguments: [start.runID, start.stepID, start.number, start.model, start.reserve.description,
                                          start.at.timeIntervalSince1970])
             let attemptID = db.lastInsertedRowID
+            if !scopes.windows.isEmpty { try writeScopeCharges(db, scopes, attemptID: attemptID) }
             try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ? WHERE id = ?")
                 .execute(arguments: [(ledger.reserved + start.reserve).description, start.runID])
             try db.cachedStatement(sql: """
@@ -334,6 +340,10 @@ public struct SQLiteJournalStore: JournalStore {
                     .execute(arguments: [settlement.status.rawValue, finish.cost.description, finish.usage?.json.encoded(),
                                          finish.error, finish.at.timeIntervalSince1970, finish.fees.isZero ? nil : finish.fees.description,
                                          finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(), finish.attemptID])
+            }
+            if !finish.unanswered {
+                try settleScopes(db, attemptID: finish.attemptID, reserved: try JournalCells.money(row["reserved_usd"], "attempts.reserved_usd"),
+                                 cost: finish.cost)
             }
             let after = settlement.ledger
             if after != before {

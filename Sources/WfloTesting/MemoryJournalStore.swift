@@ -102,6 +102,18 @@ public final class MemoryJournalStore: JournalStore {
         }
     }
 
+    /// A window's key: its scope and period start (the journals' primary key).
+    private struct WindowID: Hashable {
+        var scope: String
+        var periodStart: Date
+    }
+
+    private struct StoredAlert {
+        var record: AlertRecord
+        var leaseOwner: String?
+        var leaseExpiresAt: Date?
+    }
+
     private struct Approval {
         var record: ApprovalRecord
         var order: Int
@@ -122,6 +134,11 @@ public final class MemoryJournalStore: JournalStore {
         var queueSettings: [String: Int?] = [:]
         var nextAttemptID: Int64 = 1
         var nextOrder = 0
+        var scopes: [String: BudgetScope] = [:]
+        var windows: [WindowID: BudgetWindow] = [:]
+        /// The windows each attempt reserved in.
+        var attemptWindows: [Int64: [WindowID]] = [:]
+        var alerts: [StoredAlert] = []
 
         mutating func order() -> Int {
             nextOrder += 1
@@ -139,6 +156,40 @@ public final class MemoryJournalStore: JournalStore {
             let result = try body(&run)
             runs[id] = run
             return result
+        }
+
+        /// ``ScopeAdmission`` on the windows of the scopes matching `tags` (a $0 reservation reads nothing).
+        func scopeDecision(tags: [String: String], reserve: Money, at: Date) -> ScopeAdmission.Decision {
+            if reserve.isZero || scopes.isEmpty { return .admitted(.none) }
+            let charges = ScopeAdmission.matching(Array(scopes.values), tags: tags).map { scope in
+                let key = scope.window(at: at)
+                return ScopeCharge(scope: scope, window: windows[WindowID(scope: scope.name, periodStart: key.periodStart)]
+                    ?? BudgetWindow(scope: scope.name, key: key))
+            }
+            return ScopeAdmission.decide(charges: charges, reserve: reserve, at: at, newAlertID: { UUID().uuidString.lowercased() })
+        }
+
+        /// Writes an admitted reservation's windows, remembers them for the attempt, and adds each
+        /// alert unless one with its scope, period and threshold is there.
+        mutating func charge(_ admitted: ScopeAdmission.Admitted, attemptID: Int64) {
+            for window in admitted.windows {
+                let id = WindowID(scope: window.scope, periodStart: window.key.periodStart)
+                windows[id] = window
+                attemptWindows[attemptID, default: []].append(id)
+            }
+            for alert in admitted.alerts where !alerts.contains(where: {
+                $0.record.scope == alert.scope && $0.record.periodStart == alert.periodStart && $0.record.threshold == alert.threshold
+            }) {
+                alerts.append(StoredAlert(record: alert))
+            }
+        }
+
+        /// ``ScopeSettlement`` on the windows the attempt reserved in.
+        mutating func settle(attemptID: Int64, reserved: Money, cost: Money) {
+            for id in attemptWindows[attemptID] ?? [] {
+                guard let window = windows[id] else { continue }
+                windows[id] = ScopeSettlement.settling(window, reserved: reserved, cost: cost)
+            }
         }
     }
 
@@ -236,12 +287,14 @@ public final class MemoryJournalStore: JournalStore {
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
         try write { state in
             let attemptID = state.nextAttemptID
+            let scopes = state.scopeDecision(tags: state.runs[start.runID]?.record.tags ?? [:], reserve: start.reserve, at: start.at)
             let outcome = try state.withRun(start.runID) { run -> AttemptBeginOutcome in
                 let attempts = run.attempts
                 if let refusal = AttemptAdmission.refusal(ledger: run.ledger, cancelRequested: run.cancel != nil, reserve: start.reserve,
                                                           limits: start.limits, committedWithin: { $0.committed(by: attempts) }) {
                     return refusal
                 }
+                if case .refused(let refusal) = scopes { return .refusedByScope(refusal) }
                 run.attempts.append(AttemptRecord(id: attemptID, runID: start.runID, stepID: start.stepID, number: start.number,
                                                   status: .running, model: start.model, reserved: start.reserve, cost: nil, usage: nil,
                                                   error: nil, startedAt: start.at, finishedAt: nil))
@@ -257,7 +310,10 @@ public final class MemoryJournalStore: JournalStore {
                 run.append(.stepStarted(start, attemptID: attemptID))
                 return .started(attemptID: attemptID)
             }
-            if case .started = outcome { state.nextAttemptID += 1 }
+            if case .started = outcome {
+                state.nextAttemptID += 1
+                if case .admitted(let admitted) = scopes { state.charge(admitted, attemptID: attemptID) }
+            }
             return outcome
         }
     }
@@ -267,6 +323,10 @@ public final class MemoryJournalStore: JournalStore {
         try write { state in
             let missing = StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in the in-memory journal")
             guard state.runs[finish.runID] != nil else { throw missing }
+            var settleScopes: (reserved: Money, cost: Money)?
+            defer {
+                if let settleScopes { state.settle(attemptID: finish.attemptID, reserved: settleScopes.reserved, cost: settleScopes.cost) }
+            }
             return try state.withRun(finish.runID) { run in
                 guard let index = run.attempts.firstIndex(where: { $0.id == finish.attemptID }) else { throw missing }
                 let before = run.ledger
@@ -274,6 +334,7 @@ public final class MemoryJournalStore: JournalStore {
                                                                   reserved: run.attempts[index].reserved, ledger: before) else {
                     return before
                 }
+                if !finish.unanswered { settleScopes = (run.attempts[index].reserved, finish.cost) }
                 run.attempts[index].status = settlement.status
                 run.attempts[index].error = finish.error
                 run.attempts[index].finishedAt = finish.at
@@ -690,5 +751,95 @@ public final class MemoryJournalStore: JournalStore {
 
     private static func oldestFirst(_ a: Approval, _ b: Approval) -> Bool {
         (a.record.requestedAt, a.order) < (b.record.requestedAt, b.order)
+    }
+}
+
+// MARK: - Budget scopes
+
+extension MemoryJournalStore {
+    public func setBudgetScope(_ scope: BudgetScope) async throws {
+        if let problem = scope.validationProblem { throw StoreError(.conflict, problem) }
+        try write { state in
+            var stored = scope
+            if let existing = state.scopes[scope.name] { stored.createdAt = existing.createdAt }
+            state.scopes[scope.name] = stored
+        }
+    }
+
+    @discardableResult
+    public func removeBudgetScope(name: String) async throws -> Bool {
+        try write { state in
+            let removed = state.scopes.removeValue(forKey: name) != nil
+            state.windows = state.windows.filter { $0.key.scope != name }
+            state.attemptWindows = state.attemptWindows.mapValues { $0.filter { $0.scope != name } }
+            return removed
+        }
+    }
+
+    public func budgetScopes(at: Date) async throws -> [BudgetScopeStatus] {
+        state.withLock { state in
+            state.scopes.values.sorted { $0.name < $1.name }.map { scope in
+                let key = scope.window(at: at)
+                let window = state.windows[WindowID(scope: scope.name, periodStart: key.periodStart)] ?? BudgetWindow(scope: scope.name, key: key)
+                let last = scope.period.previousWindow(before: key.periodStart, timeZone: scope.zone).map {
+                    state.windows[WindowID(scope: scope.name, periodStart: $0.periodStart)]?.spent ?? .zero
+                }
+                return BudgetScopeStatus(scope: scope, window: window, lastPeriodSpent: last)
+            }
+        }
+    }
+
+    public func budgetWindows(scope: String?, since: Date) async throws -> [BudgetWindow] {
+        state.withLock { state in
+            state.windows.values.filter { window in (scope.map { window.scope == $0 } ?? true) && window.key.periodStart >= since }
+                .sorted { ($0.key.periodStart, $0.scope) < ($1.key.periodStart, $1.scope) }
+        }
+    }
+
+    public func claimDueAlerts(owner: String, at: Date, lease: TimeInterval, limit: Int) async throws -> [AlertRecord] {
+        try write { state in
+            var claimed: [AlertRecord] = []
+            for index in state.alerts.indices where claimed.count < max(limit, 0) {
+                let alert = state.alerts[index]
+                guard alert.record.deliveredAt == nil, alert.record.nextAttemptAt.map({ $0 <= at }) ?? true,
+                      alert.leaseOwner == nil || (alert.leaseExpiresAt.map { $0 <= at } ?? true) else { continue }
+                state.alerts[index].leaseOwner = owner
+                state.alerts[index].leaseExpiresAt = at.addingTimeInterval(lease)
+                claimed.append(alert.record)
+            }
+            return claimed
+        }
+    }
+
+    @discardableResult
+    public func markAlertDelivered(id: String, owner: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.alerts.firstIndex(where: { $0.record.id == id && $0.leaseOwner == owner && $0.record.deliveredAt == nil })
+            else { return false }
+            state.alerts[index].record.deliveredAt = at
+            state.alerts[index].record.attempts += 1
+            state.alerts[index].record.lastError = nil
+            state.alerts[index].leaseOwner = nil
+            state.alerts[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    @discardableResult
+    public func markAlertFailed(id: String, owner: String, error: String, retryAt: Date, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.alerts.firstIndex(where: { $0.record.id == id && $0.leaseOwner == owner && $0.record.deliveredAt == nil })
+            else { return false }
+            state.alerts[index].record.attempts += 1
+            state.alerts[index].record.lastError = error
+            state.alerts[index].record.nextAttemptAt = retryAt
+            state.alerts[index].leaseOwner = nil
+            state.alerts[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    public func alerts(scope: String?) async throws -> [AlertRecord] {
+        state.withLock { state in state.alerts.map(\.record).filter { alert in scope.map { alert.scope == $0 } ?? true } }
     }
 }

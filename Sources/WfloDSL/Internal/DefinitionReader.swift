@@ -37,7 +37,7 @@ struct DefinitionReader {
     }
 
     static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
-                                  "egress", "circuit_breaker", "timeout"]
+                                  "egress", "circuit_breaker", "timeout", "tags"]
     static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each", "allow_failure"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl", "web_search"]
@@ -129,6 +129,7 @@ struct DefinitionReader {
         let description = top["description"].flatMap { text($0.value, what: "'description'") }
         let budget = top["budget"].flatMap { readBudget($0.value) }
         let inputs = top["inputs"].map { readInputs($0.value) } ?? []
+        let tags = top["tags"].flatMap { readTags($0.value, inputs: inputs) }
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
         var policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
         if let p = policy, let node = top["approval_policy"]?.value { policy = readNonGetHTTP(node, into: p) }
@@ -174,7 +175,57 @@ struct DefinitionReader {
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
                                   steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing,
                                   approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
-                                  circuitBreaker: circuitBreaker, timeout: runTimeout)
+                                  circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
+    }
+
+    /// `tags:`: a mapping of KEY: text, each text a template that may use only the run's inputs
+    /// (`customer: "{{inputs.customer}}"`), rendered when the run is created. Budget scopes select
+    /// runs by these tags.
+    mutating func readTags(_ node: Node, inputs: [InputDefinition]) -> [String: Template]? {
+        guard case .mapping(let mapping) = node else {
+            error(node, "'tags' must be a mapping of KEY: value, such as {team: research, customer: \"{{inputs.customer}}\"}")
+            return nil
+        }
+        var tags: [String: Template] = [:]
+        var ok = true
+        for (key, value) in mapping {
+            guard let name = key.string, !name.isEmpty else {
+                error(key, "a tag's name must be non-empty text")
+                ok = false
+                continue
+            }
+            guard case .scalar(let scalar) = value, !YAMLValue.isNull(scalar) else {
+                error(value, "tag '\(name)' must be text (or a template of inputs), not \(YAMLValue.isNullNode(value) ? "empty" : shown(value))")
+                ok = false
+                continue
+            }
+            let text = scalar.string
+            let template: Template
+            do {
+                template = try Template(text)
+            } catch let problem as TemplateError {
+                error(at: location(of: value, offset: problem.offset), "template: \(problem.message)")
+                ok = false
+                continue
+            } catch {
+                self.error(value, "template: \(error)")
+                ok = false
+                continue
+            }
+            for path in template.references {
+                guard path.count == 2, path[0] == "inputs" else {
+                    error(value, "tag '\(name)' may use only the run's inputs ({{inputs.NAME}}), not {{\(path.joined(separator: "."))}}: tags are set when the run starts")
+                    ok = false
+                    continue
+                }
+                if !inputs.contains(where: { $0.name == path[1] }) {
+                    error(value, "tag '\(name)' uses {{inputs.\(path[1])}}, but the workflow declares no input '\(path[1])' under 'inputs'")
+                    ok = false
+                }
+            }
+            tags[name] = template
+        }
+        return ok ? tags : nil
     }
 
     /// Budget from the scalar's text (never through `Double`), plain or quoted.

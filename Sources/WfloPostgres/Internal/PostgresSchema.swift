@@ -138,6 +138,57 @@ enum PostgresSchema {
                 concurrency INTEGER
             );
             """),
+        // Issue 17: run tags, budget scopes over runs, their period windows (a row per scope and
+        // period start, created on first use and never reset), which windows each attempt reserved
+        // in, and the alert outbox (one row per scope, period and threshold: the unique key).
+        Migration(version: 3, name: "v10_budget_scopes", sql: """
+            ALTER TABLE runs ADD COLUMN tags TEXT;
+            CREATE TABLE budget_scopes (
+                name TEXT PRIMARY KEY,
+                limit_usd TEXT NOT NULL,
+                period TEXT NOT NULL,
+                time_zone TEXT NOT NULL,
+                match TEXT NOT NULL,
+                alert_at TEXT NOT NULL,
+                webhook TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE budget_windows (
+                scope TEXT NOT NULL,
+                period_start DOUBLE PRECISION NOT NULL,
+                resets_at DOUBLE PRECISION,
+                spent_usd TEXT NOT NULL DEFAULT '0',
+                reserved_usd TEXT NOT NULL DEFAULT '0',
+                PRIMARY KEY (scope, period_start)
+            );
+            CREATE TABLE attempt_windows (
+                attempt_id BIGINT NOT NULL,
+                scope TEXT NOT NULL,
+                period_start DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (attempt_id, scope)
+            );
+            CREATE TABLE budget_alerts (
+                id TEXT PRIMARY KEY,
+                ord BIGINT GENERATED ALWAYS AS IDENTITY,
+                scope TEXT NOT NULL,
+                threshold TEXT NOT NULL,
+                spent_usd TEXT NOT NULL,
+                limit_usd TEXT NOT NULL,
+                period_start DOUBLE PRECISION NOT NULL,
+                resets_at DOUBLE PRECISION,
+                webhook TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                delivered_at DOUBLE PRECISION,
+                last_error TEXT,
+                next_attempt_at DOUBLE PRECISION,
+                lease_owner TEXT,
+                lease_expires_at DOUBLE PRECISION,
+                UNIQUE (scope, period_start, threshold)
+            );
+            CREATE INDEX budget_alerts_undelivered ON budget_alerts (created_at, ord) WHERE delivered_at IS NULL;
+            """),
     ]
 
     /// The newest schema this binary knows.

@@ -22,6 +22,7 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
     var error: String?
     var createdAt: Double
     var updatedAt: Double
+    var tags: String?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -35,13 +36,14 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
         case status, outputs, error
         case createdAt = "created_at"
         case updatedAt = "updated_at"
+        case tags
     }
 
     /// The insert statement's arguments, in the column order of `Statements.insertRun`.
     static func insertArguments(_ run: RunRecord) -> StatementArguments {
         [run.id, run.workflowName, run.workflowPath, run.workflowSource, run.inputs.encoded(), run.budget?.description,
          run.status.rawValue, run.outputs?.encoded(), run.error, run.createdAt.timeIntervalSince1970,
-         run.updatedAt.timeIntervalSince1970]
+         run.updatedAt.timeIntervalSince1970, JournalCells.tagsCell(run.tags)]
     }
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.
@@ -49,6 +51,7 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
         RunRecord(id: id, workflowName: workflowName, workflowPath: workflowPath, workflowSource: workflowSource,
                   inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budgetUSD.map { try JournalCells.money($0, "runs.budget_usd") },
                   status: try JournalCells.enumeration(status, "runs.status"), outputs: try outputs.map { try JournalCells.json($0, "runs.outputs") },
-                  error: error, createdAt: Date(timeIntervalSince1970: createdAt), updatedAt: Date(timeIntervalSince1970: updatedAt))
+                  error: error, createdAt: Date(timeIntervalSince1970: createdAt), updatedAt: Date(timeIntervalSince1970: updatedAt),
+                  tags: try JournalCells.tags(tags, "runs.tags"))
     }
 }

@@ -209,6 +209,59 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v10_budget_scopes") { db in
+            // Issue 17: run tags, budget scopes over runs, their period windows (a row per scope and
+            // period start, created on first use and never reset), which windows each attempt
+            // reserved in (so settlement moves exactly those), and the alert outbox (one row per
+            // scope, period and threshold: the unique key).
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN tags TEXT;
+                CREATE TABLE budget_scopes (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    limit_usd TEXT NOT NULL,
+                    period TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    match TEXT NOT NULL,
+                    alert_at TEXT NOT NULL,
+                    webhook TEXT,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE budget_windows (
+                    scope TEXT NOT NULL,
+                    period_start REAL NOT NULL,
+                    resets_at REAL,
+                    spent_usd TEXT NOT NULL DEFAULT '0',
+                    reserved_usd TEXT NOT NULL DEFAULT '0',
+                    PRIMARY KEY (scope, period_start)
+                ) WITHOUT ROWID;
+                CREATE TABLE attempt_windows (
+                    attempt_id INTEGER NOT NULL,
+                    scope TEXT NOT NULL,
+                    period_start REAL NOT NULL,
+                    PRIMARY KEY (attempt_id, scope)
+                ) WITHOUT ROWID;
+                CREATE TABLE budget_alerts (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    scope TEXT NOT NULL,
+                    threshold TEXT NOT NULL,
+                    spent_usd TEXT NOT NULL,
+                    limit_usd TEXT NOT NULL,
+                    period_start REAL NOT NULL,
+                    resets_at REAL,
+                    webhook TEXT,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    delivered_at REAL,
+                    last_error TEXT,
+                    next_attempt_at REAL,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    UNIQUE (scope, period_start, threshold)
+                );
+                CREATE INDEX budget_alerts_undelivered ON budget_alerts(created_at) WHERE delivered_at IS NULL;
+                """)
+        }
         return migrator
     }
 }
