@@ -5,7 +5,8 @@ import Foundation
 /// A pure rule: the deliverer journals each failed attempt with the time this returns, and the
 /// store's claim only hands out alerts whose time has come. Delays double from ``firstDelay`` up
 /// to ``maximumDelay``; after ``maximumAttempts`` failed attempts the alert is dead: it is never
-/// sent again and `wflo alerts` shows it with its last error. With the defaults an alert is tried
+/// sent again and `wflo alerts` shows it with its last error. A dead alert is journaled as due
+/// again at ``neverAgain``, so no claim ever hands it out. With the defaults an alert is tried
 /// 8 times over about an hour (30 s, 1, 2, 4, 8, 16, 30 min between tries).
 ///
 /// ```swift
@@ -26,6 +27,14 @@ public struct AlertRetryPolicy: Sendable, Hashable {
         self.firstDelay = firstDelay
         self.maximumDelay = maximumDelay
         self.maximumAttempts = max(1, maximumAttempts)
+    }
+
+    /// The next-attempt time of a dead alert: 9999-12-31T23:59:59Z, after every claim's `now`.
+    public static let neverAgain = Date(timeIntervalSince1970: 253_402_300_799)
+
+    /// Whether an alert due again at `nextAttemptAt` is dead.
+    public static func isDead(nextAttemptAt: Date?) -> Bool {
+        nextAttemptAt.map { $0 >= neverAgain } ?? false
     }
 
     public enum Decision: Sendable, Hashable {

@@ -27,6 +27,13 @@ struct AlertRetryPolicyTests {
         #expect(policy.delay(afterAttempt: attempt) == seconds)
     }
 
+    @Test func aDeadAlertIsDueNeverAgain() {
+        #expect(AlertRetryPolicy.isDead(nextAttemptAt: AlertRetryPolicy.neverAgain))
+        #expect(AlertRetryPolicy.neverAgain.formatted(.iso8601) == "9999-12-31T23:59:59Z")
+        #expect(!AlertRetryPolicy.isDead(nextAttemptAt: nil))
+        #expect(!AlertRetryPolicy.isDead(nextAttemptAt: Self.now.addingTimeInterval(1_800)))
+    }
+
     @Test func oneAttemptOnlyMeansDeadAtTheFirstFailure() {
         #expect(AlertRetryPolicy(maximumAttempts: 1).after(failedAttempts: 1, at: Self.now) == .dead)
         #expect(AlertRetryPolicy(maximumAttempts: 0).maximumAttempts == 1)
