@@ -39,7 +39,7 @@ struct OpeningTests {
                 return try await group.reduce(into: [[String]]()) { $0.append($1) }
             }
             #expect(opened.count == 8)
-            #expect(opened.allSatisfy { $0.count == 9 })
+            #expect(opened.allSatisfy { $0.count == 10 })
         }
     }
 
