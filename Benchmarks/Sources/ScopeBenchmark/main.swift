@@ -1,5 +1,9 @@
 import Foundation
 import WfloCore
+import WfloDSL
+import WfloEngine
+import WfloPricing
+import WfloProviders
 import WfloStore
 
 // Issue 17: what budget scopes add to a paid call's journal work. One attempt = beginAttempt
@@ -7,7 +11,9 @@ import WfloStore
 // finishAttempt (the settlement). Two journals in the same process, same settings: one with no
 // scope, one with 3 scopes matching the run (a day, a week and a month window). The rounds
 // alternate between them so machine load falls on both alike; medians of BENCH_REPS rounds.
-// Goal: with 3 scopes ≤ 1.3 × without.
+// Then the same comparison for a whole paid call through the engine (a chain of `llm` steps
+// answered in-process by a canned transport, as in EngineBenchmark): the per-call overhead the
+// goal is about. Goal: with 3 scopes ≤ 1.3 × without.
 //
 // Run: cd Benchmarks && swift run -c release ScopeBenchmark
 
@@ -78,3 +84,51 @@ try await compare(name: "SQLite file (WAL, synchronous=NORMAL)",
                   plain: try SQLiteJournalStore(path: directory.appendingPathComponent("plain.db").path),
                   scoped: try SQLiteJournalStore(path: directory.appendingPathComponent("scoped.db").path))
 
+
+// MARK: - A paid call through the engine
+
+struct CannedTransport: HTTPTransport {
+    let body: [UInt8] = Array(#"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#.utf8)
+    func send(_ request: HTTPExchange.Request, timeout: Duration) async throws -> HTTPExchange.Response {
+        HTTPExchange.Response(status: 200, headers: [.init("content-type", "application/json")], body: body)
+    }
+}
+
+let chainSteps = Int(ProcessInfo.processInfo.environment["BENCH_CHAIN"] ?? "") ?? 300
+var chainYAML = "name: paid-chain\nbudget: 100\nsteps:\n  - id: s0\n    type: llm\n    model: gpt-4o-mini\n    max_tokens: 20\n    prompt: \"say ok\"\n"
+for i in 1..<chainSteps {
+    chainYAML += "  - id: s\(i)\n    type: llm\n    model: gpt-4o-mini\n    max_tokens: 20\n    prompt: \"after {{steps.s\(i - 1).output.text}} say ok\"\n"
+}
+let chain = try WorkflowParser().parse(yaml: chainYAML, file: "paid-chain.yaml")
+let chainPricing = try PricingTable(json: ["gpt-4o-mini": ["litellm_provider": "openai", "mode": "chat", "max_output_tokens": 16384,
+                                                          "input_cost_per_token": .number("0.00000015"), "output_cost_per_token": .number("0.0000006")]],
+                                    source: "benchmark")
+let canned = LLMClient(transport: CannedTransport(), endpoints: ProviderEndpoints.fromEnvironment([:]), requiresAPIKey: false)
+
+func chainRound(_ store: any JournalStore) async throws -> Double {
+    let executor = Executor(ExecutorConfiguration(store: store, pricing: chainPricing, llm: canned))
+    let start = DispatchTime.now().uptimeNanoseconds
+    let result = try await executor.start(definition: chain, source: chainYAML, path: "paid-chain.yaml", inputs: [:], budget: Money(100),
+                                          tags: ["team": "research", "customer": "acme"])
+    precondition(result.status == .completed, "paid chain ended \(result.status): \(result.error ?? "")")
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+let plainEngine = try SQLiteJournalStore(path: directory.appendingPathComponent("engine-plain.db").path)
+let scopedEngine = try SQLiteJournalStore(path: directory.appendingPathComponent("engine-scoped.db").path)
+try await addScopes(scopedEngine)
+_ = try await chainRound(plainEngine)
+_ = try await chainRound(scopedEngine)
+var engineWithout: [Double] = []
+var engineWith: [Double] = []
+for _ in 0..<repetitions {
+    engineWithout.append(try await chainRound(plainEngine))
+    engineWith.append(try await chainRound(scopedEngine))
+}
+let perCallWithout = median(engineWithout) / Double(chainSteps) * 1e6
+let perCallWith = median(engineWith) / Double(chainSteps) * 1e6
+print("Engine, SQLite file: a \(chainSteps)-step paid llm chain (canned answers), median of \(repetitions) runs")
+print(String(format: "  no scope:          %8.1f µs per paid call", perCallWithout))
+print(String(format: "  3 matching scopes: %8.1f µs per paid call  (%.2f×, goal ≤ 1.30×)", perCallWith, perCallWith / perCallWithout))
+print("  runs (s) no scope: \(engineWithout.map { String(format: "%.3f", $0) }.joined(separator: " "))")
+print("  runs (s) 3 scopes: \(engineWith.map { String(format: "%.3f", $0) }.joined(separator: " "))")
