@@ -72,6 +72,9 @@ var targets: [Target] = [
     .target(name: "WfloKit", dependencies: ["WfloApp", "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine"], swiftSettings: swiftSettings),
     // Examples/swift-api: the brief built in Swift, run offline from its cassette.
     .executableTarget(name: "wflo-swift-example", dependencies: ["WfloKit"], path: "Examples/swift-api", swiftSettings: swiftSettings),
+    // Examples/swift-durable: a durable Swift function (ctx.step, ctx.llm, approval, sleep, forEach), offline from its cassette.
+    .executableTarget(name: "wflo-durable-example", dependencies: ["WfloKit"], path: "Examples/swift-durable", exclude: ["cassette.json"],
+                      swiftSettings: swiftSettings),
     // Local servers speaking the providers' wire formats, shared by test targets.
     .target(name: "WfloTesting", dependencies: [
             "WfloCore", "CWfloSandbox",

@@ -57,14 +57,15 @@ public struct ReportService: Sendable {
         return listings
     }
 
-    /// A run's status as people are shown it: `interrupted` when it is `running` but no live
-    /// process drives it, `waiting_approval` when its live driver waits for a decision.
+    /// A run's status as people are shown it (``RunStatus/shown(driverAlive:awaitingDecision:enqueued:)``):
+    /// `interrupted` when it is `running` but no live process drives it (`queued` when a worker will
+    /// continue it), `waiting_approval` when its live driver waits for a decision.
     public func shownStatus(of run: RunRecord, pendingApprovals: Bool? = nil) async throws -> String {
         guard run.status == .running else { return run.status.rawValue }
         let driver = try await store.driver(runID: run.id)
         let alive = driver.map { !$0.isGone(now: now()) } ?? false
         var pending = pendingApprovals ?? false
         if pendingApprovals == nil { pending = try await !store.approvals(runID: run.id, status: .pending).isEmpty }
-        return run.status.shown(driverAlive: alive, awaitingDecision: pending)
+        return run.status.shown(driverAlive: alive, awaitingDecision: pending, enqueued: run.queue != nil)
     }
 }

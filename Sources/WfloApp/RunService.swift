@@ -86,6 +86,8 @@ public struct RunService: Sendable {
         switch (WorkflowOrigin(journaledPath: record.workflowPath), swiftDefinition) {
         case (_, let given?):
             definition = given
+        case (.durable(let name, let program), _):
+            throw AppError(.invalidInput, "run \(runID) is a durable function ('\(name)') run by the program '\(program)'; it must be resumed by its program: run '\(program)' again with the run id \(runID)")
         case (.swift, nil):
             throw AppError(.invalidInput, "run \(runID) was started from Swift (workflow '\(record.workflowName)'); resume it there with WfloRuntime.resume(_:workflow:)")
         case (.file(let path), nil):
@@ -94,6 +96,36 @@ public struct RunService: Sendable {
                                                   sources: WorkflowSources(journaled: children))
         }
         return try await delivering { try await executor.resume(runID: runID, definition: definition, budget: budget) }
+    }
+
+    /// Drives a durable function's run (WfloKit's `DurableWorkflow`) under `runID`: starts it, or
+    /// continues the run of that id from its journal (see ``Executor/runDurable(name:path:inputs:budget:runID:program:)``).
+    /// - Parameter program: the executable's name, journaled so `wflo resume` can say what continues the run.
+    public func runDurable(name: String, program: String, inputs: JSONValue, budget: Money?, runID: String,
+                           body: @Sendable (DurableRun) async throws -> DurableRunEnd) async throws -> RunResult {
+        if let problem = RunService.runIDProblem(runID) { throw AppError(.invalidInput, problem) }
+        if let record = try await store.run(id: runID) {
+            let origin = WorkflowOrigin(journaledPath: record.workflowPath)
+            guard case .durable = origin else {
+                throw AppError(.invalidInput, "run \(runID) is a run of '\(record.workflowPath)', not of a durable function; use another run id")
+            }
+        }
+        do {
+            return try await executor.runDurable(name: name, path: WorkflowOrigin.durable(name: name, program: program).journaledPath,
+                                                 inputs: inputs, budget: budget, runID: runID, program: body)
+        } catch let error as EngineError {
+            throw AppError(error.code == .runHeld ? .stillRunning : .invalidInput, error.description)
+        }
+    }
+
+    /// Why `id` cannot name a run (empty, too long, or characters the CLI's prefix lookup and
+    /// file names would trip on), or nil.
+    static func runIDProblem(_ id: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        if id.isEmpty || id.count > 64 || !id.allSatisfy({ allowed.contains($0) }) {
+            return "run id '\(id)': use 1 to 64 letters, digits, '-', '_' or '.'"
+        }
+        return nil
     }
 
     /// Stops a run: the request is journaled first; a process driving it stops within a moment,

@@ -31,14 +31,20 @@ public final class WorkerService: Sendable {
         public var lease: Double
         /// Seconds between looks for work when none was found.
         public var pollInterval: Double
+        /// Seconds between looks for work when none was found and the journal pushes notifications
+        /// (PostgreSQL's LISTEN/NOTIFY): a run submitted or given back, or a decided approval, wakes
+        /// the worker at once, so it looks on its own only for runs freed by a lease that ran out.
+        public var pushedPollInterval: Double
         /// Seconds runs in hand may take to finish after ``WorkerService/stop()``.
         public var grace: Double
 
-        public init(queues: [String] = [], concurrency: Int = 1, lease: Double = 30, pollInterval: Double = 0.1, grace: Double = 30) {
+        public init(queues: [String] = [], concurrency: Int = 1, lease: Double = 30, pollInterval: Double = 0.1,
+                    pushedPollInterval: Double = 1, grace: Double = 30) {
             self.queues = queues
             self.concurrency = concurrency
             self.lease = lease
             self.pollInterval = pollInterval
+            self.pushedPollInterval = pushedPollInterval
             self.grace = grace
         }
 
@@ -193,9 +199,14 @@ public final class WorkerService: Sendable {
                     _ = await wakeup.next()
                     continue
                 }
-                // Nothing to claim: look again after the poll interval, or at once on stop().
-                let timer = Task { [wake, settings] in
-                    try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
+                // Nothing to claim: look again when the journal announces work (PostgreSQL), after the
+                // poll interval, or at once on stop().
+                let timer = Task { [wake, settings, store] in
+                    if let push = store.pushNotifications {
+                        try? await push.waitForWork(until: Date().addingTimeInterval(settings.pushedPollInterval))
+                    } else {
+                        try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
+                    }
                     wake.yield()
                 }
                 _ = await wakeup.next()

@@ -24,6 +24,7 @@ struct StatusCommand: AsyncParsableCommand {
                     "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.shownStatus),
                     "budget_usd": report.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(report.spent.exact()),
                     "outputs": report.outputs ?? .null, "error": report.error.map { .string($0) } ?? .null,
+                    "queue": report.queue.map { .string($0) } ?? .null,
                     "tags": .object(report.tags.mapValues { .string($0) }),
                     "steps": .array(report.steps.map { ["id": .string($0.id), "type": .string($0.type), "status": .string($0.status),
                                                          "cost_usd": .string(($0.subtotal?.cost ?? $0.cost).exact())] }),
@@ -37,8 +38,12 @@ struct StatusCommand: AsyncParsableCommand {
                                   rows: report.steps.map { [$0.id, $0.type, $0.status, $0.shownCost] },
                                   rightAligned: [3]).render(separatorBefore: nil)
                 if let error = report.error { text += "\nerror: \(error)\n" }
-                if report.shownStatus == "interrupted" {
+                if report.shownStatus == "interrupted", case .durable(_, let program) = WorkflowOrigin(journaledPath: report.workflowPath) {
+                    text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue by running the program '\(program)' again with the run id \(report.runID)\n"
+                } else if report.shownStatus == "interrupted" {
                     text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue with: wflo resume \(report.runID.prefix(8))\n"
+                } else if report.shownStatus == RunStatus.queued.rawValue, let queue = report.queue {
+                    text += "\nWaiting on queue '\(queue)' for a worker (wflo worker); it continues from the journal, nothing done is run again.\n"
                 }
                 Console.out(text)
             }

@@ -38,6 +38,9 @@ public enum JournalEventKind: String, Sendable, Hashable, Codable, CaseIterable 
     case workflowStarted = "workflow_started"
     case agentStarted = "agent_started"
     case agentModelFallback = "agent_model_fallback"
+    /// A durable function's call position and the step it asked for there (WfloKit), for the
+    /// non-determinism check on resume.
+    case durableCall = "durable_call"
     // Approvals.
     case approvalRequested = "approval_requested"
     case approvalDecided = "approval_decided"

@@ -19,6 +19,18 @@ public protocol JournalNotifications: Sendable {
     /// Returns when a cancel request for run `runID` may have been recorded, and by `deadline`
     /// (the run's timeout, when it has one) at the latest.
     func waitForCancel(runID: String, until deadline: Date?) async throws
+    /// Returns when a queued run may have become claimable (a run was submitted or given back, an
+    /// approval was decided), and by `deadline` at the latest. A lease that runs out is not
+    /// announced: a worker looks again by its deadline.
+    func waitForWork(until deadline: Date) async throws
+}
+
+extension JournalNotifications {
+    /// A store that cannot push announces no work: the wait lasts until `deadline`.
+    public func waitForWork(until deadline: Date) async throws {
+        let seconds = deadline.timeIntervalSinceNow
+        if seconds > 0 { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+    }
 }
 
 /// ``JournalNotifications`` for a store that cannot push: every wait lasts one interval, cut

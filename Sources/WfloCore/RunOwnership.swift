@@ -60,14 +60,16 @@ public struct RunDriver: Sendable, Hashable {
 
 extension RunStatus {
     /// What a person is shown for a run in this state: a `running` run whose driver is gone
-    /// (Ctrl-C, kill -9, a crash) is `interrupted` (continue it with `wflo resume`); one whose
-    /// live driver waits for a person is `waiting_approval`.
+    /// (Ctrl-C, kill -9, a crash) is `interrupted` (continue it with `wflo resume`), or `queued`
+    /// when it was submitted to a queue (a worker gave it back or died: the next worker continues
+    /// it, nobody needs to resume it); one whose live driver waits for a person is `waiting_approval`.
     /// - Parameters:
     ///   - driverAlive: a process holds the run and is not gone (``RunDriver/isGone(now:localHost:processExists:)``).
     ///   - awaitingDecision: the run has a pending approval request.
-    public func shown(driverAlive: Bool, awaitingDecision: Bool) -> String {
+    ///   - enqueued: the run was submitted to a queue (``RunRecord/queue``).
+    public func shown(driverAlive: Bool, awaitingDecision: Bool, enqueued: Bool = false) -> String {
         guard self == .running else { return rawValue }
-        if !driverAlive { return "interrupted" }
+        if !driverAlive { return enqueued ? RunStatus.queued.rawValue : "interrupted" }
         return awaitingDecision ? RunStatus.waitingApproval.rawValue : rawValue
     }
 }

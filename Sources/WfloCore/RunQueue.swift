@@ -15,7 +15,7 @@ import Foundation
 /// up after losing its lease cannot commit anything.
 ///
 /// Rules every implementation keeps (`Tests/WfloStoreTests/QueueConformanceTests.swift`):
-/// - ``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:pendingApprovals:now:)`` says which runs may be
+/// - ``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:heartbeatAt:pendingApprovals:now:)`` says which runs may be
 ///   claimed; ``QueueClaimRule/precedes(_:_:)`` the order (higher priority first, then oldest).
 /// - A queue's concurrency (``QueueSettings``) is global: a claim never makes more live leases on
 ///   the queue than it allows. Two claimers racing never both win a run.
@@ -152,16 +152,27 @@ public struct QueueSummary: Sendable, Hashable {
 /// Which queued runs a worker may claim, and in which order. SQL stores state the same rule in
 /// their claim statement (and point here).
 public enum QueueClaimRule {
-    /// An enqueued run may be claimed when no live lease holds it and no other process drives it
-    /// (an owner without a lease: `wflo resume` or `wflo cancel` holds it), and it is `queued`,
-    /// `running` (its worker died or let it go), or `waiting_approval` with no decision pending.
+    /// An enqueued run may be claimed when no live lease holds it and no other process drives it,
+    /// and it is `queued`, `running` (its worker died or let it go), or `waiting_approval` with no
+    /// decision pending. An owner without a lease (`wflo resume` or `wflo cancel` typed by a person)
+    /// drives it while it heartbeats: once its heartbeat is older than ``RunDriver/staleAfter`` it
+    /// is gone (killed, crashed) and a worker may take the run, so a run is never stranded by a
+    /// process that died holding it. That heartbeat is written by the driver's clock and read
+    /// against the store's: clocks that disagree by less than the margin (30 s against a 2 s
+    /// heartbeat) do not matter.
     /// - Parameters:
     ///   - hasOwner: the run has an owner (`runs.owner`).
     ///   - leaseExpiresAt: the owner's lease expiry; nil when the owner holds no lease.
+    ///   - heartbeatAt: the owner's last heartbeat.
     ///   - now: the store's clock.
-    public static func isClaimable(status: RunStatus, hasOwner: Bool, leaseExpiresAt: Date?, pendingApprovals: Int, now: Date) -> Bool {
+    public static func isClaimable(status: RunStatus, hasOwner: Bool, leaseExpiresAt: Date?, heartbeatAt: Date?, pendingApprovals: Int,
+                                   now: Date) -> Bool {
         if hasOwner {
-            guard let leaseExpiresAt, leaseExpiresAt <= now else { return false }
+            if let leaseExpiresAt {
+                guard leaseExpiresAt <= now else { return false }
+            } else {
+                guard now.timeIntervalSince(heartbeatAt ?? .distantPast) > RunDriver.staleAfter else { return false }
+            }
         }
         switch status {
         case .queued, .running: return true

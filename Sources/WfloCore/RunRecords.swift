@@ -67,12 +67,15 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var error: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The queue the run was submitted to (`wflo submit`): a worker drives it. Nil for a run the
+    /// process that started it drives (`wflo run`).
+    public var queue: String?
     /// `--tag KEY=VALUE` and the workflow's `tags:`: what budget scopes select runs by (issue 17).
     public var tags: [String: String]
 
     public init(id: String, workflowName: String, workflowPath: String, workflowSource: String, inputs: JSONValue,
                 budget: Money?, status: RunStatus = .running, outputs: JSONValue? = nil, error: String? = nil,
-                createdAt: Date, updatedAt: Date, tags: [String: String] = [:]) {
+                createdAt: Date, updatedAt: Date, queue: String? = nil, tags: [String: String] = [:]) {
         self.tags = tags
         self.id = id
         self.workflowName = workflowName
@@ -85,6 +88,7 @@ public struct RunRecord: Sendable, Hashable, Codable {
         self.error = error
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.queue = queue
     }
 }
 

@@ -20,28 +20,65 @@ public struct Template: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Parses `source`. Throws ``TemplateError`` for an unclosed `{{` or an empty reference.
     public init(_ source: String) throws {
         self.source = source
+        // Scanned as UTF-8 bytes: `{`, `}` and `.` are ASCII, so a byte match is a character
+        // boundary, and a template costs one pass over its text (no Foundation search per brace).
+        let utf8 = source.utf8
         var segments: [Segment] = []
-        var literal = ""
-        var rest = Substring(source)
-        while let open = rest.range(of: "{{") {
-            literal += rest[rest.startIndex..<open.lowerBound]
-            let afterOpen = rest[open.upperBound...]
-            guard let close = afterOpen.range(of: "}}") else {
-                throw TemplateError(message: "'{{' is not closed with '}}'", offset: source.distance(from: source.startIndex, to: open.lowerBound))
+        var literalStart = utf8.startIndex
+        var searchFrom = utf8.startIndex
+        while let open = Self.find(UInt8(ascii: "{"), in: utf8, from: searchFrom) {
+            let afterOpen = utf8.index(open, offsetBy: 2)
+            let offset = source.distance(from: source.startIndex, to: open)
+            guard let close = Self.find(UInt8(ascii: "}"), in: utf8, from: afterOpen) else {
+                throw TemplateError(message: "'{{' is not closed with '}}'", offset: offset)
             }
-            let body = afterOpen[afterOpen.startIndex..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            let offset = source.distance(from: source.startIndex, to: open.lowerBound)
+            let body = Self.trimmingSpaces(source[afterOpen..<close])
             let path = body.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             guard !body.isEmpty, !path.contains(where: { $0.isEmpty || $0.contains(where: { $0.isWhitespace }) }) else {
                 throw TemplateError(message: "'{{\(body)}}' is not a reference (write {{inputs.NAME}} or {{steps.ID.output.FIELD}})", offset: offset)
             }
-            if !literal.isEmpty { segments.append(.literal(literal)); literal = "" }
+            if literalStart < open { segments.append(.literal(String(source[literalStart..<open]))) }
             segments.append(.reference(path: path, offset: offset))
-            rest = afterOpen[close.upperBound...]
+            literalStart = utf8.index(close, offsetBy: 2)
+            searchFrom = literalStart
         }
-        literal += rest
-        if !literal.isEmpty { segments.append(.literal(literal)) }
+        if literalStart < utf8.endIndex { segments.append(.literal(String(source[literalStart...]))) }
         self.segments = segments
+    }
+
+    /// Whether `text` holds a `{{`: the text is a template rather than a plain string.
+    public static func hasPlaceholder(_ text: String) -> Bool {
+        find(UInt8(ascii: "{"), in: text.utf8, from: text.utf8.startIndex) != nil
+    }
+
+    /// The index of the first of two `byte`s in a row at or after `start`.
+    private static func find(_ byte: UInt8, in utf8: String.UTF8View, from start: String.Index) -> String.Index? {
+        var index = start
+        var previous: String.Index?
+        while index < utf8.endIndex {
+            if utf8[index] == byte {
+                if let previous { return previous }
+                previous = index
+            } else {
+                previous = nil
+            }
+            index = utf8.index(after: index)
+        }
+        return nil
+    }
+
+    /// `text` without the spaces and tabs around it (what `CharacterSet.whitespaces` holds: tab and
+    /// the Unicode space separators).
+    private static func trimmingSpaces(_ text: Substring) -> Substring {
+        func isSpace(_ character: Character) -> Bool {
+            character.unicodeScalars.count == 1 && character.unicodeScalars.allSatisfy {
+                $0 == "\t" || $0.properties.generalCategory == .spaceSeparator
+            }
+        }
+        var trimmed = text
+        while let first = trimmed.first, isSpace(first) { trimmed = trimmed.dropFirst() }
+        while let last = trimmed.last, isSpace(last) { trimmed = trimmed.dropLast() }
+        return trimmed
     }
 
     /// A template with no placeholders.

@@ -156,7 +156,7 @@ struct AttemptDriver: Sendable {
     }
 
     /// Journals and announces the retry after a failed attempt, then waits `delay` seconds.
-    private func scheduleRetry(stepID: String, attempt: Int, message: String, delay: Double) async throws {
+    func scheduleRetry(stepID: String, attempt: Int, message: String, delay: Double) async throws {
         try await store.appendEvent(EventRecord(runID: runner.runID, stepID: stepID, kind: .retryScheduled,
                                                 data: ["attempt": .int(attempt), "delay_seconds": .double(delay), "error": .string(message)],
                                                 at: configuration.now()))

@@ -202,7 +202,7 @@ public struct Executor: Sendable {
 
     // MARK: - Driving
 
-    private enum Ending: Sendable {
+    enum Ending: Sendable {
         case finished(WorkflowOutcome)
         /// Cancelled, or past the run's timeout: what is in flight was cancelled.
         case stopped(RunStatus, String)
@@ -283,7 +283,7 @@ public struct Executor: Sendable {
     /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled
     /// itself. Looks again each time the configuration's ``JournalNotifications`` say a cancel
     /// request may have come, and at the deadline (on the configuration's clock).
-    private func watch(runID: String, deadline: Date?, timeout: Double?) async -> Ending? {
+    func watch(runID: String, deadline: Date?, timeout: Double?) async -> Ending? {
         let notifications = configuration.journalNotifications
         while !Task.isCancelled {
             if let stop = try? await stopReason(runID: runID, deadline: deadline, timeout: timeout) { return stop }
@@ -305,7 +305,7 @@ public struct Executor: Sendable {
 
     /// A cancelled run's open approval requests are closed as rejected by the cancel, so nobody is
     /// asked to decide a step that can no longer run (and a late `wflo approve` is told so).
-    private func closePendingApprovals(runID: String, request: CancelRequest) async throws {
+    func closePendingApprovals(runID: String, request: CancelRequest) async throws {
         try await closePendingApprovals(runID: runID, by: "wflo cancel (\(request.by))", comment: "the run was cancelled")
     }
 

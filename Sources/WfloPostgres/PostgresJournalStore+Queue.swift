@@ -34,6 +34,7 @@ extension PostgresJournalStore {
             }
             var run = request.run
             run.status = .queued
+            run.queue = request.queue
             let exists = try await connection.query("SELECT 1 FROM runs WHERE id = \(run.id)", logger: self.logger).collect()
             guard exists.isEmpty else { throw StoreError(.conflict, "a run with id \(run.id) is already in \(self.journalLocation)") }
             // A concurrent enqueue with the same key: this insert waits for it, then inserts nothing.
@@ -53,6 +54,8 @@ extension PostgresJournalStore {
             for event in request.events { _ = try await EventRow.insert(connection, event, logger: self.logger) }
             _ = try await EventRow.insert(connection, .runQueued(runID: run.id, queue: request.queue, priority: request.priority,
                                                                  at: run.createdAt), logger: self.logger)
+            // Idle workers wake when this commits, instead of at their next look.
+            try await PostgresNotifications.notify(connection, channel: self.notificationChannel, .work, logger: self.logger)
             return .enqueued(run)
         }
     }
@@ -64,7 +67,7 @@ extension PostgresJournalStore {
 
     /// One transaction: the limited queues among `queues` are locked in name order (`NOWAIT`)
     /// and those full of live leases left out; then the first claimable run
-    /// (``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:pendingApprovals:now:)``, stated
+    /// (``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:heartbeatAt:pendingApprovals:now:)``, stated
     /// in SQL) is locked with `SKIP LOCKED` and given to `owner` until the database's now + `lease`.
     public func claimQueuedRun(queues: [String], owner: RunOwner, lease: Double) async throws -> QueueLease? {
         let encoded = String(decoding: try JSONEncoder().encode(owner), as: UTF8.self)
@@ -93,7 +96,8 @@ extension PostgresJournalStore {
                             SELECT r.id FROM runs r, now
                             WHERE r.queue IS NOT NULL AND r.status IN ('queued', 'running', 'waiting_approval')
                               AND (\(named)::text[] IS NULL OR r.queue = ANY(\(named))) AND NOT (r.queue = ANY(\(full)))
-                              AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= now.t))
+                              AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= now.t)
+                                   OR (r.lease_expires_at IS NULL AND COALESCE(r.heartbeat_at, 0) < now.t - \(RunDriver.staleAfter)))
                               AND (r.status <> 'waiting_approval'
                                    OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))
                             ORDER BY r.priority DESC, r.created_at, r.ord
@@ -130,10 +134,14 @@ extension PostgresJournalStore {
     @discardableResult
     public func releaseLease(runID: String, token: String) async throws -> Bool {
         try await statement { connection in
+            // Given back: idle workers are told in the same statement.
             try await connection.query("""
-                UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL, lease_expires_at = NULL
-                WHERE id = \(runID) AND owner_token = \(token)
-                RETURNING 1
+                WITH released AS (
+                    UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL, lease_expires_at = NULL
+                    WHERE id = \(runID) AND owner_token = \(token)
+                    RETURNING 1
+                )
+                SELECT pg_notify(\(self.notificationChannel), \(PostgresNotifications.Subject.work.payload)) FROM released
                 """, logger: self.logger).collect().count == 1
         }
     }

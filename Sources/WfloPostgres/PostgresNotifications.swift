@@ -19,12 +19,21 @@ final class PostgresNotifications: JournalNotifications, Sendable {
     enum Subject: Sendable {
         case approval(requestID: String)
         case cancel(runID: String)
+        /// A queued run may have become claimable (submitted, given back); a decided approval says so too.
+        case work
 
         var payload: String {
             switch self {
             case .approval(let id): "approval:" + id
             case .cancel(let runID): "cancel:" + runID
+            case .work: "work"
             }
+        }
+
+        /// The payloads a notification wakes: its own, and ``work`` for a decision (the run it
+        /// gated may be claimable now).
+        static func woken(by payload: String) -> [String] {
+            payload.hasPrefix("approval:") ? [payload, Subject.work.payload] : [payload]
         }
     }
 
@@ -79,6 +88,10 @@ final class PostgresNotifications: JournalNotifications, Sendable {
         try await wait(for: Subject.cancel(runID: runID).payload, until: deadline)
     }
 
+    func waitForWork(until deadline: Date) async throws {
+        try await wait(for: Subject.work.payload, until: deadline)
+    }
+
     private func wait(for payload: String, until deadline: Date?) async throws {
         try Task.checkCancellation()
         let (listening, justArrived) = state.withLock { state in
@@ -121,10 +134,11 @@ final class PostgresNotifications: JournalNotifications, Sendable {
 
     private func deliver(_ payload: String) {
         let now = ContinuousClock.now
+        let payloads = Subject.woken(by: payload)
         let woken = state.withLock { state -> [Waiter] in
-            state.recent[payload] = now
+            for payload in payloads { state.recent[payload] = now }
             if state.recent.count > 1_000 { state.recent = state.recent.filter { $0.value.duration(to: now) < recentWindow } }
-            let matching = state.waiters.filter { $0.value.payload == payload }
+            let matching = state.waiters.filter { payloads.contains($0.value.payload) }
             for id in matching.keys { state.waiters.removeValue(forKey: id) }
             return Array(matching.values)
         }

@@ -99,12 +99,17 @@ public struct RunReport: Sendable, Hashable {
 
     public var runID: String
     public var workflow: String
+    /// Where the run's workflow came from, as journaled (a file's path, `swift:NAME`, `swift-durable:NAME @ PROGRAM`).
+    public var workflowPath: String
     /// The run's tags (`--tag`, the file's `tags:`).
     public var tags: [String: String]
     public var status: RunStatus
     /// What the report shows for ``status``: also `interrupted` (a running run whose driver is
-    /// gone) or `waiting_approval` (its live driver waits for a person); see ``RunStatus/shown(driverAlive:awaitingDecision:)``.
+    /// gone; `queued` when a worker will continue it) or `waiting_approval` (its live driver waits
+    /// for a person); see ``RunStatus/shown(driverAlive:awaitingDecision:enqueued:)``.
     public var shownStatus: String
+    /// The queue the run was submitted to, when a worker drives it.
+    public var queue: String?
     public var budget: Money?
     /// Settled exact costs plus unsettled reservations: what the budget is charged.
     public var spent: Money
@@ -175,9 +180,11 @@ public struct RunReport: Sendable, Hashable {
         let run = journal.run
         runID = run.id
         workflow = run.workflowName
+        workflowPath = run.workflowPath
         tags = run.tags
         status = run.status
         shownStatus = run.status.rawValue
+        queue = run.queue
         budget = run.budget
         outputs = run.outputs
         error = run.error

@@ -37,6 +37,7 @@ extension SQLiteJournalStore {
             }
             var run = request.run
             run.status = .queued
+            run.queue = request.queue
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -49,7 +50,7 @@ extension SQLiteJournalStore {
         }
     }
 
-    /// One statement states ``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:pendingApprovals:now:)``,
+    /// One statement states ``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:heartbeatAt:pendingApprovals:now:)``,
     /// the queue's room and ``QueueClaimRule/precedes(_:_:)``; the update follows in the same transaction.
     /// An idle worker looks in a read snapshot first and takes the write lock only when there is
     /// something to claim, so polling workers do not queue behind the runs' writes.
@@ -76,13 +77,14 @@ extension SQLiteJournalStore {
         return try Row.fetchOne(db, sql: """
             SELECT r.id, r.queue, r.status FROM runs r LEFT JOIN queues q ON q.name = r.queue
             WHERE r.queue IS NOT NULL AND r.status IN ('queued', 'running', 'waiting_approval') \(filter)
-              AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= ?))
+              AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= ?)
+                   OR (r.lease_expires_at IS NULL AND COALESCE(r.heartbeat_at, 0) < ? - \(RunDriver.staleAfter)))
               AND (r.status <> 'waiting_approval'
                    OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))
               AND (q.concurrency IS NULL
                    OR (SELECT COUNT(*) FROM runs x WHERE x.queue = r.queue AND x.lease_expires_at > ?) < q.concurrency)
             ORDER BY r.priority DESC, r.created_at, r.rowid LIMIT 1
-            """, arguments: StatementArguments(queues) + [now, now])
+            """, arguments: StatementArguments(queues) + [now, now, now])
     }
 
     public func renewLease(runID: String, token: String, lease: Double) async throws -> Bool {

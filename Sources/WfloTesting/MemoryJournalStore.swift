@@ -609,6 +609,7 @@ public final class MemoryJournalStore: JournalStore {
             }
             var record = request.run
             record.status = .queued
+            record.queue = request.queue
             var run = Run(record: record, order: state.order())
             run.queue = request.queue
             run.priority = request.priority
@@ -631,8 +632,8 @@ public final class MemoryJournalStore: JournalStore {
                 guard let queue = run.queue, queues.isEmpty || queues.contains(queue) else { return false }
                 if let limit = state.queueSettings[queue] ?? nil, live[queue, default: 0] >= limit { return false }
                 let pending = state.approvals.values.filter { $0.record.runID == run.record.id && $0.record.status == .pending }.count
-                return QueueClaimRule.isClaimable(status: run.record.status, hasOwner: run.owner != nil,
-                                                  leaseExpiresAt: run.leaseExpiresAt, pendingApprovals: pending, now: now)
+                return QueueClaimRule.isClaimable(status: run.record.status, hasOwner: run.owner != nil, leaseExpiresAt: run.leaseExpiresAt,
+                                                  heartbeatAt: run.heartbeatAt, pendingApprovals: pending, now: now)
             }
             guard let first = candidates.min(by: {
                 QueueClaimRule.precedes(($0.priority, $0.record.createdAt, $0.order), ($1.priority, $1.record.createdAt, $1.order))

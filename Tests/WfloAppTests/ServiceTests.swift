@@ -27,6 +27,7 @@ struct ServiceTests {
 
     @Test(arguments: [("Examples/brief/workflow.yaml", WorkflowOrigin.file(path: "Examples/brief/workflow.yaml")),
                       ("swift:brief", WorkflowOrigin.swift(name: "brief")),
+                      ("swift-durable:triage @ wflo-durable-example", WorkflowOrigin.durable(name: "triage", program: "wflo-durable-example")),
                       ("/tmp/swift/flow.yaml", WorkflowOrigin.file(path: "/tmp/swift/flow.yaml"))])
     func aWorkflowOriginIsReadBackAsItWasJournaled(path: String, origin: WorkflowOrigin) {
         #expect(WorkflowOrigin(journaledPath: path) == origin)

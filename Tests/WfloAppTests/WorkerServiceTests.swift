@@ -4,6 +4,7 @@ import WfloApp
 import WfloCore
 import WfloEngine
 import WfloPricing
+import WfloTesting
 
 struct WorkerServiceTests {
     /// A worker at its concurrency claims the next run as soon as the one in hand ends, and
@@ -42,6 +43,45 @@ struct WorkerServiceTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(statuses == [.completed, .completed, .completed])
+            worker.stop()
+            try await working.value
+            try await environment.close()
+        }
+    }
+
+    /// On PostgreSQL an idle worker is woken by the journal (LISTEN/NOTIFY): with both poll
+    /// intervals at 10 minutes, a run submitted while the worker waits is claimed and finished,
+    /// and so is a second one submitted after the first ended. Without the notification the
+    /// worker would look again only when its listening wait gives up (30 s): each run must end
+    /// within 20 s of its submission (under a second on a quiet machine).
+    @Test(.enabled(if: TestPostgres.url != nil || TestPostgres.isRequired, "WFLO_TEST_POSTGRES_URL is unset: the PostgreSQL case is skipped"),
+          .timeLimit(.minutes(5)))
+    func anIdleWorkerOnPostgreSQLIsWokenBySubmittingARun() async throws {
+        try await TestPostgres.withDatabase { url in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-app-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let store = try await JournalLocation.parse(url).open(creating: true)
+            #expect(store.pushNotifications != nil)
+            let file = folder.appendingPathComponent("free.yaml")
+            try "name: free\nbudget: 0\nsteps:\n  - id: shape\n    type: transform\n    output: {done: true}\n"
+                .write(to: file, atomically: true, encoding: .utf8)
+            let pricing = try PricingTable(json: [:], source: "empty table")
+            let environment = try WfloEnvironment(store: store, settings: .init(pricing: pricing, environment: ["HOME": folder.path]))
+            let runs = environment.runs(observer: SilentObserver())
+            let workflow = try runs.load(file: file.path)
+            let worker = WorkerService(store: store, runs: runs, settings: .init(concurrency: 1, pollInterval: 600, pushedPollInterval: 600))
+            let working = Task { try await worker.run() }
+            for _ in 0..<2 {
+                // The worker has looked, found nothing, and waits (its first look happens at once).
+                try await Task.sleep(for: .milliseconds(500))
+                let submitted = ContinuousClock.now
+                let id = try await runs.submit(workflow, inputs: [:], budget: .zero).run.id
+                while try await store.run(id: id)?.status.isFinal != true, ContinuousClock.now - submitted < .seconds(20) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(try await store.run(id: id)?.status == .completed, "not finished 20 s after its submission")
+            }
             worker.stop()
             try await working.value
             try await environment.close()

@@ -215,7 +215,10 @@ struct WorkerCLITests {
             #expect(quit.status == 0 && !quit.killedBySignal, "\(hasty.events)")
             #expect(hasty.events("released").first?["run_id"]?.stringValue == handedOver)
             #expect(hasty.events("finished").isEmpty)
-            #expect(try await Self.status(wflo, handedOver) != "completed")
+            // Given back, it waits for the next worker: shown queued (not interrupted: nobody needs to resume it).
+            #expect(try await Self.status(wflo, handedOver) == "queued")
+            let shown = try await wflo.run(["status", handedOver])
+            #expect(shown.stdout.contains("Waiting on queue 'default' for a worker"), "\(shown.stdout)")
             let next = try Worker(wflo, ["--lease", "30s"], log: directory.appendingPathComponent("next.log"))
             // Released, not expired: claimed without waiting out the 30 s lease.
             #expect(try await Self.eventually(15) { next.events("finished").count == 1 })

@@ -15,6 +15,20 @@ struct TemplateTests {
         #expect(t.references == [["inputs", "topic"], ["inputs", "n"], ["steps", "a", "output", "text"]])
     }
 
+    @Test func segmentsAndOffsetsAreFoundInOnePassOverTheText() throws {
+        // Offsets count characters (an emoji is one), a brace after a closed pair stays literal
+        // text, and tabs and Unicode spaces around a path are trimmed.
+        let t = try Template("🔋 {{inputs.topic}}} é{{\u{00A0}inputs.n\t}}")
+        #expect(t.segments == [.literal("🔋 "), .reference(path: ["inputs", "topic"], offset: 2), .literal("} é"),
+                               .reference(path: ["inputs", "n"], offset: 21)])
+        #expect(try t.render(resolve) == "🔋 batteries} é3")
+        #expect(try Template("no placeholder } {").segments == [.literal("no placeholder } {")])
+        #expect(try Template("").segments.isEmpty)
+        #expect(Template.hasPlaceholder("a {{b}}") && !Template.hasPlaceholder("a { {b} }"))
+        let unclosed = try #require(throws: TemplateError.self) { try Template("ab {{inputs.topic} }") }
+        #expect(unclosed.offset == 3)
+    }
+
     @Test func aLoneReferenceKeepsItsType() throws {
         #expect(try Template("{{steps.a.output.obj}}").render(resolve) == ["k": 1])
         #expect(try Template("{{inputs.n}}").render(resolve) == 3)

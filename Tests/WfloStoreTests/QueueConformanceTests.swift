@@ -32,6 +32,7 @@ struct QueueConformanceTests {
             let first = try await enqueue(store, "a", key: "order-17")
             var expected = sampleRun(id: "a")
             expected.status = .queued
+            expected.queue = "default"
             #expect(first == .enqueued(expected))
             #expect(try await store.run(id: "a")?.status == .queued)
             let again = try await enqueue(store, "b", key: "order-17")
@@ -40,12 +41,29 @@ struct QueueConformanceTests {
             #expect(try await store.journal(runID: "a").events.map(\.kind) == [.runStarted, .runQueued])
             #expect(try await store.journal(runID: "a").events.last?.data == ["queue": "default", "priority": 0])
             // Without a key, every enqueue is a new run.
-            #expect(try await enqueue(store, "c") == .enqueued({ var run = sampleRun(id: "c"); run.status = .queued; return run }()))
+            #expect(try await enqueue(store, "c") == .enqueued({ var run = sampleRun(id: "c"); run.status = .queued; run.queue = "default"; return run }()))
+            #expect(try await store.run(id: "c")?.queue == "default")
             #expect(try await store.queues() == [QueueSummary(name: "default", concurrency: nil, queued: 2, running: 0)])
             let duplicate = try await #require(throws: StoreError.self) { try await enqueue(store, "a") }
             #expect(duplicate.code == .conflict)
             let badName = try await #require(throws: StoreError.self) { try await enqueue(store, "d", queue: "no spaces") }
             #expect(badName.message.contains("no spaces"))
+        }
+    }
+
+    @Test(arguments: stores)
+    func aRunHeldByAPersonsResumeIsLeftAloneWhileItHeartbeatsAndClaimableOnceItStops(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            _ = try await enqueue(store, "held")
+            // `wflo resume held` typed by a person: an owner without a lease, heartbeating.
+            let person = RunOwner(pid: 99, host: "laptop", token: "resume")
+            #expect(try await store.claimRun(id: "held", owner: person, at: Date(), takeOver: { _, _ in false }) == .claimed)
+            #expect(try await store.claimQueuedRun(queues: [], owner: worker("w1"), lease: 3600) == nil)
+            // Its process was killed: the last heartbeat ages past RunDriver.staleAfter and a worker takes the run.
+            try await store.heartbeatRun(id: "held", token: "resume", at: Date().addingTimeInterval(-(RunDriver.staleAfter + 5)))
+            let lease = try await store.claimQueuedRun(queues: [], owner: worker("w1"), lease: 3600)
+            #expect(lease?.runID == "held")
+            #expect(try await store.driver(runID: "held")?.owner.token == "w1")
         }
     }
 
@@ -198,16 +216,16 @@ struct QueueConformanceTests {
         try await kind.with { store in
             _ = try await enqueue(store, "held")
             _ = try await enqueue(store, "done", created: 1)
-            // `wflo resume` (or `wflo cancel`) holds the run as a process, with no lease.
+            // `wflo resume` (or `wflo cancel`) holds the run as a process, with no lease, heartbeating now.
             let resume = RunOwner(pid: 7, host: "h", token: "resume")
-            #expect(try await store.claimRun(id: "held", owner: resume, at: date(1)) { _, _ in false } == .claimed)
+            #expect(try await store.claimRun(id: "held", owner: resume, at: Date()) { _, _ in false } == .claimed)
             try await store.updateRun(id: "done", status: .cancelled, outputs: nil, error: "cancelled by ana", at: date(2))
             #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: 3600) == nil)
             try await store.releaseRun(id: "held", token: "resume")
             #expect(try await store.claimQueuedRun(queues: [], owner: worker("w"), lease: kind.shortLease)?.runID == "held")
             try await Task.sleep(for: .seconds(kind.shortLease + 0.3))
             // `wflo resume` taking over the dead worker's run ends its lease: no worker claims it under the resume.
-            #expect(try await store.claimRun(id: "held", owner: resume, at: date(3)) { _, _ in true } == .claimed)
+            #expect(try await store.claimRun(id: "held", owner: resume, at: Date()) { _, _ in true } == .claimed)
             #expect(try await store.claimQueuedRun(queues: [], owner: worker("x"), lease: 3600) == nil)
         }
     }

@@ -223,9 +223,9 @@ extension DefinitionReader {
     /// What only the whole workflow tells about agents: an agent's `budget` may not pass the
     /// workflow's, and its http tools run under the workflow's `egress:` and `circuit_breaker:`
     /// like any http step.
-    mutating func finishAgents(_ drafts: inout [StepDraft], workflowBudget: Money?, egress: EgressPolicy?,
+    mutating func finishAgents(_ drafts: [StepDraft], workflowBudget: Money?, egress: EgressPolicy?,
                                circuitBreaker: CircuitBreakerSettings?) {
-        for index in drafts.indices {
+        for index in drafts.indices where drafts[index].definition?.type == .agent {
             guard var definition = drafts[index].definition, case .agent(var agent) = definition.kind else { continue }
             if let budget = agent.budget, let workflowBudget, budget > workflowBudget {
                 let node = drafts[index].node.mapping?.first { $0.key.string == "budget" }?.value

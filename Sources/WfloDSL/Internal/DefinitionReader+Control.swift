@@ -143,7 +143,7 @@ extension DefinitionReader {
 
     /// Checks what needs every step: switch targets exist, are not the switch, and only one switch routes to each.
     mutating func checkSwitches(_ drafts: [StepDraft]) {
-        let ids = drafts.map(\.id)
+        let ids = drafts.map { $0.id }
         let known = Set(ids)
         var routedBy: [String: String] = [:]
         for draft in drafts {

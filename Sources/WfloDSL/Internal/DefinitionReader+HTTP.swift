@@ -267,8 +267,8 @@ extension DefinitionReader {
 
     /// Copies the workflow's `egress:` and `circuit_breaker:` into each http step, so a step carries
     /// the rules it runs under.
-    func stampHTTPSettings(_ drafts: inout [StepDraft], egress: EgressPolicy?, circuitBreaker: CircuitBreakerSettings?) {
-        for index in drafts.indices {
+    func stampHTTPSettings(_ drafts: [StepDraft], egress: EgressPolicy?, circuitBreaker: CircuitBreakerSettings?) {
+        for index in drafts.indices where drafts[index].definition?.type == .http {
             guard var definition = drafts[index].definition, case .http(var http) = definition.kind else { continue }
             http.egress = egress
             http.circuitBreaker = circuitBreaker ?? .default

@@ -5,7 +5,7 @@ extension DefinitionReader {
     /// Checks what only the whole workflow can tell: every `depends_on` and template reference
     /// names something that exists, and no step waits, directly or not, for itself.
     mutating func checkGraph(_ drafts: [StepDraft], inputs: [InputDefinition], outputSites: [TemplateSite]) {
-        let ids = drafts.map(\.id)
+        let ids = drafts.map { $0.id }
         let known = Set(ids)
         var edges: [String: [String]] = [:]
         for draft in drafts {
@@ -55,12 +55,13 @@ extension DefinitionReader {
         for site in sites {
             for segment in site.template.segments {
                 guard case .reference(let path, let offset) = segment else { continue }
-                let at = location(of: site.node, offset: offset)
-                let shownPath = "{{\(path.joined(separator: "."))}}"
+                // Placed and spelled only when reported: most references are fine.
+                let node = site.node
+                var shownPath: String { "{{\(path.joined(separator: "."))}}" }
                 switch path[0] {
                 case "inputs":
                     guard path.count >= 2 else {
-                        error(at: at, "\(shownPath) needs an input name: {{inputs.NAME}}")
+                        error(node, offset: offset, "\(shownPath) needs an input name: {{inputs.NAME}}")
                         continue
                     }
                     if !declaredInputs.contains(path[1]) {
@@ -73,19 +74,19 @@ extension DefinitionReader {
                         } else {
                             message += " (declared: \(inputNames.joined(separator: ", ")))"
                         }
-                        error(at: at, message)
+                        error(node, offset: offset, message)
                     }
                 case "steps":
                     guard path.count >= 3, path[2] == "output" || (path[2] == "status" && path.count == 3) else {
                         let id = path.count >= 2 ? path[1] : "ID"
-                        error(at: at, "\(shownPath): a step reference starts with steps.ID.output, as in {{steps.\(id).output.text}} (or is {{steps.\(id).status}}: completed or skipped)")
+                        error(node, offset: offset, "\(shownPath): a step reference starts with steps.ID.output, as in {{steps.\(id).output.text}} (or is {{steps.\(id).status}}: completed or skipped)")
                         continue
                     }
                     let id = path[1]
                     if id == selfID {
-                        error(at: at, "\(shownPath): step '\(id)' cannot use its own output")
+                        error(node, offset: offset, "\(shownPath): step '\(id)' cannot use its own output")
                     } else if !known.contains(id) {
-                        error(at: at, "\(shownPath): there is no step '\(id)'" + Suggestion.phrase(for: id, in: stepIDs))
+                        error(node, offset: offset, "\(shownPath): there is no step '\(id)'" + Suggestion.phrase(for: id, in: stepIDs))
                     } else if referencedSet.insert(id).inserted {
                         referenced.append(id)
                     }
@@ -94,31 +95,31 @@ extension DefinitionReader {
                     // prompt it would reach the model, in a transform, output or fallback the journal, in
                     // clear. The engine refuses it too.
                     if !site.allowsSecrets {
-                        error(at: at, "\(shownPath): secrets are only for http steps; in a prompt or a transform they would reach the model or the journal in clear")
+                        error(node, offset: offset, "\(shownPath): secrets are only for http steps; in a prompt or a transform they would reach the model or the journal in clear")
                     } else if path.count != 2 || !path[1].unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }) {
-                        error(at: at, "\(shownPath): write {{secrets.NAME}}, NAME made of letters, digits and '_' (read from WFLO_SECRET_NAME or ~/.wflo/secrets)")
+                        error(node, offset: offset, "\(shownPath): write {{secrets.NAME}}, NAME made of letters, digits and '_' (read from WFLO_SECRET_NAME or ~/.wflo/secrets)")
                     }
                 case "for_each":
                     guard let itemVar = site.forEachVar else {
-                        error(at: at, "\(shownPath): {{for_each.…}} is only for the fields and the 'if:' of a step with 'for_each:' (not for its items)")
+                        error(node, offset: offset, "\(shownPath): {{for_each.…}} is only for the fields and the 'if:' of a step with 'for_each:' (not for its items)")
                         continue
                     }
                     if path.count < 2 || (path[1] != itemVar && path[1] != "index") {
-                        error(at: at, "\(shownPath): write {{for_each.\(itemVar)}} for the item (its 'item_var') or {{for_each.index}} for its position")
+                        error(node, offset: offset, "\(shownPath): write {{for_each.\(itemVar)}} for the item (its 'item_var') or {{for_each.index}} for its position")
                     }
                 case "args" where site.allowsArgs:
                     guard path.count >= 2 else {
-                        error(at: at, "\(shownPath) needs an argument name: {{args.NAME}}")
+                        error(node, offset: offset, "\(shownPath) needs an argument name: {{args.NAME}}")
                         continue
                     }
                     if let names = site.argNames, !names.contains(path[1]) {
-                        error(at: at, "\(shownPath): the tool's 'parameters' declares no argument '\(path[1])'"
+                        error(node, offset: offset, "\(shownPath): the tool's 'parameters' declares no argument '\(path[1])'"
                               + (Suggestion.phrase(for: path[1], in: names).isEmpty ? " (declared: \(names.joined(separator: ", ")))" : Suggestion.phrase(for: path[1], in: names)))
                     }
                 case "args":
-                    error(at: at, "\(shownPath): {{args.NAME}} is only for the fields of an agent's tools, where it is the argument the model passed")
+                    error(node, offset: offset, "\(shownPath): {{args.NAME}} is only for the fields of an agent's tools, where it is the argument the model passed")
                 default:
-                    error(at: at, "\(shownPath): unknown reference '\(path[0])'; a template may use {{inputs.NAME}} "
+                    error(node, offset: offset, "\(shownPath): unknown reference '\(path[0])'; a template may use {{inputs.NAME}} "
                           + "or {{steps.ID.output…}}"
                           + Suggestion.phrase(for: path[0], in: ["inputs", "steps"]))
                 }

@@ -37,7 +37,7 @@ extension DefinitionReader {
         }
 
         sites = []
-        var draft = StepDraft(id: id, node: node, idNode: idField.value, definition: nil, templates: [], dependsOn: [])
+        let draft = StepDraft(id: id, node: node, idNode: idField.value, definition: nil, templates: [], dependsOn: [])
         if let d = f["depends_on"] {
             switch d.value {
             case .scalar:

@@ -18,14 +18,26 @@ struct TemplateSite {
 
 /// A step as far as it could be read: enough to check references and cycles even when one of
 /// its fields is wrong, so one mistake does not hide the others.
-struct StepDraft {
-    var id: String
-    var node: Node
-    var idNode: Node
+///
+/// A class: every check walks all the drafts, and a walk over structs this large copies each one
+/// (a dozen retains a step); over references it is one.
+final class StepDraft {
+    let id: String
+    let node: Node
+    let idNode: Node
     /// Nil when a field of the step was wrong (a diagnostic says which).
     var definition: StepDefinition?
     var templates: [TemplateSite]
     var dependsOn: [(id: String, node: Node)]
+
+    init(id: String, node: Node, idNode: Node, definition: StepDefinition?, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
+        self.id = id
+        self.node = node
+        self.idNode = idNode
+        self.definition = definition
+        self.templates = templates
+        self.dependsOn = dependsOn
+    }
 }
 
 /// One pass over the composed YAML that builds the definition and collects diagnostics.
@@ -110,6 +122,11 @@ struct DefinitionReader {
         diagnostics.append(Diagnostic(location: location, message: message))
     }
 
+    /// An error at the character `offset` characters into `node`'s text (found only when reported).
+    mutating func error(_ node: Node, offset: Int, _ message: String) {
+        error(at: location(of: node, offset: offset), message)
+    }
+
     // MARK: the workflow
 
     mutating func read(_ root: Node) -> WorkflowDefinition? {
@@ -146,8 +163,8 @@ struct DefinitionReader {
         var drafts: [StepDraft] = []
         if let f = top["steps"] {
             drafts = readSteps(f.value)
-            stampHTTPSettings(&drafts, egress: egress, circuitBreaker: circuitBreaker)
-            finishAgents(&drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
+            stampHTTPSettings(drafts, egress: egress, circuitBreaker: circuitBreaker)
+            finishAgents(drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
         } else {
             error(root, "the workflow is missing the required field 'steps' (a list of steps)")
         }
@@ -173,7 +190,7 @@ struct DefinitionReader {
 
         guard let name, diagnostics.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
-                                  steps: drafts.compactMap(\.definition), outputs: outputs, pricing: pricing,
+                                  steps: drafts.compactMap { $0.definition }, outputs: outputs, pricing: pricing,
                                   approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
                                   circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
     }
@@ -291,7 +308,9 @@ struct DefinitionReader {
             return []
         }
         var drafts: [StepDraft] = []
+        drafts.reserveCapacity(sequence.count)
         var seen: [String: Node] = [:]
+        seen.reserveCapacity(sequence.count)
         for item in sequence {
             guard let draft = readStep(item) else { continue }
             if let first = seen[draft.id] {
@@ -416,7 +435,7 @@ struct DefinitionReader {
         switch node {
         case .scalar(let scalar):
             let value = YAMLValue.scalarValue(scalar)
-            if case .string(let string) = value, string.contains("{{") {
+            if case .string(let string) = value, Template.hasPlaceholder(string) {
                 return parseTemplate(string, node: node).map(TemplateValue.template)
             }
             return .literal(value)

@@ -2,11 +2,21 @@ import Yams
 
 /// The workflow's text by line, to point a diagnostic at the `{{` of a template reference
 /// rather than at the start of the scalar holding it.
-struct SourceText {
-    private let lines: [[Unicode.Scalar]]
+///
+/// The lines are split the first time a diagnostic needs one: a valid file never pays for it.
+final class SourceText {
+    private let text: String
+    private var splitLines: [[Unicode.Scalar]]?
 
     init(_ text: String) {
-        lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
+        self.text = text
+    }
+
+    private var lines: [[Unicode.Scalar]] {
+        if let splitLines { return splitLines }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
+        splitLines = lines
+        return lines
     }
 
     /// The line and column (1-based, counted in Unicode scalars as Yams counts them) of the

@@ -22,6 +22,7 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
     var error: String?
     var createdAt: Double
     var updatedAt: Double
+    var queue: String?
     var tags: String?
 
     enum CodingKeys: String, CodingKey {
@@ -36,6 +37,7 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
         case status, outputs, error
         case createdAt = "created_at"
         case updatedAt = "updated_at"
+        case queue
         case tags
     }
 
@@ -52,6 +54,6 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
                   inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budgetUSD.map { try JournalCells.money($0, "runs.budget_usd") },
                   status: try JournalCells.enumeration(status, "runs.status"), outputs: try outputs.map { try JournalCells.json($0, "runs.outputs") },
                   error: error, createdAt: Date(timeIntervalSince1970: createdAt), updatedAt: Date(timeIntervalSince1970: updatedAt),
-                  tags: try JournalCells.tags(tags, "runs.tags"))
+                  queue: queue, tags: try JournalCells.tags(tags, "runs.tags"))
     }
 }

@@ -3,17 +3,18 @@ import WfloEngine
 
 /// Crash testing: `WFLO_FAULT_KILL_AT=completed:STEP` (or `started:STEP`, `sleeping:STEP`) makes the process
 /// SIGKILL itself right after that progress point, which comes after the journal commit it
-/// reports. The crash tests use it to kill a real `wflo run` at exact points; users never set it.
-struct FaultInjectingObserver: RunObserver {
+/// reports. The crash tests use it to kill a real `wflo run`, or a program running durable
+/// functions (WfloKit), at exact points; users never set it.
+public struct FaultInjectingObserver: RunObserver {
     let inner: any RunObserver
     let point: String
 
-    static func wrap(_ observer: any RunObserver, environment: [String: String]) -> any RunObserver {
+    public static func wrap(_ observer: any RunObserver, environment: [String: String]) -> any RunObserver {
         guard let point = environment["WFLO_FAULT_KILL_AT"], !point.isEmpty else { return observer }
         return FaultInjectingObserver(inner: observer, point: point)
     }
 
-    func observe(_ progress: RunProgress) {
+    public func observe(_ progress: RunProgress) {
         inner.observe(progress)
         let here: String?
         switch progress {
