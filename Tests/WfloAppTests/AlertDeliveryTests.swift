@@ -185,14 +185,14 @@ struct AlertDeliveryTests {
         }
     }
 
-    /// A receiver that does not answer for 5 minutes costs a run at most the final pass: the run's
-    /// result comes back at once, the hanging POST is cut at the request timeout and the alert stays
-    /// due. Bound: 2.5 s with `WFLO_STRICT_TIMING=1` on a quiet machine; 30 s in the full suite on a
-    /// loaded one (a 2 s pass was seen taking 54 s there while every suite starved) — still a tenth
-    /// of the receiver's delay.
+    /// A receiver that does not answer for 10 minutes costs a run at most the final pass: the run's
+    /// result comes back at once, the hanging POST is cut at the request timeout (journaled) and the
+    /// alert stays due. Bound: 2.5 s with `WFLO_STRICT_TIMING=1` on a quiet machine; 100 s in the full
+    /// suite on a loaded one (a 2 s pass took 36 and 54 s there at load averages of 11 to 32, when
+    /// every suite starved) — still a sixth of the receiver's delay.
     @Test func aHangingWebhookNeitherFailsNorHoldsUpTheRun() async throws {
         try await Self.withHTTP { service, http in
-            try await Self.withCrossedScope(webhook: "\(service.baseURL)/delay/300", reserve: "0.6") { _, store in
+            try await Self.withCrossedScope(webhook: "\(service.baseURL)/delay/600", reserve: "0.6") { _, store in
                 let settings = AlertDeliveryService.Settings(requestTimeout: .milliseconds(500), pollInterval: 0.05, finalPass: 2)
                 let deliverer = Self.deliverer(store, http: http, settings: settings)
                 let clock = ContinuousClock()
@@ -204,7 +204,7 @@ struct AlertDeliveryTests {
                 let took = clock.now - began
                 #expect(value == "run result")
                 let strict = ProcessInfo.processInfo.environment["WFLO_STRICT_TIMING"] == "1"
-                #expect(took < (strict ? .seconds(2.5) : .seconds(30)), "took \(took)")
+                #expect(took < (strict ? .seconds(2.5) : .seconds(100)), "took \(took)")
                 let alert = try #require(try await store.alerts(scope: "research").first)
                 #expect(alert.deliveredAt == nil && alert.deliveryState == .retrying)
                 #expect(alert.lastError?.contains("within") == true, "the timeout is journaled: \(alert.lastError ?? "nil")")
