@@ -90,7 +90,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloKitTests", dependencies: ["WfloKit", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloSandboxTests", dependencies: ["WfloSandbox", "WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),

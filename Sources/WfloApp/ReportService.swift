@@ -32,11 +32,13 @@ public struct ReportService: Sendable {
         return report
     }
 
-    /// Spend across the runs started from `since` on (of one workflow, when given).
+    /// Spend across the runs started from `since` on (of one workflow, when given), with the spend
+    /// over time of every budget scope (its runs matched by their tags).
     public func spendReport(since: Date, until: Date, workflow: String?, grouping: SpendReport.Grouping, top: Int) async throws -> SpendReport {
         let activity = try await store.activity(since: since, until: nil, workflow: workflow)
+        let scopes = try await store.budgetScopes(at: until).map(\.scope)
         return SpendReport(runs: activity.runs, attempts: activity.attempts, agentSteps: activity.agentSteps, since: since, until: until,
-                           workflow: workflow, grouping: grouping, topLimit: top)
+                           workflow: workflow, grouping: grouping, scopes: scopes, topLimit: top)
     }
 
     /// One line of the run list.

@@ -11,11 +11,21 @@ public struct RunService: Sendable {
     public let store: any JournalStore
     public let pricing: PricingTable
     public let executor: Executor
+    /// Delivers budget alerts while a run started or resumed here goes, and once more at its end;
+    /// nil: this service's runs deliver none (a worker delivers on its own loop).
+    public let alerts: AlertDeliveryService?
 
-    public init(store: any JournalStore, pricing: PricingTable, executor: Executor) {
+    public init(store: any JournalStore, pricing: PricingTable, executor: Executor, alerts: AlertDeliveryService? = nil) {
         self.store = store
         self.pricing = pricing
         self.executor = executor
+        self.alerts = alerts
+    }
+
+    /// `body` with alert delivery beside it, when this service delivers.
+    private func delivering(_ body: () async throws -> RunResult) async throws -> RunResult {
+        guard let alerts else { return try await body() }
+        return try await alerts.alongside(body)
     }
 
     /// A workflow ready to start: its definition, the text it was read from, where it came from.
@@ -38,13 +48,16 @@ public struct RunService: Sendable {
         return Workflow(definition: definition, source: source, origin: .file(path: path))
     }
 
-    /// Starts a run and drives it to its end (or to a wait for a decision, with `.noWait`).
+    /// Starts a run and drives it to its end (or to a wait for a decision, with `.noWait`),
+    /// delivering budget alerts meanwhile (``alerts``).
     /// - Parameter budget: the budget in force; nil runs with no limit.
     /// - Parameter tags: `--tag KEY=VALUE`s, over the file's `tags:`.
     public func start(_ workflow: Workflow, inputs: JSONValue, budget: Money?, mode: RunMode = RunMode(),
                       tags: [String: String] = [:]) async throws -> RunResult {
-        try await executor.start(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
-                                 inputs: inputs, budget: budget, mode: mode, tags: tags)
+        try await delivering {
+            try await executor.start(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
+                                     inputs: inputs, budget: budget, mode: mode, tags: tags)
+        }
     }
 
     /// Enqueues a run for a worker (`wflo submit`): nothing runs here. The same idempotency key
@@ -82,7 +95,7 @@ public struct RunService: Sendable {
             definition = try WorkflowLoader.parse(source: record.workflowSource, file: path, pricing: pricing,
                                                   sources: WorkflowSources(journaled: children))
         }
-        return try await executor.resume(runID: runID, definition: definition, budget: budget)
+        return try await delivering { try await executor.resume(runID: runID, definition: definition, budget: budget) }
     }
 
     /// Drives a durable function's run (WfloKit's `DurableWorkflow`) under `runID`: starts it, or

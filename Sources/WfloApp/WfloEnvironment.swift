@@ -39,10 +39,14 @@ public final class WfloEnvironment: Sendable {
         public var environment: [String: String]
         /// The time services stamp decisions and ages with.
         public var now: @Sendable () -> Date
+        /// How budget alerts are delivered (timeouts, retries, polling).
+        public var alertDelivery: AlertDeliveryService.Settings
 
         public init(replay: String? = nil, record: String? = nil, appendRecording: Bool = false, pricingFiles: [String] = [],
                     pricing: PricingTable? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-                    now: @escaping @Sendable () -> Date = { Date() }) {
+                    now: @escaping @Sendable () -> Date = { Date() },
+                    alertDelivery: AlertDeliveryService.Settings = AlertDeliveryService.Settings()) {
+            self.alertDelivery = alertDelivery
             self.replay = replay
             self.record = record
             self.appendRecording = appendRecording
@@ -64,6 +68,10 @@ public final class WfloEnvironment: Sendable {
     /// `~/.wflo/egress.yaml` or `WFLO_EGRESS`: what every workflow's http steps must also pass.
     public let userEgress: UserEgressPolicy?
     public let now: @Sendable () -> Date
+    /// Posts budget alerts to their webhooks over the network (never through a cassette); nil when
+    /// replaying a cassette, which reaches nothing outside (the alerts wait in the journal for a live
+    /// `wflo run` or worker).
+    public let alerts: AlertDeliveryService?
     private let network: AsyncHTTPTransport?
     private let recorder: RecordingTransport?
     private let web: AsyncHTTPStepTransport
@@ -113,6 +121,7 @@ public final class WfloEnvironment: Sendable {
         }
         let web = AsyncHTTPStepTransport()
         self.web = web
+        alerts = replayTransport == nil ? AlertDeliveryService(store: store, http: web, settings: settings.alertDelivery, now: settings.now) : nil
         if let transport = replayTransport {
             network = nil
             recorder = nil
@@ -151,9 +160,10 @@ public final class WfloEnvironment: Sendable {
         return Executor(configuration)
     }
 
-    /// The run service, driving runs with an executor made by ``executor(observer:approvals:cache:)``.
+    /// The run service, driving runs with an executor made by ``executor(observer:approvals:cache:)``
+    /// and delivering budget alerts beside them (``alerts``).
     public func runs(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> RunService {
-        RunService(store: store, pricing: pricing, executor: executor(observer: observer, approvals: approvals, cache: cache))
+        RunService(store: store, pricing: pricing, executor: executor(observer: observer, approvals: approvals, cache: cache), alerts: alerts)
     }
 
     /// The approval service over this journal and clock.

@@ -11,6 +11,9 @@ import WfloEngine
 /// lease writes nothing. The lease is renewed every lease/3; when a renewal finds it lost, the run
 /// is stopped at once (another worker continues it from the journal).
 ///
+/// Budget alerts are delivered beside the claim loop by the ``RunService/alerts`` of `runs`, with
+/// one last pass when the worker stops.
+///
 /// A gated step does not hold a slot: runs are driven with ``ApprovalWaitMode/noWait``, so a run
 /// that needs a person ends `waiting_approval` and is released; once decided it is claimable again
 /// and any worker continues it.
@@ -160,6 +163,8 @@ public final class WorkerService: Sendable {
     public func run() async throws {
         if let problem = settings.problem { throw AppError(.invalidInput, problem) }
         log(.started(owner: owner, queues: settings.queues, concurrency: settings.concurrency, lease: settings.lease))
+        // Budget alerts go out on the worker's loop (its runs are driven without a delivery of their own).
+        let delivering = runs.alerts?.start()
         await withDiscardingTaskGroup { group in
             var lastFailure: String?
             var wakeup = wakeups.makeAsyncIterator()
@@ -210,6 +215,7 @@ public final class WorkerService: Sendable {
             log(.stopping)
             await finishOrRelease()
         }
+        await delivering?.finish()
         log(.stopped)
     }
 

@@ -16,9 +16,10 @@ struct ReportCommand: AsyncParsableCommand {
         abstract: "Cost breakdown of one run, or spend across the runs started since a time.",
         discussion: """
             One run:     wflo report RUN [--format table|json|csv|markdown|html]
-            Across runs: wflo report --since 7d [--workflow NAME] [--by model|workflow|day|step] [--top N] [--format …]
+            Across runs: wflo report --since 7d [--workflow NAME] [--by model|workflow|day|step|scope] [--top N] [--format …]
             Give exactly one of RUN and --since. --since takes a duration back from now (30m, 12h, 7d, 2w)
-            or a UTC date (2026-11-01). Money is exact in json and csv, rounded to 6 decimals elsewhere.
+            or a UTC date (2026-11-01). --by scope groups runs by the budget scopes (`wflo budgets`) whose --match
+            their tags satisfy; a run counts in each of them. Money is exact in json and csv, rounded to 6 decimals elsewhere.
             The JSON keys of both reports are documented in docs/report-json.md.
             """)
 
@@ -31,7 +32,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "With --since: only runs of this workflow (its name).")
     var workflow: String?
 
-    @Option(help: "With --since: group by model, workflow, day or step (default model).")
+    @Option(help: "With --since: group by model, workflow, day, step or scope (default model).")
     var by: String?
 
     @Option(help: "With --since: how many of the most expensive steps to list (default 10).")

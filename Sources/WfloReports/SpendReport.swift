@@ -1,15 +1,18 @@
 import Foundation
 import WfloCore
 
-/// Spend across runs: the runs started in a window, grouped by model, workflow, day or step,
-/// with totals, budget utilisation, spend per day and the most expensive steps.
+/// Spend across runs: the runs started in a window, grouped by model, workflow, day, step or
+/// budget scope, with totals, budget utilisation, spend per day (per scope too) and the most
+/// expensive steps.
 ///
 /// Built from journal rows alone (read-only): the runs started at or after ``since`` and every
 /// attempt of those runs. A run belongs to the window, and to a day, by when it started (days
 /// are UTC); all its attempts count, even those made after a later resume. Money stays exact:
 /// every total is a sum of the attempts' charges (settled cost, or reservation while unsettled),
 /// so the total equals the sum of the runs' ledgers to the last digit, and the groups of any
-/// grouping add up to the total.
+/// grouping add up to the total — except by scope: a run counts in every budget scope whose
+/// `--match` its tags satisfy (the scopes as they are when the report is made), so a run in two
+/// scopes is in both groups, and runs in none are grouped as `(no scope)`.
 ///
 /// ```swift
 /// let activity = try await store.activity(since: since, workflow: nil)
@@ -19,13 +22,13 @@ import WfloCore
 public struct SpendReport: Sendable, Hashable {
     /// What the groups are keyed by (`--by`).
     public enum Grouping: String, Sendable, CaseIterable {
-        case model, workflow, day, step
+        case model, workflow, day, step, scope
 
         /// Reads a `--by` value.
         /// - Throws: ``ReportError`` `.invalidGrouping` listing the accepted values.
         public static func parse(_ text: String) throws -> Grouping {
             guard let grouping = Grouping(rawValue: text.lowercased()) else {
-                throw ReportError(.invalidGrouping, "--by '\(text)' is not a grouping; write --by model, workflow, day or step")
+                throw ReportError(.invalidGrouping, "--by '\(text)' is not a grouping; write --by model, workflow, day, step or scope")
             }
             return grouping
         }
@@ -146,6 +149,18 @@ public struct SpendReport: Sendable, Hashable {
         }
     }
 
+    /// A budget scope's spend over the window: what its runs spent, per day.
+    public struct ScopeSeries: Sendable, Hashable {
+        public var scope: String
+        public var limit: Money
+        public var period: BudgetPeriod
+        /// Runs of the window the scope holds.
+        public var runs: Int
+        public var spent: Money
+        /// Like ``SpendReport/days``, counting only the scope's runs.
+        public var days: [Day]
+    }
+
     /// Spend of the runs started on one UTC day.
     public struct Day: Sendable, Hashable {
         /// `YYYY-MM-DD`.
@@ -171,15 +186,21 @@ public struct SpendReport: Sendable, Hashable {
     /// Every UTC day from ``since`` (or, for windows longer than 92 days, from the first run's
     /// day) to ``until``, days without runs included; empty when there are no runs.
     public var days: [Day]
+    /// One per budget scope given, by name: the spend over time of each.
+    public var scopeSeries: [ScopeSeries]
+
+    /// The label of runs that no budget scope holds (grouped by scope).
+    public static let noScope = "(no scope)"
 
     /// - Parameters:
     ///   - runs: the runs in the window (``since`` to ``until``, and ``workflow`` when given).
     ///   - attempts: every attempt of those runs; attempts of other runs are ignored.
     ///   - agentSteps: per run, the ids of its `agent` steps: their turns and tool calls are
     ///     counted as the agent step, in the groups by step and in the list of expensive steps.
+    ///   - scopes: the budget scopes: runs are matched to them by their tags (``BudgetScope/matches(tags:)``).
     ///   - topLimit: how many of the most expensive steps to list.
     public init(runs: [RunRecord], attempts: [AttemptRecord], agentSteps: [String: Set<String>] = [:], since: Date, until: Date,
-                workflow: String? = nil, grouping: Grouping, topLimit: Int = 10) {
+                workflow: String? = nil, grouping: Grouping, scopes: [BudgetScope] = [], topLimit: Int = 10) {
         self.since = since
         self.until = until
         self.workflow = workflow
@@ -216,11 +237,19 @@ public struct SpendReport: Sendable, Hashable {
         for run in runs { total.budget?.add(run: run, spent: spentByRun[run.id] ?? .zero) }
         totals = total
 
-        groups = SpendReport.groups(grouping, runs: runs, attempts: attempts, runsByID: runsByID, spentByRun: spentByRun)
+        let scopes = scopes.sorted { $0.name < $1.name }
+        groups = SpendReport.groups(grouping, runs: runs, attempts: attempts, runsByID: runsByID, spentByRun: spentByRun, scopes: scopes)
         topSteps = Array(stepCosts.values.filter { !$0.cost.isZero }.sorted {
             $0.cost != $1.cost ? $0.cost > $1.cost : ($0.runID, $0.stepID) < ($1.runID, $1.stepID)
         }.prefix(max(0, topLimit)))
         days = SpendReport.days(runs: runs, spentByRun: spentByRun, since: since, until: until)
+        scopeSeries = scopes.map { scope in
+            let held = runs.filter { scope.matches(tags: $0.tags) }
+            // The same days as the report's (the whole window), so the series line up.
+            let perDay = SpendReport.days(runs: held, spentByRun: spentByRun, since: since, until: until, first: runs.map(\.createdAt).min())
+            return ScopeSeries(scope: scope.name, limit: scope.limit, period: scope.period, runs: held.count,
+                               spent: held.map { spentByRun[$0.id] ?? .zero }.sum(), days: perDay)
+        }
     }
 
     private struct StepKey: Hashable {
@@ -237,7 +266,7 @@ public struct SpendReport: Sendable, Hashable {
     public static let noModel = "(no model)"
 
     private static func groups(_ grouping: Grouping, runs: [RunRecord], attempts: [AttemptRecord],
-                               runsByID: [String: RunRecord], spentByRun: [String: Money]) -> [Group] {
+                               runsByID: [String: RunRecord], spentByRun: [String: Money], scopes: [BudgetScope]) -> [Group] {
         var groups: [GroupKey: Group] = [:]
         var runSets: [GroupKey: Set<String>] = [:]
         switch grouping {
@@ -254,6 +283,22 @@ public struct SpendReport: Sendable, Hashable {
             for attempt in attempts {
                 guard let k = keyOfRun[attempt.runID] else { continue }
                 groups[k]?.add(attempt)
+            }
+        case .scope:
+            var keysOfRun: [String: [GroupKey]] = [:]
+            for run in runs {
+                let names = scopes.filter { $0.matches(tags: run.tags) }.map(\.name)
+                let keys = (names.isEmpty ? [noScope] : names).map { GroupKey(key: $0, workflow: nil) }
+                keysOfRun[run.id] = keys
+                for k in keys {
+                    var group = groups[k] ?? Group(key: k.key, budget: .empty)
+                    group.runs += 1
+                    group.budget?.add(run: run, spent: spentByRun[run.id] ?? .zero)
+                    groups[k] = group
+                }
+            }
+            for attempt in attempts {
+                for k in keysOfRun[attempt.runID] ?? [] { groups[k]?.add(attempt) }
             }
         case .model, .step:
             for attempt in attempts {
@@ -272,8 +317,9 @@ public struct SpendReport: Sendable, Hashable {
         }
     }
 
-    private static func days(runs: [RunRecord], spentByRun: [String: Money], since: Date, until: Date) -> [Day] {
-        guard let first = runs.map(\.createdAt).min() else { return [] }
+    /// - Parameter first: when the first run of the whole report started (the runs' own first by default).
+    private static func days(runs: [RunRecord], spentByRun: [String: Money], since: Date, until: Date, first: Date? = nil) -> [Day] {
+        guard let first = first ?? runs.map(\.createdAt).min() else { return [] }
         var byDay: [String: Day] = [:]
         for run in runs {
             let day = utcDay(run.createdAt)

@@ -17,6 +17,7 @@ import WfloCore
 /// | `/delay/S` | the `/anything` echo after S seconds |
 /// | `/bytes/N` | N bytes of `x`, `application/octet-stream` |
 /// | `/json` | a fixed JSON document (`{"slideshow": {...}}`) |
+/// | `/fail/N[/…]` | the first N requests to that exact path answer 500; later ones the `/anything` echo (a receiver that recovers) |
 ///
 /// Every request is recorded when it arrives, and every accepted connection is counted, so a test
 /// can assert that a refused request made no connection at all.
@@ -58,8 +59,8 @@ public final class FakeHTTPService: Sendable {
         let server = try await LoopbackServer.start { gathered, reply in
             let request = Request(method: gathered.method, uri: gathered.uri, path: gathered.path, headers: gathered.headers,
                                   body: gathered.body)
-            core.record(request)
-            let (delay, response) = FakeHTTPHandler.route(request)
+            let earlier = core.record(request)
+            let (delay, response) = FakeHTTPHandler.route(request, earlierToSamePath: earlier)
             if let delay {
                 reply.after(seconds: delay) { reply.send(response.loopback) }
             } else {
@@ -94,7 +95,12 @@ public final class FakeHTTPService: Sendable {
 final class FakeHTTPServiceCore: Sendable {
     let requests = Mutex<[FakeHTTPService.Request]>([])
 
-    func record(_ request: FakeHTTPService.Request) {
-        requests.withLock { $0.append(request) }
+    /// Records the request; returns how many requests to the same path came before it.
+    func record(_ request: FakeHTTPService.Request) -> Int {
+        requests.withLock { list in
+            let earlier = list.count { $0.path == request.path }
+            list.append(request)
+            return earlier
+        }
     }
 }

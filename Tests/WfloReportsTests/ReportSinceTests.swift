@@ -38,6 +38,6 @@ struct ReportSinceTests {
     @Test func groupingNamesTheFlagWhenUnknown() throws {
         #expect(try SpendReport.Grouping.parse("Model") == .model)
         let error = #expect(throws: ReportError.self) { try SpendReport.Grouping.parse("colour") }
-        #expect(error?.message == "--by 'colour' is not a grouping; write --by model, workflow, day or step")
+        #expect(error?.message == "--by 'colour' is not a grouping; write --by model, workflow, day, step or scope")
     }
 }

@@ -109,6 +109,41 @@ enum SVGChart {
         return out + "</svg>\n"
     }
 
+    /// One line per series over the same days (spend per budget scope per day), a dot on every
+    /// day with spend, a legend above. Series beyond the palette are not drawn (callers pass the top ones).
+    static func dailyLines(_ series: [(label: String, days: [SpendReport.Day])], accessibleName: String) -> String {
+        let series = Array(series.prefix(palette.count))
+        guard let dayCount = series.map(\.days.count).max(), dayCount > 0 else { return empty(accessibleName) }
+        let left = 90.0, right = 16.0, legend = 24.0, top = 12.0 + legend, bottom = 40.0, plotHeight = 220.0
+        let plotWidth = width - left - right
+        let axis = niceAxis(series.flatMap { $0.days.map { double($0.spent) } }.max() ?? 0)
+        let slot = plotWidth / Double(dayCount)
+        func x(_ i: Int) -> Double { left + slot * (Double(i) + 0.5) }
+        func y(_ value: Double) -> Double { top + plotHeight - (axis.top > 0 ? value / axis.top * plotHeight : 0) }
+        var out = svgOpen(height: top + plotHeight + bottom, accessibleName: accessibleName)
+        out += yAxis(axis, left: left, top: top, plotWidth: plotWidth, plotHeight: plotHeight)
+        var legendX = left
+        for (n, line) in series.enumerated() {
+            let color = palette[n]
+            out += "<rect x=\"\(format(legendX))\" y=\"6\" width=\"12\" height=\"12\" rx=\"2\" fill=\"\(color)\"/>"
+            out += "<text x=\"\(format(legendX + 16))\" y=\"16\">\(HTML.escape(clip(line.label, 24)))</text>\n"
+            legendX += 16 + 7.5 * Double(min(line.label.count, 24)) + 20
+            let points = line.days.enumerated().map { (x($0.offset), y(double($0.element.spent))) }
+            out += "<polyline points=\"\(points.map { "\(format($0.0)),\(format($0.1))" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" stroke-linejoin=\"round\"/>\n"
+            for (i, day) in line.days.enumerated() where !day.spent.isZero {
+                let tip = "\(line.label) \(day.day): \(day.spent.dollars()), \(day.runs) run\(day.runs == 1 ? "" : "s")"
+                out += "<g><title>\(HTML.escape(tip))</title><circle cx=\"\(format(x(i)))\" cy=\"\(format(y(double(day.spent))))\" r=\"3.5\" fill=\"\(color)\"/></g>\n"
+            }
+        }
+        let labels = series.first { $0.days.count == dayCount }?.days ?? []
+        let labelEvery = max(1, Int((Double(dayCount) / 12).rounded(.up)))
+        for (i, day) in labels.enumerated() where i % labelEvery == 0 {
+            out += "<text x=\"\(format(x(i)))\" y=\"\(format(top + plotHeight + 18))\" text-anchor=\"middle\" class=\"muted\">\(HTML.escape(String(day.day.dropFirst(5))))</text>\n"
+        }
+        out += "<text x=\"\(format(left + plotWidth / 2))\" y=\"\(format(top + plotHeight + 36))\" text-anchor=\"middle\" class=\"muted\">day (UTC) the run started</text>\n"
+        return out + "</svg>\n"
+    }
+
     /// Cumulative spend as a step line over the run's elapsed time, with the budget as a
     /// dashed line when there is one.
     static func cumulative(_ points: [RunReport.SpendPoint], start: Date, budget: Money?, accessibleName: String) -> String {

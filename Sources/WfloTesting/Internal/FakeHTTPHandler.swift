@@ -32,7 +32,8 @@ enum FakeHTTPHandler {
     }
 
     /// The answer to a request, and how many seconds to wait before giving it.
-    static func route(_ request: FakeHTTPService.Request) -> (Double?, Response) {
+    /// - Parameter earlierToSamePath: how many requests to the same path came before this one (`/fail/N`).
+    static func route(_ request: FakeHTTPService.Request, earlierToSamePath: Int = 0) -> (Double?, Response) {
         let parts = request.path.split(separator: "/").map(String.init)
         let args = query(request.uri)
         switch parts.first {
@@ -56,6 +57,13 @@ enum FakeHTTPHandler {
         case "bytes" where parts.count == 2:
             guard let n = Int(parts[1]), n >= 0 else { break }
             return (nil, Response(status: 200, headers: [("content-type", "application/octet-stream")], body: [UInt8](repeating: UInt8(ascii: "x"), count: n)))
+        case "fail" where parts.count >= 2:
+            guard let failures = Int(parts[1]), failures >= 0 else { break }
+            if earlierToSamePath < failures {
+                return (nil, Response(status: 500, headers: [("content-type", "text/plain")],
+                                      body: Array("failure \(earlierToSamePath + 1) of \(failures)".utf8)))
+            }
+            return (nil, .json(echo(request)))
         case "json":
             return (nil, .json(["slideshow": ["author": "Yours Truly", "title": "Sample Slide Show",
                                               "slides": [["title": "Wake up to WonderWidgets!", "type": "all"],
