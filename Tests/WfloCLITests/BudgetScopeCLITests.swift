@@ -7,7 +7,7 @@ import WfloTesting
 
 /// Issue 17 through the real `wflo` executable: `wflo budgets set|rm|(list)`, run tags, refusals
 /// by a scope (exit 3), and many processes racing for one scope's room.
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct BudgetScopeCLITests {
     /// A model billed only per request: every call's worst case is exactly its cost ($0.01), so
     /// how many calls fit a scope is known in advance.

@@ -163,8 +163,9 @@ struct WorkerCLITests {
     @Test(arguments: WorkerCLITests.journals)
     func aWorkerThatWakesUpAfterLosingItsLeaseWritesNothing(journal: TestJournal) async throws {
         try await CLITests.withServer(journal: journal) { server, wflo, directory in
-            // The answer to its last call comes 6 s after the call: long after the stall began.
-            server.on(promptContaining: "Write the brief", .delay(.seconds(6)), times: 1)
+            // The answer to its last call comes 15 s after the call: long after the stall began, even
+            // when a loaded suite wakes this test seconds after the call arrived (at 6 s it once did not).
+            server.on(promptContaining: "Write the brief", .delay(.seconds(15)), times: 1)
             let runID = try await Self.submit(wflo, [CLITests.brief])
             let stalled = try Worker(wflo, ["--lease", "3s"], log: directory.appendingPathComponent("stalled.log"))
             await server.waitForRequests(3)
@@ -178,7 +179,7 @@ struct WorkerCLITests {
             let store = try await Self.journal(wflo)
             let finished = try await store.journal(runID: runID)
             // The answer has been sent to the stalled worker by now, and waits in its socket.
-            try await Task.sleep(until: stoppedAt + .seconds(7))
+            try await Task.sleep(until: stoppedAt + .seconds(16))
 
             // It wakes up with the answer to its call in hand: nothing it tries to write lands.
             stalled.process.send(SIGCONT)

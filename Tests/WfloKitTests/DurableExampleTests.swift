@@ -6,7 +6,7 @@ import WfloTesting
 
 /// Durable functions end to end: the real `wflo-durable-example` executable as a child process,
 /// a real SQLite journal, the fake LLM server over loopback, the real `wflo` for approvals and reports.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct DurableExampleTests {
     static func binary(_ name: String) throws -> String {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
