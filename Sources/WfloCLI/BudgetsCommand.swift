@@ -44,7 +44,7 @@ struct BudgetsListCommand: AsyncParsableCommand {
             let rows = scopes.map { status -> [String] in
                 let scope = status.scope
                 let match = scope.match.isEmpty ? "every run" : scope.match.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                return [scope.name, match, scope.limit.formatted(decimals: 2), scope.period.rawValue, status.window.spent.formatted(decimals: 6),
+                return [scope.name, match, scope.limit.exact(minimumDecimals: 2), scope.period.rawValue, status.window.spent.formatted(decimals: 6),
                         status.window.reserved.formatted(decimals: 6),
                         status.window.key.resetsAt.map { BudgetScopeText.timestamp($0, zone: scope.timeZone) } ?? "never",
                         status.lastPeriodSpent?.formatted(decimals: 6) ?? ""]
@@ -144,7 +144,8 @@ struct BudgetsSetCommand: AsyncParsableCommand {
                 try await journal.setBudgetScope(scope)
                 return try await journal.budgetScopes(at: now).first { $0.scope.name == scope.name }
             }
-            var line = "Budget scope '\(scope.name)': \(scope.limit.dollars(decimals: 2))"
+            // Exact, with at least cents: a limit of 0.001 must not read as $0.00.
+            var line = "Budget scope '\(scope.name)': $\(scope.limit.exact(minimumDecimals: 2))"
             line += scope.period == .none ? " in total" : " per \(scope.period.rawValue) (\(scope.timeZone))"
             line += scope.match.isEmpty ? " for every run" : " for runs tagged " + scope.match.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                 .joined(separator: " ")

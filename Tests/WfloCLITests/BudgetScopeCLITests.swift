@@ -48,6 +48,11 @@ struct BudgetScopeCLITests {
                                           "--match", "team=research", "--alert-at", "0.5,0.8,0.95", "--webhook", "https://hooks.example/r"])
             #expect(set.status == 0, "\(set.stderr)")
             #expect(set.stdout.contains("Budget scope 'research': $50.00 per day (Europe/Berlin) for runs tagged team=research"), "\(set.stdout)")
+            // A limit below a cent is shown as it is, not rounded to $0.00.
+            let tiny = try await wflo.run(["budgets", "set", "tiny", "--limit", "0.001"])
+            #expect(tiny.stdout.contains("Budget scope 'tiny': $0.001 in total for every run"), "\(tiny.stdout)")
+            #expect(try await wflo.run(["budgets"]).stdout.contains("0.001"))
+            #expect(try await wflo.run(["budgets", "rm", "tiny"]).status == 0)
             let list = try await wflo.run(["budgets", "--json"])
             #expect(list.status == 0, "\(list.stderr)")
             let scope = try #require(try JSONValue.parse(list.stdout).arrayValue?.first)
