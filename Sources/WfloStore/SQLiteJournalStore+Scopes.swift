@@ -134,13 +134,17 @@ extension SQLiteJournalStore {
         }
     }
 
+    /// Looks with a read first: every process driving runs asks every few seconds, and almost always
+    /// nothing is due, which must not cost a write transaction beside the runs' own.
     public func claimDueAlerts(owner: String, at: Date, lease: TimeInterval, limit: Int) async throws -> [AlertRecord] {
-        try await write { db in
-            let now = at.timeIntervalSince1970
-            let ids = try String.fetchAll(db, sql: """
-                SELECT id FROM budget_alerts WHERE delivered_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-                    AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY created_at, rowid LIMIT ?
-                """, arguments: [now, now, max(limit, 0)])
+        let now = at.timeIntervalSince1970
+        let due = """
+            SELECT id FROM budget_alerts WHERE delivered_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY created_at, rowid LIMIT ?
+            """
+        guard try await read({ db in try String.fetchOne(db, sql: due, arguments: [now, now, 1]) != nil }) else { return [] }
+        return try await write { db in
+            let ids = try String.fetchAll(db, sql: due, arguments: [now, now, max(limit, 0)])
             var claimed: [AlertRecord] = []
             for id in ids {
                 try db.execute(sql: "UPDATE budget_alerts SET lease_owner = ?, lease_expires_at = ? WHERE id = ?",
