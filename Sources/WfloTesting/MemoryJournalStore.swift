@@ -75,9 +75,10 @@ public final class MemoryJournalStore: JournalStore {
         var cancel: CancelRequest?
         var owner: RunOwner?
         var heartbeatAt: Date?
-        var queue: String?
         var priority = 0
         var idempotencyKey: String?
+        /// The queue it was submitted to: the record's, the one place it is kept.
+        var queue: String? { record.queue }
         /// By the store's clock; nil unless ``owner`` holds a queue lease.
         var leaseExpiresAt: Date?
 
@@ -201,7 +202,10 @@ public final class MemoryJournalStore: JournalStore {
                 throw StoreError(.conflict, "a run with id \(run.id) is already in the in-memory journal")
             }
             let order = state.order()
-            state.runs[run.id] = Run(record: run, order: order)
+            // As in SQL: only an enqueue gives a run its queue.
+            var record = run
+            record.queue = nil
+            state.runs[run.id] = Run(record: record, order: order)
         }
     }
 
@@ -611,7 +615,6 @@ public final class MemoryJournalStore: JournalStore {
             record.status = .queued
             record.queue = request.queue
             var run = Run(record: record, order: state.order())
-            run.queue = request.queue
             run.priority = request.priority
             run.idempotencyKey = request.idempotencyKey
             for event in request.events { run.append(event) }

@@ -7,6 +7,17 @@ import WfloPricing
 import WfloTesting
 
 struct WorkerServiceTests {
+    /// The environment over `store` and a free one-step workflow written into `folder`, ready to submit.
+    static func freeWorkflow(_ store: any JournalStore, in folder: URL) throws -> (WfloEnvironment, RunService, RunService.Workflow) {
+        let file = folder.appendingPathComponent("free.yaml")
+        try "name: free\nbudget: 0\nsteps:\n  - id: shape\n    type: transform\n    output: {done: true}\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        let pricing = try PricingTable(json: [:], source: "empty table")
+        let environment = try WfloEnvironment(store: store, settings: .init(pricing: pricing, environment: ["HOME": folder.path]))
+        let runs = environment.runs(observer: SilentObserver())
+        return (environment, runs, try runs.load(file: file.path))
+    }
+
     /// A worker at its concurrency claims the next run as soon as the one in hand ends, and
     /// stops at once: with a 10-minute poll interval and one slot, three runs finish and the
     /// worker ends in moments (before the wake-up, the second run waited the whole interval).
@@ -14,19 +25,7 @@ struct WorkerServiceTests {
     @Test(.timeLimit(.minutes(10)))
     func aFreedSlotIsFilledAtOnceNotAfterThePollInterval() async throws {
         try await ServiceTests.withJournal { folder, store in
-            let file = folder.appendingPathComponent("free.yaml")
-            try """
-            name: free
-            budget: 0
-            steps:
-              - id: shape
-                type: transform
-                output: {done: true}
-            """.write(to: file, atomically: true, encoding: .utf8)
-            let pricing = try PricingTable(json: [:], source: "empty table")
-            let environment = try WfloEnvironment(store: store, settings: .init(pricing: pricing, environment: ["HOME": folder.path]))
-            let runs = environment.runs(observer: SilentObserver())
-            let workflow = try runs.load(file: file.path)
+            let (environment, runs, workflow) = try Self.freeWorkflow(store, in: folder)
             var ids: [String] = []
             for _ in 0..<3 {
                 ids.append(try await runs.submit(workflow, inputs: [:], budget: .zero).run.id)
@@ -63,13 +62,7 @@ struct WorkerServiceTests {
             defer { try? FileManager.default.removeItem(at: folder) }
             let store = try await JournalLocation.parse(url).open(creating: true)
             #expect(store.pushNotifications != nil)
-            let file = folder.appendingPathComponent("free.yaml")
-            try "name: free\nbudget: 0\nsteps:\n  - id: shape\n    type: transform\n    output: {done: true}\n"
-                .write(to: file, atomically: true, encoding: .utf8)
-            let pricing = try PricingTable(json: [:], source: "empty table")
-            let environment = try WfloEnvironment(store: store, settings: .init(pricing: pricing, environment: ["HOME": folder.path]))
-            let runs = environment.runs(observer: SilentObserver())
-            let workflow = try runs.load(file: file.path)
+            let (environment, runs, workflow) = try Self.freeWorkflow(store, in: folder)
             let worker = WorkerService(store: store, runs: runs, settings: .init(concurrency: 1, pollInterval: 600, pushedPollInterval: 600))
             let working = Task { try await worker.run() }
             for _ in 0..<2 {
