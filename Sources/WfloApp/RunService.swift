@@ -100,6 +100,7 @@ public struct RunService: Sendable {
 
     /// Drives a durable function's run (WfloKit's `DurableWorkflow`) under `runID`: starts it, or
     /// continues the run of that id from its journal (see ``Executor/runDurable(name:path:inputs:budget:runID:program:)``).
+    /// Budget alerts are delivered meanwhile, as for ``start(_:inputs:budget:mode:tags:)``.
     /// - Parameter program: the executable's name, journaled so `wflo resume` can say what continues the run.
     public func runDurable(name: String, program: String, inputs: JSONValue, budget: Money?, runID: String,
                            body: @Sendable (DurableRun) async throws -> DurableRunEnd) async throws -> RunResult {
@@ -111,8 +112,10 @@ public struct RunService: Sendable {
             }
         }
         do {
-            return try await executor.runDurable(name: name, path: WorkflowOrigin.durable(name: name, program: program).journaledPath,
-                                                 inputs: inputs, budget: budget, runID: runID, program: body)
+            return try await delivering {
+                try await executor.runDurable(name: name, path: WorkflowOrigin.durable(name: name, program: program).journaledPath,
+                                              inputs: inputs, budget: budget, runID: runID, program: body)
+            }
         } catch let error as EngineError {
             throw AppError(error.code == .runHeld ? .stillRunning : .invalidInput, error.description)
         }
