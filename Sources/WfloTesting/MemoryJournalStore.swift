@@ -947,4 +947,72 @@ extension MemoryJournalStore {
             return value
         }
     }
+
+    // MARK: - Recovery
+
+    public func failedRuns(since: Date?, workflow: String?, limit: Int) async throws -> [DeadLetter] {
+        state.withLock { state in
+            state.runs.values.sorted(by: Self.newestFirst)
+                .filter { run in
+                    run.record.status == .failed && (since.map { run.record.createdAt >= $0 } ?? true)
+                        && (workflow.map { run.record.workflowName == $0 } ?? true)
+                }
+                .prefix(max(limit, 0))
+                .map { run in
+                    // The step that failed first, by when it ended (ended ones first), then by id.
+                    let first = run.steps.values.filter { $0.status == .failed }.min { a, b in
+                        switch (a.finishedAt, b.finishedAt) {
+                        case let (x?, y?) where x != y: return x < y
+                        case (nil, _?): return false
+                        case (_?, nil): return true
+                        default: return a.stepID < b.stepID
+                        }
+                    }
+                    return DeadLetter(run: run.record, failedStep: first?.stepID, reason: first?.error ?? run.record.error)
+                }
+        }
+    }
+
+    public func createForkedRun(_ run: RunRecord, events: [EventRecord], reused: [StepRecord]) async throws {
+        try write { state in
+            guard state.runs[run.id] == nil else {
+                throw StoreError(.conflict, "a run with id \(run.id) is already in the in-memory journal")
+            }
+            var record = run
+            record.queue = nil
+            var stored = Run(record: record, order: state.order())
+            for step in reused {
+                var copy = step
+                copy.runID = run.id
+                stored.steps[step.stepID] = copy
+            }
+            for event in events { stored.append(event) }
+            state.runs[run.id] = stored
+        }
+    }
+
+    public func collectGarbage(finishedBefore before: Date, dryRun: Bool, at: Date) async throws -> CollectionSummary {
+        try write { state in
+            var summary = CollectionSummary()
+            for (id, run) in state.runs where run.record.status.isFinal && run.record.updatedAt < before
+                && !run.events.contains(where: { $0.kind == .runCollected }) {
+                let approvals = state.approvals.values.filter { $0.record.runID == id }.map(\.record.id)
+                summary.runs += 1
+                summary.steps += run.steps.count
+                summary.events += run.events.count
+                summary.approvals += approvals.count
+                if dryRun { continue }
+                for approval in approvals { state.approvals[approval] = nil }
+                state.notifications.removeAll { $0.record.runID == id }
+                state.runs[id]?.events = []
+                state.runs[id]?.steps = [:]
+                state.runs[id]?.record.outputs = nil
+                state.runs[id]?.record.inputs = [:]
+                state.runs[id]?.append(EventRecord(runID: id, stepID: nil, kind: .runCollected,
+                                                   data: ["steps_removed": .int(run.steps.count), "finished_before": .string(before.formatted(.iso8601))],
+                                                   at: at))
+            }
+            return summary
+        }
+    }
 }
