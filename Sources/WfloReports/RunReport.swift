@@ -172,10 +172,13 @@ public struct RunReport: Sendable, Hashable {
         return result
     }
 
+    /// The status shown for a step whose row `wflo gc` removed.
+    public static let collectedStatus = "removed by gc"
+
     /// The kinds of event ``init(journal:plannedSteps:)`` reads (an agent's model fallbacks, the
-    /// steps a fork reused): a journal holding only these, and no step outputs, gives the same
+    /// steps a fork reused, gc's marker): a journal holding only these, and no step outputs, gives the same
     /// report as the full one.
-    public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback, .runForked]
+    public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback, .runForked, .runCollected]
 
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
@@ -232,6 +235,8 @@ public struct RunReport: Sendable, Hashable {
         let forked = journal.events.first { $0.kind == .runForked }
         let reusedRoots = Set(forked?.data["reused_steps"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         let forkedFrom = forked?.data["from_run"]?.stringValue
+        // After `wflo gc` a step has no row left: it is shown as collected, not as pending.
+        let missing = journal.events.contains { $0.kind == .runCollected } ? RunReport.collectedStatus : StepStatus.pending.rawValue
         steps = order.map { planned in
             let record = records[planned.id]
             let attempts = attemptsByStep[planned.id] ?? []
@@ -253,7 +258,7 @@ public struct RunReport: Sendable, Hashable {
             if let start, let end {
                 seconds = end.timeIntervalSince(start)
             }
-            var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
+            var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? missing,
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,

@@ -123,6 +123,7 @@ struct RecoveryCLITests {
             let gone = try await wflo.run(["report", runID, "--format", "json"])
             #expect(gone.status == 0, "\(gone.output)")
             #expect(try Self.json(gone)["spent_usd"] == original["spent_usd"])
+            #expect(try Self.json(gone)["steps"]?.arrayValue?.map { $0["status"] } == ["removed by gc", "removed by gc", "removed by gc"])
         }
     }
 
