@@ -61,15 +61,25 @@ var targets: [Target] = [
     // transports, secrets, egress, cassettes) and the run, approval and report services.
     .target(name: "WfloApp", dependencies: [
             "WfloCore", "WfloPricing", "WfloStore", "WfloPostgres", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
-            // HMAC for signed approval links.
+            // HMAC for signed approval links, and API token hashes.
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
     // The commands (parse, call a service, print); the executable below is only @main.
     .target(name: "WfloCLI", dependencies: [
-            "WfloApp", "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox",
+            "WfloApp", "WfloServer", "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     .executableTarget(name: "wflo", dependencies: ["WfloCLI"], swiftSettings: swiftSettings),
+    // `wflo server`: the /v1 JSON API, the dashboard and approval notifications on Hummingbird 2. Handlers call
+    // WfloApp's services; only this target (and the CLI that starts it) links Hummingbird.
+    .target(name: "WfloServer", dependencies: [
+            "WfloApp", "WfloCore", "WfloEngine", "WfloReports",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
     // Workflows built and run from Swift: typed steps, a result builder, the runtime.
     .target(name: "WfloKit", dependencies: ["WfloApp", "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine"], swiftSettings: swiftSettings),
     // Examples/swift-api: the brief built in Swift, run offline from its cassette.
@@ -91,8 +101,14 @@ var targets: [Target] = [
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloHTTP", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client")], exclude: ["Browser"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloServerTests", dependencies: [
+            "WfloServer", "WfloApp", "WfloCore", "WfloStore", "WfloTesting",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], swiftSettings: swiftSettings),
     .testTarget(name: "WfloKitTests", dependencies: ["WfloKit", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloSandboxTests", dependencies: ["WfloSandbox", "WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),
@@ -125,6 +141,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
+        // The server; swift-configuration support is not used, so its trait is off.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: targets
 )

@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The dashboard's browser test: headless Chromium driven through chromium-driver (Debian's).
+browser=()
+for pkg in chromium chromium-driver; do dpkg -s "$pkg" >/dev/null 2>&1 || browser+=("$pkg"); done
+if [ ${#browser[@]} -gt 0 ]; then
+  echo "test: installing ${browser[*]}" >&2
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${browser[@]}" >/dev/null
+fi
 # A real PostgreSQL for the PostgreSQL journal's tests: a throwaway cluster on a free loopback
 # port, stopped when the run ends. Tests that need it fail (not skip) when CI sets WFLO_REQUIRE_POSTGRES.
 pgdir=$(mktemp -d)

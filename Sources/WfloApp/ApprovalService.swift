@@ -44,15 +44,21 @@ public struct ApprovalService: Sendable {
     }
 
     /// Decides the request a reference names, as the overload taking the request does.
-    public func decide(_ reference: String, verdict: ApprovalDecision.Verdict, comment: String?, by who: String) async throws -> Outcome {
-        try await decide(try await find(reference), verdict: verdict, comment: comment, by: who)
+    public func decide(_ reference: String, verdict: ApprovalDecision.Verdict, comment: String?, by who: String,
+                       channel: String? = nil) async throws -> Outcome {
+        try await decide(try await find(reference), verdict: verdict, comment: comment, by: who, channel: channel)
     }
 
     /// Records a decision if `who` may decide `request` (``ApprovalRecord/allows(_:)``); the first
     /// decision wins, atomically in the journal.
-    public func decide(_ request: ApprovalRecord, verdict: ApprovalDecision.Verdict, comment: String?, by who: String) async throws -> Outcome {
+    /// - Parameter channel: how the decision came (`api`, `dashboard`, `link`): recorded as
+    ///   "WHO via CHANNEL", so the journal says who decided through which channel. The approvers
+    ///   list is checked against `who` alone.
+    public func decide(_ request: ApprovalRecord, verdict: ApprovalDecision.Verdict, comment: String?, by who: String,
+                       channel: String? = nil) async throws -> Outcome {
         guard request.allows(who) else { return .notAnApprover(request, who: who) }
-        switch try await store.decideApproval(ApprovalDecision(requestID: request.id, verdict: verdict, by: who, comment: comment, at: now())) {
+        let recorded = channel.map { "\(who) via \($0)" } ?? who
+        switch try await store.decideApproval(ApprovalDecision(requestID: request.id, verdict: verdict, by: recorded, comment: comment, at: now())) {
         case .recorded(let record): return .recorded(record)
         case .alreadyDecided(let record): return .alreadyDecided(record)
         }

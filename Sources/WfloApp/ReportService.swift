@@ -19,9 +19,16 @@ public struct ReportService: Sendable {
     /// - Parameter run: the run id or a unique prefix of it.
     /// - Throws: ``AppError`` `.notFound` for an unknown run.
     public func runReport(_ run: String) async throws -> RunReport {
+        try await runReportAndJournal(run).report
+    }
+
+    /// A run's report and the journal it was made from (one read), for pages that show more
+    /// than the report (each step's reservation in flight, the run's events).
+    /// - Parameter extraEvents: event kinds to read beside the report's own.
+    public func runReportAndJournal(_ run: String, extraEvents: Set<JournalEventKind> = []) async throws -> (report: RunReport, journal: RunJournal) {
         let runID = try await RunService.resolveRun(run, in: store)
         // Only what the report shows: not the outputs of steps, nor the events it does not read.
-        let journal = try await store.journal(runID: runID, eventKinds: RunReport.eventKinds.union([.runStarted]), stepOutputs: false)
+        let journal = try await store.journal(runID: runID, eventKinds: RunReport.eventKinds.union([.runStarted]).union(extraEvents), stepOutputs: false)
         // The step order is journaled when the run starts; only a run journaled before that is
         // read again from its source (and one whose source no longer parses reports what the journal holds).
         let planned = Executor.journaledStepOrder(journal)
@@ -29,7 +36,7 @@ public struct ReportService: Sendable {
             .steps.map { (id: $0.id, type: $0.type.rawValue) } ?? []
         var report = RunReport(journal: journal, plannedSteps: planned)
         report.shownStatus = try await shownStatus(of: journal.run, pendingApprovals: journal.approvals.contains { $0.status == .pending })
-        return report
+        return (report, journal)
     }
 
     /// Spend across the runs started from `since` on (of one workflow, when given), with the spend
@@ -46,6 +53,11 @@ public struct ReportService: Sendable {
         public var run: RunRecord
         public var ledger: LedgerSnapshot
         public var shownStatus: String
+    }
+
+    /// One line of the run list for `run`: its ledger and shown status.
+    public func listing(of run: RunRecord) async throws -> RunListing {
+        RunListing(run: run, ledger: try await store.ledger(runID: run.id), shownStatus: try await shownStatus(of: run))
     }
 
     /// The newest `limit` runs with their ledgers and shown statuses.

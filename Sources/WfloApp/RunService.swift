@@ -48,6 +48,48 @@ public struct RunService: Sendable {
         return Workflow(definition: definition, source: source, origin: .file(path: path))
     }
 
+    /// Validates a workflow given as text (the API's `"workflow": "<YAML>"`) against this service's
+    /// prices; `file` names it in diagnostics and is journaled as its path (a resume re-reads the
+    /// journaled source, never a file).
+    /// - Throws: ``AppError`` `.invalidInput` with every problem as `file:line:col: error: …` lines.
+    public func load(source: String, file: String) throws -> Workflow {
+        let definition = try WorkflowLoader.parse(source: source, file: file, pricing: pricing)
+        return Workflow(definition: definition, source: source, origin: .file(path: file))
+    }
+
+    /// A run's inputs given as one JSON object of NAME: VALUE (the API's `inputs`), checked
+    /// against the workflow's declared inputs as `--input-file` is.
+    /// - Throws: ``AppError`` `.invalidInput` naming the input.
+    public static func bindInputs(_ definition: WorkflowDefinition, object: JSONValue) throws -> JSONValue {
+        do {
+            return try InputBinder.bind(definition, arguments: [], file: object)
+        } catch {
+            throw AppError(.invalidInput, "\(error)")
+        }
+    }
+
+    /// The budget in force for a new run: `given` (USD as decimal text), else the workflow's
+    /// `budget:`; nil only when `unlimited`.
+    /// - Parameter field: how the caller names the budget in messages (`--budget`, `budget_usd`).
+    /// - Throws: ``AppError`` `.invalidInput` for text that is not an amount, a negative amount, or no budget at all.
+    public static func budget(given: String?, unlimited: Bool, definition: WorkflowDefinition, field: String) throws -> Money? {
+        if unlimited { return nil }
+        if let given { return try parseBudget(given, field: field) }
+        if let budget = definition.budget { return budget }
+        throw AppError(.invalidInput, "the workflow '\(definition.name)' sets no budget: give \(field) (e.g. \"0.50\")")
+    }
+
+    /// A budget given as USD decimal text (an optional leading `$`).
+    /// - Throws: ``AppError`` `.invalidInput` naming `field` for text that is not an amount or is negative.
+    public static func parseBudget(_ given: String, field: String) throws -> Money {
+        let digits = given.hasPrefix("$") ? String(given.dropFirst()) : given
+        guard let money = Money(string: digits) else {
+            throw AppError(.invalidInput, "\(field) '\(given)' is not an amount of USD (write \"0.50\")")
+        }
+        if money.isNegative { throw AppError(.invalidInput, "\(field) \(given): a budget must be 0 or more USD") }
+        return money
+    }
+
     /// Starts a run and drives it to its end (or to a wait for a decision, with `.noWait`),
     /// delivering budget alerts meanwhile (``alerts``).
     /// - Parameter budget: the budget in force; nil runs with no limit.

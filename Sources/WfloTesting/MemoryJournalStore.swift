@@ -146,6 +146,8 @@ public final class MemoryJournalStore: JournalStore {
         /// The windows each attempt reserved in.
         var attemptWindows: [Int64: [WindowID]] = [:]
         var alerts: [StoredAlert] = []
+        /// API tokens by name.
+        var tokens: [String: APITokenRecord] = [:]
         var notifyHooks: [String] = []
         var notifications: [StoredNotification] = []
         var settings: [String: String] = [:]
@@ -1013,6 +1015,53 @@ extension MemoryJournalStore {
                                                    at: at))
             }
             return summary
+        }
+    }
+}
+
+// MARK: - API tokens and run pages
+
+extension MemoryJournalStore {
+    public func createToken(_ token: APITokenRecord) async throws {
+        try write { state in
+            guard state.tokens[token.name] == nil else {
+                throw StoreError(.conflict, "a token named '\(token.name)' is already in the in-memory journal (revoked names are not reused); choose another name")
+            }
+            state.tokens[token.name] = token
+        }
+    }
+
+    public func tokens() async throws -> [APITokenRecord] {
+        state.withLock { state in state.tokens.keys.sorted().compactMap { state.tokens[$0] } }
+    }
+
+    public func token(hash: String) async throws -> APITokenRecord? {
+        state.withLock { state in state.tokens.values.first { $0.hash == hash } }
+    }
+
+    public func revokeToken(name: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard var token = state.tokens[name], token.revokedAt == nil else { return false }
+            token.revokedAt = at
+            state.tokens[name] = token
+            return true
+        }
+    }
+
+    public func runPage(_ query: RunPageQuery) async throws -> [RunRecord] {
+        state.withLock { state in
+            let matching = state.runs.values.map(\.record).filter { run in
+                (query.status.map { run.status == $0 } ?? true) && (query.workflow.map { run.workflowName == $0 } ?? true)
+                    && (query.after.map { $0.precedes(run) } ?? true)
+            }
+            let ordered = matching.sorted { $0.createdAt != $1.createdAt ? $0.createdAt > $1.createdAt : $0.id > $1.id }
+            return Array(ordered.prefix(max(query.limit, 0)))
+        }
+    }
+
+    public func runCountsByStatus() async throws -> [RunStatus: Int] {
+        state.withLock { state in
+            state.runs.values.reduce(into: [RunStatus: Int]()) { counts, run in counts[run.record.status, default: 0] += 1 }
         }
     }
 }

@@ -189,6 +189,18 @@ enum PostgresSchema {
             );
             CREATE INDEX budget_alerts_undelivered ON budget_alerts (created_at, ord) WHERE delivered_at IS NULL;
             """),
+        // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, and the
+        // run list's order for its pages (newest first, then id).
+        Migration(version: 4, name: "v11_server", sql: """
+            CREATE TABLE api_tokens (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                created_at DOUBLE PRECISION NOT NULL,
+                revoked_at DOUBLE PRECISION
+            );
+            CREATE INDEX runs_page ON runs (created_at DESC, id COLLATE "C" DESC);
+            """),
         // Issue 18: new approval requests announced to webhooks through a durable outbox (one row per
         // request and webhook: the unique key), the journal's own hooks and its settings.
         Migration(version: 8, name: "v15_approval_notifications", sql: """

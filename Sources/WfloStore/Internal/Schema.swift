@@ -262,6 +262,20 @@ enum Schema {
                 CREATE INDEX budget_alerts_undelivered ON budget_alerts(created_at) WHERE delivered_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v11_server") { db in
+            // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, and
+            // the run list's order for its pages (newest first, then id).
+            try db.execute(sql: """
+                CREATE TABLE api_tokens (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    role TEXT NOT NULL,
+                    hash TEXT NOT NULL UNIQUE,
+                    created_at REAL NOT NULL,
+                    revoked_at REAL
+                );
+                CREATE INDEX runs_page ON runs(created_at DESC, id DESC);
+                """)
+        }
         // Issue 18: new approval requests announced to webhooks through a durable outbox; the
         // journal's own hooks and settings (the server's base URL, the key signing decision links).
         migrator.registerMigration("v15_approval_notifications") { db in

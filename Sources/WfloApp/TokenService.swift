@@ -1,0 +1,64 @@
+import Crypto
+import Foundation
+import WfloCore
+
+/// API tokens: made here (256 random bits, shown once), kept in the journal as SHA-256 hashes
+/// only, checked here for every API call. `wflo tokens` and `wflo server` both call this.
+public struct TokenService: Sendable {
+    public let store: any JournalStore
+    public let now: @Sendable () -> Date
+
+    public init(store: any JournalStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.now = now
+    }
+
+    /// Every token starts with this, so a leaked one is recognizable (secret scanners, logs).
+    public static let prefix = "wflo_"
+
+    /// A new token and its record.
+    public struct Created: Sendable {
+        /// The token itself: shown once, never stored.
+        public var token: String
+        public var record: APITokenRecord
+    }
+
+    /// Makes and stores a token named `name` with `role`.
+    /// - Throws: ``AppError`` `.invalidInput` for a bad name or a name already used.
+    public func create(name: String, role: TokenRole) async throws -> Created {
+        if let problem = APITokenRecord.problem(name: name) { throw AppError(.invalidInput, problem) }
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let token = Self.prefix + bytes.map { String(format: "%02x", $0) }.joined()
+        let record = APITokenRecord(name: name, role: role, hash: Self.hash(token), createdAt: now())
+        do {
+            try await store.createToken(record)
+        } catch let error as StoreError where error.code == .conflict {
+            throw AppError(.invalidInput, error.message)
+        }
+        return Created(token: token, record: record)
+    }
+
+    public func list() async throws -> [APITokenRecord] {
+        try await store.tokens()
+    }
+
+    /// - Throws: ``AppError`` `.notFound` when no live token has that name.
+    public func revoke(name: String) async throws {
+        guard try await store.revokeToken(name: name, at: now()) else {
+            throw AppError(.notFound, "no live token named '\(name)' in \(store.journalLocation); list them with `wflo tokens list`")
+        }
+    }
+
+    /// The live token `token` is, or nil (unknown or revoked).
+    public func authenticate(_ token: String) async throws -> APITokenRecord? {
+        guard token.hasPrefix(Self.prefix), token.count < 200, let record = try await store.token(hash: Self.hash(token)),
+              record.revokedAt == nil else { return nil }
+        return record
+    }
+
+    /// Lowercase hex SHA-256 of the token's UTF-8.
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import PostgresNIO
+import WfloCore
+
+/// API tokens (`api_tokens`, hashes only) and the run list's pages, for `wflo tokens` and `wflo server`.
+extension PostgresJournalStore {
+    public func createToken(_ token: APITokenRecord) async throws {
+        try await statement { connection in
+            let inserted = try await connection.query("""
+                INSERT INTO api_tokens (name, role, hash, created_at, revoked_at)
+                VALUES (\(token.name), \(token.role.rawValue), \(token.hash), \(token.createdAt.timeIntervalSince1970),
+                        \(token.revokedAt?.timeIntervalSince1970))
+                ON CONFLICT (name) DO NOTHING RETURNING 1
+                """, logger: self.logger).collect()
+            guard !inserted.isEmpty else {
+                throw StoreError(.conflict, "a token named '\(token.name)' is already in \(self.journalLocation) (revoked names are not reused); choose another name")
+            }
+        }
+    }
+
+    public func tokens() async throws -> [APITokenRecord] {
+        try await read { connection in
+            try await connection.query("SELECT name, role, hash, created_at, revoked_at FROM api_tokens ORDER BY name COLLATE \"C\"",
+                                       logger: self.logger).records(Self.tokenRecord)
+        }
+    }
+
+    public func token(hash: String) async throws -> APITokenRecord? {
+        try await read { connection in
+            try await connection.query("SELECT name, role, hash, created_at, revoked_at FROM api_tokens WHERE hash = \(hash)",
+                                       logger: self.logger).records(Self.tokenRecord).first
+        }
+    }
+
+    public func revokeToken(name: String, at: Date) async throws -> Bool {
+        try await statement { connection in
+            try await !connection.query("""
+                UPDATE api_tokens SET revoked_at = \(at.timeIntervalSince1970) WHERE name = \(name) AND revoked_at IS NULL RETURNING 1
+                """, logger: self.logger).collect().isEmpty
+        }
+    }
+
+    private static func tokenRecord(_ row: PostgresRow) throws -> APITokenRecord {
+        let (name, role, hash, created, revoked) = try row.decode((String, String, String, Double, Double?).self)
+        return APITokenRecord(name: name, role: try JournalCells.enumeration(role, "api_tokens.role"), hash: hash,
+                              createdAt: Date(timeIntervalSince1970: created), revokedAt: revoked.map { Date(timeIntervalSince1970: $0) })
+    }
+
+    public func runPage(_ query: RunPageQuery) async throws -> [RunRecord] {
+        let status = query.status?.rawValue
+        let workflow = query.workflow
+        let afterTime = query.after?.createdAt.timeIntervalSince1970
+        let afterID = query.after?.id
+        let limit = max(query.limit, 0)
+        return try await read { connection in
+            try await connection.query("""
+                SELECT \(unescaped: RunRow.columns) FROM runs
+                WHERE (\(status)::text IS NULL OR status = \(status))
+                  AND (\(workflow)::text IS NULL OR workflow_name = \(workflow))
+                  AND (\(afterTime)::double precision IS NULL OR created_at < \(afterTime)
+                       OR (created_at = \(afterTime) AND id COLLATE "C" < \(afterID)))
+                ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT \(limit)
+                """, logger: self.logger).records(RunRow.record)
+        }
+    }
+
+    public func runCountsByStatus() async throws -> [RunStatus: Int] {
+        try await read { connection in
+            var counts: [RunStatus: Int] = [:]
+            for (status, count) in try await connection.query("SELECT status, COUNT(*) FROM runs GROUP BY status", logger: self.logger)
+                .records({ try $0.decode((String, Int64).self) }) {
+                counts[try JournalCells.enumeration(status, "runs.status")] = Int(count)
+            }
+            return counts
+        }
+    }
+}

@@ -1,0 +1,413 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Synchronization
+import WfloApp
+import WfloCore
+import WfloReports
+
+/// The dashboard at `/`: log in with an API token (a session cookie; every form carries the
+/// session's CSRF token), the run list, a run's page (money and timeline), the approvals inbox,
+/// spend. Rendered here as HTML with everything escaped; no script is needed and nothing is
+/// fetched from elsewhere. Pages read through WfloApp's services; a run's page is one journal
+/// read, whatever its number of steps, and shows them a page at a time.
+public struct Dashboard: Sendable {
+    let api: ServerAPI
+    let sessions: DashboardSessions
+    /// Steps shown per page of a run's page.
+    public static let stepsPerPage = 200
+    /// Runs per page of the run list.
+    public static let runsPerPage = 50
+
+    public init(api: ServerAPI, sessions: DashboardSessions = DashboardSessions()) {
+        self.api = api
+        self.sessions = sessions
+    }
+
+    public func register<Context: RequestContext>(on router: some RouterMethods<Context>) {
+        router.get("/login") { request, _ in
+            Self.html(Self.page(title: "Log in", session: nil, body: Self.loginForm(error: nil)))
+        }
+        router.post("/login") { request, _ in try await login(request) }
+        router.post("/logout") { request, _ in
+            let (session, form) = try await sessionAndForm(request)
+            sessions.end(session.id)
+            _ = form
+            var response = Response.redirect(to: "/login", type: .found)
+            response.setCookie(Cookie(name: DashboardSessions.cookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
+            return response
+        }
+        router.get("/") { request, _ in try await withSession(request) { session in try await runList(request, session) } }
+        router.get("/runs/:id") { request, context in
+            let id = try context.parameters.require("id")
+            return try await withSession(request) { session in try await runPage(request, id: id, session) }
+        }
+        router.get("/approvals") { request, _ in try await withSession(request) { session in try await inbox(session) } }
+        router.post("/approvals/:id/decide") { request, context in
+            let id = try context.parameters.require("id")
+            return try await decide(request, id: id)
+        }
+        router.get("/spend") { request, _ in try await withSession(request) { session in try await spend(request, session) } }
+    }
+
+    // MARK: sessions
+
+    /// The page `body` makes for a logged-in session; a redirect to /login without one.
+    func withSession(_ request: Request, _ body: (DashboardSessions.Session) async throws -> String) async throws -> Response {
+        guard let session = try await currentSession(request) else { return Response.redirect(to: "/login", type: .found) }
+        do {
+            return Self.html(try await body(session))
+        } catch {
+            let problem = APIError(error)
+            let text = Self.page(title: "Error", session: session, body: "<h1>\(problem.status.code) · \(Self.e(problem.code))</h1><div class=\"err\">\(Self.e(problem.message))</div>")
+            return Self.html(text, status: problem.status)
+        }
+    }
+
+    /// The live session of the request's cookie whose token is still live (a revoked token ends its sessions).
+    func currentSession(_ request: Request) async throws -> DashboardSessions.Session? {
+        guard let id = request.cookies[DashboardSessions.cookie]?.value, let session = sessions.find(id) else { return nil }
+        guard let token = try await api.store.token(hash: session.tokenHash), token.revokedAt == nil else {
+            sessions.end(id)
+            return nil
+        }
+        return session
+    }
+
+    /// The session and the posted form, its CSRF token checked.
+    /// - Throws: ``APIError`` 401 without a session, 403 when the form's `csrf` is not the session's.
+    func sessionAndForm(_ request: Request) async throws -> (DashboardSessions.Session, [String: String]) {
+        guard let session = try await currentSession(request) else {
+            throw APIError(.unauthorized, "unauthorized", "log in first (GET /login)")
+        }
+        let form = try await Self.form(request)
+        guard let csrf = form["csrf"], Self.same(csrf, session.csrf) else {
+            throw APIError(.forbidden, "csrf", "the form's CSRF token is missing or stale; reload the page and submit again")
+        }
+        return (session, form)
+    }
+
+    func login(_ request: Request) async throws -> Response {
+        let form = try await Self.form(request)
+        guard let token = form["token"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty,
+              let record = try await api.tokens.authenticate(token) else {
+            return Self.html(Self.page(title: "Log in", session: nil, body: Self.loginForm(error: "That token is unknown or revoked.")), status: .unauthorized)
+        }
+        let session = sessions.start(token: record)
+        var response = Response.redirect(to: "/", type: .found)
+        response.setCookie(Cookie(name: DashboardSessions.cookie, value: session.id, maxAge: Int(DashboardSessions.lifetime), path: "/",
+                                  httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    // MARK: pages
+
+    func runList(_ request: Request, _ session: DashboardSessions.Session) async throws -> String {
+        let query = request.uri.queryParameters
+        var page = RunPageQuery(limit: Self.runsPerPage + 1)
+        let statusText = query.get("status") ?? ""
+        if !statusText.isEmpty {
+            guard let status = RunStatus(rawValue: statusText) else { throw AppError(.invalidInput, "status '\(statusText)' is not a run status") }
+            page.status = status
+        }
+        let workflow = query.get("workflow") ?? ""
+        if !workflow.isEmpty { page.workflow = workflow }
+        if let cursor = query.get("cursor"), !cursor.isEmpty {
+            guard let after = RunPageCursor(encoded: cursor) else { throw AppError(.invalidInput, "that page link is broken; start from the first page") }
+            page.after = after
+        }
+        let found = try await api.store.runPage(page)
+        let shown = Array(found.prefix(Self.runsPerPage))
+        var rows = ""
+        for run in shown {
+            let listing = try await api.reports.listing(of: run)
+            rows += "<tr><td><a href=\"/runs/\(Self.e(run.id))\">\(Self.e(String(run.id.prefix(12))))</a></td><td>\(Self.e(run.workflowName))</td>"
+                + "<td>\(Self.badge(listing.shownStatus))</td><td class=\"n\">\(Self.e(listing.ledger.settled.dollars()))</td>"
+                + "<td class=\"n\">\(Self.e(run.budget?.dollars() ?? "none"))</td><td>\(Self.e(Self.time(run.createdAt)))</td></tr>\n"
+        }
+        let options = ([""] + RunStatus.allCases.map(\.rawValue)).map { value in
+            "<option value=\"\(value)\"\(value == statusText ? " selected=\"selected\"" : "")>\(value.isEmpty ? "any status" : value)</option>"
+        }.joined()
+        var body = "<h1>Runs</h1>\n<form method=\"get\" action=\"/\" class=\"filters\"><label>Status <select name=\"status\">\(options)</select></label> "
+            + "<label>Workflow <input name=\"workflow\" value=\"\(Self.e(workflow))\"/></label> <button type=\"submit\">Filter</button></form>\n"
+        body += shown.isEmpty ? "<p>No runs match.</p>\n"
+            : "<div class=\"scroll\"><table><thead><tr><th>run</th><th>workflow</th><th>status</th><th class=\"n\">spent (USD)</th><th class=\"n\">budget (USD)</th><th>created (UTC)</th></tr></thead><tbody>\n\(rows)</tbody></table></div>\n"
+        if found.count > Self.runsPerPage, let last = shown.last {
+            var link = "/?cursor=\(RunPageCursor(after: last).encoded)"
+            if !statusText.isEmpty { link += "&status=\(Self.url(statusText))" }
+            if !workflow.isEmpty { link += "&workflow=\(Self.url(workflow))" }
+            body += "<p><a class=\"next\" href=\"\(Self.e(link))\">Older runs →</a></p>\n"
+        }
+        return Self.page(title: "Runs", session: session, body: body)
+    }
+
+    static let pageEvents: Set<JournalEventKind> = [.runStarted, .runResumed, .budgetChanged, .budgetAlert, .cancelRequested, .attemptsUnsettled,
+                                                    .runQueued, .runRunning, .runCompleted, .runFailed, .runBudgetExceeded, .runWaitingApproval,
+                                                    .runRejected, .runCancelled, .approvalRequested, .approvalDecided]
+
+    func runPage(_ request: Request, id: String, _ session: DashboardSessions.Session) async throws -> String {
+        let (report, journal) = try await api.reports.runReportAndJournal(id, extraEvents: Self.pageEvents)
+        let pageCount = max(1, (report.steps.count + Self.stepsPerPage - 1) / Self.stepsPerPage)
+        let pageNumber = min(max(Int(request.uri.queryParameters.get("page") ?? "1") ?? 1, 1), pageCount)
+        let steps = Array(report.steps.dropFirst((pageNumber - 1) * Self.stepsPerPage).prefix(Self.stepsPerPage))
+        // Each step's reservation still held: its attempts in flight (one pass over the attempts).
+        var held: [String: Money] = [:]
+        for attempt in journal.attempts where attempt.status == .running { held[attempt.stepID, default: .zero] += attempt.reserved }
+        let ledger = journal.ledger
+
+        var body = "<h1>Run \(Self.e(report.runID))</h1>\n<p class=\"sub\">workflow \(Self.e(report.workflow)) · \(Self.badge(report.shownStatus)) · started \(Self.e(Self.time(report.createdAt))) · updated \(Self.e(Self.time(report.updatedAt)))</p>\n"
+        var tiles: [(String, String)] = [("settled (USD)", ledger.settled.dollars()), ("reserved now (USD)", ledger.reserved.dollars())]
+        if let budget = report.budget {
+            tiles += [("budget (USD)", budget.dollars()), ("left (USD)", (budget - ledger.committed).dollars())]
+        } else {
+            tiles.append(("budget", "none"))
+        }
+        tiles += [("steps", String(report.steps.count)), ("attempts", String(report.totalAttempts)), ("retries", String(report.retries))]
+        body += ReportHTML.tiles(tiles)
+        if let error = report.error { body += "<div class=\"err\">\(Self.e(error))</div>\n" }
+
+        let pending = journal.approvals.filter { $0.status == .pending }
+        if !pending.isEmpty {
+            body += "<h2>Waiting for a decision</h2>\n"
+            for request in pending { body += Self.approvalCard(request, run: journal.run, ledger: ledger, session: session, back: "/runs/\(report.runID)") }
+        }
+        body += report.dashboardCharts(steps: steps)
+
+        body += "<h2>Steps" + (pageCount > 1 ? " \(((pageNumber - 1) * Self.stepsPerPage) + 1)–\((pageNumber - 1) * Self.stepsPerPage + steps.count) of \(report.steps.count)" : "") + "</h2>\n"
+        let rows = steps.map { step -> [String] in
+            [step.id, step.type, step.status, step.model ?? "-", step.startedAt.map(Self.time) ?? "-", step.endedAt.map(Self.time) ?? "-",
+             held[step.id].map { $0.dollars() } ?? "0.00", step.cost.formatted(decimals: 6), String(step.attempts), String(step.retries)]
+        }
+        body += ReportHTML.table(header: ["step", "type", "status", "model", "started", "ended", "reserved (USD)", "settled (USD)", "attempts", "retries"],
+                                 rows: rows, numeric: [6, 7, 8, 9])
+        if pageCount > 1 {
+            var links: [String] = []
+            if pageNumber > 1 { links.append("<a href=\"/runs/\(Self.e(report.runID))?page=\(pageNumber - 1)\">← previous steps</a>") }
+            links.append("page \(pageNumber) of \(pageCount)")
+            if pageNumber < pageCount { links.append("<a class=\"next\" href=\"/runs/\(Self.e(report.runID))?page=\(pageNumber + 1)\">next steps →</a>") }
+            body += "<p>" + links.joined(separator: " · ") + "</p>\n"
+        }
+        if let outputs = report.outputs {
+            body += "<h2>Outputs</h2>\n<pre>\(Self.e(outputs.encoded(sorted: true, pretty: true)))</pre>\n"
+        }
+        let events = journal.events.suffix(100)
+        body += "<h2>Events" + (journal.events.count > events.count ? " (last \(events.count) of \(journal.events.count))" : "") + "</h2>\n"
+        body += ReportHTML.table(header: ["time (UTC)", "event", "step", "data"], rows: events.map { event in
+            [Self.time(event.at), event.kind.rawValue, event.stepID ?? "", event.data.isNull ? "" : event.data.encoded(sorted: true)]
+        })
+        return Self.page(title: "Run \(report.runID)", session: session, body: body)
+    }
+
+    func inbox(_ session: DashboardSessions.Session) async throws -> String {
+        let pending = try await api.approvals.list(run: nil, includeDecided: false)
+        var body = "<h1>Approvals inbox</h1>\n"
+        if pending.isEmpty { body += "<p>Nothing is waiting for a decision.</p>\n" }
+        for request in pending {
+            guard let run = try await api.store.run(id: request.runID) else { continue }
+            body += Self.approvalCard(request, run: run, ledger: try await api.store.ledger(runID: run.id), session: session, back: "/approvals")
+        }
+        return Self.page(title: "Approvals", session: session, body: body)
+    }
+
+    func decide(_ request: Request, id: String) async throws -> Response {
+        let (session, form) = try await sessionAndForm(request)
+        guard session.role.allows(.approve) else {
+            return Self.html(Self.page(title: "Not allowed", session: session,
+                                       body: "<h1>Not allowed</h1><div class=\"err\">\(Self.e("The token '\(session.name)' has the role \(session.role.rawValue); deciding needs approve or above."))</div>"),
+                             status: .forbidden)
+        }
+        let verdict: ApprovalDecision.Verdict
+        switch form["decision"] {
+        case "approve": verdict = .approve
+        case "reject": verdict = .reject
+        default: throw APIError(.unprocessableContent, "invalid_input", "decision must be approve or reject")
+        }
+        let comment = form["comment"].flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        let back = form["back"].flatMap { $0.hasPrefix("/") && !$0.hasPrefix("//") ? $0 : nil } ?? "/approvals"
+        let outcome = try await api.approvals.decide(id, verdict: verdict, comment: comment, by: session.name, channel: "dashboard")
+        switch outcome {
+        case .recorded:
+            return Response.redirect(to: back, type: .normal)
+        case .alreadyDecided(let record):
+            let text = "Already \(record.status.rawValue) by \(record.decidedBy ?? "someone") at \(record.decidedAt.map(Self.time) ?? "earlier")."
+            return Self.html(Self.page(title: "Already decided", session: session,
+                                       body: "<h1>Already decided</h1><div class=\"warn\">\(Self.e(text))</div><p><a href=\"\(Self.e(back))\">Back</a></p>"),
+                             status: .conflict)
+        case .notAnApprover(let record, let who):
+            return Self.html(Self.page(title: "Not an approver", session: session,
+                                       body: "<h1>Not an approver</h1><div class=\"err\">\(Self.e("\(who) is not among the approvers of this request (\(record.settings.approvers.joined(separator: ", "))))."))</div>"),
+                             status: .forbidden)
+        }
+    }
+
+    func spend(_ request: Request, _ session: DashboardSessions.Session) async throws -> String {
+        let byText = request.uri.queryParameters.get("by") ?? "day"
+        let grouping: SpendReport.Grouping
+        do { grouping = try SpendReport.Grouping.parse(byText) } catch { throw AppError(.invalidInput, "\(error)") }
+        let now = Date()
+        let report = try await api.reports.spendReport(since: now.addingTimeInterval(-30 * 86_400), until: now, workflow: nil, grouping: grouping, top: 10)
+        let links = ["day", "model", "workflow"].map { $0 == byText ? "<b>\($0)</b>" : "<a href=\"/spend?by=\($0)\">\($0)</a>" }.joined(separator: " · ")
+        return Self.page(title: "Spend", session: session, body: "<p class=\"sub\">Last 30 days, by \(links)</p>\n" + report.htmlBody)
+    }
+
+    // MARK: pieces
+
+    /// A request with what will run, its worst case, what the rest of the run may still spend,
+    /// and the approve/reject form.
+    static func approvalCard(_ request: ApprovalRecord, run: RunRecord, ledger: LedgerSnapshot, session: DashboardSessions.Session, back: String) -> String {
+        var tiles: [(String, String)] = [("worst case of this step (USD)", request.worstCase?.dollars() ?? "free")]
+        if let budget = run.budget {
+            tiles.append(("the rest of the run: at most (USD)", (budget - ledger.committed).dollars()))
+            tiles.append(("spent so far (USD)", ledger.settled.dollars()))
+        } else {
+            tiles.append(("the rest of the run", "no budget: unbounded"))
+        }
+        var card = "<div class=\"card\"><h3>\(e(request.message))</h3>\n<p class=\"sub\">run <a href=\"/runs/\(e(run.id))\">\(e(String(run.id.prefix(12))))</a> (\(e(run.workflowName))) · step \(e(request.stepID)) · requested \(e(time(request.requestedAt)))"
+            + (request.settings.approvers.isEmpty ? "" : " · approvers: \(e(request.settings.approvers.joined(separator: ", ")))") + "</p>\n"
+        card += ReportHTML.tiles(tiles)
+        if !request.details.isNull { card += "<details open=\"open\"><summary>What will run</summary><pre>\(e(request.details.encoded(sorted: true, pretty: true)))</pre></details>\n" }
+        card += "<form method=\"post\" action=\"/approvals/\(e(request.id))/decide\" class=\"decide\">"
+            + "<input type=\"hidden\" name=\"csrf\" value=\"\(e(session.csrf))\"/><input type=\"hidden\" name=\"back\" value=\"\(e(back))\"/>"
+            + "<label>Comment <input name=\"comment\" size=\"40\"/></label> "
+            + "<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\">Approve</button> "
+            + "<button type=\"submit\" name=\"decision\" value=\"reject\" class=\"reject\">Reject</button></form></div>\n"
+        return card
+    }
+
+    static func loginForm(error: String?) -> String {
+        "<h1>wflo</h1>\n" + (error.map { "<div class=\"err\">\(e($0))</div>\n" } ?? "")
+            + "<form method=\"post\" action=\"/login\" class=\"login\"><label>API token <input type=\"password\" name=\"token\" size=\"60\" autocomplete=\"off\"/></label> <button type=\"submit\">Log in</button></form>\n"
+            + "<p class=\"note\">Make a token with <code>wflo tokens create NAME --role read|submit|approve|admin</code>.</p>\n"
+    }
+
+    static let css = """
+        nav { display: flex; gap: 16px; align-items: center; border-bottom: 1px solid #d1d9e0; padding: 0 0 10px; margin-bottom: 16px; }
+        nav .me { margin-left: auto; color: #59636e; }
+        nav form { display: inline; }
+        a { color: #0969da; }
+        .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #eaeef2; }
+        .badge.completed { background: #dafbe1; } .badge.failed, .badge.budget_exceeded, .badge.rejected { background: #ffebe9; }
+        .badge.waiting_approval, .badge.running, .badge.queued { background: #fff8c5; }
+        .card { border: 1px solid #d1d9e0; border-radius: 6px; padding: 8px 16px 12px; margin: 12px 0; }
+        .card h3 { margin: 6px 0; font-size: 15px; }
+        button { font: inherit; padding: 4px 12px; border-radius: 6px; border: 1px solid #d1d9e0; background: #f6f8fa; cursor: pointer; }
+        button.approve { background: #1f883d; color: #ffffff; border-color: #1a7f37; }
+        button.reject { background: #ffebe9; color: #cf222e; }
+        pre { background: #f6f8fa; padding: 8px; border-radius: 6px; overflow-x: auto; max-height: 320px; }
+        .filters { margin: 8px 0 12px; }
+        """
+
+    /// The page around `body`: the reports' styles and the navigation.
+    static func page(title: String, session: DashboardSessions.Session?, body: String) -> String {
+        var nav = ""
+        if let session {
+            nav = "<nav><b>wflo</b><a href=\"/\">Runs</a><a href=\"/approvals\">Approvals</a><a href=\"/spend\">Spend</a>"
+                + "<span class=\"me\">\(e(session.name)) (\(e(session.role.rawValue)))</span>"
+                + "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"\(e(session.csrf))\"/><button type=\"submit\">Log out</button></form></nav>\n"
+        }
+        return """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8"/>
+            <meta name="viewport" content="width=device-width, initial-scale=1"/>
+            <title>\(e(title)) · wflo</title>
+            <style>
+            \(ReportHTML.css)
+            \(css)
+            </style>
+            </head>
+            <body>
+            \(nav)\(body)
+            </body>
+            </html>
+
+            """
+    }
+
+    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func e(_ text: String) -> String { ReportHTML.escape(text) }
+
+    static func badge(_ status: String) -> String { "<span class=\"badge \(e(status))\">\(e(status))</span>" }
+
+    static func time(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate, .withSpaceBetweenDateAndTime]
+        return formatter.string(from: date)
+    }
+
+    static func url(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? text
+    }
+
+    /// An `application/x-www-form-urlencoded` body (at most 64 KiB) as a dictionary.
+    static func form(_ request: Request) async throws -> [String: String] {
+        var request = request
+        let text = String(buffer: try await request.collectBody(upTo: 64 << 10))
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ part: Substring) -> String { String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(part) }
+            guard let key = parts.first else { continue }
+            fields[decode(key)] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+
+    /// Compares two secrets in time independent of where they differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// Logged-in dashboard sessions, in this process's memory: a restart logs everyone out. Each
+/// holds the hash of the token it was opened with (checked on every request, so revoking the
+/// token ends it) and its CSRF token.
+public final class DashboardSessions: Sendable {
+    public struct Session: Sendable {
+        public var id: String
+        public var tokenHash: String
+        public var name: String
+        public var role: TokenRole
+        public var csrf: String
+        public var expires: Date
+    }
+
+    public static let cookie = "wflo_session"
+    /// Seconds a session lasts.
+    public static let lifetime: Double = 12 * 3600
+    private let sessions = Mutex<[String: Session]>([:])
+
+    public init() {}
+
+    func start(token: APITokenRecord) -> Session {
+        let session = Session(id: Self.random(), tokenHash: token.hash, name: token.name, role: token.role, csrf: Self.random(),
+                              expires: Date().addingTimeInterval(Self.lifetime))
+        sessions.withLock { all in
+            let now = Date()
+            all = all.filter { $0.value.expires > now }
+            all[session.id] = session
+        }
+        return session
+    }
+
+    func find(_ id: String) -> Session? {
+        sessions.withLock { all in
+            guard let session = all[id], session.expires > Date() else { return nil }
+            return session
+        }
+    }
+
+    func end(_ id: String) { _ = sessions.withLock { $0.removeValue(forKey: id) } }
+
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import ServiceLifecycle
+import WfloApp
+import WfloCore
+
+/// `GET /v1/events`: Server-Sent Events of runs and approval requests as they change.
+///
+/// The journal stays the truth: the feed reads it every ``interval`` (the newest runs' statuses
+/// and ledgers, the pending approval requests) and sends what changed since its last look —
+/// `event: run` with the run as `GET /v1/runs/{id}` shows it, `event: approval` with the
+/// request as `GET /v1/approvals` does (new ones, and decided ones once). Two reads per look,
+/// whatever the traffic, so a dashboard left open costs the journal a constant trickle.
+/// A comment line every ~15 s keeps proxies from closing an idle stream. The stream ends on
+/// graceful shutdown, when the client goes, or after `timeout` seconds when asked (`?timeout=`).
+struct EventFeed: Sendable {
+    let store: any JournalStore
+    let reports: ReportService
+    var interval: Duration = .milliseconds(500)
+    /// The newest runs watched for changes at each look.
+    var watchedRuns = 100
+
+    struct Snapshot: Sendable {
+        var runs: [String: String] = [:]
+        var pending: Set<String> = []
+    }
+
+    /// The runs and requests that changed between `old` and now, as SSE frames, and the new snapshot.
+    func look(after old: Snapshot?) async throws -> (frames: [String], snapshot: Snapshot) {
+        var snapshot = Snapshot()
+        var frames: [String] = []
+        for run in try await store.runPage(RunPageQuery(limit: watchedRuns)) {
+            let listing = try await reports.listing(of: run)
+            let json = JSONShapes.run(listing)
+            // What a change is: status (as shown), ledger, last update.
+            let key = "\(listing.shownStatus)|\(listing.ledger.settled)|\(listing.ledger.reserved)|\(run.updatedAt.timeIntervalSince1970)"
+            snapshot.runs[run.id] = key
+            if let old, old.runs[run.id] != key { frames.append(Self.frame("run", json)) }
+        }
+        let pending = try await store.approvals(runID: nil, status: .pending)
+        snapshot.pending = Set(pending.map(\.id))
+        if let old {
+            for request in pending where !old.pending.contains(request.id) { frames.append(Self.frame("approval", JSONShapes.approval(request))) }
+            for id in old.pending.subtracting(snapshot.pending).sorted() {
+                if let request = try await store.approval(id: id) { frames.append(Self.frame("approval", JSONShapes.approval(request))) }
+            }
+        }
+        return (frames, snapshot)
+    }
+
+    static func frame(_ event: String, _ data: JSONValue) -> String {
+        "event: \(event)\ndata: \(data.encoded(sorted: true))\n\n"
+    }
+
+    func response(timeout: Double?) -> Response {
+        let feed = self
+        let body = ResponseBody { writer in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let end = timeout.map { start + .milliseconds(Int64($0 * 1000)) }
+            var snapshot = try await feed.look(after: nil).snapshot
+            var lastWrite = clock.now
+            try await writer.write(ByteBuffer(string: ": wflo events\n\n"))
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if let end, clock.now >= end { break }
+                try await Task.sleep(for: feed.interval)
+                let (frames, next) = try await feed.look(after: snapshot)
+                snapshot = next
+                if !frames.isEmpty {
+                    try await writer.write(ByteBuffer(string: frames.joined()))
+                    lastWrite = clock.now
+                } else if clock.now - lastWrite > .seconds(15) {
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    lastWrite = clock.now
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+import WfloCore
+
+/// API tokens (`api_tokens`, hashes only) and the run list's pages, for `wflo tokens` and `wflo server`.
+extension SQLiteJournalStore {
+    public func createToken(_ token: APITokenRecord) async throws {
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM api_tokens WHERE name = ?", arguments: [token.name]) == true {
+                throw StoreError(.conflict, "a token named '\(token.name)' is already in the journal at \(path) (revoked names are not reused); choose another name")
+            }
+            try db.execute(sql: "INSERT INTO api_tokens (name, role, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [token.name, token.role.rawValue, token.hash, token.createdAt.timeIntervalSince1970,
+                                       token.revokedAt?.timeIntervalSince1970])
+        }
+    }
+
+    public func tokens() async throws -> [APITokenRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_tokens ORDER BY name").map(Self.tokenRecord)
+        }
+    }
+
+    public func token(hash: String) async throws -> APITokenRecord? {
+        try await read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_tokens WHERE hash = ?"), arguments: [hash]).map(Self.tokenRecord)
+        }
+    }
+
+    public func revokeToken(name: String, at: Date) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                           arguments: [at.timeIntervalSince1970, name])
+            return db.changesCount > 0
+        }
+    }
+
+    private static func tokenRecord(_ row: Row) throws -> APITokenRecord {
+        let revoked: Double? = row["revoked_at"]
+        return APITokenRecord(name: row["name"], role: try JournalCells.enumeration(row["role"] as String, "api_tokens.role"),
+                              hash: row["hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                              revokedAt: revoked.map { Date(timeIntervalSince1970: $0) })
+    }
+
+    public func runPage(_ query: RunPageQuery) async throws -> [RunRecord] {
+        try await read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let status = query.status {
+                conditions.append("status = ?")
+                arguments += [status.rawValue]
+            }
+            if let workflow = query.workflow {
+                conditions.append("workflow_name = ?")
+                arguments += [workflow]
+            }
+            if let after = query.after {
+                conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+                let seconds = after.createdAt.timeIntervalSince1970
+                arguments += [seconds, seconds, after.id]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [max(query.limit, 0)]
+            return try RunRow.fetchAll(db, sql: "SELECT * FROM runs \(filter) ORDER BY created_at DESC, id DESC LIMIT ?", arguments: arguments)
+                .map { try $0.record() }
+        }
+    }
+
+    public func runCountsByStatus() async throws -> [RunStatus: Int] {
+        try await read { db in
+            var counts: [RunStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM runs GROUP BY status") {
+                counts[try JournalCells.enumeration(row["status"] as String, "runs.status")] = row["n"]
+            }
+            return counts
+        }
+    }
+}

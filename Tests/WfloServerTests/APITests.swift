@@ -1,0 +1,225 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import WfloApp
+import WfloCore
+import WfloServer
+
+/// The /v1 API in-process: tokens and roles, submit, the run list's pages, reports, cancel,
+/// approvals with the first decision winning, errors as {"error": {"code", "message"}}, and the
+/// OpenAPI document against every route and status seen.
+@Suite(.timeLimit(.minutes(10)))
+struct APITests {
+    @Test func callsWithoutAGoodTokenAre401AndBelowTheRoleAre403() async throws {
+        try await ServerHarness.with(workers: 0) { server, client in
+            let missing = try await server.call(client, .get, "/v1/runs", route: "/v1/runs")
+            #expect(missing.status == .unauthorized)
+            #expect(missing.json["error"]?["code"] == "unauthorized")
+            #expect(missing.json["error"]?["message"]?.stringValue?.contains("Authorization: Bearer") == true)
+            let unknown = try await server.call(client, .get, "/v1/runs", route: "/v1/runs", token: "wflo_" + String(repeating: "0", count: 64))
+            #expect(unknown.status == .unauthorized)
+            let reader = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .read, body: ["workflow": .string(ServerHarness.freeWorkflow)])
+            #expect(reader.status == .forbidden)
+            #expect(reader.json["error"]?["message"]?.stringValue?.contains("needs submit") == true)
+            #expect(try await server.store.runPage(RunPageQuery(limit: 5)).isEmpty, "a refused call wrote nothing")
+            let submitter = try await server.call(client, .post, "/v1/approvals/abc/decision", route: "/v1/approvals/{id}/decision", as: .submit,
+                                                  body: ["decision": "approve"])
+            #expect(submitter.status == .forbidden)
+
+            try await server.api.tokens.revoke(name: "reader")
+            let revoked = try await server.call(client, .get, "/v1/runs", route: "/v1/runs", as: .read)
+            #expect(revoked.status == .unauthorized)
+            // The admin role includes every other.
+            #expect(try await server.call(client, .get, "/v1/runs", route: "/v1/runs", as: .admin).status == .ok)
+        }
+    }
+
+    @Test func tokensAreStoredHashedNeverAsThemselves() async throws {
+        try await ServerHarness.with(workers: 0) { server, _ in
+            let token = try #require(server.tokens[.approve])
+            let stored = try await server.store.tokens()
+            #expect(stored.count == 4)
+            #expect(stored.allSatisfy { $0.hash != token && !$0.hash.contains(token.dropFirst(5)) })
+            #expect(try await server.api.tokens.authenticate(token)?.name == "alice")
+            let raw = try Data(contentsOf: server.folder.appendingPathComponent("wflo.db"))
+            #expect(raw.range(of: Data(token.utf8)) == nil, "the token is not in the journal file")
+        }
+    }
+
+    @Test func anInvalidWorkflowIs422WithFileLineDiagnostics() async throws {
+        try await ServerHarness.with(workers: 0) { server, client in
+            let broken = "name: broken\nbudget: 0\nsteps:\n  - id: a\n    type: transfrom\n"
+            let answer = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: ["workflow": .string(broken)])
+            #expect(answer.status == .unprocessableContent)
+            #expect(answer.json["error"]?["code"] == "invalid_input")
+            let message = answer.json["error"]?["message"]?.stringValue ?? ""
+            #expect(message.contains("workflow.yaml:5:"), "\(message)")
+            let notJSON = try await client.execute(uri: "/v1/runs", method: .post,
+                                                   headers: [.authorization: "Bearer \(server.tokens[.submit]!)"], body: ByteBuffer(string: "{oops"))
+            #expect(notJSON.status == .badRequest)
+            server.recorder.record(method: "POST", route: "/v1/runs", status: 400)
+            let inputs = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                               body: ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topik": "x"]])
+            #expect(inputs.status == .unprocessableContent)
+            #expect(inputs.json["error"]?["message"]?.stringValue?.contains("topik") == true)
+        }
+    }
+
+    /// The whole API as a client uses it, every call recorded; then every route and status seen
+    /// must be in /openapi.json, and every operation there must have been called.
+    @Test func theAPIAsAClientUsesItMatchesTheOpenAPIDocument() async throws {
+        try await ServerHarness.with(workers: 2) { server, client in
+            #expect(try await server.call(client, .get, "/healthz", route: "/healthz").json == ["status": "ok"])
+
+            // Submit: 201, and the same idempotency key gives the same run with 200.
+            let submit: JSONValue = ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topic": "tides"],
+                                     "budget_usd": "0.10", "tags": ["team": "ops"], "idempotency_key": "k-1"]
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: submit)
+            #expect(created.status == .created)
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            #expect(created.json["status"] == "queued")
+            let again = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: submit)
+            #expect(again.status == .ok && again.json["run_id"]?.stringValue == runID && again.json["existing"] == true)
+
+            // The worker drives it to the gate.
+            try await server.eventually("the run waits for approval") { try await server.status(runID) == .waitingApproval }
+            let run = try await server.call(client, .get, "/v1/runs/\(runID.prefix(8))", route: "/v1/runs/{id}", as: .read)
+            #expect(run.status == .ok)
+            #expect(run.json["run_id"]?.stringValue == runID && run.json["status"] == "waiting_approval")
+            #expect(run.json["budget_usd"] == "0.1" && run.json["tags"] == ["team": "ops"] && run.json["workflow"] == "gated")
+            #expect(try await server.call(client, .get, "/v1/runs/nope", route: "/v1/runs/{id}", as: .read).status == .notFound)
+
+            // Approvals: listed, decided by alice through the API; a second decision is 409 naming her.
+            let pending = try await server.call(client, .get, "/v1/approvals?status=pending", route: "/v1/approvals", as: .read)
+            let requests = try #require(pending.json["approvals"]?.arrayValue)
+            #expect(requests.count == 1)
+            let approvalID = try #require(requests.first?["id"]?.stringValue)
+            #expect(requests.first?["message"] == "Publish tides?")
+            let decided = try await server.call(client, .post, "/v1/approvals/\(approvalID)/decision", route: "/v1/approvals/{id}/decision",
+                                                as: .approve, body: ["decision": "approve", "comment": "ship it"])
+            #expect(decided.status == .ok)
+            #expect(decided.json["approval"]?["decided_by"] == "alice via api")
+            #expect(decided.json["approval"]?["comment"] == "ship it")
+            let second = try await server.call(client, .post, "/v1/approvals/\(approvalID)/decision", route: "/v1/approvals/{id}/decision",
+                                               as: .admin, body: ["decision": "reject"])
+            #expect(second.status == .conflict)
+            #expect(second.json["error"]?["code"] == "already_decided")
+            #expect(second.json["error"]?["decided_by"] == "alice via api")
+            #expect(second.json["error"]?["message"]?.stringValue?.contains("approved by alice via api at ") == true)
+            let badVerdict = try await server.call(client, .post, "/v1/approvals/\(approvalID)/decision", route: "/v1/approvals/{id}/decision",
+                                                   as: .approve, body: ["decision": "maybe"])
+            #expect(badVerdict.status == .unprocessableContent)
+            #expect(try await server.call(client, .post, "/v1/approvals/ffffffffffff/decision", route: "/v1/approvals/{id}/decision",
+                                          as: .approve, body: ["decision": "approve"]).status == .notFound)
+            #expect(try await server.call(client, .post, "/v1/approvals/x/decision", route: "/v1/approvals/{id}/decision",
+                                          as: .approve, body: .string("not an object")).status == .badRequest)
+
+            // Once decided, a worker continues it to the end.
+            try await server.eventually("the approved run completes") { try await server.status(runID) == .completed }
+            let journaled = try await server.store.approvals(runID: runID, status: nil)
+            #expect(journaled.map(\.decidedBy) == ["alice via api"])
+            #expect(try await server.call(client, .get, "/v1/approvals?status=all", route: "/v1/approvals", as: .read).json["approvals"]?.arrayValue?.count == 1)
+            #expect(try await server.call(client, .get, "/v1/approvals?status=approved", route: "/v1/approvals", as: .read).json["approvals"]?.arrayValue?.count == 1)
+            #expect(try await server.call(client, .get, "/v1/approvals?status=maybe", route: "/v1/approvals", as: .read).status == .unprocessableContent)
+            #expect(try await server.call(client, .get, "/v1/approvals?run=nope", route: "/v1/approvals", as: .read).status == .notFound)
+
+            // The report is `wflo report --format json`'s.
+            let report = try await server.call(client, .get, "/v1/runs/\(runID)/report", route: "/v1/runs/{id}/report", as: .read)
+            #expect(report.status == .ok)
+            #expect(report.json == (try await server.api.reports.runReport(runID).json))
+            #expect(try await server.call(client, .get, "/v1/runs/nope/report", route: "/v1/runs/{id}/report", as: .read).status == .notFound)
+
+            // Cancel: a queued run nobody drives yet ends cancelled (no worker claims: its queue is paused by concurrency 0).
+            try await server.store.setQueue(QueueSettings(name: "default", concurrency: 0))
+            let queued = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                               body: ["workflow": .string(ServerHarness.freeWorkflow)])
+            let queuedID = try #require(queued.json["run_id"]?.stringValue)
+            let cancelled = try await server.call(client, .post, "/v1/runs/\(queuedID)/cancel", route: "/v1/runs/{id}/cancel", as: .submit,
+                                                  body: ["reason": "not needed"])
+            #expect(cancelled.status == .ok)
+            #expect(cancelled.json["status"] == "cancelled")
+            #expect(try await server.store.cancelRequest(runID: queuedID)?.by == "ci-bot via api")
+            let twice = try await server.call(client, .post, "/v1/runs/\(queuedID)/cancel", route: "/v1/runs/{id}/cancel", as: .submit)
+            #expect(twice.status == .unprocessableContent, "\(twice.text)")
+            #expect(try await server.call(client, .post, "/v1/runs/nope/cancel", route: "/v1/runs/{id}/cancel", as: .submit).status == .notFound)
+
+            // Resume: a completed run has nothing to resume; a cancelled one is driven here again.
+            #expect(try await server.call(client, .post, "/v1/runs/\(runID)/resume", route: "/v1/runs/{id}/resume", as: .submit).status == .conflict)
+            #expect(try await server.call(client, .post, "/v1/runs/nope/resume", route: "/v1/runs/{id}/resume", as: .submit).status == .notFound)
+            #expect(try await server.call(client, .post, "/v1/runs/\(queuedID)/resume", route: "/v1/runs/{id}/resume", as: .submit,
+                                          body: ["budget_usd": "abc"]).status == .unprocessableContent)
+            let resumed = try await server.call(client, .post, "/v1/runs/\(queuedID)/resume", route: "/v1/runs/{id}/resume", as: .submit)
+            #expect(resumed.status == .accepted)
+
+            // The list: filters, pages and their cursor; bad parameters are 422.
+            let all = try await server.call(client, .get, "/v1/runs?limit=1", route: "/v1/runs", as: .read)
+            #expect(all.json["runs"]?.arrayValue?.count == 1)
+            let cursor = try #require(all.json["next_cursor"]?.stringValue)
+            let next = try await server.call(client, .get, "/v1/runs?limit=1&cursor=\(cursor)", route: "/v1/runs", as: .read)
+            #expect(next.json["runs"]?.arrayValue?.count == 1 && next.json["next_cursor"] == .null)
+            #expect(Set([all.json["runs"]?[0]?["run_id"], next.json["runs"]?[0]?["run_id"]].compactMap { $0?.stringValue }) == [runID, queuedID])
+            let gated = try await server.call(client, .get, "/v1/runs?workflow=gated&status=completed", route: "/v1/runs", as: .read)
+            #expect(gated.json["runs"]?.arrayValue?.map { $0["run_id"]?.stringValue } == [runID])
+            for bad in ["status=done", "limit=0", "limit=x", "cursor=zzz"] {
+                let answer = try await server.call(client, .get, "/v1/runs?\(bad)", route: "/v1/runs", as: .read)
+                #expect(answer.status == .unprocessableContent, "\(bad)")
+            }
+
+            // Metrics: Prometheus text of the journal.
+            let metrics = try await server.call(client, .get, "/metrics", route: "/metrics", as: .read)
+            #expect(metrics.status == .ok)
+            #expect(metrics.text.contains("# TYPE wflo_runs gauge"))
+            #expect(metrics.text.contains("wflo_runs{status=\"completed\"} 1"))
+            #expect(metrics.text.contains("wflo_approvals_pending 0"))
+            #expect(try await server.call(client, .get, "/metrics", route: "/metrics").status == .unauthorized)
+
+            // Events: a short stream (EventsTests checks what arrives on it).
+            let events = try await server.call(client, .get, "/v1/events?timeout=0.5", route: "/v1/events", as: .read)
+            #expect(events.status == .ok && events.text.hasPrefix(": wflo events"))
+            #expect(try await server.call(client, .get, "/v1/events?timeout=x", route: "/v1/events", as: .read).status == .unprocessableContent)
+
+            // Unknown routes are JSON errors too.
+            let nowhere = try await server.call(client, .get, "/v1/nowhere", route: "-", as: .read)
+            #expect(nowhere.status == .notFound && nowhere.json["error"]?["code"] == "not_found")
+
+            let document = try await server.call(client, .get, "/openapi.json", route: "/openapi.json")
+            try OpenAPICheck.check(document.json, against: server.recorder.all.filter { $0.route != "-" })
+        }
+    }
+}
+
+/// Reads the OpenAPI document and checks it against the calls tests made.
+enum OpenAPICheck {
+    static func check(_ document: JSONValue, against calls: Set<CallRecorder.Call>) throws {
+        #expect(document["openapi"] == "3.1.0")
+        let paths = try #require(document["paths"]?.objectValue)
+        for call in calls.sorted(by: { ($0.route, $0.method, $0.status) < ($1.route, $1.method, $1.status) }) {
+            let operation = paths[call.route]?[call.method.lowercased()]
+            #expect(operation != nil, "\(call.method) \(call.route) is served but not in /openapi.json")
+            #expect(operation?["responses"]?[String(call.status)] != nil,
+                    "\(call.method) \(call.route) answered \(call.status), which /openapi.json does not list")
+        }
+        // Every documented operation is served (was called) and every $ref resolves.
+        let called = Set(calls.map { "\($0.method.lowercased()) \($0.route)" })
+        for (path, item) in paths {
+            for method in item.objectValue?.keys.sorted() ?? [] {
+                #expect(called.contains("\(method) \(path)"), "\(method.uppercased()) \(path) is in /openapi.json but no test called it")
+            }
+        }
+        let schemas = document["components"]?["schemas"]?.objectValue ?? [:]
+        for reference in references(in: document) {
+            let name = reference.replacingOccurrences(of: "#/components/schemas/", with: "")
+            #expect(schemas[name] != nil, "\(reference) does not resolve")
+        }
+    }
+
+    static func references(in value: JSONValue) -> [String] {
+        switch value {
+        case .object(let object):
+            return (object["$ref"]?.stringValue.map { [$0] } ?? []) + object.values.flatMap(references)
+        case .array(let array): return array.flatMap(references)
+        default: return []
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import WfloApp
+import WfloCore
+import WfloServer
+
+/// The dashboard in-process: logging in with a token, the CSRF check on every form, the run
+/// list, a run's page with its approval form, deciding from it, escaping, and revocation.
+@Suite(.timeLimit(.minutes(10)))
+struct DashboardTests {
+    /// Logs in with `token` and returns the session cookie (`wflo_session=…`).
+    static func login(_ client: any TestClientProtocol, token: String) async throws -> String {
+        let response = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                body: ByteBuffer(string: "token=\(token)"))
+        #expect(response.status == .found && response.headers[.location] == "/")
+        let cookie = try #require(response.headers[.setCookie])
+        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+        return String(cookie.split(separator: ";")[0])
+    }
+
+    static func get(_ client: any TestClientProtocol, _ uri: String, cookie: String?) async throws -> (HTTPResponse.Status, String, HTTPFields) {
+        var headers: HTTPFields = [:]
+        if let cookie { headers[.cookie] = cookie }
+        let response = try await client.execute(uri: uri, method: .get, headers: headers)
+        return (response.status, String(buffer: response.body), response.headers)
+    }
+
+    static func post(_ client: any TestClientProtocol, _ uri: String, cookie: String, form: String) async throws -> (HTTPResponse.Status, String, HTTPFields) {
+        let response = try await client.execute(uri: uri, method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                                                body: ByteBuffer(string: form))
+        return (response.status, String(buffer: response.body), response.headers)
+    }
+
+    /// The value of the first hidden `csrf` field of a page.
+    static func csrf(_ page: String) throws -> String {
+        let marker = "name=\"csrf\" value=\""
+        let start = try #require(page.range(of: marker)).upperBound
+        return String(page[start...].prefix { $0 != "\"" })
+    }
+
+    @Test func loggingInShowsRunsAndApprovingFromTheRunPageNeedsTheCSRFToken() async throws {
+        try await ServerHarness.with(workers: 1) { server, client in
+            // Without a session every page sends to /login; a bad token does not log in.
+            let (status, _, headers) = try await Self.get(client, "/", cookie: nil)
+            #expect(status == .found && headers[.location] == "/login")
+            #expect(try await Self.get(client, "/login", cookie: nil).1.contains("name=\"token\""))
+            let bad = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                                               body: ByteBuffer(string: "token=wflo_nope"))
+            #expect(bad.status == .unauthorized && bad.headers[.setCookie] == nil)
+
+            // A run whose text tries to inject markup.
+            let workflow = ServerHarness.gatedWorkflow.replacingOccurrences(of: "Publish {{inputs.topic}}?", with: "Publish <b>{{inputs.topic}}</b>?")
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                body: ["workflow": .string(workflow), "inputs": ["topic": "<script>alert(1)</script>"]])
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
+
+            let cookie = try await Self.login(client, token: try #require(server.tokens[.approve]))
+            let list = try await Self.get(client, "/", cookie: cookie)
+            #expect(list.0 == .ok && list.1.contains("/runs/\(runID)") && list.1.contains("waiting_approval"))
+            #expect(list.2[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+            #expect(!list.1.contains("http://") && !list.1.contains("https://") && !list.1.contains("<script"), "no external resource, no script")
+            let filtered = try await Self.get(client, "/?status=completed", cookie: cookie)
+            #expect(!filtered.1.contains("/runs/\(runID)"))
+
+            let page = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
+            #expect(page.0 == .ok)
+            #expect(page.1.contains("Publish &lt;b&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/b&gt;?"), "escaped")
+            #expect(!page.1.contains("<script>"))
+            #expect(page.1.contains("Cumulative spend") && page.1.contains("Step timeline") && page.1.contains("reserved (USD)"))
+            #expect(page.1.contains("action=\"/approvals/"))
+            let inbox = try await Self.get(client, "/approvals", cookie: cookie)
+            #expect(inbox.1.contains("worst case of this step") && inbox.1.contains("the rest of the run"))
+
+            let approval = try #require(try await server.store.approvals(runID: runID, status: .pending).first)
+            // A forged form (no or wrong CSRF token) is refused and decides nothing.
+            let forged = try await Self.post(client, "/approvals/\(approval.id)/decide", cookie: cookie, form: "decision=approve")
+            #expect(forged.0 == .forbidden)
+            let wrong = try await Self.post(client, "/approvals/\(approval.id)/decide", cookie: cookie, form: "decision=approve&csrf=00")
+            #expect(wrong.0 == .forbidden)
+            #expect(try await server.store.approval(id: approval.id)?.status == .pending)
+
+            let token = try Self.csrf(page.1)
+            let decided = try await Self.post(client, "/approvals/\(approval.id)/decide", cookie: cookie,
+                                              form: "decision=approve&comment=looks+good&back=%2Fruns%2F\(runID)&csrf=\(token)")
+            #expect(decided.0 == .seeOther && decided.2[.location] == "/runs/\(runID)")
+            let record = try await server.store.approval(id: approval.id)
+            #expect(record?.decidedBy == "alice via dashboard" && record?.comment == "looks good")
+            let again = try await Self.post(client, "/approvals/\(approval.id)/decide", cookie: cookie, form: "decision=reject&csrf=\(token)")
+            #expect(again.0 == .conflict && again.1.contains("Already approved by alice via dashboard"))
+            try await server.eventually("the run completes") { try await server.status(runID) == .completed }
+
+            let spend = try await Self.get(client, "/spend?by=model", cookie: cookie)
+            #expect(spend.0 == .ok && spend.1.contains("Spend by model"))
+
+            // Revoking the token ends its sessions.
+            try await server.api.tokens.revoke(name: "alice")
+            #expect(try await Self.get(client, "/", cookie: cookie).0 == .found)
+        }
+    }
+
+    @Test func aReadTokenSeesPagesButCannotDecide() async throws {
+        try await ServerHarness.with(workers: 1) { server, client in
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                body: ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topic": "x"]])
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
+            let cookie = try await Self.login(client, token: try #require(server.tokens[.read]))
+            let page = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
+            #expect(page.0 == .ok)
+            let approval = try #require(try await server.store.approvals(runID: runID, status: .pending).first)
+            let refused = try await Self.post(client, "/approvals/\(approval.id)/decide", cookie: cookie,
+                                              form: "decision=approve&csrf=\(try Self.csrf(page.1))")
+            #expect(refused.0 == .forbidden)
+            #expect(try await server.store.approval(id: approval.id)?.status == .pending)
+        }
+    }
+}
