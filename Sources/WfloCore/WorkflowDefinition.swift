@@ -39,6 +39,10 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var timeout: Double?
     /// `tags:`: the run's tags, templates of its inputs (nil: none). Budget scopes select runs by tags.
     public var tags: [String: Template]?
+    /// `triggers:`: schedules and webhooks that start runs of the deployed workflow (`wflo deploy`).
+    public var triggers: [TriggerDefinition] = []
+    /// `concurrency:`: how many runs (per key) may go at once across processes; nil: no limit.
+    public var concurrency: ConcurrencySettings?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
