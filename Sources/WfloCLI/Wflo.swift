@@ -19,7 +19,8 @@ public struct Wflo: AsyncParsableCommand {
                       SubmitCommand.self, WorkerCommand.self, QueueCommand.self,
                       ValidateCommand.self, PricingCommand.self,
                       ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, CacheCommand.self,
-                      CircuitsCommand.self, BudgetsCommand.self, AlertsCommand.self, SandboxCommand.self]
+                      CircuitsCommand.self, BudgetsCommand.self, AlertsCommand.self, SandboxCommand.self,
+                      DeployCommand.self, WorkflowsCommand.self, UndeployCommand.self]
     )
 
     /// This build's version (`wflo --version` adds where the pricing table comes from).
