@@ -106,11 +106,12 @@ public struct RunService: Sendable {
     /// returns the run it first enqueued and writes nothing.
     /// - Parameter budget: the budget in force; nil runs with no limit.
     public func submit(_ workflow: Workflow, inputs: JSONValue, budget: Money?, queue: String = QueueSettings.defaultQueue,
-                       priority: Int = 0, idempotencyKey: String? = nil, tags: [String: String] = [:]) async throws -> EnqueueOutcome {
+                       priority: Int = 0, idempotencyKey: String? = nil, tags: [String: String] = [:],
+                       trigger: RunTrigger? = nil) async throws -> EnqueueOutcome {
         if let problem = QueueSettings.problem(name: queue) { throw AppError(.invalidInput, "--queue: " + problem) }
         return try await executor.enqueue(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
                                           inputs: inputs, budget: budget, queue: queue, priority: priority, idempotencyKey: idempotencyKey,
-                                          tags: tags)
+                                          tags: tags, trigger: trigger)
     }
 
     /// Continues a run from its journal: completed steps are not run or charged again. A run of a

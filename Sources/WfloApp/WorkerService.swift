@@ -37,9 +37,12 @@ public final class WorkerService: Sendable {
         public var pushedPollInterval: Double
         /// Seconds runs in hand may take to finish after ``WorkerService/stop()``.
         public var grace: Double
+        /// Seconds between passes of the deployed workflows' schedule loop (``TriggerService``); nil: this worker fires no schedules.
+        public var scheduleInterval: Double?
 
         public init(queues: [String] = [], concurrency: Int = 1, lease: Double = 30, pollInterval: Double = 0.1,
-                    pushedPollInterval: Double = 1, grace: Double = 30) {
+                    pushedPollInterval: Double = 1, grace: Double = 30, scheduleInterval: Double? = 0.5) {
+            self.scheduleInterval = scheduleInterval
             self.queues = queues
             self.concurrency = concurrency
             self.lease = lease
@@ -74,6 +77,8 @@ public final class WorkerService: Sendable {
         case leaseLost(runID: String)
         /// Looking for work failed (the journal busy or unreachable); the worker keeps trying. Logged when the error changes.
         case claimFailed(error: String)
+        /// The schedule loop could not fire a deployed workflow's schedule (logged when the problem changes).
+        case scheduleProblem(String)
         case stopping
         case stopped
 
@@ -92,6 +97,8 @@ public final class WorkerService: Sendable {
                 return ["event": "lease_lost", "run_id": .string(runID)]
             case .claimFailed(let error):
                 return ["event": "claim_failed", "error": .string(error)]
+            case .scheduleProblem(let problem):
+                return ["event": "schedule_problem", "error": .string(problem)]
             case .stopping: return ["event": "stopping"]
             case .stopped: return ["event": "stopped"]
             }
@@ -107,6 +114,7 @@ public final class WorkerService: Sendable {
             case .released(let runID, let reason): return "released \(runID): \(reason)"
             case .leaseLost(let runID): return "lease lost on \(runID): stopped here, it goes on elsewhere"
             case .claimFailed(let error): return "cannot look for work (trying again): \(error)"
+            case .scheduleProblem(let problem): return "schedule: \(problem)"
             case .stopping: return "stopping: no new claims; finishing the runs in hand"
             case .stopped: return "stopped"
             }
@@ -165,6 +173,14 @@ public final class WorkerService: Sendable {
         log(.started(owner: owner, queues: settings.queues, concurrency: settings.concurrency, lease: settings.lease))
         // Budget alerts go out on the worker's loop (its runs are driven without a delivery of their own).
         let delivering = runs.alerts?.start()
+        // Deployed schedules fire from every worker's loop; the journal makes each tick one run.
+        let scheduling = settings.scheduleInterval.map { interval in
+            Task { [runs, log] in
+                await TriggerService(runs: runs).runScheduleLoop(interval: interval, isStopping: { self.isStopping },
+                                                                 log: { log(.scheduleProblem($0)) })
+            }
+        }
+        defer { scheduling?.cancel() }
         await withDiscardingTaskGroup { group in
             var lastFailure: String?
             var wakeup = wakeups.makeAsyncIterator()

@@ -39,9 +39,12 @@ struct RunsCommand: AsyncParsableCommand {
             var table: [[String]] = []
             for listing in runs {
                 let (run, ledger, status) = (listing.run, listing.ledger, listing.shownStatus)
-                rows.append(["run_id": .string(run.id), "workflow": .string(run.workflowName), "status": .string(status),
-                             "budget_usd": run.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(ledger.committed.exact()),
-                             "created_at": .string(run.createdAt.formatted(.iso8601)), "tags": .object(run.tags.mapValues { .string($0) })])
+                var row: [String: JSONValue] = ["run_id": .string(run.id), "workflow": .string(run.workflowName), "status": .string(status),
+                                                "budget_usd": run.budget.map { .string($0.exact()) } ?? .null,
+                                                "spent_usd": .string(ledger.committed.exact()),
+                                                "created_at": .string(run.createdAt.formatted(.iso8601)), "tags": .object(run.tags.mapValues { .string($0) })]
+                if let trigger = run.trigger { row["trigger"] = trigger.json }
+                rows.append(.object(row))
                 table.append([run.id, run.workflowName, status, ledger.committed.formatted(decimals: 6),
                               run.budget?.formatted(decimals: 6) ?? "none", run.createdAt.formatted(.iso8601)])
             }

@@ -18,9 +18,12 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let report = try await store.withJournal { try await ReportService(store: $0).runReport(run) }
+            let (report, record) = try await store.withJournal { journal in
+                let report = try await ReportService(store: journal).runReport(run)
+                return (report, try await journal.run(id: report.runID))
+            }
             if json {
-                let object: JSONValue = [
+                var object: [String: JSONValue] = [
                     "run_id": .string(report.runID), "workflow": .string(report.workflow), "status": .string(report.shownStatus),
                     "budget_usd": report.budget.map { .string($0.exact()) } ?? .null, "spent_usd": .string(report.spent.exact()),
                     "outputs": report.outputs ?? .null, "error": report.error.map { .string($0) } ?? .null,
@@ -29,7 +32,8 @@ struct StatusCommand: AsyncParsableCommand {
                     "steps": .array(report.steps.map { ["id": .string($0.id), "type": .string($0.type), "status": .string($0.status),
                                                          "cost_usd": .string(($0.subtotal?.cost ?? $0.cost).exact())] }),
                 ]
-                Console.out(object.encoded(sorted: true, pretty: true) + "\n")
+                if let trigger = record?.trigger { object["trigger"] = trigger.json }
+                Console.out(JSONValue.object(object).encoded(sorted: true, pretty: true) + "\n")
             } else {
                 var text = "Run \(report.runID) · \(report.workflow) · \(report.shownStatus) · spent \(report.spent.dollars())"
                 if let budget = report.budget { text += " of \(budget.dollars())" }

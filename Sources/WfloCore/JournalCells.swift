@@ -54,3 +54,26 @@ public enum JournalCells {
                              fees: try fees.map { try money($0, "attempts.fees_usd") }, flags: list ?? [])
     }
 }
+
+extension JournalCells {
+    /// `runs.trigger`: the ``RunTrigger`` as JSON (`at` in seconds since 1970), or nil.
+    public static func triggerCell(_ trigger: RunTrigger?) -> String? {
+        guard let trigger else { return nil }
+        var object: [String: JSONValue] = ["kind": .string(trigger.kind.rawValue), "key": .string(trigger.key),
+                                           "at": .number(String(trigger.at.timeIntervalSince1970))]
+        if let delivery = trigger.delivery { object["delivery"] = .string(delivery) }
+        return JSONValue.object(object).encoded()
+    }
+
+    public static func trigger(_ text: String?, _ column: String) throws -> RunTrigger? {
+        guard let text else { return nil }
+        let value = try json(text, column)
+        guard let object = value.objectValue, case .string(let kind)? = object["kind"], let k = RunTrigger.Kind(rawValue: kind),
+              case .string(let key)? = object["key"], case .number(let atText)? = object["at"], let at = Double(atText) else {
+            throw StoreError(.corrupt, "\(column) holds '\(text)', not a trigger; was the journal written by a newer wflo?")
+        }
+        var delivery: String?
+        if case .string(let d)? = object["delivery"] { delivery = d }
+        return RunTrigger(kind: k, at: Date(timeIntervalSince1970: at), key: key, delivery: delivery)
+    }
+}

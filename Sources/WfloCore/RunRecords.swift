@@ -72,11 +72,14 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var queue: String?
     /// `--tag KEY=VALUE` and the workflow's `tags:`: what budget scopes select runs by (issue 17).
     public var tags: [String: String]
+    /// What started the run when no person did: a schedule's tick or a webhook's delivery (issue 21).
+    public var trigger: RunTrigger?
 
     public init(id: String, workflowName: String, workflowPath: String, workflowSource: String, inputs: JSONValue,
                 budget: Money?, status: RunStatus = .running, outputs: JSONValue? = nil, error: String? = nil,
-                createdAt: Date, updatedAt: Date, queue: String? = nil, tags: [String: String] = [:]) {
+                createdAt: Date, updatedAt: Date, queue: String? = nil, tags: [String: String] = [:], trigger: RunTrigger? = nil) {
         self.tags = tags
+        self.trigger = trigger
         self.id = id
         self.workflowName = workflowName
         self.workflowPath = workflowPath

@@ -41,6 +41,10 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var tags: [String: Template]?
     /// `notify:`: webhooks told of each new approval request of the run (besides the journal's, `wflo notify add`).
     public var notify: [String] = []
+    /// `triggers:`: schedules and webhooks that start runs of the deployed workflow (`wflo deploy`).
+    public var triggers: [TriggerDefinition] = []
+    /// `concurrency:`: how many runs (per key) may go at once across processes; nil: no limit.
+    public var concurrency: ConcurrencySettings?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
@@ -59,13 +63,6 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.egress = egress
         self.circuitBreaker = circuitBreaker
         self.timeout = timeout
-    }
-
-    /// This definition with `notify:` set.
-    public func notifying(_ webhooks: [String]) -> WorkflowDefinition {
-        var copy = self
-        copy.notify = webhooks
-        return copy
     }
 
     public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }

@@ -53,11 +53,11 @@ public struct Executor: Sendable {
     /// With an idempotency key already used, nothing is written and the first run is returned.
     public func enqueue(definition: WorkflowDefinition, source: String, path: String, inputs: JSONValue, budget: Money?,
                         queue: String, priority: Int, idempotencyKey: String?, mode: RunMode = RunMode(),
-                        tags: [String: String] = [:]) async throws -> EnqueueOutcome {
+                        tags: [String: String] = [:], trigger: RunTrigger? = nil) async throws -> EnqueueOutcome {
         let now = configuration.now()
         let run = RunRecord(id: Executor.makeRunID(), workflowName: definition.name, workflowPath: path, workflowSource: source,
                             inputs: inputs, budget: budget, status: .queued, createdAt: now, updatedAt: now,
-                            tags: definition.runTags(inputs: inputs, given: tags))
+                            tags: definition.runTags(inputs: inputs, given: tags), trigger: trigger)
         return try await configuration.store.enqueueRun(EnqueueRequest(run: run, events: [Executor.startedEvent(run: run, definition: definition, mode: mode)],
                                                                        queue: queue, priority: priority, idempotencyKey: idempotencyKey))
     }

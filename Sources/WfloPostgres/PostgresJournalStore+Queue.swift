@@ -40,11 +40,12 @@ extension PostgresJournalStore {
             // A concurrent enqueue with the same key: this insert waits for it, then inserts nothing.
             let inserted = try await connection.query("""
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at,
-                                  updated_at, queue, priority, idempotency_key, tags)
+                                  updated_at, queue, priority, idempotency_key, tags, "trigger", trigger_key, trigger_at)
                 VALUES (\(run.id), \(run.workflowName), \(run.workflowPath), \(run.workflowSource), \(run.inputs.encoded()),
                         \(run.budget?.description), \(run.status.rawValue), \(run.outputs?.encoded()), \(run.error),
                         \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(request.queue), \(request.priority),
-                        \(request.idempotencyKey), \(JournalCells.tagsCell(run.tags)))
+                        \(request.idempotencyKey), \(JournalCells.tagsCell(run.tags)), \(JournalCells.triggerCell(run.trigger)),
+                        \(run.trigger?.kind == .schedule ? run.trigger?.key : nil), \(run.trigger?.at.timeIntervalSince1970))
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING 1
                 """, logger: self.logger).collect()

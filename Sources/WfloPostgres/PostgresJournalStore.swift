@@ -282,10 +282,12 @@ public final class PostgresJournalStore: JournalStore {
         try await statement { connection in
             let inserted = try await connection.query("""
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at,
-                                  tags)
+                                  tags, "trigger", trigger_key, trigger_at)
                 VALUES (\(run.id), \(run.workflowName), \(run.workflowPath), \(run.workflowSource), \(run.inputs.encoded()),
                         \(run.budget?.description), \(run.status.rawValue), \(run.outputs?.encoded()), \(run.error),
-                        \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(JournalCells.tagsCell(run.tags)))
+                        \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(JournalCells.tagsCell(run.tags)),
+                        \(JournalCells.triggerCell(run.trigger)), \(run.trigger?.kind == .schedule ? run.trigger?.key : nil),
+                        \(run.trigger?.at.timeIntervalSince1970))
                 ON CONFLICT (id) DO NOTHING RETURNING 1
                 """, logger: self.logger).collect()
             guard !inserted.isEmpty else { throw StoreError(.conflict, "a run with id \(run.id) is already in \(self.journalLocation)") }

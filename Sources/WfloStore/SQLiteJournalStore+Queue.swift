@@ -44,6 +44,7 @@ extension SQLiteJournalStore {
                 """).execute(arguments: RunRow.insertArguments(run))
             try db.execute(sql: "UPDATE runs SET queue = ?, priority = ?, idempotency_key = ? WHERE id = ?",
                            arguments: [request.queue, request.priority, request.idempotencyKey, run.id])
+            try Self.writeTrigger(db, run)
             for event in request.events { try EventRow.insert(db, event) }
             try EventRow.insert(db, .runQueued(runID: run.id, queue: request.queue, priority: request.priority, at: run.createdAt))
             return .enqueued(run)

@@ -222,6 +222,7 @@ public struct SQLiteJournalStore: JournalStore {
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: RunRow.insertArguments(run))
+            try Self.writeTrigger(db, run)
         }
     }
 

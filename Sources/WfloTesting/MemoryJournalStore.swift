@@ -151,6 +151,10 @@ public final class MemoryJournalStore: JournalStore {
         var notifyHooks: [String] = []
         var notifications: [StoredNotification] = []
         var settings: [String: String] = [:]
+        /// Every deployed version, oldest first, with when it was undeployed.
+        var deployments: [(record: DeploymentRecord, undeployedAt: Date?)] = []
+        /// Webhook deliveries refused for their signature, by hook.
+        var rejectedDeliveries: [String: Int] = [:]
 
         mutating func order() -> Int {
             nextOrder += 1
@@ -1063,5 +1067,62 @@ extension MemoryJournalStore {
         state.withLock { state in
             state.runs.values.reduce(into: [RunStatus: Int]()) { counts, run in counts[run.record.status, default: 0] += 1 }
         }
+    }
+}
+
+// MARK: - Deployments (issue 21)
+
+extension MemoryJournalStore {
+    public func deploy(_ deployment: DeploymentRequest) async throws -> DeploymentRecord {
+        try write { state in
+            let newest = state.deployments.filter { $0.record.name == deployment.name }.map(\.record.version).max() ?? 0
+            let record = DeploymentRecord(name: deployment.name, version: newest + 1, path: deployment.path, source: deployment.source,
+                                          deployedAt: deployment.at)
+            state.deployments.append((record, nil))
+            return record
+        }
+    }
+
+    public func deployments() async throws -> [DeploymentRecord] {
+        state.withLock { state in
+            var newest: [String: (record: DeploymentRecord, undeployedAt: Date?)] = [:]
+            for entry in state.deployments where entry.record.version > (newest[entry.record.name]?.record.version ?? 0) {
+                newest[entry.record.name] = entry
+            }
+            return newest.values.filter { $0.undeployedAt == nil }.map(\.record).sorted { $0.name < $1.name }
+        }
+    }
+
+    public func undeploy(name: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.deployments.indices.filter({ state.deployments[$0].record.name == name })
+                .max(by: { state.deployments[$0].record.version < state.deployments[$1].record.version }),
+                  state.deployments[index].undeployedAt == nil else { return false }
+            state.deployments[index].undeployedAt = at
+            return true
+        }
+    }
+
+    public func lastTick(scheduleKey: String) async throws -> Date? {
+        state.withLock { state in
+            state.runs.values.compactMap { run -> Date? in
+                guard let trigger = run.record.trigger, trigger.kind == .schedule, trigger.key == scheduleKey else { return nil }
+                return trigger.at
+            }.max()
+        }
+    }
+
+    public func latestRun(workflowName: String) async throws -> RunRecord? {
+        state.withLock { state in
+            state.runs.values.filter { $0.record.workflowName == workflowName }.sorted(by: Self.newestFirst).first?.record
+        }
+    }
+
+    public func countRejectedDelivery(hook: String, at: Date) async throws {
+        try write { state in state.rejectedDeliveries[hook, default: 0] += 1 }
+    }
+
+    public func rejectedDeliveries(hook: String) async throws -> Int {
+        state.withLock { $0.rejectedDeliveries[hook] ?? 0 }
     }
 }

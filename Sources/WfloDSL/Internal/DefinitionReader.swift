@@ -49,7 +49,7 @@ struct DefinitionReader {
     }
 
     static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
-                                  "egress", "circuit_breaker", "timeout", "tags", "notify"]
+                                  "egress", "circuit_breaker", "timeout", "tags", "notify", "triggers", "concurrency"]
     static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each", "allow_failure"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl", "web_search"]
@@ -147,6 +147,8 @@ struct DefinitionReader {
         let budget = top["budget"].flatMap { readBudget($0.value) }
         let inputs = top["inputs"].map { readInputs($0.value) } ?? []
         let tags = top["tags"].flatMap { readTags($0.value, inputs: inputs) }
+        let triggers = top["triggers"].map { readTriggers($0.value, inputs: inputs) } ?? []
+        let concurrency = top["concurrency"].flatMap { readConcurrency($0.value, inputs: inputs) }
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
         var policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
         if let p = policy, let node = top["approval_policy"]?.value { policy = readNonGetHTTP(node, into: p) }
@@ -190,11 +192,14 @@ struct DefinitionReader {
         checkGraph(drafts, inputs: inputs, outputSites: outputSites)
 
         guard let name, diagnostics.isEmpty else { return nil }
-        return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
-                                  steps: drafts.compactMap { $0.definition }, outputs: outputs, pricing: pricing,
-                                  approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
-                                  circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
-            .notifying(notify)
+        var definition = WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
+                                            steps: drafts.compactMap { $0.definition }, outputs: outputs, pricing: pricing,
+                                            approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
+                                            circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
+        definition.triggers = triggers
+        definition.concurrency = concurrency
+        definition.notify = notify
+        return definition
     }
 
     /// `notify:`: one webhook URL or a list of them, told of each new approval request of the run.

@@ -201,6 +201,30 @@ enum PostgresSchema {
             );
             CREATE INDEX runs_page ON runs (created_at DESC, id COLLATE "C" DESC);
             """),
+        // Issue 21: deployed workflows (every version kept; the newest is active unless undeployed),
+        // and what started a run: `trigger` (JSON) with its schedule key and tick for the loop's
+        // catch-up. A tick's run is unique through `runs.idempotency_key` (v9_queue).
+        Migration(version: 5, name: "v12_triggers", sql: """
+            CREATE TABLE deployments (
+                name TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                path TEXT NOT NULL,
+                source TEXT NOT NULL,
+                deployed_at DOUBLE PRECISION NOT NULL,
+                undeployed_at DOUBLE PRECISION,
+                PRIMARY KEY (name, version)
+            );
+            ALTER TABLE runs ADD COLUMN "trigger" TEXT;
+            ALTER TABLE runs ADD COLUMN trigger_key TEXT;
+            ALTER TABLE runs ADD COLUMN trigger_at DOUBLE PRECISION;
+            CREATE INDEX runs_trigger ON runs (trigger_key, trigger_at) WHERE trigger_key IS NOT NULL;
+            CREATE INDEX runs_workflow_created ON runs (workflow_name, created_at);
+            CREATE TABLE webhook_rejections (
+                hook TEXT PRIMARY KEY,
+                count BIGINT NOT NULL,
+                last_at DOUBLE PRECISION NOT NULL
+            );
+            """),
         // Issue 18: new approval requests announced to webhooks through a durable outbox (one row per
         // request and webhook: the unique key), the journal's own hooks and its settings.
         Migration(version: 8, name: "v15_approval_notifications", sql: """

@@ -24,6 +24,7 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
     var updatedAt: Double
     var queue: String?
     var tags: String?
+    var trigger: String?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -39,6 +40,7 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
         case updatedAt = "updated_at"
         case queue
         case tags
+        case trigger
     }
 
     /// The insert statement's arguments, in the column order of `Statements.insertRun`.
@@ -54,6 +56,6 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
                   inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budgetUSD.map { try JournalCells.money($0, "runs.budget_usd") },
                   status: try JournalCells.enumeration(status, "runs.status"), outputs: try outputs.map { try JournalCells.json($0, "runs.outputs") },
                   error: error, createdAt: Date(timeIntervalSince1970: createdAt), updatedAt: Date(timeIntervalSince1970: updatedAt),
-                  queue: queue, tags: try JournalCells.tags(tags, "runs.tags"))
+                  queue: queue, tags: try JournalCells.tags(tags, "runs.tags"), trigger: try JournalCells.trigger(trigger, "runs.trigger"))
     }
 }

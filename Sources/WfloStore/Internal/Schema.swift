@@ -276,6 +276,32 @@ enum Schema {
                 CREATE INDEX runs_page ON runs(created_at DESC, id DESC);
                 """)
         }
+        // Issue 21: deployed workflows (every version kept; the newest is active unless undeployed),
+        // and what started a run: `trigger` (JSON) with its schedule key and tick for the loop's
+        // catch-up. A tick's run is unique through `runs.idempotency_key` (v9).
+        migrator.registerMigration("v12_triggers") { db in
+            try db.execute(sql: """
+                CREATE TABLE deployments (
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    path TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    deployed_at REAL NOT NULL,
+                    undeployed_at REAL,
+                    PRIMARY KEY (name, version)
+                ) WITHOUT ROWID;
+                ALTER TABLE runs ADD COLUMN "trigger" TEXT;
+                ALTER TABLE runs ADD COLUMN trigger_key TEXT;
+                ALTER TABLE runs ADD COLUMN trigger_at REAL;
+                CREATE INDEX runs_trigger ON runs(trigger_key, trigger_at) WHERE trigger_key IS NOT NULL;
+                CREATE INDEX runs_workflow_created ON runs(workflow_name, created_at);
+                CREATE TABLE webhook_rejections (
+                    hook TEXT PRIMARY KEY NOT NULL,
+                    count INTEGER NOT NULL,
+                    last_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         // Issue 18: new approval requests announced to webhooks through a durable outbox; the
         // journal's own hooks and settings (the server's base URL, the key signing decision links).
         migrator.registerMigration("v15_approval_notifications") { db in
