@@ -101,6 +101,14 @@ struct TelemetryCLITests {
                 let journal = try await Self.journal(directory, runID: runID)
                 let traceparent = journal.events.first { $0.kind == .runStarted }?.data["traceparent"]?.stringValue
                 #expect(traceparent == "00-\(root.traceID)-\(root.spanID)-01")
+                // OTLP metrics, flushed at exit: the spend per model is the journal's.
+                let points = try receiver.metricPoints().filter { $0["name"] == "wflo_cost_usd_total" }
+                for model in Set(attempts.compactMap(\.model)) {
+                    let journaled = attempts.filter { $0.model == model }.compactMap(\.cost).sum()
+                    let point = try #require(points.last { $0["attributes"]?["model"]?.stringValue == model }, "no cost metric for \(model)")
+                    #expect(point["attributes"]?["workflow"] == "brief")
+                    #expect(abs((point["value"]?.doubleValue ?? -1) - (Double(journaled.description) ?? 0)) < 1e-12)
+                }
             }
         }
     }
