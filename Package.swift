@@ -78,6 +78,8 @@ var targets: [Target] = [
     // transports, secrets, egress, cassettes) and the run, approval and report services.
     .target(name: "WfloApp", dependencies: [
             "WfloCore", "WfloPricing", "WfloStore", "WfloPostgres", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
+            // HMAC for signed approval links.
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
     // The commands (parse, call a service, print); the executable below is only @main.
     .target(name: "WfloCLI", dependencies: [

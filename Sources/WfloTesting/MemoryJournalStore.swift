@@ -115,6 +115,12 @@ public final class MemoryJournalStore: JournalStore {
         var leaseExpiresAt: Date?
     }
 
+    private struct StoredNotification {
+        var record: ApprovalNotification
+        var leaseOwner: String?
+        var leaseExpiresAt: Date?
+    }
+
     private struct Approval {
         var record: ApprovalRecord
         var order: Int
@@ -140,6 +146,9 @@ public final class MemoryJournalStore: JournalStore {
         /// The windows each attempt reserved in.
         var attemptWindows: [Int64: [WindowID]] = [:]
         var alerts: [StoredAlert] = []
+        var notifyHooks: [String] = []
+        var notifications: [StoredNotification] = []
+        var settings: [String: String] = [:]
 
         mutating func order() -> Int {
             nextOrder += 1
@@ -406,7 +415,7 @@ public final class MemoryJournalStore: JournalStore {
 
     // MARK: - Approvals
 
-    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType, notify: [String]) async throws -> ApprovalRecord {
         try write { state in
             if let existing = state.approvals.values.first(where: { $0.record.runID == request.runID && $0.record.stepID == request.stepID }) {
                 return existing.record
@@ -421,6 +430,11 @@ public final class MemoryJournalStore: JournalStore {
             }
             let order = state.order()
             state.approvals[request.id] = Approval(record: request, order: order)
+            for webhook in ApprovalNotification.webhooks(notify: notify, hooks: state.notifyHooks) {
+                state.notifications.append(StoredNotification(record: ApprovalNotification(id: ApprovalNotification.makeID(), approvalID: request.id,
+                                                                                           runID: request.runID, webhook: webhook,
+                                                                                           createdAt: request.requestedAt)))
+            }
             return request
         }
     }
@@ -845,5 +859,92 @@ extension MemoryJournalStore {
 
     public func alerts(scope: String?) async throws -> [AlertRecord] {
         state.withLock { state in state.alerts.map(\.record).filter { alert in scope.map { alert.scope == $0 } ?? true } }
+    }
+
+    // MARK: - Approval notifications
+
+    public func addNotifyHook(url: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard !state.notifyHooks.contains(url) else { return false }
+            state.notifyHooks.append(url)
+            return true
+        }
+    }
+
+    public func removeNotifyHook(url: String) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifyHooks.firstIndex(of: url) else { return false }
+            state.notifyHooks.remove(at: index)
+            return true
+        }
+    }
+
+    public func notifyHooks() async throws -> [String] {
+        state.withLock { $0.notifyHooks }
+    }
+
+    public func claimDueNotifications(owner: String, at: Date, lease: TimeInterval, limit: Int) async throws -> [ApprovalNotification] {
+        try write { state in
+            var claimed: [ApprovalNotification] = []
+            for index in state.notifications.indices where claimed.count < max(limit, 0) {
+                let stored = state.notifications[index]
+                guard stored.record.deliveredAt == nil, stored.record.nextAttemptAt.map({ $0 <= at }) ?? true,
+                      stored.leaseOwner == nil || (stored.leaseExpiresAt.map { $0 <= at } ?? true) else { continue }
+                state.notifications[index].leaseOwner = owner
+                state.notifications[index].leaseExpiresAt = at.addingTimeInterval(lease)
+                claimed.append(stored.record)
+            }
+            return claimed
+        }
+    }
+
+    @discardableResult
+    public func markNotificationDelivered(id: String, owner: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifications.firstIndex(where: { $0.record.id == id && $0.leaseOwner == owner && $0.record.deliveredAt == nil })
+            else { return false }
+            state.notifications[index].record.deliveredAt = at
+            state.notifications[index].record.attempts += 1
+            state.notifications[index].record.lastError = nil
+            state.notifications[index].leaseOwner = nil
+            state.notifications[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    @discardableResult
+    public func markNotificationFailed(id: String, owner: String, error: String, retryAt: Date, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifications.firstIndex(where: { $0.record.id == id && $0.leaseOwner == owner && $0.record.deliveredAt == nil })
+            else { return false }
+            state.notifications[index].record.attempts += 1
+            state.notifications[index].record.lastError = error
+            state.notifications[index].record.nextAttemptAt = retryAt
+            state.notifications[index].leaseOwner = nil
+            state.notifications[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    public func notifications(approvalID: String?) async throws -> [ApprovalNotification] {
+        state.withLock { state in
+            state.notifications.map(\.record).filter { notification in approvalID.map { notification.approvalID == $0 } ?? true }
+        }
+    }
+
+    public func journalSetting(_ name: String) async throws -> String? {
+        state.withLock { $0.settings[name] }
+    }
+
+    public func setJournalSetting(_ name: String, value: String) async throws {
+        try write { state in state.settings[name] = value }
+    }
+
+    public func journalSetting(_ name: String, orInsert value: String) async throws -> String {
+        try write { state in
+            if let stored = state.settings[name] { return stored }
+            state.settings[name] = value
+            return value
+        }
     }
 }

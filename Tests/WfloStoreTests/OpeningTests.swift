@@ -24,7 +24,7 @@ struct OpeningTests {
             let path = directory.appendingPathComponent("wflo.db").path
             for _ in 0..<3 { _ = try SQLiteJournalStore(path: path) }
             let store = try SQLiteJournalStore(path: path)
-            #expect(try store.appliedMigrations() == ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits", "v6_run_owner", "v7_cancel", "v8_billing_flags", "v9_queue", "v10_budget_scopes"])
+            #expect(try store.appliedMigrations() == ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits", "v6_run_owner", "v7_cancel", "v8_billing_flags", "v9_queue", "v10_budget_scopes", "v15_approval_notifications"])
         }
     }
 

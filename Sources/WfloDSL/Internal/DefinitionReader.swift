@@ -49,7 +49,7 @@ struct DefinitionReader {
     }
 
     static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
-                                  "egress", "circuit_breaker", "timeout", "tags"]
+                                  "egress", "circuit_breaker", "timeout", "tags", "notify"]
     static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each", "allow_failure"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl", "web_search"]
@@ -150,6 +150,7 @@ struct DefinitionReader {
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
         var policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
         if let p = policy, let node = top["approval_policy"]?.value { policy = readNonGetHTTP(node, into: p) }
+        let notify = top["notify"].map { readNotify($0.value) } ?? []
         let egress = top["egress"].flatMap { readEgress($0.value) }
         let circuitBreaker = top["circuit_breaker"].flatMap { readCircuitBreaker($0.value) }
         var runTimeout: Double?
@@ -193,6 +194,32 @@ struct DefinitionReader {
                                   steps: drafts.compactMap { $0.definition }, outputs: outputs, pricing: pricing,
                                   approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
                                   circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
+            .notifying(notify)
+    }
+
+    /// `notify:`: one webhook URL or a list of them, told of each new approval request of the run.
+    /// Literal http(s) URLs: a secret webhook belongs in the journal's hooks (`wflo notify add`), not in the file.
+    mutating func readNotify(_ node: Node) -> [String] {
+        let items: [Node]
+        switch node {
+        case .scalar: items = [node]
+        case .sequence(let sequence): items = Array(sequence)
+        default:
+            error(node, "'notify' must be a webhook URL or a list of them (https://hooks.slack.com/services/…)")
+            return []
+        }
+        var urls: [String] = []
+        for item in items {
+            guard let url = text(item, what: "'notify'") else { continue }
+            if url.contains("{{") {
+                error(item, "'notify' takes literal URLs; keep a secret webhook out of the file with `wflo notify add URL` (every run on the journal uses it)")
+            } else if let problem = ApprovalNotification.problem(webhook: url) {
+                error(item, "'notify': \(problem)")
+            } else {
+                urls.append(url)
+            }
+        }
+        return urls
     }
 
     /// `tags:`: a mapping of KEY: text, each text a template that may use only the run's inputs

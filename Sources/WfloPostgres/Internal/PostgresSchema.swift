@@ -189,6 +189,34 @@ enum PostgresSchema {
             );
             CREATE INDEX budget_alerts_undelivered ON budget_alerts (created_at, ord) WHERE delivered_at IS NULL;
             """),
+        // Issue 18: new approval requests announced to webhooks through a durable outbox (one row per
+        // request and webhook: the unique key), the journal's own hooks and its settings.
+        Migration(version: 8, name: "v15_approval_notifications", sql: """
+            CREATE TABLE notify_hooks (
+                url TEXT PRIMARY KEY,
+                created_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE journal_settings (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );
+            CREATE TABLE approval_notifications (
+                id TEXT PRIMARY KEY,
+                ord BIGINT GENERATED ALWAYS AS IDENTITY,
+                approval_id TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                webhook TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                delivered_at DOUBLE PRECISION,
+                last_error TEXT,
+                next_attempt_at DOUBLE PRECISION,
+                lease_owner TEXT,
+                lease_expires_at DOUBLE PRECISION,
+                UNIQUE (approval_id, webhook)
+            );
+            CREATE INDEX approval_notifications_undelivered ON approval_notifications (created_at, ord) WHERE delivered_at IS NULL;
+            """),
     ]
 
     /// The newest schema this binary knows.

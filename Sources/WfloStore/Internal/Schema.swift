@@ -262,6 +262,35 @@ enum Schema {
                 CREATE INDEX budget_alerts_undelivered ON budget_alerts(created_at) WHERE delivered_at IS NULL;
                 """)
         }
+        // Issue 18: new approval requests announced to webhooks through a durable outbox; the
+        // journal's own hooks and settings (the server's base URL, the key signing decision links).
+        migrator.registerMigration("v15_approval_notifications") { db in
+            try db.execute(sql: """
+                CREATE TABLE notify_hooks (
+                    url TEXT PRIMARY KEY NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE journal_settings (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE approval_notifications (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    approval_id TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    webhook TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    delivered_at REAL,
+                    last_error TEXT,
+                    next_attempt_at REAL,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    UNIQUE (approval_id, webhook)
+                );
+                CREATE INDEX approval_notifications_undelivered ON approval_notifications(created_at) WHERE delivered_at IS NULL;
+                """)
+        }
         return migrator
     }
 }
