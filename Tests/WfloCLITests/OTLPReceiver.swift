@@ -31,7 +31,12 @@ final class OTLPReceiver: Sendable {
         func int(_ key: String) -> Int? { attributes[key]?.intValue }
     }
 
-    static func python() async throws -> String {
+    /// Built once per test process, whichever suite asks first (two concurrent builds of one folder would clash).
+    private static let venv = Task { try await buildVenv() }
+
+    static func python() async throws -> String { try await venv.value }
+
+    private static func buildVenv() async throws -> String {
         let venv = WfloProcess.repositoryRoot.appendingPathComponent(".build/venv-otlp").path
         let setup = try SpawnedProcess(executable: "/bin/bash", arguments: ["scripts/python-venv.sh", venv, package],
                                        environment: ProcessInfo.processInfo.environment, directory: WfloProcess.repositoryRoot.path)
