@@ -216,6 +216,29 @@ struct TelemetryCLITests {
         }
     }
 
+    @Test func aBudgetRefusalIsAnEventOnTheStepSpanWithTheNumbersAndExit3Flushes() async throws {
+        try await Self.withReceiver { receiver in
+            try await CLITests.withServer { server, wflo, _ in
+                let run = try await wflo.run(["run", CLITests.brief, "--budget", "0.0001", "--json"], extraEnvironment: Self.exporting(to: receiver))
+                #expect(run.status == 3, "\(run.stderr)")
+                #expect(server.requestCount == 0)
+                let spans = try receiver.spans()
+                let root = try #require(spans.first { $0.name == "invoke_workflow brief" })
+                #expect(root.string("wflo.run.status") == "budget_exceeded")
+                #expect(root.statusCode == 2, "an error status")
+                let refusals = spans.flatMap { span in span.events.filter { $0.name == "wflo.budget_refused" }.map { (span, $0) } }
+                #expect(!refusals.isEmpty)
+                for (span, event) in refusals {
+                    #expect(span.name.hasPrefix("step "))
+                    #expect(event.attributes["wflo.budget.scope"] == "run")
+                    #expect(event.attributes["wflo.worst_case_usd"]?.stringValue.flatMap { Money(string: $0) }.map { $0 > Money(string: "0.0001")! } == true)
+                    #expect(event.attributes["gen_ai.request.model"] != nil)
+                }
+                #expect(!spans.contains { $0.string("gen_ai.operation.name") == "chat" }, "nothing was sent")
+            }
+        }
+    }
+
     @Test func aBadTraceparentIsAUsageErrorNamingIt() async throws {
         try await CLITests.withServer { _, wflo, _ in
             let given = try await wflo.run(["run", CLITests.brief, "--traceparent", "00-abc-01"])

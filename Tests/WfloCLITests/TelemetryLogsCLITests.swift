@@ -40,6 +40,9 @@ struct TelemetryLogsCLITests {
                 let traces = Set(try receiver.spans().map(\.traceID))
                 let logged = Set(lines.compactMap { $0["trace_id"]?.stringValue })
                 #expect(!logged.isEmpty && logged.isSubset(of: traces))
+                // The 503 run's retry is an event on its step span, with the reason.
+                let retries = try receiver.spans().flatMap { $0.events }.filter { $0.name == "wflo.retry" }
+                #expect(retries.contains { $0.attributes["wflo.retry.reason"]?.stringValue?.contains("503") == true }, "\(retries)")
                 let spanText = try String(contentsOf: receiver.directory.appendingPathComponent("spans.jsonl"), encoding: .utf8)
                 #expect(spanText.contains("[secret:API_TOKEN]"), "url.full is there, redacted")
                 for text in outputs + [spanText] {

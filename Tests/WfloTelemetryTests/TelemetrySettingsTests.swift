@@ -46,3 +46,21 @@ struct TelemetrySettingsTests {
         #expect(!RunTelemetry.isValidTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"))
     }
 }
+
+import Foundation
+import WfloCore
+
+/// `trace_context:` on http steps: optional in the definition, so definitions journaled before it still decode.
+struct TraceContextFieldTests {
+    @Test func aDefinitionEncodedWithoutTheFieldDecodesWithTraceContextOn() throws {
+        let definition = HTTPStepDefinition(url: try Template("http://127.0.0.1/x"))
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(definition)) as? [String: Any])
+        #expect(object["traceContext"] == nil)
+        object["traceContext"] = nil
+        let decoded = try JSONDecoder().decode(HTTPStepDefinition.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.propagatesTraceContext)
+        var off = definition
+        off.traceContext = false
+        #expect(!(try JSONDecoder().decode(HTTPStepDefinition.self, from: JSONEncoder().encode(off))).propagatesTraceContext)
+    }
+}
