@@ -54,6 +54,23 @@ var targets: [Target] = [
     // The executor: scheduling, replay, budget governor, retries.
     .target(name: "WfloEngine", dependencies: [
             "WfloCore", "WfloPricing", "WfloProviders", "WfloSandbox",
+            // The light API packages only: spans and metrics are no-ops until a composition root bootstraps them.
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+    // The exporters (OTLP/HTTP protobuf through swift-otel, Prometheus text), linked only by the composition root.
+    .target(name: "WfloTelemetry", dependencies: [
+            "WfloCore",
+            .product(name: "OTel", package: "swift-otel"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     // Cost breakdowns and run summaries.
     .target(name: "WfloReports", dependencies: ["WfloCore"], swiftSettings: swiftSettings),
@@ -67,7 +84,9 @@ var targets: [Target] = [
     // The commands (parse, call a service, print); the executable below is only @main.
     .target(name: "WfloCLI", dependencies: [
             "WfloApp", "WfloServer", "WfloCore", "WfloPricing", "WfloStore", "WfloProviders", "WfloEngine", "WfloDSL", "WfloReports", "WfloSandbox",
+            "WfloTelemetry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
     .executableTarget(name: "wflo", dependencies: ["WfloCLI"], swiftSettings: swiftSettings),
@@ -101,7 +120,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloHTTP", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloTesting",
+    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloStore", "WfloTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client")], exclude: ["Browser"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloServerTests", dependencies: [
@@ -112,6 +131,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloKitTests", dependencies: ["WfloKit", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloSandboxTests", dependencies: ["WfloSandbox", "WfloCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloReportsTests", dependencies: ["WfloReports", "WfloStore", "WfloCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloTelemetryTests", dependencies: ["WfloTelemetry", "WfloEngine"], swiftSettings: swiftSettings),
 ]
 
 // While several people work on separate modules, WFLO_DEV_TARGETS=A,B,… builds only those.
@@ -128,6 +148,8 @@ let package = Package(
         .executable(name: "wflo-sandbox-launcher", targets: ["wflo-sandbox-launcher"]),
         // The sandbox alone (core and the runner), for programs that need no engine.
         .library(name: "WfloSandbox", targets: ["WfloSandbox"]),
+        // The exporters (OTLP/HTTP, Prometheus), for programs that embed the engine and want its telemetry.
+        .library(name: "WfloTelemetry", targets: ["WfloTelemetry"]),
         .library(name: "Wflo", targets: ["WfloCore", "WfloPricing", "WfloStore", "WfloPostgres", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
                                           "WfloSandbox", "WfloApp", "WfloKit"]),
     ],
@@ -144,6 +166,11 @@ let package = Package(
         // The server; swift-configuration support is not used, so its trait is off.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // OTLP/HTTP only: the default traits would also build gRPC (grpc-swift-2, its NIO transport, HTTP/2).
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: targets
 )

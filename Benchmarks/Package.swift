@@ -77,6 +77,12 @@ let package = Package(
             dependencies: [.product(name: "Wflo", package: wfloFolder)],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Run: cd Benchmarks && swift run -c release TelemetryBenchmark
+        .executableTarget(
+            name: "TelemetryBenchmark",
+            dependencies: [.product(name: "Wflo", package: wfloFolder), .product(name: "WfloTelemetry", package: wfloFolder)],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "StartupBenchmark",
             swiftSettings: [.swiftLanguageMode(.v6)]

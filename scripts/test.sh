@@ -19,6 +19,8 @@ pgdir=$(mktemp -d)
 trap 'bash scripts/postgres.sh stop "$pgdir/pg" >/dev/null 2>&1 || true; rm -rf "$pgdir" 2>/dev/null || true' EXIT
 eval "$(bash scripts/postgres.sh start "$pgdir/pg")"
 export WFLO_REQUIRE_POSTGRES=1
+# The OTLP receiver's peer (Tests/WfloCLITests/OTLPReceiver.swift builds it too, and fails without it).
+bash scripts/python-venv.sh .build/venv-otlp opentelemetry-proto==1.45.2 >/dev/null
 log=$(mktemp)
 if ! swift build --build-tests >"$log" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\]' "$log"; exit 1

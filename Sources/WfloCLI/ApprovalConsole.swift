@@ -75,7 +75,7 @@ final class ApprovalConsole: RunObserver, Sendable {
             state.withLock { $0.runID = runID }
         case .approvalWaiting(let request):
             state.withLock { $0.pending.append(request) }
-            if printer != nil { show(request) }
+            if printer is ConsoleObserver { show(request) }
             if interactive { startPrompting() }
         case .approvalDecided(let request):
             state.withLock { $0.pending.removeAll { $0.id == request.id } }

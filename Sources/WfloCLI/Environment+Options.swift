@@ -3,6 +3,8 @@ import WfloApp
 import WfloCore
 import WfloEngine
 import WfloStore
+import WfloTelemetry
+import Logging
 
 extension WfloEnvironment {
     /// The composition root as the command-line options describe it.
@@ -26,9 +28,13 @@ extension WfloEnvironment {
 
     /// The observer of `run`/`resume`: progress lines (unless `--json`), approval requests with
     /// the commands to decide them, the interactive prompt, and Ctrl-C while waiting.
-    func console(json: Bool, approvals: ApprovalOptions, dbOption: String?, mode: RunMode) -> ApprovalConsole {
+    func console(json: Bool, approvals: ApprovalOptions, dbOption: String?, mode: RunMode, logs: LogFormat = .text) -> ApprovalConsole {
+        let printer: (any RunObserver)? = switch logs {
+        case .json: LogObserver(logger: Logger(label: "wflo.run") { JSONLogHandler(label: $0) })
+        case .text: json ? nil : ConsoleObserver()
+        }
         let console = ApprovalConsole(approvals: self.approvals, dbOption: dbOption, mode: mode, interactive: approvals.interactive,
-                                      printer: json ? nil : ConsoleObserver())
+                                      printer: printer)
         console.installInterruptHandlers()
         return console
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WfloTelemetry
 import WfloApp
 import WfloCore
 import WfloEngine
@@ -102,6 +103,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Log one JSON object per line (claimed, finished, released, lease_lost).")
     var jsonLogs = false
 
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).")
+    var metricsListen: String?
+
     @OptionGroup var store: StoreOptions
     @OptionGroup var pricing: PricingOptions
 
@@ -116,6 +120,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let settings = WorkerService.Settings(queues: queues, concurrency: concurrency, lease: try seconds(lease, "lease"),
                                               grace: try seconds(grace, "grace"))
         if let problem = settings.problem { throw ValidationError(problem) }
+        if let metricsListen, MetricsEndpoint.address(metricsListen) == nil {
+            throw ValidationError("--metrics-listen '\(metricsListen)' is not HOST:PORT (e.g. 127.0.0.1:9464)")
+        }
     }
 
     func run() async throws {
@@ -133,10 +140,21 @@ struct WorkerCommand: AsyncParsableCommand {
                 }
             }
             WorkerSignals.install { worker.stop() }
+            var endpoint: MetricsEndpoint?
+            if let metricsListen, let (host, port) = MetricsEndpoint.address(metricsListen), let telemetry = Telemetry.current {
+                do {
+                    endpoint = try await MetricsEndpoint.start(host: host, port: port) { telemetry.prometheusText() }
+                } catch {
+                    throw CLIError("--metrics-listen \(metricsListen): cannot listen there: \(error)", exitCode: 2)
+                }
+                Console.err("metrics: http://\(host.contains(":") ? "[\(host)]" : host):\(endpoint?.port ?? port)/metrics\n")
+            }
             do {
                 try await worker.run()
+                await endpoint?.shutdown()
                 try await environment.close()
             } catch {
+                await endpoint?.shutdown()
                 try? await environment.close()
                 throw error
             }

@@ -5,6 +5,7 @@ import WfloCore
 import WfloDSL
 import WfloEngine
 import WfloStore
+import Tracing
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,12 +18,38 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var execution: ExecutionOptions
 
+    @Option(help: "Attach the run's trace to a caller's: a W3C traceparent (00-TRACEID-SPANID-FLAGS); default $TRACEPARENT.")
+    var traceparent: String?
+
     func run() async throws {
-        try await execution.execute(createJournal: true) { runs in
-            let workflow = try runs.load(file: request.file)
-            return try await runs.start(workflow, inputs: try request.bindInputs(workflow.definition),
-                                        budget: try request.resolveBudget(workflow.definition), mode: execution.mode, tags: try request.runTags())
+        let parent = try await reportingErrors { try TraceOptions.parent(given: traceparent, environment: ProcessInfo.processInfo.environment) }
+        try await InstrumentationContext.withValue(parent ?? InstrumentationContext.current) {
+            try await execution.execute(createJournal: true) { runs in
+                let workflow = try runs.load(file: request.file)
+                return try await runs.start(workflow, inputs: try request.bindInputs(workflow.definition),
+                                            budget: try request.resolveBudget(workflow.definition), mode: execution.mode, tags: try request.runTags())
+            }
         }
+    }
+}
+
+/// How progress is written on stderr.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text
+    case json
+}
+
+/// Where a run's trace hangs: `--traceparent`, else `TRACEPARENT`.
+enum TraceOptions {
+    /// - Throws: ``CLIError`` (exit 2) naming the option or variable when the value is not a W3C traceparent.
+    static func parent(given: String?, environment: [String: String]) throws -> InstrumentationContext? {
+        let (value, origin): (String?, String) = given.map { ($0, "--traceparent") } ?? (environment["TRACEPARENT"], "TRACEPARENT")
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard RunTelemetry.isValidTraceparent(value) else {
+            throw CLIError("\(origin) '\(value)' is not a W3C traceparent: give 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, "
+                           + "e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", exitCode: 2)
+        }
+        return RunTelemetry.context(traceparent: value)
     }
 }
 
@@ -93,6 +120,20 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "Print one JSON object at the end instead of progress.")
     var json = false
 
+    @Option(help: "Progress on stderr as text for people, or json: one JSON object a line with run_id, step_id, trace_id, span_id (default $WFLO_LOG_FORMAT, else text).")
+    var logFormat: LogFormat?
+
+    /// `--log-format`, else `WFLO_LOG_FORMAT`, else text.
+    /// - Throws: ``CLIError`` (exit 2) for a `WFLO_LOG_FORMAT` that is neither text nor json.
+    func resolvedLogFormat() throws -> LogFormat {
+        if let logFormat { return logFormat }
+        guard let value = ProcessInfo.processInfo.environment["WFLO_LOG_FORMAT"], !value.isEmpty else { return .text }
+        guard let format = LogFormat(rawValue: value) else {
+            throw CLIError("WFLO_LOG_FORMAT='\(value)' is not a log format: use text or json", exitCode: 2)
+        }
+        return format
+    }
+
     @OptionGroup var store: StoreOptions
     @OptionGroup var cassette: CassetteOptions
     @OptionGroup var pricing: PricingOptions
@@ -133,7 +174,7 @@ struct ExecutionOptions: ParsableArguments {
             let environment = try await WfloEnvironment(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal,
                                                   appendRecording: resuming)
             do {
-                let observer = environment.console(json: json, approvals: approvals, dbOption: store.db, mode: mode)
+                let observer = environment.console(json: json, approvals: approvals, dbOption: store.db, mode: mode, logs: try resolvedLogFormat())
                 let result = try await body(environment.commandRuns(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache))
                 try await environment.close()
                 return result

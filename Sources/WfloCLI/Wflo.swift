@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import WfloPricing
+import WfloTelemetry
+import Logging
 
 /// The `wflo` command: run AI-agent workflows durably under a budget.
 public struct Wflo: AsyncParsableCommand {
@@ -38,6 +40,14 @@ public struct Wflo: AsyncParsableCommand {
             Console.out("wflo \(version)\npricing: \(pricing)\n")
             return
         }
+        // Spans and metrics go out when the OTEL_* environment asks; they are flushed before every exit below.
+        let telemetry: Telemetry?
+        do {
+            telemetry = try Telemetry.bootstrap(environment: ProcessInfo.processInfo.environment, logger: Logger(label: "wflo.telemetry"))
+        } catch {
+            Console.err("wflo: \(error)\n")
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -45,7 +55,9 @@ public struct Wflo: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            await telemetry?.shutdown()
         } catch {
+            await telemetry?.shutdown()
             // An ExitCode thrown by a command (e.g. `wflo sandbox run` passing on its child's
             // code) is kept as it is; only the parser's usage failures are renumbered.
             if !(error is ExitCode), exitCode(for: error) == .validationFailure {

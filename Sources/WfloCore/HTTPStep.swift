@@ -34,6 +34,10 @@ public struct HTTPStepDefinition: Sendable, Hashable, Codable {
     public var egress: EgressPolicy?
     /// The workflow's `circuit_breaker:` block (or the defaults), copied here by the parser.
     public var circuitBreaker: CircuitBreakerSettings
+    /// `trace_context:` as written (nil: not written). Optional so definitions journaled before it decode unchanged.
+    public var traceContext: Bool?
+    /// Sends the W3C `traceparent` of the call's span to the service (`trace_context: false` turns it off).
+    public var propagatesTraceContext: Bool { traceContext ?? true }
 
     public static let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     public static let idempotentMethods: Set<String> = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]

@@ -143,7 +143,9 @@ extension StepRunner {
                 } catch let error as PricingError {
                     throw AttemptUnprepared(message: error.description)
                 }
-                return AttemptOffer(model: model, worstCase: worstCase) { attempt in
+                let span = AttemptSpanInfo.chat(model: model, provider: request.provider.rawValue, maxTokens: request.maxTokens,
+                                                temperature: request.temperature)
+                return AttemptOffer(model: model, worstCase: worstCase, span: span) { attempt in
                     let response: LLMResponse
                     do {
                         response = try await configuration.llm.complete(request, timeout: .milliseconds(Int64(timeout * 1000)))
@@ -154,8 +156,11 @@ extension StepRunner {
                     let answer = AgentTurn(number: turn, model: model, text: response.text, toolCalls: response.toolCalls,
                                            finishReason: response.finishReason, usage: response.usage, cost: settlement.cost,
                                            responseModel: response.model)
-                    return .settled(answer, AttemptCharge(cost: settlement.cost, usage: response.usage, fees: settlement.fees,
-                                                          flags: settlement.flags, output: answer.json))
+                    var charge = AttemptCharge(cost: settlement.cost, usage: response.usage, fees: settlement.fees,
+                                               flags: settlement.flags, output: answer.json)
+                    charge.spanAttributes = AttemptSpanInfo.chatResponse(model: response.model, finishReason: response.finishReason,
+                                                                         pricingSource: try? pricing.price(for: model).source)
+                    return .settled(answer, charge)
                 }
             },
             switched: { [self] from, to, refusals in
@@ -272,7 +277,10 @@ extension StepRunner {
             toolStep.id = journalID
             var toolScope = scope
             toolScope.args = arguments
-            switch try await run(toolStep, scope: toolScope, firstAttempt: firstAttempt) {
+            let outcome = try await RunTelemetry.withStepSpan(toolStep, role: .tool(name: call.name, callID: call.id)) {
+                try await run(toolStep, scope: toolScope, firstAttempt: firstAttempt)
+            }
+            switch outcome {
             case .completed(let output), .skipped(let output): return .result(Self.toolContent(output, definition: definition), isError: false)
             case .failed(let message): return .result("the tool failed: \(message)", isError: true)
             case .rejected(let message): return .result(Self.rejectionContent(message), isError: true)

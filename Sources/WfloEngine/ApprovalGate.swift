@@ -34,6 +34,10 @@ struct ApprovalGate: Sendable {
     /// each time the configuration's ``JournalNotifications`` say it may have come, the request
     /// is read again; its deadline is judged on the configuration's clock.
     func decide(_ request: ApprovalRecord, stepType: StepType) async throws -> Result {
+        try await RunTelemetry.withApprovalSpan(request) { try await waitForDecision(request, stepType: stepType) }
+    }
+
+    private func waitForDecision(_ request: ApprovalRecord, stepType: StepType) async throws -> Result {
         let store = configuration.store
         let notifications = configuration.journalNotifications
         var current = try await store.requestApproval(request, stepType: stepType, notify: notify)

@@ -82,8 +82,9 @@ struct AttemptDriver: Sendable {
             switch decision {
             case .reserved(let id):
                 attemptID = id
-            case .refused(let message):
+            case .refused(let message, let scope):
                 refusals.append(AttemptRefusal(model: offer.model, worstCase: offer.worstCase, message: message))
+                RunTelemetry.refused(stepType: plan.stepType, model: offer.model, worstCase: offer.worstCase, scope: scope, message: message)
                 index += 1
                 continue
             }
@@ -94,44 +95,60 @@ struct AttemptDriver: Sendable {
             let attemptStart = configuration.now()
             observeStarted(plan, attempt: attempt, offer: offer)
 
-            let failure: AttemptFailure
-            switch try await offer.call(attempt) {
-            case .settled(let value, let charge):
-                let now = configuration.now()
-                let ledger = try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID,
-                                                                         succeeded: charge.succeeded, cost: charge.cost, usage: charge.usage,
-                                                                         error: charge.error, stepStatus: .completed, stepOutput: charge.output,
-                                                                         at: now, fees: charge.fees, flags: charge.flags))
-                if plan.paid { try await runner.governor.checkAlerts(ledger) }
-                try await charge.afterSettlement?(now)
-                observeSettled(plan, charge: charge, seconds: now.timeIntervalSince(attemptStart))
-                return AttemptsResult(end: .done(value), offer: current)
-            case .failed(let problem):
-                failure = problem
-            }
+            let made: AttemptMade<Value> = try await RunTelemetry.withAttemptSpan(
+                stepID: plan.stepID, stepType: plan.stepType, attempt: attempt, model: offer.model, reserved: offer.worstCase, call: offer.span
+            ) { span -> AttemptMade<Value> in
+                let failure: AttemptFailure
+                switch try await offer.call(attempt) {
+                case .settled(let value, let charge):
+                    let now = configuration.now()
+                    let ledger = try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID,
+                                                                             succeeded: charge.succeeded, cost: charge.cost, usage: charge.usage,
+                                                                             error: charge.error, stepStatus: .completed, stepOutput: charge.output,
+                                                                             at: now, fees: charge.fees, flags: charge.flags))
+                    if plan.paid { try await runner.governor.checkAlerts(ledger) }
+                    try await charge.afterSettlement?(now)
+                    RunTelemetry.settled(span, stepType: plan.stepType, model: offer.model, charge: charge,
+                                         provider: offer.span?.provider,
+                                         seconds: now.timeIntervalSince(attemptStart))
+                    observeSettled(plan, charge: charge, seconds: now.timeIntervalSince(attemptStart))
+                    return .settled(value)
+                case .failed(let problem):
+                    failure = problem
+                }
 
-            // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
-            // attempt is left in flight and settled at its reservation (unsettled), never at zero.
-            if !plan.settlesCancelledCalls { try Task.checkCancellation() }
-            var message = failure.message
-            var final = !failure.retryable || attempt >= plan.policy.maximumAttempts
-            let delay = retryDelay(policy: plan.policy, attempt: attempt, retryAfter: failure.retryAfter, final: &final, message: &message)
-            let finish: AttemptFinish
-            if failure.unanswered {
-                finish = .unanswered(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID, error: message,
-                                     stepStatus: final ? .failed : nil, at: configuration.now())
-            } else {
-                finish = AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID, succeeded: false, cost: .zero,
-                                       usage: nil, error: message, stepStatus: final ? .failed : nil,
-                                       stepOutput: final ? failure.output : nil, at: configuration.now())
+                // Stopped by `wflo cancel` or the run's timeout: the call may have been billed, so the
+                // attempt is left in flight and settled at its reservation (unsettled), never at zero.
+                if !plan.settlesCancelledCalls { try Task.checkCancellation() }
+                var message = failure.message
+                var final = !failure.retryable || attempt >= plan.policy.maximumAttempts
+                let delay = retryDelay(policy: plan.policy, attempt: attempt, retryAfter: failure.retryAfter, final: &final, message: &message)
+                let finish: AttemptFinish
+                if failure.unanswered {
+                    finish = .unanswered(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID, error: message,
+                                         stepStatus: final ? .failed : nil, at: configuration.now())
+                } else {
+                    finish = AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID, succeeded: false, cost: .zero,
+                                           usage: nil, error: message, stepStatus: final ? .failed : nil,
+                                           stepOutput: final ? failure.output : nil, at: configuration.now())
+                }
+                message = finish.error ?? message
+                try await store.finishAttempt(finish)
+                RunTelemetry.failed(span, stepType: plan.stepType, message: message, final: final, attributes: failure.spanAttributes)
+                return .failed(AttemptEnded(message: message, final: final, suffix: failure.finalSuffix, delay: delay))
             }
-            message = finish.error ?? message
-            try await store.finishAttempt(finish)
-            if final {
-                observeFailed(plan, message: message + failure.finalSuffix)
-                return AttemptsResult(end: .failed(message + failure.finalSuffix), offer: current)
+            let ended: AttemptEnded
+            switch made {
+            case .settled(let value):
+                return AttemptsResult(end: .done(value), offer: current)
+            case .failed(let end):
+                ended = end
             }
-            try await scheduleRetry(stepID: plan.stepID, attempt: attempt, message: message, delay: delay)
+            if ended.final {
+                observeFailed(plan, message: ended.message + ended.suffix)
+                return AttemptsResult(end: .failed(ended.message + ended.suffix), offer: current)
+            }
+            try await scheduleRetry(stepID: plan.stepID, attempt: attempt, message: ended.message, delay: ended.delay)
             attempt += 1
         }
         return AttemptsResult(end: .refused(refusals), offer: current)
@@ -161,6 +178,7 @@ struct AttemptDriver: Sendable {
                                                 data: ["attempt": .int(attempt), "delay_seconds": .double(delay), "error": .string(message)],
                                                 at: configuration.now()))
         configuration.observer.observe(.stepRetrying(stepID: stepID, attempt: attempt, delaySeconds: delay, error: message))
+        RunTelemetry.retrying(attempt: attempt, delay: delay, reason: message)
         try await configuration.sleep(delay)
     }
 
@@ -261,12 +279,27 @@ struct AttemptPlan<Value: Sendable>: Sendable {
 struct AttemptOffer<Value: Sendable>: Sendable {
     var model: String?
     var worstCase: Money
+    /// The call's span name and request attributes (nil: named after the model, or the step).
+    var span: AttemptSpanInfo? = nil
     var call: @Sendable (_ attempt: Int) async throws -> AttemptResult<Value>
 }
 
 /// Thrown by ``AttemptPlan/prepare`` when an offer cannot be made (no attempt was started).
 struct AttemptUnprepared: Error, Sendable {
     var message: String
+}
+
+/// How an attempt's span ended: settled with the step's value, or failed (journaled, not yet announced).
+private enum AttemptMade<Value: Sendable>: Sendable {
+    case settled(Value)
+    case failed(AttemptEnded)
+}
+
+private struct AttemptEnded: Sendable {
+    var message: String
+    var final: Bool
+    var suffix: String
+    var delay: Double
 }
 
 /// How one call ended, as its kind reads it.
@@ -286,6 +319,8 @@ struct AttemptCharge: Sendable {
     /// False for a failed program that completes its step anyway (`allow_failure` on its last attempt).
     var succeeded = true
     var error: String?
+    /// The response's attributes for the attempt's span (`gen_ai.response.*`, `http.response.status_code`).
+    var spanAttributes: [String: TelemetryValue] = [:]
     /// Runs once the attempt is settled, with the settlement's time (an llm step fills the cache).
     var afterSettlement: (@Sendable (Date) async throws -> Void)?
 }
@@ -303,6 +338,8 @@ struct AttemptFailure: Error, Sendable {
     var output: JSONValue?
     /// Appended to the step's error when this failure ends it ("(after 3 attempts)").
     var finalSuffix = ""
+    /// What the attempt's span records of it (a program's exit code and signal).
+    var spanAttributes: [String: TelemetryValue] = [:]
 }
 
 /// An offer the budget refused: nothing was sent.

@@ -31,7 +31,8 @@ public actor BudgetGovernor {
     /// The outcome of asking for room in the budget.
     public enum Decision: Sendable {
         case reserved(attemptID: Int64)
-        case refused(message: String)
+        /// `scope` names the budget that said no: `run`, an enclosing limit's label, a budget scope's name, or `cancel`.
+        case refused(message: String, scope: String)
     }
 
     /// Starts an attempt holding `worstCase` against the budget, or refuses it with a message
@@ -46,20 +47,20 @@ public actor BudgetGovernor {
         case .started(let id):
             return .reserved(attemptID: id)
         case .refused(let ledger, let requested):
-            return .refused(message: BudgetGovernor.refusalMessage(ledger: ledger, requested: requested, model: model))
+            return .refused(message: BudgetGovernor.refusalMessage(ledger: ledger, requested: requested, model: model), scope: "run")
         case .refusedByLimit(let limit, let committed, let requested):
             var text = "refused before any call: worst case \(requested.dollars())"
             if let model { text += " (\(model))" }
             text += " does not fit the budget \(limit.budget.dollars()) of \(limit.label): \(committed.dollars()) committed there, "
             text += "\((limit.budget - committed).dollars()) left"
-            return .refused(message: text)
+            return .refused(message: text, scope: limit.label)
         case .refusedByScope(let refusal):
             var text = "refused before any call: " + refusal.message
             if let model { text += " (model \(model))" }
-            return .refused(message: text)
+            return .refused(message: text, scope: refusal.scope)
         case .runCancelled:
             // The run ends `cancelled` (Executor.drive reads the request), not out of budget.
-            return .refused(message: "not started: the run is being cancelled")
+            return .refused(message: "not started: the run is being cancelled", scope: "cancel")
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import WfloCore
 import WfloPricing
 import WfloProviders
+import Tracing
 
 /// Runs workflows durably under a budget.
 ///
@@ -39,12 +40,15 @@ public struct Executor: Sendable {
         let run = RunRecord(id: runID ?? Executor.makeRunID(), workflowName: definition.name, workflowPath: path,
                             workflowSource: source, inputs: inputs, budget: budget, createdAt: now, updatedAt: now,
                             tags: definition.runTags(inputs: inputs, given: tags))
-        try await configuration.store.createRun(run)
-        try await configuration.store.appendEvent(Executor.startedEvent(run: run, definition: definition, mode: mode))
-        configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
-        let lease = try await RunLease.acquire(configuration, runID: run.id)
-        return try await lease.hold {
-            try await drive(run: run, definition: definition, replay: ReplayState(), alerted: [])
+        // The root span wraps the whole run; its trace context is journaled so a resume continues the trace.
+        return try await RunTelemetry.withRunSpan(workflow: definition.name, runID: run.id, budget: budget, parent: nil) { traceparent in
+            try await configuration.store.createRun(run)
+            try await configuration.store.appendEvent(Executor.startedEvent(run: run, definition: definition, mode: mode, traceparent: traceparent))
+            configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
+            let lease = try await RunLease.acquire(configuration, runID: run.id)
+            return try await lease.hold {
+                try await drive(run: run, definition: definition, replay: ReplayState(), alerted: [])
+            }
         }
     }
 
@@ -63,8 +67,9 @@ public struct Executor: Sendable {
     }
 
     /// `run_started`: the budget, the sub-workflows' texts, the step order and the mode, for resume and reports.
-    static func startedEvent(run: RunRecord, definition: WorkflowDefinition, mode: RunMode) -> EventRecord {
+    static func startedEvent(run: RunRecord, definition: WorkflowDefinition, mode: RunMode, traceparent: String? = nil) -> EventRecord {
         var data: [String: JSONValue] = ["budget_usd": run.budget.map { .string($0.description) } ?? .null]
+        if let traceparent { data[RunTelemetry.traceparentKey] = .string(traceparent) }
         // Sub-workflow files as they are now: a resume runs the same children even if the files change.
         let children = definition.subWorkflowSources
         if !children.isEmpty { data[Executor.workflowSourcesKey] = .object(children.mapValues { .string($0) }) }
@@ -125,12 +130,20 @@ public struct Executor: Sendable {
         }
         // Refused while another live process drives the run: its attempts are not "in flight at a crash".
         let lease = try await RunLease.acquire(configuration, runID: runID)
+        // The run's own trace goes on: the new root span is a child of the journaled one.
+        let journaled = RunTelemetry.journaledTraceparent(journal)
         return try await lease.hold {
-            try await continueRun(runID: runID, journal: journal, definition: definition, budget: budget)
+            try await RunTelemetry.withRunSpan(workflow: definition.name, runID: runID, budget: budget ?? journal.run.budget,
+                                               parent: journaled.map { RunTelemetry.context(traceparent: $0) }) { traceparent in
+                try await continueRun(runID: runID, journal: journal, definition: definition, budget: budget,
+                                      traceparent: journaled == nil ? traceparent : nil)
+            }
         }
     }
 
-    private func continueRun(runID: String, journal: RunJournal, definition: WorkflowDefinition, budget: Money?) async throws -> RunResult {
+    /// `traceparent`: the root span's, to journal when the run has none yet (it started untraced, or was queued).
+    private func continueRun(runID: String, journal: RunJournal, definition: WorkflowDefinition, budget: Money?,
+                             traceparent: String?) async throws -> RunResult {
         let store = configuration.store
         var journal = journal
         let unsettled = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
@@ -148,8 +161,9 @@ public struct Executor: Sendable {
             // A submitted run's first start: its `run_started` was journaled when it was enqueued.
             configuration.observer.observe(.runStarted(runID: runID, workflow: definition.name, budget: run.budget))
         } else {
-            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .runResumed,
-                                                    data: ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)],
+            var data: [String: JSONValue] = ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)]
+            if let traceparent { data[RunTelemetry.traceparentKey] = .string(traceparent) }
+            try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .runResumed, data: .object(data),
                                                     at: configuration.now()))
             configuration.observer.observe(.runResumed(runID: runID, completedSteps: done.count, unsettledAttempts: unsettled))
         }

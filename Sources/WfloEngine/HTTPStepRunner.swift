@@ -64,11 +64,16 @@ extension StepRunner {
             let settings = definition.circuitBreaker
             let policy = definition.isIdempotent ? (step.retry ?? .default) : .none
             let timeout = step.timeout ?? HTTPStepDefinition.defaultTimeout
-            let call = AttemptOffer<StepOutcome>(model: nil, worstCase: .zero) { [self] attempt in
+            let span = AttemptSpanInfo(name: request.method, isClient: true,
+                                       attributes: ["http.request.method": .string(request.method),
+                                                    "url.full": .string(redactor.redact(request.url.absoluteString))])
+            let call = AttemptOffer<StepOutcome>(model: nil, worstCase: .zero, span: span) { [self] attempt in
                 do {
                     let output = try await callHTTP(request, definition, egress: egress, transport: transport, timeout: timeout,
                                                     circuitHost: circuitHost, preview: preview)
-                    return .settled(.completed(output), AttemptCharge(output: output))
+                    var charge = AttemptCharge(output: output)
+                    if let status = output["status"]?.intValue { charge.spanAttributes["http.response.status_code"] = .int(status) }
+                    return .settled(.completed(output), charge)
                 } catch let failure as HTTPStepFailure {
                     var suffix = ""
                     if failure.retryable && attempt > 1 {
@@ -149,6 +154,7 @@ extension StepRunner {
                 throw HTTPStepFailure(message: error.description, retryable: true, hostFailure: true)
             }
             var sent = headers
+            if definition.propagatesTraceContext { RunTelemetry.injectTraceparent(into: &sent) }
             if let hostHeader = target.hostHeader, !sent.contains(where: { $0.name.caseInsensitiveCompare("Host") == .orderedSame }) {
                 sent.append(HTTPExchange.Header("Host", hostHeader))
             }

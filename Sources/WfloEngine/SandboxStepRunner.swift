@@ -23,7 +23,10 @@ extension StepRunner {
         let gate = GateRequest(details: details, worstCase: nil,
                                preview: code.map { "Code:\n" + $0 } ?? "Command: " + request.command.joined(separator: " "))
         let policy = step.retry ?? .none
-        let call = AttemptOffer<StepOutcome>(model: nil, worstCase: .zero) { [self] attempt in
+        let span = AttemptSpanInfo(name: "sandbox \(step.id)", isClient: false,
+                                   attributes: ["wflo.sandbox.backend": .string(definition.backend.rawValue),
+                                                "wflo.sandbox.network": .string(Self.describe(definition.network))])
+        let call = AttemptOffer<StepOutcome>(model: nil, worstCase: .zero, span: span) { [self] attempt in
             let result: SandboxResult
             do {
                 result = try await configuration.sandbox.run(request)
@@ -36,17 +39,30 @@ extension StepRunner {
             // With `allow_failure`, the last failed attempt completes the step with the program's
             // own output (exit code, stdout…) rather than `{failed, error}`; earlier ones are retried.
             if result.succeeded || (step.allowFailure && (attempt >= policy.maximumAttempts || cancelled)) {
-                return .settled(.completed(output), AttemptCharge(output: output, succeeded: result.succeeded,
-                                                                  error: result.succeeded ? nil : Self.failureMessage(result)))
+                var charge = AttemptCharge(output: output, succeeded: result.succeeded,
+                                           error: result.succeeded ? nil : Self.failureMessage(result))
+                charge.spanAttributes = Self.spanAttributes(result)
+                return .settled(.completed(output), charge)
             }
-            return .failed(AttemptFailure(message: Self.failureMessage(result), retryable: !cancelled, output: output,
-                                          finalSuffix: attempt > 1 ? " (after \(attempt) attempts)" : ""))
+            var failure = AttemptFailure(message: Self.failureMessage(result), retryable: !cancelled, output: output,
+                                         finalSuffix: attempt > 1 ? " (after \(attempt) attempts)" : "")
+            failure.spanAttributes = Self.spanAttributes(result)
+            return .failed(failure)
         }
         return try await driver.runStep(step, startedAt: started, gate: gate) {
             // A program killed by the cancel says so in its result, which is journaled as it is.
             .attempts(AttemptPlan(stepID: step.id, stepType: .sandbox, policy: policy, firstAttempt: firstAttempt, paid: false,
                                   offer: call, settlesCancelledCalls: true))
         }
+    }
+
+    /// A program's end on its attempt's span: exit code, signal, the limit that stopped it.
+    static func spanAttributes(_ result: SandboxResult) -> [String: TelemetryValue] {
+        var attributes: [String: TelemetryValue] = ["wflo.sandbox.duration_seconds": .double(result.duration)]
+        if let code = result.exitCode { attributes["process.exit.code"] = .int(code) }
+        if let signal = result.signal { attributes["wflo.sandbox.signal"] = .int(Int(signal)) }
+        if let reason = result.killedReason { attributes["wflo.sandbox.limit_hit"] = .string(reason.rawValue) }
+        return attributes
     }
 
     /// The program, its files, environment and policy, rendered.

@@ -161,10 +161,14 @@ struct Scheduler: Sendable {
                         switch step.kind {
                         // Run here rather than through `StepRunner.run`, so `allow_failure` is applied here.
                         case .transform(let transform):
-                            apply(try await runner.allowingFailure(journaled, try await runner.runTransform(journaled, transform, scope: scope)), step.id)
+                            apply(try await RunTelemetry.withStepSpan(journaled) {
+                                try await runner.allowingFailure(journaled, try await runner.runTransform(journaled, transform, scope: scope))
+                            }, step.id)
                             continue
                         case .switch(let definition):
-                            apply(try await runner.allowingFailure(journaled, try await runner.runSwitch(journaled, definition, scope: scope)), step.id)
+                            apply(try await RunTelemetry.withStepSpan(journaled) {
+                                try await runner.allowingFailure(journaled, try await runner.runSwitch(journaled, definition, scope: scope))
+                            }, step.id)
                             continue
                         default:
                             break
@@ -172,10 +176,13 @@ struct Scheduler: Sendable {
                     }
                     running += 1
                     group.addTask { [self] in
-                        if let forEach = step.forEach {
-                            return (step.id, try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope)))
+                        let outcome = try await RunTelemetry.withStepSpan(journaled) {
+                            if let forEach = step.forEach {
+                                return try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope))
+                            }
+                            return try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1)
                         }
-                        return (step.id, try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1))
+                        return (step.id, outcome)
                     }
                 }
                 if running == 0 { break }
@@ -292,7 +299,9 @@ struct Scheduler: Sendable {
                     }
                     running += 1
                     group.addTask { [runner, replay] in
-                        (index, try await runner.run(item, scope: itemScope, firstAttempt: replay.nextAttempt[item.id] ?? 1))
+                        (index, try await RunTelemetry.withStepSpan(item, role: .step(index: index)) {
+                            try await runner.run(item, scope: itemScope, firstAttempt: replay.nextAttempt[item.id] ?? 1)
+                        })
                     }
                 }
                 if running == 0 { break }

@@ -246,7 +246,9 @@ struct StepRunner: Sendable {
             }
             let policy = step.retry ?? .default
             let timeout = step.timeout ?? configuration.defaultLLMTimeout
-            let call = AttemptOffer<StepOutcome>(model: definition.model, worstCase: worstCase) { [self] attempt in
+            let span = AttemptSpanInfo.chat(model: definition.model, provider: prepared.request.provider.rawValue,
+                                            maxTokens: prepared.request.maxTokens, temperature: prepared.request.temperature)
+            let call = AttemptOffer<StepOutcome>(model: definition.model, worstCase: worstCase, span: span) { [self] attempt in
                 let response: LLMResponse
                 do {
                     response = try await configuration.llm.complete(prepared.request, timeout: .milliseconds(Int64(timeout * 1000)))
@@ -262,6 +264,8 @@ struct StepRunner: Sendable {
                 }
                 var charge = AttemptCharge(cost: settlement.cost, usage: response.usage, fees: settlement.fees, flags: settlement.flags,
                                            output: output)
+                charge.spanAttributes = AttemptSpanInfo.chatResponse(model: response.model, finishReason: response.finishReason,
+                                                                     pricingSource: try? pricing.price(for: definition.model).source)
                 if let cacheKey, ResponseCache.isCacheable(response) {
                     charge.afterSettlement = { now in
                         try await store.storeResponse(CacheEntry(key: cacheKey, namespace: cacheNamespace, model: definition.model,
@@ -292,6 +296,7 @@ struct StepRunner: Sendable {
                                                       number: attempt, model: definition.model, usage: response.usage,
                                                       saved: saved, output: output, at: now))
         observer.observe(.stepCacheHit(stepID: step.id, saved: saved))
+        RunTelemetry.cacheHit(saved: saved)
         return .completed(output)
     }
 

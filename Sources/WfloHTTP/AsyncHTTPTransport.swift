@@ -40,6 +40,9 @@ public final class AsyncHTTPTransport: HTTPTransport {
         configuration.redirectConfiguration = .disallow
         // Fail fast when the host refuses: the engine's retry policy decides (and journals) retries.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // The engine's attempt spans are the client spans (with the exact cost on them, and no
+        // children to count it twice); http steps send their traceparent themselves.
+        configuration.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration, backgroundActivityLogger: logger)
         self.maximumResponseBytes = maximumResponseBytes
         self.logger = logger

@@ -98,15 +98,23 @@ extension DefinitionReader {
                 ok = false
             }
         }
+        var traceContext: Bool?
+        if let t = f["trace_context"] {
+            if case .bool(let flag) = YAMLValue.convert(t.value) { traceContext = flag } else {
+                error(t.value, "step '\(id)': 'trace_context' must be true (send the W3C traceparent header, the default) or false, not \(shown(t.value))")
+                ok = false
+            }
+        }
         var fallback: TemplateValue?
         if let fb = f["fallback"] {
             fallback = templateValue(fb.value)
             ok = ok && fallback != nil
         }
         guard ok, let url else { return nil }
-        let definition = HTTPStepDefinition(method: method, url: url, query: query, headers: headers, body: body, expectStatus: expect,
+        var definition = HTTPStepDefinition(method: method, url: url, query: query, headers: headers, body: body, expectStatus: expect,
                                             extract: extract, followRedirects: follow, maxResponseBytes: maxBytes,
                                             idempotent: idempotent, fallback: fallback)
+        definition.traceContext = traceContext
         if let retry, retry.maximumAttempts > 1, !definition.isIdempotent, let r = f["retry"] {
             error(r.key, "step '\(id)': a \(method) is not retried because sending it twice may do twice what it does; "
                   + "add `idempotent: true` (or an Idempotency-Key header) if the server makes repeats harmless, or remove 'retry'")

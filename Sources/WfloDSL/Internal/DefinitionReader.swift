@@ -58,7 +58,7 @@ struct DefinitionReader {
     static let approvalSettingsFields = ["approvers", "timeout", "on_timeout"]
     static let approvalPolicyFields = ["cost_above", "risk_high", "approvers", "timeout", "on_timeout", "non_get_http"]
     static let httpFields = ["method", "url", "query", "headers", "body", "json", "expect_status", "extract",
-                             "follow_redirects", "max_response_bytes", "idempotent", "fallback"]
+                             "follow_redirects", "max_response_bytes", "idempotent", "fallback", "trace_context"]
 
     /// The fields only steps of `type` have.
     static func fields(of type: StepType) -> [String] {

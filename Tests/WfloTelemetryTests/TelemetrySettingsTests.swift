@@ -1,0 +1,66 @@
+import Testing
+import WfloEngine
+@testable import WfloTelemetry
+
+/// What the standard OTEL_* variables switch on, and the errors for values wflo cannot use.
+struct TelemetrySettingsTests {
+    @Test func unsetEndpointsExportNothing() throws {
+        let settings = try TelemetrySettings(environment: ["OTEL_SERVICE_NAME": "x"])
+        #expect(!settings.exportsTraces && !settings.exportsMetrics)
+        #expect(settings.serviceName == "x")
+        #expect(try TelemetrySettings(environment: [:]).serviceName == "wflo")
+    }
+
+    @Test func theBaseEndpointGivesEachSignalItsPath() throws {
+        let settings = try TelemetrySettings(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318/"])
+        #expect(settings.tracesEndpoint == "http://127.0.0.1:4318/v1/traces")
+        #expect(settings.metricsEndpoint == "http://127.0.0.1:4318/v1/metrics")
+    }
+
+    @Test func aSignalsOwnEndpointIsUsedAsItIs() throws {
+        let settings = try TelemetrySettings(environment: ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/custom"])
+        #expect(settings.tracesEndpoint == "http://collector:4318/custom")
+        #expect(settings.metricsEndpoint == nil)
+    }
+
+    @Test func gRPCAndBadURLsAreRefusedNamingTheVariable() {
+        #expect(throws: TelemetryError.self) { try TelemetrySettings(environment: ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"]) }
+        do {
+            _ = try TelemetrySettings(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"])
+            Issue.record("a URL without a scheme was accepted")
+        } catch {
+            #expect(error.description.contains("OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4318"))
+            #expect(error.description.contains("http://"))
+        }
+    }
+
+    @Test func prometheusNamesHaveNoDots() {
+        #expect(Telemetry.prometheusName("gen_ai.client.token.usage") == "gen_ai_client_token_usage")
+        #expect(Telemetry.prometheusName("wflo_cost_usd_total") == "wflo_cost_usd_total")
+    }
+
+    @Test func traceparentsAreCheckedToTheLetter() {
+        #expect(RunTelemetry.isValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+        #expect(!RunTelemetry.isValidTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"))
+        #expect(!RunTelemetry.isValidTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"))
+        #expect(!RunTelemetry.isValidTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"))
+    }
+}
+
+import Foundation
+import WfloCore
+
+/// `trace_context:` on http steps: optional in the definition, so definitions journaled before it still decode.
+struct TraceContextFieldTests {
+    @Test func aDefinitionEncodedWithoutTheFieldDecodesWithTraceContextOn() throws {
+        let definition = HTTPStepDefinition(url: try Template("http://127.0.0.1/x"))
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(definition)) as? [String: Any])
+        #expect(object["traceContext"] == nil)
+        object["traceContext"] = nil
+        let decoded = try JSONDecoder().decode(HTTPStepDefinition.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.propagatesTraceContext)
+        var off = definition
+        off.traceContext = false
+        #expect(!(try JSONDecoder().decode(HTTPStepDefinition.self, from: JSONEncoder().encode(off))).propagatesTraceContext)
+    }
+}
