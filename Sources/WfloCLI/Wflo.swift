@@ -19,7 +19,7 @@ public struct Wflo: AsyncParsableCommand {
                       SubmitCommand.self, WorkerCommand.self, QueueCommand.self,
                       ValidateCommand.self, PricingCommand.self,
                       ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, CacheCommand.self,
-                      CircuitsCommand.self, BudgetsCommand.self, AlertsCommand.self, SandboxCommand.self]
+                      CircuitsCommand.self, BudgetsCommand.self, AlertsCommand.self, SandboxCommand.self, MCPCommand.self]
     )
 
     /// This build's version (`wflo --version` adds where the pricing table comes from).
