@@ -45,6 +45,8 @@ public struct MCPServerDefinition: Sendable, Hashable, Codable {
     public var timeout: Double?
     /// The workflow's `egress:`, which a `url:` server must pass (stamped by the reader).
     public var egress: EgressPolicy?
+    /// `retry:` of each call (a tool may act on the world: none unless written).
+    public var retry: RetryPolicy? = nil
 
     /// How long a stdio server may live when `limits.wall` is not given.
     public static let defaultLifetime: Double = 600
@@ -84,8 +86,8 @@ public struct MCPServerDefinition: Sendable, Hashable, Codable {
     public func allows(_ tool: String) -> Bool { allowedTools?.contains(tool) ?? true }
 
     /// The step definition a call of `tool` (the server's name) runs as, under `id`.
-    public func callStep(id: String, tool: String, timeout stepTimeout: Double? = nil, retry: RetryPolicy? = nil) -> StepDefinition {
-        StepDefinition(id: id, retry: retry, timeout: timeout ?? stepTimeout,
+    public func callStep(id: String, tool: String) -> StepDefinition {
+        StepDefinition(id: id, retry: retry, timeout: timeout,
                        kind: .mcp(MCPCallDefinition(server: name, tool: tool, price: price.price(for: tool), costFromServer: costFromServer)),
                        approval: approval.settings(for: tool))
     }

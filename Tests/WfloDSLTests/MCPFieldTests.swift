@@ -26,6 +26,7 @@ import WfloDSL
                   price_per_call: {search: 0.01, default: 0.002}
                   prefix: fs_
                   timeout: 20s
+                  retry: {maximum_attempts: 3}
                   limits: {memory: 256MiB}
               - mcp:
                   name: search
@@ -71,6 +72,7 @@ import WfloDSL
         // The call step carries the server's policy for that tool.
         let call = files.callStep(id: "researcher/1/fs_write_file", tool: "write_file")
         #expect(call.approval != nil && call.type == .mcp)
+        #expect(call.retry?.maximumAttempts == 3 && call.timeout == 20)
 
         let search = agent.mcpServers[1]
         guard case .http(let url, let headers) = search.transport else {

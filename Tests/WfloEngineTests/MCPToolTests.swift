@@ -270,6 +270,33 @@ struct MCPToolTests {
         }
     }
 
+    @Test func theRunsTimeoutStopsTheAgentAndKillsItsServersWholeTree() async throws {
+        try await MCPHarness.with { h in
+            h.agent.llmServer.enqueue(.call("hang"))
+            let clock = ContinuousClock()
+            let started = clock.now
+            let result = try await h.run(h.workflow(servers: h.stdioServer(), budget: "timeout: 4s"))
+            #expect(result.status != .completed, "\(result.error ?? "")")
+            #expect(clock.now - started < .seconds(40), "the call's own 60 s time-out did not hold the run")
+            // Nothing of the server outlives the step: no process runs its script.
+            var left: [String] = []
+            for _ in 0..<50 {
+                left = Self.processes(running: h.serverFolder + "/server.py")
+                if left.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+
+    static func processes(running text: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard Int(entry) != nil, let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let command = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return command.contains(text) ? entry + ": " + command : nil
+        }
+    }
+
     @Test func aServerThatCannotStartFailsTheAgentWithItsLastStderrLines() async throws {
         try await MCPHarness.with { h in
             let result = try await h.run(h.workflow(servers: """

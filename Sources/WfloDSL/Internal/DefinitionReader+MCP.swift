@@ -4,7 +4,7 @@ import Yams
 
 extension DefinitionReader {
     static let mcpFields = ["name", "command", "url", "headers", "read_only", "env", "network", "limits", "tools", "approval",
-                            "price_per_call", "cost_from", "prefix", "timeout"]
+                            "price_per_call", "cost_from", "prefix", "timeout", "retry"]
 
     /// `- mcp: {name, command | url, …}` in an agent's `tools:`.
     mutating func readMCPServer(_ node: Node, agentID: String) -> MCPServerDefinition? {
@@ -140,10 +140,17 @@ extension DefinitionReader {
             timeout = duration(t.value, what: "\(context): 'timeout'", allowZero: false)
             ok = ok && timeout != nil
         }
+        var retry: RetryPolicy?
+        if let r = f["retry"] {
+            retry = readRetry(r.value, stepID: context)
+            ok = ok && retry != nil
+        }
         guard ok, let transport else { return nil }
-        return MCPServerDefinition(name: name, transport: transport, readOnly: readOnly, environment: environment, network: network,
+        var server = MCPServerDefinition(name: name, transport: transport, readOnly: readOnly, environment: environment, network: network,
                                    limits: limits, allowedTools: allowed, approval: approval, price: price, costFromServer: costFromServer,
                                    prefix: prefix, timeout: timeout)
+        server.retry = retry
+        return server
     }
 
     private mutating func readMCPCommand(_ node: Node, context: String) -> [Template]? {
