@@ -74,6 +74,8 @@ public final class WfloEnvironment: Sendable {
     public let alerts: AlertDeliveryService?
     private let network: AsyncHTTPTransport?
     private let recorder: RecordingTransport?
+    /// MCP stdio servers' answers: recorded to, or replayed from, the cassette.
+    private let mcpCassette: MCPCassette?
     private let web: AsyncHTTPStepTransport
 
     /// - Throws: ``AppError`` `.configuration` naming the pricing file, cassette or egress file
@@ -127,6 +129,7 @@ public final class WfloEnvironment: Sendable {
             recorder = nil
             llm = LLMClient(transport: transport, endpoints: endpoints, requiresAPIKey: false)
             http = ReplayHTTPStepTransport(replay: transport, redact: { redactor.redact($0) })
+            mcpCassette = .replaying(transport, redact: { redactor.redact($0) })
         } else {
             let network = AsyncHTTPTransport()
             self.network = network
@@ -135,8 +138,10 @@ public final class WfloEnvironment: Sendable {
                 self.recorder = recorder
                 llm = LLMClient(transport: recorder, endpoints: endpoints)
                 http = RecordingHTTPStepTransport(wrapping: web, recorder: recorder, redact: { redactor.redact($0) })
+                mcpCassette = .recording(recorder, redact: { redactor.redact($0) })
             } else {
                 recorder = nil
+                mcpCassette = nil
                 llm = LLMClient(transport: network, endpoints: endpoints)
                 http = web
             }
@@ -157,6 +162,7 @@ public final class WfloEnvironment: Sendable {
         configuration.secrets = secrets
         configuration.http = http
         configuration.userEgress = userEgress
+        configuration.mcpCassette = mcpCassette
         return Executor(configuration)
     }
 

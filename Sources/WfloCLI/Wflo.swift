@@ -23,7 +23,7 @@ public struct Wflo: AsyncParsableCommand {
                       ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, CacheCommand.self,
                       CircuitsCommand.self, BudgetsCommand.self, AlertsCommand.self, NotifyCommand.self, RetryCommand.self, ForkCommand.self,
                       GCCommand.self, SandboxCommand.self, ServerCommand.self, TokensCommand.self,
-                      DeployCommand.self, WorkflowsCommand.self, UndeployCommand.self]
+                      DeployCommand.self, WorkflowsCommand.self, UndeployCommand.self, MCPCommand.self]
     )
 
     /// This build's version (`wflo --version` adds where the pricing table comes from).

@@ -44,6 +44,8 @@ public struct AgentStepDefinition: Sendable, Hashable, Codable {
     public var budget: Money?
     /// Cheaper models to continue on, in order, when the current model's next turn no longer fits.
     public var fallbackModels: [String]
+    /// `tools: - mcp: {…}`: servers whose tools are listed when the agent starts and offered after `tools`.
+    public var mcpServers: [MCPServerDefinition] = []
 
     public static let defaultMaxTurns = 10
     public static let defaultMaxToolCalls = 20
@@ -54,7 +56,7 @@ public struct AgentStepDefinition: Sendable, Hashable, Codable {
     public init(model: String, provider: LLMProviderKind? = nil, baseURL: String? = nil, system: Template? = nil,
                 task: Template, tools: [AgentTool] = [], maxTurns: Int = AgentStepDefinition.defaultMaxTurns,
                 maxToolCalls: Int = AgentStepDefinition.defaultMaxToolCalls, maxTokens: Int, temperature: Double? = nil,
-                budget: Money? = nil, fallbackModels: [String] = []) {
+                budget: Money? = nil, fallbackModels: [String] = [], mcpServers: [MCPServerDefinition] = []) {
         self.model = model
         self.provider = provider
         self.baseURL = baseURL
@@ -67,12 +69,13 @@ public struct AgentStepDefinition: Sendable, Hashable, Codable {
         self.temperature = temperature
         self.budget = budget
         self.fallbackModels = fallbackModels
+        self.mcpServers = mcpServers
     }
 
     /// The templates rendered when the step starts, plus every tool's (a tool's `{{steps.…}}`
     /// references make the agent wait for those steps).
     public var templates: [Template] {
-        [system, task].compactMap { $0 } + tools.flatMap(\.templates)
+        [system, task].compactMap { $0 } + tools.flatMap(\.templates) + mcpServers.flatMap(\.templates)
     }
 
     /// The tool named `name`.

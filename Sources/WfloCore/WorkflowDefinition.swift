@@ -227,6 +227,8 @@ public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
     case `switch`, sleep, workflow
     case agent
     case sandbox
+    /// A call of an MCP server's tool by an agent (`AGENT/TURN/TOOL`); not a step a workflow lists.
+    case mcp
 }
 
 /// One step of a workflow.
@@ -277,6 +279,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .workflow: return .workflow
         case .agent: return .agent
         case .sandbox: return .sandbox
+        case .mcp: return .mcp
         }
     }
 
@@ -292,6 +295,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         case .workflow(let w): return w.inputs.templates
         case .agent(let a): return a.templates
         case .sandbox(let s): return s.templates
+        case .mcp: return []
         }
     }
 
@@ -320,6 +324,8 @@ public enum StepKind: Sendable, Hashable, Codable {
     case workflow(SubWorkflowStepDefinition)
     case agent(AgentStepDefinition)
     case sandbox(SandboxStepDefinition)
+    /// An agent's call of an MCP server's tool (built by the agent from the server's tool list).
+    case mcp(MCPCallDefinition)
 
     /// The model a paid step calls, for people and the journal.
     public var model: String? {

@@ -32,6 +32,22 @@ extension StepRunner {
             scoped.limits.append(BudgetLimit(prefix: prefix, budget: budget, label: "agent '\(step.id)'"))
             return try await scoped.runAgent(step, agent, scope: scope)
         }
+        // The agent's MCP servers live as long as its loop: whichever way the step ends (an
+        // answer, a limit, a failure, a cancel), every server started is stopped with its tree.
+        if !agent.mcpServers.isEmpty, mcp == nil {
+            var scoped = self
+            let pool = MCPServerPool(servers: agent.mcpServers, scope: scope, configuration: configuration.mcpEnvironment)
+            scoped.mcp = pool
+            do {
+                let outcome = try await scoped.runAgent(step, agent, scope: scope)
+                await pool.close()
+                return outcome
+            } catch {
+                await pool.close()
+                throw error
+            }
+        }
+        var agent = agent
         let started = configuration.now()
         let system: String?
         let task: String
@@ -65,6 +81,9 @@ extension StepRunner {
             if let recorded = loop.recordedTurns[turn] {
                 answer = recorded
             } else {
+                if let failure = try await listingMCPTools(&agent) {
+                    return try await endAgent(step, agent, loop, status: nil, started: started, message: failure)
+                }
                 switch try await takeTurn(step, agent, turn: turn, system: system, loop: &loop) {
                 case .answered(let fresh): answer = fresh
                 case .refused(let message):
@@ -82,6 +101,9 @@ extension StepRunner {
                                           message: "the agent took its max_turns (\(agent.maxTurns)) and its last turn still calls tools (they did not run); the best answer so far is in its output. Raise max_turns, or make the task smaller")
             }
 
+            if answer.toolCalls.contains(where: { agent.tool($0.name) == nil }), let failure = try await listingMCPTools(&agent) {
+                return try await endAgent(step, agent, loop, status: nil, started: started, message: failure)
+            }
             let outcomes = try await callTools(step, agent, turn: turn, calls: answer.toolCalls, scope: scope, loop: &loop)
             var finish: JSONValue?
             for outcome in outcomes {
@@ -107,6 +129,22 @@ extension StepRunner {
                     loop.messages.append(.toolResult(callID: call.id, content: content, isError: isError))
                 }
             }
+        }
+    }
+
+    /// Adds the agent's MCP servers' tools to its own (listing them, starting stdio servers, the
+    /// first time). Returns why the agent cannot go on when a server cannot be listed.
+    func listingMCPTools(_ agent: inout AgentStepDefinition) async throws -> String? {
+        guard let mcp, !agent.mcpServers.isEmpty else { return nil }
+        do {
+            let own = agent.tools.filter { tool in
+                if case .step(let definition) = tool.action, case .mcp = definition.kind { return false }
+                return true
+            }
+            agent.tools = own + (try await mcp.tools(besides: own))
+            return nil
+        } catch let error as EngineError {
+            return error.message
         }
     }
 
@@ -364,6 +402,10 @@ extension StepRunner {
             }
             let files = output["files"]?.objectValue ?? [:]
             for name in files.keys.sorted() { text += "\n[file \(name)]\n" + (files[name]?.stringValue ?? "(not collected)") }
+        } else if case .mcp = definition.kind {
+            // What the tool returned; a tool's own failure is marked so the model sees it.
+            text = output["content"]?.stringValue ?? ""
+            if output["is_error"]?.boolValue == true { text = "[the tool reported an error]\n" + text }
         } else if case .llm = definition.kind {
             text = output["text"]?.stringValue ?? output.encoded()
         } else {

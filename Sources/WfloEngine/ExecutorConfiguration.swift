@@ -31,8 +31,10 @@ public struct ExecutorConfiguration: Sendable {
     /// The user-level egress policy (`~/.wflo/egress.yaml` or `WFLO_EGRESS`) and its file:
     /// every http request must pass it as well as the workflow's own `egress:`.
     public var userEgress: UserEgressPolicy?
-    /// Runs sandbox steps' programs.
+    /// Runs sandbox steps' programs and agents' MCP stdio servers.
     public var sandbox: Sandbox = Sandbox()
+    /// `--record` / `--replay` for MCP stdio servers' answers (nil: they are always asked).
+    public var mcpCassette: MCPCassette? = nil
     /// Waits the given number of seconds between looks at the journal — for approval decisions,
     /// for cancel requests — and between the lease's heartbeats, on the same clock as ``now``.
     /// Not ``sleep``: tests that record retry back-offs instead of waiting still wait here.

@@ -35,6 +35,8 @@ struct StepRunner: Sendable {
     var depth = 0
     /// When the run's `timeout:` ends it (nil without one): no retry waits past it.
     var deadline: Date? = nil
+    /// The MCP servers of the agent whose loop this runner drives (nil outside one).
+    var mcp: MCPServerPool? = nil
 
     var store: any JournalStore { configuration.store }
     var observer: any RunObserver { configuration.observer }
@@ -116,6 +118,8 @@ struct StepRunner: Sendable {
             return try await runAgent(step, agent, scope: scope)
         case .sandbox(let sandbox):
             return try await runSandbox(step, sandbox, scope: scope, firstAttempt: firstAttempt)
+        case .mcp(let call):
+            return try await runMCP(step, call, scope: scope, firstAttempt: firstAttempt)
         }
     }
 

@@ -99,6 +99,11 @@ struct Cassette {
         return "http " + method.uppercased() + " " + target + " " + canonicalBody(body)
     }
 
+    /// The key of an MCP stdio message: `mcp://SERVER/METHOD` and the canonical params.
+    static func mcpKey(url: String, body: [UInt8]) -> String {
+        "mcp " + url + " " + canonicalBody(body)
+    }
+
     static func canonicalBody(_ body: [UInt8]) -> String {
         (try? JSONValue.parse(Data(body)))?.encoded(sorted: true) ?? String(decoding: body, as: UTF8.self)
     }

@@ -18,6 +18,8 @@ public struct ReplayTransport: HTTPTransport {
     private let baseFreeKeys: [String: String]
     /// Exchanges of http steps, by ``Cassette/httpKey(method:url:body:)``.
     private let httpResponses: [String: [HTTPExchange.Response]]
+    /// Answers of MCP servers' stdio messages, by ``Cassette/mcpKey(url:body:)``.
+    private let mcpResponses: [String: [HTTPExchange.Response]]
     private let served: Served
     /// The cassette file.
     public let path: String
@@ -36,7 +38,12 @@ public struct ReplayTransport: HTTPTransport {
         var responses: [String: [HTTPExchange.Response]] = [:]
         var baseFreeKeys: [String: String] = [:]
         var httpResponses: [String: [HTTPExchange.Response]] = [:]
+        var mcpResponses: [String: [HTTPExchange.Response]] = [:]
         for exchange in try Cassette.decode(String(decoding: data, as: UTF8.self), path: path) {
+            if exchange.kind == "mcp" {
+                mcpResponses[Cassette.mcpKey(url: exchange.url, body: exchange.requestBody), default: []].append(exchange.response)
+                continue
+            }
             if exchange.kind == "http" {
                 httpResponses[Cassette.httpKey(method: exchange.method, url: exchange.url, body: exchange.requestBody), default: []]
                     .append(exchange.response)
@@ -50,6 +57,7 @@ public struct ReplayTransport: HTTPTransport {
         self.responses = responses
         self.baseFreeKeys = baseFreeKeys
         self.httpResponses = httpResponses
+        self.mcpResponses = mcpResponses
         self.served = Served()
         self.path = path
     }
@@ -80,6 +88,17 @@ public struct ReplayTransport: HTTPTransport {
             return index
         }
         return index < answers.count ? answers[index] : answers[answers.count - 1]
+    }
+
+    /// Answers a message to an MCP stdio server (`mcp://SERVER/METHOD`, the params as body) from
+    /// the cassette; nothing is started.
+    /// - Throws: ``ProviderError`` of kind `.notInCassette` for a message that was not recorded.
+    func answerMCP(url: String, body: [UInt8]) throws -> [UInt8] {
+        let key = Cassette.mcpKey(url: url, body: body)
+        guard let answers = mcpResponses[key], !answers.isEmpty else {
+            throw ProviderError(.notInCassette, message: "the cassette \(path) has no recorded answer to \(url) with these arguments: record it again with --record")
+        }
+        return serve(key: "mcp:" + key, answers: answers).body
     }
 
     /// Answers an http step's request from the cassette (method, path, query and body must match).

@@ -149,6 +149,7 @@ public struct Sandbox: Sendable {
             }
             if let size = limits.fileSize { args += ["--tmpfs", String(size)] }
         }
+        for path in request.policy.readOnly { args += ["--read-only", path] }
         if case .tcp(let connect, let bind) = request.policy.network {
             for port in connect { args += ["--tcp-connect", String(port)] }
             for port in bind { args += ["--tcp-bind", String(port)] }

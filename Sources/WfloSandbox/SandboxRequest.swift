@@ -55,6 +55,9 @@ public struct SandboxPolicy: Sendable, Hashable {
     public var rootfs: String?
     /// The docker backend's image.
     public var dockerImage: String
+    /// Paths the program may read and execute besides the system's (process backend: Landlock
+    /// rules; a path that does not exist fails the start, naming it).
+    public var readOnly: [String] = []
 
     public static let defaultDockerImage = "wflo-sandbox:latest"
 

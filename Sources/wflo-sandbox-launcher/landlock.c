@@ -136,6 +136,9 @@ void landlock_apply(const struct config *config, bool filesystem) {
         for (size_t i = 0; i < sizeof read_devices / sizeof *read_devices; i++) allow_path(ruleset, read_devices[i], FS_READ_FILE, handled, false);
         for (size_t i = 0; i < sizeof write_devices / sizeof *write_devices; i++)
             allow_path(ruleset, write_devices[i], FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE, handled, false);
+        // --read-only: what a long-lived program (an MCP server and its virtual environment) needs
+        // to read beyond the system paths; a path that does not exist fails the launch, naming it.
+        for (int i = 0; i < config->read_only_count; i++) allow_path(ruleset, config->read_only[i], read_only, handled, true);
         allow_path(ruleset, config->scratch, handled, handled, true);
     }
     if (attr.handled_access_net && config->network == NET_TCP) {

@@ -54,6 +54,8 @@ struct config {
     unsigned allow_missing;       // layer_bits
     unsigned assume_missing;      // layer_bits treated as absent (--assume-missing: tests the refusal path)
     bool use_bpf_fd;
+    const char *read_only[MAX_PORTS]; // extra paths readable and executable (process backend: Landlock rules)
+    int read_only_count;
     char **argv;                  // program and arguments
 };
 

@@ -26,7 +26,7 @@
 static void usage(const char *problem) {
     fprintf(stderr, "wflo-sandbox-launcher: %s\n"
             "usage: wflo-sandbox-launcher [--backend process|namespaces] [--network none|tcp|any] --scratch DIR\n"
-            "       [--newroot DIR] [--rootfs DIR] [--tcp-connect PORT]... [--tcp-bind PORT]...\n"
+            "       [--newroot DIR] [--rootfs DIR] [--read-only PATH]... [--tcp-connect PORT]... [--tcp-bind PORT]...\n"
             "       [--wall-ms N] [--grace-ms N] [--cpu-seconds N] [--memory BYTES] [--file-size BYTES] [--processes N]\n"
             "       [--open-files N] [--tmpfs BYTES] [--allow-missing LAYER,...] [--assume-missing LAYER,...] [--bpf-fd]\n"
             "       -- PROGRAM [ARG...]\n"
@@ -88,6 +88,10 @@ static void parse(int argc, char **argv, struct config *config) {
             else usage("--backend is process or namespaces");
         } else if (!strcmp(arg, "--network")) config->network = network_named(value);
         else if (!strcmp(arg, "--scratch")) config->scratch = value;
+        else if (!strcmp(arg, "--read-only")) {
+            if (config->read_only_count >= MAX_PORTS) usage("too many --read-only paths");
+            config->read_only[config->read_only_count++] = value;
+        }
         else if (!strcmp(arg, "--newroot")) config->newroot = value;
         else if (!strcmp(arg, "--rootfs")) config->rootfs = value;
         else if (!strcmp(arg, "--tcp-connect") || !strcmp(arg, "--tcp-bind")) {

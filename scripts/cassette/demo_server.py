@@ -2,7 +2,7 @@
 """A stand-in for the providers, used once to record the cassettes of Examples/.
 
 For requests that offer tools (Examples/agent) it plays a researcher: fetch the city's page, save a
-note, then finish; it also serves that city wiki on GET /page/NAME and POST /notes.
+note, then finish (Examples/mcp: call the MCP server's `population`, then finish); it also serves that city wiki on GET /page/NAME and POST /notes.
 
 It answers OpenAI chat completions and Anthropic messages on loopback with hand-written text
 and usage figures of the size the real APIs report for such prompts (tokens ~ bytes / 4).
@@ -95,9 +95,17 @@ def tool_results(messages):
     return count
 
 
+def offered(body):
+    return [t.get("function", t).get("name") for t in body.get("tools", [])]
+
+
 def agent_turn(body):
     """The next call of the scripted researcher: (text, name, arguments)."""
     done = tool_results(body["messages"])
+    if "population" in offered(body):  # Examples/mcp: one call of the MCP server's tool, then the answer
+        if done == 0:
+            return "I'll ask the city facts server.", "population", {"city": "Paris"}
+        return "", "finish", {"answer": "Paris has 2,102,650 inhabitants (city proper, 2023 census, from the city facts server)."}
     if done == 0:
         return "I'll read the city's wiki page first.", "fetch_page", {"path": "Paris"}
     if done == 1:

@@ -73,27 +73,45 @@ extension DefinitionReader {
             }
         }
         var tools: [AgentTool] = []
+        var servers: [MCPServerDefinition] = []
         if let t = f["tools"] {
-            if let read = readTools(t.value, agentID: id) { tools = read } else { ok = false }
+            if let read = readTools(t.value, agentID: id) { (tools, servers) = read } else { ok = false }
         }
         if !tools.contains(where: { $0.name == "finish" }) { tools.append(.defaultFinish) }
         guard ok, let model, let task else { return nil }
         return .agent(AgentStepDefinition(model: model, provider: provider, baseURL: baseURL, system: system, task: task,
                                           tools: tools, maxTurns: maxTurns, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
-                                          temperature: temperature, budget: budget, fallbackModels: fallbacks))
+                                          temperature: temperature, budget: budget, fallbackModels: fallbacks, mcpServers: servers))
     }
 
     /// `tools:` — a list of tools, each a step definition with `name`, `description` and
     /// `parameters` (a JSON Schema), or a built-in.
-    mutating func readTools(_ node: Node, agentID: String) -> [AgentTool]? {
+    mutating func readTools(_ node: Node, agentID: String) -> (tools: [AgentTool], servers: [MCPServerDefinition])? {
         guard case .sequence(let sequence) = node, !sequence.isEmpty else {
-            error(node, "step '\(agentID)': 'tools' must be a non-empty list of tools, each with 'name', 'description', 'parameters' and a step 'type' (or a built-in: finish, ask_human)")
+            error(node, "step '\(agentID)': 'tools' must be a non-empty list of tools, each with 'name', 'description', 'parameters' and a step 'type' (or a built-in: finish, ask_human; or an MCP server: - mcp: {name, command | url})")
             return nil
         }
         var tools: [AgentTool] = []
+        var servers: [MCPServerDefinition] = []
         var seen: [String: Node] = [:]
         var ok = true
         for item in sequence {
+            if case .mapping(let mapping) = item, let mcp = mapping.first(where: { $0.key.string == "mcp" }) {
+                if mapping.count > 1 {
+                    error(item, "step '\(agentID)': an MCP server entry holds only 'mcp:' (its fields go under it, indented)")
+                    ok = false
+                    continue
+                }
+                guard let server = readMCPServer(mcp.value, agentID: agentID) else { ok = false; continue }
+                if let first = seen["mcp:" + server.name] {
+                    error(item, "step '\(agentID)': mcp server name '\(server.name)' is used twice (line \(first.mark?.line ?? 1) has it)")
+                    ok = false
+                    continue
+                }
+                seen["mcp:" + server.name] = item
+                servers.append(server)
+                continue
+            }
             guard let tool = readTool(item, agentID: agentID) else { ok = false; continue }
             if let first = seen[tool.name] {
                 error(item, "step '\(agentID)': tool name '\(tool.name)' is used twice (line \(first.mark?.line ?? 1) has it); tool names must be unique")
@@ -103,7 +121,7 @@ extension DefinitionReader {
             seen[tool.name] = item
             tools.append(tool)
         }
-        return ok ? tools : nil
+        return ok ? (tools, servers) : nil
     }
 
     private mutating func readTool(_ node: Node, agentID: String) -> AgentTool? {
@@ -238,6 +256,7 @@ extension DefinitionReader {
                 step.kind = .http(http)
                 agent.tools[t].action = .step(step)
             }
+            for s in agent.mcpServers.indices { agent.mcpServers[s].egress = egress }
             definition.kind = .agent(agent)
             drafts[index].definition = definition
         }

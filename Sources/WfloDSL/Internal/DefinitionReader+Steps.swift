@@ -116,16 +116,19 @@ extension DefinitionReader {
                 case .workflow: kind = readSubWorkflow(f, node: node, id: id)
                 case .agent: kind = readAgent(f, node: node, id: id)
                 case .sandbox: kind = readSandbox(f, node: node, id: id)
+                case .mcp:
+                    error(typeField.value, "step '\(id)': 'mcp' is not a step type; list an MCP server under an agent's tools: - mcp: {name, command | url}")
+                    kind = nil
                 }
             } else {
-                let allowed = StepType.allCases.map(\.rawValue)
+                let allowed = StepType.allCases.filter { $0 != .mcp }.map(\.rawValue)
                 let written = typeField.value.scalar?.string ?? ""
                 error(typeField.value, "step '\(id)': unknown step type \(shown(typeField.value)); the allowed types are "
                       + allowed.joined(separator: ", ") + Suggestion.phrase(for: written, in: allowed))
                 kind = nil
             }
         } else {
-            error(node, "step '\(id)' is missing the required field 'type' (one of: \(StepType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            error(node, "step '\(id)' is missing the required field 'type' (one of: \(StepType.allCases.filter { $0 != .mcp }.map(\.rawValue).joined(separator: ", ")))")
             kind = nil
         }
         if let forEach {

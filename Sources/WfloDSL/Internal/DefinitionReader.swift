@@ -72,6 +72,7 @@ struct DefinitionReader {
         case .workflow: return workflowFields
         case .agent: return agentFields
         case .sandbox: return sandboxFields
+        case .mcp: return []
         }
     }
     static let retryFields = ["initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts",
