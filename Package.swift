@@ -73,7 +73,7 @@ var targets: [Target] = [
     // `wflo server`: the /v1 JSON API, the dashboard and approval notifications on Hummingbird 2. Handlers call
     // WfloApp's services; only this target (and the CLI that starts it) links Hummingbird.
     .target(name: "WfloServer", dependencies: [
-            "WfloApp", "WfloCore", "WfloEngine", "WfloReports",
+            "WfloApp", "WfloCore", "WfloEngine", "WfloProviders", "WfloReports",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -104,7 +104,7 @@ var targets: [Target] = [
             .product(name: "AsyncHTTPClient", package: "async-http-client")], exclude: ["Browser"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloServerTests", dependencies: [
-            "WfloServer", "WfloApp", "WfloCore", "WfloStore", "WfloTesting",
+            "WfloServer", "WfloApp", "WfloCore", "WfloStore", "WfloTesting", "WfloHTTP",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: swiftSettings),

@@ -39,12 +39,16 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var timeout: Double?
     /// `tags:`: the run's tags, templates of its inputs (nil: none). Budget scopes select runs by tags.
     public var tags: [String: Template]?
+    /// `notify:`: webhooks told about each approval request of the run (`wflo server` posts them).
+    public var notify: [String]?
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
                 approvalPolicy: ApprovalPolicy? = nil, cacheNamespace: String? = nil, egress: EgressPolicy? = nil,
-                circuitBreaker: CircuitBreakerSettings? = nil, timeout: Double? = nil, tags: [String: Template]? = nil) {
+                circuitBreaker: CircuitBreakerSettings? = nil, timeout: Double? = nil, tags: [String: Template]? = nil,
+                notify: [String]? = nil) {
         self.tags = tags
+        self.notify = notify
         self.name = name
         self.description = description
         self.budget = budget

@@ -164,7 +164,8 @@ public struct Dashboard: Sendable {
         }
         tiles += [("steps", String(report.steps.count)), ("attempts", String(report.totalAttempts)), ("retries", String(report.retries))]
         body += ReportHTML.tiles(tiles)
-        if let error = report.error { body += "<div class=\"err\">\(Self.e(error))</div>\n" }
+        // A run waiting for a person says so in its error; here the form below is what to do.
+        if let error = report.error, journal.run.status != .waitingApproval { body += "<div class=\"err\">\(Self.e(error))</div>\n" }
 
         let pending = journal.approvals.filter { $0.status == .pending }
         if !pending.isEmpty {
@@ -176,7 +177,7 @@ public struct Dashboard: Sendable {
         body += "<h2>Steps" + (pageCount > 1 ? " \(((pageNumber - 1) * Self.stepsPerPage) + 1)–\((pageNumber - 1) * Self.stepsPerPage + steps.count) of \(report.steps.count)" : "") + "</h2>\n"
         let rows = steps.map { step -> [String] in
             [step.id, step.type, step.status, step.model ?? "-", step.startedAt.map(Self.time) ?? "-", step.endedAt.map(Self.time) ?? "-",
-             held[step.id].map { $0.dollars() } ?? "0.00", step.cost.formatted(decimals: 6), String(step.attempts), String(step.retries)]
+             (held[step.id] ?? .zero).formatted(decimals: 6), step.cost.formatted(decimals: 6), String(step.attempts), String(step.retries)]
         }
         body += ReportHTML.table(header: ["step", "type", "status", "model", "started", "ended", "reserved (USD)", "settled (USD)", "attempts", "retries"],
                                  rows: rows, numeric: [6, 7, 8, 9])

@@ -75,4 +75,80 @@ extension SQLiteJournalStore {
             return counts
         }
     }
+
+    // MARK: approval notifications
+
+    @discardableResult
+    public func enqueueApprovalNotifications(_ notifications: [ApprovalNotification]) async throws -> Int {
+        try await write { db in
+            var added = 0
+            for n in notifications {
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO approval_notifications (approval_id, url, run_id, step_id, created_at, attempts)
+                    VALUES (?, ?, ?, ?, ?, 0)
+                    """, arguments: [n.approvalID, n.url, n.runID, n.stepID, n.createdAt.timeIntervalSince1970])
+                added += db.changesCount
+            }
+            return added
+        }
+    }
+
+    public func claimApprovalNotifications(owner: String, at: Date, lease: Double, limit: Int) async throws -> [ApprovalNotification] {
+        try await write { db in
+            let now = at.timeIntervalSince1970
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM approval_notifications
+                WHERE delivered_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                ORDER BY created_at, rowid LIMIT ?
+                """, arguments: [now, now, max(limit, 0)])
+            for row in rows {
+                try db.execute(sql: "UPDATE approval_notifications SET lease_owner = ?, lease_expires_at = ? WHERE approval_id = ? AND url = ?",
+                               arguments: [owner, now + lease, row["approval_id"] as String, row["url"] as String])
+            }
+            return rows.map(Self.notification)
+        }
+    }
+
+    public func markApprovalNotificationDelivered(approvalID: String, url: String, owner: String, at: Date) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE approval_notifications SET delivered_at = ?, lease_owner = NULL, lease_expires_at = NULL
+                WHERE approval_id = ? AND url = ? AND lease_owner = ? AND delivered_at IS NULL
+                """, arguments: [at.timeIntervalSince1970, approvalID, url, owner])
+            return db.changesCount > 0
+        }
+    }
+
+    public func markApprovalNotificationFailed(approvalID: String, url: String, owner: String, error: String, retryAt: Date) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE approval_notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL
+                WHERE approval_id = ? AND url = ? AND lease_owner = ? AND delivered_at IS NULL
+                """, arguments: [error, retryAt.timeIntervalSince1970, approvalID, url, owner])
+            return db.changesCount > 0
+        }
+    }
+
+    public func approvalNotifications(approvalID: String?) async throws -> [ApprovalNotification] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM approval_notifications WHERE ? IS NULL OR approval_id = ? ORDER BY created_at, rowid",
+                             arguments: [approvalID, approvalID]).map(Self.notification)
+        }
+    }
+
+    public func journalSetting(_ key: String, proposed: String) async throws -> String {
+        try await write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO journal_settings (key, value) VALUES (?, ?)", arguments: [key, proposed])
+            return try String.fetchOne(db, sql: "SELECT value FROM journal_settings WHERE key = ?", arguments: [key]) ?? proposed
+        }
+    }
+
+    private static func notification(_ row: Row) -> ApprovalNotification {
+        let delivered: Double? = row["delivered_at"]
+        let next: Double? = row["next_attempt_at"]
+        return ApprovalNotification(approvalID: row["approval_id"], runID: row["run_id"], stepID: row["step_id"], url: row["url"],
+                                    createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"],
+                                    deliveredAt: delivered.map { Date(timeIntervalSince1970: $0) }, lastError: row["last_error"],
+                                    nextAttemptAt: next.map { Date(timeIntervalSince1970: $0) })
+    }
 }

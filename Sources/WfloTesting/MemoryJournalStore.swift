@@ -115,6 +115,12 @@ public final class MemoryJournalStore: JournalStore {
         var leaseExpiresAt: Date?
     }
 
+    private struct StoredNotification {
+        var record: ApprovalNotification
+        var leaseOwner: String?
+        var leaseExpiresAt: Date?
+    }
+
     private struct Approval {
         var record: ApprovalRecord
         var order: Int
@@ -142,6 +148,10 @@ public final class MemoryJournalStore: JournalStore {
         var alerts: [StoredAlert] = []
         /// API tokens by name.
         var tokens: [String: APITokenRecord] = [:]
+        /// The approval notifications' outbox, in the order filed.
+        var notifications: [StoredNotification] = []
+        /// Journal-wide settings.
+        var settings: [String: String] = [:]
 
         mutating func order() -> Int {
             nextOrder += 1
@@ -893,6 +903,76 @@ extension MemoryJournalStore {
     public func runCountsByStatus() async throws -> [RunStatus: Int] {
         state.withLock { state in
             state.runs.values.reduce(into: [RunStatus: Int]()) { counts, run in counts[run.record.status, default: 0] += 1 }
+        }
+    }
+
+    // MARK: approval notifications
+
+    @discardableResult
+    public func enqueueApprovalNotifications(_ notifications: [ApprovalNotification]) async throws -> Int {
+        try write { state in
+            var added = 0
+            for n in notifications where !state.notifications.contains(where: { $0.record.approvalID == n.approvalID && $0.record.url == n.url }) {
+                var record = n
+                record.attempts = 0
+                record.deliveredAt = nil
+                record.lastError = nil
+                record.nextAttemptAt = nil
+                state.notifications.append(StoredNotification(record: record))
+                added += 1
+            }
+            return added
+        }
+    }
+
+    public func claimApprovalNotifications(owner: String, at: Date, lease: Double, limit: Int) async throws -> [ApprovalNotification] {
+        try write { state in
+            var claimed: [ApprovalNotification] = []
+            for index in state.notifications.indices where claimed.count < max(limit, 0) {
+                let stored = state.notifications[index]
+                guard ApprovalNotification.isClaimable(deliveredAt: stored.record.deliveredAt, nextAttemptAt: stored.record.nextAttemptAt,
+                                                       leaseExpiresAt: stored.leaseExpiresAt, now: at) else { continue }
+                state.notifications[index].leaseOwner = owner
+                state.notifications[index].leaseExpiresAt = at.addingTimeInterval(lease)
+                claimed.append(stored.record)
+            }
+            return claimed
+        }
+    }
+
+    public func markApprovalNotificationDelivered(approvalID: String, url: String, owner: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifications.firstIndex(where: { $0.record.approvalID == approvalID && $0.record.url == url }),
+                  state.notifications[index].leaseOwner == owner, state.notifications[index].record.deliveredAt == nil else { return false }
+            state.notifications[index].record.deliveredAt = at
+            state.notifications[index].leaseOwner = nil
+            state.notifications[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    public func markApprovalNotificationFailed(approvalID: String, url: String, owner: String, error: String, retryAt: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifications.firstIndex(where: { $0.record.approvalID == approvalID && $0.record.url == url }),
+                  state.notifications[index].leaseOwner == owner, state.notifications[index].record.deliveredAt == nil else { return false }
+            state.notifications[index].record.attempts += 1
+            state.notifications[index].record.lastError = error
+            state.notifications[index].record.nextAttemptAt = retryAt
+            state.notifications[index].leaseOwner = nil
+            state.notifications[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    public func approvalNotifications(approvalID: String?) async throws -> [ApprovalNotification] {
+        state.withLock { state in state.notifications.map(\.record).filter { approvalID == nil || $0.approvalID == approvalID } }
+    }
+
+    public func journalSetting(_ key: String, proposed: String) async throws -> String {
+        try write { state in
+            if let value = state.settings[key] { return value }
+            state.settings[key] = proposed
+            return proposed
         }
     }
 }

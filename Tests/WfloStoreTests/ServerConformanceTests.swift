@@ -66,4 +66,52 @@ struct ServerConformanceTests {
         let cursor = RunPageCursor(createdAt: Date(timeIntervalSince1970: 1_764_000_000.123456), id: "abc|def")
         #expect(RunPageCursor(encoded: cursor.encoded) == cursor)
     }
+
+    @Test(arguments: ConformanceTests.stores)
+    func approvalNotificationsAreFiledOnceClaimedByOneAndRetriedWhenDue(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            func row(_ approval: String, _ url: String, at: Double) -> ApprovalNotification {
+                ApprovalNotification(approvalID: approval, runID: "run-1", stepID: "gate", url: url, createdAt: date(at))
+            }
+            #expect(try await store.enqueueApprovalNotifications([row("a1", "https://x/1", at: 1), row("a1", "https://x/2", at: 1)]) == 2)
+            // Filing again (another server, a restart) adds nothing.
+            #expect(try await store.enqueueApprovalNotifications([row("a1", "https://x/1", at: 5), row("a2", "https://x/1", at: 2)]) == 1)
+            #expect(try await store.approvalNotifications(approvalID: nil).count == 3)
+            #expect(try await store.approvalNotifications(approvalID: "a2").map(\.url) == ["https://x/1"])
+
+            // Two claimers never get the same row; a live lease keeps it from a second claim.
+            let first = try await store.claimApprovalNotifications(owner: "p1", at: date(10), lease: 300, limit: 2)
+            let second = try await store.claimApprovalNotifications(owner: "p2", at: date(11), lease: 300, limit: 10)
+            #expect(first.count == 2 && second.count == 1)
+            #expect(Set(first.map { "\($0.approvalID) \($0.url)" }).isDisjoint(with: second.map { "\($0.approvalID) \($0.url)" }))
+            #expect(try await store.claimApprovalNotifications(owner: "p3", at: date(12), lease: 30, limit: 10).isEmpty)
+
+            let done = first[0]
+            #expect(try await !store.markApprovalNotificationDelivered(approvalID: done.approvalID, url: done.url, owner: "p2", at: date(13)),
+                    "only the claim's owner journals it")
+            #expect(try await store.markApprovalNotificationDelivered(approvalID: done.approvalID, url: done.url, owner: "p1", at: date(13)))
+            let failed = first[1]
+            #expect(try await store.markApprovalNotificationFailed(approvalID: failed.approvalID, url: failed.url, owner: "p1", error: "HTTP 500",
+                                                                   retryAt: date(100)))
+            // Not due before its retry time; due after; a delivered one never again.
+            #expect(try await store.claimApprovalNotifications(owner: "p3", at: date(50), lease: 30, limit: 10).isEmpty)
+            let retried = try await store.claimApprovalNotifications(owner: "p3", at: date(100), lease: 30, limit: 10)
+            #expect(retried.count == 1 && retried[0].attempts == 1 && retried[0].lastError == "HTTP 500")
+            // An expired lease (p2 and p3 died) lets another claim it.
+            let taken = try await store.claimApprovalNotifications(owner: "p4", at: date(400), lease: 30, limit: 10)
+            #expect(taken.count == 2)
+            let all = try await store.approvalNotifications(approvalID: nil)
+            #expect(all.filter { $0.deliveredAt != nil }.count == 1)
+        }
+    }
+
+    @Test(arguments: ConformanceTests.stores)
+    func aJournalSettingKeepsItsFirstValue(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            let first = try await store.journalSetting("k", proposed: "one")
+            let second = try await store.journalSetting("k", proposed: "two")
+            let other = try await store.journalSetting("other", proposed: "two")
+            #expect([first, second, other] == ["one", "one", "two"])
+        }
+    }
 }

@@ -49,7 +49,7 @@ struct DefinitionReader {
     }
 
     static let topLevelFields = ["name", "description", "budget", "inputs", "steps", "outputs", "pricing", "approval_policy", "cache_namespace",
-                                  "egress", "circuit_breaker", "timeout", "tags"]
+                                  "egress", "circuit_breaker", "timeout", "tags", "notify"]
     static let commonStepFields = ["id", "type", "description", "depends_on", "retry", "timeout", "approval", "risk", "if", "for_each", "allow_failure"]
     static let llmFields = ["model", "provider", "base_url", "system", "prompt", "messages", "max_tokens",
                             "temperature", "stop", "response_format", "cache", "cache_ttl", "web_search"]
@@ -147,6 +147,7 @@ struct DefinitionReader {
         let budget = top["budget"].flatMap { readBudget($0.value) }
         let inputs = top["inputs"].map { readInputs($0.value) } ?? []
         let tags = top["tags"].flatMap { readTags($0.value, inputs: inputs) }
+        let notify = top["notify"].flatMap { readNotify($0.value) }
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
         var policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
         if let p = policy, let node = top["approval_policy"]?.value { policy = readNonGetHTTP(node, into: p) }
@@ -192,7 +193,22 @@ struct DefinitionReader {
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
                                   steps: drafts.compactMap { $0.definition }, outputs: outputs, pricing: pricing,
                                   approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
-                                  circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
+                                  circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags, notify: notify)
+    }
+
+    /// `notify:`: a webhook URL or a list of them (http or https), told about each approval request.
+    mutating func readNotify(_ node: Node) -> [String]? {
+        guard let urls = textList(node, what: "'notify'") else { return nil }
+        var ok = true
+        for url in urls {
+            guard let parts = URL(string: url), let scheme = parts.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                  parts.host?.isEmpty == false else {
+                error(node, "'notify' URL '\(url)' must be an http:// or https:// URL of a webhook (e.g. https://hooks.slack.com/services/…)")
+                ok = false
+                continue
+            }
+        }
+        return ok && !urls.isEmpty ? urls : nil
     }
 
     /// `tags:`: a mapping of KEY: text, each text a template that may use only the run's inputs

@@ -189,8 +189,9 @@ enum PostgresSchema {
             );
             CREATE INDEX budget_alerts_undelivered ON budget_alerts (created_at, ord) WHERE delivered_at IS NULL;
             """),
-        // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, and the
-        // run list's order for its pages (newest first, then id).
+        // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, the run
+        // list's order for its pages (newest first, then id), the approval notifications' outbox and
+        // journal-wide settings (the signing key of decision links).
         Migration(version: 4, name: "v11_server", sql: """
             CREATE TABLE api_tokens (
                 name TEXT PRIMARY KEY,
@@ -200,6 +201,26 @@ enum PostgresSchema {
                 revoked_at DOUBLE PRECISION
             );
             CREATE INDEX runs_page ON runs (created_at DESC, id COLLATE "C" DESC);
+            CREATE TABLE approval_notifications (
+                approval_id TEXT NOT NULL,
+                url TEXT NOT NULL,
+                ord BIGINT GENERATED ALWAYS AS IDENTITY,
+                run_id TEXT NOT NULL,
+                step_id TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                delivered_at DOUBLE PRECISION,
+                last_error TEXT,
+                next_attempt_at DOUBLE PRECISION,
+                lease_owner TEXT,
+                lease_expires_at DOUBLE PRECISION,
+                PRIMARY KEY (approval_id, url)
+            );
+            CREATE INDEX approval_notifications_due ON approval_notifications (created_at, ord) WHERE delivered_at IS NULL;
+            CREATE TABLE journal_settings (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );
             """),
     ]
 

@@ -263,8 +263,10 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("v11_server") { db in
-            // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, and
-            // the run list's order for its pages (newest first, then id).
+            // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, the
+            // run list's order for its pages (newest first, then id), the approval notifications'
+            // outbox (one row per request and webhook: the key) and journal-wide settings (the
+            // signing key of decision links).
             try db.execute(sql: """
                 CREATE TABLE api_tokens (
                     name TEXT PRIMARY KEY NOT NULL,
@@ -274,6 +276,25 @@ enum Schema {
                     revoked_at REAL
                 );
                 CREATE INDEX runs_page ON runs(created_at DESC, id DESC);
+                CREATE TABLE approval_notifications (
+                    approval_id TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    step_id TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    delivered_at REAL,
+                    last_error TEXT,
+                    next_attempt_at REAL,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    PRIMARY KEY (approval_id, url)
+                );
+                CREATE INDEX approval_notifications_due ON approval_notifications(created_at) WHERE delivered_at IS NULL;
+                CREATE TABLE journal_settings (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
                 """)
         }
         return migrator
