@@ -61,6 +61,7 @@ var targets: [Target] = [
     // transports, secrets, egress, cassettes) and the run, approval and report services.
     .target(name: "WfloApp", dependencies: [
             "WfloCore", "WfloPricing", "WfloStore", "WfloPostgres", "WfloProviders", "WfloHTTP", "WfloEngine", "WfloDSL", "WfloReports",
+            // HMAC for signed approval links, and API token hashes.
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
     // The commands (parse, call a service, print); the executable below is only @main.
@@ -73,7 +74,7 @@ var targets: [Target] = [
     // `wflo server`: the /v1 JSON API, the dashboard and approval notifications on Hummingbird 2. Handlers call
     // WfloApp's services; only this target (and the CLI that starts it) links Hummingbird.
     .target(name: "WfloServer", dependencies: [
-            "WfloApp", "WfloCore", "WfloEngine", "WfloProviders", "WfloReports",
+            "WfloApp", "WfloCore", "WfloEngine", "WfloReports",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -104,7 +105,7 @@ var targets: [Target] = [
             .product(name: "AsyncHTTPClient", package: "async-http-client")], exclude: ["Browser"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloServerTests", dependencies: [
-            "WfloServer", "WfloApp", "WfloCore", "WfloStore", "WfloTesting", "WfloHTTP",
+            "WfloServer", "WfloApp", "WfloCore", "WfloStore", "WfloTesting",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: swiftSettings),

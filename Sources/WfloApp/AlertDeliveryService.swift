@@ -3,7 +3,8 @@ import Synchronization
 import WfloCore
 import WfloProviders
 
-/// Delivers budget alerts from the journal's outbox to their scopes' webhooks. Whoever drives runs
+/// Delivers the journal's outboxes: budget alerts to their scopes' webhooks, and approval
+/// notifications (``ApprovalNotifier``, one pass of it per pass here). Whoever drives runs
 /// delivers: `wflo run` and `wflo resume` while their run goes and once more at its end (through
 /// ``RunService``), `wflo worker` on its loop (through ``WorkerService``).
 ///
@@ -66,8 +67,10 @@ public final class AlertDeliveryService: Sendable {
         case dead(alertID: String, scope: String, error: String)
     }
 
-    private let store: any BudgetScopeStore
+    private let store: any JournalStore
     private let http: any HTTPStepTransport
+    /// The approval outbox's deliverer, with this one's transport, settings, owner and clock.
+    public var approvals: ApprovalNotifier { ApprovalNotifier(store: store, http: http, settings: settings, owner: owner, now: now) }
     public let settings: Settings
     /// Who holds the claims of this deliverer: one per process.
     public let owner: String
@@ -77,7 +80,7 @@ public final class AlertDeliveryService: Sendable {
     /// - Parameters:
     ///   - http: what the POSTs go through (the network; a test's loopback server).
     ///   - log: told of every attempt's outcome.
-    public init(store: any BudgetScopeStore, http: any HTTPStepTransport, settings: Settings = Settings(),
+    public init(store: any JournalStore, http: any HTTPStepTransport, settings: Settings = Settings(),
                 owner: String = "alerts-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.lowercased())",
                 now: @escaping @Sendable () -> Date = { Date() }, log: @escaping @Sendable (Outcome) -> Void = { _ in }) {
         self.store = store
@@ -93,6 +96,14 @@ public final class AlertDeliveryService: Sendable {
     /// - Returns: the outcomes, in the order they were journaled.
     @discardableResult
     public func deliverDue() async -> [Outcome] {
+        async let notified = approvals.deliverDue()
+        let outcomes = await deliverDueAlerts()
+        _ = await notified
+        return outcomes
+    }
+
+    /// The budget alerts' part of a pass.
+    private func deliverDueAlerts() async -> [Outcome] {
         var outcomes: [Outcome] = []
         for _ in 0..<10 {
             guard !Task.isCancelled,

@@ -71,3 +71,27 @@ public struct ApprovalService: Sendable {
         try await store.updateRun(id: runID, status: .waitingApproval, outputs: nil, error: message, at: now())
     }
 }
+
+extension ApprovalService {
+    /// What a signed link (``ApprovalLinks``) did.
+    public enum LinkOutcome: Sendable {
+        case decided(Outcome)
+        /// The link does not make a decision (altered, expired, an unknown decision): why.
+        case refused(String)
+    }
+
+    /// Decides the request a signed link from an approval notification names, when the link is
+    /// good: recorded as decided by ``ApprovalLinks/decider``. The first decision wins, as for
+    /// every channel; a request restricted to named `approvers` cannot be decided by a link (a
+    /// link does not say who clicked it).
+    public func decide(link approvalID: String, decision: String, expires: String, signature: String, comment: String?) async throws -> LinkOutcome {
+        let links = try await ApprovalLinks.load(from: store)
+        if let problem = links.problem(approvalID: approvalID, decision: decision, expires: expires, signature: signature, now: now()) {
+            return .refused(problem)
+        }
+        guard let request = try await store.approval(id: approvalID), let verdict = ApprovalDecision.Verdict(rawValue: decision) else {
+            return .refused("approval request \(approvalID) is not in this journal")
+        }
+        return .decided(try await decide(request, verdict: verdict, comment: comment, by: ApprovalLinks.decider))
+    }
+}

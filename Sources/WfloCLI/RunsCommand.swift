@@ -5,7 +5,9 @@ import WfloCore
 import WfloReports
 
 struct RunsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List runs, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List runs, newest first.",
+        discussion: "--failed lists the dead letters: failed runs with the step that failed first and why (continue them with wflo retry).")
 
     @Option(help: "How many runs to list.")
     var limit = 50
@@ -13,9 +15,23 @@ struct RunsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Flag(help: "Only failed runs, with the step that failed and why.")
+    var failed = false
+
+    @Option(help: "With --failed: only runs started since then (30m, 12h, 7d, 2w, or a date).")
+    var since: String?
+
+    @Option(help: "With --failed: only runs of this workflow.")
+    var workflow: String?
+
     @OptionGroup var store: StoreOptions
 
+    func validate() throws {
+        if !failed && (since != nil || workflow != nil) { throw ValidationError("--since and --workflow go with --failed (wflo runs --failed --since 1d)") }
+    }
+
     func run() async throws {
+        if failed { return try await listFailed() }
         try await reportingErrors {
             // No journal yet: no runs, and nothing created by looking.
             let runs = store.exists ? try await store.withJournal { try await ReportService(store: $0).runs(limit: limit) } : []
@@ -37,6 +53,39 @@ struct RunsCommand: AsyncParsableCommand {
                 Console.out(TextTable(header: ["run", "workflow", "status", "spent (USD)", "budget (USD)", "started"], rows: table,
                                       rightAligned: [3, 4]).render(separatorBefore: nil))
             }
+        }
+    }
+
+    /// `--failed`: the dead letters.
+    private func listFailed() async throws {
+        try await reportingErrors {
+            let start: Date?
+            do {
+                start = try since.map { try ReportSince.parse($0, now: Date()) }
+            } catch let error as ReportError {
+                throw CLIError(error.message, exitCode: 2)
+            }
+            let letters = store.exists ? try await store.withJournal { try await $0.failedRuns(since: start, workflow: workflow, limit: limit) } : []
+            if json {
+                Console.out(JSONValue.array(letters.map { letter in
+                    ["run_id": .string(letter.run.id), "workflow": .string(letter.run.workflowName), "status": .string(letter.run.status.rawValue),
+                     "failed_step": letter.failedStep.map(JSONValue.string) ?? .null, "reason": letter.reason.map(JSONValue.string) ?? .null,
+                     "created_at": .string(letter.run.createdAt.formatted(.iso8601)), "failed_at": .string(letter.run.updatedAt.formatted(.iso8601)),
+                     "tags": .object(letter.run.tags.mapValues { .string($0) })]
+                }).encoded(sorted: true, pretty: true) + "\n")
+                return
+            }
+            if letters.isEmpty {
+                Console.out("No failed runs\(since.map { " since \($0)" } ?? "")\(workflow.map { " of workflow \($0)" } ?? "").\n")
+                return
+            }
+            let rows = letters.map { letter -> [String] in
+                let reason = letter.reason ?? ""
+                return [letter.run.id, letter.run.workflowName, letter.failedStep ?? "(the run)", reason.count > 70 ? String(reason.prefix(70)) + "…" : reason,
+                        letter.run.updatedAt.formatted(.iso8601)]
+            }
+            Console.out(TextTable(header: ["run", "workflow", "failed step", "reason", "failed at"], rows: rows).render(separatorBefore: nil))
+            Console.out("Retry one: wflo retry RUN · all of them: wflo retry --failed\(workflow.map { " --workflow \($0)" } ?? "")\(since.map { " --since \($0)" } ?? "") [--dry-run]\n")
         }
     }
 }

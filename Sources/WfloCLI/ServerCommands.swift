@@ -30,16 +30,13 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Where people reach this server (https://wflo.example.com), for links in notifications.")
     var baseURL: String?
 
-    @Option(help: "A webhook told about every approval request (repeatable; Slack incoming webhooks work), beside each workflow's notify:.")
-    var notify: [String] = []
-
     @OptionGroup var store: StoreOptions
     @OptionGroup var pricing: PricingOptions
 
     func settings() throws -> ServerSettings {
         do {
             let (host, port) = try ServerSettings.listen(listen)
-            let settings = ServerSettings(host: host, port: port, workers: workers, baseURL: baseURL, notify: notify)
+            let settings = ServerSettings(host: host, port: port, workers: workers, baseURL: baseURL)
             if let problem = settings.problem { throw ValidationError(problem) }
             return settings
         } catch let error as AppError {

@@ -19,8 +19,8 @@ public struct Wflo: AsyncParsableCommand {
                       SubmitCommand.self, WorkerCommand.self, QueueCommand.self,
                       ValidateCommand.self, PricingCommand.self,
                       ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, CacheCommand.self,
-                      CircuitsCommand.self, BudgetsCommand.self, AlertsCommand.self, SandboxCommand.self,
-                      ServerCommand.self, TokensCommand.self]
+                      CircuitsCommand.self, BudgetsCommand.self, AlertsCommand.self, NotifyCommand.self, RetryCommand.self, ForkCommand.self,
+                      GCCommand.self, SandboxCommand.self, ServerCommand.self, TokensCommand.self]
     )
 
     /// This build's version (`wflo --version` adds where the pricing table comes from).

@@ -1,27 +1,30 @@
 import Foundation
 
-/// One message to one webhook about one approval request (`notify:`): the outbox row that makes
-/// it durable and exactly-once. Its key is the request and the URL: filing it twice (a second
-/// server, a restart) adds nothing.
+/// One message of the approval outbox: a new approval request to announce to one webhook.
+///
+/// Written in the transaction that files the request (``ApprovalStore/requestApproval(_:stepType:notify:)``),
+/// one per request and webhook — the workflow's `notify:` and the journal's hooks (`wflo notify add`) —
+/// so every request is announced exactly once per webhook, whichever process filed it and however
+/// often the step asks again after a restart. Delivered (POST, retries) by the notification deliverer.
 public struct ApprovalNotification: Sendable, Hashable {
+    public var id: String
     public var approvalID: String
     public var runID: String
-    public var stepID: String
-    public var url: String
+    public var webhook: String
     public var createdAt: Date
-    /// Failed attempts so far.
+    /// Delivery attempts made so far.
     public var attempts: Int
     public var deliveredAt: Date?
     public var lastError: String?
-    /// When it may be tried again (nil: at once); ``AlertRetryPolicy/neverAgain`` once dead.
+    /// When the deliverer may try again (nil: at once).
     public var nextAttemptAt: Date?
 
-    public init(approvalID: String, runID: String, stepID: String, url: String, createdAt: Date, attempts: Int = 0,
+    public init(id: String, approvalID: String, runID: String, webhook: String, createdAt: Date, attempts: Int = 0,
                 deliveredAt: Date? = nil, lastError: String? = nil, nextAttemptAt: Date? = nil) {
+        self.id = id
         self.approvalID = approvalID
         self.runID = runID
-        self.stepID = stepID
-        self.url = url
+        self.webhook = webhook
         self.createdAt = createdAt
         self.attempts = attempts
         self.deliveredAt = deliveredAt
@@ -29,27 +32,67 @@ public struct ApprovalNotification: Sendable, Hashable {
         self.nextAttemptAt = nextAttemptAt
     }
 
-    /// Whether a claim at `now` may hand it out: not delivered, due, and not leased to a live claim.
-    public static func isClaimable(deliveredAt: Date?, nextAttemptAt: Date?, leaseExpiresAt: Date?, now: Date) -> Bool {
-        deliveredAt == nil && (nextAttemptAt.map { $0 <= now } ?? true) && (leaseExpiresAt.map { $0 <= now } ?? true)
+    /// Makes an outbox id: 16 lowercase hex digits.
+    public static func makeID() -> String {
+        String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))
+    }
+
+    /// The webhooks a new request is announced to: `notify` (the workflow's) then the journal's
+    /// hooks, each once, in that order.
+    public static func webhooks(notify: [String], hooks: [String]) -> [String] {
+        var seen = Set<String>()
+        return (notify + hooks).filter { seen.insert($0).inserted }
+    }
+
+    /// What is wrong with a webhook URL a person gave (nil when nothing): an absolute http or
+    /// https URL with a host.
+    public static func problem(webhook: String) -> String? {
+        guard let url = URL(string: webhook), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty else {
+            return "'\(webhook)' is not an http(s) URL (e.g. https://hooks.slack.com/services/…)"
+        }
+        return nil
     }
 }
 
-/// The approval notifications' outbox, and the journal's secret for signed decision links.
+/// Where approval requests are announced (the outbox, the journal's hooks) and the journal-wide
+/// settings the announcements need (the server's base URL, the key that signs decision links).
 public protocol ApprovalNotificationStore: Sendable {
-    /// Adds each notification whose (request, URL) is not in the outbox yet. Returns how many were added.
+    /// Adds a webhook notified of every approval request of every run on this journal. Returns false
+    /// when it was there already.
+    func addNotifyHook(url: String, at: Date) async throws -> Bool
+    /// Removes one. Returns whether it was there (notifications already written stay).
+    func removeNotifyHook(url: String) async throws -> Bool
+    /// The journal's hooks, oldest first.
+    func notifyHooks() async throws -> [String]
+
+    /// Takes up to `limit` notifications that are not delivered, are due (`nextAttemptAt` nil or not
+    /// after `at`) and not held by another deliverer's unexpired lease, leasing them to `owner` until
+    /// `at + lease`: two deliverers never hold the same one at the same time. Oldest first.
+    func claimDueNotifications(owner: String, at: Date, lease: TimeInterval, limit: Int) async throws -> [ApprovalNotification]
+    /// Marks it delivered and ends the lease, if `owner` holds it. Returns whether it did.
     @discardableResult
-    func enqueueApprovalNotifications(_ notifications: [ApprovalNotification]) async throws -> Int
-    /// Up to `limit` claimable notifications (``ApprovalNotification/isClaimable(deliveredAt:nextAttemptAt:leaseExpiresAt:now:)``),
-    /// oldest first, leased to `owner` until `at + lease`. Two claimers never get the same one.
-    func claimApprovalNotifications(owner: String, at: Date, lease: Double, limit: Int) async throws -> [ApprovalNotification]
-    /// Records a 2xx answer, if `owner` still holds the claim. Returns whether it did.
-    func markApprovalNotificationDelivered(approvalID: String, url: String, owner: String, at: Date) async throws -> Bool
-    /// Records a failed attempt (counted, its error, when to try again), if `owner` still holds the claim.
-    func markApprovalNotificationFailed(approvalID: String, url: String, owner: String, error: String, retryAt: Date) async throws -> Bool
-    /// The outbox, oldest first; of one request when given.
-    func approvalNotifications(approvalID: String?) async throws -> [ApprovalNotification]
-    /// The value of the journal's setting `key`, set to `proposed` first when it has none: the
-    /// first writer wins, so every process sharing the journal reads the same value.
-    func journalSetting(_ key: String, proposed: String) async throws -> String
+    func markNotificationDelivered(id: String, owner: String, at: Date) async throws -> Bool
+    /// Counts a failed delivery (attempts + 1, `lastError`), ends the lease and makes it due again
+    /// at `retryAt`, if `owner` holds it. Returns whether it did.
+    @discardableResult
+    func markNotificationFailed(id: String, owner: String, error: String, retryAt: Date, at: Date) async throws -> Bool
+    /// The outbox, oldest first: of one request, or all.
+    func notifications(approvalID: String?) async throws -> [ApprovalNotification]
+
+    /// A journal-wide setting, or nil.
+    func journalSetting(_ name: String) async throws -> String?
+    /// Sets a journal-wide setting.
+    func setJournalSetting(_ name: String, value: String) async throws
+    /// The setting, written as `value` first when it has none: every process gets the same value,
+    /// however many ask at once (the key that signs decision links is made this way).
+    func journalSetting(_ name: String, orInsert value: String) async throws -> String
+}
+
+/// Names of journal-wide settings.
+public enum JournalSettingName {
+    /// The URL people reach `wflo server` at (`--base-url`), for links in notifications.
+    public static let serverBaseURL = "server.base_url"
+    /// The key that signs approve/reject links (random, made on first use).
+    public static let approvalLinkKey = "approvals.link_key"
 }

@@ -13,6 +13,10 @@ public enum JournalEventKind: String, Sendable, Hashable, Codable, CaseIterable 
     case budgetAlert = "budget_alert"
     case cancelRequested = "cancel_requested"
     case attemptsUnsettled = "attempts_unsettled"
+    /// `wflo gc` removed the run's steps and events (this one stays, saying what went and when).
+    case runCollected = "run_collected"
+    /// `wflo fork`: the run started from another run's results (`from_run`, `from_step`, the steps reused).
+    case runForked = "run_forked"
     // A run's status as ``RunStatus`` set it (``run(_:)``).
     case runQueued = "run_queued"
     case runRunning = "run_running"

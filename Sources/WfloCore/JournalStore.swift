@@ -9,7 +9,7 @@ import Foundation
 /// persist and lock: they decide nothing themselves. `Tests/WfloStoreTests/ConformanceTests.swift`
 /// runs the same invariants against every implementation.
 public protocol JournalStore: RunStore, AttemptStore, ApprovalStore, ResponseCacheStore, RunOwnershipStore, CircuitStore,
-    JournalReadModel, RunQueueStore, BudgetScopeStore, APITokenStore, RunPageStore, ApprovalNotificationStore {
+    JournalReadModel, RunQueueStore, BudgetScopeStore, APITokenStore, RunPageStore, ApprovalNotificationStore, RecoveryStore {
     /// How this store wakes a process waiting for a decision or a cancel written by another
     /// process, when it can push (PostgreSQL's LISTEN/NOTIFY); nil for a store that cannot, whose
     /// waiters poll the journal on their own clock (``PollingJournalNotifications``).
@@ -83,8 +83,10 @@ public protocol AttemptStore: Sendable {
 public protocol ApprovalStore: Sendable {
     /// Files a request for a human decision, or finds the one already filed for the same run and
     /// step (after a resume) and returns it unchanged. A new request also sets the step row to
-    /// `waiting_approval` and appends an `approval_requested` event, in one transaction.
-    func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord
+    /// `waiting_approval` and appends an `approval_requested` event, and writes one outbox message
+    /// (``ApprovalNotification``) per webhook of ``ApprovalNotification/webhooks(notify:hooks:)`` — `notify`
+    /// (the workflow's) and the journal's hooks — in one transaction. A request found, not filed, writes nothing.
+    func requestApproval(_ request: ApprovalRecord, stepType: StepType, notify: [String]) async throws -> ApprovalRecord
 
     /// Records a decision if the request is still pending; the first decision wins
     /// (``ApprovalRecord/deciding(_:)`` says what is written, under the write lock).
@@ -94,6 +96,13 @@ public protocol ApprovalStore: Sendable {
     func approval(id: String) async throws -> ApprovalRecord?
     /// Requests oldest first, of one run or of all, optionally only those with `status`.
     func approvals(runID: String?, status: ApprovalStatus?) async throws -> [ApprovalRecord]
+}
+
+extension ApprovalStore {
+    /// Files a request announced only to the journal's hooks.
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
+        try await requestApproval(request, stepType: stepType, notify: [])
+    }
 }
 
 /// The LLM response cache, shared by every run using the journal.

@@ -39,16 +39,14 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var timeout: Double?
     /// `tags:`: the run's tags, templates of its inputs (nil: none). Budget scopes select runs by tags.
     public var tags: [String: Template]?
-    /// `notify:`: webhooks told about each approval request of the run (`wflo server` posts them).
-    public var notify: [String]?
+    /// `notify:`: webhooks told of each new approval request of the run (besides the journal's, `wflo notify add`).
+    public var notify: [String] = []
 
     public init(name: String, description: String? = nil, budget: Money? = nil, inputs: [InputDefinition] = [],
                 steps: [StepDefinition], outputs: [OutputDefinition] = [], pricing: JSONValue? = nil,
                 approvalPolicy: ApprovalPolicy? = nil, cacheNamespace: String? = nil, egress: EgressPolicy? = nil,
-                circuitBreaker: CircuitBreakerSettings? = nil, timeout: Double? = nil, tags: [String: Template]? = nil,
-                notify: [String]? = nil) {
+                circuitBreaker: CircuitBreakerSettings? = nil, timeout: Double? = nil, tags: [String: Template]? = nil) {
         self.tags = tags
-        self.notify = notify
         self.name = name
         self.description = description
         self.budget = budget
@@ -61,6 +59,13 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.egress = egress
         self.circuitBreaker = circuitBreaker
         self.timeout = timeout
+    }
+
+    /// This definition with `notify:` set.
+    public func notifying(_ webhooks: [String]) -> WorkflowDefinition {
+        var copy = self
+        copy.notify = webhooks
+        return copy
     }
 
     public func step(_ id: String) -> StepDefinition? { steps.first { $0.id == id } }

@@ -27,6 +27,8 @@ struct ApprovalGate: Sendable {
 
     let configuration: ExecutorConfiguration
     let signal: RunSignal
+    /// The workflow's `notify:` webhooks, told of each new request (with the journal's hooks).
+    var notify: [String] = []
 
     /// Files `request` (or finds the one filed before a restart) and waits for its decision:
     /// each time the configuration's ``JournalNotifications`` say it may have come, the request
@@ -34,7 +36,7 @@ struct ApprovalGate: Sendable {
     func decide(_ request: ApprovalRecord, stepType: StepType) async throws -> Result {
         let store = configuration.store
         let notifications = configuration.journalNotifications
-        var current = try await store.requestApproval(request, stepType: stepType)
+        var current = try await store.requestApproval(request, stepType: stepType, notify: notify)
         if current.status == .pending {
             configuration.observer.observe(.approvalWaiting(current))
         }

@@ -221,7 +221,7 @@ public struct Executor: Sendable {
         let signal = RunSignal()
         let deadline = definition.timeout.map { run.createdAt.addingTimeInterval($0) }
         let runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id,
-                                policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal),
+                                policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal, notify: definition.notify),
                                 cacheNamespace: definition.cacheNamespace ?? definition.name, replay: replay, deadline: deadline)
         let scheduler = Scheduler(runner: runner, definition: definition, prefix: "", inputs: run.inputs)
 

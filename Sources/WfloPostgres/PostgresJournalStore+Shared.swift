@@ -8,7 +8,7 @@ import WfloCore
 // MARK: - Approvals (invariant 4)
 
 extension PostgresJournalStore {
-    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType, notify: [String]) async throws -> ApprovalRecord {
         try await write { connection in
             // The run's row first: two processes filing for one step are serialized, the second finds the first's.
             _ = try await self.lockedLedger(connection, runID: request.runID)
@@ -32,6 +32,15 @@ extension PostgresJournalStore {
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'waiting_approval', error = NULL
                 """, logger: self.logger)
             _ = try await EventRow.insert(connection, .approvalRequested(request), logger: self.logger)
+            let hooks = try await connection.query("SELECT url FROM notify_hooks ORDER BY created_at, url", logger: self.logger)
+                .records { try $0.decode(String.self) }
+            for webhook in ApprovalNotification.webhooks(notify: notify, hooks: hooks) {
+                try await connection.query("""
+                    INSERT INTO approval_notifications (id, approval_id, run_id, webhook, created_at)
+                    VALUES (\(ApprovalNotification.makeID()), \(request.id), \(request.runID), \(webhook), \(request.requestedAt.timeIntervalSince1970))
+                    ON CONFLICT (approval_id, webhook) DO NOTHING
+                    """, logger: self.logger)
+            }
             return request
         }
     }

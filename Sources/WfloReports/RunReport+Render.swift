@@ -81,7 +81,7 @@ extension RunReport {
         let header = ["step", "type", "status", "model", "input", "cached", "cache write", "output", "reasoning", "fees", "cost (USD)", "attempts", "time"]
         var rows = steps.flatMap { s -> [[String]] in
             let shown = s.shown
-            return [[s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
+            return [[s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : "") + (s.reusedFrom != nil ? " (reused)" : ""), s.model ?? "-",
                      String(shown.usage.inputTokens), String(shown.usage.cachedInputTokens),
                      String(shown.usage.cacheWriteTokens + shown.usage.cacheWrite1hTokens), String(shown.usage.outputTokens),
                      String(shown.usage.reasoningTokens), s.fees.formatted(decimals: 6), shown.cost, String(shown.attempts),
@@ -236,6 +236,7 @@ extension RunReport.StepLine {
             "fees_usd": .string(fees.exact()),
         ]
         if !flags.isEmpty { object["flags"] = .array(flags.map { .string($0) }) }
+        if let reusedFrom { object["reused_from"] = .string(reusedFrom) }
         if let error { object["error"] = .string(error) }
         if let agent { object["agent"] = agent.json }
         if let subtotal {

@@ -42,6 +42,8 @@ public struct RunReport: Sendable, Hashable {
         public var startedAt: Date? = nil
         public var endedAt: Date? = nil
         public var retryStarts: [Date] = []
+        /// The run whose journaled result this step reuses (`wflo fork`): it ran there, not here, and cost this run $0.
+        public var reusedFrom: String? = nil
     }
 
     /// What a step and the steps nested under it used and cost together. The run's totals count
@@ -170,9 +172,13 @@ public struct RunReport: Sendable, Hashable {
         return result
     }
 
-    /// The kinds of event ``init(journal:plannedSteps:)`` reads (an agent's model fallbacks): a
-    /// journal holding only these, and no step outputs, gives the same report as the full one.
-    public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback]
+    /// The status shown for a step whose row `wflo gc` removed.
+    public static let collectedStatus = "removed by gc"
+
+    /// The kinds of event ``init(journal:plannedSteps:)`` reads (an agent's model fallbacks, the
+    /// steps a fork reused, gc's marker): a journal holding only these, and no step outputs, gives the same
+    /// report as the full one.
+    public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback, .runForked, .runCollected]
 
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
@@ -225,6 +231,12 @@ public struct RunReport: Sendable, Hashable {
         let attemptsByStep = Dictionary(grouping: journal.attempts, by: { owner($0.stepID) })
         // An agent's model fallbacks, grouped once (each agent step used to scan every event of the run).
         let fallbackEvents = Dictionary(grouping: journal.events.filter { $0.kind == .agentModelFallback }, by: { $0.stepID ?? "" })
+        // A fork (`wflo fork`) names the steps it reused from its run, and that run.
+        let forked = journal.events.first { $0.kind == .runForked }
+        let reusedRoots = Set(forked?.data["reused_steps"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        let forkedFrom = forked?.data["from_run"]?.stringValue
+        // After `wflo gc` a step has no row left: it is shown as collected, not as pending.
+        let missing = journal.events.contains { $0.kind == .runCollected } ? RunReport.collectedStatus : StepStatus.pending.rawValue
         steps = order.map { planned in
             let record = records[planned.id]
             let attempts = attemptsByStep[planned.id] ?? []
@@ -246,7 +258,7 @@ public struct RunReport: Sendable, Hashable {
             if let start, let end {
                 seconds = end.timeIntervalSince(start)
             }
-            var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? StepStatus.pending.rawValue,
+            var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? missing,
                             model: model, usage: usage, cost: cost, attempts: attempts.count,
                             unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
                             seconds: seconds, error: record?.error,
@@ -264,6 +276,7 @@ public struct RunReport: Sendable, Hashable {
             line.retryStarts = attempts.filter { $0.number > 1 && $0.stepID == planned.id }.map(\.startedAt)
             line.fees = attempts.compactMap(\.fees).sum()
             line.flags = attempts.flatMap(\.flags).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            if attempts.isEmpty, record != nil, reusedRoots.contains(NestedStepID.root(of: planned.id)) { line.reusedFrom = forkedFrom }
             return line
         }
         steps = RunReport.withSubtotals(steps)

@@ -2,11 +2,9 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
-import Synchronization
 import WfloApp
 import WfloCore
 import WfloEngine
-import WfloProviders
 
 /// `wflo server`'s settings, checked.
 public struct ServerSettings: Sendable, Hashable {
@@ -18,15 +16,12 @@ public struct ServerSettings: Sendable, Hashable {
     /// Where people reach this server (`https://wflo.example.com`), for links in notifications;
     /// nil: `http://HOST:PORT` as it listens.
     public var baseURL: String?
-    /// Webhooks told about every approval request (`--notify`), beside each workflow's `notify:`.
-    public var notify: [String]
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 4, baseURL: String? = nil, notify: [String] = []) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 4, baseURL: String? = nil) {
         self.host = host
         self.port = port
         self.workers = workers
         self.baseURL = baseURL
-        self.notify = notify
     }
 
     /// Reads `--listen HOST:PORT` (`[::1]:8080` for IPv6).
@@ -48,11 +43,6 @@ public struct ServerSettings: Sendable, Hashable {
                 return "--base-url '\(baseURL)' must be an http:// or https:// URL (where people reach this server)"
             }
         }
-        for url in notify {
-            guard let parts = URL(string: url), let scheme = parts.scheme, ["http", "https"].contains(scheme), parts.host != nil else {
-                return "--notify '\(url)' must be an http:// or https:// webhook URL"
-            }
-        }
         return nil
     }
 }
@@ -60,13 +50,11 @@ public struct ServerSettings: Sendable, Hashable {
 /// Builds and runs the server: the API's router, the worker loops, graceful shutdown.
 public enum WfloServerApp {
     /// The router of the API and the dashboard, with every error of the API answered as JSON.
-    /// - Parameter links: checks the signed approve/reject links of notifications (the journal's key).
-    public static func router(api: ServerAPI, links: DecisionLinks) -> Router<BasicRequestContext> {
+    public static func router(api: ServerAPI) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         api.register(on: router)
         Dashboard(api: api).register(on: router)
-        DecisionLinkRoutes(api: api, links: links).register(on: router)
         return router
     }
 
@@ -85,19 +73,15 @@ public enum WfloServerApp {
                            listening: @escaping @Sendable (String) -> Void) async throws {
         if let problem = settings.problem { throw AppError(.invalidInput, problem) }
         let api = api(environment: environment, observer: observer)
-        let links = DecisionLinks(key: try await ApprovalNotificationService.signingKey(store: environment.store))
-        let bound = BoundAddress()
-        let app = Application(router: router(api: api, links: links),
+        let app = Application(router: router(api: api),
                               configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wflo"),
                               onServerRunning: { channel in
                                   let port = channel.localAddress?.port ?? settings.port
                                   let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
-                                  bound.value.withLock { $0 = "http://\(host):\(port)" }
                                   listening("http://\(host):\(port)")
                               },
                               logger: logger)
         var services: [any Service] = [app]
-        services.append(NotificationLoop(store: environment.store, http: environment.http, settings: settings, links: links, bound: bound))
         if settings.workers > 0 {
             let worker = WorkerService(store: environment.store, runs: environment.runs(observer: observer, approvals: .noWait),
                                        settings: WorkerService.Settings(concurrency: settings.workers)) { event in
@@ -122,40 +106,4 @@ struct WorkerLoop: Service {
             worker.stop()
         }
     }
-}
-
-/// Approval notifications as a service: a pass every second (``ApprovalNotificationService``)
-/// until graceful shutdown. Links start with `--base-url`, else the address the server listens on.
-struct NotificationLoop: Service {
-    let store: any JournalStore
-    let http: any HTTPStepTransport
-    let settings: ServerSettings
-    let links: DecisionLinks
-    let bound: BoundAddress
-
-    init(store: any JournalStore, http: any HTTPStepTransport, settings: ServerSettings, links: DecisionLinks, bound: BoundAddress) {
-        self.store = store
-        self.http = http
-        self.settings = settings
-        self.links = links
-        self.bound = bound
-    }
-
-    func run() async throws {
-        var service: ApprovalNotificationService?
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if service == nil, let base = settings.baseURL ?? bound.value.withLock({ $0 }) {
-                service = ApprovalNotificationService(store: store, http: http,
-                                                      settings: .init(urls: settings.notify, baseURL: base.hasSuffix("/") ? String(base.dropLast()) : base),
-                                                      links: links)
-            }
-            if let service { await service.pass() }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
-        }
-    }
-}
-
-/// The address the server listens on, once it is bound (port 0 picks one).
-final class BoundAddress: Sendable {
-    let value = Mutex<String?>(nil)
 }

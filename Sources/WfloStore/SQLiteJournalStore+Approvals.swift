@@ -7,7 +7,7 @@ import WfloCore
 /// second one reads the first one's decision. What a decision writes is
 /// ``ApprovalRecord/deciding(_:)``'s.
 extension SQLiteJournalStore {
-    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType, notify: [String]) async throws -> ApprovalRecord {
         try await write { db in
             if let existing = try ApprovalRow.fetchOne(db, sql: "SELECT * FROM approvals WHERE run_id = ? AND step_id = ?",
                                                        arguments: [request.runID, request.stepID]) {
@@ -22,6 +22,13 @@ extension SQLiteJournalStore {
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'waiting_approval', error = NULL
                 """, arguments: [request.runID, request.stepID, stepType.rawValue, request.requestedAt.timeIntervalSince1970])
             try EventRow.insert(db, .approvalRequested(request))
+            let hooks = try String.fetchAll(db, sql: "SELECT url FROM notify_hooks ORDER BY created_at, url")
+            for webhook in ApprovalNotification.webhooks(notify: notify, hooks: hooks) {
+                try db.execute(sql: """
+                    INSERT INTO approval_notifications (id, approval_id, run_id, webhook, created_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (approval_id, webhook) DO NOTHING
+                    """, arguments: [ApprovalNotification.makeID(), request.id, request.runID, webhook, request.requestedAt.timeIntervalSince1970])
+            }
             return request
         }
     }

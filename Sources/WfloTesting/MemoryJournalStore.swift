@@ -148,9 +148,8 @@ public final class MemoryJournalStore: JournalStore {
         var alerts: [StoredAlert] = []
         /// API tokens by name.
         var tokens: [String: APITokenRecord] = [:]
-        /// The approval notifications' outbox, in the order filed.
+        var notifyHooks: [String] = []
         var notifications: [StoredNotification] = []
-        /// Journal-wide settings.
         var settings: [String: String] = [:]
 
         mutating func order() -> Int {
@@ -418,7 +417,7 @@ public final class MemoryJournalStore: JournalStore {
 
     // MARK: - Approvals
 
-    public func requestApproval(_ request: ApprovalRecord, stepType: StepType) async throws -> ApprovalRecord {
+    public func requestApproval(_ request: ApprovalRecord, stepType: StepType, notify: [String]) async throws -> ApprovalRecord {
         try write { state in
             if let existing = state.approvals.values.first(where: { $0.record.runID == request.runID && $0.record.stepID == request.stepID }) {
                 return existing.record
@@ -433,6 +432,11 @@ public final class MemoryJournalStore: JournalStore {
             }
             let order = state.order()
             state.approvals[request.id] = Approval(record: request, order: order)
+            for webhook in ApprovalNotification.webhooks(notify: notify, hooks: state.notifyHooks) {
+                state.notifications.append(StoredNotification(record: ApprovalNotification(id: ApprovalNotification.makeID(), approvalID: request.id,
+                                                                                           runID: request.runID, webhook: webhook,
+                                                                                           createdAt: request.requestedAt)))
+            }
             return request
         }
     }
@@ -858,6 +862,161 @@ extension MemoryJournalStore {
     public func alerts(scope: String?) async throws -> [AlertRecord] {
         state.withLock { state in state.alerts.map(\.record).filter { alert in scope.map { alert.scope == $0 } ?? true } }
     }
+
+    // MARK: - Approval notifications
+
+    public func addNotifyHook(url: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard !state.notifyHooks.contains(url) else { return false }
+            state.notifyHooks.append(url)
+            return true
+        }
+    }
+
+    public func removeNotifyHook(url: String) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifyHooks.firstIndex(of: url) else { return false }
+            state.notifyHooks.remove(at: index)
+            return true
+        }
+    }
+
+    public func notifyHooks() async throws -> [String] {
+        state.withLock { $0.notifyHooks }
+    }
+
+    public func claimDueNotifications(owner: String, at: Date, lease: TimeInterval, limit: Int) async throws -> [ApprovalNotification] {
+        try write { state in
+            var claimed: [ApprovalNotification] = []
+            for index in state.notifications.indices where claimed.count < max(limit, 0) {
+                let stored = state.notifications[index]
+                guard stored.record.deliveredAt == nil, stored.record.nextAttemptAt.map({ $0 <= at }) ?? true,
+                      stored.leaseOwner == nil || (stored.leaseExpiresAt.map { $0 <= at } ?? true) else { continue }
+                state.notifications[index].leaseOwner = owner
+                state.notifications[index].leaseExpiresAt = at.addingTimeInterval(lease)
+                claimed.append(stored.record)
+            }
+            return claimed
+        }
+    }
+
+    @discardableResult
+    public func markNotificationDelivered(id: String, owner: String, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifications.firstIndex(where: { $0.record.id == id && $0.leaseOwner == owner && $0.record.deliveredAt == nil })
+            else { return false }
+            state.notifications[index].record.deliveredAt = at
+            state.notifications[index].record.attempts += 1
+            state.notifications[index].record.lastError = nil
+            state.notifications[index].leaseOwner = nil
+            state.notifications[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    @discardableResult
+    public func markNotificationFailed(id: String, owner: String, error: String, retryAt: Date, at: Date) async throws -> Bool {
+        try write { state in
+            guard let index = state.notifications.firstIndex(where: { $0.record.id == id && $0.leaseOwner == owner && $0.record.deliveredAt == nil })
+            else { return false }
+            state.notifications[index].record.attempts += 1
+            state.notifications[index].record.lastError = error
+            state.notifications[index].record.nextAttemptAt = retryAt
+            state.notifications[index].leaseOwner = nil
+            state.notifications[index].leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    public func notifications(approvalID: String?) async throws -> [ApprovalNotification] {
+        state.withLock { state in
+            state.notifications.map(\.record).filter { notification in approvalID.map { notification.approvalID == $0 } ?? true }
+        }
+    }
+
+    public func journalSetting(_ name: String) async throws -> String? {
+        state.withLock { $0.settings[name] }
+    }
+
+    public func setJournalSetting(_ name: String, value: String) async throws {
+        try write { state in state.settings[name] = value }
+    }
+
+    public func journalSetting(_ name: String, orInsert value: String) async throws -> String {
+        try write { state in
+            if let stored = state.settings[name] { return stored }
+            state.settings[name] = value
+            return value
+        }
+    }
+
+    // MARK: - Recovery
+
+    public func failedRuns(since: Date?, workflow: String?, limit: Int) async throws -> [DeadLetter] {
+        state.withLock { state in
+            state.runs.values.sorted(by: Self.newestFirst)
+                .filter { run in
+                    run.record.status == .failed && (since.map { run.record.createdAt >= $0 } ?? true)
+                        && (workflow.map { run.record.workflowName == $0 } ?? true)
+                }
+                .prefix(max(limit, 0))
+                .map { run in
+                    // The step that failed first, by when it ended (ended ones first), then by id.
+                    let first = run.steps.values.filter { $0.status == .failed }.min { a, b in
+                        switch (a.finishedAt, b.finishedAt) {
+                        case let (x?, y?) where x != y: return x < y
+                        case (nil, _?): return false
+                        case (_?, nil): return true
+                        default: return a.stepID < b.stepID
+                        }
+                    }
+                    return DeadLetter(run: run.record, failedStep: first?.stepID, reason: first?.error ?? run.record.error)
+                }
+        }
+    }
+
+    public func createForkedRun(_ run: RunRecord, events: [EventRecord], reused: [StepRecord]) async throws {
+        try write { state in
+            guard state.runs[run.id] == nil else {
+                throw StoreError(.conflict, "a run with id \(run.id) is already in the in-memory journal")
+            }
+            var record = run
+            record.queue = nil
+            var stored = Run(record: record, order: state.order())
+            for step in reused {
+                var copy = step
+                copy.runID = run.id
+                stored.steps[step.stepID] = copy
+            }
+            for event in events { stored.append(event) }
+            state.runs[run.id] = stored
+        }
+    }
+
+    public func collectGarbage(finishedBefore before: Date, dryRun: Bool, at: Date) async throws -> CollectionSummary {
+        try write { state in
+            var summary = CollectionSummary()
+            for (id, run) in state.runs where run.record.status.isFinal && run.record.updatedAt < before
+                && !run.events.contains(where: { $0.kind == .runCollected }) {
+                let approvals = state.approvals.values.filter { $0.record.runID == id }.map(\.record.id)
+                summary.runs += 1
+                summary.steps += run.steps.count
+                summary.events += run.events.count
+                summary.approvals += approvals.count
+                if dryRun { continue }
+                for approval in approvals { state.approvals[approval] = nil }
+                state.notifications.removeAll { $0.record.runID == id }
+                state.runs[id]?.events = []
+                state.runs[id]?.steps = [:]
+                state.runs[id]?.record.outputs = nil
+                state.runs[id]?.record.inputs = [:]
+                state.runs[id]?.append(EventRecord(runID: id, stepID: nil, kind: .runCollected,
+                                                   data: ["steps_removed": .int(run.steps.count), "finished_before": .string(before.formatted(.iso8601))],
+                                                   at: at))
+            }
+            return summary
+        }
+    }
 }
 
 // MARK: - API tokens and run pages
@@ -903,76 +1062,6 @@ extension MemoryJournalStore {
     public func runCountsByStatus() async throws -> [RunStatus: Int] {
         state.withLock { state in
             state.runs.values.reduce(into: [RunStatus: Int]()) { counts, run in counts[run.record.status, default: 0] += 1 }
-        }
-    }
-
-    // MARK: approval notifications
-
-    @discardableResult
-    public func enqueueApprovalNotifications(_ notifications: [ApprovalNotification]) async throws -> Int {
-        try write { state in
-            var added = 0
-            for n in notifications where !state.notifications.contains(where: { $0.record.approvalID == n.approvalID && $0.record.url == n.url }) {
-                var record = n
-                record.attempts = 0
-                record.deliveredAt = nil
-                record.lastError = nil
-                record.nextAttemptAt = nil
-                state.notifications.append(StoredNotification(record: record))
-                added += 1
-            }
-            return added
-        }
-    }
-
-    public func claimApprovalNotifications(owner: String, at: Date, lease: Double, limit: Int) async throws -> [ApprovalNotification] {
-        try write { state in
-            var claimed: [ApprovalNotification] = []
-            for index in state.notifications.indices where claimed.count < max(limit, 0) {
-                let stored = state.notifications[index]
-                guard ApprovalNotification.isClaimable(deliveredAt: stored.record.deliveredAt, nextAttemptAt: stored.record.nextAttemptAt,
-                                                       leaseExpiresAt: stored.leaseExpiresAt, now: at) else { continue }
-                state.notifications[index].leaseOwner = owner
-                state.notifications[index].leaseExpiresAt = at.addingTimeInterval(lease)
-                claimed.append(stored.record)
-            }
-            return claimed
-        }
-    }
-
-    public func markApprovalNotificationDelivered(approvalID: String, url: String, owner: String, at: Date) async throws -> Bool {
-        try write { state in
-            guard let index = state.notifications.firstIndex(where: { $0.record.approvalID == approvalID && $0.record.url == url }),
-                  state.notifications[index].leaseOwner == owner, state.notifications[index].record.deliveredAt == nil else { return false }
-            state.notifications[index].record.deliveredAt = at
-            state.notifications[index].leaseOwner = nil
-            state.notifications[index].leaseExpiresAt = nil
-            return true
-        }
-    }
-
-    public func markApprovalNotificationFailed(approvalID: String, url: String, owner: String, error: String, retryAt: Date) async throws -> Bool {
-        try write { state in
-            guard let index = state.notifications.firstIndex(where: { $0.record.approvalID == approvalID && $0.record.url == url }),
-                  state.notifications[index].leaseOwner == owner, state.notifications[index].record.deliveredAt == nil else { return false }
-            state.notifications[index].record.attempts += 1
-            state.notifications[index].record.lastError = error
-            state.notifications[index].record.nextAttemptAt = retryAt
-            state.notifications[index].leaseOwner = nil
-            state.notifications[index].leaseExpiresAt = nil
-            return true
-        }
-    }
-
-    public func approvalNotifications(approvalID: String?) async throws -> [ApprovalNotification] {
-        state.withLock { state in state.notifications.map(\.record).filter { approvalID == nil || $0.approvalID == approvalID } }
-    }
-
-    public func journalSetting(_ key: String, proposed: String) async throws -> String {
-        try write { state in
-            if let value = state.settings[key] { return value }
-            state.settings[key] = proposed
-            return proposed
         }
     }
 }

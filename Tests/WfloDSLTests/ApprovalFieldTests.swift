@@ -130,4 +130,23 @@ import WfloDSL
                 approvers: []
             """) == ["w.yaml:6:16: error: step 'a': 'approvers' must list at least one name, with no empty names (leave it out to let anyone decide)"])
     }
+
+    // MARK: notify (issue 18)
+
+    @Test func notifyTakesOneURLOrAList() throws {
+        let one = try parse("name: w\nnotify: https://hooks.slack.com/services/T/B/x\nsteps:\n  - id: a\n    type: transform\n    output: 1\n")
+        #expect(one.notify == ["https://hooks.slack.com/services/T/B/x"])
+        let two = try parse("name: w\nnotify: [\"https://a.example/h\", \"http://127.0.0.1:9000/h\"]\nsteps:\n  - id: a\n    type: transform\n    output: 1\n")
+        #expect(two.notify == ["https://a.example/h", "http://127.0.0.1:9000/h"])
+        #expect(try parse("name: w\nsteps:\n  - id: a\n    type: transform\n    output: 1\n").notify.isEmpty)
+    }
+
+    @Test func aBadNotifyNamesTheLineAndWhatToDo() {
+        #expect(problems("name: w\nnotify: slack\nsteps:\n  - id: a\n    type: transform\n    output: 1\n")
+            == ["w.yaml:2:9: error: 'notify': 'slack' is not an http(s) URL (e.g. https://hooks.slack.com/services/…)"])
+        #expect(problems("name: w\nnotify:\n  - \"{{secrets.SLACK}}\"\nsteps:\n  - id: a\n    type: transform\n    output: 1\n")
+            == ["w.yaml:3:5: error: 'notify' takes literal URLs; keep a secret webhook out of the file with `wflo notify add URL` (every run on the journal uses it)"])
+        #expect(problems("name: w\nnotify: {url: x}\nsteps:\n  - id: a\n    type: transform\n    output: 1\n")
+            == ["w.yaml:2:9: error: 'notify' must be a webhook URL or a list of them (https://hooks.slack.com/services/…)"])
+    }
 }

@@ -60,8 +60,7 @@ struct ServerHarness: Sendable {
         let worker = WorkerService(store: store, runs: environment.runs(observer: SilentObserver(), approvals: .noWait),
                                    settings: .init(concurrency: max(workers, 1), pollInterval: 0.05))
         let working = workers > 0 ? Task { try await worker.run() } : nil
-        let links = DecisionLinks(key: try await ApprovalNotificationService.signingKey(store: store))
-        let app = Application(router: WfloServerApp.router(api: api, links: links))
+        let app = Application(router: WfloServerApp.router(api: api))
         do {
             try await app.test(.router) { client in try await body(harness, client) }
         } catch {

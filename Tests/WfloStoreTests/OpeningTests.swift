@@ -4,6 +4,9 @@ import WfloCore
 import WfloStore
 
 struct OpeningTests {
+    /// Every migration a new journal gets, in order.
+    static let allMigrations = ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits", "v6_run_owner", "v7_cancel", "v8_billing_flags", "v9_queue", "v10_budget_scopes", "v11_server", "v15_approval_notifications"]
+
     @Test func createsParentDirectoriesAndReopensWithTheJournalIntact() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("nested/deeper/wflo.db").path
@@ -24,7 +27,7 @@ struct OpeningTests {
             let path = directory.appendingPathComponent("wflo.db").path
             for _ in 0..<3 { _ = try SQLiteJournalStore(path: path) }
             let store = try SQLiteJournalStore(path: path)
-            #expect(try store.appliedMigrations() == ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits", "v6_run_owner", "v7_cancel", "v8_billing_flags", "v9_queue", "v10_budget_scopes", "v11_server"])
+            #expect(try store.appliedMigrations() == Self.allMigrations)
         }
     }
 
@@ -39,7 +42,7 @@ struct OpeningTests {
                 return try await group.reduce(into: [[String]]()) { $0.append($1) }
             }
             #expect(opened.count == 8)
-            #expect(opened.allSatisfy { $0.count == 11 })
+            #expect(opened.allSatisfy { $0 == Self.allMigrations })
         }
     }
 

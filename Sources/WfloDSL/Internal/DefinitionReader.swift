@@ -147,10 +147,10 @@ struct DefinitionReader {
         let budget = top["budget"].flatMap { readBudget($0.value) }
         let inputs = top["inputs"].map { readInputs($0.value) } ?? []
         let tags = top["tags"].flatMap { readTags($0.value, inputs: inputs) }
-        let notify = top["notify"].flatMap { readNotify($0.value) }
         let pricing = top["pricing"].flatMap { readPricing($0.value) }
         var policy = top["approval_policy"].flatMap { readApprovalPolicy($0.value) }
         if let p = policy, let node = top["approval_policy"]?.value { policy = readNonGetHTTP(node, into: p) }
+        let notify = top["notify"].map { readNotify($0.value) } ?? []
         let egress = top["egress"].flatMap { readEgress($0.value) }
         let circuitBreaker = top["circuit_breaker"].flatMap { readCircuitBreaker($0.value) }
         var runTimeout: Double?
@@ -193,22 +193,33 @@ struct DefinitionReader {
         return WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
                                   steps: drafts.compactMap { $0.definition }, outputs: outputs, pricing: pricing,
                                   approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
-                                  circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags, notify: notify)
+                                  circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
+            .notifying(notify)
     }
 
-    /// `notify:`: a webhook URL or a list of them (http or https), told about each approval request.
-    mutating func readNotify(_ node: Node) -> [String]? {
-        guard let urls = textList(node, what: "'notify'") else { return nil }
-        var ok = true
-        for url in urls {
-            guard let parts = URL(string: url), let scheme = parts.scheme?.lowercased(), ["http", "https"].contains(scheme),
-                  parts.host?.isEmpty == false else {
-                error(node, "'notify' URL '\(url)' must be an http:// or https:// URL of a webhook (e.g. https://hooks.slack.com/services/…)")
-                ok = false
-                continue
+    /// `notify:`: one webhook URL or a list of them, told of each new approval request of the run.
+    /// Literal http(s) URLs: a secret webhook belongs in the journal's hooks (`wflo notify add`), not in the file.
+    mutating func readNotify(_ node: Node) -> [String] {
+        let items: [Node]
+        switch node {
+        case .scalar: items = [node]
+        case .sequence(let sequence): items = Array(sequence)
+        default:
+            error(node, "'notify' must be a webhook URL or a list of them (https://hooks.slack.com/services/…)")
+            return []
+        }
+        var urls: [String] = []
+        for item in items {
+            guard let url = text(item, what: "'notify'") else { continue }
+            if url.contains("{{") {
+                error(item, "'notify' takes literal URLs; keep a secret webhook out of the file with `wflo notify add URL` (every run on the journal uses it)")
+            } else if let problem = ApprovalNotification.problem(webhook: url) {
+                error(item, "'notify': \(problem)")
+            } else {
+                urls.append(url)
             }
         }
-        return ok && !urls.isEmpty ? urls : nil
+        return urls
     }
 
     /// `tags:`: a mapping of KEY: text, each text a template that may use only the run's inputs

@@ -189,9 +189,8 @@ enum PostgresSchema {
             );
             CREATE INDEX budget_alerts_undelivered ON budget_alerts (created_at, ord) WHERE delivered_at IS NULL;
             """),
-        // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, the run
-        // list's order for its pages (newest first, then id), the approval notifications' outbox and
-        // journal-wide settings (the signing key of decision links).
+        // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, and the
+        // run list's order for its pages (newest first, then id).
         Migration(version: 4, name: "v11_server", sql: """
             CREATE TABLE api_tokens (
                 name TEXT PRIMARY KEY,
@@ -201,12 +200,24 @@ enum PostgresSchema {
                 revoked_at DOUBLE PRECISION
             );
             CREATE INDEX runs_page ON runs (created_at DESC, id COLLATE "C" DESC);
+            """),
+        // Issue 18: new approval requests announced to webhooks through a durable outbox (one row per
+        // request and webhook: the unique key), the journal's own hooks and its settings.
+        Migration(version: 8, name: "v15_approval_notifications", sql: """
+            CREATE TABLE notify_hooks (
+                url TEXT PRIMARY KEY,
+                created_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE journal_settings (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );
             CREATE TABLE approval_notifications (
-                approval_id TEXT NOT NULL,
-                url TEXT NOT NULL,
+                id TEXT PRIMARY KEY,
                 ord BIGINT GENERATED ALWAYS AS IDENTITY,
+                approval_id TEXT NOT NULL,
                 run_id TEXT NOT NULL,
-                step_id TEXT NOT NULL,
+                webhook TEXT NOT NULL,
                 created_at DOUBLE PRECISION NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 0,
                 delivered_at DOUBLE PRECISION,
@@ -214,13 +225,9 @@ enum PostgresSchema {
                 next_attempt_at DOUBLE PRECISION,
                 lease_owner TEXT,
                 lease_expires_at DOUBLE PRECISION,
-                PRIMARY KEY (approval_id, url)
+                UNIQUE (approval_id, webhook)
             );
-            CREATE INDEX approval_notifications_due ON approval_notifications (created_at, ord) WHERE delivered_at IS NULL;
-            CREATE TABLE journal_settings (
-                key TEXT PRIMARY KEY,
-                value TEXT NOT NULL
-            );
+            CREATE INDEX approval_notifications_undelivered ON approval_notifications (created_at, ord) WHERE delivered_at IS NULL;
             """),
     ]
 

@@ -263,10 +263,8 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("v11_server") { db in
-            // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, the
-            // run list's order for its pages (newest first, then id), the approval notifications'
-            // outbox (one row per request and webhook: the key) and journal-wide settings (the
-            // signing key of decision links).
+            // Issue 18: API tokens (`wflo tokens`, `wflo server`), kept as SHA-256 hashes only, and
+            // the run list's order for its pages (newest first, then id).
             try db.execute(sql: """
                 CREATE TABLE api_tokens (
                     name TEXT PRIMARY KEY NOT NULL,
@@ -276,11 +274,25 @@ enum Schema {
                     revoked_at REAL
                 );
                 CREATE INDEX runs_page ON runs(created_at DESC, id DESC);
+                """)
+        }
+        // Issue 18: new approval requests announced to webhooks through a durable outbox; the
+        // journal's own hooks and settings (the server's base URL, the key signing decision links).
+        migrator.registerMigration("v15_approval_notifications") { db in
+            try db.execute(sql: """
+                CREATE TABLE notify_hooks (
+                    url TEXT PRIMARY KEY NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE journal_settings (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                ) WITHOUT ROWID;
                 CREATE TABLE approval_notifications (
+                    id TEXT PRIMARY KEY NOT NULL,
                     approval_id TEXT NOT NULL,
-                    url TEXT NOT NULL,
                     run_id TEXT NOT NULL,
-                    step_id TEXT NOT NULL,
+                    webhook TEXT NOT NULL,
                     created_at REAL NOT NULL,
                     attempts INTEGER NOT NULL DEFAULT 0,
                     delivered_at REAL,
@@ -288,13 +300,9 @@ enum Schema {
                     next_attempt_at REAL,
                     lease_owner TEXT,
                     lease_expires_at REAL,
-                    PRIMARY KEY (approval_id, url)
+                    UNIQUE (approval_id, webhook)
                 );
-                CREATE INDEX approval_notifications_due ON approval_notifications(created_at) WHERE delivered_at IS NULL;
-                CREATE TABLE journal_settings (
-                    key TEXT PRIMARY KEY NOT NULL,
-                    value TEXT NOT NULL
-                );
+                CREATE INDEX approval_notifications_undelivered ON approval_notifications(created_at) WHERE delivered_at IS NULL;
                 """)
         }
         return migrator
