@@ -43,9 +43,15 @@ public struct Dashboard: Sendable {
             return try await withSession(request) { session in try await runPage(request, id: id, session) }
         }
         router.get("/approvals") { request, _ in try await withSession(request) { session in try await inbox(session) } }
+        router.get("/approvals/:id/decide") { request, context in
+            try await linkPreview(request, id: try context.parameters.require("id"))
+        }
         router.post("/approvals/:id/decide") { request, context in
             let id = try context.parameters.require("id")
-            return try await decide(request, id: id)
+            // A signed link's form (from an approval notification) carries its signature instead of a session.
+            let form = try await Self.form(request)
+            if form["sig"] != nil { return try await linkDecide(form, id: id) }
+            return try await decide(request, form: form, id: id)
         }
         router.get("/spend") { request, _ in try await withSession(request) { session in try await spend(request, session) } }
     }
@@ -164,7 +170,8 @@ public struct Dashboard: Sendable {
         }
         tiles += [("steps", String(report.steps.count)), ("attempts", String(report.totalAttempts)), ("retries", String(report.retries))]
         body += ReportHTML.tiles(tiles)
-        if let error = report.error { body += "<div class=\"err\">\(Self.e(error))</div>\n" }
+        // A run waiting for a person says so in its error; here the form below is what to do.
+        if let error = report.error, journal.run.status != .waitingApproval { body += "<div class=\"err\">\(Self.e(error))</div>\n" }
 
         let pending = journal.approvals.filter { $0.status == .pending }
         if !pending.isEmpty {
@@ -176,7 +183,7 @@ public struct Dashboard: Sendable {
         body += "<h2>Steps" + (pageCount > 1 ? " \(((pageNumber - 1) * Self.stepsPerPage) + 1)–\((pageNumber - 1) * Self.stepsPerPage + steps.count) of \(report.steps.count)" : "") + "</h2>\n"
         let rows = steps.map { step -> [String] in
             [step.id, step.type, step.status, step.model ?? "-", step.startedAt.map(Self.time) ?? "-", step.endedAt.map(Self.time) ?? "-",
-             held[step.id].map { $0.dollars() } ?? "0.00", step.cost.formatted(decimals: 6), String(step.attempts), String(step.retries)]
+             (held[step.id] ?? .zero).formatted(decimals: 6), step.cost.formatted(decimals: 6), String(step.attempts), String(step.retries)]
         }
         body += ReportHTML.table(header: ["step", "type", "status", "model", "started", "ended", "reserved (USD)", "settled (USD)", "attempts", "retries"],
                                  rows: rows, numeric: [6, 7, 8, 9])
@@ -209,8 +216,13 @@ public struct Dashboard: Sendable {
         return Self.page(title: "Approvals", session: session, body: body)
     }
 
-    func decide(_ request: Request, id: String) async throws -> Response {
-        let (session, form) = try await sessionAndForm(request)
+    func decide(_ request: Request, form: [String: String], id: String) async throws -> Response {
+        guard let session = try await currentSession(request) else {
+            throw APIError(.unauthorized, "unauthorized", "log in first (GET /login)")
+        }
+        guard let csrf = form["csrf"], Self.same(csrf, session.csrf) else {
+            throw APIError(.forbidden, "csrf", "the form's CSRF token is missing or stale; reload the page and submit again")
+        }
         guard session.role.allows(.approve) else {
             return Self.html(Self.page(title: "Not allowed", session: session,
                                        body: "<h1>Not allowed</h1><div class=\"err\">\(Self.e("The token '\(session.name)' has the role \(session.role.rawValue); deciding needs approve or above."))</div>"),
@@ -248,6 +260,55 @@ public struct Dashboard: Sendable {
         let report = try await api.reports.spendReport(since: now.addingTimeInterval(-30 * 86_400), until: now, workflow: nil, grouping: grouping, top: 10)
         let links = ["day", "model", "workflow"].map { $0 == byText ? "<b>\($0)</b>" : "<a href=\"/spend?by=\($0)\">\($0)</a>" }.joined(separator: " · ")
         return Self.page(title: "Spend", session: session, body: "<p class=\"sub\">Last 30 days, by \(links)</p>\n" + report.htmlBody)
+    }
+
+    // MARK: signed links (approval notifications)
+
+    /// `GET /approvals/{id}/decide?decision=&expires=&sig=`: what the link would decide, and a
+    /// button that posts it. A GET decides nothing: chat apps fetch links to preview them.
+    func linkPreview(_ request: Request, id: String) async throws -> Response {
+        let query = request.uri.queryParameters
+        let decision = query.get("decision") ?? "", expires = query.get("expires") ?? "", sig = query.get("sig") ?? ""
+        let links = try await ApprovalLinks.load(from: api.store)
+        if let problem = links.problem(approvalID: id, decision: decision, expires: expires, signature: sig, now: Date()) {
+            return Self.html(Self.page(title: "Link not valid", session: nil, body: "<h1>This link does not decide</h1><div class=\"err\">\(Self.e(problem))</div>"),
+                             status: .forbidden)
+        }
+        let record = try await api.approvals.find(id)
+        var body = "<h1>\(Self.e(record.message))</h1>\n<p class=\"sub\">run \(Self.e(record.runID)) · step \(Self.e(record.stepID)) · worst case \(Self.e(record.worstCase?.dollars() ?? "free"))</p>\n"
+        if !record.details.isNull { body += "<pre>\(Self.e(record.details.encoded(sorted: true, pretty: true)))</pre>\n" }
+        if record.status != .pending {
+            body += "<div class=\"warn\">\(Self.e("Already \(record.status.rawValue) by \(record.decidedBy ?? "someone") at \(record.decidedAt.map(Self.time) ?? "earlier")."))</div>"
+            return Self.html(Self.page(title: "Already decided", session: nil, body: body))
+        }
+        body += "<form method=\"post\" action=\"/approvals/\(Self.e(id))/decide\"><input type=\"hidden\" name=\"decision\" value=\"\(Self.e(decision))\"/>"
+            + "<input type=\"hidden\" name=\"expires\" value=\"\(Self.e(expires))\"/><input type=\"hidden\" name=\"sig\" value=\"\(Self.e(sig))\"/>"
+            + "<label>Comment <input name=\"comment\" size=\"40\"/></label> "
+            + "<button type=\"submit\" class=\"\(decision == "approve" ? "approve" : "reject")\">\(decision == "approve" ? "Approve" : "Reject")</button></form>\n"
+        return Self.html(Self.page(title: decision == "approve" ? "Approve" : "Reject", session: nil, body: body))
+    }
+
+    /// `POST /approvals/{id}/decide` with a link's fields: decides through ``ApprovalService/decide(link:decision:expires:signature:comment:)``.
+    func linkDecide(_ form: [String: String], id: String) async throws -> Response {
+        let comment = form["comment"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        let outcome = try await api.approvals.decide(link: id, decision: form["decision"] ?? "", expires: form["expires"] ?? "",
+                                                     signature: form["sig"] ?? "", comment: comment)
+        switch outcome {
+        case .refused(let why):
+            return Self.html(Self.page(title: "Link not valid", session: nil, body: "<h1>This link does not decide</h1><div class=\"err\">\(Self.e(why))</div>"),
+                             status: .forbidden)
+        case .decided(.recorded(let record)):
+            return Self.html(Self.page(title: "Decided", session: nil,
+                                       body: "<h1>\(Self.e(record.status.rawValue))</h1><p>Recorded as decided by \(Self.e(record.decidedBy ?? "")).</p>"))
+        case .decided(.alreadyDecided(let record)):
+            let text = "Already \(record.status.rawValue) by \(record.decidedBy ?? "someone") at \(record.decidedAt.map(Self.time) ?? "earlier")."
+            return Self.html(Self.page(title: "Already decided", session: nil, body: "<h1>Already decided</h1><div class=\"warn\">\(Self.e(text))</div>"),
+                             status: .conflict)
+        case .decided(.notAnApprover(let record, _)):
+            let text = "This request names its approvers (\(record.settings.approvers.joined(separator: ", "))): a link does not say who clicked it; decide in the dashboard."
+            return Self.html(Self.page(title: "Approvers only", session: nil, body: "<h1>Approvers only</h1><div class=\"err\">\(Self.e(text))</div>"),
+                             status: .forbidden)
+        }
     }
 
     // MARK: pieces

@@ -6,11 +6,12 @@ import WfloCore
 
 /// `GET /v1/events`: Server-Sent Events of runs and approval requests as they change.
 ///
-/// The journal stays the truth: the feed reads it every ``interval`` (the newest runs' statuses
-/// and ledgers, the pending approval requests) and sends what changed since its last look —
-/// `event: run` with the run as `GET /v1/runs/{id}` shows it, `event: approval` with the
-/// request as `GET /v1/approvals` does (new ones, and decided ones once). Two reads per look,
-/// whatever the traffic, so a dashboard left open costs the journal a constant trickle.
+/// The journal stays the truth: the feed reads it every ``interval`` (one page of the newest
+/// runs, the pending approval requests) and sends what changed since its last look — `event: run`
+/// with the run as `GET /v1/runs/{id}` shows it when it is new or its status changed, `event:
+/// approval` with the request as `GET /v1/approvals` does (new ones, and decided ones once). Two
+/// reads per quiet look (more only for what changed), so a page left open costs the journal a
+/// constant trickle.
 /// A comment line every ~15 s keeps proxies from closing an idle stream. The stream ends on
 /// graceful shutdown, when the client goes, or after `timeout` seconds when asked (`?timeout=`).
 struct EventFeed: Sendable {
@@ -30,12 +31,10 @@ struct EventFeed: Sendable {
         var snapshot = Snapshot()
         var frames: [String] = []
         for run in try await store.runPage(RunPageQuery(limit: watchedRuns)) {
-            let listing = try await reports.listing(of: run)
-            let json = JSONShapes.run(listing)
-            // What a change is: status (as shown), ledger, last update.
-            let key = "\(listing.shownStatus)|\(listing.ledger.settled)|\(listing.ledger.reserved)|\(run.updatedAt.timeIntervalSince1970)"
+            // What a change is: the stored status and the last update of the run's row.
+            let key = "\(run.status.rawValue)|\(run.updatedAt.timeIntervalSince1970)"
             snapshot.runs[run.id] = key
-            if let old, old.runs[run.id] != key { frames.append(Self.frame("run", json)) }
+            if let old, old.runs[run.id] != key { frames.append(Self.frame("run", JSONShapes.run(try await reports.listing(of: run)))) }
         }
         let pending = try await store.approvals(runID: nil, status: .pending)
         snapshot.pending = Set(pending.map(\.id))

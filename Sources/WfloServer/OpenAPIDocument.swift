@@ -317,6 +317,146 @@ public enum OpenAPIDocument {
   },
   "openapi": "3.1.0",
   "paths": {
+    "/approvals/{id}/decide": {
+      "get": {
+        "operationId": "linkPreview",
+        "parameters": [
+          {
+            "description": "The approval request's id",
+            "in": "path",
+            "name": "id",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "in": "query",
+            "name": "decision",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "in": "query",
+            "name": "expires",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "in": "query",
+            "name": "sig",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The request and the form"
+          },
+          "403": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The link is altered, expired or not a decision"
+          }
+        },
+        "security": [],
+        "summary": "A signed link from an approval notification: shows what it decides and a button that posts it (a GET decides nothing)"
+      },
+      "post": {
+        "operationId": "linkDecide",
+        "parameters": [
+          {
+            "description": "The approval request's id",
+            "in": "path",
+            "name": "id",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "properties": {
+                  "comment": {
+                    "type": "string"
+                  },
+                  "decision": {
+                    "enum": [
+                      "approve",
+                      "reject"
+                    ],
+                    "type": "string"
+                  },
+                  "expires": {
+                    "type": "string"
+                  },
+                  "sig": {
+                    "type": "string"
+                  }
+                },
+                "type": "object"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "Decided"
+          },
+          "403": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The link is altered or expired, or the request names its approvers"
+          },
+          "409": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "Already decided: the page names who and when"
+          }
+        },
+        "security": [],
+        "summary": "Decides through a signed link (form fields decision, expires, sig, comment); the dashboard's own form posts here too, with its session and CSRF token"
+      }
+    },
     "/healthz": {
       "get": {
         "operationId": "health",

@@ -72,6 +72,10 @@ public enum WfloServerApp {
                            logger: Logger = Logger(label: "wflo.server"),
                            listening: @escaping @Sendable (String) -> Void) async throws {
         if let problem = settings.problem { throw AppError(.invalidInput, problem) }
+        // Notifications sign their approve/reject links for this address (ApprovalLinks).
+        if let baseURL = settings.baseURL {
+            try await environment.store.setJournalSetting(JournalSettingName.serverBaseURL, value: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL)
+        }
         let api = api(environment: environment, observer: observer)
         let app = Application(router: router(api: api),
                               configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wflo"),

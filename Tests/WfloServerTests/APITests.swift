@@ -179,6 +179,15 @@ struct APITests {
             #expect(events.status == .ok && events.text.hasPrefix(": wflo events"))
             #expect(try await server.call(client, .get, "/v1/events?timeout=x", route: "/v1/events", as: .read).status == .unprocessableContent)
 
+            // Signed links of approval notifications: a bad one decides nothing (DashboardTests follows a good one).
+            #expect(try await server.call(client, .get, "/approvals/\(approvalID)/decide?decision=approve&expires=1&sig=00",
+                                          route: "/approvals/{id}/decide").status == .forbidden)
+            let badLink = try await client.execute(uri: "/approvals/\(approvalID)/decide", method: .post,
+                                                   headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                   body: ByteBuffer(string: "decision=approve&expires=1&sig=00"))
+            #expect(badLink.status == .forbidden)
+            server.recorder.record(method: "POST", route: "/approvals/{id}/decide", status: 403)
+
             // Unknown routes are JSON errors too.
             let nowhere = try await server.call(client, .get, "/v1/nowhere", route: "-", as: .read)
             #expect(nowhere.status == .notFound && nowhere.json["error"]?["code"] == "not_found")

@@ -117,4 +117,35 @@ struct DashboardTests {
             #expect(try await server.store.approval(id: approval.id)?.status == .pending)
         }
     }
+
+    @Test func aSignedLinkShowsTheDecisionOnGetAndDecidesOnceOnPost() async throws {
+        try await ServerHarness.with(workers: 1) { server, client in
+            try await server.store.setJournalSetting(JournalSettingName.serverBaseURL, value: "https://wflo.example.com")
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                body: ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topic": "tides"]])
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
+            let request = try #require(try await server.store.approvals(runID: runID, status: .pending).first)
+            let links = try await ApprovalLinks.load(from: server.store)
+            let approve = try #require(links.url(for: request, verdict: .approve)).replacingOccurrences(of: "https://wflo.example.com", with: "")
+            let preview = try await Self.get(client, approve, cookie: nil)
+            #expect(preview.0 == .ok && preview.1.contains("Publish tides?") && preview.1.contains("name=\"sig\""))
+            #expect(try await server.store.approval(id: request.id)?.status == .pending, "a GET decides nothing")
+            let query = String(approve.split(separator: "?")[1])
+            let form = query.replacingOccurrences(of: "sig=", with: "sig=0")
+            let tampered = try await client.execute(uri: "/approvals/\(request.id)/decide", method: .post,
+                                                    headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: form))
+            #expect(tampered.status == .forbidden)
+            let decided = try await client.execute(uri: "/approvals/\(request.id)/decide", method: .post,
+                                                   headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                   body: ByteBuffer(string: query + "&comment=from+slack"))
+            #expect(decided.status == .ok, "\(String(buffer: decided.body))")
+            let record = try await server.store.approval(id: request.id)
+            #expect(record?.status == .approved && record?.decidedBy == ApprovalLinks.decider && record?.comment == "from slack")
+            let again = try await client.execute(uri: "/approvals/\(request.id)/decide", method: .post,
+                                                 headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: query))
+            #expect(again.status == .conflict)
+            try await server.eventually("the run completes") { try await server.status(runID) == .completed }
+        }
+    }
 }
