@@ -6,6 +6,7 @@ import WfloCore
 import WfloEngine
 import WfloReports
 import WfloServer
+import WfloTelemetry
 
 /// `wflo server`: the JSON API (and dashboard) over a journal, with worker loops driving its runs.
 struct ServerCommand: AsyncParsableCommand {
@@ -53,7 +54,8 @@ struct ServerCommand: AsyncParsableCommand {
             var logger = Logger(label: "wflo.server")
             logger.logLevel = .warning
             do {
-                try await WfloServerApp.run(environment: environment, settings: settings, observer: SilentObserver(), logger: logger) { url in
+                try await WfloServerApp.run(environment: environment, settings: settings, observer: SilentObserver(), logger: logger,
+                                            metrics: { Telemetry.current?.prometheusText() ?? "" }) { url in
                     Console.out("listening on \(url)\n")
                 }
                 try await environment.close()

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import WfloApp
 import WfloCore
@@ -14,6 +15,10 @@ public struct ServerAPI: Sendable {
     /// Starts driving a run here (resume); the server's runs otherwise go through its worker loops.
     let drive: @Sendable (_ run: String, _ budget: Money?) -> Void
     var auth: Authenticator { Authenticator(tokens: tokens) }
+    /// Webhook triggers' intake (`POST /hooks/{name}`); nil: the route answers 404.
+    public var webhooks: WebhookService?
+    /// More Prometheus families for `/metrics` (the process's own telemetry); empty by default.
+    public var extraMetrics: @Sendable () -> String = { "" }
 
     /// - Parameters:
     ///   - runs: drives runs with approvals not waited for (``ApprovalWaitMode/noWait``): a run that
@@ -29,6 +34,9 @@ public struct ServerAPI: Sendable {
         }
     }
 
+    /// The largest webhook body read (1 MiB); a larger one is refused.
+    public static let maxHookBody = 1 << 20
+
     /// The largest page of runs one call returns.
     public static let maxPage = 200
     /// The page size when `limit` is not given.
@@ -43,9 +51,24 @@ public struct ServerAPI: Sendable {
         }
         router.get("/metrics") { request, _ in
             _ = try await auth.require(.read, request)
-            let text = try await ServerMetrics.prometheusText(store: store)
+            let text = try await ServerMetrics.prometheusText(store: store) + extraMetrics()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        // A webhook trigger's deliveries (issue 21): no token — the trigger's secret signs the body.
+        router.post("/hooks/:name") { request, context in
+            let name = try context.parameters.require("name")
+            guard let webhooks else { throw APIError(.notFound, "not_found", "no webhook trigger '\(name)' is deployed on this server") }
+            let body = try await request.body.collect(upTo: Self.maxHookBody)
+            let delivery = request.headers[HTTPTypes.HTTPField.Name("X-Wflo-Delivery")!] ?? request.headers[HTTPTypes.HTTPField.Name("Idempotency-Key")!]
+            switch try await webhooks.deliver(hook: name, body: Data(buffer: body), signature: request.headers[HTTPTypes.HTTPField.Name("X-Wflo-Signature")!],
+                                              deliveryID: delivery) {
+            case .accepted(let runID): return JSONResponse.make(["run_id": .string(runID)], status: .accepted)
+            case .duplicate(let runID): return JSONResponse.make(["run_id": .string(runID)], status: .ok)
+            case .unauthorized(let message): throw APIError(.unauthorized, "unauthorized", message)
+            case .notFound(let message): throw APIError(.notFound, "not_found", message)
+            case .invalid(let message): throw APIError(.badRequest, "invalid_input", message)
+            }
         }
         router.post("/v1/runs") { request, _ in try await submit(request) }
         router.get("/v1/runs") { request, _ in try await listRuns(request) }

@@ -485,6 +485,129 @@ public enum OpenAPIDocument {
         "summary": "Liveness"
       }
     },
+    "/hooks/{name}": {
+      "post": {
+        "operationId": "deliverWebhook",
+        "parameters": [
+          {
+            "description": "The webhook trigger's name (its workflow must be deployed)",
+            "in": "path",
+            "name": "name",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "description": "sha256=<hex HMAC-SHA256 of the raw body with the trigger's secret>; required when the trigger has a secret",
+            "in": "header",
+            "name": "X-Wflo-Signature",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "description": "The delivery's id: the same id returns the same run",
+            "in": "header",
+            "name": "X-Wflo-Delivery",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "description": "Used as the delivery's id when X-Wflo-Delivery is absent",
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "run_id": {
+                      "type": "string"
+                    }
+                  },
+                  "required": [
+                    "run_id"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "The same delivery id was seen before: its run"
+          },
+          "202": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "run_id": {
+                      "type": "string"
+                    }
+                  },
+                  "required": [
+                    "run_id"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "A run was enqueued"
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The body is not JSON, or an input the trigger needs is missing"
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The signature is missing or does not match (only a counter is journaled)"
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "No deployed workflow has a webhook trigger of this name"
+          }
+        },
+        "security": [],
+        "summary": "A webhook trigger's delivery: enqueues a run of the deployed workflow (no token; the trigger's secret signs the body)"
+      }
+    },
     "/metrics": {
       "get": {
         "operationId": "metrics",

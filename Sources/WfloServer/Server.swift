@@ -59,24 +59,29 @@ public enum WfloServerApp {
     }
 
     /// The API over `environment`'s journal and services; runs are driven without waiting at approvals.
-    public static func api(environment: WfloEnvironment, observer: any RunObserver) -> ServerAPI {
-        ServerAPI(store: environment.store, runs: environment.runs(observer: observer, approvals: .noWait),
-                  approvals: environment.approvals, reports: environment.reports,
-                  tokens: TokenService(store: environment.store, now: environment.now))
+    /// - Parameter metrics: more Prometheus families for `/metrics` (the process's telemetry).
+    public static func api(environment: WfloEnvironment, observer: any RunObserver,
+                           metrics: @escaping @Sendable () -> String = { "" }) -> ServerAPI {
+        let runs = environment.runs(observer: observer, approvals: .noWait)
+        var api = ServerAPI(store: environment.store, runs: runs, approvals: environment.approvals, reports: environment.reports,
+                            tokens: TokenService(store: environment.store, now: environment.now))
+        api.webhooks = WebhookService(runs: runs, secrets: environment.secrets)
+        api.extraMetrics = metrics
+        return api
     }
 
     /// Serves until SIGTERM or SIGINT, then stops taking requests, lets the worker loops finish or
     /// give back their runs, and returns.
     /// - Parameter listening: told `http://HOST:PORT` once the socket is bound (the real port when 0 was asked).
     public static func run(environment: WfloEnvironment, settings: ServerSettings, observer: any RunObserver,
-                           logger: Logger = Logger(label: "wflo.server"),
+                           logger: Logger = Logger(label: "wflo.server"), metrics: @escaping @Sendable () -> String = { "" },
                            listening: @escaping @Sendable (String) -> Void) async throws {
         if let problem = settings.problem { throw AppError(.invalidInput, problem) }
         // Notifications sign their approve/reject links for this address (ApprovalLinks).
         if let baseURL = settings.baseURL {
             try await environment.store.setJournalSetting(JournalSettingName.serverBaseURL, value: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL)
         }
-        let api = api(environment: environment, observer: observer)
+        let api = api(environment: environment, observer: observer, metrics: metrics)
         let app = Application(router: router(api: api),
                               configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wflo"),
                               onServerRunning: { channel in

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import HTTPTypes
 import Testing
 import WfloApp
 import WfloCore
@@ -69,7 +70,7 @@ struct APITests {
     /// The whole API as a client uses it, every call recorded; then every route and status seen
     /// must be in /openapi.json, and every operation there must have been called.
     @Test func theAPIAsAClientUsesItMatchesTheOpenAPIDocument() async throws {
-        try await ServerHarness.with(workers: 2) { server, client in
+        try await ServerHarness.with(workers: 2, environment: ["WFLO_SECRET_HOOK_SECRET": "s3cret"]) { server, client in
             #expect(try await server.call(client, .get, "/healthz", route: "/healthz").json == ["status": "ok"])
 
             // Submit: 201, and the same idempotency key gives the same run with 200.
@@ -187,6 +188,42 @@ struct APITests {
                                                    body: ByteBuffer(string: "decision=approve&expires=1&sig=00"))
             #expect(badLink.status == .forbidden)
             server.recorder.record(method: "POST", route: "/approvals/{id}/decide", status: 403)
+
+            // A webhook trigger's deliveries (issue 21): signed by the trigger's secret, no token.
+            let hooked = server.folder.appendingPathComponent("tickets.yaml")
+            try """
+                name: tickets
+                budget: 0
+                inputs:
+                  ticket: {type: string}
+                triggers:
+                  - webhook: {name: new-ticket, secret: "{{secrets.HOOK_SECRET}}", inputs: {ticket: "{{body.id}}"}}
+                steps:
+                  - id: shape
+                    type: transform
+                    output: {ticket: "{{inputs.ticket}}"}
+                """.write(to: hooked, atomically: true, encoding: .utf8)
+            _ = try await TriggerService(runs: server.api.runs).deploy(file: hooked.path)
+            func deliver(_ hook: String, _ body: String, secret: String?, delivery: String?) async throws -> (HTTPResponse.Status, JSONValue) {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let secret { headers[HTTPTypes.HTTPField.Name("X-Wflo-Signature")!] = WebhookService.signature(body: Data(body.utf8), secret: secret) }
+                if let delivery { headers[HTTPTypes.HTTPField.Name("X-Wflo-Delivery")!] = delivery }
+                let response = try await client.execute(uri: "/hooks/\(hook)", method: .post, headers: headers, body: ByteBuffer(string: body))
+                server.recorder.record(method: "POST", route: "/hooks/{name}", status: response.status.code)
+                return (response.status, (try? JSONValue.parse(String(buffer: response.body))) ?? .null)
+            }
+            #expect(try await deliver("new-ticket", #"{"id": "T-1"}"#, secret: nil, delivery: "d-1").0 == .unauthorized)
+            #expect(try await deliver("new-ticket", #"{"id": "T-1"}"#, secret: "wrong", delivery: "d-1").0 == .unauthorized)
+            let accepted = try await deliver("new-ticket", #"{"id": "T-1"}"#, secret: "s3cret", delivery: "d-1")
+            #expect(accepted.0 == .accepted)
+            let hookRun = try #require(accepted.1["run_id"]?.stringValue)
+            let replayed = try await deliver("new-ticket", #"{"id": "T-1"}"#, secret: "s3cret", delivery: "d-1")
+            #expect(replayed.0 == .ok && replayed.1["run_id"] == JSONValue.string(hookRun))
+            #expect(try await deliver("new-ticket", "not json", secret: "s3cret", delivery: "d-2").0 == .badRequest)
+            #expect(try await deliver("nope", "{}", secret: nil, delivery: nil).0 == .notFound)
+            #expect(try await server.store.rejectedDeliveries(hook: "new-ticket") == 2)
+            let hookRecord = try #require(try await server.store.run(id: hookRun))
+            #expect(hookRecord.workflowName == "tickets" && hookRecord.inputs["ticket"] == "T-1")
 
             // Unknown routes are JSON errors too.
             let nowhere = try await server.call(client, .get, "/v1/nowhere", route: "-", as: .read)

@@ -44,13 +44,16 @@ struct ServerHarness: Sendable {
     static let freeWorkflow = "name: free\nbudget: 0\nsteps:\n  - id: shape\n    type: transform\n    output: {done: true}\n"
 
     /// Runs `body` with a harness; with `workers`, a worker loop drives submitted runs meanwhile.
-    static func with(workers: Int = 1, _ body: @Sendable (ServerHarness, any TestClientProtocol) async throws -> Void) async throws {
+    /// - Parameter environment: more variables for the server's environment (`WFLO_SECRET_…`).
+    static func with(workers: Int = 1, environment extra: [String: String] = [:],
+                     _ body: @Sendable (ServerHarness, any TestClientProtocol) async throws -> Void) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let store = try SQLiteJournalStore(path: folder.appendingPathComponent("wflo.db").path)
         let pricing = try PricingTable(json: [:], source: "empty table")
-        let environment = try WfloEnvironment(store: store, settings: .init(pricing: pricing, environment: ["HOME": folder.path]))
+        let environment = try WfloEnvironment(store: store, settings: .init(pricing: pricing,
+                                                                            environment: extra.merging(["HOME": folder.path]) { _, home in home }))
         let api = WfloServerApp.api(environment: environment, observer: SilentObserver())
         var tokens: [TokenRole: String] = [:]
         for (role, name) in [(TokenRole.read, "reader"), (.submit, "ci-bot"), (.approve, "alice"), (.admin, "root")] {

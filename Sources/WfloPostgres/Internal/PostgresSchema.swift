@@ -227,7 +227,7 @@ enum PostgresSchema {
             """),
         // Issue 18: new approval requests announced to webhooks through a durable outbox (one row per
         // request and webhook: the unique key), the journal's own hooks and its settings.
-        Migration(version: 8, name: "v15_approval_notifications", sql: """
+        Migration(version: 6, name: "v15_approval_notifications", sql: """
             CREATE TABLE notify_hooks (
                 url TEXT PRIMARY KEY,
                 created_at DOUBLE PRECISION NOT NULL
