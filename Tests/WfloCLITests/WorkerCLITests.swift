@@ -301,7 +301,7 @@ struct WorkerCLITests {
             let runID = try #require(try JSONValue.parse(submitted.stdout)["run_id"]?.stringValue)
 
             let worker = try Worker(wflo, [], log: directory.appendingPathComponent("w.log"))
-            #expect(try await Self.eventually(15) { worker.events("finished").count == 1 })
+            #expect(try await Self.eventually(60) { worker.events("finished").count == 1 })
             try await Task.sleep(for: .milliseconds(500))
             #expect(worker.events("claimed").count == 1)
             #expect(worker.events("finished").first?["status"] == "failed")
