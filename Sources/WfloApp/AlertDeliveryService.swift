@@ -130,30 +130,16 @@ public final class AlertDeliveryService: Sendable {
             return nil
         }
         let body = AlertWebhook.body(for: alert, slack: AlertWebhook.isSlack(url: webhook, hosts: settings.slackHosts))
-        let request = HTTPExchange.Request(method: "POST", url: webhook,
-                                           headers: [HTTPExchange.Header("Content-Type", "application/json"),
-                                                     HTTPExchange.Header("User-Agent", "wflo-alerts")],
-                                           body: Array(body.encoded(sorted: true).utf8))
         let error: String
-        do {
-            let response = try await http.send(request, timeout: settings.requestTimeout, maximumResponseBytes: 64 << 10)
-            if (200..<300).contains(response.status) {
-                guard (try? await store.markAlertDelivered(id: alert.id, owner: owner, at: now())) == true else { return nil }
-                let outcome = Outcome.delivered(alertID: alert.id, scope: alert.scope)
-                log(outcome)
-                return outcome
-            }
-            let excerpt = String(decoding: response.body.prefix(200), as: UTF8.self)
-                .replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
-            error = "\(AlertWebhook.origin(of: webhook)) answered HTTP \(response.status)" + (excerpt.isEmpty ? "" : ": \(excerpt)")
-        } catch is CancellationError {
-            return nil
-        } catch let failure as ResponseTooLargeError {
-            error = "\(AlertWebhook.origin(of: webhook)) answered with more than \(failure.limit) bytes"
-        } catch let failure as ProviderError {
-            // The transport's message names the host (never the path); say which webhook.
-            error = "webhook \(AlertWebhook.origin(of: webhook)): \(failure.message)"
-        } catch {
+        switch await OutboxPost.send(body, to: webhook, userAgent: "wflo-alerts", http: http, timeout: settings.requestTimeout) {
+        case .delivered:
+            guard (try? await store.markAlertDelivered(id: alert.id, owner: owner, at: now())) == true else { return nil }
+            let outcome = Outcome.delivered(alertID: alert.id, scope: alert.scope)
+            log(outcome)
+            return outcome
+        case .failed(let why):
+            error = why
+        case .abandoned:
             return nil
         }
         let at = now()

@@ -1,5 +1,6 @@
 import Foundation
 import WfloCore
+import WfloProviders
 
 /// What the alert deliverer posts for one budget alert, and where Slack gets its `text`.
 ///
@@ -62,5 +63,42 @@ public enum AlertWebhook {
     public static func origin(of url: String) -> String {
         guard let parts = URL(string: url), let scheme = parts.scheme, let host = parts.host else { return "(an unreadable URL)" }
         return "\(scheme)://\(host)" + (parts.port.map { ":\($0)" } ?? "")
+    }
+}
+
+/// One POST of an outbox message (a budget alert, an approval notification) to its webhook.
+enum OutboxPost {
+    enum Result: Sendable {
+        /// Answered 2xx.
+        case delivered
+        /// Not delivered, and why, naming only the webhook's origin (its path is often its secret).
+        case failed(String)
+        /// Cut off (the task was cancelled) or an unexpected error: nothing is journaled, the claim ends with its lease.
+        case abandoned
+    }
+
+    /// POSTs `body` as JSON to `webhook` with `userAgent`, bounded by `timeout`, reading at most 64 KiB of the answer.
+    static func send(_ body: JSONValue, to webhook: String, userAgent: String, http: any HTTPStepTransport, timeout: Duration) async -> Result {
+        let request = HTTPExchange.Request(method: "POST", url: webhook,
+                                           headers: [HTTPExchange.Header("Content-Type", "application/json"),
+                                                     HTTPExchange.Header("User-Agent", userAgent)],
+                                           body: Array(body.encoded(sorted: true).utf8))
+        let origin = AlertWebhook.origin(of: webhook)
+        do {
+            let response = try await http.send(request, timeout: timeout, maximumResponseBytes: 64 << 10)
+            if (200..<300).contains(response.status) { return .delivered }
+            let excerpt = String(decoding: response.body.prefix(200), as: UTF8.self)
+                .replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+            return .failed("\(origin) answered HTTP \(response.status)" + (excerpt.isEmpty ? "" : ": \(excerpt)"))
+        } catch is CancellationError {
+            return .abandoned
+        } catch let failure as ResponseTooLargeError {
+            return .failed("\(origin) answered with more than \(failure.limit) bytes")
+        } catch let failure as ProviderError {
+            // The transport's message names the host (never the path); say which webhook.
+            return .failed("webhook \(origin): \(failure.message)")
+        } catch {
+            return .abandoned
+        }
     }
 }

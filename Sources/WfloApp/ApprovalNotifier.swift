@@ -164,28 +164,14 @@ public struct ApprovalNotifier: Sendable {
         guard let request = try? await store.approval(id: notification.approvalID) else { return nil }
         let workflow = (try? await store.run(id: notification.runID))?.workflowName ?? "?"
         let body = ApprovalNotificationBody.body(for: request, workflow: workflow, links: links)
-        let exchange = HTTPExchange.Request(method: "POST", url: notification.webhook,
-                                            headers: [HTTPExchange.Header("Content-Type", "application/json"),
-                                                      HTTPExchange.Header("User-Agent", "wflo-approvals")],
-                                            body: Array(body.encoded(sorted: true).utf8))
-        let origin = AlertWebhook.origin(of: notification.webhook)
         let error: String
-        do {
-            let response = try await http.send(exchange, timeout: settings.requestTimeout, maximumResponseBytes: 64 << 10)
-            if (200..<300).contains(response.status) {
-                guard (try? await store.markNotificationDelivered(id: notification.id, owner: owner, at: now())) == true else { return nil }
-                return .delivered(notificationID: notification.id, approvalID: notification.approvalID)
-            }
-            let excerpt = String(decoding: response.body.prefix(200), as: UTF8.self)
-                .replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
-            error = "\(origin) answered HTTP \(response.status)" + (excerpt.isEmpty ? "" : ": \(excerpt)")
-        } catch is CancellationError {
-            return nil
-        } catch let failure as ResponseTooLargeError {
-            error = "\(origin) answered with more than \(failure.limit) bytes"
-        } catch let failure as ProviderError {
-            error = "webhook \(origin): \(failure.message)"
-        } catch {
+        switch await OutboxPost.send(body, to: notification.webhook, userAgent: "wflo-approvals", http: http, timeout: settings.requestTimeout) {
+        case .delivered:
+            guard (try? await store.markNotificationDelivered(id: notification.id, owner: owner, at: now())) == true else { return nil }
+            return .delivered(notificationID: notification.id, approvalID: notification.approvalID)
+        case .failed(let why):
+            error = why
+        case .abandoned:
             return nil
         }
         let at = now()

@@ -122,20 +122,19 @@ struct RetryCommand: AsyncParsableCommand {
                 }
                 return
             }
+            // One environment (journal, prices, transports) for every retried run.
+            let environment = try await WfloEnvironment(store: execution.store, cassette: execution.cassette, pricing: execution.pricing,
+                                                        createJournal: false, appendRecording: true)
             var results: [RunResult] = []
-            for letter in letters {
-                let environment = try await WfloEnvironment(store: execution.store, cassette: execution.cassette, pricing: execution.pricing,
-                                                            createJournal: false, appendRecording: true)
-                do {
-                    let runs = environment.commandRuns(observer: environment.console(json: true, approvals: execution.approvals, dbOption: execution.store.db,
-                                                                                     mode: execution.mode),
-                                                       approvals: execution.approvals.waitMode, cache: !execution.cache.noCache)
-                    results.append(try await RecoveryService(runs: runs).retry(letter.run.id, budget: newBudget))
-                    try await environment.close()
-                } catch {
-                    try? await environment.close()
-                    throw error
-                }
+            do {
+                let runs = environment.commandRuns(observer: environment.console(json: true, approvals: execution.approvals, dbOption: execution.store.db,
+                                                                                 mode: execution.mode),
+                                                   approvals: execution.approvals.waitMode, cache: !execution.cache.noCache)
+                for letter in letters { results.append(try await RecoveryService(runs: runs).retry(letter.run.id, budget: newBudget)) }
+                try await environment.close()
+            } catch {
+                try? await environment.close()
+                throw error
             }
             if execution.json {
                 Console.out(JSONValue.array(results.map(RunSummary.json)).encoded(sorted: true, pretty: true) + "\n")

@@ -72,10 +72,17 @@ struct RecoveryCLITests {
             #expect(worst > .zero)
             #expect(server.requestCount == 2)
 
-            // The cause is gone now: the retry runs draft and polish only, and completes.
-            let retried = try await wflo.run(["retry", String(runID.prefix(8)), "--json"])
+            let bulkPlan = try await wflo.run(["retry", "--failed", "--workflow", "chain", "--since", "1h", "--dry-run", "--json"])
+            #expect(bulkPlan.status == 0, "\(bulkPlan.output)")
+            #expect(try Self.json(bulkPlan).arrayValue?.map { $0["run_id"] } == [.string(runID)])
+            let noRun = try await wflo.run(["retry"])
+            #expect(noRun.status == 2 && noRun.stderr.contains("say which run"), "\(noRun.output)")
+
+            // The cause is gone now: the retry of every failed run of the workflow runs draft and polish only, and completes.
+            let retried = try await wflo.run(["retry", "--failed", "--workflow", "chain", "--json"])
             #expect(retried.status == 0, "\(retried.output)")
-            #expect(try Self.json(retried)["status"] == "completed")
+            #expect(try Self.json(retried).arrayValue?.map { $0["status"] } == ["completed"])
+            #expect(try await wflo.run(["retry", "--failed"]).stdout.contains("No failed runs match."))
             #expect(server.requestCount == 4)
             #expect(server.requests().filter { $0.bodyText.contains("\"outline tides\"") }.count == 1, "outline was not sent again")
             let retryAgain = try await wflo.run(["retry", runID])
