@@ -23,7 +23,8 @@ export WFLO_REQUIRE_POSTGRES=1
 bash scripts/python-venv.sh .build/venv-otlp opentelemetry-proto==1.45.2 >/dev/null
 # The MCP tests' real servers: the official Python SDK in a venv the sandbox's user can read
 # (built once; a test that cannot build it fails, never skips).
-bash scripts/python-venv.sh "$(pwd)/.build/venv-mcp" mcp==1.26.0 >/dev/null
+# Outside the checkout: a clone in a folder only its owner may enter would hide it from the sandbox's user.
+bash scripts/python-venv.sh /tmp/wflo-test-venv-mcp mcp==1.26.0 >/dev/null
 log=$(mktemp)
 if ! swift build --build-tests >"$log" 2>&1; then
   grep -vE '^\[[0-9]+/[0-9]+\]' "$log"; exit 1

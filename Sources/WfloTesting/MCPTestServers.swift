@@ -18,10 +18,14 @@ public enum MCPTestServers {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 
-    /// The venv's folder (`.build/venv-mcp`, or `WFLO_TEST_MCP_VENV`).
+    /// The venv's folder: `/tmp/wflo-test-venv-mcp`, or `WFLO_TEST_MCP_VENV`. Not under the checkout: a
+    /// clone may sit in a folder only its owner can enter (`mktemp -d` makes them 0700), and the
+    /// sandbox's unprivileged user must read the venv.
+    public static let defaultVenvFolder = "/tmp/wflo-test-venv-mcp"
+
     public static var venvFolder: String {
         if let folder = ProcessInfo.processInfo.environment["WFLO_TEST_MCP_VENV"], !folder.isEmpty { return folder }
-        return packageRoot + "/.build/venv-mcp"
+        return defaultVenvFolder
     }
 
     /// The venv's python, built when missing.
