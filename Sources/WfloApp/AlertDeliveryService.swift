@@ -104,21 +104,9 @@ public final class AlertDeliveryService: Sendable {
 
     /// The budget alerts' part of a pass.
     private func deliverDueAlerts() async -> [Outcome] {
-        var outcomes: [Outcome] = []
-        for _ in 0..<10 {
-            guard !Task.isCancelled,
-                  let claimed = try? await store.claimDueAlerts(owner: owner, at: now(), lease: settings.lease, limit: settings.batch),
-                  !claimed.isEmpty else { break }
-            let batch = await withTaskGroup(of: Outcome?.self) { group in
-                for alert in claimed { group.addTask { await self.deliver(alert) } }
-                var done: [Outcome] = []
-                for await outcome in group { if let outcome { done.append(outcome) } }
-                return done
-            }
-            outcomes += batch
-            if claimed.count < settings.batch { break }
-        }
-        return outcomes
+        await OutboxPost.drain(batch: settings.batch, claim: {
+            try? await store.claimDueAlerts(owner: owner, at: now(), lease: settings.lease, limit: settings.batch)
+        }, deliver: { alert in await self.deliver(alert) })
     }
 
     /// Posts one claimed alert and journals the outcome; nil when it could not be journaled (the

@@ -68,6 +68,25 @@ public enum AlertWebhook {
 
 /// One POST of an outbox message (a budget alert, an approval notification) to its webhook.
 enum OutboxPost {
+    /// One deliverer's pass over an outbox: claims a batch, delivers it concurrently, and claims again
+    /// until a claim comes back short (at most 10 claims, so a pass ends). `claim` returns nil when the
+    /// journal cannot be read now (the next pass tries again).
+    static func drain<Item: Sendable, Outcome: Sendable>(batch: Int, claim: () async -> [Item]?,
+                                                         deliver: @escaping @Sendable (Item) async -> Outcome?) async -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for _ in 0..<10 {
+            guard !Task.isCancelled, let claimed = await claim(), !claimed.isEmpty else { break }
+            outcomes += await withTaskGroup(of: Outcome?.self) { group in
+                for item in claimed { group.addTask { await deliver(item) } }
+                var done: [Outcome] = []
+                for await outcome in group { if let outcome { done.append(outcome) } }
+                return done
+            }
+            if claimed.count < batch { break }
+        }
+        return outcomes
+    }
+
     enum Result: Sendable {
         /// Answered 2xx.
         case delivered

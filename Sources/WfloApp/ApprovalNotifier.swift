@@ -141,23 +141,13 @@ public struct ApprovalNotifier: Sendable {
 
     /// One pass: claims and posts due notifications until none is left (at most 10 claims).
     public func deliverDue() async -> [Outcome] {
-        var outcomes: [Outcome] = []
-        for _ in 0..<10 {
-            guard !Task.isCancelled,
-                  let claimed = try? await store.claimDueNotifications(owner: owner, at: now(), lease: settings.lease, limit: settings.batch),
-                  !claimed.isEmpty else { break }
-            // Read once per pass: the key is made on first use, the base URL is the server's setting.
-            guard let links = try? await ApprovalLinks.load(from: store) else { break }
-            let batch = await withTaskGroup(of: Outcome?.self) { group in
-                for notification in claimed { group.addTask { await self.deliver(notification, links: links) } }
-                var done: [Outcome] = []
-                for await outcome in group { if let outcome { done.append(outcome) } }
-                return done
-            }
-            outcomes += batch
-            if claimed.count < settings.batch { break }
-        }
-        return outcomes
+        await OutboxPost.drain(batch: settings.batch, claim: { () -> [(ApprovalNotification, ApprovalLinks)]? in
+            guard let claimed = try? await store.claimDueNotifications(owner: owner, at: now(), lease: settings.lease, limit: settings.batch),
+                  !claimed.isEmpty,
+                  // Read once per claim, only when one is due: the key is made on first use, the base URL is the server's setting.
+                  let links = try? await ApprovalLinks.load(from: store) else { return nil }
+            return claimed.map { ($0, links) }
+        }, deliver: { item in await self.deliver(item.0, links: item.1) })
     }
 
     private func deliver(_ notification: ApprovalNotification, links: ApprovalLinks) async -> Outcome? {
