@@ -14,6 +14,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def main() -> int:
@@ -29,6 +30,11 @@ def main() -> int:
         driver.get(base + "/login")
         driver.find_element(By.NAME, "token").send_keys(token)
         driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+        # The click starts a navigation: wait for the run list, not the login page's heading (a stale element).
+        try:
+            WebDriverWait(driver, 30, ignored_exceptions=(Exception,)).until(lambda d: "/login" not in d.current_url and "Runs" in d.find_element(By.TAG_NAME, "h1").text)
+        except Exception:
+            pass
         if "Runs" not in driver.find_element(By.TAG_NAME, "h1").text:
             print("login did not reach the run list: " + driver.page_source[:500])
             return 1
