@@ -84,7 +84,12 @@ struct ValidationReport {
             let place = step.location.map { "\($0): " } ?? "\(file): "
             let calls = step.calls.map { $0 == 1 ? "1 call" : "\($0) calls" } ?? "per item (items known at run time)"
             rows.append([step.stepID, step.type.rawValue, step.model, step.perCall?.formatted(decimals: 6) ?? "?", calls,
-                         step.total?.formatted(decimals: 6) ?? "?"])
+                         (step.perCall.flatMap { perCall in step.calls.map { perCall * $0 } })?.formatted(decimals: 6) ?? "?"])
+            if let perToolCall = step.perToolCall {
+                let toolCalls = step.toolCalls.map { $0 == 1 ? "1 tool call" : "\($0) tool calls" } ?? "per item (items known at run time)"
+                rows.append([step.stepID, step.type.rawValue, "MCP tools (price_per_call)", perToolCall.formatted(decimals: 6), toolCalls,
+                             step.toolCalls.map { (perToolCall * $0).formatted(decimals: 6) } ?? "?"])
+            }
             if let stepTotal = step.total { total += stepTotal } else { totalKnown = false }
             if let problem = step.problem { warnings.append("\(place)warning: step '\(step.stepID)': \(problem)") }
             if let limit = step.modelLimit {

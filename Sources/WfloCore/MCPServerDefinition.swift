@@ -132,6 +132,19 @@ public enum MCPPrice: Sendable, Hashable, Codable {
         case .perTool(let tools, let otherwise): return tools[tool] ?? otherwise
         }
     }
+
+    /// The most one call can be priced at, among the tools `allowed` (nil: any tool the server
+    /// has, listed or not); nil when every such call is free. What `wflo validate` plans with.
+    public func highest(allowed: [String]?) -> Money? {
+        let highest: Money?
+        switch self {
+        case .free: highest = nil
+        case .flat(let money): highest = money
+        case .perTool(let tools, let otherwise):
+            highest = (allowed.map { $0.compactMap { tools[$0] ?? otherwise } } ?? Array(tools.values) + [otherwise].compactMap { $0 }).max()
+        }
+        return highest.flatMap { $0 > .zero ? $0 : nil }
+    }
 }
 
 /// One call of an MCP server's tool, as a step of the agent (`AGENT/TURN/TOOL`). Its arguments

@@ -21,11 +21,19 @@ public struct StepEstimate: Sendable, Hashable {
     public var modelLimit: Int?
     public var problem: String?
     public var location: SourceLocation?
+    /// An agent's priced MCP tool calls: the highest `price_per_call` among the tools it may call
+    /// (nil: its tools are free), and how many calls at most — `max_tool_calls` times the
+    /// `for_each` items; nil when the items are known only at run time.
+    public var perToolCall: Money? = nil
+    public var toolCalls: Int? = nil
 
-    /// The step's worst case in all, when the number of calls is known.
+    /// The step's worst case in all — model calls plus priced tool calls —, when the number of
+    /// calls is known.
     public var total: Money? {
         guard let perCall, let calls else { return nil }
-        return perCall * calls
+        guard let perToolCall else { return perCall * calls }
+        guard let toolCalls else { return nil }
+        return perCall * calls + perToolCall * toolCalls
     }
 }
 
@@ -53,10 +61,11 @@ public enum PlanEstimate {
         }
         var estimate = StepEstimate(stepID: step.id, type: step.type, model: model, perCall: nil, calls: nil, maxTokens: maxTokens,
                                     modelLimit: nil, problem: nil, location: step.location)
-        if let forEach = step.forEach {
-            estimate.calls = itemCount(forEach.items, definition: definition).map { $0 * turns }
-        } else {
-            estimate.calls = turns
+        let instances = step.forEach.map { itemCount($0.items, definition: definition) } ?? 1
+        estimate.calls = instances.map { $0 * turns }
+        if case .agent(let agent) = step.kind {
+            estimate.perToolCall = agent.mcpServers.compactMap { $0.price.highest(allowed: $0.allowedTools) }.max()
+            if estimate.perToolCall != nil { estimate.toolCalls = instances.map { $0 * agent.maxToolCalls } }
         }
         do {
             let price = try pricing.price(for: model)
