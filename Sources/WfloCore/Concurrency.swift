@@ -34,7 +34,7 @@ public struct RunConcurrency: Sendable, Hashable, Codable {
 
 extension ConcurrencySettings {
     /// The concurrency a run with `inputs` is created with: `key` rendered over the inputs (a
-    /// missing input renders as `null`). The reader allows only `{{inputs.NAME}}` in the key.
+    /// missing input renders as nothing). The reader allows only `{{inputs.NAME}}` in the key.
     public func evaluate(inputs: JSONValue) -> RunConcurrency {
         let text = key?.renderText { path in
             guard path.first == "inputs" else { return .null }

@@ -40,6 +40,12 @@ struct ConcurrencyCLITests {
         return runs.arrayValue?.compactMap { $0["run_id"]?.stringValue }.first { !known.contains($0) }
     }
 
+    /// Whether the newest run has started driving its steps (false while there is none yet).
+    static func newestIsRunning(_ wflo: WfloProcess) async throws -> Bool {
+        guard let id = try await newestRun(wflo) else { return false }
+        return (try? JSONValue.parse(try await wflo.run(["status", id, "--json"]).stdout))?["status"] == "running"
+    }
+
     /// When the run started driving its steps (`run_running`) and when it ended, by the journal.
     static func span(_ store: any JournalStore, _ runID: String) async throws -> (start: Date, end: Date)? {
         let events = try await store.journal(runID: runID).events
@@ -70,7 +76,7 @@ struct ConcurrencyCLITests {
         try await CLITests.withServer { _, wflo, directory in
             let file = try Self.write(Self.napper("queue"), directory, "queue.yaml")
             let first = try wflo.start(["run", file, "--input", "customer=acme"])
-            #expect(try await WorkerCLITests.eventually(30) { try await WorkerCLITests.status(wflo, try await Self.newestRun(wflo) ?? "-") == "running" })
+            #expect(try await WorkerCLITests.eventually(30) { try await Self.newestIsRunning(wflo) })
             let firstID = try #require(try await Self.newestRun(wflo))
             let second = try wflo.start(["run", file, "--input", "customer=acme"])
             #expect(try await WorkerCLITests.eventually(30) { try await Self.newestRun(wflo, after: [firstID]) != nil })
@@ -129,7 +135,7 @@ struct ConcurrencyCLITests {
             let long = try Self.write(Self.napper("cancel_running", nap: "30s"), directory, "long.yaml")
             let short = try Self.write(Self.napper("cancel_running", nap: "1s"), directory, "short.yaml")
             let first = try wflo.start(["run", long, "--input", "customer=acme"])
-            #expect(try await WorkerCLITests.eventually(30) { try await WorkerCLITests.status(wflo, try await Self.newestRun(wflo) ?? "-") == "running" })
+            #expect(try await WorkerCLITests.eventually(30) { try await Self.newestIsRunning(wflo) })
             let firstID = try #require(try await Self.newestRun(wflo))
             let clock = ContinuousClock()
             let began = clock.now
