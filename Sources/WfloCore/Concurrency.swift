@@ -72,7 +72,8 @@ public enum ConcurrencyArrival: Sendable, Hashable {
 
 /// What ``ConcurrencyStore/takeConcurrencySlot(runID:arriving:at:)`` found.
 public enum ConcurrencySlotOutcome: Sendable, Hashable {
-    /// The run holds its slot (it took it now, had it already, or has no concurrency).
+    /// The run may be driven: it holds its slot (taken now or before), has no concurrency, or was
+    /// asked to cancel (it goes on only to end `cancelled`, holding no slot).
     case taken
     /// No slot is free: these runs hold them. Ask again later.
     case waiting(holders: [String])
