@@ -74,12 +74,14 @@ struct ConcurrencyCLITests {
 
     @Test func queueMakesASecondRunProcessWaitForTheSlotThenRun() async throws {
         try await CLITests.withServer { _, wflo, directory in
-            let file = try Self.write(Self.napper("queue"), directory, "queue.yaml")
-            let first = try wflo.start(["run", file, "--input", "customer=acme"])
-            #expect(try await WorkerCLITests.eventually(30) { try await Self.newestIsRunning(wflo) })
+            // One workflow in two files: the first run naps long enough for the rest to happen meanwhile, even on a loaded machine.
+            let long = try Self.write(Self.napper("queue", nap: "10s"), directory, "long.yaml")
+            let file = try Self.write(Self.napper("queue", nap: "1s"), directory, "queue.yaml")
+            let first = try wflo.start(["run", long, "--input", "customer=acme"])
+            #expect(try await WorkerCLITests.eventually(90) { try await Self.newestIsRunning(wflo) })
             let firstID = try #require(try await Self.newestRun(wflo))
             let second = try wflo.start(["run", file, "--input", "customer=acme"])
-            #expect(try await WorkerCLITests.eventually(30) { try await Self.newestRun(wflo, after: [firstID]) != nil })
+            #expect(try await WorkerCLITests.eventually(90) { try await Self.newestRun(wflo, after: [firstID]) != nil })
             let secondID = try #require(try await Self.newestRun(wflo, after: [firstID]))
             // While the first holds the slot, the second waits, queued, and says for what.
             let waiting = try await wflo.run(["status", secondID])
@@ -106,9 +108,9 @@ struct ConcurrencyCLITests {
 
     @Test func skipEndsTheSecondRunAtOnceAndSaysWhyInStatusAndRuns() async throws {
         try await CLITests.withServer { _, wflo, directory in
-            let file = try Self.write(Self.napper("skip"), directory, "skip.yaml")
+            let file = try Self.write(Self.napper("skip", nap: "60s"), directory, "skip.yaml")
             let first = try wflo.start(["run", file, "--input", "customer=acme"])
-            #expect(try await WorkerCLITests.eventually(30) { try await Self.newestRun(wflo) != nil })
+            #expect(try await WorkerCLITests.eventually(90) { try await Self.newestIsRunning(wflo) })
             let firstID = try #require(try await Self.newestRun(wflo))
             let skipped = try await wflo.run(["run", file, "--input", "customer=acme", "--json"])
             #expect(skipped.status == RunStatus.cancelled.exitCode, "\(skipped.output)")
@@ -123,9 +125,11 @@ struct ConcurrencyCLITests {
             let row = try #require(runs.arrayValue?.first { $0["run_id"]?.stringValue == skippedID })
             #expect(row["error"] == .string(reason))
             #expect(row["concurrency"] == ["key": "acme", "limit": 1, "on_conflict": "skip"])
+            // The first was never disturbed: still running until a person cancels it.
+            #expect(try await WorkerCLITests.status(wflo, firstID) == "running")
+            #expect(try await wflo.run(["cancel", firstID]).status == 0)
             let a = await WfloProcess.finish(first)
-            #expect(a.status == 0, "\(a.output)")
-            #expect(try await WorkerCLITests.status(wflo, firstID) == "completed")
+            #expect(a.status == RunStatus.cancelled.exitCode, "\(a.output)")
         }
     }
 
@@ -135,7 +139,7 @@ struct ConcurrencyCLITests {
             let long = try Self.write(Self.napper("cancel_running", nap: "30s"), directory, "long.yaml")
             let short = try Self.write(Self.napper("cancel_running", nap: "1s"), directory, "short.yaml")
             let first = try wflo.start(["run", long, "--input", "customer=acme"])
-            #expect(try await WorkerCLITests.eventually(30) { try await Self.newestIsRunning(wflo) })
+            #expect(try await WorkerCLITests.eventually(90) { try await Self.newestIsRunning(wflo) })
             let firstID = try #require(try await Self.newestRun(wflo))
             let clock = ContinuousClock()
             let began = clock.now
