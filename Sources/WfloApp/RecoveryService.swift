@@ -163,7 +163,9 @@ public struct RecoveryService: Sendable {
         let now = Date()
         let newID = Executor.makeRunID()
         let run = RunRecord(id: newID, workflowName: source.workflowName, workflowPath: source.workflowPath, workflowSource: source.workflowSource,
-                            inputs: fork.inputs, budget: budget ?? source.budget, status: .queued, createdAt: now, updatedAt: now, tags: source.tags)
+                            inputs: fork.inputs, budget: budget ?? source.budget, status: .queued, createdAt: now, updatedAt: now, tags: source.tags,
+                            // Its workflow's concurrency key over its own inputs: it waits for a slot like any new run.
+                            concurrency: try definition(of: fork.source).concurrency?.evaluate(inputs: fork.inputs))
         var started = fork.source.events.first { $0.kind == .runStarted }?.data.objectValue ?? [:]
         started["budget_usd"] = run.budget.map { .string($0.description) } ?? .null
         let events = [

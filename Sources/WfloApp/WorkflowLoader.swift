@@ -15,10 +15,6 @@ public enum WorkflowLoader {
             throw AppError(.invalidInput, error.diagnostics.map(\.description).joined(separator: "\n"))
         }
         let definition = try parse(source: source, file: path, pricing: pricing)
-        if definition.concurrency != nil {
-            // Read and checked, but not yet enforced across processes: refused rather than silently ignored.
-            throw AppError(.invalidInput, "\(path): 'concurrency:' is not enforced by this version of wflo yet; remove it, or limit the queue with: wflo queue set NAME --concurrency N")
-        }
         return (definition, source)
     }
 

@@ -65,9 +65,13 @@ struct SubmitCommand: AsyncParsableCommand {
         if json {
             var object: [String: JSONValue] = ["run_id": .string(run.id), "status": .string(run.status.rawValue)]
             if case .existing = outcome { object["existing"] = true }
+            if run.status.isFinal, let error = run.error { object["error"] = .string(error) }
             Console.out(JSONValue.object(object).encoded(sorted: true) + "\n")
         } else if case .existing = outcome {
             Console.out("Run \(run.id) was already submitted with this idempotency key (\(run.status.rawValue)); nothing new was queued\n")
+        } else if run.status.isFinal {
+            // Ended as it arrived: its workflow's concurrency key was full (on_conflict: skip).
+            Console.out("Run \(run.id) was not queued: \(run.error ?? run.status.rawValue)\n")
         } else {
             Console.out("Run \(run.id) queued on '\(queue)' · a worker runs it: wflo worker · follow it: wflo status \(run.id.prefix(8))\n")
         }

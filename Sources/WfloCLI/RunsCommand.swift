@@ -44,6 +44,11 @@ struct RunsCommand: AsyncParsableCommand {
                                                 "spent_usd": .string(ledger.committed.exact()),
                                                 "created_at": .string(run.createdAt.formatted(.iso8601)), "tags": .object(run.tags.mapValues { .string($0) })]
                 if let trigger = run.trigger { row["trigger"] = trigger.json }
+                if let concurrency = run.concurrency {
+                    // Its key, and why it ended when the key's on_conflict ended it (skip, cancel_running).
+                    row["concurrency"] = concurrency.json
+                    row["error"] = run.error.map { .string($0) } ?? .null
+                }
                 rows.append(.object(row))
                 table.append([run.id, run.workflowName, status, ledger.committed.formatted(decimals: 6),
                               run.budget?.formatted(decimals: 6) ?? "none", run.createdAt.formatted(.iso8601)])

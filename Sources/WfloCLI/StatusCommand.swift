@@ -33,6 +33,7 @@ struct StatusCommand: AsyncParsableCommand {
                                                          "cost_usd": .string(($0.subtotal?.cost ?? $0.cost).exact())] }),
                 ]
                 if let trigger = record?.trigger { object["trigger"] = trigger.json }
+                if let concurrency = record?.concurrency { object["concurrency"] = concurrency.json }
                 Console.out(JSONValue.object(object).encoded(sorted: true, pretty: true) + "\n")
             } else {
                 var text = "Run \(report.runID) · \(report.workflow) · \(report.shownStatus) · spent \(report.spent.dollars())"
@@ -46,6 +47,11 @@ struct StatusCommand: AsyncParsableCommand {
                     text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue by running the program '\(program)' again with the run id \(report.runID)\n"
                 } else if report.shownStatus == "interrupted" {
                     text += "\nThe process driving this run is gone (Ctrl-C, kill, crash); its journal is intact. Continue with: wflo resume \(report.runID.prefix(8))\n"
+                } else if report.shownStatus == RunStatus.queued.rawValue, let concurrency = record?.concurrency,
+                          let occupants = try? await store.withJournal({ try await $0.concurrencyOccupants(workflow: report.workflow, key: concurrency.key) }),
+                          !occupants.contains(where: { $0.runID == report.runID && $0.holdsSlot }) {
+                    let holders = occupants.filter(\.holdsSlot).map { String($0.runID.prefix(8)) }
+                    text += "\nWaiting for a concurrency slot: \(concurrency.keyPhrase), limit \(concurrency.limit), held by \(holders.isEmpty ? "no run now" : holders.joined(separator: ", ")).\n"
                 } else if report.shownStatus == RunStatus.queued.rawValue, let queue = report.queue {
                     text += "\nWaiting on queue '\(queue)' for a worker (wflo worker); it continues from the journal, nothing done is run again.\n"
                 }

@@ -19,6 +19,8 @@ import Foundation
 ///   claimed; ``QueueClaimRule/precedes(_:_:)`` the order (higher priority first, then oldest).
 /// - A queue's concurrency (``QueueSettings``) is global: a claim never makes more live leases on
 ///   the queue than it allows. Two claimers racing never both win a run.
+/// - A run with a workflow's concurrency key is claimed only when its key has room, and the claim
+///   takes its slot (``ConcurrencyRule``, ``ConcurrencyStore``).
 /// - A lease is held while its token is the run's owner and its expiry is after the store's now.
 ///   Once expired it is lost, even before another worker claims the run: renewal then fails.
 public protocol RunQueueStore: Sendable {

@@ -74,10 +74,14 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var tags: [String: String]
     /// What started the run when no person did: a schedule's tick or a webhook's delivery (issue 21).
     public var trigger: RunTrigger?
+    /// The workflow's `concurrency:` with its key evaluated over the inputs when the run was created (issue 21).
+    public var concurrency: RunConcurrency?
 
     public init(id: String, workflowName: String, workflowPath: String, workflowSource: String, inputs: JSONValue,
                 budget: Money?, status: RunStatus = .running, outputs: JSONValue? = nil, error: String? = nil,
-                createdAt: Date, updatedAt: Date, queue: String? = nil, tags: [String: String] = [:], trigger: RunTrigger? = nil) {
+                createdAt: Date, updatedAt: Date, queue: String? = nil, tags: [String: String] = [:], trigger: RunTrigger? = nil,
+                concurrency: RunConcurrency? = nil) {
+        self.concurrency = concurrency
         self.tags = tags
         self.trigger = trigger
         self.id = id

@@ -37,9 +37,11 @@ public struct Executor: Sendable {
     public func start(definition: WorkflowDefinition, source: String, path: String, inputs: JSONValue,
                       budget: Money?, runID: String? = nil, mode: RunMode = RunMode(), tags: [String: String] = [:]) async throws -> RunResult {
         let now = configuration.now()
+        let concurrency = definition.concurrency?.evaluate(inputs: inputs)
+        // A run under a concurrency key is created waiting (`queued`, no queue: this process drives it) until it has its slot.
         let run = RunRecord(id: runID ?? Executor.makeRunID(), workflowName: definition.name, workflowPath: path,
-                            workflowSource: source, inputs: inputs, budget: budget, createdAt: now, updatedAt: now,
-                            tags: definition.runTags(inputs: inputs, given: tags))
+                            workflowSource: source, inputs: inputs, budget: budget, status: concurrency == nil ? .running : .queued,
+                            createdAt: now, updatedAt: now, tags: definition.runTags(inputs: inputs, given: tags), concurrency: concurrency)
         // The root span wraps the whole run; its trace context is journaled so a resume continues the trace.
         return try await RunTelemetry.withRunSpan(workflow: definition.name, runID: run.id, budget: budget, parent: nil) { traceparent in
             try await configuration.store.createRun(run)
@@ -47,8 +49,54 @@ public struct Executor: Sendable {
             configuration.observer.observe(.runStarted(runID: run.id, workflow: definition.name, budget: budget))
             let lease = try await RunLease.acquire(configuration, runID: run.id)
             return try await lease.hold {
-                try await drive(run: run, definition: definition, replay: ReplayState(), alerted: [])
+                var driven = run
+                if concurrency != nil {
+                    if let ended = try await takeSlot(run: run, arriving: true) { return ended }
+                    driven.status = .running
+                    try await configuration.store.updateRun(id: run.id, status: .running, outputs: nil, error: nil, at: configuration.now())
+                }
+                return try await drive(run: driven, definition: definition, replay: ReplayState(), alerted: [])
             }
+        }
+    }
+
+    /// How often a run waiting for its concurrency slot asks again.
+    static let slotPollInterval: Double = 0.2
+
+    /// Takes the run's concurrency slot (``ConcurrencyStore/takeConcurrencySlot(runID:arriving:at:)``),
+    /// waiting while its key is full. With `arriving` (a new run) the key's `on_conflict` applies
+    /// first: `skip` ends the run (its result is returned), `cancel_running` cancels the oldest runs
+    /// through the path `wflo cancel` takes. A cancel requested while it waits lets it go on, to end
+    /// `cancelled` at its first check. Nil: the run may be driven.
+    func takeSlot(run: RunRecord, arriving: Bool) async throws -> RunResult? {
+        let store = configuration.store
+        var first = true
+        while true {
+            let outcome = try await store.takeConcurrencySlot(runID: run.id, arriving: arriving && first, at: configuration.now())
+            if first, arriving, let concurrency = run.concurrency, concurrency.onConflict == .cancelRunning {
+                await endCancelled(workflow: run.workflowName, key: concurrency.key)
+            }
+            first = false
+            switch outcome {
+            case .taken:
+                return nil
+            case .ended(let status, let reason):
+                return RunResult(runID: run.id, status: status, ledger: try await store.ledger(runID: run.id), outputs: nil, error: reason)
+            case .waiting:
+                if try await store.cancelRequest(runID: run.id) != nil { return nil }
+                try await Task.sleep(for: .milliseconds(Int64(Executor.slotPollInterval * 1000)))
+            }
+        }
+    }
+
+    /// Ends the runs of a concurrency key asked to cancel (`cancel_running`) that no process drives
+    /// (queued, or waiting for an approval), as `wflo cancel` does; a driven one stops by itself.
+    func endCancelled(workflow: String, key: String) async {
+        // A worker's executor holds one run's claim: it cancels nothing else.
+        guard configuration.heldClaim == nil,
+              let occupants = try? await configuration.store.concurrencyOccupants(workflow: workflow, key: key) else { return }
+        for victim in occupants where victim.cancelRequested {
+            _ = try? await cancel(runID: victim.runID, by: ConcurrencyRule.cancelBy, reason: nil, wait: 0)
         }
     }
 
@@ -61,9 +109,15 @@ public struct Executor: Sendable {
         let now = configuration.now()
         let run = RunRecord(id: Executor.makeRunID(), workflowName: definition.name, workflowPath: path, workflowSource: source,
                             inputs: inputs, budget: budget, status: .queued, createdAt: now, updatedAt: now,
-                            tags: definition.runTags(inputs: inputs, given: tags), trigger: trigger)
-        return try await configuration.store.enqueueRun(EnqueueRequest(run: run, events: [Executor.startedEvent(run: run, definition: definition, mode: mode)],
-                                                                       queue: queue, priority: priority, idempotencyKey: idempotencyKey))
+                            tags: definition.runTags(inputs: inputs, given: tags), trigger: trigger,
+                            concurrency: definition.concurrency?.evaluate(inputs: inputs))
+        let outcome = try await configuration.store.enqueueRun(EnqueueRequest(run: run, events: [Executor.startedEvent(run: run, definition: definition, mode: mode)],
+                                                                              queue: queue, priority: priority, idempotencyKey: idempotencyKey))
+        // `cancel_running`: the runs it displaced that nobody drives end now (a driven one stops by itself).
+        if case .enqueued(let written) = outcome, let concurrency = written.concurrency, concurrency.onConflict == .cancelRunning {
+            await endCancelled(workflow: written.workflowName, key: concurrency.key)
+        }
+        return outcome
     }
 
     /// `run_started`: the budget, the sub-workflows' texts, the step order and the mode, for resume and reports.
@@ -133,8 +187,10 @@ public struct Executor: Sendable {
         // The run's own trace goes on: the new root span is a child of the journaled one.
         let journaled = RunTelemetry.journaledTraceparent(journal)
         return try await lease.hold {
-            try await RunTelemetry.withRunSpan(workflow: definition.name, runID: runID, budget: budget ?? journal.run.budget,
-                                               parent: journaled.map { RunTelemetry.context(traceparent: $0) }) { traceparent in
+            // Its concurrency slot first (a worker's claim took it already; a retried run waits for one again).
+            if journal.run.concurrency != nil, let ended = try await takeSlot(run: journal.run, arriving: false) { return ended }
+            return try await RunTelemetry.withRunSpan(workflow: definition.name, runID: runID, budget: budget ?? journal.run.budget,
+                                                      parent: journaled.map { RunTelemetry.context(traceparent: $0) }) { traceparent in
                 try await continueRun(runID: runID, journal: journal, definition: definition, budget: budget,
                                       traceparent: journaled == nil ? traceparent : nil)
             }

@@ -10,7 +10,8 @@ import WfloCore
 /// `SELECT … FOR UPDATE SKIP LOCKED` (claimers never wait for each other's candidates), in the
 /// order of ``QueueClaimRule/precedes(_:_:)``; a queue with a concurrency is counted under a lock
 /// on its `queues` row taken with `NOWAIT` (a claimer that finds it taken tries again shortly), so
-/// two claimers never both fill its last slot.
+/// two claimers never both fill its last slot. A workflow's concurrency key is counted the same way,
+/// under its advisory lock (PostgresJournalStore+Concurrency.swift).
 extension PostgresJournalStore {
     /// The database's clock in seconds since 1970 (`date_part` is double precision; `extract` is numeric).
     static let storeNow = "date_part('epoch', clock_timestamp())"
@@ -40,21 +41,31 @@ extension PostgresJournalStore {
             // A concurrent enqueue with the same key: this insert waits for it, then inserts nothing.
             let inserted = try await connection.query("""
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at,
-                                  updated_at, queue, priority, idempotency_key, tags, "trigger", trigger_key, trigger_at)
+                                  updated_at, queue, priority, idempotency_key, tags, "trigger", trigger_key, trigger_at,
+                                  concurrency_key, concurrency_limit, concurrency_on_conflict)
                 VALUES (\(run.id), \(run.workflowName), \(run.workflowPath), \(run.workflowSource), \(run.inputs.encoded()),
                         \(run.budget?.description), \(run.status.rawValue), \(run.outputs?.encoded()), \(run.error),
                         \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(request.queue), \(request.priority),
                         \(request.idempotencyKey), \(JournalCells.tagsCell(run.tags)), \(JournalCells.triggerCell(run.trigger)),
-                        \(run.trigger?.kind == .schedule ? run.trigger?.key : nil), \(run.trigger?.at.timeIntervalSince1970))
+                        \(run.trigger?.kind == .schedule ? run.trigger?.key : nil), \(run.trigger?.at.timeIntervalSince1970),
+                        \(run.concurrency?.key), \(run.concurrency?.limit), \(run.concurrency?.onConflict.rawValue))
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING 1
                 """, logger: self.logger).collect()
             if inserted.isEmpty, let key = request.idempotencyKey, let existing = try await self.run(connection, idempotencyKey: key) {
                 return .existing(existing)
             }
+            // Written: now its concurrency key is applied (under the key's lock): `skip` ends it, `cancel_running` asks the oldest to go.
+            var skipped: String?
+            if let concurrency = run.concurrency { skipped = try await self.arrive(connection, run, concurrency, at: run.createdAt) }
             for event in request.events { _ = try await EventRow.insert(connection, event, logger: self.logger) }
             _ = try await EventRow.insert(connection, .runQueued(runID: run.id, queue: request.queue, priority: request.priority,
                                                                  at: run.createdAt), logger: self.logger)
+            if let skipped {
+                try await self.endSkipped(connection, runID: run.id, reason: skipped, at: run.createdAt)
+                run.status = .cancelled
+                run.error = skipped
+            }
             // Idle workers wake when this commits, instead of at their next look.
             try await PostgresNotifications.notify(connection, channel: self.notificationChannel, .work, logger: self.logger)
             return .enqueued(run)
@@ -69,7 +80,10 @@ extension PostgresJournalStore {
     /// One transaction: the limited queues among `queues` are locked in name order (`NOWAIT`)
     /// and those full of live leases left out; then the first claimable run
     /// (``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:heartbeatAt:pendingApprovals:now:)``, stated
-    /// in SQL) is locked with `SKIP LOCKED` and given to `owner` until the database's now + `lease`.
+    /// in SQL) is locked with `SKIP LOCKED`. A run that needs a concurrency slot
+    /// (``ConcurrencyRule/isClaimable(concurrency:slotTaken:cancelRequested:holders:)``) is taken only
+    /// under its key's lock (tried, never waited for) with fewer holders than its limit; a full key is
+    /// left out and the next run looked at. The run is given to `owner` until the database's now + `lease`.
     public func claimQueuedRun(queues: [String], owner: RunOwner, lease: Double) async throws -> QueueLease? {
         let encoded = String(decoding: try JSONEncoder().encode(owner), as: UTF8.self)
         var tries = 0
@@ -90,36 +104,66 @@ extension PostgresJournalStore {
                             """, logger: self.logger).records { try $0.decode((String, Int).self) })
                         full = limited.filter { live[$0.0, default: 0] >= $0.1 }.map(\.0)
                     }
-                    // The choice and the claim in one statement, timed by the database's clock as it runs.
-                    guard let (id, queue, status, expires) = try await connection.query("""
-                        WITH now AS (SELECT \(unescaped: Self.storeNow) AS t),
-                        chosen AS (
-                            SELECT r.id FROM runs r, now
+                    // Concurrency keys found full in this claim ("workflow\u{1f}key"): their runs waiting for a slot are passed over.
+                    var fullKeys: [String] = []
+                    while true {
+                        guard let (id, workflow, key, limit, slot, cancelling) = try await connection.query("""
+                            WITH now AS (SELECT \(unescaped: Self.storeNow) AS t)
+                            SELECT r.id, r.workflow_name, r.concurrency_key, r.concurrency_limit, r.concurrency_slot, r.cancel_requested_at IS NOT NULL
+                            FROM runs r, now
                             WHERE r.queue IS NOT NULL AND r.status IN ('queued', 'running', 'waiting_approval')
                               AND (\(named)::text[] IS NULL OR r.queue = ANY(\(named))) AND NOT (r.queue = ANY(\(full)))
                               AND (r.owner IS NULL OR (r.lease_expires_at IS NOT NULL AND r.lease_expires_at <= now.t)
                                    OR (r.lease_expires_at IS NULL AND COALESCE(r.heartbeat_at, 0) < now.t - \(RunDriver.staleAfter)))
                               AND (r.status <> 'waiting_approval'
                                    OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))
+                              AND NOT (r.concurrency_limit IS NOT NULL AND NOT r.concurrency_slot AND r.cancel_requested_at IS NULL
+                                       AND r.workflow_name || chr(31) || r.concurrency_key = ANY(\(fullKeys)))
                             ORDER BY r.priority DESC, r.created_at, r.ord
                             LIMIT 1
                             FOR UPDATE OF r SKIP LOCKED
-                        )
-                        UPDATE runs SET owner = \(encoded), owner_token = \(owner.token), heartbeat_at = now.t, lease_expires_at = now.t + \(lease)
-                        FROM chosen, now WHERE runs.id = chosen.id
-                        RETURNING runs.id, runs.queue, runs.status, runs.lease_expires_at
-                        """, logger: self.logger).records({ try $0.decode((String, String, String, Double).self) }).first else { return nil }
-                    return QueueLease(runID: id, queue: queue, owner: owner, status: try JournalCells.enumeration(status, "runs.status"),
-                                      expiresAt: JournalCells.date(expires))
+                            """, logger: self.logger).records({ try $0.decode((String, String, String?, Int?, Bool, Bool).self) }).first else { return nil }
+                        var takesSlot = false
+                        if let key, let limit {
+                            let concurrency = RunConcurrency(key: key, limit: limit, onConflict: .queue)
+                            if !slot && !cancelling {
+                                // Tried, not waited for: this transaction holds a run's row, and the key's lock comes first.
+                                guard try await self.lockKey(connection, workflow: workflow, key: key, wait: false) else {
+                                    throw KeyBusy()
+                                }
+                                let holders = try await self.slotHolders(connection, workflow: workflow, key: key)
+                                guard ConcurrencyRule.isClaimable(concurrency: concurrency, slotTaken: slot, cancelRequested: cancelling,
+                                                                  holders: holders) else {
+                                    fullKeys.append(workflow + "\u{1f}" + key)
+                                    continue
+                                }
+                            }
+                            takesSlot = ConcurrencyRule.takesSlot(concurrency: concurrency, cancelRequested: cancelling)
+                        }
+                        // The claim, timed by the database's clock as it runs.
+                        guard let (queue, status, expires) = try await connection.query("""
+                            WITH now AS (SELECT \(unescaped: Self.storeNow) AS t)
+                            UPDATE runs SET owner = \(encoded), owner_token = \(owner.token), heartbeat_at = now.t, lease_expires_at = now.t + \(lease),
+                                            concurrency_slot = concurrency_slot OR \(takesSlot)
+                            FROM now WHERE runs.id = \(id)
+                            RETURNING runs.queue, runs.status, runs.lease_expires_at
+                            """, logger: self.logger).records({ try $0.decode((String, String, Double).self) }).first else { return nil }
+                        return QueueLease(runID: id, queue: queue, owner: owner, status: try JournalCells.enumeration(status, "runs.status"),
+                                          expiresAt: JournalCells.date(expires))
+                    }
                 }
-            } catch let error as StoreError where error.underlying.flatMap(PostgresErrors.sqlState) == "55P03" && tries < 200 {
-                // Another claimer holds a limited queue's row: its claim is a few round trips, try again
-                // (after up to 20 ms, at random, so claimers do not retry in step).
+            } catch let error as StoreError where (error.underlying.flatMap(PostgresErrors.sqlState) == "55P03" || error.underlying is KeyBusy)
+                        && tries < 200 {
+                // Another claimer holds a limited queue's row or a concurrency key's lock: its claim is a few round trips,
+                // try again (after up to 20 ms, at random, so claimers do not retry in step).
                 tries += 1
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...min(20, 1 << min(tries, 5)))))
             }
         }
     }
+
+    /// A concurrency key's lock was held by another transaction when a claim tried it.
+    struct KeyBusy: Error {}
 
     public func renewLease(runID: String, token: String, lease: Double) async throws -> Bool {
         try await statement { connection in

@@ -39,6 +39,12 @@ extension PostgresJournalStore {
                 ON CONFLICT (id) DO NOTHING RETURNING 1
                 """, logger: self.logger).collect()
             guard !inserted.isEmpty else { throw StoreError(.conflict, "a run with id \(run.id) is already in \(self.journalLocation)") }
+            if let concurrency = run.concurrency {
+                try await connection.query("""
+                    UPDATE runs SET concurrency_key = \(concurrency.key), concurrency_limit = \(concurrency.limit),
+                                    concurrency_on_conflict = \(concurrency.onConflict.rawValue) WHERE id = \(run.id)
+                    """, logger: self.logger)
+            }
             for step in reused {
                 try await connection.query("""
                     INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)

@@ -282,12 +282,13 @@ public final class PostgresJournalStore: JournalStore {
         try await statement { connection in
             let inserted = try await connection.query("""
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at,
-                                  tags, "trigger", trigger_key, trigger_at)
+                                  tags, "trigger", trigger_key, trigger_at, concurrency_key, concurrency_limit, concurrency_on_conflict)
                 VALUES (\(run.id), \(run.workflowName), \(run.workflowPath), \(run.workflowSource), \(run.inputs.encoded()),
                         \(run.budget?.description), \(run.status.rawValue), \(run.outputs?.encoded()), \(run.error),
                         \(run.createdAt.timeIntervalSince1970), \(run.updatedAt.timeIntervalSince1970), \(JournalCells.tagsCell(run.tags)),
                         \(JournalCells.triggerCell(run.trigger)), \(run.trigger?.kind == .schedule ? run.trigger?.key : nil),
-                        \(run.trigger?.at.timeIntervalSince1970))
+                        \(run.trigger?.at.timeIntervalSince1970), \(run.concurrency?.key), \(run.concurrency?.limit),
+                        \(run.concurrency?.onConflict.rawValue))
                 ON CONFLICT (id) DO NOTHING RETURNING 1
                 """, logger: self.logger).collect()
             guard !inserted.isEmpty else { throw StoreError(.conflict, "a run with id \(run.id) is already in \(self.journalLocation)") }
@@ -356,21 +357,29 @@ public final class PostgresJournalStore: JournalStore {
 
     public func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest {
         try await write { connection in
-            guard let row = try await connection.query("""
-                SELECT cancel_requested_at, cancel_by, cancel_reason FROM runs WHERE id = \(runID) FOR NO KEY UPDATE
-                """, logger: self.logger).records({ try $0.decode((Double?, String?, String?).self) }).first else {
+            guard let request = try await self.requestCancel(connection, runID: runID, by: by, reason: reason, at: at) else {
                 throw self.runNotFound(runID)
             }
-            // The first request is kept.
-            if let first = Self.cancelRequest(row) { return first }
-            let request = CancelRequest(at: at, by: by, reason: reason)
-            try await connection.query("""
-                UPDATE runs SET cancel_requested_at = \(at.timeIntervalSince1970), cancel_by = \(by), cancel_reason = \(reason) WHERE id = \(runID)
-                """, logger: self.logger)
-            _ = try await EventRow.insert(connection, .cancelRequested(runID: runID, request), logger: self.logger)
-            try await PostgresNotifications.notify(connection, channel: self.notificationChannel, .cancel(runID: runID), logger: self.logger)
             return request
         }
+    }
+
+    /// Journals a cancel request in `connection`'s transaction (the first request is kept) and
+    /// tells the run's driver; nil for an unknown run.
+    func requestCancel(_ connection: PostgresConnection, runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest? {
+        guard let row = try await connection.query("""
+            SELECT cancel_requested_at, cancel_by, cancel_reason FROM runs WHERE id = \(runID) FOR NO KEY UPDATE
+            """, logger: self.logger).records({ try $0.decode((Double?, String?, String?).self) }).first else {
+            return nil
+        }
+        if let first = Self.cancelRequest(row) { return first }
+        let request = CancelRequest(at: at, by: by, reason: reason)
+        try await connection.query("""
+            UPDATE runs SET cancel_requested_at = \(at.timeIntervalSince1970), cancel_by = \(by), cancel_reason = \(reason) WHERE id = \(runID)
+            """, logger: self.logger)
+        _ = try await EventRow.insert(connection, .cancelRequested(runID: runID, request), logger: self.logger)
+        try await PostgresNotifications.notify(connection, channel: self.notificationChannel, .cancel(runID: runID), logger: self.logger)
+        return request
     }
 
     public func cancelRequest(runID: String) async throws -> CancelRequest? {

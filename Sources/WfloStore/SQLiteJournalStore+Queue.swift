@@ -38,6 +38,12 @@ extension SQLiteJournalStore {
             var run = request.run
             run.status = .queued
             run.queue = request.queue
+            // A full concurrency key: `skip` writes the run ended, `cancel_running` asks its oldest runs to cancel.
+            let skipped = try run.concurrency.flatMap { try Self.arrive(db, run, $0, at: run.createdAt) }
+            if let skipped {
+                run.status = .cancelled
+                run.error = skipped
+            }
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -45,14 +51,16 @@ extension SQLiteJournalStore {
             try db.execute(sql: "UPDATE runs SET queue = ?, priority = ?, idempotency_key = ? WHERE id = ?",
                            arguments: [request.queue, request.priority, request.idempotencyKey, run.id])
             try Self.writeTrigger(db, run)
+            try Self.writeConcurrency(db, run)
             for event in request.events { try EventRow.insert(db, event) }
             try EventRow.insert(db, .runQueued(runID: run.id, queue: request.queue, priority: request.priority, at: run.createdAt))
+            if let skipped { try EventRow.insert(db, .runStatus(runID: run.id, status: .cancelled, error: skipped, at: run.createdAt)) }
             return .enqueued(run)
         }
     }
 
     /// One statement states ``QueueClaimRule/isClaimable(status:hasOwner:leaseExpiresAt:heartbeatAt:pendingApprovals:now:)``,
-    /// the queue's room and ``QueueClaimRule/precedes(_:_:)``; the update follows in the same transaction.
+    /// the queue's room, the concurrency key's room (``ConcurrencyRule/isClaimable(concurrency:slotTaken:cancelRequested:holders:)``) and ``QueueClaimRule/precedes(_:_:)``; the update follows in the same transaction.
     /// An idle worker looks in a read snapshot first and takes the write lock only when there is
     /// something to claim, so polling workers do not queue behind the runs' writes.
     public func claimQueuedRun(queues: [String], owner: RunOwner, lease: Double) async throws -> QueueLease? {
@@ -63,8 +71,12 @@ extension SQLiteJournalStore {
             guard let row = try Self.firstClaimable(db, queues: queues, now: now) else { return nil }
             let id: String = row["id"]
             let expires = now + lease
-            try db.execute(sql: "UPDATE runs SET owner = ?, heartbeat_at = ?, lease_expires_at = ? WHERE id = ?",
-                           arguments: [encoded, now, expires, id])
+            // The claim takes the run's concurrency slot (``ConcurrencyRule/takesSlot(concurrency:cancelRequested:)``).
+            try db.execute(sql: """
+                UPDATE runs SET owner = ?, heartbeat_at = ?, lease_expires_at = ?,
+                    concurrency_slot = CASE WHEN concurrency_limit IS NOT NULL AND cancel_requested_at IS NULL THEN 1 ELSE concurrency_slot END
+                WHERE id = ?
+                """, arguments: [encoded, now, expires, id])
             return QueueLease(runID: id, queue: row["queue"], owner: owner,
                               status: try JournalCells.enumeration(row["status"] as String, "runs.status"),
                               expiresAt: Date(timeIntervalSince1970: expires))
@@ -84,6 +96,9 @@ extension SQLiteJournalStore {
                    OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))
               AND (q.concurrency IS NULL
                    OR (SELECT COUNT(*) FROM runs x WHERE x.queue = r.queue AND x.lease_expires_at > ?) < q.concurrency)
+              AND (r.concurrency_limit IS NULL OR r.concurrency_slot = 1 OR r.cancel_requested_at IS NOT NULL
+                   OR (SELECT COUNT(*) FROM runs x WHERE x.workflow_name = r.workflow_name AND x.concurrency_key = r.concurrency_key
+                         AND x.status IN ('queued', 'running', 'waiting_approval') AND x.concurrency_slot = 1) < r.concurrency_limit)
             ORDER BY r.priority DESC, r.created_at, r.rowid LIMIT 1
             """, arguments: StatementArguments(queues) + [now, now, now])
     }

@@ -34,6 +34,7 @@ extension SQLiteJournalStore {
                 INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: RunRow.insertArguments(run))
+            try Self.writeConcurrency(db, run)
             for step in reused {
                 try db.cachedStatement(sql: """
                     INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)

@@ -223,6 +223,7 @@ public struct SQLiteJournalStore: JournalStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: RunRow.insertArguments(run))
             try Self.writeTrigger(db, run)
+            try Self.writeConcurrency(db, run)
         }
     }
 

@@ -81,6 +81,8 @@ public final class MemoryJournalStore: JournalStore {
         var queue: String? { record.queue }
         /// By the store's clock; nil unless ``owner`` holds a queue lease.
         var leaseExpiresAt: Date?
+        /// It took its concurrency slot (``ConcurrencyRule``).
+        var slotTaken = false
 
         var ledger: LedgerSnapshot {
             LedgerSnapshot(settled: settled, reserved: reserved, budget: record.budget, stopReason: stopReason)
@@ -159,6 +161,32 @@ public final class MemoryJournalStore: JournalStore {
         mutating func order() -> Int {
             nextOrder += 1
             return nextOrder
+        }
+
+        /// The concurrency key's runs not final, oldest first.
+        func occupants(workflow: String, key: String) -> [ConcurrencyOccupant] {
+            runs.values.filter { $0.record.workflowName == workflow && $0.record.concurrency?.key == key && !$0.record.status.isFinal }
+                .sorted { ($0.record.createdAt, $0.order) < ($1.record.createdAt, $1.order) }
+                .map { ConcurrencyOccupant(runID: $0.record.id, status: $0.record.status,
+                                           holdsSlot: ConcurrencyRule.holdsSlot(status: $0.record.status, slotTaken: $0.slotTaken),
+                                           cancelRequested: $0.cancel != nil) }
+        }
+
+        /// ``ConcurrencyRule/arrival(of:runID:workflow:occupants:)`` for `run`: requests the cancels
+        /// of `cancel_running`; returns the skip reason when it is skipped.
+        mutating func arrive(_ run: RunRecord, _ concurrency: RunConcurrency, at: Date) -> String? {
+            switch ConcurrencyRule.arrival(of: concurrency, runID: run.id, workflow: run.workflowName,
+                                           occupants: occupants(workflow: run.workflowName, key: concurrency.key)) {
+            case .skipped(let reason):
+                return reason
+            case .admitted(let victims, let reason):
+                for victim in victims where runs[victim]?.cancel == nil {
+                    let request = CancelRequest(at: at, by: ConcurrencyRule.cancelBy, reason: reason)
+                    runs[victim]?.cancel = request
+                    runs[victim]?.append(.cancelRequested(runID: victim, request))
+                }
+                return nil
+            }
         }
 
         func notFound(_ runID: String) -> StoreError {
@@ -620,6 +648,46 @@ public final class MemoryJournalStore: JournalStore {
         }
     }
 
+    // MARK: - Concurrency slots
+
+    public func takeConcurrencySlot(runID: String, arriving: Bool, at: Date) async throws -> ConcurrencySlotOutcome {
+        try write { state in
+            guard let run = state.runs[runID] else { throw state.notFound(runID) }
+            guard let concurrency = run.record.concurrency else { return .taken }
+            if run.record.status.isFinal {
+                if arriving { return .ended(run.record.status, reason: run.record.error) }
+                // Resumed after it ended (`wflo retry`): it gave its slot up; it waits for one again.
+                try state.withRun(runID) { run in
+                    run.record.status = .queued
+                    run.record.updatedAt = at
+                    run.slotTaken = false
+                    run.append(.runStatus(runID: runID, status: .queued, error: nil, at: at))
+                }
+            }
+            if state.runs[runID]?.slotTaken == true { return .taken }
+            if arriving, let reason = state.arrive(run.record, concurrency, at: at) {
+                try state.withRun(runID) { run in
+                    run.record.status = .cancelled
+                    run.record.error = reason
+                    run.record.updatedAt = at
+                    run.append(.runStatus(runID: runID, status: .cancelled, error: reason, at: at))
+                }
+                return .ended(.cancelled, reason: reason)
+            }
+            let holders = state.occupants(workflow: run.record.workflowName, key: concurrency.key).filter(\.holdsSlot)
+            guard ConcurrencyRule.isClaimable(concurrency: concurrency, slotTaken: false, cancelRequested: run.cancel != nil,
+                                              holders: holders.count) else {
+                return .waiting(holders: holders.map(\.runID))
+            }
+            if ConcurrencyRule.takesSlot(concurrency: concurrency, cancelRequested: run.cancel != nil) { state.runs[runID]?.slotTaken = true }
+            return .taken
+        }
+    }
+
+    public func concurrencyOccupants(workflow: String, key: String) async throws -> [ConcurrencyOccupant] {
+        state.withLock { $0.occupants(workflow: workflow, key: key) }
+    }
+
     // MARK: - Queued runs and leases
 
     public func enqueueRun(_ request: EnqueueRequest) async throws -> EnqueueOutcome {
@@ -634,11 +702,17 @@ public final class MemoryJournalStore: JournalStore {
             var record = request.run
             record.status = .queued
             record.queue = request.queue
+            let skipped = record.concurrency.flatMap { state.arrive(record, $0, at: record.createdAt) }
+            if let skipped {
+                record.status = .cancelled
+                record.error = skipped
+            }
             var run = Run(record: record, order: state.order())
             run.priority = request.priority
             run.idempotencyKey = request.idempotencyKey
             for event in request.events { run.append(event) }
             run.append(.runQueued(runID: record.id, queue: request.queue, priority: request.priority, at: record.createdAt))
+            if let skipped { run.append(.runStatus(runID: record.id, status: .cancelled, error: skipped, at: record.createdAt)) }
             state.runs[record.id] = run
             return .enqueued(record)
         }
@@ -655,6 +729,11 @@ public final class MemoryJournalStore: JournalStore {
                 guard let queue = run.queue, queues.isEmpty || queues.contains(queue) else { return false }
                 if let limit = state.queueSettings[queue] ?? nil, live[queue, default: 0] >= limit { return false }
                 let pending = state.approvals.values.filter { $0.record.runID == run.record.id && $0.record.status == .pending }.count
+                if let concurrency = run.record.concurrency {
+                    let holders = state.occupants(workflow: run.record.workflowName, key: concurrency.key).filter(\.holdsSlot).count
+                    guard ConcurrencyRule.isClaimable(concurrency: concurrency, slotTaken: run.slotTaken, cancelRequested: run.cancel != nil,
+                                                      holders: holders) else { return false }
+                }
                 return QueueClaimRule.isClaimable(status: run.record.status, hasOwner: run.owner != nil, leaseExpiresAt: run.leaseExpiresAt,
                                                   heartbeatAt: run.heartbeatAt, pendingApprovals: pending, now: now)
             }
@@ -666,6 +745,7 @@ public final class MemoryJournalStore: JournalStore {
                 run.owner = owner
                 run.heartbeatAt = now
                 run.leaseExpiresAt = expires
+                if ConcurrencyRule.takesSlot(concurrency: run.record.concurrency, cancelRequested: run.cancel != nil) { run.slotTaken = true }
             }
             return QueueLease(runID: first.record.id, queue: first.queue!, owner: owner, status: first.record.status, expiresAt: expires)
         }

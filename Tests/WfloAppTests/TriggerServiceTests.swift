@@ -124,15 +124,25 @@ struct TriggerServiceTests {
         }
     }
 
-    /// `concurrency:` is read and checked but nothing enforces it yet: refused, never silently ignored.
-    @Test func aWorkflowWithConcurrencyIsRefusedUntilItIsEnforced() async throws {
+    /// Scheduled runs go through the concurrency key like any other: with `skip`, a tick arriving
+    /// while the last tick's run has not ended is skipped (saying why); ticks still fire once each.
+    @Test func scheduledRunsTakeTheWorkflowsConcurrencyKey() async throws {
         try await ServiceTests.withJournal { folder, store in
             let (environment, service, file) = try Self.service(store, in: folder)
-            try (Self.scheduled.replacingOccurrences(of: "CATCHUP", with: "all") + "concurrency: {limit: 1}\n")
+            try (Self.scheduled.replacingOccurrences(of: "CATCHUP", with: "all") + "concurrency: {limit: 1, on_conflict: skip}\n")
                 .write(toFile: file, atomically: true, encoding: .utf8)
-            let refused = try await #require(throws: AppError.self) { try await service.deploy(file: file) }
-            #expect(refused.message.contains("'concurrency:' is not enforced"))
-            #expect(try await store.deployments().isEmpty)
+            _ = try await service.deploy(file: file, at: Self.at(0))
+            let (fired, problems) = try await service.fireDueSchedules(now: Self.at(3.5))
+            #expect(problems.isEmpty)
+            #expect(fired.count == 3)
+            var runs: [RunRecord] = []
+            for tick in fired { runs.append(try #require(try await store.run(id: tick.runID))) }
+            #expect(runs.map(\.status) == [.queued, .cancelled, .cancelled])
+            #expect(runs.allSatisfy { $0.concurrency == RunConcurrency(key: "", limit: 1, onConflict: .skip) })
+            #expect(runs[1].error == "skipped: workflow 'ticker' already has 1 run under its concurrency limit (limit 1, on_conflict: skip)")
+            // The same ticks again: nothing new.
+            #expect(try await service.fireDueSchedules(now: Self.at(3.6)).0.isEmpty)
+            #expect(try await store.listRuns(limit: 10).count == 3)
             try await environment.close()
         }
     }

@@ -76,5 +76,6 @@ struct TriggerExampleTests {
         #expect(schedule.timing.description == "cron 0 9 * * MON-FRI Europe/Berlin" && schedule.catchup == .last)
         #expect(hook.name == "new-ticket" && hook.secretName == "HOOK_SECRET")
         #expect(definition.budget != nil)
+        #expect(definition.concurrency?.evaluate(inputs: ["ticket": "T-17"]) == RunConcurrency(key: "T-17", limit: 1, onConflict: .skip))
     }
 }

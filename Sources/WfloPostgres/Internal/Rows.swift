@@ -6,17 +6,20 @@ import WfloCore
 /// Cells are decoded by position, so a `SELECT` always names ``columns`` of its row type.
 enum RunRow {
     static let columns = """
-        id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, queue, tags, "trigger"
+        id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, queue, tags, "trigger", \
+        concurrency_key, concurrency_limit, concurrency_on_conflict
         """
 
     static func record(_ row: PostgresRow) throws -> RunRecord {
-        let (id, name, path, source, inputs, budget, status, outputs, error, created, updated, queue, tags, trigger) =
-            try row.decode((String, String, String, String, String, String?, String, String?, String?, Double, Double, String?, String?, String?).self)
+        let (id, name, path, source, inputs, budget, status, outputs, error, created, updated, queue, tags, trigger, key, limit, onConflict) =
+            try row.decode((String, String, String, String, String, String?, String, String?, String?, Double, Double, String?, String?, String?,
+                            String?, Int?, String?).self)
         return RunRecord(id: id, workflowName: name, workflowPath: path, workflowSource: source,
                          inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") },
                          status: try JournalCells.enumeration(status, "runs.status"), outputs: try outputs.map { try JournalCells.json($0, "runs.outputs") },
                          error: error, createdAt: JournalCells.date(created), updatedAt: JournalCells.date(updated), queue: queue,
-                         tags: try JournalCells.tags(tags, "runs.tags"), trigger: try JournalCells.trigger(trigger, "runs.trigger"))
+                         tags: try JournalCells.tags(tags, "runs.tags"), trigger: try JournalCells.trigger(trigger, "runs.trigger"),
+                         concurrency: try JournalCells.concurrency(key: key, limit: limit, onConflict: onConflict))
     }
 }
 

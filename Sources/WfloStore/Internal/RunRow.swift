@@ -25,6 +25,9 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
     var queue: String?
     var tags: String?
     var trigger: String?
+    var concurrencyKey: String?
+    var concurrencyLimit: Int?
+    var concurrencyOnConflict: String?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -41,6 +44,9 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
         case queue
         case tags
         case trigger
+        case concurrencyKey = "concurrency_key"
+        case concurrencyLimit = "concurrency_limit"
+        case concurrencyOnConflict = "concurrency_on_conflict"
     }
 
     /// The insert statement's arguments, in the column order of `Statements.insertRun`.
@@ -56,6 +62,7 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
                   inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budgetUSD.map { try JournalCells.money($0, "runs.budget_usd") },
                   status: try JournalCells.enumeration(status, "runs.status"), outputs: try outputs.map { try JournalCells.json($0, "runs.outputs") },
                   error: error, createdAt: Date(timeIntervalSince1970: createdAt), updatedAt: Date(timeIntervalSince1970: updatedAt),
-                  queue: queue, tags: try JournalCells.tags(tags, "runs.tags"), trigger: try JournalCells.trigger(trigger, "runs.trigger"))
+                  queue: queue, tags: try JournalCells.tags(tags, "runs.tags"), trigger: try JournalCells.trigger(trigger, "runs.trigger"),
+                  concurrency: try JournalCells.concurrency(key: concurrencyKey, limit: concurrencyLimit, onConflict: concurrencyOnConflict))
     }
 }

@@ -331,6 +331,18 @@ enum Schema {
                 CREATE INDEX approval_notifications_undelivered ON approval_notifications(created_at) WHERE delivered_at IS NULL;
                 """)
         }
+        // Issue 21: a workflow's `concurrency:` as each run holds it (the key evaluated when the run
+        // was created, its limit and on_conflict) and whether it holds a slot (``ConcurrencyRule``).
+        migrator.registerMigration("v16_concurrency") { db in
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN concurrency_key TEXT;
+                ALTER TABLE runs ADD COLUMN concurrency_limit INTEGER;
+                ALTER TABLE runs ADD COLUMN concurrency_on_conflict TEXT;
+                ALTER TABLE runs ADD COLUMN concurrency_slot INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX runs_concurrency ON runs(workflow_name, concurrency_key)
+                    WHERE concurrency_key IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval');
+                """)
+        }
         return migrator
     }
 }
