@@ -20,6 +20,8 @@ struct EventFeed: Sendable {
     var interval: Duration = .milliseconds(500)
     /// The newest runs watched for changes at each look.
     var watchedRuns = 100
+    /// When set, only this run and its approval requests are watched (the dashboard's run page).
+    var runID: String?
 
     struct Snapshot: Sendable {
         var runs: [String: String] = [:]
@@ -30,13 +32,19 @@ struct EventFeed: Sendable {
     func look(after old: Snapshot?) async throws -> (frames: [String], snapshot: Snapshot) {
         var snapshot = Snapshot()
         var frames: [String] = []
-        for run in try await store.runPage(RunPageQuery(limit: watchedRuns)) {
+        let watched: [RunRecord]
+        if let runID {
+            watched = try await store.run(id: runID).map { [$0] } ?? []
+        } else {
+            watched = try await store.runPage(RunPageQuery(limit: watchedRuns))
+        }
+        for run in watched {
             // What a change is: the stored status and the last update of the run's row.
             let key = "\(run.status.rawValue)|\(run.updatedAt.timeIntervalSince1970)"
             snapshot.runs[run.id] = key
             if let old, old.runs[run.id] != key { frames.append(Self.frame("run", JSONShapes.run(try await reports.listing(of: run)))) }
         }
-        let pending = try await store.approvals(runID: nil, status: .pending)
+        let pending = try await store.approvals(runID: runID, status: .pending)
         snapshot.pending = Set(pending.map(\.id))
         if let old {
             for request in pending where !old.pending.contains(request.id) { frames.append(Self.frame("approval", JSONShapes.approval(request))) }
