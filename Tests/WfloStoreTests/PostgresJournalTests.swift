@@ -129,7 +129,7 @@ struct PostgresJournalTests {
             await store.close()
             try await PostgresTestJournal.execute("INSERT INTO \(schema).wflo_migrations (version, name) VALUES (99, 'v99_from_the_future')")
             let error = try await #require(throws: StoreError.self) { try await PostgresJournalStore.connect(url: url, schema: schema) }
-            #expect(error.message.contains("has schema version 99, newer than this wflo knows (6)"), "\(error.message)")
+            #expect(error.message.contains("has schema version 99, newer than this wflo knows (8)"), "\(error.message)")
             #expect(error.message.hasSuffix("upgrade wflo to use it"))
         }
     }
