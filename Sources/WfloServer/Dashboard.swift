@@ -62,7 +62,10 @@ public struct Dashboard: Sendable {
                                 body: ResponseBody(byteBuffer: ByteBuffer(string: "log in first (GET /login)\n")))
             }
             var feed = EventFeed(store: api.store, reports: api.reports)
-            if let run = request.uri.queryParameters.get("run"), !run.isEmpty { feed.runID = run }
+            if let run = request.uri.queryParameters.get("run"), !run.isEmpty {
+                feed.runID = run
+                if let seen = request.uri.queryParameters.get("seen"), !seen.isEmpty { feed.seen[run] = seen }
+            }
             return feed.response(timeout: try ServerAPI.streamTimeout(request.uri.queryParameters.get("timeout")))
         }
         router.get("/failed") { request, _ in try await withSession(request) { session in try await failed(request, session) } }
@@ -232,7 +235,7 @@ public struct Dashboard: Sendable {
         body += ReportHTML.table(header: ["time (UTC)", "event", "step", "data"], rows: events.map { event in
             [Self.time(event.at), event.kind.rawValue, event.stepID ?? "", event.data.isNull ? "" : event.data.encoded(sorted: true)]
         })
-        return Self.page(title: "Run \(report.runID)", session: session, body: body, live: "/live?run=\(Self.url(report.runID))")
+        return Self.page(title: "Run \(report.runID)", session: session, body: body, live: "/live?run=\(Self.url(report.runID))&seen=\(Self.url(EventFeed.key(of: journal.run)))")
     }
 
     func inbox(_ session: DashboardSessions.Session) async throws -> String {

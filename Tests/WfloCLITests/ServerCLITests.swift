@@ -141,7 +141,8 @@ struct ServerCLITests {
         let form = try await browse(client, .GET, base + "/login", cookies: [])
         let loginCookie = try #require(form.cookies.first { $0.hasPrefix("wflo_login=") })
         let marker = "name=\"csrf\" value=\""
-        let csrf = String(try #require(form.body.range(of: marker).map { form.body[$0.upperBound...] })?.prefix { $0 != "\"" } ?? "")
+        let tail = try #require(form.body.range(of: marker))
+        let csrf = String(form.body[tail.upperBound...].prefix { $0 != "\"" })
         let login = try await browse(client, .POST, base + "/login", cookies: [loginCookie], form: "token=\(token)&csrf=\(csrf)")
         #expect(login.status == 302 && login.location == "/", "\(login.body)")
         return try #require(login.cookies.first { $0.hasPrefix("wflo_session=") })

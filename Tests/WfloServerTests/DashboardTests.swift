@@ -149,7 +149,7 @@ struct DashboardTests {
             try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
             let cookie = try await Self.login(client, token: try #require(server.tokens[.read]))
             let page = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
-            #expect(page.1.contains("data-live=\"/live?run=\(runID)\""))
+            #expect(page.1.contains("data-live=\"/live?run=\(runID)&amp;seen="))
             let script = try await Self.get(client, "/dashboard.js", cookie: nil)
             #expect(script.0 == .ok && script.2[.contentType]?.hasPrefix("text/javascript") == true)
             #expect(script.1.contains("new EventSource(source)") && script.1.contains("window.location.reload()"))
@@ -169,6 +169,16 @@ struct DashboardTests {
             #expect(!runFrames.isEmpty && runFrames.allSatisfy { $0.contains("\"run_id\":\"\(runID)\"") }, "\(text)")
             #expect(runFrames.contains { $0.contains("\"status\":\"completed\"") }, "\(text)")
             #expect(text.contains("event: approval\n"))
+
+            // A change between the page and the stream's first look is not missed: `seen` is what the page showed.
+            let missed = try await Self.get(client, "/live?run=\(runID)&seen=waiting_approval%7C1&timeout=1.5", cookie: cookie)
+            #expect(missed.1.contains("event: run\n") && missed.1.contains("\"status\":\"completed\""), "\(missed.1)")
+            let current = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
+            let marker = "&amp;seen="
+            let tail = try #require(current.1.range(of: marker))
+            let seen = String(current.1[tail.upperBound...].prefix { $0 != "\"" })
+            let quiet = try await Self.get(client, "/live?run=\(runID)&seen=\(seen)&timeout=1.5", cookie: cookie)
+            #expect(!quiet.1.contains("event: run\n"), "nothing changed since the page: \(quiet.1)")
         }
     }
 
