@@ -4,7 +4,7 @@ public struct AppError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of refusal: a struct over a private enum, so a new kind breaks no caller's `switch`.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case invalidInput, notFound, configuration, notAnApprover, alreadyDecided, stillRunning
+            case invalidInput, notFound, configuration, notAnApprover, alreadyDecided, stillRunning, forbidden
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -21,6 +21,8 @@ public struct AppError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let alreadyDecided = Code(.alreadyDecided)
         /// The process driving a run did not stop within the wait.
         public static let stillRunning = Code(.stillRunning)
+        /// Not this caller's to read or do (a workflow file outside the server's workflows folder).
+        public static let forbidden = Code(.forbidden)
 
         public var description: String { base.rawValue }
     }

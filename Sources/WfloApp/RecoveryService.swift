@@ -22,6 +22,15 @@ public struct RecoveryService: Sendable {
         try await store.failedRuns(since: since, workflow: workflow, limit: limit)
     }
 
+    /// A dead letter as `wflo runs --failed --json` and `GET /v1/dead-letters` show it: the run, the
+    /// step that failed first and why, when it started and failed (ISO 8601), its tags.
+    public static func json(_ letter: DeadLetter) -> JSONValue {
+        ["run_id": .string(letter.run.id), "workflow": .string(letter.run.workflowName), "status": .string(letter.run.status.rawValue),
+         "failed_step": letter.failedStep.map(JSONValue.string) ?? .null, "reason": letter.reason.map(JSONValue.string) ?? .null,
+         "created_at": .string(letter.run.createdAt.formatted(.iso8601)), "failed_at": .string(letter.run.updatedAt.formatted(.iso8601)),
+         "tags": .object(letter.run.tags.mapValues { .string($0) })]
+    }
+
     /// A step a retry or a fork would run, and its worst case when it is a paid step.
     public struct PlannedStep: Sendable, Hashable {
         public var stepID: String

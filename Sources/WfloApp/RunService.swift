@@ -48,12 +48,29 @@ public struct RunService: Sendable {
         return Workflow(definition: definition, source: source, origin: .file(path: path))
     }
 
+    /// Reads a workflow file someone else names (the API's `"path"`), only inside `folder` (`wflo
+    /// server --workflows-dir`): a relative path is taken from `folder`; symlinks and `..` are
+    /// resolved before the check, and the workflow's sub-workflow files are held to it too.
+    /// - Throws: ``AppError`` `.forbidden` naming the path and the folder when it is outside;
+    ///   `.invalidInput` with the file's problems.
+    public func load(file path: String, inside folder: String) throws -> Workflow {
+        let joined = path.hasPrefix("/") ? path : (folder as NSString).appendingPathComponent(path)
+        let resolved = URL(fileURLWithPath: joined).standardizedFileURL.resolvingSymlinksInPath().path
+        guard WorkflowSources.isInside(resolved, folder: folder) else {
+            let root = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path
+            throw AppError(.forbidden, "path '\(path)' resolves to \(resolved), outside the workflows folder \(root): the server reads workflow files only there (wflo server --workflows-dir DIR)")
+        }
+        let (definition, source) = try WorkflowLoader.load(path: resolved, pricing: pricing, sources: WorkflowSources(folder: folder))
+        return Workflow(definition: definition, source: source, origin: .file(path: resolved))
+    }
+
     /// Validates a workflow given as text (the API's `"workflow": "<YAML>"`) against this service's
     /// prices; `file` names it in diagnostics and is journaled as its path (a resume re-reads the
     /// journaled source, never a file).
+    /// - Parameter folder: when set, the only folder its sub-workflow files are read from.
     /// - Throws: ``AppError`` `.invalidInput` with every problem as `file:line:col: error: …` lines.
-    public func load(source: String, file: String) throws -> Workflow {
-        let definition = try WorkflowLoader.parse(source: source, file: file, pricing: pricing)
+    public func load(source: String, file: String, inside folder: String? = nil) throws -> Workflow {
+        let definition = try WorkflowLoader.parse(source: source, file: file, pricing: pricing, sources: WorkflowSources(folder: folder))
         return Workflow(definition: definition, source: source, origin: .file(path: file))
     }
 

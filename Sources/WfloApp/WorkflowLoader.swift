@@ -7,14 +7,14 @@ import WfloPricing
 /// layered on the table), and returns the definition with its source text.
 /// Every problem is an ``AppError`` `.invalidInput` whose message is the `file:line:col: error: …` lines.
 public enum WorkflowLoader {
-    public static func load(path: String, pricing: PricingTable) throws -> (WorkflowDefinition, String) {
+    public static func load(path: String, pricing: PricingTable, sources: WorkflowSources = WorkflowSources()) throws -> (WorkflowDefinition, String) {
         let source: String
         do {
             source = try WorkflowParser.readText(fileAt: path)
         } catch {
             throw AppError(.invalidInput, error.diagnostics.map(\.description).joined(separator: "\n"))
         }
-        let definition = try parse(source: source, file: path, pricing: pricing)
+        let definition = try parse(source: source, file: path, pricing: pricing, sources: sources)
         return (definition, source)
     }
 

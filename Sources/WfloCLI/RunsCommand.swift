@@ -75,12 +75,7 @@ struct RunsCommand: AsyncParsableCommand {
             }
             let letters = store.exists ? try await store.withJournal { try await $0.failedRuns(since: start, workflow: workflow, limit: limit) } : []
             if json {
-                Console.out(JSONValue.array(letters.map { letter in
-                    ["run_id": .string(letter.run.id), "workflow": .string(letter.run.workflowName), "status": .string(letter.run.status.rawValue),
-                     "failed_step": letter.failedStep.map(JSONValue.string) ?? .null, "reason": letter.reason.map(JSONValue.string) ?? .null,
-                     "created_at": .string(letter.run.createdAt.formatted(.iso8601)), "failed_at": .string(letter.run.updatedAt.formatted(.iso8601)),
-                     "tags": .object(letter.run.tags.mapValues { .string($0) })]
-                }).encoded(sorted: true, pretty: true) + "\n")
+                Console.out(JSONValue.array(letters.map(RecoveryService.json)).encoded(sorted: true, pretty: true) + "\n")
                 return
             }
             if letters.isEmpty {

@@ -31,13 +31,16 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Where people reach this server (https://wflo.example.com), for links in notifications.")
     var baseURL: String?
 
+    @Option(name: .customLong("workflows-dir"), help: "The only folder POST /v1/runs {\"path\": …} reads workflow files from (symlinks and .. resolved first). Default: the current directory.")
+    var workflowsDir: String?
+
     @OptionGroup var store: StoreOptions
     @OptionGroup var pricing: PricingOptions
 
     func settings() throws -> ServerSettings {
         do {
             let (host, port) = try ServerSettings.listen(listen)
-            let settings = ServerSettings(host: host, port: port, workers: workers, baseURL: baseURL)
+            let settings = ServerSettings(host: host, port: port, workers: workers, baseURL: baseURL, workflowsDirectory: workflowsDir)
             if let problem = settings.problem { throw ValidationError(problem) }
             return settings
         } catch let error as AppError {

@@ -64,8 +64,37 @@ public protocol APITokenStore: Sendable {
     func tokens() async throws -> [APITokenRecord]
     /// The token whose hash is `hash`, revoked or not (the caller checks ``APITokenRecord/revokedAt``).
     func token(hash: String) async throws -> APITokenRecord?
-    /// Revokes the named token. Returns false when there is no live token of that name.
+    /// Revokes the named token and ends its dashboard sessions. Returns false when there is no live token of that name.
     func revokeToken(name: String, at: Date) async throws -> Bool
+
+    /// Stores a dashboard session (the dashboard's login), so it outlives the server process.
+    func createSession(_ session: SessionRecord) async throws
+    /// The session whose id hashes to `idHash` when it has not expired at `now` and its token is
+    /// live (not revoked); nil otherwise.
+    func session(idHash: String, now: Date) async throws -> SessionRecord?
+    /// Ends a session (logging out). Returns false when there was none.
+    func deleteSession(idHash: String) async throws -> Bool
+    /// Removes the sessions expired at `now`; returns how many.
+    func deleteExpiredSessions(now: Date) async throws -> Int
+}
+
+/// A dashboard session as the journal keeps it (`v17_sessions`): never the session id the
+/// browser holds in its cookie, only its SHA-256; the token it was opened with (by hash: revoking
+/// that token ends it); when it ends.
+public struct SessionRecord: Sendable, Hashable {
+    /// Lowercase hex SHA-256 of the session id.
+    public var idHash: String
+    /// The ``APITokenRecord/hash`` of the token logged in with.
+    public var tokenHash: String
+    public var createdAt: Date
+    public var expiresAt: Date
+
+    public init(idHash: String, tokenHash: String, createdAt: Date, expiresAt: Date) {
+        self.idHash = idHash
+        self.tokenHash = tokenHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
 }
 
 /// A page of the run list: newest first (creation time, then id), optionally of one status and

@@ -34,9 +34,50 @@ extension PostgresJournalStore {
 
     public func revokeToken(name: String, at: Date) async throws -> Bool {
         try await statement { connection in
+            // One statement: the token revoked and its sessions ended together.
             try await !connection.query("""
-                UPDATE api_tokens SET revoked_at = \(at.timeIntervalSince1970) WHERE name = \(name) AND revoked_at IS NULL RETURNING 1
+                WITH revoked AS (
+                    UPDATE api_tokens SET revoked_at = \(at.timeIntervalSince1970) WHERE name = \(name) AND revoked_at IS NULL RETURNING hash
+                ), ended AS (
+                    DELETE FROM dashboard_sessions WHERE token_hash IN (SELECT hash FROM revoked)
+                )
+                SELECT 1 FROM revoked
                 """, logger: self.logger).collect().isEmpty
+        }
+    }
+
+    public func createSession(_ session: SessionRecord) async throws {
+        _ = try await statement { connection in
+            try await connection.query("""
+                INSERT INTO dashboard_sessions (id_hash, token_hash, created_at, expires_at)
+                VALUES (\(session.idHash), \(session.tokenHash), \(session.createdAt.timeIntervalSince1970), \(session.expiresAt.timeIntervalSince1970))
+                """, logger: self.logger).collect()
+        }
+    }
+
+    public func session(idHash: String, now: Date) async throws -> SessionRecord? {
+        let seconds = now.timeIntervalSince1970
+        return try await read { connection in
+            try await connection.query("""
+                SELECT s.id_hash, s.token_hash, s.created_at, s.expires_at FROM dashboard_sessions s JOIN api_tokens t ON t.hash = s.token_hash
+                WHERE s.id_hash = \(idHash) AND s.expires_at > \(seconds) AND t.revoked_at IS NULL
+                """, logger: self.logger).records { row in
+                let (id, token, created, expires) = try row.decode((String, String, Double, Double).self)
+                return SessionRecord(idHash: id, tokenHash: token, createdAt: Date(timeIntervalSince1970: created), expiresAt: Date(timeIntervalSince1970: expires))
+            }.first
+        }
+    }
+
+    public func deleteSession(idHash: String) async throws -> Bool {
+        try await statement { connection in
+            try await !connection.query("DELETE FROM dashboard_sessions WHERE id_hash = \(idHash) RETURNING 1", logger: self.logger).collect().isEmpty
+        }
+    }
+
+    public func deleteExpiredSessions(now: Date) async throws -> Int {
+        let seconds = now.timeIntervalSince1970
+        return try await statement { connection in
+            try await connection.query("DELETE FROM dashboard_sessions WHERE expires_at <= \(seconds) RETURNING 1", logger: self.logger).collect().count
         }
     }
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import WfloApp
 import WfloCore
+import WfloReports
 
 /// The `/v1` JSON API, `/healthz`, `/metrics` and `/openapi.json`. Each handler checks the caller's
 /// role, calls a WfloApp service and shapes its answer (``JSONShapes``): no rule of its own.
@@ -15,10 +16,15 @@ public struct ServerAPI: Sendable {
     /// Starts driving a run here (resume); the server's runs otherwise go through its worker loops.
     let drive: @Sendable (_ run: String, _ budget: Money?) -> Void
     var auth: Authenticator { Authenticator(tokens: tokens) }
+    /// Dead letters and retry (issue 21), over the same runs.
+    var recovery: RecoveryService { RecoveryService(runs: runs) }
     /// Webhook triggers' intake (`POST /hooks/{name}`); nil: the route answers 404.
     public var webhooks: WebhookService?
     /// More Prometheus families for `/metrics` (the process's own telemetry); empty by default.
     public var extraMetrics: @Sendable () -> String = { "" }
+    /// The only folder `POST /v1/runs {"path": …}` reads workflow files from (`--workflows-dir`);
+    /// by default the current directory when the API was made.
+    public var workflowsFolder: String = FileManager.default.currentDirectoryPath
 
     /// - Parameters:
     ///   - runs: drives runs with approvals not waited for (``ApprovalWaitMode/noWait``): a run that
@@ -88,16 +94,25 @@ public struct ServerAPI: Sendable {
             return JSONResponse.make(try await runJSON(result.runID))
         }
         router.post("/v1/runs/:id/resume") { request, context in try await resume(request, run: try context.parameters.require("id")) }
+        router.post("/v1/runs/:id/retry") { request, context in try await retry(request, run: try context.parameters.require("id")) }
+        router.get("/v1/dead-letters") { request, _ in
+            _ = try await auth.require(.read, request)
+            let query = request.uri.queryParameters
+            let since = try Self.since(query.get("since"))
+            var limit = Self.defaultPage
+            if let given = query.get("limit") {
+                guard let value = Int(given), (1...Self.maxPage).contains(value) else {
+                    throw APIError(.unprocessableContent, "invalid_input", "limit '\(given)': give 1 to \(Self.maxPage)")
+                }
+                limit = value
+            }
+            let workflow = query.get("workflow").flatMap { $0.isEmpty ? nil : $0 }
+            let letters = try await recovery.deadLetters(since: since, workflow: workflow, limit: limit)
+            return JSONResponse.make(["dead_letters": .array(letters.map(RecoveryService.json))])
+        }
         router.get("/v1/events") { request, _ in
             _ = try await auth.require(.read, request)
-            var timeout: Double?
-            if let given = request.uri.queryParameters.get("timeout") {
-                guard let seconds = Double(given), seconds > 0, seconds <= 86_400 else {
-                    throw APIError(.unprocessableContent, "invalid_input", "timeout '\(given)': give seconds from 0 to 86400 (none: until the client leaves)")
-                }
-                timeout = seconds
-            }
-            return EventFeed(store: store, reports: reports).response(timeout: timeout)
+            return EventFeed(store: store, reports: reports).response(timeout: try Self.streamTimeout(request.uri.queryParameters.get("timeout")))
         }
         router.get("/v1/approvals") { request, _ in
             _ = try await auth.require(.read, request)
@@ -135,10 +150,12 @@ public struct ServerAPI: Sendable {
         switch (body["workflow"], body["path"]) {
         case (let text?, nil):
             guard let source = text.stringValue else { throw APIError(.unprocessableContent, "invalid_input", "workflow must be the workflow's YAML text") }
-            workflow = try runs.load(source: source, file: "workflow.yaml")
+            workflow = try runs.load(source: source, file: "workflow.yaml", inside: workflowsFolder)
         case (nil, let path?):
-            guard let path = path.stringValue, !path.isEmpty else { throw APIError(.unprocessableContent, "invalid_input", "path must be a file path on the server") }
-            workflow = try runs.load(file: path)
+            guard let path = path.stringValue, !path.isEmpty else {
+                throw APIError(.unprocessableContent, "invalid_input", "path must be a file path on the server, inside its workflows folder \(workflowsFolder)")
+            }
+            workflow = try runs.load(file: path, inside: workflowsFolder)
         case (nil, nil):
             throw APIError(.unprocessableContent, "invalid_input", "give the workflow: \"workflow\": \"<YAML text>\" or \"path\": \"file on the server\"")
         default:
@@ -231,6 +248,52 @@ public struct ServerAPI: Sendable {
         }
         drive(id, budget)
         return JSONResponse.make(["run_id": .string(id), "status": "running"], status: .accepted)
+    }
+
+    /// An event stream's `?timeout=` (seconds); nil: until the client leaves.
+    static func streamTimeout(_ given: String?) throws -> Double? {
+        guard let given else { return nil }
+        guard let seconds = Double(given), seconds > 0, seconds <= 86_400 else {
+            throw APIError(.unprocessableContent, "invalid_input", "timeout '\(given)': give seconds from 0 to 86400 (none: until the client leaves)")
+        }
+        return seconds
+    }
+
+    /// `since` as `wflo runs --failed --since` reads it (30m, 12h, 7d, 2w, or a date); nil when not given.
+    static func since(_ text: String?, now: Date = Date()) throws -> Date? {
+        guard let text, !text.isEmpty else { return nil }
+        do {
+            return try ReportSince.parse(text, now: now)
+        } catch let error as ReportError {
+            throw APIError(.unprocessableContent, "invalid_input", "since: " + error.message.replacingOccurrences(of: "--since", with: "since"))
+        }
+    }
+
+    /// `POST /v1/runs/{id}/retry`: continues a failed run from its failed steps here (as `wflo retry
+    /// RUN`), answering 202 with what it runs and their worst case; 422 for a run that did not fail.
+    func retry(_ request: Request, run reference: String) async throws -> Response {
+        _ = try await auth.require(.submit, request)
+        let body = try await JSONResponse.object(request)
+        var budget: Money?
+        if let given = body["budget_usd"], !given.isNull {
+            budget = try RunService.parseBudget(given.stringValue ?? given.encoded(), field: "budget_usd")
+        }
+        let answer = try await Self.startRetry(reference, budget: budget, recovery: recovery, store: store)
+        return JSONResponse.make(answer, status: .accepted)
+    }
+
+    /// Checks that `reference` is a failed run nobody drives, starts its retry in this process, and
+    /// returns the API's answer (the run, the steps it runs again, their worst case). The dashboard's Retry calls it too.
+    static func startRetry(_ reference: String, budget: Money?, recovery: RecoveryService, store: any JournalStore) async throws -> JSONValue {
+        let plan = try await recovery.retryPlan(reference)
+        if let driver = try await store.driver(runID: plan.runID), !driver.isGone(now: Date()) {
+            throw APIError(.conflict, "still_running", "run \(plan.runID) is being driven by \(driver.owner); it goes on by itself")
+        }
+        let id = plan.runID
+        Task { _ = try? await recovery.retry(id, budget: budget) }
+        return ["run_id": .string(id), "status": "running",
+                "retrying_steps": .array(plan.steps.map { .string($0.stepID) }),
+                "worst_case_usd": .string(plan.worstCase.description), "unbounded": .bool(plan.unbounded)]
     }
 
     // MARK: approvals

@@ -35,6 +35,7 @@ public struct APIError: Error, Sendable, HTTPResponseError {
             case .notAnApprover: self.init(.forbidden, "not_an_approver", error.message)
             case .alreadyDecided: self.init(.conflict, "already_decided", error.message)
             case .stillRunning: self.init(.conflict, "still_running", error.message)
+            case .forbidden: self.init(.forbidden, "forbidden", error.message)
             default: self.init(.internalServerError, error.code.description, error.message)
             }
         case let error as StoreError:

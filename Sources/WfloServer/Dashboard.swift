@@ -1,15 +1,15 @@
 import Crypto
 import Foundation
 import Hummingbird
-import Synchronization
 import WfloApp
 import WfloCore
 import WfloReports
 
-/// The dashboard at `/`: log in with an API token (a session cookie; every form carries the
-/// session's CSRF token), the run list, a run's page (money and timeline), the approvals inbox,
-/// spend. Rendered here as HTML with everything escaped; no script is needed and nothing is
-/// fetched from elsewhere. Pages read through WfloApp's services; a run's page is one journal
+/// The dashboard at `/`: log in with an API token (a session cookie kept in the journal; every
+/// form carries a CSRF token), the run list, a run's page (money and timeline), the approvals
+/// inbox, the failed runs with Retry, spend. Rendered here as HTML with everything escaped; no
+/// script is needed (one same-origin script makes the run list and run pages live where it runs)
+/// and nothing is fetched from elsewhere. Pages read through WfloApp's services; a run's page is one journal
 /// read, whatever its number of steps, and shows them a page at a time.
 public struct Dashboard: Sendable {
     let api: ServerAPI
@@ -19,20 +19,17 @@ public struct Dashboard: Sendable {
     /// Runs per page of the run list.
     public static let runsPerPage = 50
 
-    public init(api: ServerAPI, sessions: DashboardSessions = DashboardSessions()) {
+    public init(api: ServerAPI, sessions: DashboardSessions? = nil) {
         self.api = api
-        self.sessions = sessions
+        self.sessions = sessions ?? DashboardSessions(store: api.store, now: api.tokens.now)
     }
 
     public func register<Context: RequestContext>(on router: some RouterMethods<Context>) {
-        router.get("/login") { request, _ in
-            Self.html(Self.page(title: "Log in", session: nil, body: Self.loginForm(error: nil)))
-        }
+        router.get("/login") { request, _ in Self.loginPage(request, error: nil, status: .ok) }
         router.post("/login") { request, _ in try await login(request) }
         router.post("/logout") { request, _ in
-            let (session, form) = try await sessionAndForm(request)
-            sessions.end(session.id)
-            _ = form
+            let (session, _) = try await sessionAndForm(request)
+            try await sessions.end(session.id)
             var response = Response.redirect(to: "/login", type: .found)
             response.setCookie(Cookie(name: DashboardSessions.cookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
             return response
@@ -54,6 +51,25 @@ public struct Dashboard: Sendable {
             return try await decide(request, form: form, id: id)
         }
         router.get("/spend") { request, _ in try await withSession(request) { session in try await spend(request, session) } }
+        // Live updates (progressive enhancement): the same-origin script, and the session's SSE feed.
+        router.get("/dashboard.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: Self.script)))
+        }
+        router.get("/live") { request, _ in
+            guard try await currentSession(request) != nil else {
+                return Response(status: .unauthorized, headers: [.contentType: "text/plain; charset=utf-8"],
+                                body: ResponseBody(byteBuffer: ByteBuffer(string: "log in first (GET /login)\n")))
+            }
+            var feed = EventFeed(store: api.store, reports: api.reports)
+            if let run = request.uri.queryParameters.get("run"), !run.isEmpty {
+                feed.runID = run
+                if let seen = request.uri.queryParameters.get("seen"), !seen.isEmpty { feed.seen[run] = seen }
+            }
+            return feed.response(timeout: try ServerAPI.streamTimeout(request.uri.queryParameters.get("timeout")))
+        }
+        router.get("/failed") { request, _ in try await withSession(request) { session in try await failed(request, session) } }
+        router.post("/runs/:id/retry") { request, context in try await retry(request, id: try context.parameters.require("id")) }
     }
 
     // MARK: sessions
@@ -72,12 +88,8 @@ public struct Dashboard: Sendable {
 
     /// The live session of the request's cookie whose token is still live (a revoked token ends its sessions).
     func currentSession(_ request: Request) async throws -> DashboardSessions.Session? {
-        guard let id = request.cookies[DashboardSessions.cookie]?.value, let session = sessions.find(id) else { return nil }
-        guard let token = try await api.store.token(hash: session.tokenHash), token.revokedAt == nil else {
-            sessions.end(id)
-            return nil
-        }
-        return session
+        guard let id = request.cookies[DashboardSessions.cookie]?.value else { return nil }
+        return try await sessions.find(id)
     }
 
     /// The session and the posted form, its CSRF token checked.
@@ -93,16 +105,37 @@ public struct Dashboard: Sendable {
         return (session, form)
     }
 
+    /// The login form, its CSRF token the value of the pre-session cookie ``loginCookie`` (set
+    /// here when the browser has none): the double-submit pattern. Another site can neither read
+    /// the cookie nor, SameSite=Strict, have it sent, so it cannot forge the form.
+    static func loginPage(_ request: Request, error: String?, status: HTTPResponse.Status) -> Response {
+        let given = request.cookies[loginCookie]?.value
+        let csrf = given.flatMap { $0.count == 64 && $0.allSatisfy(\.isHexDigit) ? $0 : nil } ?? DashboardSessions.random()
+        var response = html(page(title: "Log in", session: nil, body: loginForm(error: error, csrf: csrf)), status: status)
+        if csrf != given {
+            response.setCookie(Cookie(name: loginCookie, value: csrf, maxAge: 3600, path: "/login", httpOnly: true, sameSite: .strict))
+        }
+        return response
+    }
+
+    /// The pre-session cookie the login form's CSRF token is checked against.
+    public static let loginCookie = "wflo_login"
+
     func login(_ request: Request) async throws -> Response {
         let form = try await Self.form(request)
+        guard let cookie = request.cookies[Self.loginCookie]?.value, let csrf = form["csrf"], !cookie.isEmpty, Self.same(csrf, cookie) else {
+            return Self.loginPage(request, error: "The login form was stale or not this site's (its CSRF token did not match); log in again from this page.",
+                                  status: .forbidden)
+        }
         guard let token = form["token"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty,
               let record = try await api.tokens.authenticate(token) else {
-            return Self.html(Self.page(title: "Log in", session: nil, body: Self.loginForm(error: "That token is unknown or revoked.")), status: .unauthorized)
+            return Self.loginPage(request, error: "That token is unknown or revoked.", status: .unauthorized)
         }
-        let session = sessions.start(token: record)
+        let session = try await sessions.start(token: record)
         var response = Response.redirect(to: "/", type: .found)
         response.setCookie(Cookie(name: DashboardSessions.cookie, value: session.id, maxAge: Int(DashboardSessions.lifetime), path: "/",
                                   httpOnly: true, sameSite: .strict))
+        response.setCookie(Cookie(name: Self.loginCookie, value: "", maxAge: 0, path: "/login", httpOnly: true, sameSite: .strict))
         return response
     }
 
@@ -144,7 +177,7 @@ public struct Dashboard: Sendable {
             if !workflow.isEmpty { link += "&workflow=\(Self.url(workflow))" }
             body += "<p><a class=\"next\" href=\"\(Self.e(link))\">Older runs →</a></p>\n"
         }
-        return Self.page(title: "Runs", session: session, body: body)
+        return Self.page(title: "Runs", session: session, body: body, live: "/live")
     }
 
     static let pageEvents: Set<JournalEventKind> = [.runStarted, .runResumed, .budgetChanged, .budgetAlert, .cancelRequested, .attemptsUnsettled,
@@ -202,7 +235,7 @@ public struct Dashboard: Sendable {
         body += ReportHTML.table(header: ["time (UTC)", "event", "step", "data"], rows: events.map { event in
             [Self.time(event.at), event.kind.rawValue, event.stepID ?? "", event.data.isNull ? "" : event.data.encoded(sorted: true)]
         })
-        return Self.page(title: "Run \(report.runID)", session: session, body: body)
+        return Self.page(title: "Run \(report.runID)", session: session, body: body, live: "/live?run=\(Self.url(report.runID))&seen=\(Self.url(EventFeed.key(of: journal.run)))")
     }
 
     func inbox(_ session: DashboardSessions.Session) async throws -> String {
@@ -260,6 +293,56 @@ public struct Dashboard: Sendable {
         let report = try await api.reports.spendReport(since: now.addingTimeInterval(-30 * 86_400), until: now, workflow: nil, grouping: grouping, top: 10)
         let links = ["day", "model", "workflow"].map { $0 == byText ? "<b>\($0)</b>" : "<a href=\"/spend?by=\($0)\">\($0)</a>" }.joined(separator: " · ")
         return Self.page(title: "Spend", session: session, body: "<p class=\"sub\">Last 30 days, by \(links)</p>\n" + report.htmlBody)
+    }
+
+    /// The dead letters (issue 21): failed runs with their failing step and reason, filtered like
+    /// `wflo runs --failed --since 1d --workflow W`, each with a Retry button (role submit).
+    func failed(_ request: Request, _ session: DashboardSessions.Session) async throws -> String {
+        let query = request.uri.queryParameters
+        let sinceText = query.get("since") ?? "", workflow = query.get("workflow") ?? ""
+        let letters = try await api.recovery.deadLetters(since: try ServerAPI.since(sinceText), workflow: workflow.isEmpty ? nil : workflow,
+                                                         limit: ServerAPI.maxPage)
+        var body = "<h1>Failed runs</h1>\n<p class=\"sub\">Runs that failed after their retries, with the step that failed first and why. "
+            + "Retry continues a run from its failed steps: completed steps are replayed, never run or charged again.</p>\n"
+            + "<form method=\"get\" action=\"/failed\" class=\"filters\"><label>Since <input name=\"since\" size=\"8\" placeholder=\"1d\" value=\"\(Self.e(sinceText))\"/></label> "
+            + "<label>Workflow <input name=\"workflow\" value=\"\(Self.e(workflow))\"/></label> <button type=\"submit\">Filter</button></form>\n"
+        if letters.isEmpty { return Self.page(title: "Failed", session: session, body: body + "<p>No failed runs match.</p>\n") }
+        let canRetry = session.role.allows(.submit)
+        var rows = ""
+        for letter in letters {
+            let run = letter.run
+            let action = canRetry
+                ? "<form method=\"post\" action=\"/runs/\(Self.e(run.id))/retry\" class=\"retry\"><input type=\"hidden\" name=\"csrf\" value=\"\(Self.e(session.csrf))\"/>"
+                    + "<button type=\"submit\">Retry</button></form>"
+                : "<span class=\"note\">needs submit</span>"
+            rows += "<tr><td><a href=\"/runs/\(Self.e(run.id))\">\(Self.e(String(run.id.prefix(12))))</a></td><td>\(Self.e(run.workflowName))</td>"
+                + "<td>\(Self.e(letter.failedStep ?? "(the run)"))</td><td class=\"reason\">\(Self.e(letter.reason ?? ""))</td>"
+                + "<td>\(Self.e(Self.time(run.updatedAt)))</td><td>\(action)</td></tr>\n"
+        }
+        body += "<div class=\"scroll\"><table><thead><tr><th>run</th><th>workflow</th><th>failed step</th><th>reason</th><th>failed at (UTC)</th><th></th></tr></thead><tbody>\n"
+            + rows + "</tbody></table></div>\n"
+        if letters.count == ServerAPI.maxPage { body += "<p class=\"note\">The newest \(ServerAPI.maxPage) are shown; narrow with since or workflow.</p>\n" }
+        return Self.page(title: "Failed", session: session, body: body)
+    }
+
+    /// `POST /runs/{id}/retry` from the Failed page: the session's CSRF token and role submit, then
+    /// the retry starts as `POST /v1/runs/{id}/retry` starts it, and the run's page follows it.
+    func retry(_ request: Request, id: String) async throws -> Response {
+        let (session, _) = try await sessionAndForm(request)
+        guard session.role.allows(.submit) else {
+            return Self.html(Self.page(title: "Not allowed", session: session,
+                                       body: "<h1>Not allowed</h1><div class=\"err\">\(Self.e("The token '\(session.name)' has the role \(session.role.rawValue); retrying needs submit or above."))</div>"),
+                             status: .forbidden)
+        }
+        do {
+            let started = try await ServerAPI.startRetry(id, budget: nil, recovery: api.recovery, store: api.store)
+            return Response.redirect(to: "/runs/\(started["run_id"]?.stringValue ?? id)", type: .normal)
+        } catch {
+            let problem = APIError(error)
+            let text = Self.page(title: "Cannot retry", session: session,
+                                 body: "<h1>Cannot retry</h1><div class=\"err\">\(Self.e(problem.message))</div><p><a href=\"/failed\">Back to failed runs</a></p>")
+            return Self.html(text, status: problem.status)
+        }
     }
 
     // MARK: signed links (approval notifications)
@@ -335,9 +418,9 @@ public struct Dashboard: Sendable {
         return card
     }
 
-    static func loginForm(error: String?) -> String {
+    static func loginForm(error: String?, csrf: String) -> String {
         "<h1>wflo</h1>\n" + (error.map { "<div class=\"err\">\(e($0))</div>\n" } ?? "")
-            + "<form method=\"post\" action=\"/login\" class=\"login\"><label>API token <input type=\"password\" name=\"token\" size=\"60\" autocomplete=\"off\"/></label> <button type=\"submit\">Log in</button></form>\n"
+            + "<form method=\"post\" action=\"/login\" class=\"login\"><input type=\"hidden\" name=\"csrf\" value=\"\(e(csrf))\"/><label>API token <input type=\"password\" name=\"token\" size=\"60\" autocomplete=\"off\"/></label> <button type=\"submit\">Log in</button></form>\n"
             + "<p class=\"note\">Make a token with <code>wflo tokens create NAME --role read|submit|approve|admin</code>.</p>\n"
     }
 
@@ -356,13 +439,54 @@ public struct Dashboard: Sendable {
         button.reject { background: #ffebe9; color: #cf222e; }
         pre { background: #f6f8fa; padding: 8px; border-radius: 6px; overflow-x: auto; max-height: 320px; }
         .filters { margin: 8px 0 12px; }
+        form.retry { margin: 0; }
+        td.reason { max-width: 480px; overflow-wrap: anywhere; }
+        .note { color: #59636e; }
         """
 
-    /// The page around `body`: the reports' styles and the navigation.
-    static func page(title: String, session: DashboardSessions.Session?, body: String) -> String {
+    /// What `/dashboard.js` does where JavaScript runs: listens to the page's feed (`data-live` on
+    /// its body: `/live`, or `/live?run=ID`) and reloads the page when a run or approval changes —
+    /// unless a comment is being written, then it says the page changed instead. Pages work without it.
+    static let script = """
+        // wflo dashboard: live updates. A progressive enhancement: every page works without it.
+        (function () {
+          "use strict";
+          var source = document.body.getAttribute("data-live");
+          if (!source || !window.EventSource) { return; }
+          var events = new EventSource(source);
+          var scheduled = false;
+          function writing() {
+            var fields = document.querySelectorAll("input[name=comment]");
+            for (var i = 0; i < fields.length; i++) { if (fields[i].value) { return true; } }
+            return false;
+          }
+          function changed() {
+            if (scheduled) { return; }
+            if (writing()) {
+              if (!document.getElementById("live-note")) {
+                var note = document.createElement("div");
+                note.id = "live-note";
+                note.className = "warn";
+                note.textContent = "This page changed since it was loaded; reload to see it.";
+                document.body.insertBefore(note, document.body.firstChild);
+              }
+              return;
+            }
+            scheduled = true;
+            window.setTimeout(function () { events.close(); window.location.reload(); }, 250);
+          }
+          events.addEventListener("run", changed);
+          events.addEventListener("approval", changed);
+        })();
+
+        """
+
+    /// The page around `body`: the reports' styles and the navigation; with `live` (a feed's path),
+    /// the live-update script.
+    static func page(title: String, session: DashboardSessions.Session?, body: String, live: String? = nil) -> String {
         var nav = ""
         if let session {
-            nav = "<nav><b>wflo</b><a href=\"/\">Runs</a><a href=\"/approvals\">Approvals</a><a href=\"/spend\">Spend</a>"
+            nav = "<nav><b>wflo</b><a href=\"/\">Runs</a><a href=\"/approvals\">Approvals</a><a href=\"/failed\">Failed</a><a href=\"/spend\">Spend</a>"
                 + "<span class=\"me\">\(e(session.name)) (\(e(session.role.rawValue)))</span>"
                 + "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"\(e(session.csrf))\"/><button type=\"submit\">Log out</button></form></nav>\n"
         }
@@ -377,8 +501,8 @@ public struct Dashboard: Sendable {
             \(ReportHTML.css)
             \(css)
             </style>
-            </head>
-            <body>
+            \(live == nil ? "" : "<script src=\"/dashboard.js\" defer=\"defer\"></script>\n")</head>
+            <body\(live.map { " data-live=\"\(e($0))\"" } ?? "")>
             \(nav)\(body)
             </body>
             </html>
@@ -387,7 +511,7 @@ public struct Dashboard: Sendable {
     }
 
     static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"],
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"],
                  body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
@@ -427,10 +551,12 @@ public struct Dashboard: Sendable {
     }
 }
 
-/// Logged-in dashboard sessions, in this process's memory: a restart logs everyone out. Each
-/// holds the hash of the token it was opened with (checked on every request, so revoking the
-/// token ends it) and its CSRF token.
-public final class DashboardSessions: Sendable {
+/// Logged-in dashboard sessions, kept in the journal (``SessionRecord``), so they outlive the
+/// server process: the browser holds the session id (256 random bits) in an HttpOnly cookie; the
+/// journal holds only its SHA-256 and the hash of the token it was opened with (revoking that
+/// token ends it). The session's CSRF token is derived from its id, so it survives a restart too
+/// and is never stored.
+public struct DashboardSessions: Sendable {
     public struct Session: Sendable {
         public var id: String
         public var tokenHash: String
@@ -443,29 +569,34 @@ public final class DashboardSessions: Sendable {
     public static let cookie = "wflo_session"
     /// Seconds a session lasts.
     public static let lifetime: Double = 12 * 3600
-    private let sessions = Mutex<[String: Session]>([:])
+    let store: any JournalStore
+    let now: @Sendable () -> Date
 
-    public init() {}
-
-    func start(token: APITokenRecord) -> Session {
-        let session = Session(id: Self.random(), tokenHash: token.hash, name: token.name, role: token.role, csrf: Self.random(),
-                              expires: Date().addingTimeInterval(Self.lifetime))
-        sessions.withLock { all in
-            let now = Date()
-            all = all.filter { $0.value.expires > now }
-            all[session.id] = session
-        }
-        return session
+    public init(store: any JournalStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.now = now
     }
 
-    func find(_ id: String) -> Session? {
-        sessions.withLock { all in
-            guard let session = all[id], session.expires > Date() else { return nil }
-            return session
-        }
+    /// Opens a session for `token` (and sweeps the expired ones).
+    func start(token: APITokenRecord) async throws -> Session {
+        let id = Self.random(), at = now()
+        _ = try await store.deleteExpiredSessions(now: at)
+        let record = SessionRecord(idHash: TokenService.hash(id), tokenHash: token.hash, createdAt: at, expiresAt: at.addingTimeInterval(Self.lifetime))
+        try await store.createSession(record)
+        return Session(id: id, tokenHash: token.hash, name: token.name, role: token.role, csrf: Self.csrf(of: id), expires: record.expiresAt)
     }
 
-    func end(_ id: String) { _ = sessions.withLock { $0.removeValue(forKey: id) } }
+    /// The live session `id` is, with its token's name and role; nil when unknown, expired or its token revoked.
+    func find(_ id: String) async throws -> Session? {
+        guard id.count == 64, let record = try await store.session(idHash: TokenService.hash(id), now: now()),
+              let token = try await store.token(hash: record.tokenHash), token.revokedAt == nil else { return nil }
+        return Session(id: id, tokenHash: token.hash, name: token.name, role: token.role, csrf: Self.csrf(of: id), expires: record.expiresAt)
+    }
+
+    func end(_ id: String) async throws { _ = try await store.deleteSession(idHash: TokenService.hash(id)) }
+
+    /// The session's forms' CSRF token: a hash of its id under a fixed label (another site knows neither).
+    static func csrf(of id: String) -> String { TokenService.hash("wflo-dashboard-csrf:" + id) }
 
     static func random() -> String {
         var generator = SystemRandomNumberGenerator()

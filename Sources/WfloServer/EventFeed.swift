@@ -20,6 +20,14 @@ struct EventFeed: Sendable {
     var interval: Duration = .milliseconds(500)
     /// The newest runs watched for changes at each look.
     var watchedRuns = 100
+    /// When set, only this run and its approval requests are watched (the dashboard's run page).
+    var runID: String?
+    /// What the client last saw of some runs (``key(of:)``, the dashboard page's `seen`): a run
+    /// that changed between the page and the stream's first look is sent at once, not missed.
+    var seen: [String: String] = [:]
+
+    /// What a change is: the stored status and the last update of the run's row.
+    static func key(of run: RunRecord) -> String { "\(run.status.rawValue)|\(run.updatedAt.timeIntervalSince1970)" }
 
     struct Snapshot: Sendable {
         var runs: [String: String] = [:]
@@ -30,13 +38,18 @@ struct EventFeed: Sendable {
     func look(after old: Snapshot?) async throws -> (frames: [String], snapshot: Snapshot) {
         var snapshot = Snapshot()
         var frames: [String] = []
-        for run in try await store.runPage(RunPageQuery(limit: watchedRuns)) {
-            // What a change is: the stored status and the last update of the run's row.
-            let key = "\(run.status.rawValue)|\(run.updatedAt.timeIntervalSince1970)"
+        let watched: [RunRecord]
+        if let runID {
+            watched = try await store.run(id: runID).map { [$0] } ?? []
+        } else {
+            watched = try await store.runPage(RunPageQuery(limit: watchedRuns))
+        }
+        for run in watched {
+            let key = Self.key(of: run)
             snapshot.runs[run.id] = key
             if let old, old.runs[run.id] != key { frames.append(Self.frame("run", JSONShapes.run(try await reports.listing(of: run)))) }
         }
-        let pending = try await store.approvals(runID: nil, status: .pending)
+        let pending = try await store.approvals(runID: runID, status: .pending)
         snapshot.pending = Set(pending.map(\.id))
         if let old {
             for request in pending where !old.pending.contains(request.id) { frames.append(Self.frame("approval", JSONShapes.approval(request))) }
@@ -58,6 +71,7 @@ struct EventFeed: Sendable {
             let start = clock.now
             let end = timeout.map { start + .milliseconds(Int64($0 * 1000)) }
             var snapshot = try await feed.look(after: nil).snapshot
+            for (run, key) in feed.seen where snapshot.runs[run] != nil { snapshot.runs[run] = key }
             var lastWrite = clock.now
             try await writer.write(ByteBuffer(string: ": wflo events\n\n"))
             while !Task.isCancelled && !Task.isShuttingDownGracefully {

@@ -133,6 +133,59 @@ public enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "DeadLetter": {
+        "description": "A failed run as `wflo runs --failed --json` shows it",
+        "properties": {
+          "created_at": {
+            "format": "date-time",
+            "type": "string"
+          },
+          "failed_at": {
+            "format": "date-time",
+            "type": "string"
+          },
+          "failed_step": {
+            "description": "The step that failed first; null when the run failed before any step did",
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "reason": {
+            "description": "The step's error, else the run's",
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "run_id": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string"
+          },
+          "tags": {
+            "additionalProperties": {
+              "type": "string"
+            },
+            "type": "object"
+          },
+          "workflow": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "run_id",
+          "workflow",
+          "status",
+          "failed_step",
+          "reason",
+          "created_at",
+          "failed_at",
+          "tags"
+        ],
+        "type": "object"
+      },
       "Error": {
         "properties": {
           "error": {
@@ -160,6 +213,38 @@ public enum OpenAPIDocument {
         "description": "USD as an exact decimal string",
         "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
         "type": "string"
+      },
+      "RetryStarted": {
+        "properties": {
+          "retrying_steps": {
+            "description": "The steps that run again (completed ones are replayed, never run or charged again)",
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "run_id": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string"
+          },
+          "unbounded": {
+            "description": "Some paid step's worst case is not in worst_case_usd (a for_each over run-time items)",
+            "type": "boolean"
+          },
+          "worst_case_usd": {
+            "$ref": "#/components/schemas/Money"
+          }
+        },
+        "required": [
+          "run_id",
+          "status",
+          "retrying_steps",
+          "worst_case_usd",
+          "unbounded"
+        ],
+        "type": "object"
       },
       "Run": {
         "properties": {
@@ -268,7 +353,7 @@ public enum OpenAPIDocument {
             "type": "object"
           },
           "path": {
-            "description": "A workflow file on the server",
+            "description": "A workflow file on the server, inside its workflows folder (wflo server --workflows-dir; default the directory it started in); a relative path is taken from that folder. Symlinks and .. are resolved before the check; a path outside it is 403",
             "type": "string"
           },
           "tags": {
@@ -881,6 +966,85 @@ public enum OpenAPIDocument {
         "summary": "Approve or reject (role approve); the token's name is recorded as the approver, via api"
       }
     },
+    "/v1/dead-letters": {
+      "get": {
+        "operationId": "listDeadLetters",
+        "parameters": [
+          {
+            "description": "Only runs started since then: 30m, 12h, 7d, 2w, or a date",
+            "in": "query",
+            "name": "since",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "description": "Only runs of this workflow",
+            "in": "query",
+            "name": "workflow",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "in": "query",
+            "name": "limit",
+            "required": false,
+            "schema": {
+              "maximum": 200,
+              "minimum": 1,
+              "type": "integer"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "dead_letters": {
+                      "items": {
+                        "$ref": "#/components/schemas/DeadLetter"
+                      },
+                      "type": "array"
+                    }
+                  },
+                  "required": [
+                    "dead_letters"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "Failed runs, newest first, each with the step that failed first and why"
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Missing, unknown or revoked token"
+          },
+          "422": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A bad since or limit"
+          }
+        },
+        "summary": "Dead letters: failed runs with their failing step and reason, as wflo runs --failed (role read)"
+      }
+    },
     "/v1/events": {
       "get": {
         "description": "`event: run` carries a Run, `event: approval` an Approval (new requests, and decided ones once). Lines starting with ':' are keep-alives. The stream ends on shutdown, or after `timeout` seconds when given.",
@@ -1094,7 +1258,7 @@ public enum OpenAPIDocument {
                 }
               }
             },
-            "description": "The token's role is too low"
+            "description": "The token's role is too low, or the path is outside the server's workflows folder (the message names both)"
           },
           "422": {
             "content": {
@@ -1424,6 +1588,110 @@ public enum OpenAPIDocument {
           }
         },
         "summary": "Continue a run from its journal here (role submit)"
+      }
+    },
+    "/v1/runs/{id}/retry": {
+      "post": {
+        "operationId": "retryRun",
+        "parameters": [
+          {
+            "description": "A run id or a unique prefix of it",
+            "in": "path",
+            "name": "id",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "properties": {
+                  "budget_usd": {
+                    "$ref": "#/components/schemas/Money"
+                  }
+                },
+                "type": "object"
+              }
+            }
+          },
+          "required": false
+        },
+        "responses": {
+          "202": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/RetryStarted"
+                }
+              }
+            },
+            "description": "Being retried: the steps that run again and their worst case"
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The body is not a JSON object"
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Missing, unknown or revoked token"
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The token's role is too low"
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "No such run"
+          },
+          "409": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "A live process drives it"
+          },
+          "422": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The run did not fail (retry continues failed runs only), or a bad budget"
+          }
+        },
+        "summary": "Continue a failed run from its failed steps here, as wflo retry RUN (role submit)"
       }
     }
   },

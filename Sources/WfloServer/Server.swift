@@ -16,12 +16,15 @@ public struct ServerSettings: Sendable, Hashable {
     /// Where people reach this server (`https://wflo.example.com`), for links in notifications;
     /// nil: `http://HOST:PORT` as it listens.
     public var baseURL: String?
+    /// The only folder `POST /v1/runs {"path": …}` reads workflow files from; nil: the current directory at start.
+    public var workflowsDirectory: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 4, baseURL: String? = nil) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 4, baseURL: String? = nil, workflowsDirectory: String? = nil) {
         self.host = host
         self.port = port
         self.workers = workers
         self.baseURL = baseURL
+        self.workflowsDirectory = workflowsDirectory
     }
 
     /// Reads `--listen HOST:PORT` (`[::1]:8080` for IPv6).
@@ -41,6 +44,12 @@ public struct ServerSettings: Sendable, Hashable {
         if let baseURL {
             guard let url = URL(string: baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
                 return "--base-url '\(baseURL)' must be an http:// or https:// URL (where people reach this server)"
+            }
+        }
+        if let workflowsDirectory {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: workflowsDirectory, isDirectory: &isFolder), isFolder.boolValue else {
+                return "--workflows-dir '\(workflowsDirectory)' is not a folder; give the folder POST /v1/runs {\"path\"} may read workflow files from"
             }
         }
         return nil
@@ -81,7 +90,10 @@ public enum WfloServerApp {
         if let baseURL = settings.baseURL {
             try await environment.store.setJournalSetting(JournalSettingName.serverBaseURL, value: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL)
         }
-        let api = api(environment: environment, observer: observer, metrics: metrics)
+        var api = api(environment: environment, observer: observer, metrics: metrics)
+        if let folder = settings.workflowsDirectory {
+            api.workflowsFolder = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path
+        }
         let app = Application(router: router(api: api),
                               configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wflo"),
                               onServerRunning: { channel in

@@ -31,7 +31,42 @@ extension SQLiteJournalStore {
         try await write { db in
             try db.execute(sql: "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                            arguments: [at.timeIntervalSince1970, name])
+            guard db.changesCount > 0 else { return false }
+            try db.execute(sql: "DELETE FROM dashboard_sessions WHERE token_hash IN (SELECT hash FROM api_tokens WHERE name = ?)", arguments: [name])
+            return true
+        }
+    }
+
+    public func createSession(_ session: SessionRecord) async throws {
+        try await write { db in
+            try db.execute(sql: "INSERT INTO dashboard_sessions (id_hash, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                           arguments: [session.idHash, session.tokenHash, session.createdAt.timeIntervalSince1970, session.expiresAt.timeIntervalSince1970])
+        }
+    }
+
+    public func session(idHash: String, now: Date) async throws -> SessionRecord? {
+        try await read { db in
+            try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT s.* FROM dashboard_sessions s JOIN api_tokens t ON t.hash = s.token_hash
+                WHERE s.id_hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL
+                """), arguments: [idHash, now.timeIntervalSince1970]).map { row in
+                SessionRecord(idHash: row["id_hash"], tokenHash: row["token_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                              expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
+            }
+        }
+    }
+
+    public func deleteSession(idHash: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM dashboard_sessions WHERE id_hash = ?", arguments: [idHash])
             return db.changesCount > 0
+        }
+    }
+
+    public func deleteExpiredSessions(now: Date) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM dashboard_sessions WHERE expires_at <= ?", arguments: [now.timeIntervalSince1970])
+            return db.changesCount
         }
     }
 

@@ -150,6 +150,8 @@ public final class MemoryJournalStore: JournalStore {
         var alerts: [StoredAlert] = []
         /// API tokens by name.
         var tokens: [String: APITokenRecord] = [:]
+        /// Dashboard sessions by the hash of their id.
+        var sessions: [String: SessionRecord] = [:]
         var notifyHooks: [String] = []
         var notifications: [StoredNotification] = []
         var settings: [String: String] = [:]
@@ -1128,7 +1130,32 @@ extension MemoryJournalStore {
             guard var token = state.tokens[name], token.revokedAt == nil else { return false }
             token.revokedAt = at
             state.tokens[name] = token
+            state.sessions = state.sessions.filter { $0.value.tokenHash != token.hash }
             return true
+        }
+    }
+
+    public func createSession(_ session: SessionRecord) async throws {
+        try write { state in state.sessions[session.idHash] = session }
+    }
+
+    public func session(idHash: String, now: Date) async throws -> SessionRecord? {
+        state.withLock { state in
+            guard let session = state.sessions[idHash], session.expiresAt > now,
+                  state.tokens.values.contains(where: { $0.hash == session.tokenHash && $0.revokedAt == nil }) else { return nil }
+            return session
+        }
+    }
+
+    public func deleteSession(idHash: String) async throws -> Bool {
+        try write { state in state.sessions.removeValue(forKey: idHash) != nil }
+    }
+
+    public func deleteExpiredSessions(now: Date) async throws -> Int {
+        try write { state in
+            let before = state.sessions.count
+            state.sessions = state.sessions.filter { $0.value.expiresAt > now }
+            return before - state.sessions.count
         }
     }
 

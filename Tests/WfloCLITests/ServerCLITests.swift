@@ -119,12 +119,80 @@ struct ServerCLITests {
         }
     }
 
+    /// One request as a browser sends it (no redirect followed): the status, the `name=value` of
+    /// each Set-Cookie, the Location and the body.
+    static func browse(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, cookies: [String], form: String? = nil) async throws
+        -> (status: Int, cookies: [String], location: String?, body: String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if !cookies.isEmpty { request.headers.add(name: "Cookie", value: cookies.joined(separator: "; ")) }
+        if let form {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: form))
+        }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = String(buffer: try await response.body.collect(upTo: 4 << 20))
+        return (Int(response.status.code), response.headers["Set-Cookie"].map { String($0.split(separator: ";")[0]) },
+                response.headers.first(name: "Location"), body)
+    }
+
+    /// Logs in to the dashboard at `base` through its form (pre-session cookie and CSRF token) and returns the session cookie.
+    static func logIn(_ client: HTTPClient, _ base: String, token: String) async throws -> String {
+        let form = try await browse(client, .GET, base + "/login", cookies: [])
+        let loginCookie = try #require(form.cookies.first { $0.hasPrefix("wflo_login=") })
+        let marker = "name=\"csrf\" value=\""
+        let tail = try #require(form.body.range(of: marker))
+        let csrf = String(form.body[tail.upperBound...].prefix { $0 != "\"" })
+        let login = try await browse(client, .POST, base + "/login", cookies: [loginCookie], form: "token=\(token)&csrf=\(csrf)")
+        #expect(login.status == 302 && login.location == "/", "\(login.body)")
+        return try #require(login.cookies.first { $0.hasPrefix("wflo_session=") })
+    }
+
+    /// A dashboard session is kept in the journal: it still works after the real server restarts,
+    /// and revoking its token (with `wflo tokens revoke`) ends it.
+    @Test(arguments: TestJournal.all)
+    func aDashboardSessionOutlivesARestartAndEndsWithItsToken(journal: TestJournal) async throws {
+        try await CLITests.withServer(journal: journal) { _, wflo, directory in
+            let alice = try await wflo.run(["tokens", "create", "alice", "--role", "approve"])
+            let token = alice.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+            do {
+                var (server, base, log) = try await Self.startServer(wflo, in: directory, ["--workers", "0"])
+                let session = try await Self.logIn(client, base, token: token)
+                #expect(try await Self.browse(client, .GET, base + "/", cookies: [session]).status == 200)
+
+                server.send(SIGTERM)
+                let ended = await server.wait(seconds: 60)
+                #expect(ended?.status == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+                (server, base, log) = try await Self.startServer(wflo, in: directory, ["--workers", "0"])
+                let after = try await Self.browse(client, .GET, base + "/", cookies: [session])
+                #expect(after.status == 200 && after.body.contains("alice (approve)"), "the session outlived the restart: \(after.status)")
+                #expect(try await Self.browse(client, .GET, base + "/", cookies: ["wflo_session=" + String(repeating: "0", count: 64)]).status == 302)
+
+                #expect(try await wflo.run(["tokens", "revoke", "alice"]).status == 0)
+                let revoked = try await Self.browse(client, .GET, base + "/", cookies: [session])
+                #expect(revoked.status == 302 && revoked.location == "/login", "revoking the token ended its session")
+                server.send(SIGTERM)
+                if await server.wait(seconds: 60) == nil {
+                    server.send(SIGKILL)
+                    _ = await server.finish()
+                }
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+        }
+    }
+
     @Test func badServerOptionsExit2NamingTheOption() async throws {
         try await CLITests.withServer { _, wflo, _ in
             let listen = try await wflo.run(["server", "--listen", "localhost"])
             #expect(listen.status == 2 && listen.stderr.contains("--listen 'localhost' must be HOST:PORT"), "\(listen.stderr)")
             let base = try await wflo.run(["server", "--base-url", "ftp://x"])
             #expect(base.status == 2 && base.stderr.contains("--base-url"))
+            let folder = try await wflo.run(["server", "--workflows-dir", "/nonexistent/flows"])
+            #expect(folder.status == 2 && folder.stderr.contains("--workflows-dir '/nonexistent/flows' is not a folder"), "\(folder.stderr)")
             let role = try await wflo.run(["tokens", "create", "x", "--role", "boss"])
             #expect(role.status == 2)
             let name = try await wflo.run(["tokens", "create", "a b", "--role", "read"])

@@ -67,6 +67,46 @@ struct APITests {
         }
     }
 
+    /// `POST /v1/runs {"path"}` reads files only inside the workflows folder: `..`, an absolute
+    /// path elsewhere, a symlink out of it and a sub-workflow outside it are all refused, naming
+    /// the path and the folder; nothing is journaled for them.
+    @Test func aPathIsReadOnlyInsideTheWorkflowsFolder() async throws {
+        try await ServerHarness.with(workers: 0) { server, client in
+            let inside = URL(fileURLWithPath: server.api.workflowsFolder)
+            let folder = inside.standardizedFileURL.resolvingSymlinksInPath().path
+            try ServerHarness.freeWorkflow.write(to: inside.appendingPathComponent("free.yaml"), atomically: true, encoding: .utf8)
+            // A file outside the folder: a valid workflow, so only the folder rule can refuse it.
+            let secret = server.folder.appendingPathComponent("secret.yaml")
+            try ServerHarness.freeWorkflow.replacingOccurrences(of: "name: free", with: "name: secret").write(to: secret, atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: inside.appendingPathComponent("link.yaml").path, withDestinationPath: secret.path)
+            try FileManager.default.createSymbolicLink(atPath: inside.appendingPathComponent("up").path, withDestinationPath: server.folder.path)
+            try "name: parent\nbudget: 0\nsteps:\n  - {id: child, type: workflow, workflow: ../secret.yaml}\n"
+                .write(to: inside.appendingPathComponent("parent.yaml"), atomically: true, encoding: .utf8)
+
+            let relative = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: ["path": "free.yaml"])
+            #expect(relative.status == .created, "\(relative.text)")
+            let absolute = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                 body: ["path": .string(inside.appendingPathComponent("free.yaml").path)])
+            #expect(absolute.status == .created, "\(absolute.text)")
+            let inner = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: ["path": "./sub/../free.yaml"])
+            #expect(inner.status == .created, "a .. that stays inside is fine: \(inner.text)")
+
+            for path in ["../secret.yaml", secret.path, "link.yaml", "up/secret.yaml", "/etc/passwd", "../../../../../../etc/passwd"] {
+                let refused = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: ["path": .string(path)])
+                #expect(refused.status == .forbidden, "\(path): \(refused.text)")
+                let message = refused.json["error"]?["message"]?.stringValue ?? ""
+                #expect(message.contains("'\(path)'") && message.contains("outside the workflows folder \(folder)"), "\(message)")
+            }
+            let child = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: ["path": "parent.yaml"])
+            #expect(child.status == .unprocessableContent)
+            #expect(child.json["error"]?["message"]?.stringValue?.contains("is outside the workflows folder \(folder)") == true, "\(child.text)")
+            let inline = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                               body: ["workflow": .string("name: p\nbudget: 0\nsteps:\n  - {id: c, type: workflow, workflow: \(secret.path)}\n")])
+            #expect(inline.status == .unprocessableContent, "a sub-workflow of inline text is held to the folder too: \(inline.text)")
+            #expect(try await server.store.runPage(RunPageQuery(limit: 10)).count == 3, "only the three runs inside were journaled")
+        }
+    }
+
     /// The whole API as a client uses it, every call recorded; then every route and status seen
     /// must be in /openapi.json, and every operation there must have been called.
     @Test func theAPIAsAClientUsesItMatchesTheOpenAPIDocument() async throws {
@@ -152,6 +192,11 @@ struct APITests {
                                           body: ["budget_usd": "abc"]).status == .unprocessableContent)
             let resumed = try await server.call(client, .post, "/v1/runs/\(queuedID)/resume", route: "/v1/runs/{id}/resume", as: .submit)
             #expect(resumed.status == .accepted)
+
+            // Dead letters and retry (DeadLetterTests retries one): a completed run is not retried.
+            #expect(try await server.call(client, .get, "/v1/dead-letters?since=1d", route: "/v1/dead-letters", as: .read).status == .ok)
+            let notFailed = try await server.call(client, .post, "/v1/runs/\(runID)/retry", route: "/v1/runs/{id}/retry", as: .submit)
+            #expect(notFailed.status == .unprocessableContent && notFailed.json["error"]?["message"]?.stringValue?.contains("not failed") == true)
 
             // The list: filters, pages and their cursor; bad parameters are 422.
             let all = try await server.call(client, .get, "/v1/runs?limit=1", route: "/v1/runs", as: .read)

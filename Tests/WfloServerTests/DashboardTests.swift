@@ -11,11 +11,22 @@ import WfloServer
 @Suite(.timeLimit(.minutes(10)))
 struct DashboardTests {
     /// Logs in with `token` and returns the session cookie (`wflo_session=…`).
+    /// Opens the login form as a browser does: its pre-session cookie (`wflo_login=…`) and the form's CSRF token.
+    static func loginForm(_ client: any TestClientProtocol) async throws -> (cookie: String, csrf: String) {
+        let response = try await client.execute(uri: "/login", method: .get, headers: [:])
+        let cookie = try #require(response.headers[values: .setCookie].first { $0.hasPrefix(Dashboard.loginCookie + "=") })
+        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+        return (String(cookie.split(separator: ";")[0]), try csrf(String(buffer: response.body)))
+    }
+
+    /// Logs in with `token` through the form and returns the session cookie (`wflo_session=…`).
     static func login(_ client: any TestClientProtocol, token: String) async throws -> String {
-        let response = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                                                body: ByteBuffer(string: "token=\(token)"))
+        let form = try await loginForm(client)
+        let response = try await client.execute(uri: "/login", method: .post,
+                                                headers: [.contentType: "application/x-www-form-urlencoded", .cookie: form.cookie],
+                                                body: ByteBuffer(string: "token=\(token)&csrf=\(form.csrf)"))
         #expect(response.status == .found && response.headers[.location] == "/")
-        let cookie = try #require(response.headers[.setCookie])
+        let cookie = try #require(response.headers[values: .setCookie].first { $0.hasPrefix(DashboardSessions.cookie + "=") })
         #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
         return String(cookie.split(separator: ";")[0])
     }
@@ -46,8 +57,9 @@ struct DashboardTests {
             let (status, _, headers) = try await Self.get(client, "/", cookie: nil)
             #expect(status == .found && headers[.location] == "/login")
             #expect(try await Self.get(client, "/login", cookie: nil).1.contains("name=\"token\""))
-            let bad = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                                               body: ByteBuffer(string: "token=wflo_nope"))
+            let form = try await Self.loginForm(client)
+            let bad = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded", .cookie: form.cookie],
+                                               body: ByteBuffer(string: "token=wflo_nope&csrf=\(form.csrf)"))
             #expect(bad.status == .unauthorized && bad.headers[.setCookie] == nil)
 
             // A run whose text tries to inject markup.
@@ -61,7 +73,10 @@ struct DashboardTests {
             let list = try await Self.get(client, "/", cookie: cookie)
             #expect(list.0 == .ok && list.1.contains("/runs/\(runID)") && list.1.contains("waiting_approval"))
             #expect(list.2[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
-            #expect(!list.1.contains("http://") && !list.1.contains("https://") && !list.1.contains("<script"), "no external resource, no script")
+            #expect(!list.1.contains("http://") && !list.1.contains("https://"), "no external resource")
+            #expect(list.1.components(separatedBy: "<script").count == 2 && list.1.contains("<script src=\"/dashboard.js\" defer=\"defer\"></script>"),
+                    "one script, same-origin, not inline")
+            #expect(list.2[.contentSecurityPolicy]?.contains("script-src 'self'") == true && list.1.contains("data-live=\"/live\""))
             let filtered = try await Self.get(client, "/?status=completed", cookie: cookie)
             #expect(!filtered.1.contains("/runs/\(runID)"))
 
@@ -98,6 +113,72 @@ struct DashboardTests {
             // Revoking the token ends its sessions.
             try await server.api.tokens.revoke(name: "alice")
             #expect(try await Self.get(client, "/", cookie: cookie).0 == .found)
+        }
+    }
+
+    /// A login POST another site forges (no pre-session cookie, or a CSRF token not the cookie's) is
+    /// refused with 403 and opens no session, even with a good token.
+    @Test func aForgedLoginIsRefused() async throws {
+        try await ServerHarness.with(workers: 0) { server, client in
+            let token = try #require(server.tokens[.admin])
+            let form = try await Self.loginForm(client)
+            let other = try await Self.loginForm(client)
+            #expect(form.csrf != other.csrf, "each browser gets its own")
+            for (cookie, body) in [(nil, "token=\(token)"), (nil, "token=\(token)&csrf=\(form.csrf)"), (form.cookie, "token=\(token)"),
+                                   (form.cookie, "token=\(token)&csrf=\(other.csrf)"), (form.cookie, "token=\(token)&csrf=")] {
+                var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+                if let cookie { headers[.cookie] = cookie }
+                let forged = try await client.execute(uri: "/login", method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(forged.status == .forbidden, "\(cookie ?? "no cookie") \(body)")
+                #expect(String(buffer: forged.body).contains("CSRF token did not match"))
+                #expect(!forged.headers[values: .setCookie].contains { $0.hasPrefix(DashboardSessions.cookie + "=") }, "no session")
+            }
+            // The real form logs in.
+            let cookie = try await Self.login(client, token: token)
+            #expect(try await Self.get(client, "/", cookie: cookie).0 == .ok)
+        }
+    }
+
+    /// Live updates: the run page names its feed (`/live?run=ID`, session-authenticated SSE) and the
+    /// same-origin script that listens to it; the feed sends that run's changes only.
+    @Test func theRunPageFeedSendsThatRunsChangesToItsSession() async throws {
+        try await ServerHarness.with(workers: 1) { server, client in
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                body: ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topic": "x"]])
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
+            let cookie = try await Self.login(client, token: try #require(server.tokens[.read]))
+            let page = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
+            #expect(page.1.contains("data-live=\"/live?run=\(runID)&amp;seen="))
+            let script = try await Self.get(client, "/dashboard.js", cookie: nil)
+            #expect(script.0 == .ok && script.2[.contentType]?.hasPrefix("text/javascript") == true)
+            #expect(script.1.contains("new EventSource(source)") && script.1.contains("window.location.reload()"))
+            #expect(try await Self.get(client, "/live?run=\(runID)&timeout=1", cookie: nil).0 == .unauthorized, "the feed needs a session")
+
+            let stream = Task { try await Self.get(client, "/live?run=\(runID)&timeout=6", cookie: cookie) }
+            try await Task.sleep(for: .seconds(1.5))
+            // Another run starts meanwhile: not this page's.
+            _ = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit, body: ["workflow": .string(ServerHarness.freeWorkflow)])
+            let approval = try #require(try await server.store.approvals(runID: runID, status: .pending).first)
+            #expect(try await server.call(client, .post, "/v1/approvals/\(approval.id)/decision", route: "/v1/approvals/{id}/decision",
+                                          as: .approve, body: ["decision": "approve"]).status == .ok)
+            try await server.eventually("the run completes") { try await server.status(runID) == .completed }
+            let (status, text, headers) = try await stream.value
+            #expect(status == .ok && headers[.contentType] == "text/event-stream")
+            let runFrames = text.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: run\n") }
+            #expect(!runFrames.isEmpty && runFrames.allSatisfy { $0.contains("\"run_id\":\"\(runID)\"") }, "\(text)")
+            #expect(runFrames.contains { $0.contains("\"status\":\"completed\"") }, "\(text)")
+            #expect(text.contains("event: approval\n"))
+
+            // A change between the page and the stream's first look is not missed: `seen` is what the page showed.
+            let missed = try await Self.get(client, "/live?run=\(runID)&seen=waiting_approval%7C1&timeout=1.5", cookie: cookie)
+            #expect(missed.1.contains("event: run\n") && missed.1.contains("\"status\":\"completed\""), "\(missed.1)")
+            let current = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
+            let marker = "&amp;seen="
+            let tail = try #require(current.1.range(of: marker))
+            let seen = String(current.1[tail.upperBound...].prefix { $0 != "\"" })
+            let quiet = try await Self.get(client, "/live?run=\(runID)&seen=\(seen)&timeout=1.5", cookie: cookie)
+            #expect(!quiet.1.contains("event: run\n"), "nothing changed since the page: \(quiet.1)")
         }
     }
 

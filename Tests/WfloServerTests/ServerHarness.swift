@@ -54,7 +54,11 @@ struct ServerHarness: Sendable {
         let pricing = try PricingTable(json: [:], source: "empty table")
         let environment = try WfloEnvironment(store: store, settings: .init(pricing: pricing,
                                                                             environment: extra.merging(["HOME": folder.path]) { _, home in home }))
-        let api = WfloServerApp.api(environment: environment, observer: SilentObserver())
+        var api = WfloServerApp.api(environment: environment, observer: SilentObserver())
+        // `POST /v1/runs {"path"}` reads workflow files only in here (`--workflows-dir`).
+        let workflows = folder.appendingPathComponent("workflows")
+        try FileManager.default.createDirectory(at: workflows, withIntermediateDirectories: true)
+        api.workflowsFolder = workflows.path
         var tokens: [TokenRole: String] = [:]
         for (role, name) in [(TokenRole.read, "reader"), (.submit, "ci-bot"), (.approve, "alice"), (.admin, "root")] {
             tokens[role] = try await api.tokens.create(name: name, role: role).token

@@ -29,6 +29,41 @@ struct ServerConformanceTests {
         }
     }
 
+    /// Dashboard sessions (v17_sessions): found by their id's hash while live and their token is;
+    /// expired ones are not found and are swept; logging out deletes one; revoking the token ends all of its.
+    @Test(arguments: ConformanceTests.stores)
+    func sessionsLiveUntilTheyExpireAreLoggedOutOrTheirTokenIsRevoked(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            let alice = APITokenRecord(name: "alice", role: .approve, hash: String(repeating: "a", count: 64), createdAt: date(1))
+            let bot = APITokenRecord(name: "ci-bot", role: .submit, hash: String(repeating: "b", count: 64), createdAt: date(1))
+            try await store.createToken(alice)
+            try await store.createToken(bot)
+            let first = SessionRecord(idHash: String(repeating: "1", count: 64), tokenHash: alice.hash, createdAt: date(2), expiresAt: date(100))
+            let second = SessionRecord(idHash: String(repeating: "2", count: 64), tokenHash: alice.hash, createdAt: date(3), expiresAt: date(100))
+            let short = SessionRecord(idHash: String(repeating: "3", count: 64), tokenHash: bot.hash, createdAt: date(3), expiresAt: date(10))
+            let botLong = SessionRecord(idHash: String(repeating: "4", count: 64), tokenHash: bot.hash, createdAt: date(3), expiresAt: date(100))
+            for session in [first, second, short, botLong] { try await store.createSession(session) }
+
+            #expect(try await store.session(idHash: first.idHash, now: date(5)) == first)
+            #expect(try await store.session(idHash: short.idHash, now: date(5)) == short)
+            #expect(try await store.session(idHash: String(repeating: "9", count: 64), now: date(5)) == nil)
+            // Expired: not found, then swept.
+            #expect(try await store.session(idHash: short.idHash, now: date(10)) == nil)
+            #expect(try await store.deleteExpiredSessions(now: date(10)) == 1)
+            #expect(try await store.deleteExpiredSessions(now: date(10)) == 0)
+            // Logging out ends one session only.
+            #expect(try await store.deleteSession(idHash: second.idHash))
+            #expect(try await !store.deleteSession(idHash: second.idHash))
+            #expect(try await store.session(idHash: second.idHash, now: date(5)) == nil)
+            #expect(try await store.session(idHash: first.idHash, now: date(5)) == first)
+            // Revoking alice ends her sessions, not the bot's.
+            #expect(try await store.revokeToken(name: "alice", at: date(6)))
+            #expect(try await store.session(idHash: first.idHash, now: date(7)) == nil)
+            #expect(try await !store.deleteSession(idHash: first.idHash), "revoking deleted it")
+            #expect(try await store.session(idHash: botLong.idHash, now: date(7)) == botLong)
+        }
+    }
+
     @Test(arguments: ConformanceTests.stores)
     func runPagesAreNewestFirstFilteredAndContinueAfterTheirCursor(kind: StoreUnderTest) async throws {
         try await kind.with { store in

@@ -227,6 +227,10 @@ extension DefinitionReader {
         if !written.hasSuffix(".yaml") && !written.hasSuffix(".yml") {
             candidates += ["yaml", "yml"].map { candidates[0] + "." + $0 }
         }
+        if let folder = children.folder, children.outsideFolder(candidates[0]) {
+            error(node, "step '\(stepID)': the workflow '\(written)' (\(children.canonical(candidates[0]))) is outside the workflows folder \(children.canonical(folder)); the server reads workflow files only there")
+            return nil
+        }
         guard let path = candidates.first(where: { children.source($0) != nil }), let text = children.source(path) else {
             error(node, "step '\(stepID)': cannot read the workflow '\(written)' (looked for \(candidates.joined(separator: ", ")))")
             return nil
@@ -258,13 +262,30 @@ extension DefinitionReader {
 /// when the run started, so a run finishes with the workflows it began with.
 public struct WorkflowSources: Sendable {
     public var journaled: [String: String]
+    /// When set, files are read from the disk only inside this folder (`wflo server --workflows-dir`):
+    /// a sub-workflow outside it is refused, symlinks and `..` resolved first.
+    public var folder: String?
 
-    public init(journaled: [String: String] = [:]) {
+    public init(journaled: [String: String] = [:], folder: String? = nil) {
         self.journaled = journaled
+        self.folder = folder
+    }
+
+    /// Whether `path` (symlinks and `..` resolved) is `folder` or inside it.
+    public static func isInside(_ path: String, folder: String) -> Bool {
+        let sources = WorkflowSources()
+        let inner = sources.canonical(path), outer = sources.canonical(folder)
+        return outer == "/" || inner == outer || inner.hasPrefix(outer + "/")
+    }
+
+    func outsideFolder(_ path: String) -> Bool {
+        guard let folder, journaled[canonical(path)] == nil else { return false }
+        return !Self.isInside(path, folder: folder)
     }
 
     func source(_ path: String) -> String? {
         if let text = journaled[canonical(path)] { return text }
+        if outsideFolder(path) { return nil }
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return String(data: data, encoding: .utf8)
     }

@@ -263,6 +263,17 @@ enum PostgresSchema {
             CREATE INDEX runs_concurrency ON runs (workflow_name, concurrency_key)
                 WHERE concurrency_key IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval');
             """),
+        // Issue 18: dashboard sessions outlive the server process (the session id's hash only).
+        Migration(version: 8, name: "v17_sessions", sql: """
+            CREATE TABLE dashboard_sessions (
+                id_hash TEXT PRIMARY KEY,
+                token_hash TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX dashboard_sessions_token ON dashboard_sessions (token_hash);
+            CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
+            """),
     ]
 
     /// The newest schema this binary knows.

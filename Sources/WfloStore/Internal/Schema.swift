@@ -343,6 +343,20 @@ enum Schema {
                     WHERE concurrency_key IS NOT NULL AND status IN ('queued', 'running', 'waiting_approval');
                 """)
         }
+        // Issue 18: dashboard sessions outlive the server process: the session id's hash only,
+        // the token it came from (revoking the token deletes them), when it ends.
+        migrator.registerMigration("v17_sessions") { db in
+            try db.execute(sql: """
+                CREATE TABLE dashboard_sessions (
+                    id_hash TEXT PRIMARY KEY NOT NULL,
+                    token_hash TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX dashboard_sessions_token ON dashboard_sessions(token_hash);
+                CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions(expires_at);
+                """)
+        }
         return migrator
     }
 }

@@ -1,14 +1,18 @@
 """The dashboard in a real browser: headless Chromium driven by chromium-driver through selenium.
 
-Usage: dashboard_flow.py BASE_URL TOKEN RUN_ID SCREENSHOT_DIR
+Usage: dashboard_flow.py BASE_URL TOKEN RUN_ID SCREENSHOT_DIR LIVE_RUN_ID FAILED_RUN_ID
 
-Logs in with TOKEN, opens the run RUN_ID (waiting for approval), clicks Approve, reloads until the
-run shows completed, and saves screenshots of the inbox (before), the run page (before and after).
-Exits non-zero with a message saying which step failed.
+Logs in with TOKEN, opens the run RUN_ID (waiting for approval) and clicks Approve on each request
+until the run shows completed; opens LIVE_RUN_ID's page and, without reloading it, approves its
+requests through the API: the page's live-update script must show it completed; opens the Failed
+page and clicks Retry on FAILED_RUN_ID. Saves screenshots of the inbox, the run pages and the
+Failed page. Exits non-zero with a message saying which step failed.
 """
+import json
 import os
 import sys
 import time
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -17,8 +21,24 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 
+def api(base, token, method, path, body=None):
+    """One call to the /v1 API; returns the parsed JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read().decode())
+
+
+def badge(driver):
+    try:
+        return driver.find_element(By.CSS_SELECTOR, "p.sub .badge").text
+    except Exception:
+        return ""
+
+
 def main() -> int:
-    base, token, run_id, shots = sys.argv[1:5]
+    base, token, run_id, shots, live_id, failed_id = sys.argv[1:7]
     os.makedirs(shots, exist_ok=True)
     options = Options()
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1400"):
@@ -48,21 +68,57 @@ def main() -> int:
             print("the run page does not show waiting_approval")
             return 1
         driver.save_screenshot(os.path.join(shots, "run-waiting.png"))
-        driver.find_element(By.NAME, "comment").send_keys("approved from the browser test")
-        driver.find_element(By.CSS_SELECTOR, "button.approve").click()
-        deadline = time.time() + 60
+        # Approve each request the run makes (the publish example asks twice: the review, then its paid step).
+        deadline = time.time() + 90
         while time.time() < deadline:
             driver.get(base + "/runs/" + run_id)
-            badge = driver.find_element(By.CSS_SELECTOR, "p.sub .badge").text
-            if badge == "completed":
-                driver.save_screenshot(os.path.join(shots, "run-completed.png"))
-                driver.get(base + "/approvals")
-                driver.save_screenshot(os.path.join(shots, "inbox-empty.png"))
-                print("completed")
-                return 0
+            if badge(driver) == "completed":
+                break
+            buttons = driver.find_elements(By.CSS_SELECTOR, "button.approve")
+            if buttons:
+                driver.find_element(By.NAME, "comment").send_keys("approved from the browser test")
+                buttons[0].click()
+                WebDriverWait(driver, 30, ignored_exceptions=(Exception,)).until(lambda d: "/runs/" in d.current_url)
             time.sleep(0.25)
-        print("the run did not complete after Approve; last status " + badge)
-        return 1
+        if badge(driver) != "completed":
+            print("the run did not complete after Approve; last status " + badge(driver))
+            return 1
+        driver.save_screenshot(os.path.join(shots, "run-completed.png"))
+        driver.get(base + "/approvals")
+        driver.save_screenshot(os.path.join(shots, "inbox-empty.png"))
+
+        # Live updates: the page stays open (no driver.get, no refresh) while the API approves.
+        driver.get(base + "/runs/" + live_id)
+        if badge(driver) != "waiting_approval":
+            print("the live run's page does not show waiting_approval: " + badge(driver))
+            return 1
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if badge(driver) == "completed":
+                break
+            for request in api(base, token, "GET", "/v1/approvals?status=pending&run=" + live_id)["approvals"]:
+                api(base, token, "POST", "/v1/approvals/" + request["id"] + "/decision", {"decision": "approve", "comment": "approved through the API"})
+            time.sleep(0.5)
+        if badge(driver) != "completed":
+            print("the open run page did not turn completed by itself; it shows " + badge(driver))
+            return 1
+        driver.save_screenshot(os.path.join(shots, "run-live-completed.png"))
+
+        # The Failed page: the dead letter, and its Retry button.
+        driver.get(base + "/failed")
+        if failed_id[:12] not in driver.page_source or "Summarize" not in driver.page_source and "summarize" not in driver.page_source:
+            print("the Failed page does not show the failed run " + failed_id)
+            return 1
+        driver.save_screenshot(os.path.join(shots, "failed.png"))
+        driver.find_element(By.CSS_SELECTOR, "form.retry[action='/runs/" + failed_id + "/retry'] button").click()
+        try:
+            WebDriverWait(driver, 60, ignored_exceptions=(Exception,)).until(lambda d: badge(d) == "completed")
+        except Exception:
+            print("the retried run's page did not show completed; it shows " + badge(driver))
+            return 1
+        driver.save_screenshot(os.path.join(shots, "run-retried.png"))
+        print("completed")
+        return 0
     finally:
         driver.quit()
 
