@@ -4,7 +4,7 @@ import HummingbirdTesting
 import Testing
 import WfloApp
 import WfloCore
-import WfloServer
+@testable import WfloServer
 
 /// The dashboard in-process: logging in with a token, the CSRF check on every form, the run
 /// list, a run's page with its approval form, deciding from it, escaping, and revocation.
@@ -99,6 +99,16 @@ struct DashboardTests {
             try await server.api.tokens.revoke(name: "alice")
             #expect(try await Self.get(client, "/", cookie: cookie).0 == .found)
         }
+    }
+
+    @Test func aPageShowsTimesAsTheISO8601FormatterDid() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate, .withSpaceBetweenDateAndTime]
+        for seconds in [0, 1_800_000_000, 1_800_000_599.75, 4_102_444_799] as [Double] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(Dashboard.time(date) == formatter.string(from: date))
+        }
+        #expect(Dashboard.time(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15 08:00:00")
     }
 
     @Test func aReadTokenSeesPagesButCannotDecide() async throws {
