@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,6 +192,7 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
