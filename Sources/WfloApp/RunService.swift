@@ -122,13 +122,14 @@ public struct RunService: Sendable {
     /// Enqueues a run for a worker (`wflo submit`): nothing runs here. The same idempotency key
     /// returns the run it first enqueued and writes nothing.
     /// - Parameter budget: the budget in force; nil runs with no limit.
+    /// - Parameter traceparent: a caller's W3C trace context the run's spans hang under, wherever it runs.
     public func submit(_ workflow: Workflow, inputs: JSONValue, budget: Money?, queue: String = QueueSettings.defaultQueue,
                        priority: Int = 0, idempotencyKey: String? = nil, tags: [String: String] = [:],
-                       trigger: RunTrigger? = nil) async throws -> EnqueueOutcome {
+                       trigger: RunTrigger? = nil, traceparent: String? = nil) async throws -> EnqueueOutcome {
         if let problem = QueueSettings.problem(name: queue) { throw AppError(.invalidInput, "--queue: " + problem) }
         return try await executor.enqueue(definition: workflow.definition, source: workflow.source, path: workflow.origin.journaledPath,
                                           inputs: inputs, budget: budget, queue: queue, priority: priority, idempotencyKey: idempotencyKey,
-                                          tags: tags, trigger: trigger)
+                                          tags: tags, trigger: trigger, traceparent: traceparent)
     }
 
     /// Continues a run from its journal: completed steps are not run or charged again. A run of a

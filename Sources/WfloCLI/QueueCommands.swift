@@ -31,6 +31,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"run_id\": …, \"status\": \"queued\"}.")
     var json = false
 
+    @Option(help: "Attach the run's trace to a caller's: a W3C traceparent (00-TRACEID-SPANID-FLAGS); default $TRACEPARENT.")
+    var traceparent: String?
+
     // No --pricing: the worker prices the run with its own table (its --pricing, WFLO_PRICING,
     // the workflow's `pricing:` block), so the file is checked against the same prices.
     @OptionGroup var store: StoreOptions
@@ -44,13 +47,15 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let outcome = try await reportingErrors { () -> EnqueueOutcome in
+            let parent = try TraceOptions.traceparent(given: traceparent, environment: ProcessInfo.processInfo.environment)
             let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: nil, createJournal: true)
             do {
                 let runs = environment.runs(observer: SilentObserver())
                 let workflow = try runs.load(file: request.file)
                 let outcome = try await runs.submit(workflow, inputs: try request.bindInputs(workflow.definition),
                                                     budget: try request.resolveBudget(workflow.definition), queue: queue,
-                                                    priority: priority, idempotencyKey: idempotencyKey, tags: try request.runTags())
+                                                    priority: priority, idempotencyKey: idempotencyKey, tags: try request.runTags(),
+                                                    traceparent: parent)
                 try await environment.close()
                 return outcome
             } catch let error as StoreError {

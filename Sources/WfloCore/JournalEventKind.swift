@@ -17,6 +17,9 @@ public enum JournalEventKind: String, Sendable, Hashable, Codable, CaseIterable 
     case runCollected = "run_collected"
     /// `wflo fork`: the run started from another run's results (`from_run`, `from_step`, the steps reused).
     case runForked = "run_forked"
+    /// A queued run's first start journaled its root span's W3C `traceparent` here (its `run_started`
+    /// was written by `submit`, before any trace existed), so a later resume continues the same trace.
+    case runTraced = "run_traced"
     // A run's status as ``RunStatus`` set it (``run(_:)``).
     case runQueued = "run_queued"
     case runRunning = "run_running"

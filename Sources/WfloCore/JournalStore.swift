@@ -170,8 +170,31 @@ public protocol JournalReadModel: Sendable {
     /// decodes no event or output it does not show.
     /// - Throws: ``StoreError`` `.notFound` for an unknown run.
     func journal(runID: String, eventKinds: Set<JournalEventKind>, stepOutputs: Bool) async throws -> RunJournal
+    /// One page of a run (the dashboard's run page of a 100k-step run decodes its 200 steps, not
+    /// all): ``journal(runID:eventKinds:stepOutputs:)`` without step outputs, with only the steps
+    /// `pick` chooses and every attempt of the run (its totals and spend over time are the whole
+    /// run's). `pick` is given the run, its events of `eventKinds` and every journaled step's id and
+    /// type (in no particular order), all from the same read.
+    /// - Throws: ``StoreError`` `.notFound` for an unknown run.
+    func journal(runID: String, eventKinds: Set<JournalEventKind>,
+                 pick: @escaping @Sendable (JournalPageIndex) -> Set<String>) async throws -> RunJournal
     /// Where the journal is, for messages: "the journal at PATH".
     var journalLocation: String { get }
+}
+
+/// What a page of a run is picked from (``JournalReadModel/journal(runID:eventKinds:pick:)``).
+public struct JournalPageIndex: Sendable {
+    public var run: RunRecord
+    /// The run's events of the kinds asked for, in order.
+    public var events: [EventRecord]
+    /// Every journaled step's id and type, in no particular order.
+    public var steps: [(id: String, type: StepType)]
+
+    public init(run: RunRecord, events: [EventRecord], steps: [(id: String, type: StepType)]) {
+        self.run = run
+        self.events = events
+        self.steps = steps
+    }
 }
 
 /// The journal's records a person names by a prefix of their id.

@@ -103,15 +103,19 @@ public struct Executor: Sendable {
     /// Enqueues a new run for a worker to drive (`wflo submit`): the run, status `queued`, and its
     /// `run_started` event, written together; a worker continues it with ``resume(runID:definition:budget:)``.
     /// With an idempotency key already used, nothing is written and the first run is returned.
+    ///
+    /// - Parameter traceparent: a caller's W3C trace context (`wflo submit --traceparent`), journaled so
+    ///   every process that drives the run hangs its root span under it: one trace, the caller's.
     public func enqueue(definition: WorkflowDefinition, source: String, path: String, inputs: JSONValue, budget: Money?,
                         queue: String, priority: Int, idempotencyKey: String?, mode: RunMode = RunMode(),
-                        tags: [String: String] = [:], trigger: RunTrigger? = nil) async throws -> EnqueueOutcome {
+                        tags: [String: String] = [:], trigger: RunTrigger? = nil, traceparent: String? = nil) async throws -> EnqueueOutcome {
         let now = configuration.now()
         let run = RunRecord(id: Executor.makeRunID(), workflowName: definition.name, workflowPath: path, workflowSource: source,
                             inputs: inputs, budget: budget, status: .queued, createdAt: now, updatedAt: now,
                             tags: definition.runTags(inputs: inputs, given: tags), trigger: trigger,
                             concurrency: definition.concurrency?.evaluate(inputs: inputs))
-        let outcome = try await configuration.store.enqueueRun(EnqueueRequest(run: run, events: [Executor.startedEvent(run: run, definition: definition, mode: mode)],
+        let started = Executor.startedEvent(run: run, definition: definition, mode: mode, traceparent: traceparent)
+        let outcome = try await configuration.store.enqueueRun(EnqueueRequest(run: run, events: [started],
                                                                               queue: queue, priority: priority, idempotencyKey: idempotencyKey))
         // `cancel_running`: the runs it displaced that nobody drives end now (a driven one stops by itself).
         if case .enqueued(let written) = outcome, let concurrency = written.concurrency, concurrency.onConflict == .cancelRunning {
@@ -214,7 +218,12 @@ public struct Executor: Sendable {
         let alerted = Set(journal.events.filter { $0.kind == .budgetAlert }.compactMap { $0.data["percent"]?.intValue })
         try await store.updateRun(id: runID, status: .running, outputs: nil, error: nil, at: configuration.now())
         if journal.run.status == .queued {
-            // A submitted run's first start: its `run_started` was journaled when it was enqueued.
+            // A submitted run's first start: its `run_started` was journaled when it was enqueued, with no
+            // trace unless the submitter gave one; this root span is the trace the run's resumes continue.
+            if let traceparent {
+                try await store.appendEvent(EventRecord(runID: runID, stepID: nil, kind: .runTraced,
+                                                        data: [RunTelemetry.traceparentKey: .string(traceparent)], at: configuration.now()))
+            }
             configuration.observer.observe(.runStarted(runID: runID, workflow: definition.name, budget: run.budget))
         } else {
             var data: [String: JSONValue] = ["completed_steps": .int(done.count), "unsettled_attempts": .int(unsettled)]

@@ -14,8 +14,9 @@ import WfloProviders
 /// as exact decimal strings, and `wflo.cost_usd` only on the attempt (leaf) spans, so summing it
 /// over a trace never counts a dollar twice.
 public enum RunTelemetry {
-    /// The key under which a run's W3C trace context is journaled (in its `run_started` event, or
-    /// the first `run_resumed` when it started without one).
+    /// The key under which a run's W3C trace context is journaled (in its `run_started` event; for a
+    /// queued run, in `run_traced` at its first start unless the submitter gave one; the first
+    /// `run_resumed` when it started without one).
     public static let traceparentKey = "traceparent"
 
     /// The step span the current task runs under: the attempt driver adds budget refusals and

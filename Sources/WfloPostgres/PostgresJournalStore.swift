@@ -404,15 +404,44 @@ public final class PostgresJournalStore: JournalStore {
         try await read { connection in try await self.journal(connection, runID: runID, eventKinds: eventKinds, stepOutputs: stepOutputs) }
     }
 
-    /// A run's journal: every event when `eventKinds` is nil, else only those of these kinds;
-    /// steps without outputs unless `stepOutputs`.
-    func journal(_ connection: PostgresConnection, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool) async throws -> RunJournal {
-        guard let run = try await connection.query("SELECT \(unescaped: RunRow.columns) FROM runs WHERE id = \(runID)", logger: logger)
-            .records(RunRow.record).first else { throw runNotFound(runID) }
-        let steps = try await connection.query("""
-            SELECT \(unescaped: StepRow.columns(outputs: stepOutputs)) FROM steps WHERE run_id = \(runID)
+    public func journal(runID: String, eventKinds: Set<JournalEventKind>,
+                        pick: @escaping @Sendable (JournalPageIndex) -> Set<String>) async throws -> RunJournal {
+        try await read { connection in
+            var journal = try await self.journal(connection, runID: runID, eventKinds: eventKinds, stepOutputs: false, stepIDs: [])
+            let index = try await connection.query("SELECT step_id, type FROM steps WHERE run_id = \(runID)", logger: self.logger).records { row in
+                let (id, type) = try row.decode((String, String).self)
+                let kind: StepType = try JournalCells.enumeration(type, "steps.type")
+                return (id: id, type: kind)
+            }
+            journal.steps = try await self.steps(connection, runID: runID, outputs: false,
+                                                 ids: pick(JournalPageIndex(run: journal.run, events: journal.events, steps: index)))
+            return journal
+        }
+    }
+
+    /// A run's steps, in the order of ``journal(runID:)``: only those of `ids` when given.
+    func steps(_ connection: PostgresConnection, runID: String, outputs: Bool, ids: Set<String>?) async throws -> [StepRecord] {
+        guard let ids else {
+            return try await connection.query("""
+                SELECT \(unescaped: StepRow.columns(outputs: outputs)) FROM steps WHERE run_id = \(runID)
+                ORDER BY started_at NULLS FIRST, step_id COLLATE "C"
+                """, logger: logger).records(StepRow.record)
+        }
+        if ids.isEmpty { return [] }
+        let list = ids.sorted()
+        return try await connection.query("""
+            SELECT \(unescaped: StepRow.columns(outputs: outputs)) FROM steps WHERE run_id = \(runID) AND step_id = ANY(\(list))
             ORDER BY started_at NULLS FIRST, step_id COLLATE "C"
             """, logger: logger).records(StepRow.record)
+    }
+
+    /// A run's journal: every event when `eventKinds` is nil, else only those of these kinds;
+    /// steps without outputs unless `stepOutputs`; only the steps of `stepIDs` when given.
+    func journal(_ connection: PostgresConnection, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool,
+                 stepIDs: Set<String>? = nil) async throws -> RunJournal {
+        guard let run = try await connection.query("SELECT \(unescaped: RunRow.columns) FROM runs WHERE id = \(runID)", logger: logger)
+            .records(RunRow.record).first else { throw runNotFound(runID) }
+        let steps = try await steps(connection, runID: runID, outputs: stepOutputs, ids: stepIDs)
         let attempts = try await connection.query("SELECT \(unescaped: AttemptRow.columns) FROM attempts WHERE run_id = \(runID) ORDER BY id",
                                                   logger: logger).records { try AttemptRow.record($0) }
         var events: [EventRecord] = []

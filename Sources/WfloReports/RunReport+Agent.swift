@@ -5,10 +5,13 @@ extension RunReport {
     /// The step a journaled id is reported under: `researcher` for `researcher/3/fetch_page`
     /// when `researcher` is an agent step of the run, else the id itself.
     static func owners(_ journal: RunJournal) -> @Sendable (String) -> String {
-        let agents = Set(journal.steps.filter { $0.type == .agent }.map(\.stepID))
-        return { stepID in
-            AgentJournalID.agent(of: stepID, among: agents) ?? stepID
-        }
+        owners(agents: Set(journal.steps.filter { $0.type == .agent }.map(\.stepID)))
+    }
+
+    /// The line a journaled step counts in: its agent's for an agent's turn or tool call, else its own.
+    /// - Parameter agents: the ids of the run's agent steps.
+    public static func owners(agents: Set<String>) -> @Sendable (String) -> String {
+        { stepID in AgentJournalID.agent(of: stepID, among: agents) ?? stepID }
     }
 
     /// An agent's turns and tool calls, from the journal: cost and tokens per turn (the input

@@ -172,6 +172,34 @@ public struct RunReport: Sendable, Hashable {
         return result
     }
 
+    /// The report's lines in order (``steps``): the planned steps, each followed by its for_each
+    /// items (`ID[2]`) and sub-workflow steps (`ID/CHILD`), sorted; then the journaled steps the
+    /// plan does not name. An agent's turns and tool calls are not lines (they count in the agent's).
+    /// - Parameter journaled: every journaled step's id and type, in any order.
+    public static func lineOrder(planned plannedSteps: [(id: String, type: String)],
+                                 journaled: [(id: String, type: StepType)]) -> [(id: String, type: String)] {
+        let planned = Set(plannedSteps.map(\.id))
+        let owner = owners(agents: Set(journaled.filter { $0.type == .agent }.map(\.id)))
+        var children: [String: [(id: String, type: String)]] = [:]
+        var unplanned: [(id: String, type: String)] = []
+        for step in journaled where !planned.contains(step.id) && owner(step.id) == step.id {
+            let root = NestedStepID.root(of: step.id)
+            if planned.contains(root), root != step.id { children[root, default: []].append((step.id, step.type.rawValue)) } else {
+                unplanned.append((step.id, step.type.rawValue))
+            }
+        }
+        var order: [(id: String, type: String)] = []
+        order.reserveCapacity(plannedSteps.count + unplanned.count)
+        for step in plannedSteps {
+            order.append(step)
+            guard let nested = children[step.id] else { continue }
+            // Keys worked out once per id, not per comparison.
+            order += nested.map { (key: NestedStepID.sortKey($0.id), step: $0) }
+                .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.step)
+        }
+        return order + unplanned
+    }
+
     /// The status shown for a step whose row `wflo gc` removed.
     public static let collectedStatus = "removed by gc"
 
@@ -201,29 +229,10 @@ public struct RunReport: Sendable, Hashable {
         unsettled = ledger.reserved
         spent = ledger.committed
 
-        // Items of a for_each (`ID[2]`), steps of a sub-workflow (`ID/CHILD`) and other journaled
-        // steps the plan does not name follow the planned step they belong to.
-        let planned = Set(plannedSteps.map(\.id))
         // An agent's turns and tool calls (`researcher/3/fetch_page`) are reported inside the
         // agent's line, and their attempts counted in it.
         let owner = RunReport.owners(journal)
-        var children: [String: [(id: String, type: String)]] = [:]
-        var unplanned: [(id: String, type: String)] = []
-        for step in journal.steps where !planned.contains(step.stepID) && owner(step.stepID) == step.stepID {
-            let root = NestedStepID.root(of: step.stepID)
-            if planned.contains(root), root != step.stepID { children[root, default: []].append((step.stepID, step.type.rawValue)) } else {
-                unplanned.append((step.stepID, step.type.rawValue))
-            }
-        }
-        var order: [(id: String, type: String)] = []
-        for step in plannedSteps {
-            order.append(step)
-            guard let nested = children[step.id] else { continue }
-            // Keys worked out once per id, not per comparison.
-            order += nested.map { (key: NestedStepID.sortKey($0.id), step: $0) }
-                .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.step)
-        }
-        order += unplanned
+        let order = RunReport.lineOrder(planned: plannedSteps, journaled: journal.steps.map { ($0.stepID, $0.type) })
         let nested = Dictionary(grouping: journal.steps.filter { owner($0.stepID) != $0.stepID }, by: { owner($0.stepID) })
         var byModel: [String: ModelLine] = [:]
         // Looked up per step, once: a long run's report stays linear in its journal.

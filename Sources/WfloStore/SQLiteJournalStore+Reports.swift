@@ -21,6 +21,23 @@ extension SQLiteJournalStore {
         try await read { [self] db in try journal(db, runID: runID, eventKinds: eventKinds, stepOutputs: stepOutputs) }
     }
 
+    /// One snapshot: the run and its events, two short columns of its `steps` rows, then only the
+    /// picked rows (by the `steps` primary key) and every attempt.
+    public func journal(runID: String, eventKinds: Set<JournalEventKind>,
+                        pick: @escaping @Sendable (JournalPageIndex) -> Set<String>) async throws -> RunJournal {
+        try await read { [self] db in
+            var index: [(id: String, type: StepType)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT step_id, type FROM steps WHERE run_id = ?", arguments: [runID])
+            while let row = try rows.next() {
+                index.append((row[0], try JournalCells.enumeration(row[1] as String, "steps.type")))
+            }
+            var journal = try journal(db, runID: runID, eventKinds: eventKinds, stepOutputs: false, stepIDs: [])
+            journal.steps = try steps(db, runID: runID, outputs: false,
+                                      ids: pick(JournalPageIndex(run: journal.run, events: journal.events, steps: index)))
+            return journal
+        }
+    }
+
     public func activity(since: Date, until: Date?, workflow: String?) async throws -> RunsActivity {
         try await read { db in
             var conditions = ["r.created_at >= ?"]

@@ -396,13 +396,13 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// A run's journal read in `db`: every event when `eventKinds` is nil, else only those of
     /// these kinds (their `data` is not even parsed otherwise); steps without outputs unless `stepOutputs`.
-    func journal(_ db: Database, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool) throws -> RunJournal {
+    /// `stepIDs`: only these steps (by the `steps` primary key), else all of them.
+    func journal(_ db: Database, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool,
+                 stepIDs: Set<String>? = nil) throws -> RunJournal {
         guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
             throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
-        let stepColumns = stepOutputs ? "*" : "run_id, step_id, type, status, NULL AS output, error, model, started_at, finished_at"
-        let steps = try StepRow.fetchAll(db, sql: "SELECT \(stepColumns) FROM steps WHERE run_id = ? ORDER BY started_at, step_id",
-                                         arguments: [runID]).map { try $0.record() }
+        let steps = try steps(db, runID: runID, outputs: stepOutputs, ids: stepIDs)
         let attempts = try AttemptRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY id", arguments: [runID])
             .map { try $0.record() }
         var events: [EventRecord] = []
@@ -421,6 +421,19 @@ public struct SQLiteJournalStore: JournalStore {
         let approvals = try ApprovalRow.fetchAll(db, sql: "SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at, rowid",
                                                  arguments: [runID]).map { try $0.record() }
         return RunJournal(run: run, steps: steps, attempts: attempts, events: events, approvals: approvals)
+    }
+
+    /// A run's steps, in the order of ``RunStore/journal(runID:)``: only those of `ids` when given.
+    func steps(_ db: Database, runID: String, outputs: Bool, ids: Set<String>?) throws -> [StepRecord] {
+        let columns = outputs ? "*" : "run_id, step_id, type, status, NULL AS output, error, model, started_at, finished_at"
+        guard let ids else {
+            return try StepRow.fetchAll(db, sql: "SELECT \(columns) FROM steps WHERE run_id = ? ORDER BY started_at, step_id",
+                                        arguments: [runID]).map { try $0.record() }
+        }
+        if ids.isEmpty { return [] }
+        return try StepRow.fetchAll(db, sql: """
+            SELECT \(columns) FROM steps WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?)) ORDER BY started_at, step_id
+            """, arguments: [runID, JSONValue.array(ids.sorted().map { .string($0) }).encoded()]).map { try $0.record() }
     }
 
     public func ledger(runID: String) async throws -> LedgerSnapshot {

@@ -314,6 +314,14 @@ public final class MemoryJournalStore: JournalStore {
         return journal
     }
 
+    public func journal(runID: String, eventKinds: Set<JournalEventKind>,
+                        pick: @escaping @Sendable (JournalPageIndex) -> Set<String>) async throws -> RunJournal {
+        var journal = try await journal(runID: runID, eventKinds: eventKinds, stepOutputs: false)
+        let picked = pick(JournalPageIndex(run: journal.run, events: journal.events, steps: journal.steps.map { ($0.stepID, $0.type) }))
+        journal.steps = journal.steps.filter { picked.contains($0.stepID) }
+        return journal
+    }
+
     public func requestCancel(runID: String, by: String, reason: String?, at: Date) async throws -> CancelRequest {
         try write { state in
             try state.withRun(runID) { run in

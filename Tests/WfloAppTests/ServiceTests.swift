@@ -122,6 +122,67 @@ struct ServiceTests {
         }
     }
 
+    /// The dashboard's page read: every page's lines, one after another, are the full report's
+    /// lines (items after their step, an agent's turns in its line, subtotals over items on
+    /// another page, a step that never started), with the whole run's totals, and each page's
+    /// read holds only its own steps and what nests under them.
+    @Test func aRunsPagesTogetherAreItsReportAndEachReadsOnlyItsSteps() async throws {
+        try await Self.withJournal { _, store in
+            let id = "run-pages"
+            let reserve = try #require(Money(string: "0.5")), cost = try #require(Money(string: "0.01"))
+            try await store.createRun(Self.run(id, path: "flow.yaml"))
+            try await store.appendEvent(EventRecord(runID: id, stepID: nil, kind: .runStarted,
+                                                    data: [Executor.stepOrderKey: [["a", "transform"], ["b", "llm"], ["researcher", "agent"],
+                                                                                   ["c", "llm"], ["never", "transform"]]],
+                                                    at: Self.requested))
+            func step(_ stepID: String, _ type: StepType) async throws {
+                try await store.recordStep(StepRecord(runID: id, stepID: stepID, type: type, status: .completed, output: ["n": 1],
+                                                      startedAt: Self.requested, finishedAt: Self.decided), event: nil)
+            }
+            func attempt(_ stepID: String, number: Int, succeeded: Bool) async throws {
+                let start = AttemptStart(runID: id, stepID: stepID, stepType: .llm, number: number, model: "gpt-4o", reserve: reserve, at: Self.requested)
+                guard case .started(let attempt) = try await store.beginAttempt(start) else { Issue.record("refused"); return }
+                try await store.finishAttempt(AttemptFinish(attemptID: attempt, runID: id, stepID: stepID, succeeded: succeeded, cost: cost,
+                                                            usage: TokenUsage(inputTokens: 10, outputTokens: 1), error: succeeded ? nil : "boom",
+                                                            stepStatus: succeeded ? .completed : nil, stepOutput: succeeded ? ["text": "ok"] : nil,
+                                                            at: Self.decided))
+            }
+            try await step("a", .transform)
+            for item in 0..<3 {
+                try await attempt("b[\(item)]", number: 1, succeeded: true)
+                try await step("b[\(item)]", .llm)
+            }
+            try await step("b", .llm)
+            try await attempt("researcher/1", number: 1, succeeded: true)
+            try await step("researcher/1", .llm)
+            try await step("researcher", .agent)
+            try await attempt("c", number: 1, succeeded: false)
+            try await attempt("c", number: 2, succeeded: true)
+            try await store.updateRun(id: id, status: .completed, outputs: nil, error: nil, at: Self.decided)
+
+            let service = ReportService(store: store)
+            let full = try await service.runReport(id)
+            #expect(full.steps.map(\.id) == ["a", "b", "b[0]", "b[1]", "b[2]", "researcher", "c", "never"])
+            var lines: [RunReport.StepLine] = []
+            for number in 1...3 {
+                let page = try await service.runPage(String(id.prefix(6)), page: number, linesPerPage: 3)
+                #expect(page.number == number && page.pageCount == 3 && page.firstLine == (number - 1) * 3)
+                #expect(page.totalLines == full.steps.count && page.totalAttempts == full.totalAttempts && page.retries == full.retries)
+                #expect(page.report.timeline == full.timeline && page.report.spent == full.spent)
+                lines += page.report.steps
+                let read = Set(page.journal.steps.map(\.stepID))
+                let expected: [Int: Set<String>] = [1: ["a", "b", "b[0]", "b[1]", "b[2]"], 2: ["b[1]", "b[2]", "researcher", "researcher/1"], 3: ["c"]]
+                #expect(read == expected[number], "page \(number)")
+            }
+            #expect(lines == full.steps, "the pages' lines, subtotals included, are the report's")
+            #expect(full.retries == 1 && full.steps.first { $0.id == "b" }?.subtotal?.attempts == 3)
+            let beyond = try await service.runPage(id, page: 99, linesPerPage: 3)
+            #expect(beyond.number == 3 && beyond.report.steps.map(\.id) == ["c", "never"])
+            #expect(try await service.runPage(id, page: 0, linesPerPage: 3).number == 1)
+            await #expect { try await service.runPage("nope", page: 1, linesPerPage: 3) } throws: { ($0 as? AppError)?.code == .notFound }
+        }
+    }
+
     /// A run started from Swift has no YAML to re-read: resuming it without its definition is
     /// refused with the way to do it, instead of parsing its JSON source as a workflow file.
     @Test func aRunStartedFromSwiftIsNotResumedWithoutItsDefinition() async throws {

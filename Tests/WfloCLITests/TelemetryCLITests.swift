@@ -203,6 +203,71 @@ struct TelemetryCLITests {
         }
     }
 
+    /// The first worker's root span is the trace: it is journaled (`run_traced`) at the run's first
+    /// start, and the roots of the workers that continue the run after each decision hang under it.
+    @Test func aSubmittedRunDrivenByTwoWorkersAcrossApprovalsIsOneTrace() async throws {
+        try await Self.withReceiver { receiver in
+            try await CLITests.withServer { _, wflo, directory in
+                let publish = WfloProcess.repositoryRoot.appendingPathComponent("Examples/publish/workflow.yaml").path
+                let runID = try await WorkerCLITests.submit(wflo, [publish])
+                let first = try WorkerCLITests.Worker(wflo, [], log: directory.appendingPathComponent("w1.log"),
+                                                      extraEnvironment: Self.exporting(to: receiver))
+                #expect(try await WorkerCLITests.eventually(30) { first.events("finished").count == 1 })
+                #expect(first.events("finished").first?["status"] == "waiting_approval")
+                #expect(await WorkerCLITests.stop(first).status == 0)
+                let traced = try #require(try await Self.journal(directory, runID: runID).events
+                    .first { $0.kind == .runTraced }?.data["traceparent"]?.stringValue)
+
+                let approved = try await wflo.run(["approve", "\(runID)/review", "--as", "ana"])
+                #expect(approved.status == 0, "\(approved.output)")
+                let second = try WorkerCLITests.Worker(wflo, [], log: directory.appendingPathComponent("w2.log"),
+                                                       extraEnvironment: Self.exporting(to: receiver))
+                #expect(try await WorkerCLITests.eventually(30) { second.events("finished").count == 1 })
+                let published = try await wflo.run(["approve", "\(runID)/publish", "--as", "ana"])
+                #expect(published.status == 0, "\(published.output)")
+                #expect(try await WorkerCLITests.eventually(30) { second.events("finished").count == 2 })
+                #expect(second.events("finished").last?["status"] == "completed")
+                #expect(await WorkerCLITests.stop(second).status == 0)
+
+                let spans = try receiver.spans()
+                let parts = traced.split(separator: "-").map(String.init)
+                #expect(Set(spans.map(\.traceID)) == [parts[1]], "every process's spans are on the journaled trace")
+                let roots = spans.filter { $0.name == "invoke_workflow publish" }
+                #expect(roots.count == 3, "\(roots.map(\.spanID))")
+                let firstRoot = try #require(roots.first { $0.parentSpanID.isEmpty })
+                #expect(firstRoot.spanID == parts[2], "the journaled context is the first worker's root")
+                #expect(roots.filter { $0.parentSpanID == firstRoot.spanID }.count == 2, "each later root hangs under the first")
+                #expect(spans.contains { $0.name == "step publish" }, "the resumed part was exported too")
+            }
+        }
+    }
+
+    @Test func aSubmittersTraceparentIsTheParentOfEveryWorkersRoot() async throws {
+        try await Self.withReceiver { receiver in
+            try await CLITests.withServer { _, wflo, directory in
+                let bad = try await wflo.run(["submit", CLITests.brief, "--traceparent", "00-abc-01"])
+                #expect(bad.status == 2)
+                #expect(bad.stderr.contains("--traceparent '00-abc-01' is not a W3C traceparent"), "\(bad.stderr)")
+                let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                let submitted = try await wflo.run(["submit", CLITests.brief, "--json"], extraEnvironment: ["TRACEPARENT": parent])
+                #expect(submitted.status == 0, "\(submitted.stderr)")
+                let runID = try #require(try JSONValue.parse(submitted.stdout)["run_id"]?.stringValue)
+                let worker = try WorkerCLITests.Worker(wflo, [], log: directory.appendingPathComponent("w.log"),
+                                                       extraEnvironment: Self.exporting(to: receiver))
+                #expect(try await WorkerCLITests.eventually(30) { worker.events("finished").count == 1 })
+                #expect(worker.events("finished").first?["status"] == "completed")
+                #expect(await WorkerCLITests.stop(worker).status == 0)
+                let spans = try receiver.spans()
+                #expect(!spans.isEmpty)
+                #expect(spans.allSatisfy { $0.traceID == "4bf92f3577b34da6a3ce929d0e0e4736" }, "\(Set(spans.map(\.traceID)))")
+                #expect(spans.first { $0.name == "invoke_workflow brief" }?.parentSpanID == "00f067aa0ba902b7")
+                let journal = try await Self.journal(directory, runID: runID)
+                #expect(journal.events.first { $0.kind == .runStarted }?.data["traceparent"]?.stringValue == parent)
+                #expect(!journal.events.contains { $0.kind == .runTraced }, "the submitter's context is the run's trace")
+            }
+        }
+    }
+
     @Test func aDeadCollectorChangesNothingButALogLine() async throws {
         try await CLITests.withServer { _, wflo, _ in
             let plain = try await wflo.run(["run", CLITests.brief, "--json"])

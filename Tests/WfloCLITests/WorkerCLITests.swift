@@ -21,13 +21,14 @@ struct WorkerCLITests {
         let process: SpawnedProcess
         let log: URL
 
-        init(_ wflo: WfloProcess, _ arguments: [String], log: URL) throws {
+        init(_ wflo: WfloProcess, _ arguments: [String], log: URL, extraEnvironment: [String: String] = [:]) throws {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let descriptor = open(log.path, O_WRONLY | O_APPEND | O_CLOEXEC)
             defer { close(descriptor) }
             self.log = log
             process = try SpawnedProcess(executable: WfloProcess.executable.path, arguments: ["worker", "--json-logs"] + arguments,
-                                         environment: wflo.environment, directory: WfloProcess.repositoryRoot.path,
+                                         environment: wflo.environment.merging(extraEnvironment) { _, new in new },
+                                         directory: WfloProcess.repositoryRoot.path,
                                          output: .descriptor(descriptor))
         }
 

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import Testing
 import WfloApp
 import WfloCore
-import WfloServer
+@testable import WfloServer
 
 /// The dashboard in-process: logging in with a token, the CSRF check on every form, the run
 /// list, a run's page with its approval form, deciding from it, escaping, and revocation.
@@ -180,6 +180,16 @@ struct DashboardTests {
             let quiet = try await Self.get(client, "/live?run=\(runID)&seen=\(seen)&timeout=1.5", cookie: cookie)
             #expect(!quiet.1.contains("event: run\n"), "nothing changed since the page: \(quiet.1)")
         }
+    }
+
+    @Test func aPageShowsTimesAsTheISO8601FormatterDid() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate, .withSpaceBetweenDateAndTime]
+        for seconds in [0, 1_800_000_000, 1_800_000_599.75, 4_102_444_799] as [Double] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(Dashboard.time(date) == formatter.string(from: date))
+        }
+        #expect(Dashboard.time(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15 08:00:00")
     }
 
     @Test func aReadTokenSeesPagesButCannotDecide() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WfloCore
 import WfloPostgres
@@ -284,6 +285,41 @@ struct ConformanceTests {
             let withOutputs = try await store.journal(runID: "run-1", eventKinds: [], stepOutputs: true)
             #expect(withOutputs.steps == full.steps && withOutputs.events.isEmpty)
             await #expect(throws: StoreError.self) { try await store.journal(runID: "nope", eventKinds: [], stepOutputs: false) }
+        }
+    }
+
+    @Test(arguments: stores)
+    func aPageReadHoldsOnlyThePickedStepsAndEveryAttempt(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            try await store.createRun(sampleRun())
+            try await store.appendEvent(EventRecord(runID: "run-1", stepID: nil, kind: .runStarted, data: ["step_order": [["a", "llm"]]], at: date(1)))
+            let attempt = try #require(try await store.beginAttempt(start(step: "a", reserve: "0.5")).attemptID)
+            try await store.finishAttempt(finish(attempt, step: "a", cost: "0.25", output: ["text": "long answer"]))
+            for id in ["b", "b[0]", "b[1]"] {
+                try await store.recordStep(StepRecord(runID: "run-1", stepID: id, type: .transform, status: .completed, output: ["n": 2],
+                                                      startedAt: date(3), finishedAt: date(3)),
+                                           event: EventRecord(runID: "run-1", stepID: id, kind: .stepCompleted, at: date(3)))
+            }
+            _ = try await store.requestApproval(request(step: "c"), stepType: .approval)
+            let full = try await store.journal(runID: "run-1")
+            final class Seen: Sendable { let index = Mutex<JournalPageIndex?>(nil) }
+            let seen = Seen()
+
+            let page = try await store.journal(runID: "run-1", eventKinds: [.runStarted]) { index in
+                seen.index.withLock { $0 = index }
+                return ["b[1]", "a", "not-a-step"]
+            }
+            let index = try #require(seen.index.withLock { $0 })
+            #expect(index.run == full.run && index.events == full.events.filter { $0.kind == .runStarted })
+            #expect(index.steps.map(\.id).sorted() == ["a", "b", "b[0]", "b[1]", "c"], "c: the approval's step")
+            #expect(index.steps.first { $0.id == "a" }?.type == .llm && index.steps.first { $0.id == "b" }?.type == .transform)
+            #expect(page.run == full.run && page.attempts == full.attempts && page.approvals == full.approvals)
+            #expect(page.events == index.events)
+            #expect(page.steps == full.steps.filter { ["a", "b[1]"].contains($0.stepID) }.map { var step = $0; step.output = nil; return step })
+
+            let none = try await store.journal(runID: "run-1", eventKinds: []) { _ in [] }
+            #expect(none.steps.isEmpty && none.events.isEmpty && none.attempts == full.attempts)
+            await #expect(throws: StoreError.self) { try await store.journal(runID: "nope", eventKinds: []) { _ in [] } }
         }
     }
 
