@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -24,6 +25,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 OUT = sys.argv[1]
+# A slow collector, for tests of what a client queues meanwhile: seconds to wait before answering an export of spans.
+DELAY = float(os.environ.get("OTLP_RECEIVER_DELAY", "0"))
 LOCK = threading.Lock()
 
 
@@ -63,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(415, "expected application/x-protobuf")
             return
         if self.path == "/v1/traces":
+            if DELAY > 0:
+                time.sleep(DELAY)
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
             records = []

@@ -233,9 +233,21 @@ public struct Dashboard: Sendable {
         let events = journal.events.suffix(100)
         body += "<h2>Events" + (journal.events.count > events.count ? " (last \(events.count) of \(journal.events.count))" : "") + "</h2>\n"
         body += ReportHTML.table(header: ["time (UTC)", "event", "step", "data"], rows: events.map { event in
-            [Self.time(event.at), event.kind.rawValue, event.stepID ?? "", event.data.isNull ? "" : event.data.encoded(sorted: true)]
+            [Self.time(event.at), event.kind.rawValue, event.stepID ?? "", Self.eventData(event.data)]
         })
         return Self.page(title: "Run \(report.runID)", session: session, body: body, live: "/live?run=\(Self.url(report.runID))&seen=\(Self.url(EventFeed.key(of: journal.run)))")
+    }
+
+    /// The most of one event's data the run page shows: a 100,000-step run's `run_started` holds
+    /// its whole step order (megabytes), which the page would otherwise carry.
+    static let eventDataLimit = 2_000
+
+    /// An event's data as the page shows it, cut at ``eventDataLimit`` characters saying how long it is.
+    static func eventData(_ data: JSONValue) -> String {
+        guard !data.isNull else { return "" }
+        let text = data.encoded(sorted: true)
+        guard text.utf8.count > eventDataLimit else { return text }
+        return String(text.prefix(eventDataLimit)) + "… (shown in part: \(text.count) characters in all)"
     }
 
     func inbox(_ session: DashboardSessions.Session) async throws -> String {

@@ -27,6 +27,9 @@ enum JSONShapes {
             "queue": run.queue.map { .string($0) } ?? .null,
         ]
         object["outputs"] = run.outputs ?? .null
+        // What started it (a schedule's tick, a webhook) and the concurrency key it holds, as `wflo runs --json` shows them.
+        object["trigger"] = run.trigger?.json ?? .null
+        object["concurrency"] = run.concurrency?.json ?? .null
         return .object(object)
     }
 

@@ -281,6 +281,20 @@ public enum OpenAPIDocument {
           "run_id": {
             "type": "string"
           },
+          "trigger": {
+            "description": "What started the run, when not a person: {kind: schedule, at, schedule} or {kind: webhook, at, name, delivery}",
+            "type": [
+              "object",
+              "null"
+            ]
+          },
+          "concurrency": {
+            "description": "The workflow's concurrency key as this run holds it: {key, limit, on_conflict}",
+            "type": [
+              "object",
+              "null"
+            ]
+          },
           "spent_usd": {
             "$ref": "#/components/schemas/Money"
           },
@@ -1199,6 +1213,17 @@ public enum OpenAPIDocument {
       },
       "post": {
         "operationId": "submitRun",
+        "parameters": [
+          {
+            "description": "A caller's W3C trace context: the run's trace hangs under it (422 when malformed)",
+            "in": "header",
+            "name": "traceparent",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
         "requestBody": {
           "content": {
             "application/json": {

@@ -67,6 +67,13 @@ public final class Telemetry: Sendable {
         // Spans go out within a second of ending: a crashed process loses little.
         configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
         configuration.traces.batchSpanProcessor.exportTimeout = .seconds(3)
+        // swift-otel's batch processor sends one batch per tick (every scheduleDelay, or when its
+        // queue is full) and drops what arrives at a full queue: with the defaults (2,048 queued,
+        // 512 a batch) a run of a few thousand quick steps lost spans. A larger queue and batch
+        // keep up with the engine; OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BSP_MAX_EXPORT_BATCH_SIZE still
+        // override them (swift-otel applies the environment after these).
+        configuration.traces.batchSpanProcessor.maxQueueSize = 16_384
+        configuration.traces.batchSpanProcessor.maxExportBatchSize = 4_096
 
         var services: [any Service] = []
         do {

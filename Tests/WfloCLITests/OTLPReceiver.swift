@@ -47,13 +47,14 @@ final class OTLPReceiver: Sendable {
         return venv + "/bin/python"
     }
 
-    static func start() async throws -> OTLPReceiver {
+    /// - Parameter delay: seconds the receiver waits before answering each export of spans (a slow collector).
+    static func start(delay: Double = 0) async throws -> OTLPReceiver {
         let python = try await python()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wflo-otlp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = WfloProcess.repositoryRoot.appendingPathComponent("scripts/otlp_receiver.py").path
         let process = try SpawnedProcess(executable: python, arguments: [script, directory.path],
-                                         environment: ["PATH": "/usr/bin:/bin"], directory: directory.path)
+                                         environment: ["PATH": "/usr/bin:/bin", "OTLP_RECEIVER_DELAY": String(delay)], directory: directory.path)
         let portFile = directory.appendingPathComponent("port")
         for _ in 0..<200 {
             if let text = try? String(contentsOf: portFile, encoding: .utf8), let port = Int(text) {

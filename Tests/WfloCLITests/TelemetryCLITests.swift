@@ -12,8 +12,8 @@ struct TelemetryCLITests {
     static let batch = WfloProcess.repositoryRoot.appendingPathComponent("Examples/batch/workflow.yaml").path
     static let batchCassette = WfloProcess.repositoryRoot.appendingPathComponent("Examples/batch/cassette.json").path
 
-    static func withReceiver<T>(_ body: (OTLPReceiver) async throws -> T) async throws -> T {
-        let receiver = try await OTLPReceiver.start()
+    static func withReceiver<T>(delay: Double = 0, _ body: (OTLPReceiver) async throws -> T) async throws -> T {
+        let receiver = try await OTLPReceiver.start(delay: delay)
         do {
             let result = try await body(receiver)
             await receiver.stop()
@@ -109,6 +109,27 @@ struct TelemetryCLITests {
                     #expect(point["attributes"]?["workflow"] == "brief")
                     #expect(abs((point["value"]?.doubleValue ?? -1) - (Double(journaled.description) ?? 0)) < 1e-12)
                 }
+            }
+        }
+    }
+
+    /// A run of thousands of quick steps loses no span while the collector is slow to answer:
+    /// swift-otel's default queue (2,048 spans, one 512-span batch per tick) dropped what the
+    /// engine ended meanwhile (a release 3,000-step chain lost spans even to a quick collector).
+    @Test func aRunOfThousandsOfQuickStepsLosesNoSpanToASlowCollector() async throws {
+        let steps = 5_000
+        var yaml = "name: long-chain\nbudget: 0\nsteps:\n  - id: s0\n    type: transform\n    output: {n: 0}\n"
+        for i in 1..<steps { yaml += "  - id: s\(i)\n    type: transform\n    depends_on: [s\(i - 1)]\n    output: {n: \(i)}\n" }
+        try await Self.withReceiver(delay: 1) { receiver in
+            try await CLITests.withServer { _, wflo, directory in
+                let file = directory.appendingPathComponent("long.yaml")
+                try yaml.write(to: file, atomically: true, encoding: .utf8)
+                let run = try await wflo.run(["run", file.path, "--json"], extraEnvironment: Self.exporting(to: receiver))
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(!run.stderr.contains("dropped"), "\(run.stderr)")
+                let spans = try receiver.spans()
+                #expect(spans.filter { $0.name.hasPrefix("step s") }.count == steps)
+                #expect(spans.filter { $0.parentSpanID.isEmpty }.count == 1)
             }
         }
     }

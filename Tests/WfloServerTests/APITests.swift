@@ -67,6 +67,31 @@ struct APITests {
         }
     }
 
+    /// A submitter's `traceparent` header is journaled with the run (its trace hangs under the
+    /// caller's, as `wflo submit --traceparent`); a malformed one is 422 and nothing is queued.
+    @Test func aSubmittersTraceparentHeaderIsJournaledWithTheRun() async throws {
+        try await ServerHarness.with(workers: 0) { server, client in
+            let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            func submit(traceparent: String) async throws -> (HTTPResponse.Status, JSONValue) {
+                let response = try await client.execute(uri: "/v1/runs", method: .post,
+                                                        headers: [.authorization: "Bearer \(server.tokens[.submit]!)", .contentType: "application/json",
+                                                                  HTTPField.Name("traceparent")!: traceparent],
+                                                        body: ByteBuffer(string: JSONValue.object(["workflow": .string(ServerHarness.freeWorkflow)]).encoded()))
+                server.recorder.record(method: "POST", route: "/v1/runs", status: response.status.code)
+                return (response.status, (try? JSONValue.parse(String(buffer: response.body))) ?? .null)
+            }
+            let created = try await submit(traceparent: parent)
+            #expect(created.0 == .created)
+            let runID = try #require(created.1["run_id"]?.stringValue)
+            let started = try await server.store.journal(runID: runID).events.first { $0.kind == .runStarted }
+            #expect(started?.data["traceparent"] == JSONValue.string(parent))
+            let bad = try await submit(traceparent: "00-nothex-01")
+            #expect(bad.0 == .unprocessableContent)
+            #expect(bad.1["error"]?["message"]?.stringValue?.contains("traceparent") == true)
+            #expect(try await server.store.listRuns(limit: 10).count == 1, "nothing queued for the bad header")
+        }
+    }
+
     /// `POST /v1/runs {"path"}` reads files only inside the workflows folder: `..`, an absolute
     /// path elsewhere, a symlink out of it and a sub-workflow outside it are all refused, naming
     /// the path and the folder; nothing is journaled for them.
@@ -269,6 +294,9 @@ struct APITests {
             #expect(try await server.store.rejectedDeliveries(hook: "new-ticket") == 2)
             let hookRecord = try #require(try await server.store.run(id: hookRun))
             #expect(hookRecord.workflowName == "tickets" && hookRecord.inputs["ticket"] == "T-1")
+            let hookJSON = try await server.call(client, .get, "/v1/runs/\(hookRun)", route: "/v1/runs/{id}", as: .read)
+            #expect(hookJSON.json["trigger"]?["kind"] == "webhook" && hookJSON.json["trigger"]?["name"] == "new-ticket")
+            #expect(hookJSON.json["concurrency"] == JSONValue.null)
 
             // Unknown routes are JSON errors too.
             let nowhere = try await server.call(client, .get, "/v1/nowhere", route: "-", as: .read)

@@ -182,6 +182,17 @@ struct DashboardTests {
         }
     }
 
+    /// A 100,000-step run's `run_started` (its whole step order) does not make the page megabytes long.
+    @Test func longEventDataIsCutSayingHowLongItIs() {
+        #expect(Dashboard.eventData(.null) == "")
+        #expect(Dashboard.eventData(["queue": "default"]) == #"{"queue":"default"}"#)
+        let order = JSONValue.array((0..<20_000).map { .array([.string("s\($0)"), "transform"]) })
+        let shown = Dashboard.eventData(["step_order": order])
+        #expect(shown.count < Dashboard.eventDataLimit + 120)
+        #expect(shown.hasPrefix(#"{"step_order":[["s0","transform"]"#))
+        #expect(shown.contains("characters in all"))
+    }
+
     @Test func aPageShowsTimesAsTheISO8601FormatterDid() {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate, .withSpaceBetweenDateAndTime]
