@@ -50,12 +50,11 @@ enum TraceOptions {
     /// - Throws: ``CLIError`` (exit 2) naming the option or variable when the value is not a W3C traceparent.
     static func traceparent(given: String?, environment: [String: String]) throws -> String? {
         let (value, origin): (String?, String) = given.map { ($0, "--traceparent") } ?? (environment["TRACEPARENT"], "TRACEPARENT")
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        guard RunTelemetry.isValidTraceparent(value) else {
-            throw CLIError("\(origin) '\(value)' is not a W3C traceparent: give 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, "
-                           + "e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", exitCode: 2)
+        do {
+            return try RunTelemetry.checkedTraceparent(value, origin: origin)
+        } catch {
+            throw CLIError(error.message, exitCode: 2)
         }
-        return value
     }
 }
 

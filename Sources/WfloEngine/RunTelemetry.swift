@@ -51,6 +51,18 @@ public enum RunTelemetry {
         return parts[1].contains { $0 != "0" } && parts[2].contains { $0 != "0" }
     }
 
+    /// A caller's trace context as given (`--traceparent`, `TRACEPARENT`, the API's `traceparent`
+    /// header, named by `origin`): nil when blank, the value when valid.
+    /// - Throws: ``TraceparentError`` naming `origin` and the expected form.
+    public static func checkedTraceparent(_ given: String?, origin: String) throws(TraceparentError) -> String? {
+        guard let value = given?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard isValidTraceparent(value) else {
+            throw TraceparentError(message: "\(origin) '\(value)' is not a W3C traceparent: give 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, "
+                                   + "e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        }
+        return value
+    }
+
     /// The trace context journaled with a run, if any.
     static func journaledTraceparent(_ journal: RunJournal) -> String? {
         journal.events.lazy.compactMap { $0.data[traceparentKey]?.stringValue }.first
@@ -312,4 +324,10 @@ extension Money {
 struct HeaderDictionary: Injector, Extractor {
     func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
     func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+}
+
+/// A trace context that is not a W3C `traceparent` (``RunTelemetry/checkedTraceparent(_:origin:)``).
+public struct TraceparentError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

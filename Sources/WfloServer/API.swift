@@ -189,13 +189,13 @@ public struct ServerAPI: Sendable {
             key = text
         }
         // A caller's W3C trace context (the standard header): the run's trace hangs under it, as `wflo submit --traceparent`.
-        let traceparent = request.headers[HTTPField.Name("traceparent")!]?.trimmingCharacters(in: .whitespaces)
-        if let traceparent, !traceparent.isEmpty, !RunTelemetry.isValidTraceparent(traceparent) {
-            throw APIError(.unprocessableContent, "invalid_input", "header traceparent '\(traceparent)' is not a W3C traceparent: "
-                           + "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>")
+        let traceparent: String?
+        do {
+            traceparent = try RunTelemetry.checkedTraceparent(request.headers[HTTPField.Name("traceparent")!], origin: "header traceparent")
+        } catch {
+            throw APIError(.unprocessableContent, "invalid_input", error.message)
         }
-        let outcome = try await runs.submit(workflow, inputs: inputs, budget: budget, idempotencyKey: key, tags: tags,
-                                            traceparent: traceparent?.isEmpty == false ? traceparent : nil)
+        let outcome = try await runs.submit(workflow, inputs: inputs, budget: budget, idempotencyKey: key, tags: tags, traceparent: traceparent)
         var answer: [String: JSONValue] = ["run_id": .string(outcome.run.id), "status": .string(outcome.run.status.rawValue)]
         if case .existing = outcome {
             answer["existing"] = true

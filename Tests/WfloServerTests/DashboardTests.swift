@@ -20,6 +20,15 @@ struct DashboardTests {
     }
 
     /// Logs in with `token` through the form and returns the session cookie (`wflo_session=…`).
+    /// Submits the gated workflow and returns its run once it waits for a person.
+    static func waitingRun(_ server: ServerHarness, _ client: any TestClientProtocol) async throws -> String {
+        let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                            body: ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topic": "x"]])
+        let runID = try #require(created.json["run_id"]?.stringValue)
+        try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
+        return runID
+    }
+
     static func login(_ client: any TestClientProtocol, token: String) async throws -> String {
         let form = try await loginForm(client)
         let response = try await client.execute(uri: "/login", method: .post,
@@ -143,10 +152,7 @@ struct DashboardTests {
     /// same-origin script that listens to it; the feed sends that run's changes only.
     @Test func theRunPageFeedSendsThatRunsChangesToItsSession() async throws {
         try await ServerHarness.with(workers: 1) { server, client in
-            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
-                                                body: ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topic": "x"]])
-            let runID = try #require(created.json["run_id"]?.stringValue)
-            try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
+            let runID = try await Self.waitingRun(server, client)
             let cookie = try await Self.login(client, token: try #require(server.tokens[.read]))
             let page = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
             #expect(page.1.contains("data-live=\"/live?run=\(runID)&amp;seen="))
@@ -205,10 +211,7 @@ struct DashboardTests {
 
     @Test func aReadTokenSeesPagesButCannotDecide() async throws {
         try await ServerHarness.with(workers: 1) { server, client in
-            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
-                                                body: ["workflow": .string(ServerHarness.gatedWorkflow), "inputs": ["topic": "x"]])
-            let runID = try #require(created.json["run_id"]?.stringValue)
-            try await server.eventually("the run waits") { try await server.status(runID) == .waitingApproval }
+            let runID = try await Self.waitingRun(server, client)
             let cookie = try await Self.login(client, token: try #require(server.tokens[.read]))
             let page = try await Self.get(client, "/runs/\(runID)", cookie: cookie)
             #expect(page.0 == .ok)
