@@ -10,7 +10,7 @@ import Foundation
 /// runs the same invariants against every implementation.
 public protocol JournalStore: RunStore, AttemptStore, ApprovalStore, ResponseCacheStore, RunOwnershipStore, CircuitStore,
     JournalReadModel, RunQueueStore, BudgetScopeStore, APITokenStore, RunPageStore, ApprovalNotificationStore, RecoveryStore,
-    DeploymentStore, ConcurrencyStore {
+    DeploymentStore, ConcurrencyStore, StepTaskStore {
     /// How this store wakes a process waiting for a decision or a cancel written by another
     /// process, when it can push (PostgreSQL's LISTEN/NOTIFY); nil for a store that cannot, whose
     /// waiters poll the journal on their own clock (``PollingJournalNotifications``).

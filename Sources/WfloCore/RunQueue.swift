@@ -200,14 +200,19 @@ public enum QueueClaimRule {
 public struct LeaseFence: Sendable, Hashable {
     public var runID: String
     public var token: String
+    /// Set for a helper's view (``StepTaskStore/fenced(stepTask:)``): the lease checked is
+    /// `token`'s on this step task, not on the run.
+    public var stepTask: Int64?
 
-    public init(runID: String, token: String) {
+    public init(runID: String, token: String, stepTask: Int64? = nil) {
         self.runID = runID
         self.token = token
+        self.stepTask = stepTask
     }
 
     /// The error a write through the view throws once the lease is lost.
     public var lostError: StoreError {
-        StoreError(.leaseLost, "this worker's lease on run \(runID) was lost (it expired, was released, or another worker claimed the run); nothing was written, the run goes on elsewhere")
+        if let stepTask { return StepTaskRule.lostError(id: stepTask, runID: runID) }
+        return StoreError(.leaseLost, "this worker's lease on run \(runID) was lost (it expired, was released, or another worker claimed the run); nothing was written, the run goes on elsewhere")
     }
 }

@@ -152,7 +152,10 @@ extension PostgresJournalStore {
             _ = try await self.lockedLedger(connection, runID: runID)
             let count = try await connection.query("""
                 UPDATE attempts SET status = 'unsettled', error = \(inFlightUnsettledError), finished_at = \(at.timeIntervalSince1970)
-                WHERE run_id = \(runID) AND status = 'running' RETURNING 1
+                WHERE run_id = \(runID) AND status = 'running'
+                  AND NOT EXISTS (SELECT 1 FROM step_tasks t WHERE t.run_id = attempts.run_id AND t.step_id = attempts.step_id
+                                  AND t.status = 'claimed' AND t.lease_expires_at > \(unescaped: Self.storeNow))
+                RETURNING 1
                 """, logger: self.logger).collect().count
             if count > 0 { _ = try await EventRow.insert(connection, .attemptsUnsettled(runID: runID, count: count, at: at), logger: self.logger) }
             return count

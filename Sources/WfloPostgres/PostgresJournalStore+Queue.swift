@@ -20,6 +20,7 @@ extension PostgresJournalStore {
     /// run: the first statement of every write transaction of a fenced view. It locks the run's
     /// row, so the lease cannot be taken over before this transaction commits.
     func check(_ fence: LeaseFence, _ connection: PostgresConnection) async throws {
+        if let task = fence.stepTask { return try await checkStepTask(fence, task: task, connection) }
         let held = try await connection.query("""
             SELECT 1 FROM runs WHERE id = \(fence.runID) AND owner_token = \(fence.token) AND lease_expires_at > \(unescaped: Self.storeNow)
             FOR NO KEY UPDATE

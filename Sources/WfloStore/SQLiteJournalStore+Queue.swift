@@ -19,6 +19,7 @@ extension SQLiteJournalStore {
     /// Throws `fence`'s ``LeaseFence/lostError`` unless its token still holds a live lease on its
     /// run: the first statement of every write transaction of a fenced view.
     static func checkFence(_ fence: LeaseFence, _ db: Database) throws {
+        if let task = fence.stepTask { return try checkStepTaskFence(fence, task: task, db) }
         let held = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT json_extract(owner, '$.token') = ? AND lease_expires_at > \(storeNow) FROM runs WHERE id = ?
             """), arguments: [fence.token, fence.runID])

@@ -382,8 +382,12 @@ public struct SQLiteJournalStore: JournalStore {
     /// the truth is unknown the budget stays safe); an `attempts_unsettled` event records how many.
     public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
         try await write { db in
-            try db.execute(sql: "UPDATE attempts SET status = 'unsettled', error = ?, finished_at = ? WHERE run_id = ? AND status = 'running'",
-                           arguments: [inFlightUnsettledError, at.timeIntervalSince1970, runID])
+            // Not those of a step a live helper executes as a task (its claim settles them if the helper dies).
+            try db.execute(sql: """
+                UPDATE attempts SET status = 'unsettled', error = ?, finished_at = ? WHERE run_id = ? AND status = 'running'
+                  AND NOT EXISTS (SELECT 1 FROM step_tasks t WHERE t.run_id = attempts.run_id AND t.step_id = attempts.step_id
+                                  AND t.status = 'claimed' AND t.lease_expires_at > \(Self.storeNow))
+                """, arguments: [inFlightUnsettledError, at.timeIntervalSince1970, runID])
             let count = db.changesCount
             if count > 0 { try EventRow.insert(db, .attemptsUnsettled(runID: runID, count: count, at: at)) }
             return count

@@ -50,7 +50,10 @@ public final class MemoryJournalStore: JournalStore {
         let fence = self.fence
         let now = clock()
         return try state.withLock { state in
-            if let fence {
+            if let fence, let task = fence.stepTask {
+                guard let held = state.stepTasks[task], held.status == .claimed, held.owner?.token == fence.token,
+                      QueueClaimRule.isLive(leaseExpiresAt: held.leaseExpiresAt, now: now) else { throw fence.lostError }
+            } else if let fence {
                 guard let run = state.runs[fence.runID], run.owner?.token == fence.token,
                       QueueClaimRule.isLive(leaseExpiresAt: run.leaseExpiresAt, now: now) else { throw fence.lostError }
             }
@@ -159,6 +162,9 @@ public final class MemoryJournalStore: JournalStore {
         var deployments: [(record: DeploymentRecord, undeployedAt: Date?)] = []
         /// Webhook deliveries refused for their signature, by hook.
         var rejectedDeliveries: [String: Int] = [:]
+        /// Step tasks by id (``StepTaskStore``).
+        var stepTasks: [Int64: StepTaskRecord] = [:]
+        var nextStepTaskID: Int64 = 1
 
         mutating func order() -> Int {
             nextOrder += 1
@@ -435,10 +441,15 @@ public final class MemoryJournalStore: JournalStore {
     }
 
     public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
-        try write { state in
+        let now = clock()
+        return try write { state in
             guard var run = state.runs[runID] else { return 0 }
+            // Not those of a step a live helper executes as a task (its claim settles them if the helper dies).
+            let helped = Set(state.stepTasks.values.filter {
+                $0.runID == runID && $0.status == .claimed && QueueClaimRule.isLive(leaseExpiresAt: $0.leaseExpiresAt, now: now)
+            }.map(\.stepID))
             var count = 0
-            for index in run.attempts.indices where run.attempts[index].status == .running {
+            for index in run.attempts.indices where run.attempts[index].status == .running && !helped.contains(run.attempts[index].stepID) {
                 run.attempts[index].status = .unsettled
                 run.attempts[index].error = inFlightUnsettledError
                 run.attempts[index].finishedAt = at
@@ -1239,5 +1250,134 @@ extension MemoryJournalStore {
 
     public func rejectedDeliveries(hook: String) async throws -> Int {
         state.withLock { $0.rejectedDeliveries[hook] ?? 0 }
+    }
+}
+
+// MARK: - Step tasks
+
+extension MemoryJournalStore {
+    public func enqueueStepTasks(_ tasks: [StepTaskRequest]) async throws -> [Int64] {
+        try write { state in
+            var ids: [Int64] = []
+            for task in tasks {
+                if var existing = state.stepTasks.values.first(where: { $0.runID == task.runID && $0.stepID == task.stepID }) {
+                    if existing.status == .done || existing.status == .cancelled {
+                        existing.payload = task.payload
+                        existing.status = .queued
+                        existing.owner = nil
+                        existing.leaseExpiresAt = nil
+                        existing.outcome = nil
+                        existing.finishedAt = nil
+                        existing.createdAt = task.at
+                        state.stepTasks[existing.id] = existing
+                    }
+                    ids.append(existing.id)
+                    continue
+                }
+                let id = state.nextStepTaskID
+                state.nextStepTaskID += 1
+                state.stepTasks[id] = StepTaskRecord(id: id, runID: task.runID, stepID: task.stepID, payload: task.payload, status: .queued,
+                                                     owner: nil, leaseExpiresAt: nil, claims: 0, outcome: nil, createdAt: task.at, finishedAt: nil)
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+
+    public func claimStepTask(runID: String?, owner: RunOwner, lease: Double) async throws -> StepTaskLease? {
+        let now = clock()
+        return try write { state in
+            let candidates = state.stepTasks.values.filter { task in
+                guard StepTaskRule.isClaimable(status: task.status, leaseExpiresAt: task.leaseExpiresAt, now: now) else { return false }
+                if let runID { return task.runID == runID }
+                guard let run = state.runs[task.runID] else { return false }
+                return StepTaskRule.runAdmits(status: run.record.status, cancelRequested: run.cancel != nil)
+            }
+            guard var task = candidates.min(by: { $0.id < $1.id }) else { return nil }
+            var unsettled = 0
+            if task.claims > 0, var run = state.runs[task.runID] {
+                // Its last helper is gone: what it left in flight is charged at its reservation.
+                for index in run.attempts.indices where run.attempts[index].stepID == task.stepID && run.attempts[index].status == .running {
+                    run.attempts[index].status = .unsettled
+                    run.attempts[index].error = inFlightUnsettledError
+                    run.attempts[index].finishedAt = now
+                    unsettled += 1
+                }
+                if unsettled > 0 { run.append(.attemptsUnsettled(runID: task.runID, count: unsettled, at: now)) }
+                state.runs[task.runID] = run
+            }
+            task.status = .claimed
+            task.owner = owner
+            task.leaseExpiresAt = now.addingTimeInterval(lease)
+            task.claims += 1
+            state.stepTasks[task.id] = task
+            let last = state.runs[task.runID]?.attempts.filter { $0.stepID == task.stepID }.map(\.number).max() ?? 0
+            return StepTaskLease(id: task.id, runID: task.runID, stepID: task.stepID, payload: task.payload, owner: owner,
+                                 expiresAt: task.leaseExpiresAt ?? now, claims: task.claims, nextAttempt: last + 1, unsettled: unsettled)
+        }
+    }
+
+    /// `token` holds a live lease on task `id` at `now`.
+    private static func holds(_ task: StepTaskRecord?, token: String, now: Date) -> Bool {
+        guard let task, task.status == .claimed, task.owner?.token == token else { return false }
+        return QueueClaimRule.isLive(leaseExpiresAt: task.leaseExpiresAt, now: now)
+    }
+
+    public func renewStepTask(id: Int64, token: String, lease: Double) async throws -> Bool {
+        let now = clock()
+        return try write { state in
+            guard Self.holds(state.stepTasks[id], token: token, now: now) else { return false }
+            state.stepTasks[id]?.leaseExpiresAt = now.addingTimeInterval(lease)
+            return true
+        }
+    }
+
+    public func completeStepTask(id: Int64, token: String, outcome: JSONValue) async throws -> Bool {
+        let now = clock()
+        return try write { state in
+            guard Self.holds(state.stepTasks[id], token: token, now: now) else { return false }
+            state.stepTasks[id]?.status = .done
+            state.stepTasks[id]?.outcome = outcome
+            state.stepTasks[id]?.finishedAt = now
+            state.stepTasks[id]?.leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    @discardableResult
+    public func releaseStepTask(id: Int64, token: String) async throws -> Bool {
+        try write { state in
+            guard let task = state.stepTasks[id], task.status == .claimed, task.owner?.token == token else { return false }
+            state.stepTasks[id]?.status = .queued
+            state.stepTasks[id]?.owner = nil
+            state.stepTasks[id]?.leaseExpiresAt = nil
+            return true
+        }
+    }
+
+    @discardableResult
+    public func cancelStepTasks(runID: String) async throws -> Int {
+        let now = clock()
+        return try write { state in
+            var count = 0
+            for (id, task) in state.stepTasks where task.runID == runID && (task.status == .queued || task.status == .claimed) {
+                state.stepTasks[id]?.status = .cancelled
+                state.stepTasks[id]?.leaseExpiresAt = nil
+                state.stepTasks[id]?.finishedAt = now
+                count += 1
+            }
+            return count
+        }
+    }
+
+    public func stepTasks(runID: String, ids: [Int64]?) async throws -> [StepTaskRecord] {
+        state.withLock { state in
+            let wanted = ids.map(Set.init)
+            return state.stepTasks.values.filter { $0.runID == runID && (wanted?.contains($0.id) ?? true) }.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func fenced(stepTask lease: StepTaskLease) -> any JournalStore {
+        MemoryJournalStore(sharing: self, fence: LeaseFence(runID: lease.runID, token: lease.owner.token, stepTask: lease.id))
     }
 }

@@ -98,11 +98,11 @@ struct PostgresJournalTests {
         try await PostgresTestJournal.withSchema { schema in
             let url = try PostgresTestJournal.requireURL()
             let first = try await PostgresJournalStore.connect(url: url, schema: schema)
-            #expect(try await first.appliedMigrations() == [1, 2, 3, 4, 5, 6, 7, 8])
+            #expect(try await first.appliedMigrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9])
             try await first.createRun(sampleRun())
             await first.close()
             let again = try await PostgresJournalStore.connect(url: url, schema: schema)
-            #expect(try await again.appliedMigrations() == [1, 2, 3, 4, 5, 6, 7, 8])
+            #expect(try await again.appliedMigrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9])
             #expect(try await again.run(id: "run-1") == sampleRun())
             await again.close()
         }
@@ -116,7 +116,7 @@ struct PostgresJournalTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             for store in stores {
-                #expect(try await store.appliedMigrations() == [1, 2, 3, 4, 5, 6, 7, 8])
+                #expect(try await store.appliedMigrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9])
                 await store.close()
             }
         }
@@ -129,7 +129,7 @@ struct PostgresJournalTests {
             await store.close()
             try await PostgresTestJournal.execute("INSERT INTO \(schema).wflo_migrations (version, name) VALUES (99, 'v99_from_the_future')")
             let error = try await #require(throws: StoreError.self) { try await PostgresJournalStore.connect(url: url, schema: schema) }
-            #expect(error.message.contains("has schema version 99, newer than this wflo knows (8)"), "\(error.message)")
+            #expect(error.message.contains("has schema version 99, newer than this wflo knows (9)"), "\(error.message)")
             #expect(error.message.hasSuffix("upgrade wflo to use it"))
         }
     }

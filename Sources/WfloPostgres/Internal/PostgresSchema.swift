@@ -274,6 +274,26 @@ enum PostgresSchema {
             CREATE INDEX dashboard_sessions_token ON dashboard_sessions (token_hash);
             CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
             """),
+        // Issue 16: a run's ready leaf steps as tasks any worker may claim (``StepTaskStore``),
+        // leased by the database's clock; `owner` stays on a done task (who ran the step).
+        Migration(version: 9, name: "v18_step_tasks", sql: """
+            CREATE TABLE step_tasks (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                step_id TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                status TEXT NOT NULL,
+                owner TEXT,
+                owner_token TEXT,
+                lease_expires_at DOUBLE PRECISION,
+                claims INTEGER NOT NULL DEFAULT 0,
+                outcome TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                finished_at DOUBLE PRECISION,
+                UNIQUE (run_id, step_id)
+            );
+            CREATE INDEX step_tasks_open ON step_tasks (id) WHERE status IN ('queued', 'claimed');
+            """),
     ]
 
     /// The newest schema this binary knows.

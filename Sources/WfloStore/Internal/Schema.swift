@@ -357,6 +357,28 @@ enum Schema {
                 CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions(expires_at);
                 """)
         }
+        // Issue 16: a run's ready leaf steps as tasks any worker may claim (``StepTaskStore``),
+        // leased by the store's clock; `owner` stays on a done task (who ran the step).
+        migrator.registerMigration("v18_step_tasks") { db in
+            try db.execute(sql: """
+                CREATE TABLE step_tasks (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    owner TEXT,
+                    owner_token TEXT,
+                    lease_expires_at REAL,
+                    claims INTEGER NOT NULL DEFAULT 0,
+                    outcome TEXT,
+                    created_at REAL NOT NULL,
+                    finished_at REAL,
+                    UNIQUE (run_id, step_id)
+                );
+                CREATE INDEX step_tasks_open ON step_tasks(status, id) WHERE status IN ('queued', 'claimed');
+                """)
+        }
         return migrator
     }
 }
