@@ -151,10 +151,8 @@ public struct RunService: Sendable {
             throw AppError(.invalidInput, "run \(runID) is a durable function ('\(name)') run by the program '\(program)'; it must be resumed by its program: run '\(program)' again with the run id \(runID)")
         case (.swift, nil):
             throw AppError(.invalidInput, "run \(runID) was started from Swift (workflow '\(record.workflowName)'); resume it there with WfloRuntime.resume(_:workflow:)")
-        case (.file(let path), nil):
-            let children = Executor.journaledWorkflowSources(try await store.journal(runID: runID))
-            definition = try WorkflowLoader.parse(source: record.workflowSource, file: path, pricing: pricing,
-                                                  sources: WorkflowSources(journaled: children))
+        case (.file, nil):
+            definition = try await journaledDefinition(runID: runID)
         }
         return try await delivering { try await executor.resume(runID: runID, definition: definition, budget: budget) }
     }
@@ -163,6 +161,18 @@ public struct RunService: Sendable {
     /// continues the run of that id from its journal (see ``Executor/runDurable(name:path:inputs:budget:runID:program:)``).
     /// Budget alerts are delivered meanwhile, as for ``start(_:inputs:budget:mode:tags:)``.
     /// - Parameter program: the executable's name, journaled so `wflo resume` can say what continues the run.
+    /// The workflow a run of a file was started with, read from the journal (its source and its
+    /// sub-workflows' as they were when it started).
+    /// - Throws: ``AppError`` `.invalidInput` for a run not started from a workflow file.
+    public func journaledDefinition(runID: String) async throws -> WorkflowDefinition {
+        guard let record = try await store.run(id: runID) else { throw AppError(.notFound, "run \(runID) not found") }
+        guard case .file(let path) = WorkflowOrigin(journaledPath: record.workflowPath) else {
+            throw AppError(.invalidInput, "run \(runID) was not started from a workflow file; its steps are not read from the journal")
+        }
+        let children = Executor.journaledWorkflowSources(try await store.journal(runID: runID))
+        return try WorkflowLoader.parse(source: record.workflowSource, file: path, pricing: pricing, sources: WorkflowSources(journaled: children))
+    }
+
     public func runDurable(name: String, program: String, inputs: JSONValue, budget: Money?, runID: String,
                            body: @Sendable (DurableRun) async throws -> DurableRunEnd) async throws -> RunResult {
         if let problem = RunService.runIDProblem(runID) { throw AppError(.invalidInput, problem) }

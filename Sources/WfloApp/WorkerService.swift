@@ -39,6 +39,10 @@ public final class WorkerService: Sendable {
         public var grace: Double
         /// Seconds between passes of the deployed workflows' schedule loop (``TriggerService``); nil: this worker fires no schedules.
         public var scheduleInterval: Double?
+        /// `--spread-steps`: the runs this worker drives put their for_each `llm`/`http` items in the journal as step
+        /// tasks, and a free slot of this worker executes any run's step tasks (``StepTaskSettings``); a run it drives
+        /// executes up to ``concurrency`` of its own tasks at once. Off by default.
+        public var spreadSteps = false
 
         public init(queues: [String] = [], concurrency: Int = 1, lease: Double = 30, pollInterval: Double = 0.1,
                     pushedPollInterval: Double = 1, grace: Double = 30, scheduleInterval: Double? = 0.5) {
@@ -69,6 +73,8 @@ public final class WorkerService: Sendable {
     public enum Event: Sendable, Hashable {
         case started(owner: RunOwner, queues: [String], concurrency: Int, lease: Double)
         case claimed(runID: String, queue: String, status: RunStatus)
+        /// A free slot executed another run's step task (`--spread-steps`); `done`: its outcome was recorded.
+        case helped(runID: String, stepID: String, done: Bool)
         /// The run's driving ended with this status (and was given back if not final).
         case finished(runID: String, status: RunStatus)
         /// Given back without finishing: the worker is stopping, or driving it failed (`reason`).
@@ -89,6 +95,8 @@ public final class WorkerService: Sendable {
                         "concurrency": .int(concurrency), "lease_seconds": .number(String(lease))]
             case .claimed(let runID, let queue, let status):
                 return ["event": "claimed", "run_id": .string(runID), "queue": .string(queue), "status": .string(status.rawValue)]
+            case .helped(let runID, let stepID, let done):
+                return ["event": "helped", "run_id": .string(runID), "step_id": .string(stepID), "done": .bool(done)]
             case .finished(let runID, let status):
                 return ["event": "finished", "run_id": .string(runID), "status": .string(status.rawValue)]
             case .released(let runID, let reason):
@@ -110,6 +118,8 @@ public final class WorkerService: Sendable {
             case .started(let owner, let queues, let concurrency, let lease):
                 return "worker \(owner) on \(queues.isEmpty ? "every queue" : queues.joined(separator: ", ")) · concurrency \(concurrency) · lease \(DurationText.describe(lease))"
             case .claimed(let runID, let queue, let status): return "claimed \(runID) (\(queue), \(status.rawValue))"
+            case .helped(let runID, let stepID, let done):
+                return done ? "ran step \(stepID) of \(runID)" : "gave up step \(stepID) of \(runID): its lease was lost, it goes on elsewhere"
             case .finished(let runID, let status): return "finished \(runID): \(status.rawValue)"
             case .released(let runID, let reason): return "released \(runID): \(reason)"
             case .leaseLost(let runID): return "lease lost on \(runID): stopped here, it goes on elsewhere"
@@ -140,6 +150,8 @@ public final class WorkerService: Sendable {
         var claims = 0
         /// Runs given back by ``finishOrRelease()``: their driving's end says nothing more.
         var releasedOnStop: Set<String> = []
+        /// The workflows of the runs whose step tasks this worker executed, by run id (read from the journal once).
+        var definitions: [String: WorkflowDefinition] = [:]
     }
 
     /// - Parameters:
@@ -197,6 +209,22 @@ public final class WorkerService: Sendable {
                             }
                             group.addTask {
                                 await task.value
+                                self.state.withLock { _ = $0.active.removeValue(forKey: claim) }
+                                self.wake.yield()
+                            }
+                            continue
+                        }
+                        if settings.spreadSteps,
+                           let task = try await store.claimStepTask(runID: nil, owner: owner, lease: settings.lease) {
+                            // A free slot with no run to claim helps with another run's ready steps.
+                            let helping = Task { await self.help(task) }
+                            let claim = state.withLock { state -> Int in
+                                state.claims += 1
+                                state.active[state.claims] = (task.runID, helping)
+                                return state.claims
+                            }
+                            group.addTask {
+                                await helping.value
                                 self.state.withLock { _ = $0.active.removeValue(forKey: claim) }
                                 self.wake.yield()
                             }
@@ -260,6 +288,8 @@ public final class WorkerService: Sendable {
         configuration.store = fenced
         configuration.heldClaim = owner
         configuration.approvals = .noWait
+        // Its own run's step tasks: as many at once as the worker's concurrency (other workers take the rest).
+        if settings.spreadSteps { configuration.stepTasks = StepTaskSettings(lease: settings.lease, owner: owner, width: settings.concurrency) }
         let service = RunService(store: fenced, pricing: runs.pricing, executor: Executor(configuration))
         let driving = Task { try await service.resume(lease.runID, budget: nil) }
         let renewal = Task { await self.renew(lease, stopping: driving) }
@@ -294,6 +324,34 @@ public final class WorkerService: Sendable {
                 log(.released(runID: lease.runID, reason: "\(error)"))
             }
         }
+    }
+
+    /// Executes another run's step task through the attempt driver, under the task's lease
+    /// (``Executor/executeStepTask(_:definition:)``). A task whose run's workflow does not load here
+    /// is given back for another worker.
+    private func help(_ task: StepTaskLease) async {
+        do {
+            let definition = try await workflow(of: task.runID)
+            var configuration = runs.executor.configuration
+            configuration.approvals = .noWait
+            configuration.stepTasks = StepTaskSettings(lease: settings.lease, owner: owner)
+            let done = try await Executor(configuration).executeStepTask(task, definition: definition)
+            log(.helped(runID: task.runID, stepID: task.stepID, done: done))
+        } catch {
+            _ = try? await store.releaseStepTask(id: task.id, token: owner.token)
+            log(.released(runID: task.runID, reason: "step task \(task.stepID): \(error)"))
+        }
+    }
+
+    /// The workflow of run `runID` as its driver runs it (its journaled source), parsed once per run.
+    private func workflow(of runID: String) async throws -> WorkflowDefinition {
+        if let known = state.withLock({ $0.definitions[runID] }) { return known }
+        let definition = try await runs.journaledDefinition(runID: runID)
+        state.withLock { state in
+            if state.definitions.count >= 64 { state.definitions.removeAll() }
+            state.definitions[runID] = definition
+        }
+        return definition
     }
 
     /// Renews the lease every lease/3 (at most 10 s apart) until cancelled. When the lease is found lost (or no

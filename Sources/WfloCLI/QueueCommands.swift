@@ -112,6 +112,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Log one JSON object per line (claimed, finished, released, lease_lost).")
     var jsonLogs = false
 
+    @Flag(help: "Spread for_each llm/http items of the runs this worker drives as step tasks any worker with --spread-steps may run, and run other runs' step tasks in free slots.")
+    var spreadSteps = false
+
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).")
     var metricsListen: String?
 
@@ -135,8 +138,9 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = WorkerService.Settings(queues: queues, concurrency: concurrency, lease: try seconds(lease, "lease"),
+        var settings = WorkerService.Settings(queues: queues, concurrency: concurrency, lease: try seconds(lease, "lease"),
                                               grace: try seconds(grace, "grace"))
+        settings.spreadSteps = spreadSteps
         let jsonLogs = self.jsonLogs
         try await reportingErrors {
             let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: pricing, createJournal: true)

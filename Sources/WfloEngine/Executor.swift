@@ -261,6 +261,7 @@ public struct Executor: Sendable {
         if let lease = free {
             // Nobody drives it (it waits for an approval, or its process died): end it here.
             return try await lease.hold {
+                try await store.cancelStepTasks(runID: runID)
                 _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
                 try await closePendingApprovals(runID: runID, request: request)
                 try await store.updateRun(id: runID, status: .cancelled, outputs: nil, error: request.message, at: configuration.now())
@@ -290,8 +291,7 @@ public struct Executor: Sendable {
     private func drive(run: RunRecord, definition: WorkflowDefinition, replay: ReplayState, alerted: Set<Int>) async throws -> RunResult {
         let pricing: PricingTable
         do {
-            pricing = try definition.pricing.map { try configuration.pricing.layered(with: $0, source: "workflow '\(definition.name)' pricing block") }
-                ?? configuration.pricing
+            pricing = try Executor.pricing(for: definition, base: configuration.pricing)
         } catch {
             return try await finish(run: run, definition: definition, outcome: nil, stop: .failed("\(error)"))
         }
@@ -320,7 +320,9 @@ public struct Executor: Sendable {
         case .finished(let outcome):
             return try await finish(run: run, definition: definition, outcome: outcome, stop: outcome.stop)
         case .stopped(let status, let reason):
-            // In flight when cut off: charged at the reservation, like a call in flight at a crash.
+            // Its step tasks stop (their helpers' writes are refused from now on); in flight when cut
+            // off: charged at the reservation, like a call in flight at a crash.
+            try await configuration.store.cancelStepTasks(runID: run.id)
             _ = try await configuration.store.markInFlightUnsettled(runID: run.id, at: configuration.now())
             if status == .cancelled, let request = try await configuration.store.cancelRequest(runID: run.id) {
                 try await closePendingApprovals(runID: run.id, request: request)

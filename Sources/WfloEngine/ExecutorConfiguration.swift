@@ -49,6 +49,9 @@ public struct ExecutorConfiguration: Sendable {
     /// run is driven under it instead of being claimed again, and renewing and releasing it are
     /// left to the worker. ``store`` is then the worker's fenced view of the journal.
     public var heldClaim: RunOwner? = nil
+    /// Set: a for_each's `llm`/`http` items go to step tasks any worker may execute (``StepTaskSettings``);
+    /// nil (the default): every step runs in the driving process.
+    public var stepTasks: StepTaskSettings? = nil
 
     public init(store: any JournalStore, pricing: PricingTable, llm: LLMClient, observer: any RunObserver = SilentObserver(),
                 now: @escaping @Sendable () -> Date = { Date() },

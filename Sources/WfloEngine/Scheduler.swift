@@ -244,86 +244,18 @@ struct Scheduler: Sendable {
                                                  event: EventRecord(runID: runner.runID, stepID: step.id, kind: .forEachStarted,
                                                                     data: ["items": .int(items.count), "max_parallel": .int(settings.maxParallel)], at: started))
 
-        var results = [JSONValue](repeating: .null, count: items.count)
-        var errors: [(index: Int, message: String)] = []
-        var skippedItems = 0
+        var tally = ForEachTally(count: items.count, failFast: settings.failFast)
         let itemCondition = step.condition.flatMap { $0.readsForEachItem ? $0 : nil }
-        var stopped: StepOutcome?
-        var waiting: String?
-        try await withThrowingTaskGroup(of: (Int, StepOutcome).self) { group in
-            var next = 0
-            var running = 0
-            while true {
-                while stopped == nil, next < items.count, running < settings.maxParallel {
-                    let index = next
-                    next += 1
-                    var item = step
-                    item.id = ForEachSettings.itemID(step.id, index)
-                    item.forEach = nil
-                    item.condition = nil
-                    // A failed item is counted in the step's `failed` and `errors`; `allow_failure`
-                    // applies to the step as a whole.
-                    item.allowFailure = false
-                    if replay.skipped.contains(item.id) {
-                        skippedItems += 1
-                        continue
-                    }
-                    if let done = replay.finished[item.id] {
-                        results[index] = done
-                        continue
-                    }
-                    var itemScope = scope
-                    itemScope.forEach = [settings.itemVar: items[index], "index": .int(index)]
-                    if let itemCondition {
-                        // Decided before the item reserves or sends anything; a skipped item is null in `items`.
-                        let outcome: StepOutcome?
-                        do {
-                            outcome = try itemScope.evaluate(itemCondition)
-                                ? nil : try await runner.recordSkip(item, reason: "if: \(itemCondition.source) is false", at: configuration.now())
-                        } catch let error as EngineError {
-                            outcome = try await runner.recordFailure(item, message: error.message, at: configuration.now())
-                        }
-                        switch outcome {
-                        case nil:
-                            break
-                        case .skipped?:
-                            skippedItems += 1
-                            continue
-                        case .failed(let message)?:
-                            errors.append((index, message))
-                            if settings.failFast, stopped == nil { stopped = .failed("item \(index) failed: \(message)") }
-                            continue
-                        default:
-                            continue
-                        }
-                    }
-                    running += 1
-                    group.addTask { [runner, replay] in
-                        (index, try await RunTelemetry.withStepSpan(item, role: .step(index: index)) {
-                            try await runner.run(item, scope: itemScope, firstAttempt: replay.nextAttempt[item.id] ?? 1)
-                        })
-                    }
-                }
-                if running == 0 { break }
-                guard let (index, outcome) = try await group.next() else { break }
-                running -= 1
-                switch outcome {
-                case .completed(let output), .skipped(let output):
-                    results[index] = output
-                case .failed(let message):
-                    errors.append((index, message))
-                    if settings.failFast, stopped == nil { stopped = .failed("item \(index) failed: \(message)") }
-                case .rejected(let message):
-                    errors.append((index, message))
-                    if settings.failFast, stopped == nil { stopped = .rejected("item \(index) \(message)") }
-                case .refused(let message):
-                    // Out of budget: start no more items, whatever fail_fast says.
-                    if case .refused = stopped {} else { stopped = .refused("item \(index) \(message)") }
-                case .waiting(let id):
-                    waiting = waiting ?? id
-                }
-            }
+        if let spread = configuration.stepTasks, Executor(configuration).spreads(step, runner: runner) {
+            try await runSpread(step, settings, items: items, scope: scope, itemCondition: itemCondition, tally: &tally, spread: spread)
+        } else {
+            try await runLocally(step, settings, items: items, scope: scope, itemCondition: itemCondition, tally: &tally)
         }
+        let results = tally.results
+        let errors = tally.errors
+        let skippedItems = tally.skippedItems
+        let stopped = tally.stopped
+        let waiting = tally.waiting
         let succeeded = items.count - errors.count - skippedItems
         switch stopped {
         case .failed(let message)?, .rejected(let message)?:
@@ -351,6 +283,219 @@ struct Scheduler: Sendable {
                                                                            "skipped": .int(skippedItems)], at: now))
         configuration.observer.observe(.stepCompleted(stepID: step.id, cost: .zero, usage: nil, seconds: now.timeIntervalSince(started)))
         return .completed(output)
+    }
+
+    /// What a for_each item needs before it runs.
+    private enum ItemPlan {
+        /// Finished before a restart, or decided here (skipped, failed by its `if:`): counted, nothing to run.
+        case counted
+        case run(StepDefinition, TemplateScope)
+    }
+
+    /// The item `index` as it runs (its journal id `ID[INDEX]`, its scope), or why it does not:
+    /// finished before a restart, or skipped or failed by an `if:` reading the item (journaled here).
+    private func planItem(_ step: StepDefinition, _ settings: ForEachSettings, index: Int, items: [JSONValue], scope: TemplateScope,
+                          itemCondition: Condition?, tally: inout ForEachTally) async throws -> ItemPlan {
+        var item = step
+        item.id = ForEachSettings.itemID(step.id, index)
+        item.forEach = nil
+        item.condition = nil
+        // A failed item is counted in the step's `failed` and `errors`; `allow_failure`
+        // applies to the step as a whole.
+        item.allowFailure = false
+        if replay.skipped.contains(item.id) {
+            tally.skippedItems += 1
+            return .counted
+        }
+        if let done = replay.finished[item.id] {
+            tally.results[index] = done
+            return .counted
+        }
+        var itemScope = scope
+        itemScope.forEach = [settings.itemVar: items[index], "index": .int(index)]
+        if let itemCondition {
+            // Decided before the item reserves or sends anything; a skipped item is null in `items`.
+            let outcome: StepOutcome?
+            do {
+                outcome = try itemScope.evaluate(itemCondition)
+                    ? nil : try await runner.recordSkip(item, reason: "if: \(itemCondition.source) is false", at: configuration.now())
+            } catch let error as EngineError {
+                outcome = try await runner.recordFailure(item, message: error.message, at: configuration.now())
+            }
+            switch outcome {
+            case nil:
+                break
+            case .skipped?:
+                tally.skippedItems += 1
+                return .counted
+            case .failed(let message)?:
+                tally.errors.append((index, message))
+                if tally.failFast, tally.stopped == nil { tally.stopped = .failed("item \(index) failed: \(message)") }
+                return .counted
+            default:
+                return .counted
+            }
+        }
+        return .run(item, itemScope)
+    }
+
+    /// The items run in this process, at most `max_parallel` at a time.
+    private func runLocally(_ step: StepDefinition, _ settings: ForEachSettings, items: [JSONValue], scope: TemplateScope,
+                            itemCondition: Condition?, tally: inout ForEachTally) async throws {
+        try await withThrowingTaskGroup(of: (Int, StepOutcome).self) { group in
+            var next = 0
+            var running = 0
+            while true {
+                while tally.stopped == nil, next < items.count, running < settings.maxParallel {
+                    let index = next
+                    next += 1
+                    guard case .run(let item, let itemScope) = try await planItem(step, settings, index: index, items: items, scope: scope,
+                                                                                  itemCondition: itemCondition, tally: &tally) else { continue }
+                    running += 1
+                    group.addTask { [runner, replay] in
+                        (index, try await RunTelemetry.withStepSpan(item, role: .step(index: index)) {
+                            try await runner.run(item, scope: itemScope, firstAttempt: replay.nextAttempt[item.id] ?? 1)
+                        })
+                    }
+                }
+                if running == 0 { break }
+                guard let (index, outcome) = try await group.next() else { break }
+                running -= 1
+                tally.record(index, outcome)
+            }
+        }
+    }
+
+    /// What the driver's loop over its step tasks waits for.
+    private enum SpreadEvent: Sendable {
+        /// A task of the run executed here ended (or none was left to claim).
+        case drained
+        /// Time to look at the tasks' results.
+        case tick
+    }
+
+    /// The items as step tasks (``StepTaskSettings``): at most `max_parallel` in the journal at a
+    /// time, executed by whichever worker claims them, this process included (up to
+    /// ``StepTaskSettings/width`` of its own run's tasks at once); their outcomes are read from the journal.
+    private func runSpread(_ step: StepDefinition, _ settings: ForEachSettings, items: [JSONValue], scope: TemplateScope,
+                           itemCondition: Condition?, tally: inout ForEachTally, spread: StepTaskSettings) async throws {
+        let store = configuration.store
+        let owner = configuration.heldClaim ?? spread.owner
+        let claim = StepTaskSettings(lease: spread.lease, pollInterval: spread.pollInterval, owner: owner, width: spread.width)
+        let width = min(settings.maxParallel, max(1, spread.width ?? settings.maxParallel))
+        var helping = configuration
+        helping.stepTasks = claim
+        let drainer = Executor(helping)
+        let runID = runner.runID
+        let root = definition
+        try await withThrowingTaskGroup(of: SpreadEvent.self) { group in
+            var next = 0
+            // Enqueued and not yet done: task id → item index.
+            var outstanding: [Int64: Int] = [:]
+            var draining = 0
+            var claimable = 0
+            var ticking = false
+            while true {
+                var requests: [(index: Int, request: StepTaskRequest)] = []
+                while tally.stopped == nil, next < items.count, outstanding.count + requests.count < settings.maxParallel {
+                    let index = next
+                    next += 1
+                    guard case .run(let item, let itemScope) = try await planItem(step, settings, index: index, items: items, scope: scope,
+                                                                                  itemCondition: itemCondition, tally: &tally) else { continue }
+                    let payload = StepTaskPayload(step: step.id, index: index, scope: itemScope,
+                                                  firstAttempt: replay.nextAttempt[item.id] ?? 1, cacheNamespace: runner.cacheNamespace,
+                                                  deadline: runner.deadline)
+                    requests.append((index, StepTaskRequest(runID: runID, stepID: item.id, payload: payload.json, at: configuration.now())))
+                }
+                if !requests.isEmpty {
+                    let ids = try await store.enqueueStepTasks(requests.map(\.request))
+                    for (id, request) in zip(ids, requests) { outstanding[id] = request.index }
+                    claimable += requests.count
+                }
+                // This process drains its own run's tasks as well: a lone worker runs every item.
+                while draining < width, claimable > 0 {
+                    draining += 1
+                    claimable -= 1
+                    group.addTask {
+                        if let lease = try await store.claimStepTask(runID: runID, owner: owner, lease: claim.lease) {
+                            _ = try await drainer.executeStepTask(lease, definition: root)
+                        }
+                        return .drained
+                    }
+                }
+                if outstanding.isEmpty && draining == 0 { break }
+                if !ticking {
+                    ticking = true
+                    group.addTask {
+                        try await Task.sleep(for: .milliseconds(Int64(claim.pollInterval * 1000)))
+                        return .tick
+                    }
+                }
+                switch try await group.next() {
+                case .drained?: draining -= 1
+                case .tick?: ticking = false
+                case nil: break
+                }
+                if outstanding.isEmpty { continue }
+                // The results, from the journal, whoever ran them.
+                var settled = false
+                claimable = 0
+                for task in try await store.stepTasks(runID: runID, ids: Array(outstanding.keys)) {
+                    switch task.status {
+                    case .done:
+                        guard let index = outstanding.removeValue(forKey: task.id) else { continue }
+                        let outcome = task.outcome.flatMap(StepTaskOutcome.init(json:))
+                            ?? .failed("step task \(task.id) ended with no outcome this wflo reads")
+                        tally.record(index, StepOutcome(outcome))
+                        settled = true
+                    case .cancelled:
+                        // The run was cancelled: its watch stops this loop.
+                        guard let index = outstanding.removeValue(forKey: task.id) else { continue }
+                        tally.record(index, .failed("its step task was cancelled"))
+                    case .queued:
+                        claimable += 1
+                    case .claimed:
+                        if !QueueClaimRule.isLive(leaseExpiresAt: task.leaseExpiresAt, now: Date()) { claimable += 1 }
+                    }
+                }
+                if settled { try await runner.governor.checkAlerts(try await store.ledger(runID: runID)) }
+            }
+        }
+    }
+}
+
+/// How the items of one for_each stand.
+struct ForEachTally {
+    var results: [JSONValue]
+    var errors: [(index: Int, message: String)] = []
+    var skippedItems = 0
+    var stopped: StepOutcome?
+    var waiting: String?
+    let failFast: Bool
+
+    init(count: Int, failFast: Bool) {
+        results = [JSONValue](repeating: .null, count: count)
+        self.failFast = failFast
+    }
+
+    /// Counts how item `index` ended; a failure under `fail_fast`, a rejection under it, or a
+    /// budget refusal (whatever fail_fast says) starts no more items.
+    mutating func record(_ index: Int, _ outcome: StepOutcome) {
+        switch outcome {
+        case .completed(let output), .skipped(let output):
+            results[index] = output
+        case .failed(let message):
+            errors.append((index, message))
+            if failFast, stopped == nil { stopped = .failed("item \(index) failed: \(message)") }
+        case .rejected(let message):
+            errors.append((index, message))
+            if failFast, stopped == nil { stopped = .rejected("item \(index) \(message)") }
+        case .refused(let message):
+            // Out of budget: start no more items, whatever fail_fast says.
+            if case .refused = stopped {} else { stopped = .refused("item \(index) \(message)") }
+        case .waiting(let id):
+            waiting = waiting ?? id
+        }
     }
 }
 

@@ -1,0 +1,193 @@
+import Foundation
+import WfloCore
+import WfloPricing
+
+/// How a run's driver spreads its ready steps over workers (issue 16), when set on the
+/// configuration (``ExecutorConfiguration/stepTasks``): nil, every step runs in the driving process.
+///
+/// With it, a `for_each` of `llm` or `http` items (outside sub-workflows, approval gates and
+/// policies) puts each item in the journal as a step task (``StepTaskStore``), at most
+/// `max_parallel` at a time; any worker with a free slot claims one and executes it through the
+/// same attempt driver (``Executor/executeStepTask(_:definition:)``), writing only while it holds
+/// the task's lease; the driver drains its own run's tasks too (so a lone worker still runs every
+/// item) and learns of the others' results from the journal.
+public struct StepTaskSettings: Sendable, Hashable {
+    /// Seconds a task's lease lasts unless renewed (every third of it), by the store's clock.
+    public var lease: Double
+    /// Seconds between the driver's looks at its tasks' results.
+    public var pollInterval: Double
+    /// Who claims tasks in this process (a worker's own owner, so the journal says which worker ran each step).
+    public var owner: RunOwner
+    /// The most of its own run's tasks the driver executes at once (nil: the step's `max_parallel`);
+    /// the rest wait for other workers, or for these to end.
+    public var width: Int?
+
+    public init(lease: Double = 30, pollInterval: Double = 0.02, owner: RunOwner = .current(), width: Int? = nil) {
+        self.lease = lease
+        self.pollInterval = pollInterval
+        self.owner = owner
+        self.width = width
+    }
+}
+
+/// What a step task carries: everything the step's templates see, and where it sits.
+struct StepTaskPayload: Sendable {
+    /// The step's id in the run's workflow (a for_each step's; the task's own id is the item's).
+    var step: String
+    var index: Int
+    var scope: TemplateScope
+    var firstAttempt: Int
+    var cacheNamespace: String
+    var deadline: Date?
+
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "step": .string(step), "index": .int(index), "first_attempt": .int(firstAttempt), "cache_namespace": .string(cacheNamespace),
+            "inputs": scope.inputs, "steps": .object(scope.steps), "skipped": .array(scope.skipped.sorted().map { .string($0) }),
+        ]
+        if let forEach = scope.forEach { object["for_each"] = .object(forEach) }
+        if let deadline { object["deadline"] = .double(deadline.timeIntervalSince1970) }
+        return .object(object)
+    }
+
+    init(step: String, index: Int, scope: TemplateScope, firstAttempt: Int, cacheNamespace: String, deadline: Date?) {
+        self.step = step
+        self.index = index
+        self.scope = scope
+        self.firstAttempt = firstAttempt
+        self.cacheNamespace = cacheNamespace
+        self.deadline = deadline
+    }
+
+    init?(json: JSONValue) {
+        guard let step = json["step"]?.stringValue, let index = json["index"]?.intValue, let first = json["first_attempt"]?.intValue,
+              let namespace = json["cache_namespace"]?.stringValue, let steps = json["steps"]?.objectValue else { return nil }
+        var scope = TemplateScope(inputs: json["inputs"] ?? .null, steps: steps)
+        scope.skipped = Set(json["skipped"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        scope.forEach = json["for_each"]?.objectValue
+        self.init(step: step, index: index, scope: scope, firstAttempt: first, cacheNamespace: namespace,
+                  deadline: json["deadline"]?.doubleValue.map { Date(timeIntervalSince1970: $0) })
+    }
+}
+
+extension Executor {
+    /// Whether the items of `step` go to step tasks: spreading is on, the step is an `llm` or
+    /// `http` call of the run's own workflow, with no approval to pass and no enclosing budget
+    /// (those stay with the driver).
+    func spreads(_ step: StepDefinition, runner: StepRunner) -> Bool {
+        guard configuration.stepTasks != nil, runner.depth == 0, runner.limits.isEmpty, runner.policy == nil, runner.mcp == nil,
+              step.approval == nil else { return false }
+        switch step.kind {
+        case .llm, .http: return true
+        default: return false
+        }
+    }
+
+    /// The price table a run of `definition` charges with: the configuration's, under the workflow's `pricing:` block.
+    static func pricing(for definition: WorkflowDefinition, base: PricingTable) throws -> PricingTable {
+        try definition.pricing.map { try base.layered(with: $0, source: "workflow '\(definition.name)' pricing block") } ?? base
+    }
+
+    /// Executes a claimed step task of a run of `definition`: through the attempt driver, with
+    /// every write fenced by the task's lease (renewed every third of
+    /// ``StepTaskSettings/lease``; when a renewal finds it lost, the step is stopped), then
+    /// completes the task with the step's outcome. A step the journal already has (a helper died
+    /// after journaling it) is answered from the journal: never called or charged twice.
+    ///
+    /// - Returns: false when the lease was lost (nothing more was written; the task goes on elsewhere).
+    /// - Throws: journal errors; `CancellationError` when cancelled (the task's attempt, if any, is
+    ///   left in flight, for the claim that takes the task next, or the run's end, to settle).
+    public func executeStepTask(_ lease: StepTaskLease, definition: WorkflowDefinition) async throws -> Bool {
+        let settings = configuration.stepTasks ?? StepTaskSettings()
+        let store = configuration.store
+        let work = Task { try await self.performStepTask(lease, definition: definition) }
+        let renewal = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int64(settings.lease / 3 * 1000)))
+                if Task.isCancelled { return }
+                if (try? await store.renewStepTask(id: lease.id, token: lease.owner.token, lease: settings.lease)) == false {
+                    work.cancel()
+                    return
+                }
+            }
+        }
+        defer { renewal.cancel() }
+        let outcome: StepTaskOutcome
+        do {
+            outcome = try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
+        } catch let error as StoreError where error.code == .leaseLost {
+            return false
+        } catch is CancellationError where !Task.isCancelled {
+            // Stopped by a lost renewal.
+            return false
+        }
+        return try await store.completeStepTask(id: lease.id, token: lease.owner.token, outcome: outcome.json)
+    }
+
+    private func performStepTask(_ lease: StepTaskLease, definition: WorkflowDefinition) async throws -> StepTaskOutcome {
+        guard let payload = StepTaskPayload(json: lease.payload) else {
+            return .failed("step task \(lease.id) of run \(lease.runID) holds a payload this wflo cannot read; resume the run with the wflo that started it")
+        }
+        guard let base = definition.steps.first(where: { $0.id == payload.step }) else {
+            return .failed("step task \(lease.id) names step '\(payload.step)', which workflow '\(definition.name)' does not have")
+        }
+        let fenced = configuration.store.fenced(stepTask: lease)
+        if lease.claims > 1 {
+            // Taken over from a helper that stopped: what it journaled stands.
+            let journal = try await fenced.journal(runID: lease.runID)
+            if let step = journal.steps.first(where: { $0.stepID == lease.stepID }) {
+                if step.status == .completed { return .completed(step.output ?? .null) }
+                if step.status == .skipped { return .skipped(step.output ?? .null) }
+            }
+        }
+        guard let run = try await fenced.run(id: lease.runID) else {
+            throw StoreError(.notFound, "run \(lease.runID) of step task \(lease.id) is not in \(fenced.journalLocation)")
+        }
+        var item = base
+        item.id = lease.stepID
+        item.forEach = nil
+        item.condition = nil
+        item.allowFailure = false
+        var helping = configuration
+        helping.store = fenced
+        helping.approvals = .noWait
+        helping.heldClaim = nil
+        let pricing: PricingTable
+        do {
+            pricing = try Executor.pricing(for: definition, base: configuration.pricing)
+        } catch {
+            return .failed("\(error)")
+        }
+        // Alerts are the driver's to raise (once each): it reads the ledger as results come in.
+        let governor = BudgetGovernor(store: fenced, runID: run.id, budget: run.budget,
+                                      alreadyAlerted: Set(BudgetGovernor.alertThresholds + [100]), observer: helping.observer, now: helping.now)
+        let runner = StepRunner(configuration: helping, pricing: pricing, governor: governor, runID: run.id, policy: nil,
+                                gate: ApprovalGate(configuration: helping, signal: RunSignal()), cacheNamespace: payload.cacheNamespace,
+                                replay: ReplayState(), deadline: payload.deadline)
+        let outcome = try await RunTelemetry.withStepSpan(item, role: .step(index: payload.index)) {
+            try await runner.run(item, scope: payload.scope, firstAttempt: max(payload.firstAttempt, lease.nextAttempt))
+        }
+        switch outcome {
+        case .completed(let output): return .completed(output)
+        case .skipped(let record): return .skipped(record)
+        case .failed(let message): return .failed(message)
+        case .refused(let message): return .refused(message)
+        case .rejected(let message): return .rejected(message)
+        case .waiting(let request):
+            // Not reached: a step with a gate is never a task.
+            return .failed("step '\(item.id)' waits for approval \(request), which a step task cannot; run it without spreading")
+        }
+    }
+}
+
+extension StepOutcome {
+    init(_ outcome: StepTaskOutcome) {
+        switch outcome {
+        case .completed(let output): self = .completed(output)
+        case .skipped(let record): self = .skipped(record)
+        case .failed(let message): self = .failed(message)
+        case .refused(let message): self = .refused(message)
+        case .rejected(let message): self = .rejected(message)
+        }
+    }
+}
