@@ -2,6 +2,7 @@
 
     python queuebench.py throughput --wflo BIN --db sqlite|postgres [--runs 500] [--workers 1,2,4] [--concurrency 8] [--rounds 3]
     python queuebench.py failover   --wflo BIN --db sqlite|postgres [--runs 40] [--trials 100] [--lease 2]
+    python queuebench.py spread     --wflo BIN --db sqlite|postgres [--items 200] [--workers 1,2,4] [--concurrency 50] [--rounds 3]
 
 Every round or trial uses a fresh journal: a new SQLite file, or a new database on the PostgreSQL server of
 WFLO_TEST_POSTGRES_ADMIN_URL (scripts/postgres.sh). Runs are submitted first (`wflo submit`, not timed), then
@@ -18,6 +19,12 @@ with SIGKILL; the trial waits for every run to finish. Per trial: lost runs (not
 that step's attempt as succeeded), overspend (a run whose spend passes its budget; and the ledger's total
 against what the server answered, at the bench model's price), and the time from the kill to the first call
 of a killed worker's run sent by another worker, beside the lease.
+
+Spread (issue 16): ONE run of a for_each of ITEMS `llm` calls (max_parallel ITEMS), with 1, 2 and 4 workers started
+with --spread-steps --concurrency C (each executes at most C step tasks at once, its own run's or another's), beside
+the baseline in the same rounds: one worker without --spread-steps, whose driver runs every item in-process at
+max_parallel. Per size: the median wall time (first worker spawned to the run's final write) and the share of the
+items each worker ran (step_tasks.owner of each done task).
 """
 import argparse
 import concurrent.futures
@@ -165,10 +172,10 @@ def submit_all(args, journal: Journal, env: dict, workflow_path: str, runs: int)
 class Worker:
     """A `wflo worker --json-logs` process; a thread stamps each line of its log with the time it was read."""
 
-    def __init__(self, args, journal: Journal, env: dict, concurrency: int, lease: str) -> None:
+    def __init__(self, args, journal: Journal, env: dict, concurrency: int, lease: str, extra: tuple = ()) -> None:
         import threading
         self.process = subprocess.Popen([args.wflo, "worker", "--concurrency", str(concurrency), "--lease", lease, "--json-logs",
-                                         "--db", journal.db], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                         "--db", journal.db, *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.pid = self.process.pid
         self.lines: list = []
         self.reader = threading.Thread(target=self.read, daemon=True)
@@ -383,13 +390,84 @@ def failover(args) -> None:
         print(f"kill -> its first call from the new worker: min {s[0]:.3f} s, median {statistics.median(s):.3f} s, max {s[-1]:.3f} s")
 
 
+SPREAD_WORKFLOW = """name: spread
+inputs:
+  items: {type: array}
+steps:
+  - id: calls
+    type: llm
+    for_each: {items: "{{inputs.items}}", item_var: item, max_parallel: %d}
+    model: bench-gpt
+    max_tokens: 16
+    prompt: "item {{for_each.item}}"
+"""
+
+
+def spread(args) -> None:
+    folder = tempfile.mkdtemp(prefix="wflo-spread-bench-")
+    pricing_path = os.path.join(folder, "pricing.json")
+    workflow_path = os.path.join(folder, "spread.yaml")
+    with open(pricing_path, "w") as f:
+        json.dump(PRICING, f)
+    with open(workflow_path, "w") as f:
+        f.write(SPREAD_WORKFLOW % args.items)
+    fake = Fake(args.delay)
+    env = environment(fake, pricing_path)
+    # (label, workers, --spread-steps): the baseline first, in every round.
+    sizes = [("baseline: 1 worker, no --spread-steps", 1, False)] + [(f"{n} worker(s), --spread-steps", n, True)
+                                                                     for n in (int(x) for x in args.workers.split(","))]
+    results: dict = {label: [] for label, _, _ in sizes}
+    shares: dict = {label: [] for label, _, _ in sizes}
+    items = json.dumps([f"i{i}" for i in range(args.items)])
+    print(f"one run, for_each of {args.items} llm calls (max_parallel {args.items}), answers after {args.delay} ms, "
+          f"--concurrency {args.concurrency} per worker, {args.rounds} interleaved rounds, journal {args.db}; "
+          f"load average {load()} at start, {os.cpu_count()} cores (a shared machine)", flush=True)
+    try:
+        for round_ in range(args.rounds):
+            for label, n, spreading in sizes:
+                journal = Journal(args.db, folder)
+                out = subprocess.run([args.wflo, "submit", workflow_path, "--budget", "1", "--input", f"items={items}", "--json",
+                                      "--db", journal.db], env=env, capture_output=True, text=True)
+                if out.returncode != 0:
+                    raise SystemExit(f"wflo submit failed ({out.returncode}): {out.stderr.strip()}")
+                run_id = json.loads(out.stdout)["run_id"]
+                fake.reset()
+                start = time.time()
+                concurrency = args.concurrency if spreading else 1
+                workers = [Worker(args, journal, env, concurrency, args.lease, ("--spread-steps",) if spreading else ())
+                           for _ in range(n)]
+                rows = wait_final(journal, 1, args.timeout)
+                stop_workers(workers)
+                stats = fake.stats()
+                if not rows or rows[0][1] != "completed":
+                    print(worker_output(workers))
+                    raise SystemExit(f"round {round_}, {label}: the run ended {rows[0][1] if rows else 'nowhere'}")
+                elapsed = float(rows[0][2]) - start
+                results[label].append(elapsed)
+                ran: dict = {}
+                for (owner,) in journal.query(f"SELECT owner FROM step_tasks WHERE run_id = '{run_id}' AND status = 'done'"):
+                    pid = json.loads(owner)["pid"] if owner else 0
+                    ran[pid] = ran.get(pid, 0) + 1
+                share = sorted((ran.get(w.pid, 0) for w in workers), reverse=True) if spreading else [args.items]
+                shares[label].append(share)
+                print(f"  round {round_} {label}: {elapsed:.3f} s; items per worker {share}; calls {stats['requests']}, "
+                      f"sent twice {len(stats['repeated'])}, most in flight {stats['max_in_flight']}; load {load()}", flush=True)
+    finally:
+        fake.stop()
+    print(f"load average at end: {load()}")
+    print("configuration                            median s  all rounds                 items per worker (each round)")
+    for label, _, _ in sizes:
+        m = statistics.median(results[label])
+        print(f"{label:40s} {m:8.3f}  " + " ".join(f"{x:.3f}" for x in results[label]) + "   " + " ".join(str(x) for x in shares[label]))
+
+
 def fake_log(fake: Fake) -> dict:
     return fake.call("GET", "/log")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["throughput", "failover"])
+    parser.add_argument("mode", choices=["throughput", "failover", "spread"])
     parser.add_argument("--wflo", required=True, help="the wflo binary (a release build)")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--runs", type=int)
@@ -401,10 +479,16 @@ def main() -> None:
     parser.add_argument("--delay", type=int, default=50)
     parser.add_argument("--budget", default="0.01")
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--items", type=int, default=200)
     args = parser.parse_args()
     if args.runs is None:
         args.runs = 500 if args.mode == "throughput" else 40
-    throughput(args) if args.mode == "throughput" else failover(args)
+    if args.mode == "spread":
+        if args.concurrency == 8 and "--concurrency" not in sys.argv:
+            args.concurrency = 50
+        spread(args)
+    else:
+        throughput(args) if args.mode == "throughput" else failover(args)
 
 
 if __name__ == "__main__":

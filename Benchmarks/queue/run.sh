@@ -3,6 +3,7 @@
 #
 #   bash Benchmarks/queue/run.sh throughput [queuebench.py options…]   # e.g. --db postgres --rounds 3
 #   bash Benchmarks/queue/run.sh failover   [queuebench.py options…]   # e.g. --db sqlite --trials 100
+#   bash Benchmarks/queue/run.sh spread     [queuebench.py options…]   # e.g. --db postgres --items 200 --rounds 3
 #
 # Makes the venv (dbos/setup.sh) if missing; with --db postgres, starts a throwaway cluster (scripts/postgres.sh).
 set -euo pipefail

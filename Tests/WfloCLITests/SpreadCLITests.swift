@@ -56,7 +56,9 @@ struct SpreadCLITests {
             #expect(prompts.count == 16)
             #expect(Set(prompts) == Set((0..<16).map { "Say t\($0)" }))
             let tasks = try await Self.tasks(wflo, runID)
-            #expect(tasks.count == 16 && tasks.allSatisfy { $0.status == .done && $0.claims == 1 })
+            // (A task may be claimed again when a loaded machine lets a lease lapse: the claim then answers the
+            // step from the journal, never sending it again, as the prompt count above shows.)
+            #expect(tasks.count == 16 && tasks.allSatisfy { $0.status == .done })
             let ranBy = Dictionary(grouping: tasks, by: { $0.owner?.pid ?? 0 }).mapValues(\.count)
             #expect(Set(ranBy.keys) == Set(workers.map(\.process.pid)), "items per worker pid: \(ranBy)")
             #expect(!workers[0].events("helped").isEmpty || !workers[1].events("helped").isEmpty)
@@ -150,7 +152,7 @@ struct SpreadCLITests {
             let before = server.requestCount
             let runID = try await WorkerCLITests.submit(wflo, [path, "--input", BudgetScopeCLITests.topics(6)])
             let workers = try (0..<2).map {
-                try Worker(wflo, ["--spread-steps", "--concurrency", "3", "--lease", "3s"], log: directory.appendingPathComponent("w\($0).log"))
+                try Worker(wflo, ["--spread-steps", "--concurrency", "3", "--lease", "10s"], log: directory.appendingPathComponent("w\($0).log"))
             }
             // Both workers' slots hold an item whose call hangs.
             #expect(try await WorkerCLITests.eventually(60) { server.requestCount - before == 6 })
