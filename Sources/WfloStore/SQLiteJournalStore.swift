@@ -38,7 +38,7 @@ import WfloCore
 /// - ``defaultPath(environment:)``
 /// - ``appliedMigrations()``
 public struct SQLiteJournalStore: JournalStore {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     private let queues = JournalQueues()
     /// Where the journal lives (`:memory:` for an in-memory one).
     public let path: String
@@ -218,17 +218,14 @@ public struct SQLiteJournalStore: JournalStore {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [run.id]) == true {
                 throw StoreError(.conflict, "a run with id \(run.id) is already in the journal at \(path)")
             }
-            try db.cachedStatement(sql: """
-                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: RunRow.insertArguments(run))
+            try RunRow.insert(db, run)
             try Self.writeTrigger(db, run)
             try Self.writeConcurrency(db, run)
         }
     }
 
     public func run(id: String) async throws -> RunRecord? {
-        try await read { db in try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])?.record() }
+        try await read { db in try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE id = ?", arguments: [id])?.record() }
     }
 
     public func ids(matchingPrefix prefix: String, of kind: JournalIDKind, limit: Int) async throws -> [String] {
@@ -245,7 +242,7 @@ public struct SQLiteJournalStore: JournalStore {
 
     public func listRuns(limit: Int) async throws -> [RunRecord] {
         try await read { db in
-            try RunRow.fetchAll(db, sql: "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", arguments: [max(limit, 0)])
+            try RunRow.fetchAll(db, sql: "\(RunRow.selectAll) ORDER BY created_at DESC, r.rowid DESC LIMIT ?", arguments: [max(limit, 0)])
                 .map { try $0.record() }
         }
     }
@@ -399,7 +396,7 @@ public struct SQLiteJournalStore: JournalStore {
     /// `stepIDs`: only these steps (by the `steps` primary key), else all of them.
     func journal(_ db: Database, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool,
                  stepIDs: Set<String>? = nil) throws -> RunJournal {
-        guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
+        guard let run = try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE id = ?", arguments: [runID])?.record() else {
             throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
         let steps = try steps(db, runID: runID, outputs: stepOutputs, ids: stepIDs)
