@@ -44,6 +44,9 @@ public struct SQLiteJournalStore: JournalStore {
     public let path: String
     /// Set on a view from ``fenced(runID:token:)``: every write transaction checks this lease first.
     private var fence: LeaseFence?
+    /// Step results waiting to be committed together. One per view: a group is written through
+    /// one view's `write`, so every item in it must be under the same fence.
+    private var stepCommits = GroupCommit<StepWrite>()
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
     ///
@@ -115,6 +118,7 @@ public struct SQLiteJournalStore: JournalStore {
     func fencing(_ fence: LeaseFence) -> SQLiteJournalStore {
         var view = self
         view.fence = fence
+        view.stepCommits = GroupCommit()
         return view
     }
 
@@ -361,8 +365,21 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// One upsert of the step row through a cached prepared statement, plus the event: one
     /// transaction, no reads (this is the engine's hot path for steps that cost nothing).
+    /// Results that arrive together (parallel items) share a transaction: ``GroupCommit``.
     public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
-        try await write { db in
+        try await stepCommits.submit(StepWrite(step: step, event: event)) { [self] group in
+            try await write { db in
+                for write in group { try Self.recordStep(db, write.step, event: write.event) }
+            }
+        }
+    }
+
+    struct StepWrite: Sendable {
+        let step: StepRecord
+        let event: EventRecord?
+    }
+
+    static func recordStep(_ db: Database, _ step: StepRecord, event: EventRecord?) throws {
             try db.cachedStatement(sql: """
                 INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -372,7 +389,6 @@ public struct SQLiteJournalStore: JournalStore {
                 """).execute(arguments: [step.runID, step.stepID, step.type.rawValue, step.status.rawValue, step.output?.encoded(), step.error,
                                          step.model, step.startedAt?.timeIntervalSince1970, step.finishedAt?.timeIntervalSince1970])
             if let event { try EventRow.insert(db, event) }
-        }
     }
 
     /// The marked attempts keep their reservation in the run's reserved sum (invariant 2: when
