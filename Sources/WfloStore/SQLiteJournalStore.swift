@@ -44,9 +44,9 @@ public struct SQLiteJournalStore: JournalStore {
     public let path: String
     /// Set on a view from ``fenced(runID:token:)``: every write transaction checks this lease first.
     private var fence: LeaseFence?
-    /// Step results waiting to be committed together. One per view: a group is written through
-    /// one view's `write`, so every item in it must be under the same fence.
-    private var stepCommits = GroupCommit<StepWrite>()
+    /// Step results waiting to be committed together, for the unfenced store only (its copies
+    /// share it; a fenced view writes its own results one by one).
+    private let stepCommits = GroupCommit<StepWrite>()
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
     ///
@@ -118,7 +118,6 @@ public struct SQLiteJournalStore: JournalStore {
     func fencing(_ fence: LeaseFence) -> SQLiteJournalStore {
         var view = self
         view.fence = fence
-        view.stepCommits = GroupCommit()
         return view
     }
 
@@ -365,8 +364,12 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// One upsert of the step row through a cached prepared statement, plus the event: one
     /// transaction, no reads (this is the engine's hot path for steps that cost nothing).
-    /// Results that arrive together (parallel items) share a transaction: ``GroupCommit``.
+    /// Results that arrive together (parallel items) share a transaction: ``GroupCommit``. A
+    /// fenced view writes each alone, so no group ever mixes writes under different fences.
     public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
+        if fence != nil {
+            return try await write { db in try Self.recordStep(db, step, event: event) }
+        }
         try await stepCommits.submit(StepWrite(step: step, event: event)) { [self] group in
             try await write { db in
                 for write in group { try Self.recordStep(db, write.step, event: write.event) }
