@@ -23,6 +23,9 @@ public struct ModelPrice: Sendable, Hashable {
 
     /// The entry's fields; `raw` as a dictionary.
     let fields: [String: JSONValue]
+    /// The rate fields (``isRateKey(_:)``) as exact amounts, parsed once when the entry is read:
+    /// a call prices itself from here, not by parsing the table's text again.
+    let rates: [String: Money]
 
     /// Validates an entry: every rate field must be a number (or a decimal string), token
     /// limits whole numbers.
@@ -75,6 +78,9 @@ public struct ModelPrice: Sendable, Hashable {
         self.name = name
         self.raw = entry
         self.fields = object
+        self.rates = object.reduce(into: [:]) { rates, field in
+            if ModelPrice.isRateKey(field.key), let money = ModelPrice.money(field.value) { rates[field.key] = money }
+        }
         self.source = source
         self.provider = object["litellm_provider"]?.stringValue
         self.mode = object["mode"]?.stringValue
@@ -118,7 +124,7 @@ public struct ModelPrice: Sendable, Hashable {
 
     /// The rate in a field, exactly as written; nil when absent or null.
     public func rate(_ key: String) -> Money? {
-        ModelPrice.money(fields[key])
+        ModelPrice.isRateKey(key) ? rates[key] : ModelPrice.money(fields[key])
     }
 
     static func money(_ value: JSONValue?) -> Money? {

@@ -46,7 +46,7 @@ extension SQLiteJournalStore {
 
     public func takeConcurrencySlot(runID: String, arriving: Bool, at: Date) async throws -> ConcurrencySlotOutcome {
         try await write { db in
-            guard let row = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID]) else {
+            guard let row = try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE id = ?", arguments: [runID]) else {
                 throw StoreError(.notFound, "run \(runID) is not in the journal at \(self.path)")
             }
             let run = try row.record()

@@ -56,7 +56,7 @@ extension SQLiteJournalStore {
 
     public func latestRun(workflowName: String) async throws -> RunRecord? {
         try await read { db in
-            try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE workflow_name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE workflow_name = ? ORDER BY created_at DESC, r.rowid DESC LIMIT 1",
                                 arguments: [workflowName])?.record()
         }
     }

@@ -30,7 +30,7 @@ extension SQLiteJournalStore {
         if let problem = QueueSettings.problem(name: request.queue) { throw StoreError(.conflict, problem) }
         return try await write { db in
             if let key = request.idempotencyKey,
-               let existing = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE idempotency_key = ?", arguments: [key]) {
+               let existing = try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE idempotency_key = ?", arguments: [key]) {
                 return .existing(try existing.record())
             }
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [request.run.id]) == true {
@@ -45,10 +45,7 @@ extension SQLiteJournalStore {
                 run.status = .cancelled
                 run.error = skipped
             }
-            try db.cachedStatement(sql: """
-                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: RunRow.insertArguments(run))
+            try RunRow.insert(db, run)
             try db.execute(sql: "UPDATE runs SET queue = ?, priority = ?, idempotency_key = ? WHERE id = ?",
                            arguments: [request.queue, request.priority, request.idempotencyKey, run.id])
             try Self.writeTrigger(db, run)

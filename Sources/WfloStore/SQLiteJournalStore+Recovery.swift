@@ -8,12 +8,12 @@ extension SQLiteJournalStore {
         try await read { db in
             // The step that failed first, by when it ended; its error, else the run's.
             try Row.fetchAll(db, sql: """
-                SELECT r.*,
+                SELECT r.*, d.workflow_source, d.inputs,
                     (SELECT s.step_id FROM steps s WHERE s.run_id = r.id AND s.status = 'failed'
                         ORDER BY s.finished_at IS NULL, s.finished_at, s.step_id LIMIT 1) AS failed_step,
                     (SELECT s.error FROM steps s WHERE s.run_id = r.id AND s.status = 'failed'
                         ORDER BY s.finished_at IS NULL, s.finished_at, s.step_id LIMIT 1) AS failed_error
-                FROM runs r
+                FROM runs r JOIN run_documents d ON d.run_id = r.id
                 WHERE r.status = 'failed' AND (? IS NULL OR r.created_at >= ?) AND (? IS NULL OR r.workflow_name = ?)
                 ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?
                 """, arguments: [since?.timeIntervalSince1970, since?.timeIntervalSince1970, workflow, workflow, max(limit, 0)]).map { row in
@@ -30,10 +30,7 @@ extension SQLiteJournalStore {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [run.id]) == true {
                 throw StoreError(.conflict, "a run with id \(run.id) is already in the journal at \(path)")
             }
-            try db.cachedStatement(sql: """
-                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: RunRow.insertArguments(run))
+            try RunRow.insert(db, run)
             try Self.writeConcurrency(db, run)
             for step in reused {
                 try db.cachedStatement(sql: """
@@ -73,7 +70,8 @@ extension SQLiteJournalStore {
                 try db.execute(sql: "DELETE FROM events WHERE run_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM approval_notifications WHERE run_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM approvals WHERE run_id = ?", arguments: [id])
-                try db.execute(sql: "UPDATE runs SET outputs = NULL, inputs = '{}' WHERE id = ?", arguments: [id])
+                try db.execute(sql: "UPDATE runs SET outputs = NULL WHERE id = ?", arguments: [id])
+                try db.execute(sql: "UPDATE run_documents SET inputs = '{}' WHERE run_id = ?", arguments: [id])
                 try EventRow.insert(db, EventRecord(runID: id, stepID: nil, kind: .runCollected,
                                                     data: ["steps_removed": .int(removed), "finished_before": .string(before.formatted(.iso8601))],
                                                     at: at))

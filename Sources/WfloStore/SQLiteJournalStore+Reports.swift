@@ -51,7 +51,7 @@ extension SQLiteJournalStore {
                 arguments += [workflow]
             }
             let filter = conditions.joined(separator: " AND ")
-            let runs = try RunRow.fetchAll(db, sql: "SELECT r.* FROM runs r WHERE \(filter) ORDER BY r.created_at, r.rowid",
+            let runs = try RunRow.fetchAll(db, sql: "\(RunRow.selectAll) WHERE \(filter) ORDER BY r.created_at, r.rowid",
                                            arguments: arguments).map { try $0.record() }
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT a.id, a.run_id, a.step_id, a.number, a.status, a.model, a.reserved_usd, a.cost_usd, a.error,

@@ -96,7 +96,7 @@ extension SQLiteJournalStore {
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [max(query.limit, 0)]
-            return try RunRow.fetchAll(db, sql: "SELECT * FROM runs \(filter) ORDER BY created_at DESC, id DESC LIMIT ?", arguments: arguments)
+            return try RunRow.fetchAll(db, sql: "\(RunRow.selectAll) \(filter) ORDER BY created_at DESC, id DESC LIMIT ?", arguments: arguments)
                 .map { try $0.record() }
         }
     }

@@ -38,12 +38,15 @@ import WfloCore
 /// - ``defaultPath(environment:)``
 /// - ``appliedMigrations()``
 public struct SQLiteJournalStore: JournalStore {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     private let queues = JournalQueues()
     /// Where the journal lives (`:memory:` for an in-memory one).
     public let path: String
     /// Set on a view from ``fenced(runID:token:)``: every write transaction checks this lease first.
     private var fence: LeaseFence?
+    /// Step results waiting to be committed together, for the unfenced store only (its copies
+    /// share it; a fenced view writes its own results one by one).
+    private let stepCommits = GroupCommit<StepWrite>()
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
     ///
@@ -218,17 +221,14 @@ public struct SQLiteJournalStore: JournalStore {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [run.id]) == true {
                 throw StoreError(.conflict, "a run with id \(run.id) is already in the journal at \(path)")
             }
-            try db.cachedStatement(sql: """
-                INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, tags)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: RunRow.insertArguments(run))
+            try RunRow.insert(db, run)
             try Self.writeTrigger(db, run)
             try Self.writeConcurrency(db, run)
         }
     }
 
     public func run(id: String) async throws -> RunRecord? {
-        try await read { db in try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])?.record() }
+        try await read { db in try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE id = ?", arguments: [id])?.record() }
     }
 
     public func ids(matchingPrefix prefix: String, of kind: JournalIDKind, limit: Int) async throws -> [String] {
@@ -245,7 +245,7 @@ public struct SQLiteJournalStore: JournalStore {
 
     public func listRuns(limit: Int) async throws -> [RunRecord] {
         try await read { db in
-            try RunRow.fetchAll(db, sql: "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", arguments: [max(limit, 0)])
+            try RunRow.fetchAll(db, sql: "\(RunRow.selectAll) ORDER BY created_at DESC, r.rowid DESC LIMIT ?", arguments: [max(limit, 0)])
                 .map { try $0.record() }
         }
     }
@@ -364,8 +364,25 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// One upsert of the step row through a cached prepared statement, plus the event: one
     /// transaction, no reads (this is the engine's hot path for steps that cost nothing).
+    /// Results that arrive together (parallel items) share a transaction: ``GroupCommit``. A
+    /// fenced view writes each alone, so no group ever mixes writes under different fences.
     public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
-        try await write { db in
+        if fence != nil {
+            return try await write { db in try Self.recordStep(db, step, event: event) }
+        }
+        try await stepCommits.submit(StepWrite(step: step, event: event)) { [self] group in
+            try await write { db in
+                for write in group { try Self.recordStep(db, write.step, event: write.event) }
+            }
+        }
+    }
+
+    struct StepWrite: Sendable {
+        let step: StepRecord
+        let event: EventRecord?
+    }
+
+    static func recordStep(_ db: Database, _ step: StepRecord, event: EventRecord?) throws {
             try db.cachedStatement(sql: """
                 INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -375,7 +392,6 @@ public struct SQLiteJournalStore: JournalStore {
                 """).execute(arguments: [step.runID, step.stepID, step.type.rawValue, step.status.rawValue, step.output?.encoded(), step.error,
                                          step.model, step.startedAt?.timeIntervalSince1970, step.finishedAt?.timeIntervalSince1970])
             if let event { try EventRow.insert(db, event) }
-        }
     }
 
     /// The marked attempts keep their reservation in the run's reserved sum (invariant 2: when
@@ -403,7 +419,7 @@ public struct SQLiteJournalStore: JournalStore {
     /// `stepIDs`: only these steps (by the `steps` primary key), else all of them.
     func journal(_ db: Database, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool,
                  stepIDs: Set<String>? = nil) throws -> RunJournal {
-        guard let run = try RunRow.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID])?.record() else {
+        guard let run = try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE id = ?", arguments: [runID])?.record() else {
             throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
         let steps = try steps(db, runID: runID, outputs: stepOutputs, ids: stepIDs)

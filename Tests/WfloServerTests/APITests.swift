@@ -260,6 +260,8 @@ struct APITests {
             server.recorder.record(method: "POST", route: "/approvals/{id}/decide", status: 403)
 
             // A webhook trigger's deliveries (issue 21): signed by the trigger's secret, no token.
+            // The default queue was paused above (concurrency 0) for the cancel; its runs go again.
+            try await server.store.setQueue(QueueSettings(name: "default", concurrency: nil))
             let hooked = server.folder.appendingPathComponent("tickets.yaml")
             try """
                 name: tickets
@@ -297,6 +299,8 @@ struct APITests {
             let hookJSON = try await server.call(client, .get, "/v1/runs/\(hookRun)", route: "/v1/runs/{id}", as: .read)
             #expect(hookJSON.json["trigger"]?["kind"] == "webhook" && hookJSON.json["trigger"]?["name"] == "new-ticket")
             #expect(hookJSON.json["concurrency"] == JSONValue.null)
+            try await server.eventually("the webhook's run completes") { try await server.status(hookRun) == .completed }
+            #expect(try await server.store.journal(runID: hookRun).steps.first?.output?["ticket"] == "T-1")
 
             // Unknown routes are JSON errors too.
             let nowhere = try await server.call(client, .get, "/v1/nowhere", route: "-", as: .read)

@@ -29,7 +29,7 @@ struct UpgradeTests {
                 }
             }
             let store = try SQLiteJournalStore(path: path)
-            #expect(try store.appliedMigrations().last == "v18_step_tasks")
+            #expect(try store.appliedMigrations().last == "v20_run_documents")
             let before = try await store.journal(runID: "old-run")
             #expect(before.steps.map(\.stepID) == ["outline"])
             #expect(before.steps.first?.output?["text"] == "hi")

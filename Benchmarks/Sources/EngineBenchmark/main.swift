@@ -101,6 +101,19 @@ let paidPricing = try PricingTable(json: ["gpt-4o-mini": ["litellm_provider": "o
                                    source: "benchmark")
 let cannedLLM = LLMClient(transport: CannedTransport(), endpoints: ProviderEndpoints.fromEnvironment([:]), requiresAPIKey: false)
 var llmSeconds: [Double] = []
+// The bare client: the same provider client and canned transport, called in a loop with the same
+// request and nothing around it (no journal, no pricing, no budget). What a paid step costs on
+// top of this is everything wflo adds to a model call.
+let bareRequest = LLMRequest(provider: .openai, model: "gpt-4o-mini", messages: [LLMMessage(role: "user", content: "after ok say ok")], maxTokens: 20)
+var bareSeconds: [Double] = []
+func bareCalls(_ count: Int) async throws -> Double {
+    let began = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<count {
+        let response = try await cannedLLM.complete(bareRequest, timeout: .seconds(60))
+        precondition(response.text == "ok")
+    }
+    return Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+}
 
 let forEachDefinitions = try [1, 8].map { parallel in
     (parallel, forEachYAML(items: steps, parallel: parallel), try WorkflowParser().parse(yaml: forEachYAML(items: steps, parallel: parallel), file: "items.yaml"))
@@ -125,6 +138,7 @@ for rep in 0..<repetitions {
     let paid = try await paidExecutor.start(definition: llmDefinition, source: llmYAML, path: "paid-chain.yaml", inputs: [:], budget: Money(100))
     llmSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - paidStart) / 1e9)
     precondition(paid.status == .completed, "paid chain ended \(paid.status): \(paid.error ?? "")")
+    bareSeconds.append(try await bareCalls(llmSteps))
     for (parallel, text, items) in forEachDefinitions {
         let itemStore = try SQLiteJournalStore(path: directory.appendingPathComponent("items-\(parallel)-\(rep).db").path)
         let itemExecutor = Executor(ExecutorConfiguration(store: itemStore, pricing: pricing, llm: llm))
@@ -151,4 +165,12 @@ for (parallel, _, _) in forEachDefinitions {
 }
 let perCall = median(llmSeconds) / Double(llmSteps) * 1000
 print(String(format: "paid llm chain (%d steps, canned answers) : median %.4f ms/call; ratio call/transform step %.2fx", llmSteps, perCall, perCall / perStep))
+let bareCall = median(bareSeconds) / Double(llmSteps) * 1000
+func spread(_ values: [Double], per count: Int) -> String {
+    let sorted = values.sorted().map { $0 / Double(count) * 1000 }
+    return String(format: "min %.4f / median %.4f / max %.4f", sorted.first ?? 0, median(sorted), sorted.last ?? 0)
+}
+print(String(format: "bare client call (same transport, no wflo) : median %.4f ms/call", bareCall))
+print(String(format: "wflo's cost per paid call over the bare client: %.4f ms (of which a durable step %.4f ms)", perCall - bareCall, perStep))
+print("  paid step ms/call: " + spread(llmSeconds, per: llmSteps) + "; bare ms/call: " + spread(bareSeconds, per: llmSteps))
 print("all runs (ms/step): " + engineSeconds.map { String(format: "%.4f", $0 / Double(steps) * 1000) }.joined(separator: " "))

@@ -148,7 +148,7 @@ for n in sizes {
         try child(["validate", file], into: &validate)
         try child(["run", file, db], into: &run)
         // The baseline: every row of the run, as `sqlite3` prints them.
-        dump.wall.append(try timed("/usr/bin/sqlite3", [db, "SELECT * FROM runs; SELECT * FROM steps; SELECT * FROM attempts; SELECT * FROM events;"]).wall)
+        dump.wall.append(try timed("/usr/bin/sqlite3", [db, "SELECT * FROM runs; SELECT * FROM run_documents; SELECT * FROM steps; SELECT * FROM attempts; SELECT * FROM events;"]).wall)
         try child(["status", db], into: &status)
         try child(["report", db], into: &report)
     }

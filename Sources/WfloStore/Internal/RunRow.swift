@@ -49,11 +49,25 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
         case concurrencyOnConflict = "concurrency_on_conflict"
     }
 
-    /// The insert statement's arguments, in the column order of `Statements.insertRun`.
-    static func insertArguments(_ run: RunRecord) -> StatementArguments {
-        [run.id, run.workflowName, run.workflowPath, run.workflowSource, run.inputs.encoded(), run.budget?.description,
-         run.status.rawValue, run.outputs?.encoded(), run.error, run.createdAt.timeIntervalSince1970,
-         run.updatedAt.timeIntervalSince1970, JournalCells.tagsCell(run.tags)]
+    /// What reads a whole run: its `runs` row with the workflow's text and inputs from `run_documents`
+    /// (aliases `r` and `d`; `d` adds only `run_id`, `workflow_source` and `inputs`, so unqualified
+    /// run columns stay unambiguous). Add `WHERE …`/`ORDER BY …` after it.
+    static let selectAll = "SELECT r.*, d.workflow_source, d.inputs FROM runs r JOIN run_documents d ON d.run_id = r.id"
+
+    /// Writes a new run: its row in `runs` and its workflow text and inputs in `run_documents`.
+    ///
+    /// The two large cells live apart from `runs` because SQLite rewrites a whole row, overflow
+    /// pages included, whenever an update changes its size: with the text in the row, every
+    /// reservation, settlement and heartbeat of a long run copied the whole workflow again.
+    static func insert(_ db: Database, _ run: RunRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO runs (id, workflow_name, workflow_path, budget_usd, status, outputs, error, created_at, updated_at, tags)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [run.id, run.workflowName, run.workflowPath, run.budget?.description, run.status.rawValue,
+                                     run.outputs?.encoded(), run.error, run.createdAt.timeIntervalSince1970,
+                                     run.updatedAt.timeIntervalSince1970, JournalCells.tagsCell(run.tags)])
+        try db.cachedStatement(sql: "INSERT INTO run_documents (run_id, workflow_source, inputs) VALUES (?, ?, ?)")
+            .execute(arguments: [run.id, run.workflowSource, run.inputs.encoded()])
     }
 
     /// - Throws: `StoreError(.corrupt)` naming the column when a cell does not parse.

@@ -377,6 +377,20 @@ enum Schema {
                     UNIQUE (run_id, step_id)
                 );
                 CREATE INDEX step_tasks_open ON step_tasks(status, id) WHERE status IN ('queued', 'claimed');
+        // Issue 23: a run's workflow text and inputs leave the `runs` row. SQLite rewrites a whole
+        // row, overflow pages included, whenever an update changes its size, and `runs` is updated
+        // by every reservation, settlement, heartbeat and status change: a 2,000-step chain's 250 KB
+        // of YAML was copied twice per model call, so a paid step's cost grew with the run.
+        migrator.registerMigration("v20_run_documents") { db in
+            try db.execute(sql: """
+                CREATE TABLE run_documents (
+                    run_id TEXT PRIMARY KEY NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    workflow_source TEXT NOT NULL,
+                    inputs TEXT NOT NULL
+                ) WITHOUT ROWID;
+                INSERT INTO run_documents (run_id, workflow_source, inputs) SELECT id, workflow_source, inputs FROM runs;
+                ALTER TABLE runs DROP COLUMN workflow_source;
+                ALTER TABLE runs DROP COLUMN inputs;
                 """)
         }
         return migrator
