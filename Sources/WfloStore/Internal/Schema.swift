@@ -377,6 +377,8 @@ enum Schema {
                     UNIQUE (run_id, step_id)
                 );
                 CREATE INDEX step_tasks_open ON step_tasks(status, id) WHERE status IN ('queued', 'claimed');
+                """)
+        }
         // Issue 23: a run's workflow text and inputs leave the `runs` row. SQLite rewrites a whole
         // row, overflow pages included, whenever an update changes its size, and `runs` is updated
         // by every reservation, settlement, heartbeat and status change: a 2,000-step chain's 250 KB
