@@ -87,8 +87,9 @@ struct StepTaskConformanceTests {
             _ = try #require(try await asH1.beginAttempt(start(step: "items[0]", reserve: "0.10")).attemptID)
             // Renewed to a short lease, then left to run out (timed by the store's clock): lost, even before another claims it.
             #expect(try await store.renewStepTask(id: lost.id, token: "h2", lease: 3600) == false)
+            // (Whether a live lease keeps a claimer off is the first test's, with hour-long leases: a short one may
+            // already have run out here on a loaded machine.)
             #expect(try await store.renewStepTask(id: lost.id, token: "h1", lease: kind.shortLease))
-            #expect(try await store.claimStepTask(runID: nil, owner: helper("h2"), lease: 3600) == nil)
             try await Task.sleep(for: .seconds(kind.shortLease + 0.3))
             #expect(try await store.renewStepTask(id: lost.id, token: "h1", lease: 3600) == false)
 
