@@ -31,10 +31,10 @@ struct SpanPipelineTests {
     }
 
     static func pipeline(endpoint: String, capacity: Int = 16_384, batch: Int = 4_096, sampler: TraceSampler = .default,
-                         delay: Duration = .seconds(1), lines: Lines = Lines()) -> (SpanTracer, SpanExportLoop) {
+                         timeout: Duration = .seconds(3), lines: Lines = Lines()) -> (SpanTracer, SpanExportLoop) {
         let buffer = SpanBuffer(capacity: capacity, batchSize: batch)
-        let loop = SpanExportLoop(buffer: buffer, endpoint: endpoint + "/v1/traces", headers: ["x-test": "1"], timeout: .seconds(3),
-                                  scheduleDelay: delay, resourceAttributes: ["service.name": "pipeline-test", "deployment.environment": "ci"],
+        let loop = SpanExportLoop(buffer: buffer, endpoint: endpoint + "/v1/traces", headers: ["x-test": "1"], timeout: timeout,
+                                  scheduleDelay: .seconds(1), resourceAttributes: ["service.name": "pipeline-test", "deployment.environment": "ci"],
                                   logger: lines.logger)
         return (SpanTracer(sampler: sampler, buffer: buffer), loop)
     }
@@ -163,7 +163,8 @@ struct SpanPipelineTests {
 
     @Test func aDeadCollectorCostsOneLogLineForAllItsBatches() async throws {
         let lines = Lines()
-        let (tracer, loop) = Self.pipeline(endpoint: "http://127.0.0.1:9", batch: 5, lines: lines)
+        // AsyncHTTPClient retries a refused connection until the request's deadline: a short one keeps the test quick.
+        let (tracer, loop) = Self.pipeline(endpoint: "http://127.0.0.1:9", batch: 5, timeout: .milliseconds(300), lines: lines)
         let running = Task { await loop.run() }
         for index in 0..<40 {
             tracer.startSpan("s\(index)", context: .topLevel, ofKind: .internal).end()
