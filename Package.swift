@@ -59,10 +59,12 @@ var targets: [Target] = [
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
-    // The exporters (OTLP/HTTP protobuf through swift-otel, Prometheus text), linked only by the composition root.
+    // The exporters (spans: OTLP/HTTP protobuf of its own; metrics: swift-otel; Prometheus text), linked only by the composition root.
     .target(name: "WfloTelemetry", dependencies: [
             "WfloCore",
             .product(name: "OTel", package: "swift-otel"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -120,7 +122,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloHTTP", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloStore", "WfloTesting",
+    .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloStore", "WfloTesting", "WfloTelemetry",
             .product(name: "AsyncHTTPClient", package: "async-http-client")], exclude: ["Browser"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloServerTests", dependencies: [

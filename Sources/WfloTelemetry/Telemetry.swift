@@ -6,8 +6,8 @@ import Prometheus
 import ServiceLifecycle
 import Tracing
 
-/// The exporters of a process: OTLP/HTTP spans and metrics when the OTEL_* environment asks for
-/// them, and a Prometheus registry whose text the server's and workers' `/metrics` serve.
+/// The exporters of a process: OTLP/HTTP spans (``SpanTracer``, ``SpanExportLoop``) and metrics
+/// (swift-otel) when the OTEL_* environment asks for them, and a Prometheus registry whose text the server's and workers' `/metrics` serve.
 ///
 /// Bootstrapped once per process by the composition root (the CLI). ``shutdown()`` flushes what
 /// is buffered, bounded in time: a dead collector costs a log line, never a failed or hung run.
@@ -15,8 +15,12 @@ public final class Telemetry: Sendable {
     public let settings: TelemetrySettings
     /// The registry behind ``prometheusText()``.
     public let registry: PrometheusCollectorRegistry
+    /// The metrics exporter (swift-otel's) and the task running it.
     private let group: ServiceGroup?
     private let running: Task<Void, Never>?
+    /// The span exporter and the task running it.
+    let spans: SpanExportLoop?
+    private let exporting: Task<Void, Never>?
     private let logger: Logger
     /// How long ``shutdown()`` waits for the exporters to deliver what they hold.
     public static let flushTimeout: Duration = .seconds(5)
@@ -56,53 +60,50 @@ public final class Telemetry: Sendable {
         configuration.diagnosticLogger = .custom(logger)
         configuration.diagnosticLogLevel = .warning
         configuration.logs.enabled = false
-        configuration.traces.enabled = settings.exportsTraces
+        // Spans are wflo's own (SpanTracer): swift-otel exports the metrics only.
+        configuration.traces.enabled = false
         configuration.metrics.enabled = settings.exportsMetrics
-        configuration.traces.otlpExporter.protocol = .httpProtobuf
         configuration.metrics.otlpExporter.protocol = .httpProtobuf
-        configuration.traces.otlpExporter.timeout = .seconds(3)
         configuration.metrics.otlpExporter.timeout = .seconds(3)
-        if let endpoint = settings.tracesEndpoint { configuration.traces.otlpExporter.endpoint = endpoint }
         if let endpoint = settings.metricsEndpoint { configuration.metrics.otlpExporter.endpoint = endpoint }
-        // Spans go out within a second of ending: a crashed process loses little.
-        configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
-        configuration.traces.batchSpanProcessor.exportTimeout = .seconds(3)
-        // swift-otel's batch processor sends one batch per tick (every scheduleDelay, or when its
-        // queue is full) and drops what arrives at a full queue: with the defaults (2,048 queued,
-        // 512 a batch) a run of a few thousand quick steps lost spans. A larger queue and batch
-        // keep up with the engine; OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BSP_MAX_EXPORT_BATCH_SIZE still
-        // override them (swift-otel applies the environment after these).
-        configuration.traces.batchSpanProcessor.maxQueueSize = 16_384
-        configuration.traces.batchSpanProcessor.maxExportBatchSize = 4_096
 
-        var services: [any Service] = []
+        // The metrics backend is made before the tracer is bootstrapped: its HTTP client picks the
+        // global tracer when it is created, and an exporter must not trace its own exports.
+        let metrics: (factory: any MetricsFactory, service: any Service)?
         do {
-            // Both backends are made before either system is bootstrapped: their HTTP clients pick
-            // the global tracer when they are created, and an exporter must not trace its own exports.
-            let tracing = settings.exportsTraces ? try OTel.makeTracingBackend(configuration: configuration) : nil
-            let metrics = settings.exportsMetrics ? try OTel.makeMetricsBackend(configuration: configuration) : nil
-            if let tracing {
-                InstrumentationSystem.bootstrap(tracing.factory)
-                services.append(tracing.service)
-            }
-            if let metrics {
-                MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [prometheus, metrics.factory]))
-                services.append(metrics.service)
+            if settings.exportsMetrics {
+                let backend = try OTel.makeMetricsBackend(configuration: configuration)
+                metrics = (backend.factory, backend.service)
             } else {
-                MetricsSystem.bootstrap(prometheus)
+                metrics = nil
             }
         } catch {
             throw .unsupported(variable: "OTEL_*", value: "", hint: "the OpenTelemetry exporter could not be set up: \(error)")
         }
-        if services.isEmpty {
-            group = nil
-            running = nil
-        } else {
-            let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        if let metrics {
+            MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [prometheus, metrics.factory]))
+            let group = ServiceGroup(configuration: .init(services: [metrics.service], logger: logger))
             self.group = group
             running = Task {
                 do { try await group.run() } catch { logger.warning("telemetry: the exporters stopped: \(error)") }
             }
+        } else {
+            MetricsSystem.bootstrap(prometheus)
+            group = nil
+            running = nil
+        }
+
+        if let endpoint = settings.tracesEndpoint {
+            let buffer = SpanBuffer(capacity: settings.spanQueueSize, batchSize: settings.spanBatchSize)
+            // Its HTTP client is told to use no tracer: an export is never traced.
+            let exporter = SpanExportLoop(buffer: buffer, endpoint: endpoint, headers: settings.tracesHeaders, timeout: settings.tracesTimeout,
+                                          scheduleDelay: settings.spanScheduleDelay, resourceAttributes: settings.resourceAttributes, logger: logger)
+            spans = exporter
+            exporting = Task { await exporter.run() }
+            InstrumentationSystem.bootstrap(SpanTracer(sampler: settings.sampler, buffer: buffer))
+        } else {
+            spans = nil
+            exporting = nil
         }
     }
 
@@ -114,10 +115,15 @@ public final class Telemetry: Sendable {
     /// Flushes the spans and metrics still buffered and stops the exporters, waiting at most
     /// ``flushTimeout``; a collector that does not answer in time is named in one log line.
     public func shutdown() async {
-        guard let group, let running else { return }
-        await group.triggerGracefulShutdown()
+        guard spans != nil || group != nil else { return }
+        spans?.close()
+        await group?.triggerGracefulShutdown()
         let finished = await withTaskGroup(of: Bool.self) { waiters in
-            waiters.addTask { await running.value; return true }
+            waiters.addTask { [exporting, running] in
+                await exporting?.value
+                await running?.value
+                return true
+            }
             waiters.addTask {
                 try? await Task.sleep(for: Telemetry.flushTimeout)
                 return false
@@ -127,9 +133,14 @@ public final class Telemetry: Sendable {
             return first
         }
         if !finished {
-            running.cancel()
+            exporting?.cancel()
+            running?.cancel()
             logger.warning("telemetry: the OTLP exporters did not finish within \(Telemetry.flushTimeout); spans or metrics not yet sent were dropped",
                            metadata: ["endpoint": "\(settings.tracesEndpoint ?? settings.metricsEndpoint ?? "")"])
+        }
+        if let spans, spans.buffer.dropped > 0 {
+            logger.warning("telemetry: \(spans.buffer.dropped) spans were dropped in all: the queue of \(spans.buffer.capacity) was full (OTEL_BSP_MAX_QUEUE_SIZE)",
+                           metadata: ["endpoint": "\(spans.endpoint)"])
         }
     }
 

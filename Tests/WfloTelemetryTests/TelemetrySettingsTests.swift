@@ -34,6 +34,48 @@ struct TelemetrySettingsTests {
         }
     }
 
+    @Test func theSamplerVariablesAreReadAndABadOneIsNamed() throws {
+        #expect(try TelemetrySettings(environment: [:]).sampler == .default)
+        #expect(try TelemetrySettings(environment: ["OTEL_TRACES_SAMPLER": "always_off"]).sampler == TraceSampler(root: .alwaysOff, parentBased: false))
+        #expect(try TelemetrySettings(environment: ["OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"]).sampler
+                == TraceSampler(root: .traceIDRatio(0.25), parentBased: true))
+        #expect(try TelemetrySettings(environment: ["OTEL_TRACES_SAMPLER": "traceidratio"]).sampler == TraceSampler(root: .traceIDRatio(1), parentBased: false))
+        #expect(throws: TelemetryError.unsupported(variable: "OTEL_TRACES_SAMPLER_ARG", value: "2",
+                                                   hint: "give the share of traces to keep, a number from 0 to 1 such as 0.25")) {
+            try TelemetrySettings(environment: ["OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"])
+        }
+        do {
+            _ = try TelemetrySettings(environment: ["OTEL_TRACES_SAMPLER": "jaeger_remote"])
+            Issue.record("an unknown sampler was accepted")
+        } catch {
+            #expect(error.description.contains("OTEL_TRACES_SAMPLER=jaeger_remote"))
+            #expect(error.description.contains("parentbased_always_on"))
+        }
+    }
+
+    @Test func resourceAttributesAndTheServiceNameFollowTheSpecsPrecedence() throws {
+        let fromResource = try TelemetrySettings(environment: ["OTEL_RESOURCE_ATTRIBUTES": "service.name=billing, deployment.environment=prod%20eu"])
+        #expect(fromResource.serviceName == "billing")
+        #expect(fromResource.resourceAttributes == ["service.name": "billing", "deployment.environment": "prod eu"])
+        let named = try TelemetrySettings(environment: ["OTEL_RESOURCE_ATTRIBUTES": "service.name=billing", "OTEL_SERVICE_NAME": "wflo-a"])
+        #expect(named.serviceName == "wflo-a" && named.resourceAttributes["service.name"] == "wflo-a")
+        #expect(try TelemetrySettings(environment: [:]).resourceAttributes == ["service.name": "wflo"])
+        #expect(throws: TelemetryError.self) { try TelemetrySettings(environment: ["OTEL_RESOURCE_ATTRIBUTES": "no-equals-sign"]) }
+    }
+
+    @Test func theSpanQueueBatchAndHeadersHaveDefaultsAndOverrides() throws {
+        let defaults = try TelemetrySettings(environment: [:])
+        #expect(defaults.spanQueueSize == 16_384 && defaults.spanBatchSize == 4_096)
+        #expect(defaults.spanScheduleDelay == .seconds(1) && defaults.tracesTimeout == .seconds(3))
+        let set = try TelemetrySettings(environment: ["OTEL_BSP_MAX_QUEUE_SIZE": "100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "500",
+                                                      "OTEL_EXPORTER_OTLP_HEADERS": "a=1,b=2", "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "b=3",
+                                                      "OTEL_EXPORTER_OTLP_TIMEOUT": "1500"])
+        #expect(set.spanQueueSize == 100 && set.spanBatchSize == 100, "a batch is never larger than the queue")
+        #expect(set.tracesHeaders == ["a": "1", "b": "3"])
+        #expect(set.tracesTimeout == .milliseconds(1500))
+        #expect(throws: TelemetryError.self) { try TelemetrySettings(environment: ["OTEL_BSP_MAX_QUEUE_SIZE": "lots"]) }
+    }
+
     @Test func prometheusNamesHaveNoDots() {
         #expect(Telemetry.prometheusName("gen_ai.client.token.usage") == "gen_ai_client_token_usage")
         #expect(Telemetry.prometheusName("wflo_cost_usd_total") == "wflo_cost_usd_total")
