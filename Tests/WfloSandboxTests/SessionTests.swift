@@ -10,8 +10,10 @@ import Glibc
 @Suite(.timeLimit(.minutes(1)))
 struct SessionTests {
     @Test func aSessionAnswersLineByLineAndStopEndsItsWholeTree() async throws {
+        // A sleep of its own length, so another test run on the machine cannot be mistaken for it.
+        let sleeper = "sleep \(Int.random(in: 3_000_000...3_999_999))"
         let session = try Sandbox().start(SandboxRequest(
-            command: ["/bin/sh", "-c", "sleep 300 & while read line; do echo \"got $line\"; done"],
+            command: ["/bin/sh", "-c", "\(sleeper) & while read line; do echo \"got $line\"; done"],
             policy: SandboxPolicy(limits: SandboxLimits(wall: 30))))
         var lines = session.lines.makeAsyncIterator()
         try session.write(Array("one\n".utf8), timeout: 5)
@@ -22,12 +24,12 @@ struct SessionTests {
         await session.stop()
         #expect(session.hasEnded)
         #expect(await lines.next() == nil, "stdout closed")
-        // The background `sleep 300` died with the tree. A SIGKILL is delivered asynchronously: the
+        // The background sleep died with the tree. A SIGKILL is delivered asynchronously: the
         // process may still be listed for a moment after stop() returns (CI saw it once), so allow 5 s.
-        var lingering = Self.processExists(commandContaining: "sleep 300")
+        var lingering = Self.processExists(commandContaining: sleeper)
         for _ in 0..<50 where lingering {
             try await Task.sleep(for: .milliseconds(100))
-            lingering = Self.processExists(commandContaining: "sleep 300")
+            lingering = Self.processExists(commandContaining: sleeper)
         }
         #expect(!lingering)
         #expect(throws: SandboxError.self) { try session.write(Array("three\n".utf8), timeout: 1) }
