@@ -1,13 +1,15 @@
 """Load on `wflo server` (issue 18): requests/s of the API's and the dashboard's run reads beside the
 server's own `/healthz` route, and the run page of a 100,000-step run.
 
-    python3 serverbench.py --wflo BIN [--rounds 5] [--seconds 5] [--connections 8] [--steps 50] [--big-steps 100000]
+    python3 serverbench.py --wflo BIN [--rounds 5] [--seconds 5] [--connections 8] [--steps 50] [--big-steps 100000] [--many 200]
 
 One release `wflo server --workers 0` on loopback over a fresh SQLite journal. `wrk` (Debian) drives, for
 --seconds each, in every round and in a rotating order so machine noise hits all of them alike:
   - GET /healthz: the baseline, a hello-world route of the same Hummingbird server (no token, no journal);
   - GET /v1/runs/{id}: a completed --steps-step run as JSON (token checked, run, ledger, status);
-  - GET /runs/{id}: the dashboard's run page of the same run (session cookie, report, HTML).
+  - GET /runs/{id}: the dashboard's run page of the same run (session cookie, report, HTML);
+  - both again over --many different completed --steps-step runs, each request picking one at random
+    (a wrk Lua script), so that nothing one run's answers leave behind (a cache) makes them cheaper.
 Prints each route's median requests/s over the rounds, its ratio to /healthz's, and the goal (>= 50%).
 
 Then the run page of a --big-steps-step chain (made with a release `wflo run`, timed): its first and last
@@ -15,6 +17,7 @@ page, the API's JSON of it and its full report (which reads and reports every st
 fetched --samples times on one connection, interleaved, median and max wall time (goal: the page < 1 s).
 """
 import argparse
+import concurrent.futures
 import http.client
 import json
 import os
@@ -44,8 +47,8 @@ def wflo_json(wflo, args, env):
     return json.loads(out.stdout)
 
 
-def make_run(wflo, folder, steps, env, db):
-    path = os.path.join(folder, f"chain-{steps}.yaml")
+def make_run(wflo, folder, steps, env, db, name=None):
+    path = os.path.join(folder, f"{name or f'chain-{steps}'}.yaml")
     with open(path, "w") as f:
         f.write(chain_yaml(steps))
     start = time.perf_counter()
@@ -91,10 +94,23 @@ def log_in(port, token):
     return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
-def wrk(url, header, seconds, connections):
+def rotation_script(folder, name, prefix, ids):
+    """A wrk Lua script whose every request GETs prefix + one of `ids` picked at random."""
+    path = os.path.join(folder, f"{name}.lua")
+    with open(path, "w") as f:
+        f.write("local ids = {" + ", ".join(f'"{i}"' for i in ids) + "}\n")
+        f.write("request = function()\n")
+        f.write(f'  return wrk.format("GET", "{prefix}" .. ids[math.random(#ids)])\n')
+        f.write("end\n")
+    return path
+
+
+def wrk(url, header, seconds, connections, script=None):
     args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s"]
     if header:
         args += ["-H", header]
+    if script:
+        args += ["-s", script]
     out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if bad:
@@ -115,6 +131,7 @@ def main():
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--big-steps", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=7)
+    parser.add_argument("--many", type=int, default=200, help="runs the rotating rounds pick among (0: none)")
     options = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="wflo-server-bench-")
@@ -122,6 +139,13 @@ def main():
     env["HOME"] = folder
     db = os.path.join(folder, "wflo.db")
     small, _ = make_run(options.wflo, folder, options.steps, env, db)
+    many = [small]
+    if options.many > 1:
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:  # four `wflo run` processes at a time on one journal
+            many += [run for run, _ in pool.map(lambda i: make_run(options.wflo, folder, options.steps, env, db, name=f"chain-{i}"),
+                                                 range(options.many - 1))]
+        print(f"made {options.many - 1} more {options.steps}-step runs in {time.perf_counter() - start:.1f} s")
     big, big_seconds = (None, 0.0)
     if options.big_steps > 0:
         big, big_seconds = make_run(options.wflo, folder, options.big_steps, env, db)
@@ -144,6 +168,14 @@ def main():
             (f"GET /v1/runs/{{id}} ({options.steps}-step run)", f"{base}/v1/runs/{small}", auth),
             (f"GET /runs/{{id}} dashboard page ({options.steps}-step run)", f"{base}/runs/{small}", f"Cookie: {cookie}"),
         ]
+        scripts = {}
+        if options.many > 1:
+            routes += [
+                (f"GET /v1/runs/{{id}}, one of {options.many} runs at random", f"{base}/v1/runs/{small}", auth),
+                (f"GET /runs/{{id}} page, one of {options.many} runs at random", f"{base}/runs/{small}", f"Cookie: {cookie}"),
+            ]
+            scripts[routes[-2][0]] = rotation_script(folder, "api", "/v1/runs/", many)
+            scripts[routes[-1][0]] = rotation_script(folder, "page", "/runs/", many)
         client = Client(port)
         for _, url, header in routes:  # each answers 200 before it is measured
             name, _, value = header.partition(": ") if header else ("", "", "")
@@ -156,7 +188,7 @@ def main():
         for round_number in range(options.rounds):
             shift = round_number % len(routes)
             for name, url, header in routes[shift:] + routes[:shift]:
-                rate, latency = wrk(url, header, options.seconds, options.connections)
+                rate, latency = wrk(url, header, options.seconds, options.connections, scripts.get(name))
                 results[name].append(rate)
                 latencies[name].append(latency)
         baseline = statistics.median(results[routes[0][0]])
@@ -164,7 +196,7 @@ def main():
               f"requests/s median (min-max) · ratio to /healthz's median · goal >= 0.50")
         for name, _, _ in routes:
             values = results[name]
-            print(f"  {name:52} {statistics.median(values):9.0f} ({min(values):.0f}-{max(values):.0f})  "
+            print(f"  {name:56} {statistics.median(values):9.0f} ({min(values):.0f}-{max(values):.0f})  "
                   f"{statistics.median(values) / baseline:.2f}x  latency avg by round: {' '.join(latencies[name])}")
 
         if big:
@@ -187,7 +219,7 @@ def main():
                         sys.exit(f"{path} answered {status} without {expected!r}: {body[:300]!r}")
                     sizes[name] = len(body)
             for name, _, _, _ in targets:
-                print(f"  {name:52} {statistics.median(times[name]) * 1000:8.1f} ms / {max(times[name]) * 1000:8.1f} ms  "
+                print(f"  {name:56} {statistics.median(times[name]) * 1000:8.1f} ms / {max(times[name]) * 1000:8.1f} ms  "
                       f"({sizes[name] / 1024:.0f} KiB)")
     finally:
         server.terminate()

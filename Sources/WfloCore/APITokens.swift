@@ -72,6 +72,9 @@ public protocol APITokenStore: Sendable {
     /// The session whose id hashes to `idHash` when it has not expired at `now` and its token is
     /// live (not revoked); nil otherwise.
     func session(idHash: String, now: Date) async throws -> SessionRecord?
+    /// The session of ``session(idHash:now:)`` with its token, in one read (the dashboard checks
+    /// it on every page): nil when unknown, expired or its token revoked.
+    func liveSession(idHash: String, now: Date) async throws -> (session: SessionRecord, token: APITokenRecord)?
     /// Ends a session (logging out). Returns false when there was none.
     func deleteSession(idHash: String) async throws -> Bool
     /// Removes the sessions expired at `now`; returns how many.
@@ -158,4 +161,24 @@ public protocol RunPageStore: Sendable {
     func runPage(_ query: RunPageQuery) async throws -> [RunRecord]
     /// How many runs the journal holds in each stored status (statuses with none are left out). One query.
     func runCountsByStatus() async throws -> [RunStatus: Int]
+    /// What a run looks like from outside at this moment, to tell whether it changed (``RunChangeMark``):
+    /// one read of its row and of the newest of its events and approvals, whatever its size. Nil for an unknown run.
+    func runChangeMark(id: String) async throws -> RunChangeMark?
+}
+
+/// A run's stored status, last update, ledger, cancel request, newest event and approvals, read
+/// together. Every write to a run changes one of them — its status and outputs (with an event),
+/// its budget, an attempt (the ledger, an event), an approval (requested, decided, expired) — except
+/// a step a live driver records without an event: a mark tells a changed run from an unchanged one
+/// only for a run nothing drives (``RunStatus/isFinal``). The dashboard keeps a finished run's
+/// rendered page while its mark stays the same.
+public struct RunChangeMark: Sendable, Hashable {
+    public var status: RunStatus
+    /// The rest, as the store reads it: compare marks of one store only.
+    public var stamp: String
+
+    public init(status: RunStatus, stamp: String) {
+        self.status = status
+        self.stamp = stamp
+    }
 }

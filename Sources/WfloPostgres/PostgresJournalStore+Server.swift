@@ -68,6 +68,24 @@ extension PostgresJournalStore {
         }
     }
 
+    public func liveSession(idHash: String, now: Date) async throws -> (session: SessionRecord, token: APITokenRecord)? {
+        let seconds = now.timeIntervalSince1970
+        return try await read { connection in
+            try await connection.query("""
+                SELECT t.name, t.role, t.hash, t.created_at, t.revoked_at, s.id_hash, s.created_at, s.expires_at
+                FROM dashboard_sessions s JOIN api_tokens t ON t.hash = s.token_hash
+                WHERE s.id_hash = \(idHash) AND s.expires_at > \(seconds) AND t.revoked_at IS NULL
+                """, logger: self.logger).records { row in
+                let (name, role, hash, created, revoked, id, started, expires) = try row.decode((String, String, String, Double, Double?, String, Double, Double).self)
+                let token = APITokenRecord(name: name, role: try JournalCells.enumeration(role, "api_tokens.role"), hash: hash,
+                                           createdAt: Date(timeIntervalSince1970: created), revokedAt: revoked.map { Date(timeIntervalSince1970: $0) })
+                return (session: SessionRecord(idHash: id, tokenHash: hash, createdAt: Date(timeIntervalSince1970: started),
+                                               expiresAt: Date(timeIntervalSince1970: expires)),
+                        token: token)
+            }.first
+        }
+    }
+
     public func deleteSession(idHash: String) async throws -> Bool {
         try await statement { connection in
             try await !connection.query("DELETE FROM dashboard_sessions WHERE id_hash = \(idHash) RETURNING 1", logger: self.logger).collect().isEmpty
@@ -102,6 +120,22 @@ extension PostgresJournalStore {
                        OR (created_at = \(afterTime) AND id COLLATE "C" < \(afterID)))
                 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT \(limit)
                 """, logger: self.logger).records(RunRow.record)
+        }
+    }
+
+    public func runChangeMark(id: String) async throws -> RunChangeMark? {
+        try await read { connection in
+            try await connection.query("""
+                SELECT status, updated_at, settled_usd, reserved_usd, budget_usd, stop_reason, cancel_requested_at, last_event,
+                    (SELECT COUNT(*)::text || '/' || COUNT(*) FILTER (WHERE a.status = 'pending')::text || '/' || COALESCE(SUM(a.decided_at), 0)::text
+                     FROM approvals a WHERE a.run_id = runs.id)
+                FROM runs WHERE id = \(id)
+                """, logger: self.logger).records { row in
+                let (status, updated, settled, reserved, budget, stop, cancel, event, approvals)
+                    = try row.decode((String, Double, String, String, String?, String?, Double?, Int64, String).self)
+                let parts = ["\(updated)", settled, reserved, budget ?? "-", stop ?? "-", cancel.map { "\($0)" } ?? "-", "\(event)", approvals]
+                return RunChangeMark(status: try JournalCells.enumeration(status, "runs.status"), stamp: parts.joined(separator: "|"))
+            }.first
         }
     }
 

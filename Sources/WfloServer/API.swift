@@ -81,7 +81,7 @@ public struct ServerAPI: Sendable {
         router.get("/v1/runs") { request, _ in try await listRuns(request) }
         router.get("/v1/runs/:id") { request, context in
             _ = try await auth.require(.read, request)
-            return JSONResponse.make(try await runJSON(try context.parameters.require("id")))
+            return JSONResponse.conditional(try await runJSON(try context.parameters.require("id")), request: request)
         }
         router.get("/v1/runs/:id/report") { request, context in
             _ = try await auth.require(.read, request)
@@ -139,6 +139,8 @@ public struct ServerAPI: Sendable {
     // MARK: runs
 
     func runJSON(_ reference: String) async throws -> JSONValue {
+        // A whole id (what clients send back) is one read; anything else is resolved as a prefix first.
+        if let run = try await store.run(id: reference) { return JSONShapes.run(try await reports.listing(of: run)) }
         let id = try await runs.resolveRun(reference)
         guard let run = try await store.run(id: id) else { throw AppError(.notFound, "run \(reference) not found") }
         return JSONShapes.run(try await reports.listing(of: run))

@@ -82,6 +82,18 @@ enum JSONResponse {
                  body: ResponseBody(byteBuffer: ByteBuffer(string: value.encoded(sorted: true) + "\n")))
     }
 
+    /// A 200 with `value` and its ``ETag`` (a hash of the body), or 304 Not Modified without a body
+    /// when the request's `If-None-Match` names that tag.
+    static func conditional(_ value: JSONValue, request: Request) -> Response {
+        let text = value.encoded(sorted: true) + "\n"
+        let tag = ETag.of([text])
+        if ETag.matches(request.headers[.ifNoneMatch], tag) {
+            return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: "no-cache"])
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: tag, .cacheControl: "no-cache"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
     /// The request's body as a JSON object (an empty body reads as `{}`).
     /// - Throws: ``APIError`` 400 naming the line and column of what does not parse, or saying it is not an object.
     static func object(_ request: Request, limit: Int = 4 << 20) async throws -> [String: JSONValue] {

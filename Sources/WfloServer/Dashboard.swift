@@ -14,6 +14,8 @@ import WfloReports
 public struct Dashboard: Sendable {
     let api: ServerAPI
     let sessions: DashboardSessions
+    /// Finished runs' rendered pages, kept while their run does not change.
+    let pages = RunPageCache()
     /// Steps shown per page of a run's page.
     public static let stepsPerPage = 200
     /// Runs per page of the run list.
@@ -37,7 +39,7 @@ public struct Dashboard: Sendable {
         router.get("/") { request, _ in try await withSession(request) { session in try await runList(request, session) } }
         router.get("/runs/:id") { request, context in
             let id = try context.parameters.require("id")
-            return try await withSession(request) { session in try await runPage(request, id: id, session) }
+            return try await withSessionResponse(request) { session in try await runPage(request, id: id, session) }
         }
         router.get("/approvals") { request, _ in try await withSession(request) { session in try await inbox(session) } }
         router.get("/approvals/:id/decide") { request, context in
@@ -76,9 +78,14 @@ public struct Dashboard: Sendable {
 
     /// The page `body` makes for a logged-in session; a redirect to /login without one.
     func withSession(_ request: Request, _ body: (DashboardSessions.Session) async throws -> String) async throws -> Response {
+        try await withSessionResponse(request) { session in Self.html(try await body(session)) }
+    }
+
+    /// The response `body` makes for a logged-in session; a redirect to /login without one.
+    func withSessionResponse(_ request: Request, _ body: (DashboardSessions.Session) async throws -> Response) async throws -> Response {
         guard let session = try await currentSession(request) else { return Response.redirect(to: "/login", type: .found) }
         do {
-            return Self.html(try await body(session))
+            return try await body(session)
         } catch {
             let problem = APIError(error)
             let text = Self.page(title: "Error", session: session, body: "<h1>\(problem.status.code) · \(Self.e(problem.code))</h1><div class=\"err\">\(Self.e(problem.message))</div>")
@@ -184,10 +191,39 @@ public struct Dashboard: Sendable {
                                                     .runQueued, .runRunning, .runCompleted, .runFailed, .runBudgetExceeded, .runWaitingApproval,
                                                     .runRejected, .runCancelled, .approvalRequested, .approvalDecided]
 
-    func runPage(_ request: Request, id: String, _ session: DashboardSessions.Session) async throws -> String {
+    /// A run's page. A finished run's (``RunStatus/isFinal``) is rendered once and kept with the
+    /// run's ``RunChangeMark``; each request reads the mark (one indexed read) and renders again
+    /// when it changed, so a change is on the very next page. The navigation (who is logged in,
+    /// the logout form's CSRF token) is put around the kept part per request; a page with an
+    /// approval form (its CSRF token) is not kept. `ETag`/`If-None-Match` answer 304 when nothing changed.
+    func runPage(_ request: Request, id: String, _ session: DashboardSessions.Session) async throws -> Response {
+        let number = Int(request.uri.queryParameters.get("page") ?? "1") ?? 1
+        let key = RunPageCache.Key(run: id, page: number)
+        // Read before the page: a change after it shows as a changed mark next time (rendered again), never as a stale page.
+        let mark = try await api.store.runChangeMark(id: id)
+        let content: RunPageCache.Content
+        if let mark, mark.status.isFinal, let kept = pages.content(key, mark: mark) {
+            content = kept
+        } else {
+            let (rendered, keepable) = try await renderRunPage(id, page: number, session)
+            content = rendered
+            if let mark, mark.status.isFinal, keepable { pages.keep(key, mark: mark, content) }
+        }
+        let tag = ETag.of([content.digest, content.title, content.live, session.name, session.role.rawValue, session.csrf])
+        if ETag.matches(request.headers[.ifNoneMatch], tag) {
+            return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: "private, no-cache"])
+        }
+        var response = Self.html(Self.page(title: content.title, session: session, body: content.body, live: content.live))
+        response.headers[.eTag] = tag
+        response.headers[.cacheControl] = "private, no-cache"
+        return response
+    }
+
+    /// The run page's content (what is the same for every session) and whether it may be kept
+    /// (it holds no approval form, whose CSRF token is the session's).
+    func renderRunPage(_ id: String, page: Int, _ session: DashboardSessions.Session) async throws -> (RunPageCache.Content, keepable: Bool) {
         // One page's read: a 100k-step run decodes the page's steps, not all of them.
-        let read = try await api.reports.runPage(id, page: Int(request.uri.queryParameters.get("page") ?? "1") ?? 1,
-                                                 linesPerPage: Self.stepsPerPage, extraEvents: Self.pageEvents)
+        let read = try await api.reports.runPage(id, page: page, linesPerPage: Self.stepsPerPage, extraEvents: Self.pageEvents)
         let (report, journal, steps, pageCount, pageNumber) = (read.report, read.journal, read.report.steps, read.pageCount, read.number)
         // Each step's reservation still held: its attempts in flight (one pass over the attempts).
         var held: [String: Money] = [:]
@@ -235,7 +271,9 @@ public struct Dashboard: Sendable {
         body += ReportHTML.table(header: ["time (UTC)", "event", "step", "data"], rows: events.map { event in
             [Self.time(event.at), event.kind.rawValue, event.stepID ?? "", Self.eventData(event.data)]
         })
-        return Self.page(title: "Run \(report.runID)", session: session, body: body, live: "/live?run=\(Self.url(report.runID))&seen=\(Self.url(EventFeed.key(of: journal.run)))")
+        return (RunPageCache.Content(title: "Run \(report.runID)", body: body,
+                                     live: "/live?run=\(Self.url(report.runID))&seen=\(Self.url(EventFeed.key(of: journal.run)))"),
+                pending.isEmpty)
     }
 
     /// The most of one event's data the run page shows: a 100,000-step run's `run_started` holds
@@ -601,8 +639,9 @@ public struct DashboardSessions: Sendable {
 
     /// The live session `id` is, with its token's name and role; nil when unknown, expired or its token revoked.
     func find(_ id: String) async throws -> Session? {
-        guard id.count == 64, let record = try await store.session(idHash: TokenService.hash(id), now: now()),
-              let token = try await store.token(hash: record.tokenHash), token.revokedAt == nil else { return nil }
+        // One read: the session with its token, on every page (the journal, not a cache: a logout or a revoke counts at once).
+        guard id.count == 64, let (record, token) = try await store.liveSession(idHash: TokenService.hash(id), now: now()),
+              token.revokedAt == nil else { return nil }
         return Session(id: id, tokenHash: token.hash, name: token.name, role: token.role, csrf: Self.csrf(of: id), expires: record.expiresAt)
     }
 
@@ -613,6 +652,6 @@ public struct DashboardSessions: Sendable {
 
     static func random() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return TokenService.hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }

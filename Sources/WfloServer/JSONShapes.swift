@@ -5,11 +5,16 @@ import WfloCore
 /// How the API shows the journal's records: snake_case keys, money as exact decimal strings,
 /// times as ISO 8601 UTC. One place, so the API, the events stream and the OpenAPI document agree.
 enum JSONShapes {
+    /// `2026-12-03T21:51:29.123Z`: one format style for every time, not an ISO8601DateFormatter
+    /// made per call (that was most of `GET /v1/runs/{id}`'s CPU; perf, release, Benchmarks/server).
+    /// The style cuts to the millisecond where the formatter rounded to the nearest one: the date
+    /// is rounded here first (plus 1 µs, above a Double's step at these magnitudes, so the cut keeps it).
     static func time(_ date: Date) -> JSONValue {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return .string(formatter.string(from: date))
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        return .string(Date(timeIntervalSince1970: milliseconds / 1000 + 0.000_001).formatted(timeStyle))
     }
+
+    static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
 
     static func run(_ listing: ReportService.RunListing) -> JSONValue {
         let run = listing.run

@@ -1311,6 +1311,15 @@ public enum OpenAPIDocument {
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "description": "The ETag of an earlier answer: 304 without a body while the run's JSON is the same",
+            "in": "header",
+            "name": "If-None-Match",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
           }
         ],
         "responses": {
@@ -1322,7 +1331,26 @@ public enum OpenAPIDocument {
                 }
               }
             },
-            "description": "The run"
+            "description": "The run",
+            "headers": {
+              "ETag": {
+                "description": "A tag of this answer, for If-None-Match",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "description": "Not Modified: If-None-Match named the run's current ETag",
+            "headers": {
+              "ETag": {
+                "description": "The run's current tag",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
           },
           "401": {
             "content": {

@@ -22,7 +22,7 @@ extension SQLiteJournalStore {
     }
 
     public func token(hash: String) async throws -> APITokenRecord? {
-        try await read { db in
+        try await read(inline: true) { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_tokens WHERE hash = ?"), arguments: [hash]).map(Self.tokenRecord)
         }
     }
@@ -52,6 +52,20 @@ extension SQLiteJournalStore {
                 """), arguments: [idHash, now.timeIntervalSince1970]).map { row in
                 SessionRecord(idHash: row["id_hash"], tokenHash: row["token_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
                               expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
+            }
+        }
+    }
+
+    public func liveSession(idHash: String, now: Date) async throws -> (session: SessionRecord, token: APITokenRecord)? {
+        try await read(inline: true) { db in
+            try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT s.id_hash, s.created_at AS session_created_at, s.expires_at, t.* FROM dashboard_sessions s JOIN api_tokens t ON t.hash = s.token_hash
+                WHERE s.id_hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL
+                """), arguments: [idHash, now.timeIntervalSince1970]).map { row in
+                let token = try Self.tokenRecord(row)
+                return (session: SessionRecord(idHash: row["id_hash"], tokenHash: token.hash, createdAt: Date(timeIntervalSince1970: row["session_created_at"]),
+                                               expiresAt: Date(timeIntervalSince1970: row["expires_at"])),
+                        token: token)
             }
         }
     }
@@ -98,6 +112,24 @@ extension SQLiteJournalStore {
             arguments += [max(query.limit, 0)]
             return try RunRow.fetchAll(db, sql: "\(RunRow.selectAll) \(filter) ORDER BY created_at DESC, id DESC LIMIT ?", arguments: arguments)
                 .map { try $0.record() }
+        }
+    }
+
+    public func runChangeMark(id: String) async throws -> RunChangeMark? {
+        try await read(inline: true) { db in
+            // The run's row by its key, its newest event by the (run_id, sequence) key, its
+            // approvals by their (run_id, step_id) index.
+            try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT status, updated_at, settled_usd, reserved_usd, budget_usd, stop_reason, cancel_requested_at,
+                    (SELECT MAX(sequence) FROM events WHERE run_id = runs.id) AS event,
+                    (SELECT COUNT(*) || '/' || TOTAL(status = 'pending') || '/' || TOTAL(decided_at) FROM approvals WHERE run_id = runs.id) AS approvals
+                FROM runs WHERE id = ?
+                """), arguments: [id]).map { row in
+                let parts: [String] = [(row["updated_at"] as Double).description, row["settled_usd"], row["reserved_usd"],
+                                       row["budget_usd"] ?? "-", row["stop_reason"] ?? "-", (row["cancel_requested_at"] as Double?)?.description ?? "-",
+                                       (row["event"] as Int64?)?.description ?? "-", row["approvals"]]
+                return RunChangeMark(status: try JournalCells.enumeration(row["status"] as String, "runs.status"), stamp: parts.joined(separator: "|"))
+            }
         }
     }
 

@@ -39,7 +39,7 @@ import WfloCore
 /// - ``appliedMigrations()``
 public struct SQLiteJournalStore: JournalStore {
     let writer: any DatabaseWriter
-    private let queues = JournalQueues()
+    private let queues: JournalQueues
     /// Where the journal lives (`:memory:` for an in-memory one).
     public let path: String
     /// Set on a view from ``fenced(runID:token:)``: every write transaction checks this lease first.
@@ -102,6 +102,7 @@ public struct SQLiteJournalStore: JournalStore {
                 }
             }
             writer = opened!
+            queues = JournalQueues(readers: config.maximumReaderCount)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -112,6 +113,7 @@ public struct SQLiteJournalStore: JournalStore {
     private init(writer: any DatabaseWriter, path: String) {
         self.writer = writer
         self.path = path
+        queues = JournalQueues()
     }
 
     /// This store (same database, same queues) whose writes check `fence` first.
@@ -180,9 +182,10 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// Runs `body` in a read-only transaction on the store's queue (a snapshot: in WAL mode it
     /// never waits for a writer).
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// - Parameter inline: a read of a few rows by key, which may run on the calling thread (``JournalQueues``).
+    func read<T: Sendable>(inline: Bool = false, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let writer = self.writer
-        return try await queues.read { [self] in
+        return try await queues.read(inline: inline, isBusy: { ($0 as? StoreError)?.code == .busy }) { [self] in
             do {
                 return try writer.read(body)
             } catch {
@@ -228,7 +231,8 @@ public struct SQLiteJournalStore: JournalStore {
     }
 
     public func run(id: String) async throws -> RunRecord? {
-        try await read { db in try RunRow.fetchOne(db, sql: "\(RunRow.selectAll) WHERE id = ?", arguments: [id])?.record() }
+        // A cached statement: compiling it again (GRDB's authorizer noting each column) was most of this read (perf).
+        try await read(inline: true) { db in try RunRow.fetchOne(db.cachedStatement(sql: "\(RunRow.selectAll) WHERE id = ?"), arguments: [id])?.record() }
     }
 
     public func ids(matchingPrefix prefix: String, of kind: JournalIDKind, limit: Int) async throws -> [String] {
@@ -457,7 +461,7 @@ public struct SQLiteJournalStore: JournalStore {
     }
 
     public func ledger(runID: String) async throws -> LedgerSnapshot {
-        try await read { db in try ledger(db, runID: runID) }
+        try await read(inline: true) { db in try ledger(db, runID: runID) }
     }
 
     /// Spent and held by the attempts of steps `limit` covers. Checked inside every reservation's

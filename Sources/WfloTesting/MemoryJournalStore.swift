@@ -1166,6 +1166,14 @@ extension MemoryJournalStore {
         }
     }
 
+    public func liveSession(idHash: String, now: Date) async throws -> (session: SessionRecord, token: APITokenRecord)? {
+        state.withLock { state in
+            guard let session = state.sessions[idHash], session.expiresAt > now,
+                  let token = state.tokens.values.first(where: { $0.hash == session.tokenHash && $0.revokedAt == nil }) else { return nil }
+            return (session: session, token: token)
+        }
+    }
+
     public func deleteSession(idHash: String) async throws -> Bool {
         try write { state in state.sessions.removeValue(forKey: idHash) != nil }
     }
@@ -1186,6 +1194,18 @@ extension MemoryJournalStore {
             }
             let ordered = matching.sorted { $0.createdAt != $1.createdAt ? $0.createdAt > $1.createdAt : $0.id > $1.id }
             return Array(ordered.prefix(max(query.limit, 0)))
+        }
+    }
+
+    public func runChangeMark(id: String) async throws -> RunChangeMark? {
+        state.withLock { state in
+            guard let run = state.runs[id] else { return nil }
+            let approvals = state.approvals.values.map(\.record).filter { $0.runID == id }
+            let parts = ["\(run.record.updatedAt.timeIntervalSince1970)", run.settled.description, run.reserved.description,
+                         run.record.budget?.description ?? "-", run.stopReason ?? "-", run.cancel.map { "\($0.at.timeIntervalSince1970)" } ?? "-",
+                         "\(run.events.count)",
+                         "\(approvals.count)/\(approvals.filter { $0.status == .pending }.count)/\(approvals.compactMap(\.decidedAt).map(\.timeIntervalSince1970).reduce(0, +))"]
+            return RunChangeMark(status: run.record.status, stamp: parts.joined(separator: "|"))
         }
     }
 

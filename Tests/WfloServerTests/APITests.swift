@@ -5,7 +5,7 @@ import HTTPTypes
 import Testing
 import WfloApp
 import WfloCore
-import WfloServer
+@testable import WfloServer
 
 /// The /v1 API in-process: tokens and roles, submit, the run list's pages, reports, cancel,
 /// approvals with the first decision winning, errors as {"error": {"code", "message"}}, and the
@@ -46,6 +46,50 @@ struct APITests {
             let raw = try Data(contentsOf: server.folder.appendingPathComponent("wflo.db"))
             #expect(raw.range(of: Data(token.utf8)) == nil, "the token is not in the journal file")
         }
+    }
+
+    /// `GET /v1/runs/{id}` carries an ETag; If-None-Match with it answers 304 without a body until
+    /// the run changes, and the token is checked first all the same.
+    @Test func aRunsETagAnswers304UntilTheRunChanges() async throws {
+        try await ServerHarness.with(workers: 0) { server, client in
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                body: ["workflow": .string(ServerHarness.freeWorkflow)])
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            let bearer = "Bearer \(try #require(server.tokens[.read]))"
+            let first = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
+            #expect(first.status == .ok)
+            let tag = try #require(first.headers[.eTag])
+            let same = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer, .ifNoneMatch: tag])
+            #expect(same.status == .notModified && same.body.readableBytes == 0 && same.headers[.eTag] == tag)
+            server.recorder.record(method: "GET", route: "/v1/runs/{id}", status: same.status.code)
+            // A prefix of the id names the same run: the same answer, the same tag.
+            let prefix = try await client.execute(uri: "/v1/runs/\(runID.prefix(12))", method: .get, headers: [.authorization: bearer])
+            #expect(prefix.status == .ok && prefix.headers[.eTag] == tag && String(buffer: prefix.body) == String(buffer: first.body))
+            let anonymous = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.ifNoneMatch: tag])
+            #expect(anonymous.status == .unauthorized, "a tag is no way around the token")
+
+            try await server.store.updateRunBudget(id: runID, budget: try #require(Money(string: "3")), at: Date())
+            let changed = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer, .ifNoneMatch: tag])
+            #expect(changed.status == .ok && changed.headers[.eTag] != tag)
+            #expect(try JSONValue.parse(String(buffer: changed.body))["budget_usd"] == "3")
+        }
+    }
+
+    /// The API's times are what ISO8601DateFormatter with fractional seconds wrote (one format style now, not a formatter per call).
+    @Test func timesAreTheISO8601FormattersText() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for seconds in [0, 1_800_000_000, 1_800_000_599.75, 1_764_800_000.123456, 1_764_800_000.0005, 4_102_444_799.999] as [Double] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(JSONShapes.time(date) == .string(formatter.string(from: date)), "\(seconds)")
+        }
+        #expect(JSONShapes.time(Date(timeIntervalSince1970: 1_800_000_000.25)) == "2027-01-15T08:00:00.250Z")
+    }
+
+    /// Token and session hashes: lowercase hex SHA-256 (written directly, not a format call per byte).
+    @Test func hashesAreLowercaseHexSHA256() {
+        #expect(TokenService.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(TokenService.hex([0, 1, 0xab, 0xff]) == "0001abff")
     }
 
     @Test func anInvalidWorkflowIs422WithFileLineDiagnostics() async throws {

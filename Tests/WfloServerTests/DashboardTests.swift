@@ -209,6 +209,70 @@ struct DashboardTests {
         #expect(Dashboard.time(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15 08:00:00")
     }
 
+    /// A finished run's page is kept and served again only while the run does not change: a change
+    /// (its budget, an event) is on the very next request; each session sees its own name and
+    /// CSRF token around the kept part; ETag/If-None-Match answers 304 per session and run; a
+    /// revoked token's session gets no page, kept or not.
+    @Test func aFinishedRunsPageIsKeptOnlyWhileTheRunIsUnchanged() async throws {
+        try await ServerHarness.with(workers: 1) { server, client in
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                body: ["workflow": .string(ServerHarness.freeWorkflow)])
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            try await server.eventually("the run completes") { try await server.status(runID) == .completed }
+            let alice = try await Self.login(client, token: try #require(server.tokens[.approve]))
+            let reader = try await Self.login(client, token: try #require(server.tokens[.read]))
+            let first = try await Self.get(client, "/runs/\(runID)", cookie: alice)
+            let again = try await Self.get(client, "/runs/\(runID)", cookie: alice)
+            #expect(first.0 == .ok && again.1 == first.1, "an unchanged run, the same page")
+            #expect(first.1.contains("alice (approve)") && first.1.contains("completed"))
+            let theirs = try await Self.get(client, "/runs/\(runID)", cookie: reader)
+            #expect(theirs.1.contains("reader (read)") && !theirs.1.contains("alice (approve)"))
+            #expect(try Self.csrf(theirs.1) != Self.csrf(first.1), "each session's own CSRF token around the kept page")
+
+            // ETag: 304 without a body for the same session and run; another session's tag differs.
+            let tag = try #require(first.2[.eTag])
+            #expect(again.2[.eTag] == tag && theirs.2[.eTag] != tag)
+            let notModified = try await client.execute(uri: "/runs/\(runID)", method: .get, headers: [.cookie: alice, .ifNoneMatch: tag])
+            #expect(notModified.status == .notModified && notModified.body.readableBytes == 0 && notModified.headers[.eTag] == tag)
+
+            // A change to the run is on the very next request: its budget, then an event.
+            try await server.store.updateRunBudget(id: runID, budget: try #require(Money(string: "7.25")), at: Date())
+            let budgeted = try await client.execute(uri: "/runs/\(runID)", method: .get, headers: [.cookie: alice, .ifNoneMatch: tag])
+            #expect(budgeted.status == .ok && budgeted.headers[.eTag] != tag)
+            #expect(String(buffer: budgeted.body).contains("7.25"))
+            try await server.store.appendEvent(.runStatus(runID: runID, status: .completed, error: "a note only this event has", at: Date()))
+            #expect(try await Self.get(client, "/runs/\(runID)", cookie: alice).1.contains("a note only this event has"))
+
+            // Revoking the token ends its session at once, for the kept page too.
+            try await server.api.tokens.revoke(name: "alice")
+            #expect(try await Self.get(client, "/runs/\(runID)", cookie: alice).0 == .found)
+            #expect(try await Self.get(client, "/runs/\(runID)", cookie: reader).0 == .ok)
+        }
+    }
+
+    /// The kept pages are bounded: the least recently served goes first; a page is only served for the mark it was kept with.
+    @Test func thePageCacheKeepsAtMostItsCapacity() {
+        let cache = RunPageCache(capacity: 2)
+        let mark = RunChangeMark(status: .completed, stamp: "1")
+        let content = RunPageCache.Content(title: "t", body: "b", live: "/live")
+        let (a, b, c) = (RunPageCache.Key(run: "a", page: 1), RunPageCache.Key(run: "b", page: 1), RunPageCache.Key(run: "c", page: 1))
+        cache.keep(a, mark: mark, content)
+        cache.keep(b, mark: mark, content)
+        #expect(cache.content(a, mark: mark)?.body == "b")
+        #expect(cache.content(a, mark: RunChangeMark(status: .completed, stamp: "2")) == nil, "another mark: rendered again")
+        cache.keep(c, mark: mark, content)
+        #expect(cache.count == 2)
+        #expect(cache.content(b, mark: mark) == nil, "b was served least recently")
+        #expect(cache.content(a, mark: mark) != nil && cache.content(c, mark: mark) != nil)
+    }
+
+    @Test func ifNoneMatchNamesATagInAListOrAll() {
+        let tag = ETag.of(["x"])
+        #expect(tag.hasPrefix("\"") && tag.count == 34 && tag != ETag.of(["y"]) && ETag.of(["a", "b"]) != ETag.of(["ab"]))
+        #expect(ETag.matches(tag, tag) && ETag.matches("\"other\", W/\(tag)", tag) && ETag.matches("*", tag))
+        #expect(!ETag.matches(nil, tag) && !ETag.matches("\"other\"", tag))
+    }
+
     @Test func aReadTokenSeesPagesButCannotDecide() async throws {
         try await ServerHarness.with(workers: 1) { server, client in
             let runID = try await Self.waitingRun(server, client)

@@ -46,6 +46,12 @@ struct ServerConformanceTests {
 
             #expect(try await store.session(idHash: first.idHash, now: date(5)) == first)
             #expect(try await store.session(idHash: short.idHash, now: date(5)) == short)
+            // With its token in the same read (the dashboard's check on every page).
+            let live = try await store.liveSession(idHash: first.idHash, now: date(5))
+            #expect(live?.session == first && live?.token == alice)
+            #expect(try await store.liveSession(idHash: short.idHash, now: date(5))?.token == bot)
+            #expect(try await store.liveSession(idHash: String(repeating: "9", count: 64), now: date(5)) == nil)
+            #expect(try await store.liveSession(idHash: short.idHash, now: date(10)) == nil, "expired")
             #expect(try await store.session(idHash: String(repeating: "9", count: 64), now: date(5)) == nil)
             // Expired: not found, then swept.
             #expect(try await store.session(idHash: short.idHash, now: date(10)) == nil)
@@ -59,6 +65,7 @@ struct ServerConformanceTests {
             // Revoking alice ends her sessions, not the bot's.
             #expect(try await store.revokeToken(name: "alice", at: date(6)))
             #expect(try await store.session(idHash: first.idHash, now: date(7)) == nil)
+            #expect(try await store.liveSession(idHash: first.idHash, now: date(7)) == nil, "its token was revoked")
             #expect(try await !store.deleteSession(idHash: first.idHash), "revoking deleted it")
             #expect(try await store.session(idHash: botLong.idHash, now: date(7)) == botLong)
         }
@@ -92,6 +99,50 @@ struct ServerConformanceTests {
             #expect(try await store.runPage(RunPageQuery(status: .completed, limit: 10)).isEmpty)
             #expect(try await store.runPage(RunPageQuery(limit: 0)).isEmpty)
             #expect(try await store.runCountsByStatus() == [.running: 5, .failed: 1])
+        }
+    }
+
+    /// A run's change mark stays the same while nothing is written to the run and changes with
+    /// each kind of write a finished run can still get (the dashboard's page cache rests on it).
+    @Test(arguments: ConformanceTests.stores)
+    func aRunsChangeMarkChangesWithEveryWriteToTheRun(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            #expect(try await store.runChangeMark(id: "run-1") == nil)
+            try await store.createRun(sampleRun())
+            try await store.createRun(sampleRun(id: "other"))
+            var marks: [RunChangeMark] = []
+            func changed(_ what: String) async throws {
+                let mark = try #require(try await store.runChangeMark(id: "run-1"))
+                #expect(!marks.contains(mark), "\(what) changes the mark")
+                #expect(try await store.runChangeMark(id: "run-1") == mark, "read again, unchanged")
+                marks.append(mark)
+            }
+            try await changed("creating the run")
+            #expect(marks.last?.status == .running)
+            // Writes to another run leave this one's mark alone.
+            try await store.updateRun(id: "other", status: .completed, outputs: nil, error: nil, at: date(1))
+            #expect(try await store.runChangeMark(id: "run-1") == marks.last)
+
+            let attempt = try #require(try await store.beginAttempt(AttemptStart(runID: "run-1", stepID: "outline", stepType: .llm, number: 1,
+                                                                                   model: nil, reserve: money("0.1"), at: date(1))).attemptID)
+            try await changed("a reservation")
+            try await store.finishAttempt(finish(attempt, cost: "0.02"))
+            try await changed("a settlement")
+            try await store.appendEvent(.runStatus(runID: "run-1", status: .running, error: nil, at: date(3)))
+            try await changed("an event")
+            _ = try await store.requestApproval(ApprovalRecord(id: "req1", runID: "run-1", stepID: "publish", message: "Publish?", details: .null,
+                                                               worstCase: nil, settings: ApprovalSettings(approvers: []), requestedAt: date(4)),
+                                                stepType: .approval)
+            try await changed("an approval request")
+            _ = try await store.decideApproval(ApprovalDecision(requestID: "req1", verdict: .approve, by: "ana", at: date(5)))
+            try await changed("a decision")
+            try await store.updateRun(id: "run-1", status: .completed, outputs: ["n": 1], error: nil, at: date(6))
+            try await changed("its status")
+            #expect(marks.last?.status == .completed)
+            try await store.updateRunBudget(id: "run-1", budget: money("2"), at: date(7))
+            try await changed("its budget")
+            _ = try await store.requestCancel(runID: "run-1", by: "ana", reason: nil, at: date(8))
+            try await changed("a cancel request")
         }
     }
 

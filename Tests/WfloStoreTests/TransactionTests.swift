@@ -82,4 +82,27 @@ struct TransactionTests {
             #expect(try await store.journal(runID: "run-1").events.count == waiting.count)
         }
     }
+
+    /// Reads of a few rows by key may run on the calling thread (no hop) only while a reader
+    /// connection is free for certain: many more at once than the pool has readers, with another
+    /// process holding the write lock meanwhile, all finish with what the journal holds.
+    @Test func pointReadsBeyondThePoolsReadersAllFinish() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("wflo.db").path
+            let store = try SQLiteJournalStore(path: path, busyTimeout: 20)
+            try await store.createRun(sampleRun())
+            let release = try await Self.holdWriteLock(path: path)
+            defer { release() }
+            let statuses = try await withThrowingTaskGroup(of: RunStatus?.self) { group in
+                for _ in 0..<64 {
+                    group.addTask { try await store.run(id: "run-1")?.status }
+                    group.addTask { try await store.ledger(runID: "run-1").budget == money("1.00") ? .running : nil }
+                    group.addTask { try await store.runChangeMark(id: "run-1")?.status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.count == 192 && statuses.allSatisfy { $0 == .running })
+            #expect(try await store.run(id: "nope") == nil)
+        }
+    }
 }

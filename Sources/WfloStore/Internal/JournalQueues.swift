@@ -13,6 +13,11 @@ import Synchronization
 /// on a dispatch thread. Reads always run on a concurrent queue (WAL readers do not wait for the
 /// writer, but a pool can run out of reader connections).
 ///
+/// A read of a few rows by key (``read(inline:isBusy:_:)``, the server's checks on every request)
+/// runs on the calling thread when a reader connection is free for certain — fewer reads are under
+/// way than the pool has readers — with SQLite told not to wait; else, or when it finds the file
+/// busy, on the read queue. A thread hop there and back was most of such a read's cost.
+///
 /// The calling task is not cancelled out of a transaction: a write that has been asked for is
 /// carried out and its result returned, so the journal writes of a cancelled run still land.
 final class JournalQueues: Sendable {
@@ -20,6 +25,14 @@ final class JournalQueues: Sendable {
     private let reads = DispatchQueue(label: "wflo.journal.reads", qos: .userInitiated, attributes: .concurrent)
     /// Held by the write under way, on either path: an inline attempt never waits behind another write.
     private let writing = Mutex(())
+    /// Reads under way, on either path.
+    private let reading = Atomic<Int>(0)
+    /// Reader connections of the pool; 0: reads never run inline (a `DatabaseQueue` serializes them with the writes).
+    let readers: Int
+
+    init(readers: Int = 0) {
+        self.readers = readers
+    }
 
     /// Set while a write is tried on the calling thread: the busy handler then refuses to wait.
     @TaskLocal static var inlineAttempt = false
@@ -51,8 +64,20 @@ final class JournalQueues: Sendable {
         return try await run({ [self] in try writing.withLock { _ in try work() } }, on: writes)
     }
 
-    func read<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await run(work, on: reads)
+    /// Runs `work` on the read queue; with `inline`, on the calling thread when a reader is free
+    /// for certain and SQLite need not wait (`isBusy`: the error says it would have).
+    func read<T: Sendable>(inline: Bool = false, isBusy: @escaping @Sendable (any Error) -> Bool = { _ in false },
+                           _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let under = reading.add(1, ordering: .relaxed).newValue
+        defer { reading.subtract(1, ordering: .relaxed) }
+        if inline && under <= readers {
+            switch JournalQueues.$inlineAttempt.withValue(true, operation: { Result { try work() } }) {
+            case .success(let value): return value
+            case .failure(let error) where !isBusy(error): throw error
+            case .failure: break
+            }
+        }
+        return try await run(work, on: reads)
     }
 
     private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T, on queue: DispatchQueue) async throws -> T {
