@@ -201,33 +201,13 @@ public final class WorkerService: Sendable {
                     do {
                         if let lease = try await store.claimQueuedRun(queues: settings.queues, owner: owner, lease: settings.lease) {
                             log(.claimed(runID: lease.runID, queue: lease.queue, status: lease.status))
-                            let task = Task { await self.drive(lease) }
-                            let claim = state.withLock { state -> Int in
-                                state.claims += 1
-                                state.active[state.claims] = (lease.runID, task)
-                                return state.claims
-                            }
-                            group.addTask {
-                                await task.value
-                                self.state.withLock { _ = $0.active.removeValue(forKey: claim) }
-                                self.wake.yield()
-                            }
+                            occupy(lease.runID, Task { await self.drive(lease) }, in: &group)
                             continue
                         }
                         if settings.spreadSteps,
                            let task = try await store.claimStepTask(runID: nil, owner: owner, lease: settings.lease) {
                             // A free slot with no run to claim helps with another run's ready steps.
-                            let helping = Task { await self.help(task) }
-                            let claim = state.withLock { state -> Int in
-                                state.claims += 1
-                                state.active[state.claims] = (task.runID, helping)
-                                return state.claims
-                            }
-                            group.addTask {
-                                await helping.value
-                                self.state.withLock { _ = $0.active.removeValue(forKey: claim) }
-                                self.wake.yield()
-                            }
+                            occupy(task.runID, Task { await self.help(task) }, in: &group)
                             continue
                         }
                         lastFailure = nil
@@ -282,6 +262,20 @@ public final class WorkerService: Sendable {
     }
 
     /// Drives one claimed run under its lease, renewing it; gives the run back at the end unless the lease was lost.
+    /// Holds a slot of ``Settings/concurrency`` for `work` on `runID` until it ends, then wakes the claim loop.
+    private func occupy(_ runID: String, _ work: Task<Void, Never>, in group: inout DiscardingTaskGroup) {
+        let claim = state.withLock { state -> Int in
+            state.claims += 1
+            state.active[state.claims] = (runID, work)
+            return state.claims
+        }
+        group.addTask {
+            await work.value
+            self.state.withLock { _ = $0.active.removeValue(forKey: claim) }
+            self.wake.yield()
+        }
+    }
+
     private func drive(_ lease: QueueLease) async {
         let fenced = store.fenced(runID: lease.runID, token: owner.token)
         var configuration = runs.executor.configuration
