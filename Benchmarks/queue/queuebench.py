@@ -228,14 +228,20 @@ def wait_final(journal: Journal, runs: int, timeout: float) -> list:
     return journal.query("SELECT id, status, updated_at, settled_usd, budget_usd FROM runs")
 
 
-def throughput(args) -> None:
-    folder = tempfile.mkdtemp(prefix="wflo-queue-bench-")
+def bench_folder(prefix: str, workflow_name: str, workflow: str) -> tuple:
+    """A fresh folder holding the bench pricing table and `workflow`: (folder, pricing path, workflow path)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
     pricing_path = os.path.join(folder, "pricing.json")
-    workflow_path = os.path.join(folder, "three.yaml")
+    workflow_path = os.path.join(folder, workflow_name)
     with open(pricing_path, "w") as f:
         json.dump(PRICING, f)
     with open(workflow_path, "w") as f:
-        f.write(WORKFLOW)
+        f.write(workflow)
+    return folder, pricing_path, workflow_path
+
+
+def throughput(args) -> None:
+    folder, pricing_path, workflow_path = bench_folder("wflo-queue-bench-", "three.yaml", WORKFLOW)
     fake = Fake(args.delay)
     env = environment(fake, pricing_path)
     sizes = [int(x) for x in args.workers.split(",")]
@@ -288,13 +294,7 @@ def owned_by(journal: Journal, pid: int) -> list:
 
 
 def failover(args) -> None:
-    folder = tempfile.mkdtemp(prefix="wflo-failover-bench-")
-    pricing_path = os.path.join(folder, "pricing.json")
-    workflow_path = os.path.join(folder, "three.yaml")
-    with open(pricing_path, "w") as f:
-        json.dump(PRICING, f)
-    with open(workflow_path, "w") as f:
-        f.write(WORKFLOW)
+    folder, pricing_path, workflow_path = bench_folder("wflo-failover-bench-", "three.yaml", WORKFLOW)
     fake = Fake(args.delay)
     env = environment(fake, pricing_path)
     lease_seconds = float(args.lease.rstrip("s"))
@@ -404,13 +404,7 @@ steps:
 
 
 def spread(args) -> None:
-    folder = tempfile.mkdtemp(prefix="wflo-spread-bench-")
-    pricing_path = os.path.join(folder, "pricing.json")
-    workflow_path = os.path.join(folder, "spread.yaml")
-    with open(pricing_path, "w") as f:
-        json.dump(PRICING, f)
-    with open(workflow_path, "w") as f:
-        f.write(SPREAD_WORKFLOW % args.items)
+    folder, pricing_path, workflow_path = bench_folder("wflo-spread-bench-", "spread.yaml", SPREAD_WORKFLOW % args.items)
     fake = Fake(args.delay)
     env = environment(fake, pricing_path)
     # (label, workers, --spread-steps): the baseline first, in every round.
