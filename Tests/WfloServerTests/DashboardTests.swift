@@ -266,6 +266,27 @@ struct DashboardTests {
         #expect(cache.content(a, mark: mark) != nil && cache.content(c, mark: mark) != nil)
     }
 
+    /// The kept pages are bounded in bytes too: big pages push out the least recently served, and a
+    /// page over a quarter of the bound is never kept (a 100k-step run's pages cannot fill memory).
+    @Test func thePageCacheKeepsAtMostItsBytes() {
+        let cache = RunPageCache(capacity: 100, maximumBytes: 4_000)
+        let mark = RunChangeMark(status: .completed, stamp: "1")
+        func page(_ size: Int) -> RunPageCache.Content { RunPageCache.Content(title: "t", body: String(repeating: "x", count: size), live: "") }
+        let keys = (0..<6).map { RunPageCache.Key(run: "r\($0)", page: 1) }
+        for key in keys.prefix(5) { cache.keep(key, mark: mark, page(800)) }
+        #expect(cache.count == 4, "five pages of ~865 bytes do not fit in 4,000")
+        #expect(cache.bytes <= 4_000)
+        #expect(cache.content(keys[0], mark: mark) == nil, "the least recently served went")
+        #expect(cache.content(keys[4], mark: mark) != nil)
+        cache.keep(keys[5], mark: mark, page(1_500))
+        #expect(cache.content(keys[5], mark: mark) == nil, "over a quarter of the bound: not kept")
+        #expect(cache.count == 4 && cache.bytes <= 4_000)
+        // Keeping a page again under the same key replaces it, counting its bytes once.
+        let before = cache.bytes
+        cache.keep(keys[4], mark: RunChangeMark(status: .completed, stamp: "2"), page(800))
+        #expect(cache.bytes == before && cache.count == 4)
+    }
+
     @Test func ifNoneMatchNamesATagInAListOrAll() {
         let tag = ETag.of(["x"])
         #expect(tag.hasPrefix("\"") && tag.count == 34 && tag != ETag.of(["y"]) && ETag.of(["a", "b"]) != ETag.of(["ab"]))
