@@ -39,6 +39,12 @@ struct WorkerCLITests {
         }
 
         func events(_ kind: String) -> [JSONValue] { events.filter { $0["event"]?.stringValue == kind } }
+
+        /// The last lines of its log: what a failed expectation about its exit shows.
+        var tail: String {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").suffix(20).joined(separator: "\n")
+        }
     }
 
     static func submit(_ wflo: WfloProcess, _ arguments: [String]) async throws -> String {
@@ -146,7 +152,7 @@ struct WorkerCLITests {
             #expect(resumedAfter > .milliseconds(2600) && resumedAfter < .seconds(10), "resumed after \(resumedAfter)")
             #expect(try await Self.eventually(30) { second.events("finished").count == 1 })
             #expect(second.events("finished").first?["status"] == "completed")
-            #expect(await Self.stop(second).status == 0)
+            #expect(await Self.stop(second).status == 0, "\(second.tail)")
 
             let ledger = try await Self.settled(wflo, runID)
             #expect(ledger.status == "completed")
@@ -189,7 +195,7 @@ struct WorkerCLITests {
             #expect(stalled.events("finished").isEmpty)
             #expect(try await store.journal(runID: runID) == finished)
             #expect(finished.events.filter { $0.kind == .runCompleted }.count == 1)
-            for worker in [stalled, other] { #expect(await Self.stop(worker).status == 0) }
+            for worker in [stalled, other] { #expect(await Self.stop(worker).status == 0, "\(worker.tail)") }
             #expect(try await store.journal(runID: runID) == finished)
             #expect(server.requestCount == 4)
         }
@@ -225,7 +231,7 @@ struct WorkerCLITests {
             // Released, not expired: claimed without waiting out the 30 s lease.
             #expect(try await Self.eventually(15) { next.events("finished").count == 1 })
             #expect(next.events("finished").first?["status"] == "completed")
-            #expect(await Self.stop(next).status == 0)
+            #expect(await Self.stop(next).status == 0, "\(next.tail)")
             #expect(try await Self.settled(wflo, handedOver).status == "completed")
         }
     }
@@ -273,7 +279,7 @@ struct WorkerCLITests {
             // Given back and final: no worker takes it again.
             try await Task.sleep(for: .milliseconds(500))
             #expect(worker.events("claimed").count == 1)
-            #expect(await Self.stop(worker).status == 0)
+            #expect(await Self.stop(worker).status == 0, "\(worker.tail)")
             #expect(server.requestCount == 3)
         }
     }
@@ -306,7 +312,7 @@ struct WorkerCLITests {
             try await Task.sleep(for: .milliseconds(500))
             #expect(worker.events("claimed").count == 1)
             #expect(worker.events("finished").first?["status"] == "failed")
-            #expect(await Self.stop(worker).status == 0)
+            #expect(await Self.stop(worker).status == 0, "\(worker.tail)")
             let status = try JSONValue.parse(try await wflo.run(["status", runID, "--json"]).stdout)
             #expect(status["status"] == "failed")
             #expect(status["error"]?.stringValue?.contains("house-model") == true, "\(status)")
@@ -324,7 +330,7 @@ struct WorkerCLITests {
             for _ in 0..<4 { runIDs.append(try await Self.submit(wflo, [CLITests.brief, "--queue", "serial"])) }
             let workers = try (0..<2).map { try Worker(wflo, ["--queue", "serial", "--concurrency", "2"], log: directory.appendingPathComponent("s\($0).log")) }
             #expect(try await Self.eventually(90) { workers.flatMap { $0.events("finished") }.count == 4 })
-            for worker in workers { #expect(await Self.stop(worker).status == 0) }
+            for worker in workers { #expect(await Self.stop(worker).status == 0, "\(worker.tail)") }
 
             // From the journal: each run's time from being started to completed; no two overlap.
             let store = try await Self.journal(wflo)
@@ -364,7 +370,7 @@ struct WorkerCLITests {
             #expect(second.status == 0, "\(second.output)")
             #expect(try await Self.eventually(20) { worker.events("finished").count == 3 })
             #expect(worker.events("finished").last?["status"] == "completed")
-            #expect(await Self.stop(worker).status == 0)
+            #expect(await Self.stop(worker).status == 0, "\(worker.tail)")
             #expect(try await Self.status(wflo, runID) == "completed")
             // Two paid steps, each sent once.
             #expect(server.requestCount == 2)
