@@ -28,12 +28,49 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
     /// number `Decimal` cannot hold exactly (NaN, or a magnitude it would silently turn into 0 or NaN):
     /// a `Money` is always a finite number.
     public init?(string: String) {
+        // Most money the journal and the pricing table hold is a short plain decimal ("0.000012"):
+        // read its digits directly. Foundation's parser (a locale and a scanner per call) was a
+        // large part of every journal read that shows money.
+        if let plain = Money.plainDecimal(string) {
+            self.amount = plain
+            return
+        }
         let trimmed = string.trimmingCharacters(in: .whitespaces)
         guard Money.isDecimalLiteral(trimmed), let value = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")),
               Money.isFinite(value), Money.magnitudeIsKept(literal: trimmed, parsed: value) else {
             return nil
         }
         self.amount = value
+    }
+
+    /// The value of `text` when it is an optional `-`, then at most 19 characters of digits with at
+    /// most one `.` between digits (no exponent, no spaces, no `+`); nil for anything else, which
+    /// the general parser then reads. The same value `Decimal(string:)` gives, built exactly from
+    /// the digits (a zero is plain zero: `Decimal` has no negative zero, its sign bit on 0 means NaN).
+    static func plainDecimal(_ text: String) -> Decimal? {
+        var utf8 = text.utf8[...]
+        let negative = utf8.first == UInt8(ascii: "-")
+        if negative { utf8 = utf8.dropFirst() }
+        guard !utf8.isEmpty, utf8.count <= 19 else { return nil }
+        var significand: UInt64 = 0
+        var digits = 0
+        var fraction = 0
+        var point = false
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                significand = significand * 10 + UInt64(byte - UInt8(ascii: "0"))
+                digits += 1
+                if point { fraction += 1 }
+            case UInt8(ascii: ".") where !point && digits > 0:
+                point = true
+            default:
+                return nil
+            }
+        }
+        guard digits > 0, !point || fraction > 0 else { return nil }
+        if significand == 0 { return Decimal(0) }
+        return Decimal(sign: negative ? .minus : .plus, exponent: -fraction, significand: Decimal(significand))
     }
 
     /// False for `Decimal`'s NaN, the only non-finite value it has (arithmetic that overflows yields it).

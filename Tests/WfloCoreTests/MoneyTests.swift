@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WfloCore
+@testable import WfloCore
 
 struct MoneyTests {
     @Test(arguments: [
@@ -18,6 +18,31 @@ struct MoneyTests {
     @Test(arguments: ["", "abc", "1.2.3", "12abc", ".", "1e", "--1", "0x10", "NaN"])
     func rejectsWhatIsNotADecimalNumber(text: String) {
         #expect(Money(string: text) == nil)
+    }
+
+    /// The direct reading of plain decimals gives what Foundation's parser gives, value and text,
+    /// and leaves everything else (exponents, spaces, `+`, long or malformed text) to it.
+    @Test func plainDecimalsReadDirectlyAgreeWithTheGeneralParser() {
+        var texts = ["0", "-0", "0.0", "0.000", "-0.00", "7", "007", "0.10", "-0.5", "123456789012345678", "1234567890.12345678",
+                     "0.00000000000000001", "999999999999999999", "9999999999999999999", "-999999999999999999", "0.000012", "12.50"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let whole = String(UInt64.random(in: 0...999_999, using: &generator))
+            let fraction = String(UInt64.random(in: 0...999_999_999, using: &generator))
+            let zeros = String(repeating: "0", count: Int.random(in: 0...3, using: &generator))
+            texts.append((Bool.random(using: &generator) ? "-" : "") + whole + "." + zeros + fraction)
+        }
+        for text in texts {
+            let direct = Money.plainDecimal(text)
+            let general = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
+            #expect(direct == general, "\(text)")
+            #expect(direct?.description == general?.description, "\(text)")
+            #expect(direct?.isNaN == false, "\(text)")
+        }
+        for text in ["", "-", ".5", "5.", "1e2", "+1", " 1", "1 ", "1.2.3", "12345678901234567890", "--1", "1-"] {
+            #expect(Money.plainDecimal(text) == nil, "\(text)")
+        }
+        #expect(Money(string: " 0.5 ")?.description == "0.5" && Money(string: "+1")?.description == "1")
     }
 
     @Test func multipliesPricesByTokensWithoutBinaryError() {
