@@ -47,6 +47,8 @@ public struct SQLiteJournalStore: JournalStore {
     /// Step results waiting to be committed together, for the unfenced store only (its copies
     /// share it; a fenced view writes its own results one by one).
     private let stepCommits = GroupCommit<StepWrite>()
+    /// Reads ``changeStamp()`` on a connection of its own (nil for a journal in memory).
+    let changes: ChangeWatcher?
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
     ///
@@ -103,6 +105,7 @@ public struct SQLiteJournalStore: JournalStore {
             }
             writer = opened!
             queues = JournalQueues(readers: config.maximumReaderCount)
+            changes = ChangeWatcher(path: path)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -114,6 +117,7 @@ public struct SQLiteJournalStore: JournalStore {
         self.writer = writer
         self.path = path
         queues = JournalQueues()
+        changes = nil
     }
 
     /// This store (same database, same queues) whose writes check `fence` first.
@@ -182,12 +186,16 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// Runs `body` in a read-only transaction on the store's queue (a snapshot: in WAL mode it
     /// never waits for a writer).
-    /// - Parameter inline: a read of a few rows by key, which may run on the calling thread (``JournalQueues``).
+    /// - Parameter inline: `body` is ONE statement reading a few rows by key (the server's checks
+    ///   on every request). It may run on the calling thread (``JournalQueues``), and it runs
+    ///   outside a transaction: one statement is its own consistent snapshot, and the read-only
+    ///   transaction around it (query_only on, BEGIN, COMMIT, query_only off) was four more
+    ///   statements per read, most of such a read's cost (perf, Benchmarks/server).
     func read<T: Sendable>(inline: Bool = false, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let writer = self.writer
         return try await queues.read(inline: inline, isBusy: { ($0 as? StoreError)?.code == .busy }) { [self] in
             do {
-                return try writer.read(body)
+                return inline ? try writer.unsafeRead(body) : try writer.read(body)
             } catch {
                 throw storeError(error, reading: true)
             }

@@ -49,6 +49,49 @@ struct RunRow: Codable, FetchableRecord, TableRecord {
         case concurrencyOnConflict = "concurrency_on_conflict"
     }
 
+    /// Read by column name without the `Decodable` machinery, which was most of a run read's
+    /// cost on the server's `GET /v1/runs/{id}` (perf, Benchmarks/server).
+    init(row: Row) throws {
+        id = try Self.required(row, "id")
+        workflowName = try Self.required(row, "workflow_name")
+        workflowPath = try Self.required(row, "workflow_path")
+        workflowSource = try Self.required(row, "workflow_source")
+        inputs = try Self.required(row, "inputs")
+        budgetUSD = try Self.optional(row, "budget_usd")
+        settledUSD = try Self.required(row, "settled_usd")
+        reservedUSD = try Self.required(row, "reserved_usd")
+        status = try Self.required(row, "status")
+        outputs = try Self.optional(row, "outputs")
+        error = try Self.optional(row, "error")
+        createdAt = try Self.required(row, "created_at")
+        updatedAt = try Self.required(row, "updated_at")
+        queue = try Self.optional(row, "queue")
+        tags = try Self.optional(row, "tags")
+        trigger = try Self.optional(row, "trigger")
+        concurrencyKey = try Self.optional(row, "concurrency_key")
+        concurrencyLimit = try Self.optional(row, "concurrency_limit")
+        concurrencyOnConflict = try Self.optional(row, "concurrency_on_conflict")
+    }
+
+    /// A NOT NULL column's value; a missing or NULL one is a damaged journal, said as such.
+    private static func required<Value: DatabaseValueConvertible>(_ row: Row, _ column: String) throws -> Value {
+        guard let value = try optional(row, column) as Value? else {
+            throw StoreError(.corrupt, "the journal's runs row has no \(column): the file is damaged or was changed by hand")
+        }
+        return value
+    }
+
+    /// A column's value, nil for NULL; a value of another type is a damaged journal (GRDB's own
+    /// subscript would stop the process on it).
+    private static func optional<Value: DatabaseValueConvertible>(_ row: Row, _ column: String) throws -> Value? {
+        let cell: DatabaseValue = row[column] ?? .null
+        if cell.isNull { return nil }
+        guard let value = Value.fromDatabaseValue(cell) else {
+            throw StoreError(.corrupt, "the journal's runs row holds \(cell) in \(column), which is not of its type: the file is damaged or was changed by hand")
+        }
+        return value
+    }
+
     /// What reads a whole run: its `runs` row with the workflow's text and inputs from `run_documents`
     /// (aliases `r` and `d`; `d` adds only `run_id`, `workflow_source` and `inputs`, so unqualified
     /// run columns stay unambiguous). Add `WHERE …`/`ORDER BY …` after it.
