@@ -164,6 +164,15 @@ public protocol RunPageStore: Sendable {
     /// What a run looks like from outside at this moment, to tell whether it changed (``RunChangeMark``):
     /// one read of its row and of the newest of its events and approvals, whatever its size. Nil for an unknown run.
     func runChangeMark(id: String) async throws -> RunChangeMark?
+    /// A number that differs whenever anything was committed to the journal since it was last
+    /// read, by this process or any other; nil when the store cannot tell that cheaply (then
+    /// nothing may be answered from memory). Equal stamps mean an unchanged journal: what was
+    /// read after reading a stamp may be served again while the stamp stays the same.
+    func changeStamp() async throws -> UInt64?
+}
+
+extension RunPageStore {
+    public func changeStamp() async throws -> UInt64? { nil }
 }
 
 /// A run's stored status, last update, ledger, cancel request, newest event and approvals, read

@@ -16,7 +16,9 @@ public struct ServerAPI: Sendable {
     public let tokens: TokenService
     /// Starts driving a run here (resume); the server's runs otherwise go through its worker loops.
     let drive: @Sendable (_ run: String, _ budget: Money?) -> Void
-    var auth: Authenticator { Authenticator(tokens: tokens) }
+    var auth: Authenticator { Authenticator(tokens: tokens, kept: kept) }
+    /// Reads kept while the journal is unchanged (``JournalReadCache``), shared by the dashboard.
+    let kept = JournalReadCache()
     /// Dead letters and retry (issue 21), over the same runs.
     var recovery: RecoveryService { RecoveryService(runs: runs) }
     /// Webhook triggers' intake (`POST /hooks/{name}`); nil: the route answers 404.
@@ -80,8 +82,15 @@ public struct ServerAPI: Sendable {
         router.post("/v1/runs") { request, _ in try await submit(request) }
         router.get("/v1/runs") { request, _ in try await listRuns(request) }
         router.get("/v1/runs/:id") { request, context in
-            _ = try await auth.require(.read, request)
-            return JSONResponse.conditional(try await runJSON(try context.parameters.require("id")), request: request)
+            // The stamp first: what is read after it is kept for it, and served while it holds.
+            let stamp = try await store.changeStamp()
+            _ = try await auth.require(.read, request, stamp: stamp)
+            let id = try context.parameters.require("id")
+            if let body: JSONResponse.Body = kept.value("run:" + id, at: stamp) { return JSONResponse.conditional(body, request: request) }
+            let (value, settled) = try await runJSON(id)
+            let body = JSONResponse.Body(value)
+            if settled { kept.keep("run:" + id, body, at: stamp) }
+            return JSONResponse.conditional(body, request: request)
         }
         router.get("/v1/runs/:id/report") { request, context in
             _ = try await auth.require(.read, request)
@@ -92,7 +101,7 @@ public struct ServerAPI: Sendable {
             let body = try await JSONResponse.object(request)
             let result = try await runs.cancel(try context.parameters.require("id"), by: "\(token.name) via api",
                                                reason: body["reason"]?.stringValue, wait: 10)
-            return JSONResponse.make(try await runJSON(result.runID))
+            return JSONResponse.make(try await runJSON(result.runID).0)
         }
         router.post("/v1/runs/:id/resume") { request, context in try await resume(request, run: try context.parameters.require("id")) }
         router.post("/v1/runs/:id/retry") { request, context in try await retry(request, run: try context.parameters.require("id")) }
@@ -138,12 +147,17 @@ public struct ServerAPI: Sendable {
 
     // MARK: runs
 
-    func runJSON(_ reference: String) async throws -> JSONValue {
+    /// The run's JSON, and whether it holds until the journal changes: not for a `running` run,
+    /// whose shown status follows its driver's heartbeat and the clock.
+    func runJSON(_ reference: String) async throws -> (JSONValue, settled: Bool) {
         // A whole id (what clients send back) is one read; anything else is resolved as a prefix first.
-        if let run = try await store.run(id: reference) { return JSONShapes.run(try await reports.listing(of: run)) }
-        let id = try await runs.resolveRun(reference)
-        guard let run = try await store.run(id: id) else { throw AppError(.notFound, "run \(reference) not found") }
-        return JSONShapes.run(try await reports.listing(of: run))
+        var run = try await store.run(id: reference)
+        if run == nil {
+            let id = try await runs.resolveRun(reference)
+            run = try await store.run(id: id)
+        }
+        guard let run else { throw AppError(.notFound, "run \(reference) not found") }
+        return (JSONShapes.run(try await reports.listing(of: run)), run.status != .running)
     }
 
     func submit(_ request: Request) async throws -> Response {

@@ -85,13 +85,26 @@ enum JSONResponse {
     /// A 200 with `value` and its ``ETag`` (a hash of the body), or 304 Not Modified without a body
     /// when the request's `If-None-Match` names that tag.
     static func conditional(_ value: JSONValue, request: Request) -> Response {
-        let text = value.encoded(sorted: true) + "\n"
-        let tag = ETag.of([text])
-        if ETag.matches(request.headers[.ifNoneMatch], tag) {
-            return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: "no-cache"])
+        conditional(Body(value), request: request)
+    }
+
+    /// An answer's encoded text and its entity tag, made once (and kept, ``JournalReadCache``).
+    struct Body: Sendable {
+        var text: String
+        var tag: String
+
+        init(_ value: JSONValue) {
+            text = value.encoded(sorted: true) + "\n"
+            tag = ETag.of([text])
         }
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: tag, .cacheControl: "no-cache"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func conditional(_ body: Body, request: Request) -> Response {
+        if ETag.matches(request.headers[.ifNoneMatch], body.tag) {
+            return Response(status: .notModified, headers: [.eTag: body.tag, .cacheControl: "no-cache"])
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: body.tag, .cacheControl: "no-cache"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: body.text)))
     }
 
     /// The request's body as a JSON object (an empty body reads as `{}`).

@@ -39,7 +39,9 @@ public struct Dashboard: Sendable {
         router.get("/") { request, _ in try await withSession(request) { session in try await runList(request, session) } }
         router.get("/runs/:id") { request, context in
             let id = try context.parameters.require("id")
-            return try await withSessionResponse(request) { session in try await runPage(request, id: id, session) }
+            // The stamp first: the session and the run's mark read after it are kept for it (``JournalReadCache``).
+            let stamp = try await api.store.changeStamp()
+            return try await withSessionResponse(request, stamp: stamp) { session in try await runPage(request, id: id, session, stamp: stamp) }
         }
         router.get("/approvals") { request, _ in try await withSession(request) { session in try await inbox(session) } }
         router.get("/approvals/:id/decide") { request, context in
@@ -82,8 +84,9 @@ public struct Dashboard: Sendable {
     }
 
     /// The response `body` makes for a logged-in session; a redirect to /login without one.
-    func withSessionResponse(_ request: Request, _ body: (DashboardSessions.Session) async throws -> Response) async throws -> Response {
-        guard let session = try await currentSession(request) else { return Response.redirect(to: "/login", type: .found) }
+    func withSessionResponse(_ request: Request, stamp: UInt64? = nil,
+                             _ body: (DashboardSessions.Session) async throws -> Response) async throws -> Response {
+        guard let session = try await currentSession(request, stamp: stamp) else { return Response.redirect(to: "/login", type: .found) }
         do {
             return try await body(session)
         } catch {
@@ -94,9 +97,15 @@ public struct Dashboard: Sendable {
     }
 
     /// The live session of the request's cookie whose token is still live (a revoked token ends its sessions).
-    func currentSession(_ request: Request) async throws -> DashboardSessions.Session? {
-        guard let id = request.cookies[DashboardSessions.cookie]?.value else { return nil }
-        return try await sessions.find(id)
+    /// - Parameter stamp: the journal's change stamp read for this request: a session read at the
+    ///   same stamp is not read again (a logout or a revoke changes it; its expiry is checked here).
+    func currentSession(_ request: Request, stamp: UInt64? = nil) async throws -> DashboardSessions.Session? {
+        guard let id = Self.cookie(DashboardSessions.cookie, of: request) else { return nil }
+        let key = "session:" + id
+        if let kept: DashboardSessions.Session = api.kept.value(key, at: stamp), kept.expires > sessions.now() { return kept }
+        guard let session = try await sessions.find(id) else { return nil }
+        api.kept.keep(key, session, at: stamp)
+        return session
     }
 
     /// The session and the posted form, its CSRF token checked.
@@ -196,11 +205,17 @@ public struct Dashboard: Sendable {
     /// when it changed, so a change is on the very next page. The navigation (who is logged in,
     /// the logout form's CSRF token) is put around the kept part per request; a page with an
     /// approval form (its CSRF token) is not kept. `ETag`/`If-None-Match` answer 304 when nothing changed.
-    func runPage(_ request: Request, id: String, _ session: DashboardSessions.Session) async throws -> Response {
+    func runPage(_ request: Request, id: String, _ session: DashboardSessions.Session, stamp: UInt64? = nil) async throws -> Response {
         let number = Int(request.uri.queryParameters.get("page") ?? "1") ?? 1
         let key = RunPageCache.Key(run: id, page: number)
         // Read before the page: a change after it shows as a changed mark next time (rendered again), never as a stale page.
-        let mark = try await api.store.runChangeMark(id: id)
+        let mark: RunChangeMark?
+        if let kept: RunChangeMark = api.kept.value("mark:" + id, at: stamp) {
+            mark = kept
+        } else {
+            mark = try await api.store.runChangeMark(id: id)
+            if let mark { api.kept.keep("mark:" + id, mark, at: stamp) }
+        }
         let content: RunPageCache.Content
         if let mark, mark.status.isFinal, let kept = pages.content(key, mark: mark) {
             content = kept
@@ -213,7 +228,7 @@ public struct Dashboard: Sendable {
         if ETag.matches(request.headers[.ifNoneMatch], tag) {
             return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: "private, no-cache"])
         }
-        var response = Self.html(Self.page(title: content.title, session: session, body: content.body, live: content.live))
+        var response = Self.pageResponse(title: content.title, session: session, body: content.body, live: content.live)
         response.headers[.eTag] = tag
         response.headers[.cacheControl] = "private, no-cache"
         return response
@@ -534,35 +549,63 @@ public struct Dashboard: Sendable {
     /// The page around `body`: the reports' styles and the navigation; with `live` (a feed's path),
     /// the live-update script.
     static func page(title: String, session: DashboardSessions.Session?, body: String, live: String? = nil) -> String {
+        pageParts(title: title, session: session, live: live) { head, nav, tail in head + nav + body + tail }
+    }
+
+    /// ``page(title:session:body:live:)`` as a response, its parts written once into the response's
+    /// buffer: the run page's body (tens of kilobytes, kept) is not copied into a page string first.
+    static func pageResponse(title: String, session: DashboardSessions.Session?, body: String, live: String? = nil) -> Response {
+        pageParts(title: title, session: session, live: live) { head, nav, tail in
+            var buffer = ByteBufferAllocator().buffer(capacity: head.utf8.count + nav.utf8.count + body.utf8.count + tail.utf8.count)
+            buffer.writeString(head)
+            buffer.writeString(nav)
+            buffer.writeString(body)
+            buffer.writeString(tail)
+            return html(buffer)
+        }
+    }
+
+    /// The page around a body: what comes before the navigation, the navigation (the session's),
+    /// and what comes after the body.
+    private static func pageParts<Result>(title: String, session: DashboardSessions.Session?, live: String?,
+                                          _ assemble: (_ head: String, _ nav: String, _ tail: String) -> Result) -> Result {
         var nav = ""
         if let session {
             nav = "<nav><b>wflo</b><a href=\"/\">Runs</a><a href=\"/approvals\">Approvals</a><a href=\"/failed\">Failed</a><a href=\"/spend\">Spend</a>"
                 + "<span class=\"me\">\(e(session.name)) (\(e(session.role.rawValue)))</span>"
                 + "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"\(e(session.csrf))\"/><button type=\"submit\">Log out</button></form></nav>\n"
         }
-        return """
-            <!DOCTYPE html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8"/>
-            <meta name="viewport" content="width=device-width, initial-scale=1"/>
-            <title>\(e(title)) · wflo</title>
-            <style>
-            \(ReportHTML.css)
-            \(css)
-            </style>
-            \(live == nil ? "" : "<script src=\"/dashboard.js\" defer=\"defer\"></script>\n")</head>
-            <body\(live.map { " data-live=\"\(e($0))\"" } ?? "")>
-            \(nav)\(body)
-            </body>
-            </html>
+        let head = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+            + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
+            + "<title>\(e(title)) · wflo</title>\n" + styleBlock
+            + (live == nil ? "" : "<script src=\"/dashboard.js\" defer=\"defer\"></script>\n")
+            + "</head>\n<body" + (live.map { " data-live=\"\(e($0))\"" } ?? "") + ">\n"
+        return assemble(head, nav, "\n</body>\n</html>\n")
+    }
 
-            """
+    /// Every page's stylesheet, made once.
+    private static let styleBlock = "<style>\n\(ReportHTML.css)\n\(css)\n</style>\n"
+
+    /// The value of the request's cookie `name`, read from its `Cookie` header(s) without parsing
+    /// every cookie (Hummingbird's `cookies` does: a large part of a kept page's cost).
+    static func cookie(_ name: String, of request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let pair = pair.drop { $0 == " " }
+                guard pair.hasPrefix(name), pair.dropFirst(name.count).first == "=" else { continue }
+                return String(pair.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return nil
     }
 
     static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        html(ByteBuffer(string: text), status: status)
+    }
+
+    static func html(_ buffer: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+                 body: ResponseBody(byteBuffer: buffer))
     }
 
     static func e(_ text: String) -> String { ReportHTML.escape(text) }

@@ -133,6 +133,12 @@ extension SQLiteJournalStore {
         }
     }
 
+    /// SQLite's `PRAGMA data_version` on a connection that never writes (``ChangeWatcher``); nil when
+    /// it cannot be read at once (the file busy for a moment): then nothing is answered from memory.
+    public func changeStamp() async throws -> UInt64? {
+        try? changes?.stamp()
+    }
+
     public func runCountsByStatus() async throws -> [RunStatus: Int] {
         try await read { db in
             var counts: [RunStatus: Int] = [:]

@@ -5,6 +5,7 @@ import HTTPTypes
 import Testing
 import WfloApp
 import WfloCore
+import WfloStore
 @testable import WfloServer
 
 /// The /v1 API in-process: tokens and roles, submit, the run list's pages, reports, cancel,
@@ -72,6 +73,36 @@ struct APITests {
             let changed = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer, .ifNoneMatch: tag])
             #expect(changed.status == .ok && changed.headers[.eTag] != tag)
             #expect(try JSONValue.parse(String(buffer: changed.body))["budget_usd"] == "3")
+        }
+    }
+
+    /// Answers kept while the journal is unchanged end with any commit to it, from this server or
+    /// from another process (here a second connection to the file, as `wflo` elsewhere opens):
+    /// a changed run is read again, a revoked token is refused on the next call, and a revoked
+    /// token's dashboard session ends at once.
+    @Test func keptAnswersEndWithACommitFromAnotherProcess() async throws {
+        try await ServerHarness.with(workers: 0) { server, client in
+            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                                body: ["workflow": .string(ServerHarness.freeWorkflow)])
+            let runID = try #require(created.json["run_id"]?.stringValue)
+            let bearer = "Bearer \(try #require(server.tokens[.read]))"
+            let first = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
+            let again = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
+            #expect(first.status == .ok && String(buffer: again.body) == String(buffer: first.body))
+            #expect(server.api.kept.count >= 2, "the token and the run's answer are kept")
+            let cookie = try await DashboardTests.login(client, token: try #require(server.tokens[.read]))
+            #expect(try await DashboardTests.get(client, "/runs/\(runID)", cookie: cookie).0 == .ok)
+            #expect(try await DashboardTests.get(client, "/runs/\(runID)", cookie: cookie).0 == .ok)
+
+            let elsewhere = try SQLiteJournalStore(path: server.folder.appendingPathComponent("wflo.db").path)
+            try await elsewhere.updateRunBudget(id: runID, budget: try #require(Money(string: "4")), at: Date())
+            let changed = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
+            #expect(try JSONValue.parse(String(buffer: changed.body))["budget_usd"] == "4")
+
+            #expect(try await elsewhere.revokeToken(name: "reader", at: Date()))
+            let refused = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
+            #expect(refused.status == .unauthorized)
+            #expect(try await DashboardTests.get(client, "/runs/\(runID)", cookie: cookie).0 == .found, "the session of a revoked token ends")
         }
     }
 

@@ -8,6 +8,15 @@ import WfloCore
 enum HTML {
     /// Escapes text for element content and for attribute values in double or single quotes.
     static func escape(_ text: String) -> String {
+        // Most text (ids, numbers, times, names) has nothing to escape: one pass over its bytes, no copy.
+        let clean = text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "'"): false
+            case UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): true
+            default: byte >= 0x20
+            }
+        }
+        if clean { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
