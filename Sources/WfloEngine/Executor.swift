@@ -303,6 +303,12 @@ public struct Executor: Sendable {
                                 policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal, notify: definition.notify),
                                 cacheNamespace: definition.cacheNamespace ?? definition.name, replay: replay, deadline: deadline)
         let scheduler = Scheduler(runner: runner, definition: definition, prefix: "", inputs: run.inputs)
+        if configuration.stepTasks == nil, !replay.isFresh {
+            // Spread by an earlier driver, driven here without spreading: every step runs in this
+            // process, so the tasks it left must not be run by a helper too (charged twice).
+            // Cancelled, they are never claimed, and a helper holding one can write nothing more.
+            _ = try await configuration.store.cancelStepTasks(runID: run.id)
+        }
 
         // A resumed run may already be past its deadline or asked to cancel: then nothing starts.
         var ending: Ending

@@ -1,16 +1,19 @@
 import Foundation
+import Synchronization
 import WfloCore
 import WfloPricing
 
 /// How a run's driver spreads its ready steps over workers (issue 16), when set on the
 /// configuration (``ExecutorConfiguration/stepTasks``): nil, every step runs in the driving process.
 ///
-/// With it, a `for_each` of `llm` or `http` items (outside sub-workflows, approval gates and
-/// policies) puts each item in the journal as a step task (``StepTaskStore``), at most
-/// `max_parallel` at a time; any worker with a free slot claims one and executes it through the
-/// same attempt driver (``Executor/executeStepTask(_:definition:)``), writing only while it holds
-/// the task's lease; the driver drains its own run's tasks too (so a lone worker still runs every
-/// item) and learns of the others' results from the journal.
+/// With it, the `llm` and `http` calls of the run's own workflow (outside sub-workflows, approval
+/// gates and policies) go to the journal as step tasks (``StepTaskStore``): each item of a
+/// `for_each` of them (at most `max_parallel` at a time), and each such step that becomes ready
+/// (parallel branches: every ready one at once). Any worker with a free slot claims one and
+/// executes it through the same attempt driver (``Executor/executeStepTask(_:definition:)``),
+/// writing only while it holds the task's lease; the driver drains its own run's tasks too (so a
+/// lone worker still runs every call) and learns of the others' results from the journal, before
+/// anything that depends on them starts.
 public struct StepTaskSettings: Sendable, Hashable {
     /// Seconds a task's lease lasts unless renewed (every third of it), by the store's clock.
     public var lease: Double
@@ -18,8 +21,9 @@ public struct StepTaskSettings: Sendable, Hashable {
     public var pollInterval: Double
     /// Who claims tasks in this process (a worker's own owner, so the journal says which worker ran each step).
     public var owner: RunOwner
-    /// The most of its own run's tasks the driver executes at once (nil: the step's `max_parallel`);
-    /// the rest wait for other workers, or for these to end.
+    /// The most of its own run's tasks the driver executes at once, across all its for_each steps and
+    /// branches (nil: no limit but each for_each's `max_parallel`); the rest wait for other workers,
+    /// or for these to end.
     public var width: Int?
 
     public init(lease: Double = 30, pollInterval: Double = 0.02, owner: RunOwner = .current(), width: Int? = nil) {
@@ -30,11 +34,31 @@ public struct StepTaskSettings: Sendable, Hashable {
     }
 }
 
+/// The driver's share of its own run's step tasks: at most ``StepTaskSettings/width`` executed in
+/// this process at once, whichever for_each or branch of the run enqueued them.
+final class StepTaskSlots: Sendable {
+    private let free: Mutex<Int>
+
+    init(width: Int?) { free = Mutex(max(1, width ?? Int.max)) }
+
+    /// Takes a slot; false when none is free.
+    func take() -> Bool {
+        free.withLock { free in
+            guard free > 0 else { return false }
+            free -= 1
+            return true
+        }
+    }
+
+    func give() { free.withLock { $0 += 1 } }
+}
+
 /// What a step task carries: everything the step's templates see, and where it sits.
 struct StepTaskPayload: Sendable {
     /// The step's id in the run's workflow (a for_each step's; the task's own id is the item's).
     var step: String
-    var index: Int
+    /// The item's index in its for_each; nil for a step of its own (a branch).
+    var index: Int?
     var scope: TemplateScope
     var firstAttempt: Int
     var cacheNamespace: String
@@ -42,15 +66,16 @@ struct StepTaskPayload: Sendable {
 
     var json: JSONValue {
         var object: [String: JSONValue] = [
-            "step": .string(step), "index": .int(index), "first_attempt": .int(firstAttempt), "cache_namespace": .string(cacheNamespace),
+            "step": .string(step), "first_attempt": .int(firstAttempt), "cache_namespace": .string(cacheNamespace),
             "inputs": scope.inputs, "steps": .object(scope.steps), "skipped": .array(scope.skipped.sorted().map { .string($0) }),
         ]
+        if let index { object["index"] = .int(index) }
         if let forEach = scope.forEach { object["for_each"] = .object(forEach) }
         if let deadline { object["deadline"] = .double(deadline.timeIntervalSince1970) }
         return .object(object)
     }
 
-    init(step: String, index: Int, scope: TemplateScope, firstAttempt: Int, cacheNamespace: String, deadline: Date?) {
+    init(step: String, index: Int?, scope: TemplateScope, firstAttempt: Int, cacheNamespace: String, deadline: Date?) {
         self.step = step
         self.index = index
         self.scope = scope
@@ -60,20 +85,20 @@ struct StepTaskPayload: Sendable {
     }
 
     init?(json: JSONValue) {
-        guard let step = json["step"]?.stringValue, let index = json["index"]?.intValue, let first = json["first_attempt"]?.intValue,
+        guard let step = json["step"]?.stringValue, let first = json["first_attempt"]?.intValue,
               let namespace = json["cache_namespace"]?.stringValue, let steps = json["steps"]?.objectValue else { return nil }
         var scope = TemplateScope(inputs: json["inputs"] ?? .null, steps: steps)
         scope.skipped = Set(json["skipped"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         scope.forEach = json["for_each"]?.objectValue
-        self.init(step: step, index: index, scope: scope, firstAttempt: first, cacheNamespace: namespace,
+        self.init(step: step, index: json["index"]?.intValue, scope: scope, firstAttempt: first, cacheNamespace: namespace,
                   deadline: json["deadline"]?.doubleValue.map { Date(timeIntervalSince1970: $0) })
     }
 }
 
 extension Executor {
-    /// Whether the items of `step` go to step tasks: spreading is on, the step is an `llm` or
-    /// `http` call of the run's own workflow, with no approval to pass and no enclosing budget
-    /// (those stay with the driver).
+    /// Whether `step` (a branch) or its items (a for_each) go to step tasks: spreading is on, the
+    /// step is an `llm` or `http` call of the run's own workflow, with no approval to pass and no
+    /// enclosing budget (those stay with the driver).
     func spreads(_ step: StepDefinition, runner: StepRunner) -> Bool {
         guard configuration.stepTasks != nil, runner.depth == 0, runner.limits.isEmpty, runner.policy == nil, runner.mcp == nil,
               step.approval == nil else { return false }
@@ -143,6 +168,8 @@ extension Executor {
         guard let run = try await fenced.run(id: lease.runID) else {
             throw StoreError(.notFound, "run \(lease.runID) of step task \(lease.id) is not in \(fenced.journalLocation)")
         }
+        // The driver decided the step's `if:` before enqueueing it and applies its `allow_failure`
+        // to the outcome (for an item, to the for_each as a whole).
         var item = base
         item.id = lease.stepID
         item.forEach = nil
