@@ -57,10 +57,12 @@ struct BranchSpreadCLITests {
             let path = try Self.write(8, in: directory)
             server.on(promptContaining: "Say", .delay(.milliseconds(300)))
             let before = server.requestCount
-            let runID = try await WorkerCLITests.submit(wflo, [path])
             let workers = try (0..<2).map {
                 try Worker(wflo, ["--spread-steps", "--concurrency", "3", "--lease", "10s"], log: directory.appendingPathComponent("w\($0).log"))
             }
+            // Both look for work before the run exists (on a loaded machine one could start after the other ran every branch).
+            #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
+            let runID = try await WorkerCLITests.submit(wflo, [path])
             #expect(try await WorkerCLITests.eventually(90) { workers.flatMap { $0.events("finished") }.count == 1 })
             for worker in workers { #expect(await WorkerCLITests.stop(worker).status == 0, "\(worker.events)") }
             #expect(workers.flatMap { $0.events("finished") }.first?["status"] == "completed")
@@ -72,7 +74,7 @@ struct BranchSpreadCLITests {
             #expect(Set(tasks.map(\.stepID)) == Set((0..<8).map { "b\($0)" }))
             #expect(tasks.allSatisfy { $0.status == .done })
             let ranBy = Dictionary(grouping: tasks, by: { $0.owner?.pid ?? 0 }).mapValues(\.count)
-            #expect(Set(ranBy.keys) == Set(workers.map(\.process.pid)), "branches per worker pid: \(ranBy)")
+            #expect(Set(ranBy.keys) == Set(workers.map(\.process.pid)), "branches per worker pid: \(ranBy); \(workers.map(\.events))")
 
             // The final step started after every branch's result was in the journal, and read them all.
             let run = try await WorkerCLITests.journal(wflo).journal(runID: runID)
@@ -159,6 +161,7 @@ struct BranchSpreadCLITests {
             server.on(promptContaining: "Say", .delay(.milliseconds(300)))
             let before = server.requestCount
             let worker = try Worker(wflo, ["--spread-steps", "--concurrency", "3", "--lease", "10s"], log: directory.appendingPathComponent("w.log"))
+            #expect(try await WorkerCLITests.eventually(60) { !worker.events("started").isEmpty })
             // `wflo run` drives the run in its own process, one of its branches at a time; the worker takes others.
             let running = try wflo.start(["run", path, "--spread-steps", "--spread-width", "1", "--json"])
             let ended = await WfloProcess.finish(running)
