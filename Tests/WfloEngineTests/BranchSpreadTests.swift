@@ -148,4 +148,42 @@ struct BranchSpreadTests {
             #expect(final.hasPrefix("Echo: Say b0 / "))
         }
     }
+
+    @Test
+    func aResumeWithoutSpreadingCancelsTheTasksAnEarlierDriverLeftSoNoHelperRunsThemToo() async throws {
+        try await Harness.with { harness in
+            let yaml = """
+                name: gated
+                budget: 5
+                pricing:
+                  flat-fee-model: {input_cost_per_token: 0, output_cost_per_token: 0, input_cost_per_request: 0.01, litellm_provider: openai}
+                steps:
+                  - id: ask
+                    type: approval
+                    message: "Go?"
+                  - id: b0
+                    type: llm
+                    depends_on: [ask]
+                    model: flat-fee-model
+                    prompt: "Say b0"
+                    max_tokens: 5
+                """
+            let definition = try WorkflowParser().parse(yaml: yaml, file: "gated.yaml")
+            let first = try await harness.executor(approvals: .noWait).start(definition: definition, source: yaml, path: "gated.yaml",
+                                                                             inputs: .object([:]), budget: definition.budget)
+            #expect(first.status == .waitingApproval)
+            // A spreading driver that died after enqueueing b0 left its task queued.
+            let payload: JSONValue = ["step": "b0", "first_attempt": 1, "cache_namespace": "gated", "inputs": [:], "steps": [:]]
+            let ids = try await harness.store.enqueueStepTasks([StepTaskRequest(runID: first.runID, stepID: "b0", payload: payload, at: Date())])
+            let request = try #require(try await harness.store.approvals(runID: first.runID, status: .pending).first)
+            _ = try await harness.store.decideApproval(ApprovalDecision(requestID: request.id, verdict: .approve, by: "alice", comment: nil, at: Date()))
+
+            // Resumed by a driver that does not spread: it runs b0 itself, and the left task can never be claimed.
+            let resumed = try await harness.executor().resume(runID: first.runID, definition: definition)
+            #expect(resumed.status == .completed, "\(resumed.error ?? "")")
+            #expect(harness.server.requests().compactMap(\.lastUserMessage) == ["Say b0"])
+            #expect(try await harness.store.stepTasks(runID: first.runID, ids: ids).map(\.status) == [.cancelled])
+            #expect(try await harness.store.claimStepTask(runID: nil, owner: Self.helper, lease: 10) == nil)
+        }
+    }
 }
