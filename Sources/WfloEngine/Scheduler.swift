@@ -133,8 +133,6 @@ struct Scheduler: Sendable {
             if outputs[id] != nil { release(id) }
         }
 
-        // With spreading, the driver's share of its own run's step tasks (``StepTaskSettings/width``).
-        let slots = configuration.stepTasks.map { StepTaskSlots(width: $0.width) }
         try await withThrowingTaskGroup(of: (String, StepOutcome).self) { group in
             var running = 0
             while true {
@@ -180,15 +178,13 @@ struct Scheduler: Sendable {
                     }
                     running += 1
                     group.addTask { [self] in
-                        if step.forEach == nil, let spread = configuration.stepTasks, let slots,
-                           Executor(configuration).spreads(journaled, runner: runner) {
+                        if step.forEach == nil, Executor(configuration).spreads(journaled, runner: runner) {
                             // A branch any worker may run (it opens the step's span where it runs).
-                            return (step.id, try await runSpreadStep(journaled, scope: scope, spread: spread, slots: slots))
+                            return (step.id, try await runSpreadStep(journaled, scope: scope))
                         }
                         let outcome = try await RunTelemetry.withStepSpan(journaled) {
                             if let forEach = step.forEach {
-                                return try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope,
-                                                                                                        slots: slots))
+                                return try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope))
                             }
                             return try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1)
                         }
@@ -233,8 +229,7 @@ struct Scheduler: Sendable {
     /// Runs `step` once per item, at most `max_parallel` at a time. Items finished before a
     /// restart are taken from the journal. Every item's cost goes through the budget governor
     /// on its own, so parallel items cannot pass the budget; the first refusal stops new items.
-    private func runForEach(_ step: StepDefinition, _ settings: ForEachSettings, scope: TemplateScope,
-                            slots: StepTaskSlots?) async throws -> StepOutcome {
+    private func runForEach(_ step: StepDefinition, _ settings: ForEachSettings, scope: TemplateScope) async throws -> StepOutcome {
         let started = configuration.now()
         let items: [JSONValue]
         do {
@@ -257,9 +252,9 @@ struct Scheduler: Sendable {
 
         var tally = ForEachTally(count: items.count, failFast: settings.failFast)
         let itemCondition = step.condition.flatMap { $0.readsForEachItem ? $0 : nil }
-        if let spread = configuration.stepTasks, let slots, Executor(configuration).spreads(step, runner: runner) {
+        if let spread = configuration.stepTasks, let spreading = runner.spreading, Executor(configuration).spreads(step, runner: runner) {
             try await runSpread(step, settings, items: items, scope: scope, itemCondition: itemCondition, tally: &tally,
-                                spread: spread, slots: slots)
+                                spread: spread, spreading: spreading)
         } else {
             try await runLocally(step, settings, items: items, scope: scope, itemCondition: itemCondition, tally: &tally)
         }
@@ -378,22 +373,15 @@ struct Scheduler: Sendable {
         }
     }
 
-    /// What the driver's loop over its step tasks waits for.
-    private enum SpreadEvent: Sendable {
-        /// A task of the run executed here ended (or none was left to claim).
-        case drained
-        /// Time to look at the tasks' results.
-        case tick
-    }
-
     /// The items as step tasks (``StepTaskSettings``): at most `max_parallel` in the journal at a
     /// time, executed by whichever worker claims them, this process included (up to
     /// ``StepTaskSettings/width`` of its own run's tasks at once); their outcomes are read from the journal.
     private func runSpread(_ step: StepDefinition, _ settings: ForEachSettings, items: [JSONValue], scope: TemplateScope,
-                           itemCondition: Condition?, tally: inout ForEachTally, spread: StepTaskSettings, slots: StepTaskSlots) async throws {
+                           itemCondition: Condition?, tally: inout ForEachTally, spread: StepTaskSettings,
+                           spreading: StepTaskSpreading) async throws {
         var nextIndex = 0
-        try await spreadTasks(maxParallel: settings.maxParallel, width: min(settings.maxParallel, max(1, spread.width ?? settings.maxParallel)),
-                              spread: spread, slots: slots) {
+        try await runner.spreadTasks(maxParallel: settings.maxParallel, width: min(settings.maxParallel, max(1, spread.width ?? settings.maxParallel)),
+                                     spread: spread, spreading: spreading) {
             while tally.stopped == nil, nextIndex < items.count {
                 let index = nextIndex
                 nextIndex += 1
@@ -410,111 +398,12 @@ struct Scheduler: Sendable {
         }
     }
 
-    /// A ready `llm` or `http` step of the run's own workflow (a parallel branch) as one step task:
-    /// executed by whichever worker claims it, this process included; its outcome is read from the
-    /// journal (where the step's result was committed first), and its `allow_failure` applied here.
-    private func runSpreadStep(_ step: StepDefinition, scope: TemplateScope, spread: StepTaskSettings,
-                               slots: StepTaskSlots) async throws -> StepOutcome {
+    /// A ready `llm` or `http` step of the run's own workflow (a parallel branch) as one step task
+    /// (``StepRunner/runAsStepTask(_:payload:)``), its `allow_failure` applied here.
+    private func runSpreadStep(_ step: StepDefinition, scope: TemplateScope) async throws -> StepOutcome {
         let payload = StepTaskPayload(step: step.id, index: nil, scope: scope, firstAttempt: replay.nextAttempt[step.id] ?? 1,
                                       cacheNamespace: runner.cacheNamespace, deadline: runner.deadline)
-        var request: StepTaskRequest? = StepTaskRequest(runID: runner.runID, stepID: step.id, payload: payload.json, at: configuration.now())
-        var outcome: StepOutcome?
-        try await spreadTasks(maxParallel: 1, width: 1, spread: spread, slots: slots) {
-            defer { request = nil }
-            return request.map { (0, $0) }
-        } record: { _, ended in
-            outcome = ended
-        }
-        return try await runner.allowingFailure(step, outcome ?? .failed("step '\(step.id)' ended with no outcome from its step task"))
-    }
-
-    /// Step tasks of this run, enqueued as `next` gives them (with a key for `record`) while fewer
-    /// than `maxParallel` are outstanding, until it gives nil; executed by whichever worker claims
-    /// them, this process included (up to `width` at once here, and only in a free slot of the run's
-    /// `slots`); each outcome, read from the journal, goes to `record`.
-    private func spreadTasks(maxParallel: Int, width: Int, spread: StepTaskSettings, slots: StepTaskSlots,
-                             next: () async throws -> (key: Int, request: StepTaskRequest)?,
-                             record: (Int, StepOutcome) async throws -> Void) async throws {
-        let store = configuration.store
-        let owner = configuration.heldClaim ?? spread.owner
-        let claim = StepTaskSettings(lease: spread.lease, pollInterval: spread.pollInterval, owner: owner, width: spread.width)
-        var helping = configuration
-        helping.stepTasks = claim
-        let drainer = Executor(helping)
-        let runID = runner.runID
-        let root = definition
-        try await withThrowingTaskGroup(of: SpreadEvent.self) { group in
-            var exhausted = false
-            // Enqueued and not yet done: task id → key.
-            var outstanding: [Int64: Int] = [:]
-            var draining = 0
-            var claimable = 0
-            var ticking = false
-            while true {
-                var requests: [(key: Int, request: StepTaskRequest)] = []
-                while !exhausted, outstanding.count + requests.count < maxParallel {
-                    guard let request = try await next() else {
-                        exhausted = true
-                        break
-                    }
-                    requests.append(request)
-                }
-                if !requests.isEmpty {
-                    let ids = try await store.enqueueStepTasks(requests.map(\.request))
-                    for (id, request) in zip(ids, requests) { outstanding[id] = request.key }
-                    claimable += requests.count
-                }
-                // This process drains its own run's tasks as well (any of them, in a free slot): a lone
-                // worker runs every call.
-                while draining < width, claimable > 0, slots.take() {
-                    draining += 1
-                    claimable -= 1
-                    group.addTask {
-                        defer { slots.give() }
-                        if let lease = try await store.claimStepTask(runID: runID, owner: owner, lease: claim.lease) {
-                            _ = try await drainer.executeStepTask(lease, definition: root)
-                        }
-                        return .drained
-                    }
-                }
-                if outstanding.isEmpty && draining == 0 { break }
-                if !ticking {
-                    ticking = true
-                    group.addTask {
-                        try await Task.sleep(for: .milliseconds(Int64(claim.pollInterval * 1000)))
-                        return .tick
-                    }
-                }
-                switch try await group.next() {
-                case .drained?: draining -= 1
-                case .tick?: ticking = false
-                case nil: break
-                }
-                if outstanding.isEmpty { continue }
-                // The results, from the journal, whoever ran them.
-                var settled = false
-                claimable = 0
-                for task in try await store.stepTasks(runID: runID, ids: Array(outstanding.keys)) {
-                    switch task.status {
-                    case .done:
-                        guard let key = outstanding.removeValue(forKey: task.id) else { continue }
-                        let outcome = task.outcome.flatMap(StepTaskOutcome.init(json:))
-                            ?? .failed("step task \(task.id) ended with no outcome this wflo reads")
-                        try await record(key, StepOutcome(outcome))
-                        settled = true
-                    case .cancelled:
-                        // The run was cancelled: its watch stops this loop.
-                        guard let key = outstanding.removeValue(forKey: task.id) else { continue }
-                        try await record(key, .failed("its step task was cancelled"))
-                    case .queued:
-                        claimable += 1
-                    case .claimed:
-                        if !QueueClaimRule.isLive(leaseExpiresAt: task.leaseExpiresAt, now: Date()) { claimable += 1 }
-                    }
-                }
-                if settled { try await runner.governor.checkAlerts(try await store.ledger(runID: runID)) }
-            }
-        }
+        return try await runner.allowingFailure(step, try await runner.runAsStepTask(step, payload: payload))
     }
 }
 

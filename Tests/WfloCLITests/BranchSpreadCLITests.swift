@@ -69,8 +69,8 @@ struct BranchSpreadCLITests {
 
             // Every branch sent once, and both workers ran some: the journal says which.
             let prompts = SpreadCLITests.prompts(server, after: before)
-            #expect(prompts.sorted() == (0..<8).map { "Say b\($0)" })
             let tasks = try await SpreadCLITests.tasks(wflo, runID)
+            #expect(prompts.sorted() == (0..<8).map { "Say b\($0)" }, "\(tasks.map { ($0.stepID, $0.claims, $0.owner?.pid ?? 0) }); \(workers.map(\.events))")
             #expect(Set(tasks.map(\.stepID)) == Set((0..<8).map { "b\($0)" }))
             #expect(tasks.allSatisfy { $0.status == .done })
             let ranBy = Dictionary(grouping: tasks, by: { $0.owner?.pid ?? 0 }).mapValues(\.count)

@@ -47,13 +47,18 @@ struct BranchSpreadTests {
     /// Runs `yaml` driven with spreading (`width` of its tasks at once here) while `helpers` loops
     /// claim step tasks of any run until the run ends.
     static func runSpread(_ harness: Harness, _ yaml: String, width: Int, helpers: Int) async throws -> RunResult {
+        try await runSpread(harness.executor().configuration, yaml, inputs: .object([:]), width: width, helpers: helpers)
+    }
+
+    static func runSpread(_ configuration: ExecutorConfiguration, _ yaml: String, inputs: JSONValue, width: Int,
+                          helpers: Int) async throws -> RunResult {
         let definition = try WorkflowParser().parse(yaml: yaml, file: "branches.yaml")
-        var driving = harness.executor().configuration
+        var driving = configuration
         driving.stepTasks = StepTaskSettings(lease: 10, owner: driver, width: width)
-        var helping = harness.executor().configuration
+        var helping = configuration
         helping.approvals = .noWait
         helping.stepTasks = StepTaskSettings(lease: 10, owner: helper)
-        let store = harness.store
+        let store = configuration.store
         let loops = (0..<helpers).map { _ in
             Task { [helping] in
                 while !Task.isCancelled {
@@ -66,7 +71,7 @@ struct BranchSpreadTests {
             }
         }
         defer { for loop in loops { loop.cancel() } }
-        return try await Executor(driving).start(definition: definition, source: yaml, path: "branches.yaml", inputs: .object([:]),
+        return try await Executor(driving).start(definition: definition, source: yaml, path: "branches.yaml", inputs: inputs,
                                                  budget: definition.budget)
     }
 
@@ -184,6 +189,55 @@ struct BranchSpreadTests {
             #expect(harness.server.requests().compactMap(\.lastUserMessage) == ["Say b0"])
             #expect(try await harness.store.stepTasks(runID: first.runID, ids: ids).map(\.status) == [.cancelled])
             #expect(try await harness.store.claimStepTask(runID: nil, owner: Self.helper, lease: 10) == nil)
+        }
+    }
+
+    @Test
+    func anAgentsParallelToolCallsAreStepTasksAnyExecutorRunsAndEachResultGoesBackToTheModel() async throws {
+        try await AgentHarness.with { h in
+            let yaml = """
+                name: agent-spread
+                budget: 1
+                inputs:
+                  base: {type: string}
+                egress:
+                  allow: ["127.0.0.1"]
+                steps:
+                  - id: researcher
+                    type: agent
+                    model: test-gpt
+                    task: "Fetch four pages."
+                    max_turns: 3
+                    max_tokens: 200
+                    tools:
+                      - name: slow_fetch
+                        description: "Fetch a page slowly"
+                        parameters: {type: object, properties: {page: {type: string}}, required: [page]}
+                        type: http
+                        url: "{{inputs.base}}/delay/0.3?page={{args.page}}"
+                outputs:
+                  answer: "{{steps.researcher.output.text}}"
+                """
+            h.llmServer.enqueue(.toolCalls((0..<4).map { FakeToolCall(name: "slow_fetch", arguments: ["page": .string("p\($0)")]) }),
+                                .reply(text: "All four fetched."))
+            let result = try await Self.runSpread(h.executor(approvals: .noWait).configuration, yaml,
+                                                  inputs: ["base": .string(h.service.baseURL)], width: 1, helpers: 3)
+            #expect(result.status == .completed, "\(result.error ?? "")")
+            #expect(result.outputs?["answer"] == "All four fetched.")
+
+            // Each call made once, as a step task; the driver and the helper both made some.
+            let pages = h.service.requests().filter { $0.path.hasPrefix("/delay") }.map(\.uri)
+            #expect(pages.sorted() == (0..<4).map { "/delay/0.3?page=p\($0)" })
+            let tasks = try await h.store.stepTasks(runID: result.runID, ids: nil)
+            #expect(Set(tasks.map(\.stepID)) == ["researcher/1/slow_fetch", "researcher/1/slow_fetch#2", "researcher/1/slow_fetch#3",
+                                                 "researcher/1/slow_fetch#4"])
+            #expect(tasks.allSatisfy { $0.status == .done })
+            #expect(Set(tasks.compactMap(\.owner?.token)) == ["driver", "helper"], "\(tasks.map { ($0.stepID, $0.owner?.token ?? "") })")
+            // Every result went back to the model, each under its call's id.
+            let results = try #require(h.llmServer.requests().last?.toolResults)
+            #expect(results.map(\.callID) == (1...4).map { "call_1_\($0)" })
+            for (index, result) in results.enumerated() { #expect(result.content.contains("page=p\(index)"), "\(result.content)") }
+            #expect(try await h.output(result.runID)?.output?["tool_calls"] == 4)
         }
     }
 }
