@@ -36,11 +36,20 @@ public struct StepTaskSettings: Sendable, Hashable {
 }
 
 /// The driver's share of its own run's step tasks: at most ``StepTaskSettings/width`` executed in
-/// this process at once, whichever for_each or branch of the run enqueued them.
+/// this process at once, whichever for_each, branch or tool call of the run enqueued them; and how
+/// many loops wait for their tasks' outcomes, so that together they read the journal about once a
+/// poll interval however many branches wait (each looks every `interval × watchers`).
 final class StepTaskSlots: Sendable {
     private let free: Mutex<Int>
+    private let watching = Mutex(0)
 
     init(width: Int?) { free = Mutex(max(1, width ?? Int.max)) }
+
+    /// Counts a waiting loop in, until its ``unwatch()``.
+    func watch() { watching.withLock { $0 += 1 } }
+    func unwatch() { watching.withLock { $0 -= 1 } }
+    /// The loops waiting now (at least 1).
+    var watchers: Int { watching.withLock { max(1, $0) } }
 
     /// Takes a slot; false when none is free.
     func take() -> Bool {
@@ -284,6 +293,8 @@ extension StepRunner {
         let runID = runID
         let root = spreading.root
         let slots = spreading.slots
+        slots.watch()
+        defer { slots.unwatch() }
         try await withThrowingTaskGroup(of: SpreadEvent.self) { group in
             var exhausted = false
             // Enqueued and not yet done: task id → key.
@@ -321,8 +332,9 @@ extension StepRunner {
                 if outstanding.isEmpty && draining == 0 { break }
                 if !ticking {
                     ticking = true
+                    let interval = claim.pollInterval * Double(slots.watchers)
                     group.addTask {
-                        try await Task.sleep(for: .milliseconds(Int64(claim.pollInterval * 1000)))
+                        try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
                         return .tick
                     }
                 }

@@ -72,7 +72,7 @@ struct BranchSpreadCLITests {
             let tasks = try await SpreadCLITests.tasks(wflo, runID)
             #expect(prompts.sorted() == (0..<8).map { "Say b\($0)" }, "\(tasks.map { ($0.stepID, $0.claims, $0.owner?.pid ?? 0) }); \(workers.map(\.events))")
             #expect(Set(tasks.map(\.stepID)) == Set((0..<8).map { "b\($0)" }))
-            #expect(tasks.allSatisfy { $0.status == .done })
+            #expect(tasks.allSatisfy { $0.status == .done }, "\(tasks.map { ($0.stepID, $0.status, $0.claims) }); \(workers.map(\.events))")
             let ranBy = Dictionary(grouping: tasks, by: { $0.owner?.pid ?? 0 }).mapValues(\.count)
             #expect(Set(ranBy.keys) == Set(workers.map(\.process.pid)), "branches per worker pid: \(ranBy); \(workers.map(\.events))")
 
@@ -91,10 +91,11 @@ struct BranchSpreadCLITests {
             let path = try Self.write(12, in: directory)
             server.on(promptContaining: "Say", .delay(.milliseconds(200)))
             let before = server.requestCount
-            let runID = try await WorkerCLITests.submit(wflo, [path, "--budget", "0.055"])
             let workers = try (0..<2).map {
                 try Worker(wflo, ["--spread-steps", "--concurrency", "4", "--lease", "10s"], log: directory.appendingPathComponent("w\($0).log"))
             }
+            #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
+            let runID = try await WorkerCLITests.submit(wflo, [path, "--budget", "0.055"])
             #expect(try await WorkerCLITests.eventually(90) { workers.flatMap { $0.events("finished") }.count == 1 })
             for worker in workers { #expect(await WorkerCLITests.stop(worker).status == 0, "\(worker.events)") }
             #expect(workers.flatMap { $0.events("finished") }.first?["status"] == "budget_exceeded")
@@ -115,11 +116,12 @@ struct BranchSpreadCLITests {
             server.on(promptContaining: "Say b3", .hang, times: 1)
             server.on(promptContaining: "Say", .delay(.milliseconds(200)))
             let before = server.requestCount
-            let runID = try await WorkerCLITests.submit(wflo, [path])
             // One slot each: the driver executes one branch at a time, the other worker one more.
             let workers = try (0..<2).map {
                 try Worker(wflo, ["--spread-steps", "--concurrency", "1", "--lease", "3s"], log: directory.appendingPathComponent("w\($0).log"))
             }
+            #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
+            let runID = try await WorkerCLITests.submit(wflo, [path])
             // Kill -9 whichever worker holds b3's task while its call hangs.
             var holder: pid_t?
             #expect(try await WorkerCLITests.eventually(60) {
@@ -140,10 +142,11 @@ struct BranchSpreadCLITests {
             #expect(prompts.filter { $0 == "Say b3" }.count == 2)
             for index in [0, 1, 2, 4, 5, 6, 7] { #expect(prompts.filter { $0 == "Say b\(index)" }.count == 1, "branch \(index)") }
             let ledger = try await WorkerCLITests.settled(wflo, runID)
+            let run = try await WorkerCLITests.journal(wflo).journal(runID: runID)
+            let diagnosis = "killed \(killed.process.pid) (driver: \(!killed.events("claimed").isEmpty)); attempts \(run.attempts.map { ($0.stepID, $0.number, $0.status) }); tasks \(try await SpreadCLITests.tasks(wflo, runID).map { ($0.stepID, $0.claims, $0.owner?.pid ?? 0) }); survivor \(survivor.events)"
             #expect(ledger.status == "completed")
             #expect(ledger.settled == Money(string: "0.08"))
-            #expect(ledger.unsettled == Money(string: "0.01"))
-            let run = try await WorkerCLITests.journal(wflo).journal(runID: runID)
+            #expect(ledger.unsettled == Money(string: "0.01"), "\(diagnosis)")
             for index in 0..<8 {
                 let statuses = run.attempts.filter { $0.stepID == "b\(index)" }.map(\.status)
                 #expect(statuses.filter { $0 == .succeeded }.count == 1 && statuses.count == (index == 3 ? 2 : 1), "branch \(index): \(statuses)")
