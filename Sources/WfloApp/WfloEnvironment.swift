@@ -152,7 +152,9 @@ public final class WfloEnvironment: Sendable {
     /// - Parameters:
     ///   - approvals: whether a gated step waits for its decision or leaves the run `waiting_approval`.
     ///   - cache: whether the LLM response cache is read and filled.
-    public func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> Executor {
+    /// - Parameter stepTasks: set, the runs' `llm`/`http` calls go to step tasks any `--spread-steps` worker may execute.
+    public func executor(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true,
+                         stepTasks: StepTaskSettings? = nil) -> Executor {
         var configuration = ExecutorConfiguration(store: store, pricing: pricing, llm: llm, observer: observer, approvals: approvals,
                                                   cacheEnabled: cache)
         // One clock for the services and the engine. Waits for decisions and cancels are woken by
@@ -163,13 +165,16 @@ public final class WfloEnvironment: Sendable {
         configuration.http = http
         configuration.userEgress = userEgress
         configuration.mcpCassette = mcpCassette
+        configuration.stepTasks = stepTasks
         return Executor(configuration)
     }
 
-    /// The run service, driving runs with an executor made by ``executor(observer:approvals:cache:)``
+    /// The run service, driving runs with an executor made by ``executor(observer:approvals:cache:stepTasks:)``
     /// and delivering budget alerts beside them (``alerts``).
-    public func runs(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> RunService {
-        RunService(store: store, pricing: pricing, executor: executor(observer: observer, approvals: approvals, cache: cache), alerts: alerts)
+    public func runs(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true,
+                     stepTasks: StepTaskSettings? = nil) -> RunService {
+        RunService(store: store, pricing: pricing, executor: executor(observer: observer, approvals: approvals, cache: cache, stepTasks: stepTasks),
+                   alerts: alerts)
     }
 
     /// The approval service over this journal and clock.

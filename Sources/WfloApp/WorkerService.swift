@@ -39,9 +39,9 @@ public final class WorkerService: Sendable {
         public var grace: Double
         /// Seconds between passes of the deployed workflows' schedule loop (``TriggerService``); nil: this worker fires no schedules.
         public var scheduleInterval: Double?
-        /// `--spread-steps`: the runs this worker drives put their for_each `llm`/`http` items in the journal as step
-        /// tasks, and a free slot of this worker executes any run's step tasks (``StepTaskSettings``); a run it drives
-        /// executes up to ``concurrency`` of its own tasks at once. Off by default.
+        /// `--spread-steps`: the runs this worker drives put their `llm`/`http` calls (for_each items, parallel
+        /// branches) in the journal as step tasks, and a free slot of this worker executes any run's step tasks
+        /// (``StepTaskSettings``); a run it drives executes up to ``concurrency`` of its own tasks at once. Off by default.
         public var spreadSteps = false
 
         public init(queues: [String] = [], concurrency: Int = 1, lease: Double = 30, pollInterval: Double = 0.1,

@@ -21,9 +21,10 @@ extension WfloEnvironment {
     }
 
     /// The run service of `run`/`resume`/`cancel`, its observer watched for `WFLO_FAULT_KILL_AT`.
-    func commandRuns(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true) -> RunService {
+    func commandRuns(observer: any RunObserver, approvals: ApprovalWaitMode = .wait(pollInterval: 0.2), cache: Bool = true,
+                     stepTasks: StepTaskSettings? = nil) -> RunService {
         runs(observer: FaultInjectingObserver.wrap(observer, environment: ProcessInfo.processInfo.environment), approvals: approvals,
-             cache: cache)
+             cache: cache, stepTasks: stepTasks)
     }
 
     /// The observer of `run`/`resume`: progress lines (unless `--json`), approval requests with

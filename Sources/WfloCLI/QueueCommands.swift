@@ -112,7 +112,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Log one JSON object per line (claimed, finished, released, lease_lost).")
     var jsonLogs = false
 
-    @Flag(help: "Spread for_each llm/http items of the runs this worker drives as step tasks any worker with --spread-steps may run, and run other runs' step tasks in free slots.")
+    @Flag(help: "Spread the llm/http calls of the runs this worker drives (for_each items, parallel branches) as step tasks any worker with --spread-steps may run, and run other runs' step tasks in free slots.")
     var spreadSteps = false
 
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).")

@@ -18,18 +18,40 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var execution: ExecutionOptions
 
+    @OptionGroup var spread: SpreadOptions
+
     @Option(help: "Attach the run's trace to a caller's: a W3C traceparent (00-TRACEID-SPANID-FLAGS); default $TRACEPARENT.")
     var traceparent: String?
 
     func run() async throws {
         let parent = try await reportingErrors { try TraceOptions.parent(given: traceparent, environment: ProcessInfo.processInfo.environment) }
         try await InstrumentationContext.withValue(parent ?? InstrumentationContext.current) {
-            try await execution.execute(createJournal: true) { runs in
+            try await execution.execute(createJournal: true, stepTasks: spread.settings) { runs in
                 let workflow = try runs.load(file: request.file)
                 return try await runs.start(workflow, inputs: try request.bindInputs(workflow.definition),
                                             budget: try request.resolveBudget(workflow.definition), mode: execution.mode, tags: try request.runTags())
             }
         }
+    }
+}
+
+/// `wflo run --spread-steps`: the run is driven here, and its `llm`/`http` calls (for_each items,
+/// parallel branches) are step tasks that `wflo worker --spread-steps` processes may execute too.
+struct SpreadOptions: ParsableArguments {
+    @Flag(help: "Put the run's llm/http calls (for_each items, parallel branches) in the journal as step tasks that any `wflo worker --spread-steps` may execute; this process executes up to --spread-width of them at once.")
+    var spreadSteps = false
+
+    @Option(help: "With --spread-steps: the most of the run's step tasks this process executes at once (default 4); workers take the rest.")
+    var spreadWidth: Int?
+
+    func validate() throws {
+        if spreadWidth != nil && !spreadSteps { throw ValidationError("--spread-width needs --spread-steps") }
+        if let spreadWidth, spreadWidth < 1 { throw ValidationError("--spread-width must be 1 or more (got \(spreadWidth))") }
+    }
+
+    /// What `--spread-steps` asks of the executor, or nil.
+    var settings: StepTaskSettings? {
+        spreadSteps ? StepTaskSettings(width: spreadWidth ?? 4) : nil
     }
 }
 
@@ -173,14 +195,16 @@ struct ExecutionOptions: ParsableArguments {
     /// - Parameters:
     ///   - createJournal: `wflo run` creates a missing journal; `resume` does not.
     ///   - resuming: a recording continues the cassette the run began.
-    func execute(createJournal: Bool = false, resuming: Bool = false,
+    ///   - stepTasks: `wflo run --spread-steps` (``SpreadOptions``).
+    func execute(createJournal: Bool = false, resuming: Bool = false, stepTasks: StepTaskSettings? = nil,
                  _ body: (RunService) async throws -> RunResult) async throws {
         let result = try await reportingErrors { () -> RunResult in
             let environment = try await WfloEnvironment(store: store, cassette: cassette, pricing: pricing, createJournal: createJournal,
                                                   appendRecording: resuming)
             do {
                 let observer = environment.console(json: json, approvals: approvals, dbOption: store.db, mode: mode, logs: try resolvedLogFormat())
-                let result = try await body(environment.commandRuns(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache))
+                let result = try await body(environment.commandRuns(observer: observer, approvals: approvals.waitMode, cache: !cache.noCache,
+                                                                    stepTasks: stepTasks))
                 try await environment.close()
                 return result
             } catch let error as EngineError {

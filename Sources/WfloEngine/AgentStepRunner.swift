@@ -315,8 +315,18 @@ extension StepRunner {
             toolStep.id = journalID
             var toolScope = scope
             toolScope.args = arguments
-            let outcome = try await RunTelemetry.withStepSpan(toolStep, role: .tool(name: call.name, callID: call.id)) {
-                try await run(toolStep, scope: toolScope, firstAttempt: firstAttempt)
+            let outcome: StepOutcome
+            let payload = StepTaskPayload(step: step.id, index: nil, scope: toolScope, firstAttempt: firstAttempt,
+                                          cacheNamespace: cacheNamespace, deadline: deadline, tool: (call.name, call.id))
+            if Executor(configuration).spreads(toolStep, runner: self), let spreading,
+               Executor.taskStep(payload, in: spreading.root) != nil {
+                // A call any worker may make (it opens the call's span where it runs); only for an agent
+                // that is a step of the run's own workflow (not a for_each item), where a helper finds the tool.
+                outcome = try await allowingFailure(toolStep, try await runAsStepTask(toolStep, payload: payload))
+            } else {
+                outcome = try await RunTelemetry.withStepSpan(toolStep, role: .tool(name: call.name, callID: call.id)) {
+                    try await run(toolStep, scope: toolScope, firstAttempt: firstAttempt)
+                }
             }
             switch outcome {
             case .completed(let output), .skipped(let output): return .result(Self.toolContent(output, definition: definition), isError: false)

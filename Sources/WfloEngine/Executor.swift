@@ -299,10 +299,19 @@ public struct Executor: Sendable {
                                       observer: configuration.observer, now: configuration.now)
         let signal = RunSignal()
         let deadline = definition.timeout.map { run.createdAt.addingTimeInterval($0) }
-        let runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id,
+        var runner = StepRunner(configuration: configuration, pricing: pricing, governor: governor, runID: run.id,
                                 policy: definition.approvalPolicy, gate: ApprovalGate(configuration: configuration, signal: signal, notify: definition.notify),
                                 cacheNamespace: definition.cacheNamespace ?? definition.name, replay: replay, deadline: deadline)
+        if let spread = configuration.stepTasks {
+            runner.spreading = StepTaskSpreading(root: definition, slots: StepTaskSlots(width: spread.width))
+        }
         let scheduler = Scheduler(runner: runner, definition: definition, prefix: "", inputs: run.inputs)
+        if configuration.stepTasks == nil, !replay.isFresh {
+            // Spread by an earlier driver, driven here without spreading: every step runs in this
+            // process, so the tasks it left must not be run by a helper too (charged twice).
+            // Cancelled, they are never claimed, and a helper holding one can write nothing more.
+            _ = try await configuration.store.cancelStepTasks(runID: run.id)
+        }
 
         // A resumed run may already be past its deadline or asked to cancel: then nothing starts.
         var ending: Ending

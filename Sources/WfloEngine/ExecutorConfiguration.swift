@@ -49,7 +49,7 @@ public struct ExecutorConfiguration: Sendable {
     /// run is driven under it instead of being claimed again, and renewing and releasing it are
     /// left to the worker. ``store`` is then the worker's fenced view of the journal.
     public var heldClaim: RunOwner? = nil
-    /// Set: a for_each's `llm`/`http` items go to step tasks any worker may execute (``StepTaskSettings``);
+    /// Set: the run's `llm`/`http` calls (for_each items, parallel branches) go to step tasks any worker may execute (``StepTaskSettings``);
     /// nil (the default): every step runs in the driving process.
     public var stepTasks: StepTaskSettings? = nil
 

@@ -62,7 +62,9 @@ struct WorkflowOutcome: Sendable {
 /// A step is ready when everything it waits for has finished. Then, in order: a step a switch
 /// did not choose is skipped; a step with a skipped dependency is skipped unless its own `if:`
 /// decides; a false `if:` skips it. Every skip is journaled with its reason. A `for_each` step
-/// runs its items here, each journaled as `ID[INDEX]`; every other step goes to the ``StepRunner``.
+/// runs its items here, each journaled as `ID[INDEX]`; every other step goes to the ``StepRunner``,
+/// or, when spreading (``ExecutorConfiguration/stepTasks``) and the step is a call any worker may
+/// make (``Executor/spreads(_:runner:)``), to a step task whose outcome is read from the journal.
 struct Scheduler: Sendable {
     let runner: StepRunner
     let definition: WorkflowDefinition
@@ -176,6 +178,10 @@ struct Scheduler: Sendable {
                     }
                     running += 1
                     group.addTask { [self] in
+                        if step.forEach == nil, Executor(configuration).spreads(journaled, runner: runner) {
+                            // A branch any worker may run (it opens the step's span where it runs).
+                            return (step.id, try await runSpreadStep(journaled, scope: scope))
+                        }
                         let outcome = try await RunTelemetry.withStepSpan(journaled) {
                             if let forEach = step.forEach {
                                 return try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope))
@@ -246,8 +252,9 @@ struct Scheduler: Sendable {
 
         var tally = ForEachTally(count: items.count, failFast: settings.failFast)
         let itemCondition = step.condition.flatMap { $0.readsForEachItem ? $0 : nil }
-        if let spread = configuration.stepTasks, Executor(configuration).spreads(step, runner: runner) {
-            try await runSpread(step, settings, items: items, scope: scope, itemCondition: itemCondition, tally: &tally, spread: spread)
+        if let spread = configuration.stepTasks, let spreading = runner.spreading, Executor(configuration).spreads(step, runner: runner) {
+            try await runSpread(step, settings, items: items, scope: scope, itemCondition: itemCondition, tally: &tally,
+                                spread: spread, spreading: spreading)
         } else {
             try await runLocally(step, settings, items: items, scope: scope, itemCondition: itemCondition, tally: &tally)
         }
@@ -366,101 +373,37 @@ struct Scheduler: Sendable {
         }
     }
 
-    /// What the driver's loop over its step tasks waits for.
-    private enum SpreadEvent: Sendable {
-        /// A task of the run executed here ended (or none was left to claim).
-        case drained
-        /// Time to look at the tasks' results.
-        case tick
-    }
-
     /// The items as step tasks (``StepTaskSettings``): at most `max_parallel` in the journal at a
     /// time, executed by whichever worker claims them, this process included (up to
     /// ``StepTaskSettings/width`` of its own run's tasks at once); their outcomes are read from the journal.
     private func runSpread(_ step: StepDefinition, _ settings: ForEachSettings, items: [JSONValue], scope: TemplateScope,
-                           itemCondition: Condition?, tally: inout ForEachTally, spread: StepTaskSettings) async throws {
-        let store = configuration.store
-        let owner = configuration.heldClaim ?? spread.owner
-        let claim = StepTaskSettings(lease: spread.lease, pollInterval: spread.pollInterval, owner: owner, width: spread.width)
-        let width = min(settings.maxParallel, max(1, spread.width ?? settings.maxParallel))
-        var helping = configuration
-        helping.stepTasks = claim
-        let drainer = Executor(helping)
-        let runID = runner.runID
-        let root = definition
-        try await withThrowingTaskGroup(of: SpreadEvent.self) { group in
-            var next = 0
-            // Enqueued and not yet done: task id → item index.
-            var outstanding: [Int64: Int] = [:]
-            var draining = 0
-            var claimable = 0
-            var ticking = false
-            while true {
-                var requests: [(index: Int, request: StepTaskRequest)] = []
-                while tally.stopped == nil, next < items.count, outstanding.count + requests.count < settings.maxParallel {
-                    let index = next
-                    next += 1
-                    guard case .run(let item, let itemScope) = try await planItem(step, settings, index: index, items: items, scope: scope,
-                                                                                  itemCondition: itemCondition, tally: &tally) else { continue }
-                    let payload = StepTaskPayload(step: step.id, index: index, scope: itemScope,
-                                                  firstAttempt: replay.nextAttempt[item.id] ?? 1, cacheNamespace: runner.cacheNamespace,
-                                                  deadline: runner.deadline)
-                    requests.append((index, StepTaskRequest(runID: runID, stepID: item.id, payload: payload.json, at: configuration.now())))
-                }
-                if !requests.isEmpty {
-                    let ids = try await store.enqueueStepTasks(requests.map(\.request))
-                    for (id, request) in zip(ids, requests) { outstanding[id] = request.index }
-                    claimable += requests.count
-                }
-                // This process drains its own run's tasks as well: a lone worker runs every item.
-                while draining < width, claimable > 0 {
-                    draining += 1
-                    claimable -= 1
-                    group.addTask {
-                        if let lease = try await store.claimStepTask(runID: runID, owner: owner, lease: claim.lease) {
-                            _ = try await drainer.executeStepTask(lease, definition: root)
-                        }
-                        return .drained
-                    }
-                }
-                if outstanding.isEmpty && draining == 0 { break }
-                if !ticking {
-                    ticking = true
-                    group.addTask {
-                        try await Task.sleep(for: .milliseconds(Int64(claim.pollInterval * 1000)))
-                        return .tick
-                    }
-                }
-                switch try await group.next() {
-                case .drained?: draining -= 1
-                case .tick?: ticking = false
-                case nil: break
-                }
-                if outstanding.isEmpty { continue }
-                // The results, from the journal, whoever ran them.
-                var settled = false
-                claimable = 0
-                for task in try await store.stepTasks(runID: runID, ids: Array(outstanding.keys)) {
-                    switch task.status {
-                    case .done:
-                        guard let index = outstanding.removeValue(forKey: task.id) else { continue }
-                        let outcome = task.outcome.flatMap(StepTaskOutcome.init(json:))
-                            ?? .failed("step task \(task.id) ended with no outcome this wflo reads")
-                        tally.record(index, StepOutcome(outcome))
-                        settled = true
-                    case .cancelled:
-                        // The run was cancelled: its watch stops this loop.
-                        guard let index = outstanding.removeValue(forKey: task.id) else { continue }
-                        tally.record(index, .failed("its step task was cancelled"))
-                    case .queued:
-                        claimable += 1
-                    case .claimed:
-                        if !QueueClaimRule.isLive(leaseExpiresAt: task.leaseExpiresAt, now: Date()) { claimable += 1 }
-                    }
-                }
-                if settled { try await runner.governor.checkAlerts(try await store.ledger(runID: runID)) }
+                           itemCondition: Condition?, tally: inout ForEachTally, spread: StepTaskSettings,
+                           spreading: StepTaskSpreading) async throws {
+        var nextIndex = 0
+        try await runner.spreadTasks(maxParallel: settings.maxParallel, width: min(settings.maxParallel, max(1, spread.width ?? settings.maxParallel)),
+                                     spread: spread, spreading: spreading) {
+            while tally.stopped == nil, nextIndex < items.count {
+                let index = nextIndex
+                nextIndex += 1
+                guard case .run(let item, let itemScope) = try await planItem(step, settings, index: index, items: items, scope: scope,
+                                                                              itemCondition: itemCondition, tally: &tally) else { continue }
+                let payload = StepTaskPayload(step: step.id, index: index, scope: itemScope,
+                                              firstAttempt: replay.nextAttempt[item.id] ?? 1, cacheNamespace: runner.cacheNamespace,
+                                              deadline: runner.deadline)
+                return (index, StepTaskRequest(runID: runner.runID, stepID: item.id, payload: payload.json, at: configuration.now()))
             }
+            return nil
+        } record: { index, outcome in
+            tally.record(index, outcome)
         }
+    }
+
+    /// A ready `llm` or `http` step of the run's own workflow (a parallel branch) as one step task
+    /// (``StepRunner/runAsStepTask(_:payload:)``), its `allow_failure` applied here.
+    private func runSpreadStep(_ step: StepDefinition, scope: TemplateScope) async throws -> StepOutcome {
+        let payload = StepTaskPayload(step: step.id, index: nil, scope: scope, firstAttempt: replay.nextAttempt[step.id] ?? 1,
+                                      cacheNamespace: runner.cacheNamespace, deadline: runner.deadline)
+        return try await runner.allowingFailure(step, try await runner.runAsStepTask(step, payload: payload))
     }
 }
 

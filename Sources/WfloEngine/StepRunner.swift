@@ -37,6 +37,8 @@ struct StepRunner: Sendable {
     var deadline: Date? = nil
     /// The MCP servers of the agent whose loop this runner drives (nil outside one).
     var mcp: MCPServerPool? = nil
+    /// Set on the run's top-level runner when its calls go to step tasks (``ExecutorConfiguration/stepTasks``).
+    var spreading: StepTaskSpreading? = nil
 
     var store: any JournalStore { configuration.store }
     var observer: any RunObserver { configuration.observer }

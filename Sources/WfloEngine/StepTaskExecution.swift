@@ -1,16 +1,20 @@
 import Foundation
+import Synchronization
 import WfloCore
 import WfloPricing
 
 /// How a run's driver spreads its ready steps over workers (issue 16), when set on the
 /// configuration (``ExecutorConfiguration/stepTasks``): nil, every step runs in the driving process.
 ///
-/// With it, a `for_each` of `llm` or `http` items (outside sub-workflows, approval gates and
-/// policies) puts each item in the journal as a step task (``StepTaskStore``), at most
-/// `max_parallel` at a time; any worker with a free slot claims one and executes it through the
-/// same attempt driver (``Executor/executeStepTask(_:definition:)``), writing only while it holds
-/// the task's lease; the driver drains its own run's tasks too (so a lone worker still runs every
-/// item) and learns of the others' results from the journal.
+/// With it, the `llm` and `http` calls of the run's own workflow (outside sub-workflows, approval
+/// gates and policies) go to the journal as step tasks (``StepTaskStore``): each item of a
+/// `for_each` of them (at most `max_parallel` at a time), each such step that becomes ready
+/// (parallel branches: every ready one at once), and each call of an agent (a step of the run's
+/// own workflow) to one of its `llm`/`http` step tools. Any worker with a free slot claims one and
+/// executes it through the same attempt driver (``Executor/executeStepTask(_:definition:)``),
+/// writing only while it holds the task's lease; the driver drains its own run's tasks too (so a
+/// lone worker still runs every call) and learns of the others' results from the journal, before
+/// anything that depends on them starts.
 public struct StepTaskSettings: Sendable, Hashable {
     /// Seconds a task's lease lasts unless renewed (every third of it), by the store's clock.
     public var lease: Double
@@ -18,8 +22,9 @@ public struct StepTaskSettings: Sendable, Hashable {
     public var pollInterval: Double
     /// Who claims tasks in this process (a worker's own owner, so the journal says which worker ran each step).
     public var owner: RunOwner
-    /// The most of its own run's tasks the driver executes at once (nil: the step's `max_parallel`);
-    /// the rest wait for other workers, or for these to end.
+    /// The most of its own run's tasks the driver executes at once, across all its for_each steps and
+    /// branches (nil: no limit but each for_each's `max_parallel`); the rest wait for other workers,
+    /// or for these to end.
     public var width: Int?
 
     public init(lease: Double = 30, pollInterval: Double = 0.02, owner: RunOwner = .current(), width: Int? = nil) {
@@ -30,11 +35,49 @@ public struct StepTaskSettings: Sendable, Hashable {
     }
 }
 
+/// The driver's share of its own run's step tasks: at most ``StepTaskSettings/width`` executed in
+/// this process at once, whichever for_each, branch or tool call of the run enqueued them; and how
+/// many loops wait for their tasks' outcomes, so that together they read the journal about once a
+/// poll interval however many branches wait (each looks every `interval × watchers`).
+final class StepTaskSlots: Sendable {
+    private let free: Mutex<Int>
+    private let watching = Mutex(0)
+
+    init(width: Int?) { free = Mutex(max(1, width ?? Int.max)) }
+
+    /// Counts a waiting loop in, until its ``unwatch()``.
+    func watch() { watching.withLock { $0 += 1 } }
+    func unwatch() { watching.withLock { $0 -= 1 } }
+    /// The loops waiting now (at least 1).
+    var watchers: Int { watching.withLock { max(1, $0) } }
+
+    /// Takes a slot; false when none is free.
+    func take() -> Bool {
+        free.withLock { free in
+            guard free > 0 else { return false }
+            free -= 1
+            return true
+        }
+    }
+
+    func give() { free.withLock { $0 += 1 } }
+}
+
+/// How a run's top-level runner spreads (set by the driver when ``ExecutorConfiguration/stepTasks``
+/// is): the workflow its own drained tasks are looked up in, and its share of them.
+struct StepTaskSpreading: Sendable {
+    let root: WorkflowDefinition
+    let slots: StepTaskSlots
+}
+
 /// What a step task carries: everything the step's templates see, and where it sits.
 struct StepTaskPayload: Sendable {
     /// The step's id in the run's workflow (a for_each step's; the task's own id is the item's).
     var step: String
-    var index: Int
+    /// The item's index in its for_each; nil for a step of its own (a branch, a tool call).
+    var index: Int?
+    /// For an agent's tool call: the tool's name (``step`` is the agent's id) and the call's id.
+    var tool: (name: String, callID: String)?
     var scope: TemplateScope
     var firstAttempt: Int
     var cacheNamespace: String
@@ -42,17 +85,22 @@ struct StepTaskPayload: Sendable {
 
     var json: JSONValue {
         var object: [String: JSONValue] = [
-            "step": .string(step), "index": .int(index), "first_attempt": .int(firstAttempt), "cache_namespace": .string(cacheNamespace),
+            "step": .string(step), "first_attempt": .int(firstAttempt), "cache_namespace": .string(cacheNamespace),
             "inputs": scope.inputs, "steps": .object(scope.steps), "skipped": .array(scope.skipped.sorted().map { .string($0) }),
         ]
+        if let index { object["index"] = .int(index) }
+        if let tool { object["tool"] = ["name": .string(tool.name), "call_id": .string(tool.callID)] }
+        if let args = scope.args { object["args"] = args }
         if let forEach = scope.forEach { object["for_each"] = .object(forEach) }
         if let deadline { object["deadline"] = .double(deadline.timeIntervalSince1970) }
         return .object(object)
     }
 
-    init(step: String, index: Int, scope: TemplateScope, firstAttempt: Int, cacheNamespace: String, deadline: Date?) {
+    init(step: String, index: Int?, scope: TemplateScope, firstAttempt: Int, cacheNamespace: String, deadline: Date?,
+         tool: (name: String, callID: String)? = nil) {
         self.step = step
         self.index = index
+        self.tool = tool
         self.scope = scope
         self.firstAttempt = firstAttempt
         self.cacheNamespace = cacheNamespace
@@ -60,22 +108,29 @@ struct StepTaskPayload: Sendable {
     }
 
     init?(json: JSONValue) {
-        guard let step = json["step"]?.stringValue, let index = json["index"]?.intValue, let first = json["first_attempt"]?.intValue,
+        guard let step = json["step"]?.stringValue, let first = json["first_attempt"]?.intValue,
               let namespace = json["cache_namespace"]?.stringValue, let steps = json["steps"]?.objectValue else { return nil }
         var scope = TemplateScope(inputs: json["inputs"] ?? .null, steps: steps)
         scope.skipped = Set(json["skipped"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         scope.forEach = json["for_each"]?.objectValue
-        self.init(step: step, index: index, scope: scope, firstAttempt: first, cacheNamespace: namespace,
-                  deadline: json["deadline"]?.doubleValue.map { Date(timeIntervalSince1970: $0) })
+        scope.args = json["args"]
+        var tool: (name: String, callID: String)?
+        if let call = json["tool"] {
+            guard let name = call["name"]?.stringValue, let callID = call["call_id"]?.stringValue else { return nil }
+            tool = (name, callID)
+        }
+        self.init(step: step, index: json["index"]?.intValue, scope: scope, firstAttempt: first, cacheNamespace: namespace,
+                  deadline: json["deadline"]?.doubleValue.map { Date(timeIntervalSince1970: $0) }, tool: tool)
     }
 }
 
 extension Executor {
-    /// Whether the items of `step` go to step tasks: spreading is on, the step is an `llm` or
-    /// `http` call of the run's own workflow, with no approval to pass and no enclosing budget
+    /// Whether `step` (a branch, an agent's tool call) or its items (a for_each) go to step tasks:
+    /// spreading is on, the step is an `llm` or `http` call of the run's own workflow, with no
+    /// approval to pass, no enclosing budget (a sub-workflow's or an agent's) and no MCP servers
     /// (those stay with the driver).
     func spreads(_ step: StepDefinition, runner: StepRunner) -> Bool {
-        guard configuration.stepTasks != nil, runner.depth == 0, runner.limits.isEmpty, runner.policy == nil, runner.mcp == nil,
+        guard configuration.stepTasks != nil, runner.spreading != nil, runner.depth == 0, runner.limits.isEmpty, runner.policy == nil, runner.mcp == nil,
               step.approval == nil else { return false }
         switch step.kind {
         case .llm, .http: return true
@@ -128,8 +183,9 @@ extension Executor {
         guard let payload = StepTaskPayload(json: lease.payload) else {
             return .failed("step task \(lease.id) of run \(lease.runID) holds a payload this wflo cannot read; resume the run with the wflo that started it")
         }
-        guard let base = definition.steps.first(where: { $0.id == payload.step }) else {
-            return .failed("step task \(lease.id) names step '\(payload.step)', which workflow '\(definition.name)' does not have")
+        guard let base = Self.taskStep(payload, in: definition) else {
+            let named = payload.tool.map { "tool '\($0.name)' of agent '\(payload.step)'" } ?? "step '\(payload.step)'"
+            return .failed("step task \(lease.id) names \(named), which workflow '\(definition.name)' does not have")
         }
         let fenced = configuration.store.fenced(stepTask: lease)
         if lease.claims > 1 {
@@ -143,6 +199,8 @@ extension Executor {
         guard let run = try await fenced.run(id: lease.runID) else {
             throw StoreError(.notFound, "run \(lease.runID) of step task \(lease.id) is not in \(fenced.journalLocation)")
         }
+        // The driver decided the step's `if:` before enqueueing it and applies its `allow_failure`
+        // to the outcome (for an item, to the for_each as a whole).
         var item = base
         item.id = lease.stepID
         item.forEach = nil
@@ -164,7 +222,8 @@ extension Executor {
         let runner = StepRunner(configuration: helping, pricing: pricing, governor: governor, runID: run.id, policy: nil,
                                 gate: ApprovalGate(configuration: helping, signal: RunSignal()), cacheNamespace: payload.cacheNamespace,
                                 replay: ReplayState(), deadline: payload.deadline)
-        let outcome = try await RunTelemetry.withStepSpan(item, role: .step(index: payload.index)) {
+        let role: RunTelemetry.StepRole = payload.tool.map { .tool(name: $0.name, callID: $0.callID) } ?? .step(index: payload.index)
+        let outcome = try await RunTelemetry.withStepSpan(item, role: role) {
             try await runner.run(item, scope: payload.scope, firstAttempt: max(payload.firstAttempt, lease.nextAttempt))
         }
         switch outcome {
@@ -176,6 +235,138 @@ extension Executor {
         case .waiting(let request):
             // Not reached: a step with a gate is never a task.
             return .failed("step '\(item.id)' waits for approval \(request), which a step task cannot; run it without spreading")
+        }
+    }
+}
+
+extension Executor {
+    /// The definition a task's payload names: a step of the run's own workflow, or a step tool of one of its agents.
+    static func taskStep(_ payload: StepTaskPayload, in definition: WorkflowDefinition) -> StepDefinition? {
+        guard let step = definition.steps.first(where: { $0.id == payload.step }) else { return nil }
+        guard let tool = payload.tool else { return step }
+        guard case .agent(let agent) = step.kind, case .step(let toolStep)? = agent.tool(tool.name)?.action else { return nil }
+        return toolStep
+    }
+}
+
+/// What the driver's loop over its step tasks waits for.
+private enum SpreadEvent: Sendable {
+    /// A task of the run executed here ended (or none was left to claim).
+    case drained
+    /// Time to look at the tasks' results.
+    case tick
+}
+
+extension StepRunner {
+    /// `step` (a branch of the run's own workflow, or an agent's tool call) as one step task:
+    /// executed by whichever worker claims it, this process included; its outcome is read from the
+    /// journal, where the step's result was committed first. Only for a runner that spreads
+    /// (``Executor/spreads(_:runner:)``).
+    func runAsStepTask(_ step: StepDefinition, payload: StepTaskPayload) async throws -> StepOutcome {
+        guard let spread = configuration.stepTasks, let spreading else {
+            return .failed("step '\(step.id)' was sent to a step task by a driver that does not spread")
+        }
+        var request: StepTaskRequest? = StepTaskRequest(runID: runID, stepID: step.id, payload: payload.json, at: configuration.now())
+        var outcome: StepOutcome?
+        try await spreadTasks(maxParallel: 1, width: 1, spread: spread, spreading: spreading) {
+            defer { request = nil }
+            return request.map { (0, $0) }
+        } record: { _, ended in
+            outcome = ended
+        }
+        return outcome ?? .failed("step '\(step.id)' ended with no outcome from its step task")
+    }
+
+    /// Step tasks of this run, enqueued as `next` gives them (with a key for `record`) while fewer
+    /// than `maxParallel` are outstanding, until it gives nil; executed by whichever worker claims
+    /// them, this process included (up to `width` at once here, and only in a free slot of the run's
+    /// ``StepTaskSpreading/slots``); each outcome, read from the journal, goes to `record`.
+    func spreadTasks(maxParallel: Int, width: Int, spread: StepTaskSettings, spreading: StepTaskSpreading,
+                     next: () async throws -> (key: Int, request: StepTaskRequest)?,
+                     record: (Int, StepOutcome) async throws -> Void) async throws {
+        let store = configuration.store
+        let owner = configuration.heldClaim ?? spread.owner
+        let claim = StepTaskSettings(lease: spread.lease, pollInterval: spread.pollInterval, owner: owner, width: spread.width)
+        var helping = configuration
+        helping.stepTasks = claim
+        let drainer = Executor(helping)
+        let runID = runID
+        let root = spreading.root
+        let slots = spreading.slots
+        slots.watch()
+        defer { slots.unwatch() }
+        try await withThrowingTaskGroup(of: SpreadEvent.self) { group in
+            var exhausted = false
+            // Enqueued and not yet done: task id → key.
+            var outstanding: [Int64: Int] = [:]
+            var draining = 0
+            var claimable = 0
+            var ticking = false
+            while true {
+                var requests: [(key: Int, request: StepTaskRequest)] = []
+                while !exhausted, outstanding.count + requests.count < maxParallel {
+                    guard let request = try await next() else {
+                        exhausted = true
+                        break
+                    }
+                    requests.append(request)
+                }
+                if !requests.isEmpty {
+                    let ids = try await store.enqueueStepTasks(requests.map(\.request))
+                    for (id, request) in zip(ids, requests) { outstanding[id] = request.key }
+                    claimable += requests.count
+                }
+                // This process drains its own run's tasks as well (any of them, in a free slot): a lone
+                // worker runs every call.
+                while draining < width, claimable > 0, slots.take() {
+                    draining += 1
+                    claimable -= 1
+                    group.addTask {
+                        defer { slots.give() }
+                        if let lease = try await store.claimStepTask(runID: runID, owner: owner, lease: claim.lease) {
+                            _ = try await drainer.executeStepTask(lease, definition: root)
+                        }
+                        return .drained
+                    }
+                }
+                if outstanding.isEmpty && draining == 0 { break }
+                if !ticking {
+                    ticking = true
+                    let interval = claim.pollInterval * Double(slots.watchers)
+                    group.addTask {
+                        try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+                        return .tick
+                    }
+                }
+                switch try await group.next() {
+                case .drained?: draining -= 1
+                case .tick?: ticking = false
+                case nil: break
+                }
+                if outstanding.isEmpty { continue }
+                // The results, from the journal, whoever ran them.
+                var settled = false
+                claimable = 0
+                for task in try await store.stepTasks(runID: runID, ids: Array(outstanding.keys)) {
+                    switch task.status {
+                    case .done:
+                        guard let key = outstanding.removeValue(forKey: task.id) else { continue }
+                        let outcome = task.outcome.flatMap(StepTaskOutcome.init(json:))
+                            ?? .failed("step task \(task.id) ended with no outcome this wflo reads")
+                        try await record(key, StepOutcome(outcome))
+                        settled = true
+                    case .cancelled:
+                        // The run was cancelled: its watch stops this loop.
+                        guard let key = outstanding.removeValue(forKey: task.id) else { continue }
+                        try await record(key, .failed("its step task was cancelled"))
+                    case .queued:
+                        claimable += 1
+                    case .claimed:
+                        if !QueueClaimRule.isLive(leaseExpiresAt: task.leaseExpiresAt, now: Date()) { claimable += 1 }
+                    }
+                }
+                if settled { try await governor.checkAlerts(try await store.ledger(runID: runID)) }
+            }
         }
     }
 }

@@ -87,6 +87,8 @@ struct ProductCLITests {
         (["run", CLITests.brief, "--budget", "-1"], "a budget must be 0 or more"),
         (["resume", "abc", "--budget", "-0.5"], "a budget must be 0 or more"),
         (["run", CLITests.brief, "--record", "a.json", "--replay", "b.json"], "cannot be used together"),
+        (["run", CLITests.brief, "--spread-width", "2"], "--spread-width needs --spread-steps"),
+        (["run", CLITests.brief, "--spread-steps", "--spread-width", "0"], "--spread-width must be 1 or more"),
     ])
     func everyUsageErrorExitsTwo(arguments: [String], message: String) async throws {
         try await Self.offline { wflo, _ in

@@ -80,10 +80,12 @@ struct SpreadCLITests {
             server.on(promptContaining: "Say", .delay(.milliseconds(200)))
             let before = server.requestCount
             // Room for 5 of the 12 calls: the reservations, whichever worker makes them, admit exactly 5.
-            let runID = try await WorkerCLITests.submit(wflo, [path, "--budget", "0.055", "--input", BudgetScopeCLITests.topics(12)])
             let workers = try (0..<2).map {
                 try Worker(wflo, ["--spread-steps", "--concurrency", "4", "--lease", "10s"], log: directory.appendingPathComponent("w\($0).log"))
             }
+            // Both started (and handle SIGTERM) before the run can end: on a loaded machine one may start late.
+            #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
+            let runID = try await WorkerCLITests.submit(wflo, [path, "--budget", "0.055", "--input", BudgetScopeCLITests.topics(12)])
             #expect(try await WorkerCLITests.eventually(90) { workers.flatMap { $0.events("finished") }.count == 1 })
             for worker in workers { #expect(await WorkerCLITests.stop(worker).status == 0, "\(worker.events)") }
             #expect(workers.flatMap { $0.events("finished") }.first?["status"] == "budget_exceeded")
