@@ -358,6 +358,9 @@ public struct AttemptFinish: Sendable, Hashable {
     /// the same rule as a call cut off by cancel, the run's timeout or a crash. `cost` and
     /// `usage` are ignored. Build one with ``unanswered(attemptID:runID:stepID:error:stepStatus:at:)``.
     public var unanswered = false
+    /// When the call's request was sent, if later than the attempt's reservation (it waited for
+    /// a connection): the attempt's recorded start moves there, so its times count the call only.
+    public var sentAt: Date?
 
     public init(attemptID: Int64, runID: String, stepID: String, succeeded: Bool, cost: Money, usage: TokenUsage?,
                 error: String?, stepStatus: StepStatus?, stepOutput: JSONValue?, at: Date, fees: Money = .zero, flags: [String] = []) {

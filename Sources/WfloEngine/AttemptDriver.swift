@@ -93,25 +93,31 @@ struct AttemptDriver: Sendable {
                 current = index
             }
             let attemptStart = configuration.now()
+            let sendMark = RequestSendMark()
             observeStarted(plan, attempt: attempt, offer: offer)
 
             let made: AttemptMade<Value> = try await RunTelemetry.withAttemptSpan(
                 stepID: plan.stepID, stepType: plan.stepType, attempt: attempt, model: offer.model, reserved: offer.worstCase, call: offer.span
             ) { span -> AttemptMade<Value> in
                 let failure: AttemptFailure
-                switch try await offer.call(attempt) {
+                let result = try await RequestSendMark.$current.withValue(sendMark) { try await offer.call(attempt) }
+                switch result {
                 case .settled(let value, let charge):
                     let now = configuration.now()
-                    let ledger = try await store.finishAttempt(AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID,
-                                                                             succeeded: charge.succeeded, cost: charge.cost, usage: charge.usage,
-                                                                             error: charge.error, stepStatus: .completed, stepOutput: charge.output,
-                                                                             at: now, fees: charge.fees, flags: charge.flags))
+                    // The attempt's time counts from the send: a wait for a connection is not the call's.
+                    let sentAt = Self.sentAt(attemptStart, mark: sendMark, until: now)
+                    var finish = AttemptFinish(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID,
+                                               succeeded: charge.succeeded, cost: charge.cost, usage: charge.usage,
+                                               error: charge.error, stepStatus: .completed, stepOutput: charge.output,
+                                               at: now, fees: charge.fees, flags: charge.flags)
+                    finish.sentAt = sentAt
+                    let ledger = try await store.finishAttempt(finish)
                     if plan.paid { try await runner.governor.checkAlerts(ledger) }
                     try await charge.afterSettlement?(now)
+                    let seconds = now.timeIntervalSince(sentAt ?? attemptStart)
                     RunTelemetry.settled(span, stepType: plan.stepType, model: offer.model, charge: charge,
-                                         provider: offer.span?.provider,
-                                         seconds: now.timeIntervalSince(attemptStart))
-                    observeSettled(plan, charge: charge, seconds: now.timeIntervalSince(attemptStart))
+                                         provider: offer.span?.provider, seconds: seconds)
+                    observeSettled(plan, charge: charge, seconds: seconds)
                     return .settled(value)
                 case .failed(let problem):
                     failure = problem
@@ -123,7 +129,7 @@ struct AttemptDriver: Sendable {
                 var message = failure.message
                 var final = !failure.retryable || attempt >= plan.policy.maximumAttempts
                 let delay = retryDelay(policy: plan.policy, attempt: attempt, retryAfter: failure.retryAfter, final: &final, message: &message)
-                let finish: AttemptFinish
+                var finish: AttemptFinish
                 if failure.unanswered {
                     finish = .unanswered(attemptID: attemptID, runID: runner.runID, stepID: plan.stepID, error: message,
                                          stepStatus: final ? .failed : nil, at: configuration.now())
@@ -132,6 +138,7 @@ struct AttemptDriver: Sendable {
                                            usage: nil, error: message, stepStatus: final ? .failed : nil,
                                            stepOutput: final ? failure.output : nil, at: configuration.now())
                 }
+                finish.sentAt = Self.sentAt(attemptStart, mark: sendMark, until: finish.at)
                 message = finish.error ?? message
                 try await store.finishAttempt(finish)
                 RunTelemetry.failed(span, stepType: plan.stepType, message: message, final: final, attributes: failure.spanAttributes)
@@ -152,6 +159,16 @@ struct AttemptDriver: Sendable {
             attempt += 1
         }
         return AttemptsResult(end: .refused(refusals), offer: current)
+    }
+
+    /// When the attempt's request was sent, on the run's clock, if the transport marked a send
+    /// after a wait (for a free pooled connection, or a new one): the attempt started at `start`
+    /// plus that wait, and not after `end` (the wait is real time; a test's clock may stand still).
+    /// Nil when nothing was marked (a replay, a sandbox, MCP): the call was the send.
+    static func sentAt(_ start: Date, mark: RequestSendMark, until end: Date) -> Date? {
+        guard let wait = mark.waitBeforeSending, wait > .zero else { return nil }
+        let (seconds, attoseconds) = wait.components
+        return min(start.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18), max(start, end))
     }
 
     // MARK: observation (one point each)

@@ -137,7 +137,8 @@ extension StepRunner {
     func exchange(_ request: RenderedHTTPRequest, definition: HTTPStepDefinition, egress: EgressGuard,
                   transport: any HTTPStepTransport, timeout: Double) async throws -> (HTTPExchange.Response, URL, Int) {
         let clock = ContinuousClock()
-        let deadline = clock.now + .milliseconds(Int64(timeout * 1000))
+        let start = clock.now
+        let limit = Duration.milliseconds(Int64(timeout * 1000))
         var method = request.method
         var headers = request.headers
         var body = request.body
@@ -158,7 +159,9 @@ extension StepRunner {
             if let hostHeader = target.hostHeader, !sent.contains(where: { $0.name.caseInsensitiveCompare("Host") == .orderedSame }) {
                 sent.append(HTTPExchange.Header("Host", hostHeader))
             }
-            let remaining = deadline - clock.now
+            // The step's timeout runs from the first send (the transport times the first hop from it):
+            // a wait for a pooled connection is not spent from it; redirect hops share what is left.
+            let remaining = redirects == 0 ? limit : (RequestSendMark.current?.sentAt ?? start) + limit - clock.now
             guard remaining > .zero else {
                 throw HTTPStepFailure(message: "no answer from \(target.host) within the step's timeout of \(DurationText.describe(timeout))",
                                       retryable: true, hostFailure: true)

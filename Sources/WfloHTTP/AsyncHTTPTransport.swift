@@ -13,8 +13,17 @@ import WfloProviders
 /// Call ``shutdown()`` once, before the process exits.
 ///
 /// Calls to one host run on as many connections as ``maximumConnectionsPerHost`` (AsyncHTTPClient
-/// keeps 8 by default, which held `max_parallel: 32` to 8 calls in flight, the others waiting for a
-/// connection inside their attempt's time and `timeout:`).
+/// keeps 8 by default, which held `max_parallel: 32` to 8 calls in flight).
+///
+/// A call's `timeout` starts when its request head is written to a connection, and the caller's
+/// ``RequestSendMark/current`` is marked then: a call that first waits for a connection — a free
+/// one from the pool when ``maximumConnectionsPerHost`` calls to the host are in flight, or a new
+/// one being opened — spends neither its timeout nor its attempt's recorded time waiting.
+/// That wait is bounded by ``connectTimeout``: opening a connection fails after it (`.timeout`),
+/// and a call still queued for a free pooled connection after it fails with `.connection`
+/// ("no free connection"; the request was not sent, so the engine settles the attempt at zero
+/// and its retry policy decides). The run's timeout and `wflo cancel` end a wait at once: the
+/// task's cancellation takes the call out of the pool's queue (`CancellationError`).
 public final class AsyncHTTPTransport: HTTPTransport {
     private let client: HTTPClient
     private let logger: Logger
@@ -22,12 +31,14 @@ public final class AsyncHTTPTransport: HTTPTransport {
     public let maximumResponseBytes: Int
     /// How many connections to one host may be open at once: the most calls to it in flight.
     public let maximumConnectionsPerHost: Int
+    /// How long a call may wait to open a connection, or for a free pooled one, before it is sent.
+    public let connectTimeout: Duration
     /// The default of ``maximumConnectionsPerHost``: above any `max_parallel` a workflow commonly sets.
     public static let defaultMaximumConnectionsPerHost = 256
 
     /// - Parameters:
     ///   - maximumResponseBytes: a larger body fails with `.malformedResponse`.
-    ///   - connectTimeout: how long to wait for a TCP (and TLS) connection.
+    ///   - connectTimeout: how long to wait for a TCP (and TLS) connection, or for a free one from the pool.
     ///   - maximumConnectionsPerHost: the most calls in flight to one host (at least 1); more wait for a connection.
     ///   - logger: where the HTTP client logs; silent by default.
     public init(maximumResponseBytes: Int = 32 << 20, connectTimeout: Duration = .seconds(10),
@@ -35,6 +46,7 @@ public final class AsyncHTTPTransport: HTTPTransport {
                 logger: Logger = Logger(label: "wflo.http", factory: { _ in SwiftLogNoOpLogHandler() })) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .nanoseconds(Self.nanoseconds(connectTimeout))
+        self.connectTimeout = connectTimeout
         self.maximumConnectionsPerHost = max(1, maximumConnectionsPerHost)
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = self.maximumConnectionsPerHost
         configuration.redirectConfiguration = .disallow
@@ -49,8 +61,10 @@ public final class AsyncHTTPTransport: HTTPTransport {
     }
 
     /// Sends the request and collects the whole response body.
-    /// - Throws: ``ProviderError`` `.timeout` when no complete answer came within `timeout`,
-    ///   `.connection` when the host cannot be reached or closed the connection,
+    /// - Throws: ``ProviderError`` `.timeout` when no complete answer came within `timeout` of the
+    ///   request being sent (or no connection opened within ``connectTimeout``),
+    ///   `.connection` when the host cannot be reached or closed the connection, or no pooled
+    ///   connection came free within ``connectTimeout``,
     ///   `.malformedResponse` when the body exceeds ``maximumResponseBytes``;
     ///   `CancellationError` when the task was cancelled.
     public func send(_ request: HTTPExchange.Request, timeout: Duration) async throws -> HTTPExchange.Response {
@@ -62,25 +76,36 @@ public final class AsyncHTTPTransport: HTTPTransport {
 
     /// One exchange with a body limit of the caller's; `tooLarge` makes the error for a body past it
     /// (given the host). The one place AsyncHTTPClient's errors become wflo's.
+    ///
+    /// The `timeout` starts when the request head is written to a connection (see the type's
+    /// comment); the caller's ``RequestSendMark/current`` is marked at that moment.
     func exchange(_ request: HTTPExchange.Request, timeout: Duration, maximumResponseBytes limit: Int,
                   tooLarge: (String) -> any Error) async throws -> HTTPExchange.Response {
-        var outgoing = HTTPClientRequest(url: request.url)
-        outgoing.method = HTTPMethod(rawValue: request.method)
-        for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
-        if !request.body.isEmpty || !["GET", "HEAD"].contains(request.method) {
-            outgoing.body = .bytes(ByteBuffer(bytes: request.body))
-        }
         let host = Self.host(request.url)
-        let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout))
+        let delegate = ExchangeDelegate(timeout: .nanoseconds(Self.nanoseconds(timeout)), maximumResponseBytes: limit,
+                                        mark: RequestSendMark.current)
         do {
-            let response = try await client.execute(outgoing, deadline: deadline, logger: logger)
-            let body = try await response.body.collect(upTo: limit)
-            return HTTPExchange.Response(status: Int(response.status.code),
-                                         headers: response.headers.map { HTTPExchange.Header($0.name, $0.value) },
-                                         body: Array(body.readableBytesView))
+            var outgoing = try HTTPClient.Request(url: request.url, method: HTTPMethod(rawValue: request.method))
+            for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
+            if !request.body.isEmpty || !["GET", "HEAD"].contains(request.method) {
+                outgoing.body = .bytes(request.body)
+            }
+            // No deadline for the whole exchange: the delegate's timer starts at the send. The wait
+            // for a pooled connection is bounded by the client's connect timeout (its queue deadline).
+            let task = client.execute(request: outgoing, delegate: delegate, eventLoop: .indifferent, deadline: nil, logger: logger)
+            return try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
+        } catch is ExchangeDelegate.NoAnswer {
+            throw ProviderError(.timeout, message: "no answer from \(host) within \(timeout)")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw ProviderError(.timeout, message: "no answer from \(host) within \(timeout)")
-        } catch is NIOTooManyBytesError {
+        } catch let error as HTTPClientError where error == .getConnectionFromPoolTimeout {
+            throw ProviderError(.connection, message: "cannot reach \(host): no free connection to it within \(connectTimeout) "
+                                + "(all \(maximumConnectionsPerHost) stayed busy); the request was not sent")
+        } catch is ExchangeDelegate.TooLarge {
             throw tooLarge(host)
         } catch let error as ProviderError {
             throw error

@@ -76,7 +76,8 @@ extension PostgresJournalStore {
                 reserved: try JournalCells.money(row.1, "attempts.reserved_usd"), ledger: before) else { return before }
             if finish.unanswered {
                 try await connection.query("""
-                    UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970)
+                    UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
+                        started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
                     WHERE id = \(finish.attemptID)
                     """, logger: self.logger)
             } else {
@@ -84,7 +85,8 @@ extension PostgresJournalStore {
                 try await connection.query("""
                     UPDATE attempts SET status = \(settlement.status.rawValue), cost_usd = \(finish.cost.description),
                         usage = \(finish.usage?.json.encoded()), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
-                        fees_usd = \(finish.fees.isZero ? nil : finish.fees.description), flags = \(flags)
+                        fees_usd = \(finish.fees.isZero ? nil : finish.fees.description), flags = \(flags),
+                        started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
                     WHERE id = \(finish.attemptID)
                     """, logger: self.logger)
             }

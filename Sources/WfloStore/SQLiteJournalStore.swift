@@ -347,13 +347,18 @@ public struct SQLiteJournalStore: JournalStore {
                 finish, current: try JournalCells.enumeration(row["status"] as String, "attempts.status"),
                 reserved: try JournalCells.money(row["reserved_usd"], "attempts.reserved_usd"), ledger: before) else { return before }
             if finish.unanswered {
-                try db.cachedStatement(sql: "UPDATE attempts SET status = ?, error = ?, finished_at = ? WHERE id = ?")
-                    .execute(arguments: [settlement.status.rawValue, finish.error, finish.at.timeIntervalSince1970, finish.attemptID])
+                try db.cachedStatement(sql: "UPDATE attempts SET status = ?, error = ?, finished_at = ?, started_at = COALESCE(?, started_at) WHERE id = ?")
+                    .execute(arguments: [settlement.status.rawValue, finish.error, finish.at.timeIntervalSince1970,
+                                         finish.sentAt?.timeIntervalSince1970, finish.attemptID])
             } else {
-                try db.cachedStatement(sql: "UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ?, fees_usd = ?, flags = ? WHERE id = ?")
+                try db.cachedStatement(sql: """
+                    UPDATE attempts SET status = ?, cost_usd = ?, usage = ?, error = ?, finished_at = ?, fees_usd = ?, flags = ?,
+                        started_at = COALESCE(?, started_at) WHERE id = ?
+                    """)
                     .execute(arguments: [settlement.status.rawValue, finish.cost.description, finish.usage?.json.encoded(),
                                          finish.error, finish.at.timeIntervalSince1970, finish.fees.isZero ? nil : finish.fees.description,
-                                         finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(), finish.attemptID])
+                                         finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(),
+                                         finish.sentAt?.timeIntervalSince1970, finish.attemptID])
             }
             if !finish.unanswered {
                 try settleScopes(db, attemptID: finish.attemptID, reserved: try JournalCells.money(row["reserved_usd"], "attempts.reserved_usd"),

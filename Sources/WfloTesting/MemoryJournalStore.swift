@@ -401,6 +401,7 @@ public final class MemoryJournalStore: JournalStore {
                 run.attempts[index].status = settlement.status
                 run.attempts[index].error = finish.error
                 run.attempts[index].finishedAt = finish.at
+                if let sent = finish.sentAt { run.attempts[index].startedAt = sent }
                 if !finish.unanswered {
                     run.attempts[index].cost = finish.cost
                     run.attempts[index].usage = finish.usage

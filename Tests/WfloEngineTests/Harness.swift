@@ -65,10 +65,12 @@ struct Harness {
     let sleeps = Sleeps()
     let directory: URL
 
-    static func with<T>(_ body: (Harness) async throws -> T) async throws -> T {
+    /// - Parameter connectionsPerHost: the transport's pool per host (the default: as many as calls).
+    static func with<T>(connectionsPerHost: Int = AsyncHTTPTransport.defaultMaximumConnectionsPerHost,
+                        _ body: (Harness) async throws -> T) async throws -> T {
         let server = try await FakeLLMServer.start()
         return try await withHarness(folder: "wflo-engine", make: { directory in
-            Harness(server: server, transport: AsyncHTTPTransport(),
+            Harness(server: server, transport: AsyncHTTPTransport(maximumConnectionsPerHost: connectionsPerHost),
                     store: try SQLiteJournalStore(path: directory.appendingPathComponent("wflo.db").path), directory: directory)
         }, close: { await $0.close() }, body)
     }

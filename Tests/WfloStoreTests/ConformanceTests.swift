@@ -207,6 +207,31 @@ struct ConformanceTests {
         }
     }
 
+    /// Issue 23, item 2: an attempt that waited for a connection is journaled from its send.
+    @Test(arguments: stores)
+    func anAttemptsStartMovesToItsSendAndTheStepKeepsItsOwn(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            try await store.createRun(sampleRun(budget: "1"))
+            let sent = try #require(try await store.beginAttempt(start(step: "a", reserve: "0.04", at: 1)).attemptID)
+            var settle = finish(sent, step: "a", cost: "0.01", at: 3)
+            settle.sentAt = date(2.5)
+            try await store.finishAttempt(settle)
+            let unanswered = try #require(try await store.beginAttempt(start(step: "b", reserve: "0.04", at: 1)).attemptID)
+            var timedOut = AttemptFinish.unanswered(attemptID: unanswered, runID: "run-1", stepID: "b", error: "timed out",
+                                                    stepStatus: .failed, at: date(4))
+            timedOut.sentAt = date(2)
+            try await store.finishAttempt(timedOut)
+            let unmarked = try #require(try await store.beginAttempt(start(step: "c", reserve: "0.04", at: 1)).attemptID)
+            try await store.finishAttempt(finish(unmarked, step: "c", cost: "0.01", at: 3))
+            let journal = try await store.journal(runID: "run-1")
+            let attempts = Dictionary(uniqueKeysWithValues: journal.attempts.map { ($0.stepID, $0) })
+            #expect(attempts["a"]?.startedAt == date(2.5) && attempts["a"]?.finishedAt == date(3))
+            #expect(attempts["b"]?.startedAt == date(2) && attempts["b"]?.finishedAt == date(4))
+            #expect(attempts["c"]?.startedAt == date(1), "no send marked: the reservation's time stays")
+            #expect(journal.steps.allSatisfy { $0.startedAt == date(1) }, "a step starts at its reservation")
+        }
+    }
+
     @Test(arguments: stores)
     func inFlightAttemptsAreMarkedUnsettledAndStayCharged(kind: StoreUnderTest) async throws {
         try await kind.with { store in
