@@ -224,14 +224,38 @@ public struct Dashboard: Sendable {
             content = rendered
             if let mark, mark.status.isFinal, keepable { pages.keep(key, mark: mark, content) }
         }
-        let tag = ETag.of([content.digest, content.title, content.live, session.name, session.role.rawValue, session.csrf])
-        if ETag.matches(request.headers[.ifNoneMatch], tag) {
-            return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: "private, no-cache"])
+        // The session's frame around the content (head, navigation, tag): made once per session and
+        // content while the journal is unchanged.
+        let framing = "frame:\(session.id)|\(content.digest)|\(content.title)|\(content.live)"
+        let frame: PageFrame
+        if let kept: PageFrame = api.kept.value(framing, at: stamp) {
+            frame = kept
+        } else {
+            frame = Self.pageParts(title: content.title, session: session, live: content.live) { head, nav, tail in
+                PageFrame(tag: ETag.of([content.digest, content.title, content.live, session.name, session.role.rawValue, session.csrf]),
+                          before: head + nav, after: tail)
+            }
+            api.kept.keep(framing, frame, at: stamp)
         }
-        var response = Self.pageResponse(title: content.title, session: session, body: content.body, live: content.live)
-        response.headers[.eTag] = tag
+        if ETag.matches(request.headers[.ifNoneMatch], frame.tag) {
+            return Response(status: .notModified, headers: [.eTag: frame.tag, .cacheControl: "private, no-cache"])
+        }
+        var buffer = ByteBufferAllocator().buffer(capacity: frame.before.utf8.count + content.body.utf8.count + frame.after.utf8.count)
+        buffer.writeString(frame.before)
+        buffer.writeString(content.body)
+        buffer.writeString(frame.after)
+        var response = Self.html(buffer)
+        response.headers[.eTag] = frame.tag
         response.headers[.cacheControl] = "private, no-cache"
         return response
+    }
+
+    /// What a session's run page puts around the kept content: its entity tag and the text before
+    /// and after the content.
+    struct PageFrame: Sendable {
+        var tag: String
+        var before: String
+        var after: String
     }
 
     /// The run page's content (what is the same for every session) and whether it may be kept
@@ -552,22 +576,9 @@ public struct Dashboard: Sendable {
         pageParts(title: title, session: session, live: live) { head, nav, tail in head + nav + body + tail }
     }
 
-    /// ``page(title:session:body:live:)`` as a response, its parts written once into the response's
-    /// buffer: the run page's body (tens of kilobytes, kept) is not copied into a page string first.
-    static func pageResponse(title: String, session: DashboardSessions.Session?, body: String, live: String? = nil) -> Response {
-        pageParts(title: title, session: session, live: live) { head, nav, tail in
-            var buffer = ByteBufferAllocator().buffer(capacity: head.utf8.count + nav.utf8.count + body.utf8.count + tail.utf8.count)
-            buffer.writeString(head)
-            buffer.writeString(nav)
-            buffer.writeString(body)
-            buffer.writeString(tail)
-            return html(buffer)
-        }
-    }
-
     /// The page around a body: what comes before the navigation, the navigation (the session's),
     /// and what comes after the body.
-    private static func pageParts<Result>(title: String, session: DashboardSessions.Session?, live: String?,
+    static func pageParts<Result>(title: String, session: DashboardSessions.Session?, live: String?,
                                           _ assemble: (_ head: String, _ nav: String, _ tail: String) -> Result) -> Result {
         var nav = ""
         if let session {
