@@ -46,7 +46,8 @@ struct AttemptClockTests {
             for attempt in journal.attempts {
                 let finished = try #require(attempt.finishedAt)
                 let seconds = finished.timeIntervalSince(attempt.startedAt)
-                #expect(seconds > 0.9 && seconds < 1.7, "\(attempt.stepID): \(seconds) s recorded")
+                // ~1 s; with the wait for the connection counted it would be at least 2 s (the bound leaves room for a loaded machine).
+                #expect(seconds > 0.9 && seconds < 1.95, "\(attempt.stepID): \(seconds) s recorded")
                 // The step row keeps the reservation's time: the attempt starts later by the wait.
                 let step = try #require(journal.steps.first { $0.stepID == attempt.stepID })
                 waits.append(attempt.startedAt.timeIntervalSince(try #require(step.startedAt)))
@@ -56,7 +57,7 @@ struct AttemptClockTests {
                 if case .stepCompleted(_, _, _, let seconds) = progress { return seconds }
                 return nil
             }
-            #expect(reported.count == 2 && reported.allSatisfy { $0 < 1.7 }, "\(reported)")
+            #expect(reported.count == 2 && reported.allSatisfy { $0 < 1.95 }, "\(reported)")
         }
     }
 }

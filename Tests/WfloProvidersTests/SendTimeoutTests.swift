@@ -39,6 +39,8 @@ struct SendTimeoutTests {
         var answered: Bool
         var waited: Double?
         var sinceSent: Double?
+        /// From the call to its end, wait included.
+        var total: Double = 0
     }
 
     static func call(_ client: LLMClient, timeout: Duration) async -> Call {
@@ -49,7 +51,7 @@ struct SendTimeoutTests {
         }
         let end = ContinuousClock.now - start
         let waited = mark.waitBeforeSending
-        return Call(answered: answered, waited: waited.map(seconds), sinceSent: waited.map { seconds(end - $0) })
+        return Call(answered: answered, waited: waited.map(seconds), sinceSent: waited.map { seconds(end - $0) }, total: seconds(end))
     }
 
     @Test func twoCallsOnOneConnectionBothAnswerWithinTheirTimeout() async throws {
@@ -68,10 +70,10 @@ struct SendTimeoutTests {
         let waits = calls.compactMap(\.waited).sorted()
         try #require(waits.count == 2, "both calls are marked sent")
         #expect(waits[1] > 0.7, "the second call waited for the one connection: \(waits)")
-        for call in calls {
-            // ~1 s from its send: the wait for the connection is not counted (it would be ~2 s).
-            #expect(try #require(call.sinceSent) < 1.7, "\(call)")
-        }
+        // The second call's time from its send leaves out its wait for the connection (~1 s of its ~2 s):
+        // compared with its own end-to-end time, not a wall-clock bound, so a loaded machine does not matter.
+        let second = try #require(calls.max { ($0.waited ?? 0) < ($1.waited ?? 0) })
+        #expect(try #require(second.sinceSent) < second.total - 0.5, "\(second)")
     }
 
     @Test func aSentCallWithoutAnswerStillTimesOutAtItsTimeout() async throws {
