@@ -123,19 +123,7 @@ struct BranchSpreadCLITests {
             #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
             let runID = try await WorkerCLITests.submit(wflo, [path])
             // Kill -9 whichever worker holds b3's task while its call hangs.
-            var holder: pid_t?
-            #expect(try await WorkerCLITests.eventually(60) {
-                holder = try await SpreadCLITests.tasks(wflo, runID).first { $0.stepID == "b3" && $0.status == .claimed }?.owner?.pid
-                return holder != nil && SpreadCLITests.prompts(server, after: before).contains("Say b3")
-            })
-            let killed = try #require(workers.first { $0.process.pid == holder })
-            let survivor = try #require(workers.first { $0.process.pid != holder })
-            killed.process.send(SIGKILL)
-            #expect(await killed.process.finish().killedBySignal)
-
-            #expect(try await WorkerCLITests.eventually(90) { survivor.events("finished").count == 1 })
-            #expect(survivor.events("finished").first?["status"] == "completed", "\(survivor.events)")
-            #expect(await WorkerCLITests.stop(survivor).status == 0)
+            let (killed, survivor) = try await SpreadCLITests.killHolder(of: "b3", sending: "Say b3", among: workers, wflo, runID, server, after: before)
 
             // b3 was sent again (its first call stays charged at its reservation, unsettled); every other branch once.
             let prompts = SpreadCLITests.prompts(server, after: before)

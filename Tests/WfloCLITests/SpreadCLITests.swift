@@ -29,6 +29,25 @@ struct SpreadCLITests {
         """
 
     /// Each item's task in the journal: who ran it (its done claim's worker pid) and how often it was claimed.
+    /// Kills with SIGKILL whichever of `workers` holds `stepID`'s task once its call (`prompt`) is at
+    /// the server, then waits for the other to finish the run completed and stop cleanly.
+    static func killHolder(of stepID: String, sending prompt: String, among workers: [WorkerCLITests.Worker], _ wflo: WfloProcess,
+                           _ runID: String, _ server: FakeLLMServer, after before: Int) async throws -> (killed: WorkerCLITests.Worker, survivor: WorkerCLITests.Worker) {
+        var holder: pid_t?
+        #expect(try await WorkerCLITests.eventually(60) {
+            holder = try await tasks(wflo, runID).first { $0.stepID == stepID && $0.status == .claimed }?.owner?.pid
+            return holder != nil && prompts(server, after: before).contains(prompt)
+        })
+        let killed = try #require(workers.first { $0.process.pid == holder })
+        let survivor = try #require(workers.first { $0.process.pid != holder })
+        killed.process.send(SIGKILL)
+        #expect(await killed.process.finish().killedBySignal)
+        #expect(try await WorkerCLITests.eventually(90) { survivor.events("finished").count == 1 })
+        #expect(survivor.events("finished").first?["status"] == "completed", "\(survivor.events)")
+        #expect(await WorkerCLITests.stop(survivor).status == 0, "\(survivor.tail)")
+        return (killed, survivor)
+    }
+
     static func tasks(_ wflo: WfloProcess, _ runID: String) async throws -> [StepTaskRecord] {
         try await WorkerCLITests.journal(wflo).stepTasks(runID: runID, ids: nil)
     }
@@ -112,19 +131,7 @@ struct SpreadCLITests {
                 try Worker(wflo, ["--spread-steps", "--concurrency", "1", "--lease", "3s"], log: directory.appendingPathComponent("w\($0).log"))
             }
             // Kill -9 whichever worker holds item 3's task while its call hangs.
-            var holder: pid_t?
-            #expect(try await WorkerCLITests.eventually(60) {
-                holder = try await Self.tasks(wflo, runID).first { $0.stepID == "calls[3]" && $0.status == .claimed }?.owner?.pid
-                return holder != nil && Self.prompts(server, after: before).contains("Say t3")
-            })
-            let killed = try #require(workers.first { $0.process.pid == holder })
-            let survivor = try #require(workers.first { $0.process.pid != holder })
-            killed.process.send(SIGKILL)
-            #expect(await killed.process.finish().killedBySignal)
-
-            #expect(try await WorkerCLITests.eventually(90) { survivor.events("finished").count == 1 })
-            #expect(survivor.events("finished").first?["status"] == "completed", "\(survivor.events)")
-            #expect(await WorkerCLITests.stop(survivor).status == 0)
+            let survivor = try await Self.killHolder(of: "calls[3]", sending: "Say t3", among: workers, wflo, runID, server, after: before).survivor
 
             // Item 3 was sent again (its first call may have been billed: charged at its reservation, unsettled);
             // every other item once, whoever ran it.
