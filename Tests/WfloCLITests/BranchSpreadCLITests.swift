@@ -118,7 +118,7 @@ struct BranchSpreadCLITests {
             let before = server.requestCount
             // One slot each: the driver executes one branch at a time, the other worker one more.
             let workers = try (0..<2).map {
-                try Worker(wflo, ["--spread-steps", "--concurrency", "1", "--lease", "3s"], log: directory.appendingPathComponent("w\($0).log"))
+                try Worker(wflo, ["--spread-steps", "--concurrency", "1", "--lease", "6s"], log: directory.appendingPathComponent("w\($0).log"))
             }
             #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
             let runID = try await WorkerCLITests.submit(wflo, [path])

@@ -48,8 +48,19 @@ struct SpreadCLITests {
         return (killed, survivor)
     }
 
+    /// The run's step tasks, read through a journal opened and closed here: the tests poll this, and
+    /// each PostgreSQL journal left open kept its connections (hundreds over a test run, beside the
+    /// workers' own on the same server).
     static func tasks(_ wflo: WfloProcess, _ runID: String) async throws -> [StepTaskRecord] {
-        try await WorkerCLITests.journal(wflo).stepTasks(runID: runID, ids: nil)
+        let store = try await WorkerCLITests.journal(wflo)
+        do {
+            let tasks = try await store.stepTasks(runID: runID, ids: nil)
+            await store.close()
+            return tasks
+        } catch {
+            await store.close()
+            throw error
+        }
     }
 
     static func prompts(_ server: FakeLLMServer, after before: Int) -> [String] {
@@ -128,7 +139,7 @@ struct SpreadCLITests {
             // One slot each: the driver executes one of its items at a time, the other worker one more, so the
             // worker killed below holds item 3 alone.
             let workers = try (0..<2).map {
-                try Worker(wflo, ["--spread-steps", "--concurrency", "1", "--lease", "3s"], log: directory.appendingPathComponent("w\($0).log"))
+                try Worker(wflo, ["--spread-steps", "--concurrency", "1", "--lease", "6s"], log: directory.appendingPathComponent("w\($0).log"))
             }
             // Kill -9 whichever worker holds item 3's task while its call hangs.
             let survivor = try await Self.killHolder(of: "calls[3]", sending: "Say t3", among: workers, wflo, runID, server, after: before).survivor
