@@ -23,7 +23,8 @@ struct Authenticator: Sendable {
             throw Self.unauthorized("the Authorization header must be `Bearer TOKEN`")
         }
         let text = String(parts[1]).trimmingCharacters(in: .whitespaces)
-        let key = "token:" + text
+        // Kept under the token's hash, as the journal keeps it: the cache never holds a token itself.
+        let key = "token:" + TokenService.hash(text)
         let token: APITokenRecord
         if let known: APITokenRecord = kept?.value(key, at: stamp) {
             token = known

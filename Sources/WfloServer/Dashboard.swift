@@ -101,10 +101,16 @@ public struct Dashboard: Sendable {
     ///   same stamp is not read again (a logout or a revoke changes it; its expiry is checked here).
     func currentSession(_ request: Request, stamp: UInt64? = nil) async throws -> DashboardSessions.Session? {
         guard let id = Self.cookie(DashboardSessions.cookie, of: request) else { return nil }
-        let key = "session:" + id
-        if let kept: DashboardSessions.Session = api.kept.value(key, at: stamp), kept.expires > sessions.now() { return kept }
+        // Kept under the session id's hash, as the journal keeps it: the cache never holds a session id itself.
+        let key = "session:" + TokenService.hash(id)
+        if var kept: DashboardSessions.Session = api.kept.value(key, at: stamp), kept.expires > sessions.now() {
+            kept.id = id
+            return kept
+        }
         guard let session = try await sessions.find(id) else { return nil }
-        api.kept.keep(key, session, at: stamp)
+        var kept = session
+        kept.id = ""  // given back from the request's cookie on each use
+        api.kept.keep(key, kept, at: stamp)
         return session
     }
 
@@ -226,7 +232,7 @@ public struct Dashboard: Sendable {
         }
         // The session's frame around the content (head, navigation, tag): made once per session and
         // content while the journal is unchanged.
-        let framing = "frame:\(session.id)|\(content.digest)|\(content.title)|\(content.live)"
+        let framing = "frame:\(session.csrf)|\(content.digest)|\(content.title)|\(content.live)"
         let frame: PageFrame
         if let kept: PageFrame = api.kept.value(framing, at: stamp) {
             frame = kept
