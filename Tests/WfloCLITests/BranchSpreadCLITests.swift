@@ -11,44 +11,13 @@ import WfloTesting
 struct BranchSpreadCLITests {
     typealias Worker = WorkerCLITests.Worker
 
-    /// `count` parallel `llm` branches at a flat $0.01 a call (its worst case too), and a final
-    /// step that reads every branch's output.
-    static func branches(_ count: Int) -> String {
-        var yaml = """
-            name: branches
-            budget: 5
-            pricing:
-              flat-fee-model: {input_cost_per_token: 0, output_cost_per_token: 0, input_cost_per_request: 0.01, litellm_provider: openai}
-            steps:
-
-            """
-        for index in 0..<count {
-            yaml += """
-                  - id: b\(index)
-                    type: llm
-                    model: flat-fee-model
-                    prompt: "Say b\(index)"
-                    max_tokens: 5
-
-                """
-        }
-        yaml += """
-              - id: final
-                type: transform
-                depends_on: [\((0..<count).map { "b\($0)" }.joined(separator: ", "))]
-                output: "\((0..<count).map { "{{steps.b\($0).output.text}}" }.joined(separator: " | "))"
-
-            """
-        return yaml
-    }
-
-    /// What the final step of ``branches(_:)`` says when every branch answered.
+    /// What the final step of ``TestWorkflows/parallelBranches(_:budget:)`` says when every branch answered.
     static func finalOutput(_ count: Int) -> JSONValue {
         .string((0..<count).map { "Echo: Say b\($0)" }.joined(separator: " | "))
     }
 
     static func write(_ count: Int, in directory: URL) throws -> String {
-        try BudgetScopeCLITests.write(branches(count), in: directory, name: "branches.yaml")
+        try BudgetScopeCLITests.write(TestWorkflows.parallelBranches(count), in: directory, name: "branches.yaml")
     }
 
     @Test(arguments: TestJournal.all)

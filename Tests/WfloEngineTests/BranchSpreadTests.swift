@@ -13,37 +13,6 @@ struct BranchSpreadTests {
     static let driver = RunOwner(pid: 1, host: "driver-host", token: "driver")
     static let helper = RunOwner(pid: 2, host: "helper-host", token: "helper")
 
-    /// `count` parallel `llm` branches at a flat $0.01 a call (its worst case too), and a final
-    /// step that reads every branch's output.
-    static func branches(_ count: Int, budget: String = "5") -> String {
-        var yaml = """
-            name: branches
-            budget: \(budget)
-            pricing:
-              flat-fee-model: {input_cost_per_token: 0, output_cost_per_token: 0, input_cost_per_request: 0.01, litellm_provider: openai}
-            steps:
-
-            """
-        for index in 0..<count {
-            yaml += """
-                  - id: b\(index)
-                    type: llm
-                    model: flat-fee-model
-                    prompt: "Say b\(index)"
-                    max_tokens: 5
-
-                """
-        }
-        yaml += """
-              - id: final
-                type: transform
-                depends_on: [\((0..<count).map { "b\($0)" }.joined(separator: ", "))]
-                output: "\((0..<count).map { "{{steps.b\($0).output.text}}" }.joined(separator: " | "))"
-
-            """
-        return yaml
-    }
-
     /// Runs `yaml` driven with spreading (`width` of its tasks at once here) while `helpers` loops
     /// claim step tasks of any run until the run ends.
     static func runSpread(_ harness: Harness, _ yaml: String, width: Int, helpers: Int) async throws -> RunResult {
@@ -79,7 +48,7 @@ struct BranchSpreadTests {
     func parallelBranchesRunOnceEachOnBothExecutorsAndTheDependentStepSeesEveryOutput() async throws {
         try await Harness.with { harness in
             harness.server.on(promptContaining: "Say", .delay(.milliseconds(200)))
-            let result = try await Self.runSpread(harness, Self.branches(8), width: 2, helpers: 3)
+            let result = try await Self.runSpread(harness, TestWorkflows.parallelBranches(8), width: 2, helpers: 3)
             #expect(result.status == .completed, "\(result.error ?? "")")
 
             // Every branch sent once.
@@ -106,7 +75,7 @@ struct BranchSpreadTests {
     func aBudgetForFiveOfTwelveBranchesSendsExactlyFiveWhoeverRunsThem() async throws {
         try await Harness.with { harness in
             harness.server.on(promptContaining: "Say", .delay(.milliseconds(100)))
-            let result = try await Self.runSpread(harness, Self.branches(12, budget: "0.055"), width: 2, helpers: 4)
+            let result = try await Self.runSpread(harness, TestWorkflows.parallelBranches(12, budget: "0.055"), width: 2, helpers: 4)
             #expect(result.status == .budgetExceeded)
             #expect(harness.server.requestCount == 5)
             let journal = try await harness.store.journal(runID: result.runID)

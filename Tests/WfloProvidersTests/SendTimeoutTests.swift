@@ -13,20 +13,7 @@ struct SendTimeoutTests {
     /// Runs `body` with a fake server and a client whose transport keeps `connections` per host.
     func withPool<T>(connections: Int, connectTimeout: Duration = .seconds(10),
                      _ body: (FakeLLMServer, LLMClient) async throws -> T) async throws -> T {
-        let server = try await FakeLLMServer.start()
-        let transport = AsyncHTTPTransport(connectTimeout: connectTimeout, maximumConnectionsPerHost: connections)
-        let endpoints = ProviderEndpoints(openAIBaseURL: server.baseURLOpenAI, openAIKey: openAIKey,
-                                          anthropicBaseURL: server.baseURLAnthropic, anthropicKey: anthropicKey)
-        do {
-            let result = try await body(server, LLMClient(transport: transport, endpoints: endpoints))
-            try await transport.shutdown()
-            await server.shutdown()
-            return result
-        } catch {
-            try? await transport.shutdown()
-            await server.shutdown()
-            throw error
-        }
+        try await withFakeProvider(transport: AsyncHTTPTransport(connectTimeout: connectTimeout, maximumConnectionsPerHost: connections), body)
     }
 
     static func seconds(_ duration: Duration) -> Double {

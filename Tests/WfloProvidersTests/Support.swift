@@ -7,11 +7,11 @@ import WfloTesting
 let openAIKey = "sk-test-OPENAI-secret-123"
 let anthropicKey = "sk-ant-test-ANTHROPIC-secret-456"
 
-/// Starts a fake server and a real network client pointed at it; tears both down afterwards.
-func withFakeProvider<T>(requiredAPIKey: String? = nil, keys: Bool = true,
+/// Starts a fake server and a real network client pointed at it (over `transport`, shut down
+/// afterwards with the server).
+func withFakeProvider<T>(requiredAPIKey: String? = nil, keys: Bool = true, transport: AsyncHTTPTransport = AsyncHTTPTransport(),
                          _ body: (FakeLLMServer, LLMClient) async throws -> T) async throws -> T {
     let server = try await FakeLLMServer.start(requiredAPIKey: requiredAPIKey)
-    let transport = AsyncHTTPTransport()
     let endpoints = ProviderEndpoints(openAIBaseURL: server.baseURLOpenAI, openAIKey: keys ? openAIKey : nil,
                                       anthropicBaseURL: server.baseURLAnthropic, anthropicKey: keys ? anthropicKey : nil)
     let client = LLMClient(transport: transport, endpoints: endpoints)

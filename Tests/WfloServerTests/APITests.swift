@@ -49,14 +49,18 @@ struct APITests {
         }
     }
 
+    /// A run submitted through the API (free, left queued: no workers) and the reader's Authorization header.
+    static func submittedRun(_ server: ServerHarness, _ client: any TestClientProtocol) async throws -> (runID: String, bearer: String) {
+        let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
+                                            body: ["workflow": .string(ServerHarness.freeWorkflow)])
+        return (try #require(created.json["run_id"]?.stringValue), "Bearer \(try #require(server.tokens[.read]))")
+    }
+
     /// `GET /v1/runs/{id}` carries an ETag; If-None-Match with it answers 304 without a body until
     /// the run changes, and the token is checked first all the same.
     @Test func aRunsETagAnswers304UntilTheRunChanges() async throws {
         try await ServerHarness.with(workers: 0) { server, client in
-            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
-                                                body: ["workflow": .string(ServerHarness.freeWorkflow)])
-            let runID = try #require(created.json["run_id"]?.stringValue)
-            let bearer = "Bearer \(try #require(server.tokens[.read]))"
+            let (runID, bearer) = try await Self.submittedRun(server, client)
             let first = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
             #expect(first.status == .ok)
             let tag = try #require(first.headers[.eTag])
@@ -82,10 +86,7 @@ struct APITests {
     /// token's dashboard session ends at once.
     @Test func keptAnswersEndWithACommitFromAnotherProcess() async throws {
         try await ServerHarness.with(workers: 0) { server, client in
-            let created = try await server.call(client, .post, "/v1/runs", route: "/v1/runs", as: .submit,
-                                                body: ["workflow": .string(ServerHarness.freeWorkflow)])
-            let runID = try #require(created.json["run_id"]?.stringValue)
-            let bearer = "Bearer \(try #require(server.tokens[.read]))"
+            let (runID, bearer) = try await Self.submittedRun(server, client)
             let first = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
             let again = try await client.execute(uri: "/v1/runs/\(runID)", method: .get, headers: [.authorization: bearer])
             #expect(first.status == .ok && String(buffer: again.body) == String(buffer: first.body))
