@@ -33,6 +33,9 @@ struct BranchSpreadCLITests {
             #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
             let runID = try await WorkerCLITests.submit(wflo, [path])
             #expect(try await WorkerCLITests.eventually(90) { workers.flatMap { $0.events("finished") }.count == 1 })
+            // A helper marks its task done after it journals the step's result, which is what the driver
+            // waits for: the last mark can land just after the run ends. Stopped once every task is done.
+            _ = try await WorkerCLITests.eventually(30) { try await SpreadCLITests.tasks(wflo, runID).allSatisfy { $0.status == .done } }
             for worker in workers { #expect(await WorkerCLITests.stop(worker).status == 0, "\(worker.events)") }
             #expect(workers.flatMap { $0.events("finished") }.first?["status"] == "completed")
 
