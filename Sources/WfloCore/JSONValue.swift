@@ -119,7 +119,8 @@ public enum JSONValue: Sendable, Hashable {
         case .object(let object):
             if object.isEmpty { out += "{}"; return }
             out += "{"
-            let keys = sorted ? object.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) : Array(object.keys)
+            // By UTF-8 bytes, compared in place (an array per comparison was most of a small object's encoding).
+            let keys = sorted ? object.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) : Array(object.keys)
             for (i, key) in keys.enumerated() {
                 if i > 0 { out += "," }
                 if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
@@ -160,6 +161,12 @@ public enum JSONValue: Sendable, Hashable {
 
     static func writeString(_ s: String, to out: inout String) {
         out += "\""
+        // Most text needs no escape: appended whole (a scalar at a time was most of the journal's JSON writing).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += s
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -87,11 +87,13 @@ public actor BudgetGovernor {
     /// Spend above the budget (a provider reported more usage than was reserved, issue 22.7) raises
     /// the 100% alert, marked `over_budget` with the attempt's flag.
     public func checkAlerts(_ ledger: LedgerSnapshot) async throws {
-        guard let budget, !budget.isZero else { return }
-        guard let percent = ledger.committed.percent(of: budget) else { return }
+        guard let budget, !budget.isZero, !budget.isNegative else { return }
         let over = budget < ledger.committed
+        // committed / budget ≥ threshold % compared as committed × 100 ≥ budget × threshold: a settlement
+        // that crosses nothing costs two products, not a division.
+        let committed = ledger.committed.amount * 100
         for threshold in BudgetGovernor.alertThresholds + (over ? [100] : [])
-        where !alerted.contains(threshold) && percent >= Decimal(threshold) {
+        where !alerted.contains(threshold) && committed >= budget.amount * Decimal(threshold) {
             alerted.insert(threshold)
             var data: [String: JSONValue] = ["percent": .int(threshold), "committed_usd": .string(ledger.committed.description),
                                              "budget_usd": .string(budget.description)]

@@ -176,6 +176,8 @@ public enum RunTelemetry {
         Meter(label: "wflo_reserved_usd", dimensions: [("workflow", workflowName)]).increment(by: reserved.metricValue)
         defer { Meter(label: "wflo_reserved_usd", dimensions: [("workflow", workflowName)]).decrement(by: reserved.metricValue) }
         return try await withSpan(name, ofKind: kind) { span in
+            // The no-op tracer's span keeps nothing: no attribute is worked out for it (money's text is not free).
+            guard span.isRecording else { return try await body(span) }
             span.attributes["wflo.step.id"] = stepID
             span.attributes["wflo.attempt"] = attempt
             span.attributes["wflo.reserved_usd"] = reserved.description
@@ -191,13 +193,15 @@ public enum RunTelemetry {
 
     /// Records a settled attempt on its span and in the metrics: the exact cost, the usage.
     static func settled(_ span: any Span, stepType: StepType, model: String?, charge: AttemptCharge, provider: String?, seconds: Double) {
-        span.attributes["wflo.cost_usd"] = charge.cost.description
-        if charge.fees != .zero { span.attributes["wflo.fees_usd"] = charge.fees.description }
-        if !charge.flags.isEmpty { span.attributes["wflo.flags"] = charge.flags }
-        for (key, value) in charge.spanAttributes { span.attributes[key] = value.spanValue }
+        if span.isRecording {
+            span.attributes["wflo.cost_usd"] = charge.cost.description
+            if charge.fees != .zero { span.attributes["wflo.fees_usd"] = charge.fees.description }
+            if !charge.flags.isEmpty { span.attributes["wflo.flags"] = charge.flags }
+            for (key, value) in charge.spanAttributes { span.attributes[key] = value.spanValue }
+        }
         Counter(label: "wflo_attempts_total", dimensions: [("kind", stepType.rawValue), ("outcome", "settled")]).increment()
         guard let model else { return }
-        if let usage = charge.usage {
+        if let usage = charge.usage, span.isRecording {
             span.attributes["gen_ai.usage.input_tokens"] = usage.inputTokens
             span.attributes["gen_ai.usage.output_tokens"] = usage.outputTokens
             span.attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cachedInputTokens

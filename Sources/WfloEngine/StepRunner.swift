@@ -233,15 +233,20 @@ struct StepRunner: Sendable {
             return try await recordFailure(step, message: error.description, model: definition.model, at: started)
         }
 
-        var details: [String: JSONValue] = [
-            "type": "llm", "model": .string(definition.model), "provider": .string(prepared.request.provider.rawValue),
-            "max_tokens": .int(prepared.request.maxTokens),
-            "messages": .array(prepared.request.messages.map { ["role": .string($0.role), "content": .string($0.content)] }),
-        ]
-        if let system = prepared.request.system { details["system"] = .string(system) }
-        let preview = prepared.request.messages.last.map { "Prompt: \($0.content)" }
         let worstCase = prepared.worstCase.cost
-        return try await driver.runStep(step, startedAt: started, gate: GateRequest(details: details, worstCase: worstCase, preview: preview)) {
+        // What a person deciding is shown: only made for a step that needs a decision.
+        var gate: GateRequest?
+        if gateSettings(step, worstCase: worstCase) != nil {
+            var details: [String: JSONValue] = [
+                "type": "llm", "model": .string(definition.model), "provider": .string(prepared.request.provider.rawValue),
+                "max_tokens": .int(prepared.request.maxTokens),
+                "messages": .array(prepared.request.messages.map { ["role": .string($0.role), "content": .string($0.content)] }),
+            ]
+            if let system = prepared.request.system { details["system"] = .string(system) }
+            let preview = prepared.request.messages.last.map { "Prompt: \($0.content)" }
+            gate = GateRequest(details: details, worstCase: worstCase, preview: preview)
+        }
+        return try await driver.runStep(step, startedAt: started, gate: gate) {
             let cacheKey: String?
             if configuration.cacheEnabled && definition.usesCache {
                 let key = ResponseCache.key(for: prepared.request, baseURL: configuration.llm.baseURL(for: prepared.request), namespace: cacheNamespace)
@@ -257,7 +262,8 @@ struct StepRunner: Sendable {
             let call = AttemptOffer<StepOutcome>(model: definition.model, worstCase: worstCase, span: span) { [self] attempt in
                 let response: LLMResponse
                 do {
-                    response = try await configuration.llm.complete(prepared.request, timeout: .milliseconds(Int64(timeout * 1000)))
+                    response = try await configuration.llm.complete(prepared.request, body: prepared.body,
+                                                                    timeout: .milliseconds(Int64(timeout * 1000)))
                 } catch let error as ProviderError {
                     return .failed(AttemptFailure(error, policy: policy, attempt: attempt))
                 }
@@ -309,6 +315,8 @@ struct StepRunner: Sendable {
     struct PreparedCall: Sendable {
         var request: LLMRequest
         var worstCase: WorstCaseEstimate
+        /// The request's body: the bytes priced are the bytes sent.
+        var body: [UInt8]
     }
 
     /// Renders the request and prices its worst case from the exact bytes that will be sent.
@@ -332,7 +340,7 @@ struct StepRunner: Sendable {
         var shape = RequestShape(bodyBytes: body.count, messageCount: messages.count + (system == nil ? 0 : 1), maxTokens: maxTokens)
         shape.webSearchMaxUses = definition.webSearch?.maxUses
         shape.searchContextSize = definition.webSearch?.contextSize
-        return PreparedCall(request: request, worstCase: try pricing.worstCase(model: definition.model, request: shape))
+        return PreparedCall(request: request, worstCase: try pricing.worstCase(model: definition.model, request: shape), body: body)
     }
 
     /// The wire format for a step: its `provider:`, else the table's `litellm_provider`.

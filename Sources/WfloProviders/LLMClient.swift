@@ -136,8 +136,10 @@ public struct LLMClient: Sendable {
     /// - Throws: ``ProviderError``: the provider's error (with its message and `retry-after`),
     ///   a time-out or connection failure, a malformed response, or a missing API key (before
     ///   any traffic).
-    public func complete(_ request: LLMRequest, timeout: Duration) async throws -> LLMResponse {
-        let exchange = try httpRequest(request)
+    /// - Parameter body: `request`'s body as ``encodedBody(_:)`` gives it, when the caller has it
+    ///   already (the engine encodes it once, to price the bytes it sends); nil encodes it here.
+    public func complete(_ request: LLMRequest, body: [UInt8]? = nil, timeout: Duration) async throws -> LLMResponse {
+        let exchange = try httpRequest(request, body: body)
         let response = try await transport.send(exchange, timeout: timeout)
         guard (200..<300).contains(response.status) else {
             throw LLMClient.error(from: response, request: request)
@@ -154,7 +156,7 @@ public struct LLMClient: Sendable {
         }
     }
 
-    func httpRequest(_ request: LLMRequest) throws -> HTTPExchange.Request {
+    func httpRequest(_ request: LLMRequest, body: [UInt8]? = nil) throws -> HTTPExchange.Request {
         var headers = [HTTPExchange.Header("content-type", "application/json")]
         let url: String
         switch request.provider {
@@ -176,7 +178,7 @@ public struct LLMClient: Sendable {
                 throw ProviderError(.missingAPIKey, message: "ANTHROPIC_API_KEY is not set: export it (and ANTHROPIC_BASE_URL for another endpoint), or use --replay FILE")
             }
         }
-        return HTTPExchange.Request(method: "POST", url: url, headers: headers, body: encodedBody(request))
+        return HTTPExchange.Request(method: "POST", url: url, headers: headers, body: body ?? encodedBody(request))
     }
 
     static func join(_ base: String, _ path: String) -> String {

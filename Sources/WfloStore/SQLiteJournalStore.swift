@@ -295,9 +295,7 @@ public struct SQLiteJournalStore: JournalStore {
     ///   the file cannot be written (e.g. still locked after the busy timeout).
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
         try await write { db in
-            let ledger = try ledger(db, runID: start.runID)
-            let cancelRequested = try Bool.fetchOne(db.cachedStatement(sql: "SELECT cancel_requested_at IS NOT NULL FROM runs WHERE id = ?"),
-                                                    arguments: [start.runID]) == true
+            let (ledger, cancelRequested) = try ledgerAndCancel(db, runID: start.runID)
             if let refusal = try AttemptAdmission.refusal(ledger: ledger, cancelRequested: cancelRequested, reserve: start.reserve,
                                                           limits: start.limits, committedWithin: { try committed(db, runID: start.runID, limit: $0) }) {
                 return refusal
@@ -498,14 +496,21 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// The run's ledger row: budget, settled and reserved, kept current by every attempt change.
     private func ledger(_ db: Database, runID: String) throws -> LedgerSnapshot {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT budget_usd, settled_usd, reserved_usd, stop_reason FROM runs WHERE id = ?"),
-                                         arguments: [runID]) else {
+        try ledgerAndCancel(db, runID: runID).ledger
+    }
+
+    /// The run's ledger and whether a cancel was asked for, in one read of its row (a reservation needs both).
+    private func ledgerAndCancel(_ db: Database, runID: String) throws -> (ledger: LedgerSnapshot, cancelRequested: Bool) {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT budget_usd, settled_usd, reserved_usd, stop_reason, cancel_requested_at IS NOT NULL FROM runs WHERE id = ?
+            """), arguments: [runID]) else {
             throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
-        return LedgerSnapshot(settled: try JournalCells.money(row["settled_usd"], "runs.settled_usd"),
-                              reserved: try JournalCells.money(row["reserved_usd"], "runs.reserved_usd"),
-                              budget: try (row["budget_usd"] as String?).map { try JournalCells.money($0, "runs.budget_usd") },
-                              stopReason: row["stop_reason"])
+        let ledger = LedgerSnapshot(settled: try JournalCells.money(row[1], "runs.settled_usd"),
+                                    reserved: try JournalCells.money(row[2], "runs.reserved_usd"),
+                                    budget: try (row[0] as String?).map { try JournalCells.money($0, "runs.budget_usd") },
+                                    stopReason: row[3])
+        return (ledger, row[4] as Bool)
     }
 }
 

@@ -26,6 +26,30 @@ struct JSONValueTests {
         #expect(try JSONValue.parse(value.encoded()) == value)
     }
 
+    /// Text with nothing to escape is written whole, text with something to escape a character at
+    /// a time: both read back the same (Foundation's parser is the referee), and a control
+    /// character, a quote and a backslash are escaped wherever they sit in the text.
+    @Test func writesTextWithAndWithoutEscapesAsFoundationReadsIt() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["a", "Z", "0", " ", "é", "日本", "🚀", "\"", "\\", "\n", "\r", "\t", "\u{08}", "\u{0C}", "\u{01}", "\u{1F}", "/", "\u{7F}"]
+        for round in 0..<2_000 {
+            let count = Int.random(in: 0...12, using: &generator)
+            let text = (0..<count).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            let written = JSONValue.string(text).encoded()
+            let read = try JSONSerialization.jsonObject(with: Data(written.utf8), options: [.fragmentsAllowed]) as? String
+            #expect(read == text, "round \(round): \(written.debugDescription)")
+            #expect(!written.dropFirst().dropLast().unicodeScalars.contains { $0.value < 0x20 }, "round \(round): a control character went out as is")
+        }
+        #expect(JSONValue.string("plain text, no escape").encoded() == #""plain text, no escape""#)
+        #expect(JSONValue.string("a\"b\\c\nd").encoded() == #""a\"b\\c\nd""#)
+    }
+
+    /// Keys are ordered by their UTF-8 bytes (uppercase before lowercase, then non-ASCII).
+    @Test func keysAreOrderedByTheirBytes() {
+        let value: JSONValue = ["b": 1, "B": 2, "é": 3, "a": 4, "ab": 5, "": 6]
+        #expect(value.encoded() == #"{"":6,"B":2,"a":4,"ab":5,"b":1,"é":3}"#)
+    }
+
     @Test(arguments: [
         ("{\"a\": }", 1, 7),
         ("[1, 2,\n 3 4]", 2, 4),

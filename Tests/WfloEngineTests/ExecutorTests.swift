@@ -215,6 +215,25 @@ struct ExecutorTests {
         }
     }
 
+    /// Spend that lands exactly on a threshold raises it (compared as committed × 100 ≥ budget ×
+    /// threshold); spend exactly at the budget is 95% but not "over" (100 is for spend past it).
+    @Test func anAlertIsRaisedAtExactlyItsThreshold() async throws {
+        try await Harness.with { h in
+            for _ in 0..<2 { h.server.enqueue(.reply(text: "x", promptTokens: 1000, completionTokens: 10)) }
+            let yaml = """
+                name: alerts
+                steps:
+                  - {id: a, type: llm, model: test-gpt, prompt: one, max_tokens: 10}
+                  - {id: b, type: llm, model: test-gpt, prompt: two, max_tokens: 10, depends_on: [a]}
+                """
+            // 0.00102 after the first call is 50.000…%; 0.00204 after the second is 100%.
+            let result = try await h.run(yaml, budget: Money(string: "0.00204")!)
+            #expect(result.status == .completed)
+            let alerts = h.observer.all.compactMap { if case .budgetAlert(let p, _, _) = $0 { return p } else { return nil } }
+            #expect(alerts == [50, 80, 95])
+        }
+    }
+
     @Test func transformStepsBuildValuesFromTemplatesWithNoCall() async throws {
         try await Harness.with { h in
             let yaml = """

@@ -16,6 +16,8 @@ import WfloStore
 
 let steps = Int(ProcessInfo.processInfo.environment["BENCH_STEPS"] ?? "") ?? 1000
 let repetitions = Int(ProcessInfo.processInfo.environment["BENCH_REPS"] ?? "") ?? 7
+// BENCH_ONLY=paid: the paid chain and its bare client alone (for a profiler).
+let paidOnly = ProcessInfo.processInfo.environment["BENCH_ONLY"] == "paid"
 
 func median(_ values: [Double]) -> Double {
     let s = values.sorted()
@@ -123,6 +125,16 @@ var forEachSeconds: [Int: [Double]] = [:]
 var engineSeconds: [Double] = []
 var rawSeconds: [Double] = []
 for rep in 0..<repetitions {
+    if paidOnly {
+        let paidStore = try SQLiteJournalStore(path: directory.appendingPathComponent("paid-\(rep).db").path)
+        let paidExecutor = Executor(ExecutorConfiguration(store: paidStore, pricing: paidPricing, llm: cannedLLM))
+        let paidStart = DispatchTime.now().uptimeNanoseconds
+        let paid = try await paidExecutor.start(definition: llmDefinition, source: llmYAML, path: "paid-chain.yaml", inputs: [:], budget: Money(100))
+        llmSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - paidStart) / 1e9)
+        precondition(paid.status == .completed, "paid chain ended \(paid.status): \(paid.error ?? "")")
+        bareSeconds.append(try await bareCalls(llmSteps))
+        continue
+    }
     // Interleave the two so machine noise hits both alike.
     rawSeconds.append(rawSQLiteLoop(path: directory.appendingPathComponent("raw-\(rep).db").path, count: steps))
     let store = try SQLiteJournalStore(path: directory.appendingPathComponent("engine-\(rep).db").path)
@@ -150,6 +162,13 @@ for rep in 0..<repetitions {
     }
 }
 try await transport.shutdown()
+if paidOnly {
+    let perCall = median(llmSeconds) / Double(llmSteps) * 1000, bareCall = median(bareSeconds) / Double(llmSteps) * 1000
+    print(String(format: "paid llm chain (%d steps): median %.4f ms/call; bare client %.4f ms/call; wflo's cost per paid call %.4f ms",
+                 llmSteps, perCall, bareCall, perCall - bareCall))
+    print("paid ms/call by round: " + llmSeconds.map { String(format: "%.4f", $0 / Double(llmSteps) * 1000) }.joined(separator: " "))
+    exit(0)
+}
 
 let engineMedian = median(engineSeconds)
 let rawMedian = median(rawSeconds)
