@@ -196,8 +196,11 @@ public final class WorkerService: Sendable {
         await withDiscardingTaskGroup { group in
             var lastFailure: String?
             var wakeup = wakeups.makeAsyncIterator()
+            var mark: UInt64 = 0
             while !isStopping {
                 if activeCount < settings.concurrency {
+                    // Taken before the look: work announced while it runs ends the wait below at once.
+                    mark = store.pushNotifications?.workMark() ?? 0
                     do {
                         if let lease = try await store.claimQueuedRun(queues: settings.queues, owner: owner, lease: settings.lease) {
                             log(.claimed(runID: lease.runID, queue: lease.queue, status: lease.status))
@@ -225,9 +228,9 @@ public final class WorkerService: Sendable {
                 }
                 // Nothing to claim: look again when the journal announces work (PostgreSQL), after the
                 // poll interval, or at once on stop().
-                let timer = Task { [wake, settings, store] in
+                let timer = Task { [wake, settings, store, mark] in
                     if let push = store.pushNotifications {
-                        try? await push.waitForWork(until: Date().addingTimeInterval(settings.pushedPollInterval))
+                        try? await push.waitForWork(since: mark, until: Date().addingTimeInterval(settings.pushedPollInterval))
                     } else {
                         try? await Task.sleep(for: .milliseconds(Int64(settings.pollInterval * 1000)))
                     }

@@ -19,15 +19,22 @@ public protocol JournalNotifications: Sendable {
     /// Returns when a cancel request for run `runID` may have been recorded, and by `deadline`
     /// (the run's timeout, when it has one) at the latest.
     func waitForCancel(runID: String, until deadline: Date?) async throws
+    /// A mark of the work announced so far, taken before a look for work and handed to
+    /// ``waitForWork(since:until:)``: work announced after the mark (while the look ran) ends the
+    /// wait at once; work announced before it does not (the look saw it).
+    func workMark() -> UInt64
     /// Returns when a queued run may have become claimable (a run was submitted or given back, an
-    /// approval was decided), and by `deadline` at the latest. A lease that runs out is not
-    /// announced: a worker looks again by its deadline.
-    func waitForWork(until deadline: Date) async throws
+    /// approval was decided) since `mark`, and by `deadline` at the latest. A lease that runs out
+    /// is not announced: a worker looks again by its deadline.
+    func waitForWork(since mark: UInt64, until deadline: Date) async throws
 }
 
 extension JournalNotifications {
+    /// A store that cannot push announces no work.
+    public func workMark() -> UInt64 { 0 }
+
     /// A store that cannot push announces no work: the wait lasts until `deadline`.
-    public func waitForWork(until deadline: Date) async throws {
+    public func waitForWork(since mark: UInt64, until deadline: Date) async throws {
         let seconds = deadline.timeIntervalSinceNow
         if seconds > 0 { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
     }

@@ -12,8 +12,10 @@ import WfloCore
 /// The journal stays the truth: a waiter that wakes reads it. While the listening connection is
 /// down (the server restarted, the network dropped) waits last at most `pollInterval` and the
 /// listener reconnects; when it is back every waiter is woken once to look again (a notification
-/// sent in between was lost). A notification that arrives just before its waiter starts waiting
-/// (between the waiter's read and its wait) makes that wait return at once.
+/// sent in between was lost). A decision or cancel notification that arrives just before its
+/// waiter starts waiting (between the waiter's read and its wait) makes that wait return at once;
+/// announced work is counted instead, so a worker's wait returns at once only for work announced
+/// after its look began (``workMark()``), and an idle worker does not look again and again.
 final class PostgresNotifications: JournalNotifications, Sendable {
     /// What a notification says happened.
     enum Subject: Sendable {
@@ -55,6 +57,8 @@ final class PostgresNotifications: JournalNotifications, Sendable {
         var waiters: [UInt64: Waiter] = [:]
         var nextID: UInt64 = 0
         var recent: [String: ContinuousClock.Instant] = [:]
+        /// Work announcements so far (and listener restarts, when some may have been lost).
+        var workCount: UInt64 = 0
         var listening = false
         var stopped = false
         var task: Task<Void, Never>?
@@ -88,8 +92,19 @@ final class PostgresNotifications: JournalNotifications, Sendable {
         try await wait(for: Subject.cancel(runID: runID).payload, until: deadline)
     }
 
-    func waitForWork(until deadline: Date) async throws {
-        try await wait(for: Subject.work.payload, until: deadline)
+    func workMark() -> UInt64 { state.withLock { $0.workCount } }
+
+    func waitForWork(since mark: UInt64, until deadline: Date) async throws {
+        try Task.checkCancellation()
+        let listening = state.withLock { $0.listening }
+        let seconds = max(0, min(listening ? listeningCap : pollInterval, deadline.timeIntervalSinceNow))
+        if seconds == 0 { return }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await Task.sleep(for: .seconds(seconds)) }
+            group.addTask { try await self.signal(Subject.work.payload, unlessWorkSince: mark) }
+            defer { group.cancelAll() }
+            _ = try await group.next()
+        }
     }
 
     private func wait(for payload: String, until deadline: Date?) async throws {
@@ -110,8 +125,9 @@ final class PostgresNotifications: JournalNotifications, Sendable {
         }
     }
 
-    /// Returns when a notification with `payload` arrives, or the listener drops or stops.
-    private func signal(_ payload: String) async throws {
+    /// Returns when a notification with `payload` arrives, or the listener drops or stops; at once
+    /// when work was announced after `workMark` (checked under the same lock as the waiter's registration).
+    private func signal(_ payload: String, unlessWorkSince workMark: UInt64? = nil) async throws {
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID
@@ -121,6 +137,7 @@ final class PostgresNotifications: JournalNotifications, Sendable {
                 let outcome: Result<Void, any Error>? = state.withLock { state in
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if state.stopped { return .success(()) }
+                    if let workMark, state.workCount != workMark { return .success(()) }
                     state.waiters[id] = Waiter(payload: payload, continuation: continuation)
                     return nil
                 }
@@ -137,6 +154,7 @@ final class PostgresNotifications: JournalNotifications, Sendable {
         let payloads = Subject.woken(by: payload)
         let woken = state.withLock { state -> [Waiter] in
             for payload in payloads { state.recent[payload] = now }
+            if payloads.contains(Subject.work.payload) { state.workCount &+= 1 }
             if state.recent.count > 1_000 { state.recent = state.recent.filter { $0.value.duration(to: now) < recentWindow } }
             let matching = state.waiters.filter { payloads.contains($0.value.payload) }
             for id in matching.keys { state.waiters.removeValue(forKey: id) }
@@ -148,6 +166,8 @@ final class PostgresNotifications: JournalNotifications, Sendable {
     /// Wakes every waiter (to look at the journal again).
     private func wakeAll() {
         let woken = state.withLock { state -> [Waiter] in
+            // Work may have been announced unheard.
+            state.workCount &+= 1
             let all = Array(state.waiters.values)
             state.waiters.removeAll()
             return all

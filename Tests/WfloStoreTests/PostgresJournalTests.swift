@@ -299,6 +299,38 @@ struct PostgresJournalTests {
         }
     }
 
+    /// A worker takes a mark, looks for work, then waits: work submitted after the mark ends the
+    /// wait at once (it may have been missed by the look), while work announced before the mark
+    /// does not (the look saw it). Before the mark, a worker that found nothing after a
+    /// notification looked again at once for half a second: ~400 empty claims in a burst (seen in
+    /// the server's statement log).
+    @Test func workAnnouncedBeforeALooksMarkDoesNotEndItsWaitAndWorkAfterItDoes() async throws {
+        try await withTwoStores { a, b in
+            try await waitUntilListening(a)
+            let before = a.notifications.workMark()
+            _ = try await b.enqueueRun(EnqueueRequest(run: sampleRun(id: "run-q1"), events: []))
+            // Delivered to a's listener: the mark moves.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while a.notifications.workMark() == before, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let seen = a.notifications.workMark()
+            #expect(seen != before, "the submission's notification did not reach the other store")
+            // Taken with the mark from before the submission: returns at once.
+            let clock = ContinuousClock()
+            let early = clock.now
+            try await a.notifications.waitForWork(since: before, until: Date().addingTimeInterval(5))
+            #expect(early.duration(to: clock.now) < .milliseconds(500))
+            // With the mark after it: nothing new, so the wait lasts until its deadline.
+            let quiet = clock.now
+            try await a.notifications.waitForWork(since: seen, until: Date().addingTimeInterval(0.4))
+            let waited = quiet.duration(to: clock.now)
+            #expect(waited >= .milliseconds(350) && waited < PushBound.deadlineSlack, "waited \(waited)")
+            // And a submission during such a wait ends it.
+            let woke = try await latency(waiting: { try await a.notifications.waitForWork(since: a.notifications.workMark(), until: Date().addingTimeInterval(20)) },
+                                         after: { _ = try await b.enqueueRun(EnqueueRequest(run: sampleRun(id: "run-q2"), events: [])) })
+            #expect(woke < PushBound.wake, "woke \(woke) after the submission committed")
+        }
+    }
+
     @Test func aWaitWithoutNotificationLastsUntilItsDeadline() async throws {
         try await PostgresTestJournal.withStore { store in
             try await waitUntilListening(store)
