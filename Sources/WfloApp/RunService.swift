@@ -142,7 +142,14 @@ public struct RunService: Sendable {
     ///   Swift without its definition.
     public func resume(_ run: String, definition swiftDefinition: WorkflowDefinition? = nil, budget: Money?) async throws -> RunResult {
         let runID = try await resolveRun(run)
-        guard let record = try await store.run(id: runID) else { throw AppError(.notFound, "run \(run) not found") }
+        // Read once: the run's row, its workflow's sub-workflow sources and what the executor continues from.
+        let journal: RunJournal
+        do {
+            journal = try await store.journal(runID: runID)
+        } catch let error as StoreError where error.code == .notFound {
+            throw AppError(.notFound, "run \(run) not found")
+        }
+        let record = journal.run
         let definition: WorkflowDefinition
         switch (WorkflowOrigin(journaledPath: record.workflowPath), swiftDefinition) {
         case (_, let given?):
@@ -151,10 +158,10 @@ public struct RunService: Sendable {
             throw AppError(.invalidInput, "run \(runID) is a durable function ('\(name)') run by the program '\(program)'; it must be resumed by its program: run '\(program)' again with the run id \(runID)")
         case (.swift, nil):
             throw AppError(.invalidInput, "run \(runID) was started from Swift (workflow '\(record.workflowName)'); resume it there with WfloRuntime.resume(_:workflow:)")
-        case (.file, nil):
-            definition = try await journaledDefinition(runID: runID)
+        case (.file(let path), nil):
+            definition = try journaledDefinition(of: record, path: path, started: journal)
         }
-        return try await delivering { try await executor.resume(runID: runID, definition: definition, budget: budget) }
+        return try await delivering { try await executor.resume(runID: runID, definition: definition, budget: budget, journal: journal) }
     }
 
     /// Drives a durable function's run (WfloKit's `DurableWorkflow`) under `runID`: starts it, or
@@ -169,7 +176,15 @@ public struct RunService: Sendable {
         guard case .file(let path) = WorkflowOrigin(journaledPath: record.workflowPath) else {
             throw AppError(.invalidInput, "run \(runID) was not started from a workflow file; its steps are not read from the journal")
         }
-        let children = Executor.journaledWorkflowSources(try await store.journal(runID: runID))
+        // Only its `run_started` event is read (no step output either).
+        let started = try await store.journal(runID: record.id, eventKinds: [.runStarted], stepOutputs: false)
+        return try journaledDefinition(of: record, path: path, started: started)
+    }
+
+    /// The workflow of `record`, a run of the file at `path`: its source, and its sub-workflows'
+    /// from the `run_started` event of `started` (the run's journal, or that event of it).
+    private func journaledDefinition(of record: RunRecord, path: String, started: RunJournal) throws -> WorkflowDefinition {
+        let children = Executor.journaledWorkflowSources(started)
         return try WorkflowLoader.parse(source: record.workflowSource, file: path, pricing: pricing, sources: WorkflowSources(journaled: children))
     }
 

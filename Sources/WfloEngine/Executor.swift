@@ -179,10 +179,13 @@ public struct Executor: Sendable {
     /// Completed and skipped steps are not run again; attempts that were in flight are marked
     /// unsettled and stay charged; a sleep keeps its journaled wake-up time; the remaining steps
     /// run. `budget`, when given, replaces the run's budget (to continue a run stopped by its budget).
+    /// - Parameter journal: the run's whole journal (``RunStore/journal(runID:)``) when the caller
+    ///   has just read it (to rebuild the workflow from it); nil reads it here.
     /// - Throws: ``EngineError`` when the run already completed or was cancelled.
-    public func resume(runID: String, definition: WorkflowDefinition, budget: Money? = nil) async throws -> RunResult {
+    public func resume(runID: String, definition: WorkflowDefinition, budget: Money? = nil, journal read: RunJournal? = nil) async throws -> RunResult {
         let store = configuration.store
-        let journal = try await store.journal(runID: runID)
+        let journal: RunJournal
+        if let read, read.run.id == runID { journal = read } else { journal = try await store.journal(runID: runID) }
         if journal.run.status == .completed || journal.run.status == .cancelled || journal.run.status == .rejected {
             throw EngineError(.resume, "run \(runID) is \(journal.run.status.rawValue); there is nothing to resume")
         }

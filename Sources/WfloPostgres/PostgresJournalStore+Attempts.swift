@@ -4,19 +4,20 @@ import WfloCore
 
 /// Attempts and the run's ledger (invariants 1 and 2 of DESIGN.md).
 extension PostgresJournalStore {
-    /// One transaction that first locks the run's row (`SELECT … FOR NO KEY UPDATE`): the ledger
-    /// (`settled_usd`, `reserved_usd`, exact decimal TEXT summed with ``Money``) and the cancel
-    /// request are read under that lock, so no other transaction of any process reads the same
-    /// "fits" before this one commits. The attempts under a limit are read after the lock, and
+    /// One transaction that first locks the run's row (``lockRun(_:runID:attemptID:fenceToken:)``):
+    /// the ledger (`settled_usd`, `reserved_usd`, exact decimal TEXT summed with ``Money``) and the
+    /// cancel request are read under that lock, so no other transaction of any process reads the
+    /// same "fits" before this one commits. The attempts under a limit are read after the lock, and
     /// every attempt insert of the run takes the same lock first. A refusal writes nothing.
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
-        try await write { connection in
-            let (ledger, cancelRequested) = try await self.lockedLedger(connection, runID: start.runID)
+        try await writeLockingRun(start.runID) { connection, locked in
+            guard let locked else { throw self.runNotFound(start.runID) }
+            let ledger = locked.ledger
             var committed: [BudgetLimit: Money] = [:]
             for limit in start.limits where BudgetAdmission.decide(ledger: ledger, reserve: start.reserve) == .admit {
                 committed[limit] = try await self.committed(connection, runID: start.runID, limit: limit)
             }
-            if let refusal = try AttemptAdmission.refusal(ledger: ledger, cancelRequested: cancelRequested, reserve: start.reserve,
+            if let refusal = try AttemptAdmission.refusal(ledger: ledger, cancelRequested: locked.cancelRequested, reserve: start.reserve,
                                                           limits: start.limits, committedWithin: { limit in
                                                               guard let value = committed[limit] else {
                                                                   throw StoreError(.database, "the limit \(limit.label) was not read")
@@ -25,10 +26,12 @@ extension PostgresJournalStore {
                                                           }) {
                 return refusal
             }
-            let scopes: ScopeAdmission.Admitted
-            switch try await self.scopeDecision(connection, runID: start.runID, reserve: start.reserve, at: start.at) {
-            case .refused(let refusal): return .refusedByScope(refusal)
-            case .admitted(let admitted): scopes = admitted
+            var scopes = ScopeAdmission.Admitted.none
+            if locked.scopesExist {
+                switch try await self.scopeDecision(connection, runID: start.runID, reserve: start.reserve, at: start.at) {
+                case .refused(let refusal): return .refusedByScope(refusal)
+                case .admitted(let admitted): scopes = admitted
+                }
             }
             let attemptID = try await connection.query("""
                 WITH attempt AS (
@@ -56,58 +59,50 @@ extension PostgresJournalStore {
     /// Settles a running attempt (``AttemptSettlement``) under the run's lock: its reservation
     /// leaves the reserved sum and its exact cost joins the settled sum, with the step row and an
     /// event, in one transaction. An attempt no longer `running` changes nothing.
+    ///
+    /// Four statements when no budget scope is charged: the run's row locked and read with the
+    /// attempt (and the lease), then one statement writing the attempt, the step, the ledger
+    /// with the run's event number, and the event.
     @discardableResult
     public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
-        try await write { connection in
-            // The run's row first (every writer of a run locks it first: no deadlock), then the attempt.
-            let before: LedgerSnapshot
-            do {
-                before = try await self.lockedLedger(connection, runID: finish.runID).ledger
-            } catch let error as StoreError where error.code == .notFound {
-                throw self.attemptNotFound(finish)
-            }
-            guard let row = try await connection.query("""
-                SELECT status, reserved_usd FROM attempts WHERE id = \(finish.attemptID) AND run_id = \(finish.runID)
-                """, logger: self.logger).records({ try $0.decode((String, String).self) }).first else {
-                throw self.attemptNotFound(finish)
-            }
+        try await writeLockingRun(finish.runID, attemptID: finish.attemptID) { connection, locked in
+            // The run's row first (every writer of a run locks it first: no deadlock), the attempt read with it.
+            guard let locked, let attempt = locked.attempt else { throw self.attemptNotFound(finish) }
+            let before = locked.ledger
+            let reserved = try JournalCells.money(attempt.reserved, "attempts.reserved_usd")
             guard let settlement = AttemptSettlement.settling(
-                finish, current: try JournalCells.enumeration(row.0, "attempts.status"),
-                reserved: try JournalCells.money(row.1, "attempts.reserved_usd"), ledger: before) else { return before }
-            if finish.unanswered {
-                try await connection.query("""
-                    UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
-                        started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
-                    WHERE id = \(finish.attemptID)
-                    """, logger: self.logger)
-            } else {
-                let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
-                try await connection.query("""
-                    UPDATE attempts SET status = \(settlement.status.rawValue), cost_usd = \(finish.cost.description),
-                        usage = \(finish.usage?.json.encoded()), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
-                        fees_usd = \(finish.fees.isZero ? nil : finish.fees.description), flags = \(flags),
-                        started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
-                    WHERE id = \(finish.attemptID)
-                    """, logger: self.logger)
-            }
-            if !finish.unanswered {
-                try await self.settleScopes(connection, attemptID: finish.attemptID, reserved: try JournalCells.money(row.1, "attempts.reserved_usd"),
-                                            cost: finish.cost)
+                finish, current: try JournalCells.enumeration(attempt.status, "attempts.status"),
+                reserved: reserved, ledger: before) else { return before }
+            if !finish.unanswered && attempt.chargedScopes {
+                try await self.settleScopes(connection, attemptID: finish.attemptID, reserved: reserved, cost: finish.cost)
             }
             let after = settlement.ledger
-            if after != before {
-                try await connection.query("""
+            let event = settlement.event
+            // An unanswered call keeps its cost, usage, fees and flags as they are (none): only its status, error and times change.
+            let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
+            let written = try await connection.query("""
+                WITH attempt AS (
+                    UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
+                        cost_usd = CASE WHEN \(finish.unanswered) THEN cost_usd ELSE \(finish.cost.description) END,
+                        usage = CASE WHEN \(finish.unanswered) THEN usage ELSE \(finish.usage?.json.encoded()) END,
+                        fees_usd = CASE WHEN \(finish.unanswered) THEN fees_usd ELSE \(finish.fees.isZero ? nil : finish.fees.description) END,
+                        flags = CASE WHEN \(finish.unanswered) THEN flags ELSE \(flags) END,
+                        started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
+                    WHERE id = \(finish.attemptID)
+                ), step AS (
+                    UPDATE steps SET status = \(finish.stepStatus?.rawValue), output = \(finish.stepOutput?.encoded()), error = \(finish.error),
+                        finished_at = \(finish.at.timeIntervalSince1970)
+                    WHERE run_id = \(finish.runID) AND step_id = \(finish.stepID) AND \(finish.stepStatus?.rawValue)::text IS NOT NULL
+                ), next AS (
                     UPDATE runs SET reserved_usd = \(after.reserved.description), settled_usd = \(after.settled.description),
-                        stop_reason = \(after.stopReason) WHERE id = \(finish.runID)
-                    """, logger: self.logger)
-            }
-            if let status = finish.stepStatus {
-                try await connection.query("""
-                    UPDATE steps SET status = \(status.rawValue), output = \(finish.stepOutput?.encoded()), error = \(finish.error),
-                        finished_at = \(finish.at.timeIntervalSince1970) WHERE run_id = \(finish.runID) AND step_id = \(finish.stepID)
-                    """, logger: self.logger)
-            }
-            _ = try await EventRow.insert(connection, settlement.event, logger: self.logger)
+                        stop_reason = \(after.stopReason), last_event = last_event + 1
+                    WHERE id = \(event.runID) RETURNING last_event
+                )
+                INSERT INTO events (run_id, sequence, step_id, kind, data, at)
+                SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()), \(event.at.timeIntervalSince1970)
+                FROM next RETURNING 1
+                """, logger: self.logger).collect()
+            guard !written.isEmpty else { throw self.runNotFound(event.runID) }
             return after
         }
     }
@@ -165,7 +160,7 @@ extension PostgresJournalStore {
     }
 
     public func ledger(runID: String) async throws -> LedgerSnapshot {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             guard let row = try await connection.query("""
                 SELECT budget_usd, settled_usd, reserved_usd, stop_reason, cancel_requested_at IS NOT NULL FROM runs WHERE id = \(runID)
                 """, logger: self.logger).records(Self.ledgerRow).first else { throw self.runNotFound(runID) }
@@ -180,6 +175,30 @@ extension PostgresJournalStore {
             FOR NO KEY UPDATE
             """, logger: logger).records(Self.ledgerRow).first else { throw runNotFound(runID) }
         return row
+    }
+
+    /// Run `runID`'s row locked (`FOR NO KEY UPDATE`) and what the two writes of a paid call need of it,
+    /// read in the same statement: its ledger and cancel request, whether any budget scope exists,
+    /// whether `fenceToken` holds a live lease on it, and attempt `attemptID` of the run (its status,
+    /// reservation, and whether it reserved in any scope's window). Nil when the run is not there.
+    func lockRun(_ connection: PostgresConnection, runID: String, attemptID: Int64?, fenceToken: String?) async throws -> LockedRun? {
+        try await connection.query("""
+            SELECT r.budget_usd, r.settled_usd, r.reserved_usd, r.stop_reason, r.cancel_requested_at IS NOT NULL,
+                   EXISTS (SELECT 1 FROM budget_scopes),
+                   COALESCE(r.owner_token = \(fenceToken) AND r.lease_expires_at > \(unescaped: Self.storeNow), false),
+                   a.status, a.reserved_usd, a.id IS NOT NULL AND EXISTS (SELECT 1 FROM attempt_windows w WHERE w.attempt_id = a.id)
+            FROM runs r LEFT JOIN attempts a ON a.id = \(attemptID) AND a.run_id = r.id
+            WHERE r.id = \(runID)
+            FOR NO KEY UPDATE OF r
+            """, logger: logger).records { row -> LockedRun in
+                let (budget, settled, reserved, stopReason, cancelled, scopes, held, status, attemptReserved, windows) =
+                    try row.decode((String?, String, String, String?, Bool, Bool, Bool, String?, String?, Bool).self)
+                let ledger = LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"),
+                                            reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
+                                            budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason)
+                let attempt = zip2(status, attemptReserved).map { LockedRun.Attempt(status: $0.0, reserved: $0.1, chargedScopes: windows) }
+                return LockedRun(ledger: ledger, cancelRequested: cancelled, scopesExist: scopes, fenceHeld: held, attempt: attempt)
+            }.first
     }
 
     private static func ledgerRow(_ row: PostgresRow) throws -> (ledger: LedgerSnapshot, cancelRequested: Bool) {
@@ -210,4 +229,27 @@ extension PostgresJournalStore {
     private func attemptNotFound(_ finish: AttemptFinish) -> StoreError {
         StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in \(journalLocation)")
     }
+}
+
+/// What ``PostgresJournalStore/lockRun(_:runID:attemptID:fenceToken:)`` read under the run's lock.
+struct LockedRun: Sendable {
+    struct Attempt: Sendable {
+        var status: String
+        var reserved: String
+        /// It reserved in at least one budget scope's window (its settlement settles them).
+        var chargedScopes: Bool
+    }
+
+    var ledger: LedgerSnapshot
+    var cancelRequested: Bool
+    var scopesExist: Bool
+    /// The fence token given holds a live lease on the run (false when none was given).
+    var fenceHeld: Bool
+    /// The attempt asked for, when it is the run's.
+    var attempt: Attempt?
+}
+
+private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
 }

@@ -24,7 +24,8 @@ extension PostgresJournalStore {
     }
 
     public func deployments() async throws -> [DeploymentRecord] {
-        try await read { connection in
+        // Every worker's schedule loop reads this twice a second: one statement, no transaction around it.
+        try await read(oneStatement: true) { connection in
             var records: [DeploymentRecord] = []
             let rows = try await connection.query("""
                 SELECT d.name, d.version, d.path, d.source, d.deployed_at FROM deployments d
@@ -51,14 +52,14 @@ extension PostgresJournalStore {
     }
 
     public func lastTick(scheduleKey: String) async throws -> Date? {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             let rows = try await connection.query("SELECT max(trigger_at) FROM runs WHERE trigger_key = \(scheduleKey)", logger: self.logger).collect()
             return try rows.first?.decode(Double?.self).map(JournalCells.date)
         }
     }
 
     public func latestRun(workflowName: String) async throws -> RunRecord? {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("""
                 SELECT \(unescaped: RunRow.columns) FROM runs WHERE workflow_name = \(workflowName) ORDER BY created_at DESC, ord DESC LIMIT 1
                 """, logger: self.logger).records(RunRow.record).first
@@ -75,7 +76,7 @@ extension PostgresJournalStore {
     }
 
     public func rejectedDeliveries(hook: String) async throws -> Int {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             let rows = try await connection.query("SELECT count FROM webhook_rejections WHERE hook = \(hook)", logger: self.logger).collect()
             return try rows.first.map { Int(try $0.decode(Int64.self)) } ?? 0
         }

@@ -20,7 +20,7 @@ extension PostgresJournalStore {
     }
 
     public func notifyHooks() async throws -> [String] {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("SELECT url FROM notify_hooks ORDER BY created_at, url", logger: self.logger)
                 .records { try $0.decode(String.self) }
         }
@@ -81,7 +81,7 @@ extension PostgresJournalStore {
     }
 
     public func notifications(approvalID: String?) async throws -> [ApprovalNotification] {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("""
                 SELECT \(unescaped: Self.notificationColumns) FROM approval_notifications
                 WHERE (\(approvalID)::text IS NULL OR approval_id = \(approvalID)) ORDER BY created_at, ord
@@ -90,7 +90,7 @@ extension PostgresJournalStore {
     }
 
     public func journalSetting(_ name: String) async throws -> String? {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("SELECT value FROM journal_settings WHERE name = \(name)", logger: self.logger)
                 .records { try $0.decode(String.self) }.first
         }

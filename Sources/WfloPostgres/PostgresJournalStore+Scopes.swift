@@ -150,7 +150,7 @@ extension PostgresJournalStore {
     }
 
     public func budgetWindows(scope: String?, since: Date) async throws -> [BudgetWindow] {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("""
                 SELECT scope, period_start, resets_at, spent_usd, reserved_usd FROM budget_windows
                 WHERE (\(scope)::text IS NULL OR scope = \(scope)) AND period_start >= \(since.timeIntervalSince1970)
@@ -214,7 +214,7 @@ extension PostgresJournalStore {
     }
 
     public func alerts(scope: String?) async throws -> [AlertRecord] {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("""
                 SELECT \(unescaped: Self.alertColumns) FROM budget_alerts WHERE (\(scope)::text IS NULL OR scope = \(scope)) ORDER BY created_at, ord
                 """, logger: self.logger).records(Self.alert)

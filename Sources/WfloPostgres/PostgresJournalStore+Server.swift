@@ -19,14 +19,14 @@ extension PostgresJournalStore {
     }
 
     public func tokens() async throws -> [APITokenRecord] {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("SELECT name, role, hash, created_at, revoked_at FROM api_tokens ORDER BY name COLLATE \"C\"",
                                        logger: self.logger).records(Self.tokenRecord)
         }
     }
 
     public func token(hash: String) async throws -> APITokenRecord? {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("SELECT name, role, hash, created_at, revoked_at FROM api_tokens WHERE hash = \(hash)",
                                        logger: self.logger).records(Self.tokenRecord).first
         }

@@ -230,6 +230,26 @@ public final class PostgresJournalStore: JournalStore {
         }.value
     }
 
+    /// ``write(_:)`` whose first statement locks run `runID`'s row and reads what a reservation or
+    /// a settlement needs of it (``lockRun(_:runID:attemptID:fenceToken:)``); on a view fenced by
+    /// a lease on that run, the same statement checks the lease (one round trip instead of two:
+    /// these are the two writes of every paid call). Another fence is checked first, as ``write(_:)`` does.
+    func writeLockingRun<T: Sendable>(_ runID: String, attemptID: Int64? = nil,
+                                      _ body: @escaping @Sendable (PostgresConnection, LockedRun?) async throws -> T) async throws -> T {
+        let fence = self.fence
+        let merged = fence.map { $0.stepTask == nil && $0.runID == runID } ?? false
+        return try await Task {
+            try await self.retrying(doing: "written") {
+                try await self.transaction(begin: "BEGIN") { connection in
+                    if let fence, !merged { try await self.check(fence, connection) }
+                    let locked = try await self.lockRun(connection, runID: runID, attemptID: attemptID, fenceToken: merged ? fence?.token : nil)
+                    if let fence, merged, locked?.fenceHeld != true { throw fence.lostError }
+                    return try await body(connection, locked)
+                }
+            }
+        }.value
+    }
+
     /// One statement (a transaction of its own), with the same retries as ``write(_:)``; on a
     /// fenced view, a transaction that checks the lease first.
     func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -240,8 +260,15 @@ public final class PostgresJournalStore: JournalStore {
     }
 
     /// Runs `body` in a read-only transaction that sees one snapshot.
-    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await retrying(doing: "read") { try await self.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }
+    /// - Parameter oneStatement: `body` runs one statement (or statements that need no common
+    ///   snapshot): it runs without a transaction around it, as one statement is its own snapshot.
+    ///   BEGIN and COMMIT were two of every such read's three round trips, and a worker makes
+    ///   several per run (its row, its ledger, its cancel request).
+    func read<T: Sendable>(oneStatement: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        if oneStatement {
+            return try await retrying(doing: "read") { try await self.client.withConnection { connection in try await body(connection) } }
+        }
+        return try await retrying(doing: "read") { try await self.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }
     }
 
     private func transaction<T: Sendable>(begin: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -296,14 +323,14 @@ public final class PostgresJournalStore: JournalStore {
     }
 
     public func run(id: String) async throws -> RunRecord? {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("SELECT \(unescaped: RunRow.columns) FROM runs WHERE id = \(id)", logger: self.logger)
                 .records(RunRow.record).first
         }
     }
 
     public func listRuns(limit: Int) async throws -> [RunRecord] {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("SELECT \(unescaped: RunRow.columns) FROM runs ORDER BY created_at DESC, ord DESC LIMIT \(max(limit, 0))",
                                        logger: self.logger).records(RunRow.record)
         }
@@ -314,7 +341,7 @@ public final class PostgresJournalStore: JournalStore {
         case .run: ("runs", "created_at DESC, ord DESC")
         case .approval: ("approvals", "requested_at DESC, ord DESC")
         }
-        return try await read { connection in
+        return try await read(oneStatement: true) { connection in
             let exact = try await connection.query("SELECT id FROM \(unescaped: table) WHERE id = \(prefix)", logger: self.logger)
                 .records { try $0.decode(String.self) }
             if !exact.isEmpty { return exact }
@@ -383,7 +410,7 @@ public final class PostgresJournalStore: JournalStore {
     }
 
     public func cancelRequest(runID: String) async throws -> CancelRequest? {
-        try await read { connection in
+        try await read(oneStatement: true) { connection in
             try await connection.query("SELECT cancel_requested_at, cancel_by, cancel_reason FROM runs WHERE id = \(runID)", logger: self.logger)
                 .records { try $0.decode((Double?, String?, String?).self) }.first.flatMap(Self.cancelRequest)
         }
