@@ -129,7 +129,26 @@ extension PostgresJournalStore {
 
     @discardableResult
     public func cancelStepTasks(runID: String) async throws -> Int {
-        try await statement { connection in
+        if let token = singleStatementFence(runID: runID) {
+            // One statement: the run's row locked while the lease (if any) holds, then its open tasks cancelled.
+            let (held, cancelled) = try await statement(checksFence: true) { connection in
+                try await connection.query("""
+                    WITH held AS (
+                        SELECT 1 FROM runs WHERE id = \(runID)
+                          AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
+                        FOR NO KEY UPDATE
+                    ), cancelled AS (
+                        UPDATE step_tasks SET status = 'cancelled', owner_token = NULL, lease_expires_at = NULL, finished_at = \(unescaped: Self.storeNow)
+                        WHERE run_id = \(runID) AND status IN ('queued', 'claimed') AND EXISTS (SELECT 1 FROM held)
+                        RETURNING 1
+                    )
+                    SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM cancelled)
+                    """, logger: self.logger).records { try $0.decode((Int64, Int64).self) }.first ?? (Int64(0), Int64(0))
+            }
+            if held == 0, let fence { throw fence.lostError }
+            return Int(cancelled)
+        }
+        return try await statement { connection in
             try await connection.query("""
                 UPDATE step_tasks SET status = 'cancelled', owner_token = NULL, lease_expires_at = NULL, finished_at = \(unescaped: Self.storeNow)
                 WHERE run_id = \(runID) AND status IN ('queued', 'claimed')

@@ -230,6 +230,14 @@ public final class PostgresJournalStore: JournalStore {
         }.value
     }
 
+    /// How a one-statement write to run `runID` checks this view's fence in its own `WHERE`: `.some(nil)`
+    /// for a view without a fence, `.some(token)` for one fenced by a lease on that run; nil when
+    /// the fence is another kind (a step task's), which ``write(_:)`` checks.
+    func singleStatementFence(runID: String) -> String?? {
+        guard let fence else { return .some(nil) }
+        return fence.stepTask == nil && fence.runID == runID ? .some(fence.token) : nil
+    }
+
     /// ``write(_:)`` whose first statement locks run `runID`'s row and reads what a reservation or
     /// a settlement needs of it (``lockRun(_:runID:attemptID:fenceToken:)``); on a view fenced by
     /// a lease on that run, the same statement checks the lease (one round trip instead of two:
@@ -251,9 +259,10 @@ public final class PostgresJournalStore: JournalStore {
     }
 
     /// One statement (a transaction of its own), with the same retries as ``write(_:)``; on a
-    /// fenced view, a transaction that checks the lease first.
-    func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        if fence != nil { return try await write(body) }
+    /// fenced view, a transaction that checks the lease first, unless `checksFence`: the
+    /// statement checks it itself (``singleStatementFence(runID:)``).
+    func statement<T: Sendable>(checksFence: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        if fence != nil && !checksFence { return try await write(body) }
         return try await Task {
             try await self.retrying(doing: "written") { try await self.client.withConnection { connection in try await body(connection) } }
         }.value
@@ -352,6 +361,26 @@ public final class PostgresJournalStore: JournalStore {
     }
 
     public func updateRun(id: String, status: RunStatus, outputs: JSONValue?, error: String?, at: Date) async throws {
+        if let token = singleStatementFence(runID: id) {
+            // One statement, its own transaction: the run's row is updated only while the lease (if any) holds, and its event
+            // numbered by the same update (a status change starts and ends every run: five round trips become one).
+            let event = EventRecord.runStatus(runID: id, status: status, error: error, at: at)
+            let written = try await statement(checksFence: true) { connection in
+                try await connection.query("""
+                    WITH next AS (
+                        UPDATE runs SET status = \(status.rawValue), outputs = \(outputs?.encoded()), error = \(error),
+                            updated_at = \(at.timeIntervalSince1970), last_event = last_event + 1
+                        WHERE id = \(id) AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
+                        RETURNING last_event
+                    )
+                    INSERT INTO events (run_id, sequence, step_id, kind, data, at)
+                    SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()), \(event.at.timeIntervalSince1970)
+                    FROM next RETURNING 1
+                    """, logger: self.logger).collect().count
+            }
+            if written == 0 { throw fence?.lostError ?? runNotFound(id) }
+            return
+        }
         try await write { connection in
             let updated = try await connection.query("""
                 UPDATE runs SET status = \(status.rawValue), outputs = \(outputs?.encoded()), error = \(error),
