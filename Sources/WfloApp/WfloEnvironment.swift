@@ -73,6 +73,8 @@ public final class WfloEnvironment: Sendable {
     /// `wflo run` or worker).
     public let alerts: AlertDeliveryService?
     private let network: AsyncHTTPTransport?
+    /// The most model calls and http requests in flight to one host (``connectionsPerHost(environment:)``).
+    public let connectionsPerHost: Int
     private let recorder: RecordingTransport?
     /// MCP stdio servers' answers: recorded to, or replayed from, the cassette.
     private let mcpCassette: MCPCassette?
@@ -121,7 +123,10 @@ public final class WfloEnvironment: Sendable {
                 throw AppError(.configuration, "\(error)")
             }
         }
-        let web = AsyncHTTPStepTransport()
+        // Read before any client is made (a client must be shut down before it goes).
+        let connectionsPerHost = try WfloEnvironment.connectionsPerHost(environment: environment)
+        self.connectionsPerHost = connectionsPerHost
+        let web = AsyncHTTPStepTransport(maximumConnectionsPerHost: connectionsPerHost)
         self.web = web
         alerts = replayTransport == nil ? AlertDeliveryService(store: store, http: web, settings: settings.alertDelivery, now: settings.now) : nil
         if let transport = replayTransport {
@@ -131,7 +136,7 @@ public final class WfloEnvironment: Sendable {
             http = ReplayHTTPStepTransport(replay: transport, redact: { redactor.redact($0) })
             mcpCassette = .replaying(transport, redact: { redactor.redact($0) })
         } else {
-            let network = AsyncHTTPTransport()
+            let network = AsyncHTTPTransport(maximumConnectionsPerHost: connectionsPerHost)
             self.network = network
             if let record = settings.record {
                 let recorder = RecordingTransport(wrapping: network, path: record, keeping: recorded)
@@ -146,6 +151,22 @@ public final class WfloEnvironment: Sendable {
                 http = web
             }
         }
+    }
+
+    /// `WFLO_HTTP_CONNECTIONS_PER_HOST`: how many model calls and http requests may be in flight to
+    /// one host at once (each its own connection); unset, ``AsyncHTTPTransport/defaultMaximumConnectionsPerHost``.
+    /// A call past it waits for a free connection, and its attempt's clock and timeout start only
+    /// when it is sent. Set it at least as high as the largest `max_parallel` that calls one host.
+    /// - Throws: ``AppError`` `.configuration` naming the variable when it is not a whole number from 1 to 4096.
+    public static func connectionsPerHost(environment: [String: String]) throws -> Int {
+        guard let text = environment["WFLO_HTTP_CONNECTIONS_PER_HOST"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            return AsyncHTTPTransport.defaultMaximumConnectionsPerHost
+        }
+        guard let count = Int(text), (1...4096).contains(count) else {
+            throw AppError(.configuration, "WFLO_HTTP_CONNECTIONS_PER_HOST is '\(text)': give a whole number from 1 to 4096, the most calls in flight "
+                           + "to one host (default \(AsyncHTTPTransport.defaultMaximumConnectionsPerHost)), or unset it")
+        }
+        return count
     }
 
     /// An executor wired to every component here.

@@ -8,9 +8,11 @@ public final class AsyncHTTPStepTransport: HTTPStepTransport {
     /// The same client set-up and error mapping as the LLM transport; only the body limit differs.
     private let transport: AsyncHTTPTransport
 
+    /// - Parameter maximumConnectionsPerHost: the most requests in flight to one host (``AsyncHTTPTransport``).
     public init(connectTimeout: Duration = .seconds(10),
+                maximumConnectionsPerHost: Int = AsyncHTTPTransport.defaultMaximumConnectionsPerHost,
                 logger: Logger = Logger(label: "wflo.http-step", factory: { _ in SwiftLogNoOpLogHandler() })) {
-        transport = AsyncHTTPTransport(connectTimeout: connectTimeout, logger: logger)
+        transport = AsyncHTTPTransport(connectTimeout: connectTimeout, maximumConnectionsPerHost: maximumConnectionsPerHost, logger: logger)
     }
 
     public func send(_ request: HTTPExchange.Request, timeout: Duration, maximumResponseBytes: Int) async throws -> HTTPExchange.Response {
