@@ -193,9 +193,7 @@ extension PostgresJournalStore {
             """, logger: logger).records { row -> LockedRun in
                 let (budget, settled, reserved, stopReason, cancelled, scopes, held, status, attemptReserved, windows) =
                     try row.decode((String?, String, String, String?, Bool, Bool, Bool, String?, String?, Bool).self)
-                let ledger = LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"),
-                                            reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
-                                            budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason)
+                let ledger = try Self.ledger(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason)
                 let attempt = zip2(status, attemptReserved).map { LockedRun.Attempt(status: $0.0, reserved: $0.1, chargedScopes: windows) }
                 return LockedRun(ledger: ledger, cancelRequested: cancelled, scopesExist: scopes, fenceHeld: held, attempt: attempt)
             }.first
@@ -203,8 +201,13 @@ extension PostgresJournalStore {
 
     private static func ledgerRow(_ row: PostgresRow) throws -> (ledger: LedgerSnapshot, cancelRequested: Bool) {
         let (budget, settled, reserved, stopReason, cancelled) = try row.decode((String?, String, String, String?, Bool).self)
-        return (LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"), reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
-                               budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason), cancelled)
+        return (try ledger(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason), cancelled)
+    }
+
+    /// The run row's ledger cells as a snapshot (a cell that is not money is `.corrupt`, naming its column).
+    private static func ledger(budget: String?, settled: String, reserved: String, stopReason: String?) throws -> LedgerSnapshot {
+        LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"), reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
+                       budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason)
     }
 
     /// Spent and held by the attempts of steps `limit` covers: the range ``BudgetLimit/stepIDRange``

@@ -117,6 +117,17 @@ func bareCalls(_ count: Int) async throws -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
 }
 
+/// One round of the paid chain on a fresh journal, then the bare client's calls: both times kept.
+@MainActor func paidChainRound(_ rep: Int) async throws {
+    let paidStore = try SQLiteJournalStore(path: directory.appendingPathComponent("paid-\(rep).db").path)
+    let paidExecutor = Executor(ExecutorConfiguration(store: paidStore, pricing: paidPricing, llm: cannedLLM))
+    let paidStart = DispatchTime.now().uptimeNanoseconds
+    let paid = try await paidExecutor.start(definition: llmDefinition, source: llmYAML, path: "paid-chain.yaml", inputs: [:], budget: Money(100))
+    llmSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - paidStart) / 1e9)
+    precondition(paid.status == .completed, "paid chain ended \(paid.status): \(paid.error ?? "")")
+    bareSeconds.append(try await bareCalls(llmSteps))
+}
+
 let forEachDefinitions = try [1, 8].map { parallel in
     (parallel, forEachYAML(items: steps, parallel: parallel), try WorkflowParser().parse(yaml: forEachYAML(items: steps, parallel: parallel), file: "items.yaml"))
 }
@@ -126,13 +137,7 @@ var engineSeconds: [Double] = []
 var rawSeconds: [Double] = []
 for rep in 0..<repetitions {
     if paidOnly {
-        let paidStore = try SQLiteJournalStore(path: directory.appendingPathComponent("paid-\(rep).db").path)
-        let paidExecutor = Executor(ExecutorConfiguration(store: paidStore, pricing: paidPricing, llm: cannedLLM))
-        let paidStart = DispatchTime.now().uptimeNanoseconds
-        let paid = try await paidExecutor.start(definition: llmDefinition, source: llmYAML, path: "paid-chain.yaml", inputs: [:], budget: Money(100))
-        llmSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - paidStart) / 1e9)
-        precondition(paid.status == .completed, "paid chain ended \(paid.status): \(paid.error ?? "")")
-        bareSeconds.append(try await bareCalls(llmSteps))
+        try await paidChainRound(rep)
         continue
     }
     // Interleave the two so machine noise hits both alike.
@@ -144,13 +149,7 @@ for rep in 0..<repetitions {
     engineSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     precondition(result.status == .completed, "benchmark run ended \(result.status): \(result.error ?? "")")
     precondition(result.outputs?["last"] == .int(steps - 1))
-    let paidStore = try SQLiteJournalStore(path: directory.appendingPathComponent("paid-\(rep).db").path)
-    let paidExecutor = Executor(ExecutorConfiguration(store: paidStore, pricing: paidPricing, llm: cannedLLM))
-    let paidStart = DispatchTime.now().uptimeNanoseconds
-    let paid = try await paidExecutor.start(definition: llmDefinition, source: llmYAML, path: "paid-chain.yaml", inputs: [:], budget: Money(100))
-    llmSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - paidStart) / 1e9)
-    precondition(paid.status == .completed, "paid chain ended \(paid.status): \(paid.error ?? "")")
-    bareSeconds.append(try await bareCalls(llmSteps))
+    try await paidChainRound(rep)
     for (parallel, text, items) in forEachDefinitions {
         let itemStore = try SQLiteJournalStore(path: directory.appendingPathComponent("items-\(parallel)-\(rep).db").path)
         let itemExecutor = Executor(ExecutorConfiguration(store: itemStore, pricing: pricing, llm: llm))
