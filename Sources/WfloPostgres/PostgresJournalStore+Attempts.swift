@@ -80,7 +80,7 @@ extension PostgresJournalStore {
             let event = settlement.event
             // An unanswered call keeps its cost, usage, fees and flags as they are (none): only its status, error and times change.
             let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
-            let written = try await connection.query("""
+            let written = try await connection.query(EventRow.inserting(event, after: """
                 WITH attempt AS (
                     UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
                         cost_usd = CASE WHEN \(finish.unanswered) THEN cost_usd ELSE \(finish.cost.description) END,
@@ -98,10 +98,7 @@ extension PostgresJournalStore {
                         stop_reason = \(after.stopReason), last_event = last_event + 1
                     WHERE id = \(event.runID) RETURNING last_event
                 )
-                INSERT INTO events (run_id, sequence, step_id, kind, data, at)
-                SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()), \(event.at.timeIntervalSince1970)
-                FROM next RETURNING 1
-                """, logger: self.logger).collect()
+                """), logger: self.logger).collect()
             guard !written.isEmpty else { throw self.runNotFound(event.runID) }
             return after
         }
@@ -112,7 +109,7 @@ extension PostgresJournalStore {
     public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
         try await statement { connection in
             if let event {
-                let rows = try await connection.query("""
+                let rows = try await connection.query(EventRow.inserting(event, after: """
                     WITH step AS (
                         INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
                         VALUES (\(step.runID), \(step.stepID), \(step.type.rawValue), \(step.status.rawValue), \(step.output?.encoded()),
@@ -123,11 +120,7 @@ extension PostgresJournalStore {
                     ), next AS (
                         UPDATE runs SET last_event = last_event + 1 WHERE id = \(event.runID) RETURNING last_event
                     )
-                    INSERT INTO events (run_id, sequence, step_id, kind, data, at)
-                    SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()),
-                           \(event.at.timeIntervalSince1970)
-                    FROM next RETURNING 1
-                    """, logger: self.logger).collect()
+                    """), logger: self.logger).collect()
                 guard !rows.isEmpty else { throw self.runNotFound(event.runID) }
             } else {
                 try await connection.query("""

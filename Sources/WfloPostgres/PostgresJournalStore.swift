@@ -245,13 +245,14 @@ public final class PostgresJournalStore: JournalStore {
     func writeLockingRun<T: Sendable>(_ runID: String, attemptID: Int64? = nil,
                                       _ body: @escaping @Sendable (PostgresConnection, LockedRun?) async throws -> T) async throws -> T {
         let fence = self.fence
-        let merged = fence.map { $0.stepTask == nil && $0.runID == runID } ?? false
+        // The lease on this run is checked by the locking statement; another kind of fence first, on its own.
+        let inStatement = singleStatementFence(runID: runID)
         return try await Task {
             try await self.retrying(doing: "written") {
                 try await self.transaction(begin: "BEGIN") { connection in
-                    if let fence, !merged { try await self.check(fence, connection) }
-                    let locked = try await self.lockRun(connection, runID: runID, attemptID: attemptID, fenceToken: merged ? fence?.token : nil)
-                    if let fence, merged, locked?.fenceHeld != true { throw fence.lostError }
+                    if let fence, inStatement == nil { try await self.check(fence, connection) }
+                    let locked = try await self.lockRun(connection, runID: runID, attemptID: attemptID, fenceToken: inStatement ?? nil)
+                    if let fence, inStatement != nil, locked?.fenceHeld != true { throw fence.lostError }
                     return try await body(connection, locked)
                 }
             }
@@ -366,17 +367,14 @@ public final class PostgresJournalStore: JournalStore {
             // numbered by the same update (a status change starts and ends every run: five round trips become one).
             let event = EventRecord.runStatus(runID: id, status: status, error: error, at: at)
             let written = try await statement(checksFence: true) { connection in
-                try await connection.query("""
+                try await connection.query(EventRow.inserting(event, after: """
                     WITH next AS (
                         UPDATE runs SET status = \(status.rawValue), outputs = \(outputs?.encoded()), error = \(error),
                             updated_at = \(at.timeIntervalSince1970), last_event = last_event + 1
                         WHERE id = \(id) AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
                         RETURNING last_event
                     )
-                    INSERT INTO events (run_id, sequence, step_id, kind, data, at)
-                    SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()), \(event.at.timeIntervalSince1970)
-                    FROM next RETURNING 1
-                    """, logger: self.logger).collect().count
+                    """), logger: self.logger).collect().count
             }
             if written == 0 { throw fence?.lostError ?? runNotFound(id) }
             return

@@ -153,7 +153,8 @@ final class PostgresNotifications: JournalNotifications, Sendable {
         let now = ContinuousClock.now
         let payloads = Subject.woken(by: payload)
         let woken = state.withLock { state -> [Waiter] in
-            for payload in payloads { state.recent[payload] = now }
+            // Work is counted (``workMark()``); decisions and cancels are kept as "just arrived".
+            for payload in payloads where payload != Subject.work.payload { state.recent[payload] = now }
             if payloads.contains(Subject.work.payload) { state.workCount &+= 1 }
             if state.recent.count > 1_000 { state.recent = state.recent.filter { $0.value.duration(to: now) < recentWindow } }
             let matching = state.waiters.filter { payloads.contains($0.value.payload) }

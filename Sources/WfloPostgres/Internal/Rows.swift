@@ -68,13 +68,29 @@ enum EventRow {
     /// raised (which locks the row until the transaction ends) and the event takes that number.
     /// - Returns: whether the run exists (nothing is written when it does not).
     static func insert(_ connection: PostgresConnection, _ event: EventRecord, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(inserting(event, after: """
             WITH next AS (UPDATE runs SET last_event = last_event + 1 WHERE id = \(event.runID) RETURNING last_event)
-            INSERT INTO events (run_id, sequence, step_id, kind, data, at)
-            SELECT \(event.runID), last_event, \(event.stepID), \(event.kind.rawValue), \(event.data.encoded()), \(event.at.timeIntervalSince1970)
-            FROM next RETURNING 1
-            """, logger: logger).collect()
+            """), logger: logger).collect()
         return !rows.isEmpty
+    }
+
+    /// `prefix` — a `WITH` whose last query, `next`, raises the run's `last_event` and returns it
+    /// (it may write other rows and run columns in the same statement) — followed by the insert of
+    /// `event` numbered by it, returning a row when it was written (none when `next` updated no run).
+    static func inserting(_ event: EventRecord, after prefix: PostgresQuery) -> PostgresQuery {
+        var query = prefix
+        let first = query.binds.count + 1
+        query.binds.append(event.runID)
+        query.binds.append(event.stepID)
+        query.binds.append(event.kind.rawValue)
+        query.binds.append(event.data.encoded())
+        query.binds.append(event.at.timeIntervalSince1970)
+        query.sql += """
+
+            INSERT INTO events (run_id, sequence, step_id, kind, data, at)
+            SELECT $\(first), last_event, $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4) FROM next RETURNING 1
+            """
+        return query
     }
 }
 
