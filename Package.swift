@@ -120,7 +120,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloStoreTests", dependencies: ["WfloStore", "WfloPostgres", "WfloTesting", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio")], swiftSettings: swiftSettings),
     .testTarget(name: "WfloProvidersTests", dependencies: ["WfloProviders", "WfloHTTP", "WfloTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloDSLTests", dependencies: ["WfloDSL", "WfloTesting", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloStore", "WfloTesting", "WfloTelemetry",
             .product(name: "AsyncHTTPClient", package: "async-http-client")], exclude: ["Browser"], swiftSettings: swiftSettings),

@@ -314,7 +314,10 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     }
 }
 
-public enum StepKind: Sendable, Hashable, Codable {
+/// Indirect: the kinds' definitions differ in size (an http step's is ~180 bytes, a transform's 8),
+/// and inline the largest set every step's size (a 100,000-step workflow held ~40 MB of padding,
+/// twice while it was read). Boxed, a step copies its kind by reference.
+public indirect enum StepKind: Sendable, Hashable, Codable {
     case llm(LLMStepDefinition)
     case transform(TransformStepDefinition)
     case approval(ApprovalStepDefinition)

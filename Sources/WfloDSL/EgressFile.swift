@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 /// The user-level egress policy: a YAML file of `allow`, `deny` and `schemes`, in the same
 /// form as a workflow's `egress:` block, that every workflow this user runs must also pass.

@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 /// Reads a workflow file into a ``WorkflowDefinition``, checking everything that can be checked
 /// before a run: fields and their types, step ids, dependencies and cycles, every template

@@ -18,24 +18,36 @@ public enum YAMLValue {
     static func compose(_ text: String, file: String) throws(WorkflowValidationError) -> Node? {
         let node: Node?
         do {
-            // Composed with no tag rules: Yams hashes every mapping key (its duplicate check) by its
-            // resolved tag, and the default rules are seven regular expressions per key. Plain
-            // values are resolved below, only when their first character could start a non-string.
-            node = try Yams.compose(yaml: text, .basic)
-        } catch let error as YamlError {
-            var diagnostic = syntaxDiagnostic(error, file: file)
-            if case .duplicatedKeysInMapping(let duplicates, let context) = error, let key = duplicates.first,
-               let place = secondOccurrence(of: key, inBlockMappingAt: context.mark, text: text) {
-                diagnostic.location = SourceLocation(file: file, line: place.line, column: place.column)
-            }
-            throw WorkflowValidationError(diagnostics: [diagnostic])
+            node = try YAMLComposer.compose(text)
         } catch {
-            throw WorkflowValidationError(diagnostics: [Diagnostic(location: SourceLocation(file: file, line: 1, column: 1),
-                                                                   message: "YAML: \(error)")])
+            throw syntaxError(text, file: file, failure: error)
         }
         // An alias is written `*name`: a text without `*` has none, and fits (see expansionBudget).
         if let node, text.utf8.contains(UInt8(ascii: "*")) { try checkExpansion(node, budget: expansionBudget(for: text), file: file) }
         return node
+    }
+
+    /// The diagnostic for a text ``YAMLComposer`` stopped on. Yams reads the text again to say
+    /// what is wrong in its words (its messages and places are what wflo has always shown);
+    /// only if Yams found nothing wrong is the composer's own finding reported.
+    static func syntaxError(_ text: String, file: String, failure: YAMLComposer.Failure) -> WorkflowValidationError {
+        do {
+            // Composed with no tag rules, as YAMLComposer composes (keys compare by their text).
+            _ = try Yams.compose(yaml: text, .basic)
+        } catch let error as YamlError {
+            var diagnostic = syntaxDiagnostic(error, file: file)
+            if case .duplicatedKeysInMapping(let duplicates, let context) = error, let key = duplicates.first,
+               let place = secondOccurrence(of: key, inBlockMappingAt: Mark(line: context.mark.line, column: context.mark.column), text: text) {
+                diagnostic.location = SourceLocation(file: file, line: place.line, column: place.column)
+            }
+            return WorkflowValidationError(diagnostics: [diagnostic])
+        } catch {
+            return WorkflowValidationError(diagnostics: [Diagnostic(location: SourceLocation(file: file, line: 1, column: 1),
+                                                                    message: "YAML: \(error)")])
+        }
+        return WorkflowValidationError(diagnostics: [Diagnostic(
+            location: SourceLocation(file: file, line: failure.mark.line, column: failure.mark.column),
+            message: "YAML syntax: \(failure.problem)")])
     }
 
     /// The most values (scalars, mappings, sequences, keys included) a document may hold once its
@@ -64,14 +76,14 @@ public enum YAMLValue {
                 for (key, value) in mapping { stack.append(key); stack.append(value) }
             case .sequence(let sequence):
                 stack.append(contentsOf: sequence)
-            case .scalar, .alias:
+            case .scalar:
                 break
             }
         }
     }
 
     static func syntaxDiagnostic(_ error: YamlError, file: String) -> Diagnostic {
-        func at(_ mark: Mark, _ message: String) -> Diagnostic {
+        func at(_ mark: Yams.Mark, _ message: String) -> Diagnostic {
             Diagnostic(location: SourceLocation(file: file, line: mark.line, column: mark.column), message: message)
         }
         switch error {
@@ -112,7 +124,7 @@ public enum YAMLValue {
         return nil
     }
 
-    /// Converts a composed node (aliases become null: Yams resolves them before this).
+    /// Converts a composed node (its aliases are already the values they name).
     static func convert(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
@@ -123,8 +135,6 @@ public enum YAMLValue {
             return .object(object)
         case .sequence(let sequence):
             return .array(sequence.map(convert))
-        case .alias:
-            return .null
         }
     }
 
@@ -167,9 +177,8 @@ public enum YAMLValue {
     /// leading zero; the rest that cannot start a non-string skip the regular expressions, and
     /// only what remains (signs, dots, leading zeros, dates, `~`, `<<`, `=`) goes through them.
     static func tagName(_ scalar: Node.Scalar) -> Tag.Name {
-        guard scalar.style == .plain, scalar.tag.description == Tag.Name.implicit.rawValue else {
-            return Resolver.default.resolveTag(of: Node.scalar(scalar))
-        }
+        if let tag = scalar.tag { return Tag.Name(rawValue: tag.name) }
+        guard scalar.style == .plain else { return .str }
         let text = scalar.string
         guard let first = text.utf8.first else { return .null }
         switch first {
@@ -180,7 +189,7 @@ public enum YAMLValue {
             return .int
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
              UInt8(ascii: "~"), UInt8(ascii: "<"), UInt8(ascii: "="):
-            return Resolver.default.resolveTag(of: Node.scalar(scalar))
+            return Resolver.default.resolveTag(of: Yams.Node.scalar(Yams.Node.Scalar(text)))
         default:
             return .str
         }

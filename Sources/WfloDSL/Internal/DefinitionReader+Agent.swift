@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     static let agentFields = ["model", "provider", "base_url", "system", "task", "tools", "max_turns", "max_tool_calls",
@@ -189,11 +188,11 @@ extension DefinitionReader {
             return nil
         }
         // The tool's own fields out, `id: NAME` in: the rest is a step like any other.
-        var pairs: [(Node, Node)] = [(Node.scalar(Node.Scalar("id", .implicit, .plain, namePair.key.mark)), namePair.value)]
+        var pairs: [(key: Node, value: Node)] = [(Node.scalar(Node.Scalar("id", at: namePair.key.mark)), namePair.value)]
         for (key, value) in mapping where !Self.toolOwnFields.contains(key.string ?? "") || key.string == "description" {
             pairs.append((key, value))
         }
-        let stepNode = Node.mapping(Node.Mapping(pairs, .implicit, .any, node.mark))
+        let stepNode = Node.mapping(Node.Mapping(pairs: pairs, at: node.mark))
         let outer = sites
         guard let draft = readStep(stepNode) else { sites = outer; return nil }
         let argNames = parameters?["properties"]?.objectValue.map { Array($0.keys).sorted() }

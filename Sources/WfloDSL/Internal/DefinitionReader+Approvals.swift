@@ -1,5 +1,4 @@
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     /// An `approval` step: `message` (a template), `approvers`, `timeout` (read with the common

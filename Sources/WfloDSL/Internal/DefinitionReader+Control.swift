@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     static let switchFields = ["value", "cases", "default"]

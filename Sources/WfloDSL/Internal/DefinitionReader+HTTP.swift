@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     static let egressFields = ["allow", "deny", "schemes"]

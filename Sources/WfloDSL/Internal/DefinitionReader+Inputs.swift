@@ -1,5 +1,4 @@
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     /// `inputs:`: NAME: {type, default, description}, or NAME: default (the type follows the value).

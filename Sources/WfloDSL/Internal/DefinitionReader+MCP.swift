@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     static let mcpFields = ["name", "command", "url", "headers", "read_only", "env", "network", "limits", "tools", "approval",

@@ -1,5 +1,4 @@
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     /// Checks what only the whole workflow can tell: every `depends_on` and template reference
@@ -36,8 +35,10 @@ extension DefinitionReader {
         }
         _ = checkReferences(outputSites, inputs: inputs, stepIDs: ids, known: known, selfID: nil)
 
+        let cycles = DependencyGraph(ids: ids, edges: edges).cycles()
+        guard !cycles.isEmpty else { return }
         let nodes = Dictionary(drafts.map { ($0.id, $0.node) }, uniquingKeysWith: { first, _ in first })
-        for cycle in DependencyGraph(ids: ids, edges: edges).cycles() {
+        for cycle in cycles {
             error(nodes[cycle[0]], "dependency cycle: \(cycle.joined(separator: " → ")) (through depends_on and "
                   + "{{steps.…}} references); a step cannot wait for its own result")
         }

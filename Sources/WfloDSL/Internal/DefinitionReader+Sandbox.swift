@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     static let sandboxFields = ["language", "command", "code", "script", "stdin", "files", "outputs", "env", "limits", "network",

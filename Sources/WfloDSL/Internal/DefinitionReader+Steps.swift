@@ -1,5 +1,4 @@
 import WfloCore
-import Yams
 
 extension DefinitionReader {
     /// One step. Returns a draft whenever the step has a usable id, even if other fields are

@@ -1,6 +1,5 @@
 import Foundation
 import WfloCore
-import Yams
 
 /// `triggers:` and `concurrency:` (issue 21).
 extension DefinitionReader {

@@ -1,4 +1,3 @@
-import Yams
 
 /// The workflow's text by line, to point a diagnostic at the `{{` of a template reference
 /// rather than at the start of the scalar holding it.
