@@ -34,7 +34,7 @@ public struct Template: Sendable, Hashable, Codable, CustomStringConvertible {
             }
             let body = Self.trimmingSpaces(source[afterOpen..<close])
             let path = body.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard !body.isEmpty, !path.contains(where: { $0.isEmpty || $0.contains(where: { $0.isWhitespace }) }) else {
+            guard !body.isEmpty, !path.contains(where: { $0.isEmpty || Self.hasWhitespace($0) }) else {
                 throw TemplateError(message: "'{{\(body)}}' is not a reference (write {{inputs.NAME}} or {{steps.ID.output.FIELD}})", offset: offset)
             }
             if literalStart < open { segments.append(.literal(String(source[literalStart..<open]))) }
@@ -44,6 +44,17 @@ public struct Template: Sendable, Hashable, Codable, CustomStringConvertible {
         }
         if literalStart < utf8.endIndex { segments.append(.literal(String(source[literalStart...]))) }
         self.segments = segments
+    }
+
+    /// Whether `part` holds a white-space character; ASCII text is read as bytes (the common case:
+    /// walking a path's characters was a tenth of reading a 100,000-step workflow).
+    private static func hasWhitespace(_ part: String) -> Bool {
+        var ascii = true
+        for byte in part.utf8 {
+            if byte >= 0x80 { ascii = false; break }
+            if byte == 0x20 || (0x09...0x0D).contains(byte) { return true }
+        }
+        return ascii ? false : part.contains(where: { $0.isWhitespace })
     }
 
     /// Whether `text` holds a `{{`: the text is a template rather than a plain string.

@@ -151,7 +151,11 @@ public enum YAMLValue {
 
     /// The JSON lexeme for a YAML number, or nil when JSON cannot write it as one.
     static func jsonNumber(_ text: String) -> String? {
-        var digits = text.replacingOccurrences(of: "_", with: "")
+        // Most numbers are plain digits: those are their own JSON unless octal (`012`).
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return text.utf8.count > 1 && text.utf8.first == UInt8(ascii: "0") ? nil : text
+        }
+        var digits = text.utf8.contains(UInt8(ascii: "_")) ? text.replacingOccurrences(of: "_", with: "") : text
         guard Money.isDecimalLiteral(digits) else { return nil }
         var sign = ""
         if digits.hasPrefix("-") || digits.hasPrefix("+") {
