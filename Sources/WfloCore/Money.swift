@@ -132,14 +132,18 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
     /// The value rounded half-to-even to `decimals` places, padded with zeros
     /// (`formatted(decimals: 6)` of 0.00045 is `0.000450`). For people only.
     public func formatted(decimals: Int) -> String {
+        // Zero is most of a big run's lines (transforms, cache hits): no rounding, no Decimal text.
+        if amount.isZero { return decimals > 0 ? "0." + String(repeating: "0", count: decimals) : "0" }
         var value = amount
         var rounded = Decimal()
         NSDecimalRound(&rounded, &value, decimals, .bankers)
         var text = Money.plainString(rounded)
         if decimals > 0 {
-            if !text.contains(".") { text += "." }
-            let fraction = text.split(separator: ".", omittingEmptySubsequences: false).last?.count ?? 0
-            if fraction < decimals { text += String(repeating: "0", count: decimals - fraction) }
+            // Digits and one ASCII ".": read as bytes (String's `contains` went through Foundation).
+            let utf8 = text.utf8
+            let fraction = utf8.firstIndex(of: UInt8(ascii: ".")).map { utf8.distance(from: $0, to: utf8.endIndex) - 1 }
+            if fraction == nil { text += "." }
+            if (fraction ?? 0) < decimals { text += String(repeating: "0", count: decimals - (fraction ?? 0)) }
         }
         return text
     }

@@ -57,6 +57,14 @@ struct MoneyTests {
         #expect(Money(string: "0.0000125")!.formatted(decimals: 5) == "0.00001")
         #expect(Money(string: "0.0000135")!.formatted(decimals: 5) == "0.00001") // 0.0000135 → banker's: 0.00001|35 → 0.00001
         #expect(Money(string: "0.00045")!.formatted(decimals: 6) == "0.000450")
+        #expect(Money.zero.formatted(decimals: 6) == "0.000000")
+        #expect(Money.zero.formatted(decimals: 0) == "0")
+        #expect(Money(string: "-0")!.dollars(decimals: 2) == "$0.00")
+        #expect(Money(string: "0.0000001")!.dollars(decimals: 2) == "$0.00")
+        #expect(Money(string: "-0.0000001")!.dollars(decimals: 2) == "$0.00")
+        #expect(Money(string: "12")!.formatted(decimals: 0) == "12")
+        #expect(Money(string: "12.5")!.formatted(decimals: 0) == "12")
+        #expect(Money(string: "1.23456789")!.formatted(decimals: 3) == "1.235")
         #expect(Money(string: "2")!.dollars(decimals: 2) == "$2.00")
         #expect(Money(string: "-0.5")!.dollars(decimals: 2) == "-$0.50")
     }
