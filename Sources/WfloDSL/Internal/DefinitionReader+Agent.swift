@@ -192,7 +192,7 @@ extension DefinitionReader {
         for (key, value) in mapping where !Self.toolOwnFields.contains(key.string ?? "") || key.string == "description" {
             pairs.append((key, value))
         }
-        let stepNode = Node.mapping(Node.Mapping(pairs: pairs, at: node.mark))
+        let stepNode = Node.mapping(Node.Mapping(pairs, at: node.mark))
         let outer = sites
         guard let draft = readStep(stepNode) else { sites = outer; return nil }
         let argNames = parameters?["properties"]?.objectValue.map { Array($0.keys).sorted() }

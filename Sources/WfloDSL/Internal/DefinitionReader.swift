@@ -312,7 +312,7 @@ struct DefinitionReader {
             ok = checkPrices(fields, model: key.string ?? "") && ok
         }
         guard ok else { return nil }
-        pricedInFile = Set(mapping.keys.compactMap(\.string))
+        pricedInFile = Set(mapping.compactMap(\.key.string))
         return YAMLValue.convert(node)
     }
 

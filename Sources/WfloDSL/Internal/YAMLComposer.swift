@@ -10,6 +10,9 @@ import CYaml
 ///
 /// On any problem it only says where it stopped: ``YAMLValue/compose(_:file:)`` then asks Yams
 /// for the error, so a syntax error reads the same as it always has.
+///
+/// `CYaml` is the C module of the Yams package (its libyaml), built for Yams and imported here
+/// through WfloDSL's dependency on Yams: the package offers no product of its own for it.
 enum YAMLComposer {
     /// Why composing stopped: libyaml refused the text, an alias names no anchor, a mapping
     /// repeats a key, or the stream holds a second document.
@@ -109,11 +112,11 @@ enum YAMLComposer {
                         let own = Array(pairs[open.start...])
                         pairs.removeSubrange(open.start...)
                         try Self.checkKeys(own)
-                        node = .mapping(Node.Mapping(pairs: own, at: open.mark))
+                        node = .mapping(Node.Mapping(own, at: open.mark))
                     } else {
                         let own = Array(values[open.start...])
                         values.removeSubrange(open.start...)
-                        node = .sequence(Node.Sequence(nodes: own, at: open.mark))
+                        node = .sequence(Node.Sequence(own, at: open.mark))
                     }
                     if let anchor = open.anchor { anchors[anchor] = node }
                     try add(node)

@@ -89,36 +89,22 @@ extension Node {
     }
 
     /// A mapping's entries in the file's order (keys are unique: the composer refuses a repeat).
-    struct Mapping: RandomAccessCollection {
-        typealias Element = (key: Node, value: Node)
-        let pairs: [Element]
+    typealias Mapping = Children<(key: Node, value: Node)>
+    typealias Sequence = Children<Node>
+
+    /// A mapping's or a sequence's values and where it starts.
+    struct Children<Element>: RandomAccessCollection {
+        let elements: [Element]
         private let place: Mark
 
-        init(pairs: [Element], at place: Mark?) {
-            self.pairs = pairs
+        init(_ elements: [Element], at place: Mark?) {
+            self.elements = elements
             self.place = place ?? Mark(line: 1, column: 1)
         }
 
         var mark: Mark? { place }
-        var startIndex: Int { pairs.startIndex }
-        var endIndex: Int { pairs.endIndex }
-        subscript(position: Int) -> Element { pairs[position] }
-
-        var keys: [Node] { pairs.map(\.key) }
-    }
-
-    struct Sequence: RandomAccessCollection {
-        let nodes: [Node]
-        private let place: Mark
-
-        init(nodes: [Node], at place: Mark?) {
-            self.nodes = nodes
-            self.place = place ?? Mark(line: 1, column: 1)
-        }
-
-        var mark: Mark? { place }
-        var startIndex: Int { nodes.startIndex }
-        var endIndex: Int { nodes.endIndex }
-        subscript(position: Int) -> Node { nodes[position] }
+        var startIndex: Int { elements.startIndex }
+        var endIndex: Int { elements.endIndex }
+        subscript(position: Int) -> Element { elements[position] }
     }
 }
