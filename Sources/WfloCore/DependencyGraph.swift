@@ -26,13 +26,11 @@ public struct DependencyGraph: Sendable {
     /// One cycle per strongly connected group of steps, each as a path in run order that starts
     /// and ends with the group's first step in file order (`a → b → a`: b waits for a, a for b).
     public func cycles() -> [[String]] {
-        let groups = stronglyConnectedGroups()
-        guard !groups.isEmpty else { return [] }
-        let order = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        let firsts = groups
-            .map { group in (first: group.min { order[$0, default: 0] < order[$1, default: 0] }!, members: Set(group)) }
-            .sorted { order[$0.first, default: 0] < order[$1.first, default: 0] }
-        return firsts.compactMap { shortestCycle(through: $0.first, within: $0.members).map { Array($0.reversed()) } }
+        // Groups come as positions in file order, so a group's first step is its smallest.
+        let firsts = stronglyConnectedGroups()
+            .map { group in (first: group.min()!, members: Set(group.map { ids[$0] })) }
+            .sorted { $0.first < $1.first }
+        return firsts.compactMap { shortestCycle(through: ids[$0.first], within: $0.members).map { Array($0.reversed()) } }
     }
 
     /// Breadth-first along "waits for" edges from `start` back to it, staying in `group`;
@@ -66,8 +64,8 @@ public struct DependencyGraph: Sendable {
     /// Tarjan's algorithm, iterative so a long chain of steps cannot overflow the stack, over
     /// the steps' positions rather than their ids (one lookup per edge, arrays instead of four
     /// dictionaries: a 100,000-step chain's check was 28 MB of them). Only groups of two or more
-    /// steps, the cycles, come back.
-    private func stronglyConnectedGroups() -> [[String]] {
+    /// steps, the cycles, come back, as the positions of their steps (a repeated id: its first).
+    private func stronglyConnectedGroups() -> [[Int]] {
         var position: [String: Int] = Dictionary(minimumCapacity: ids.count)
         for (offset, id) in ids.enumerated() where position[id] == nil { position[id] = offset }
         let neighbours: [[Int]] = ids.map { id in (edges[id] ?? []).compactMap { position[$0] } }
@@ -76,7 +74,7 @@ public struct DependencyGraph: Sendable {
         var lowlink = [Int](repeating: 0, count: ids.count)
         var onStack = [Bool](repeating: false, count: ids.count)
         var stack: [Int] = []
-        var groups: [[String]] = []
+        var groups: [[Int]] = []
         var counter = 0
 
         for root in ids.indices where index[root] == unvisited && position[ids[root]] == root {
@@ -102,10 +100,10 @@ public struct DependencyGraph: Sendable {
                         lowlink[parent.node] = min(lowlink[parent.node], lowlink[frame.node])
                     }
                     if lowlink[frame.node] == index[frame.node] {
-                        var group: [String] = []
+                        var group: [Int] = []
                         while let w = stack.popLast() {
                             onStack[w] = false
-                            group.append(ids[w])
+                            group.append(w)
                             if w == frame.node { break }
                         }
                         if group.count > 1 { groups.append(group) }

@@ -30,11 +30,6 @@ enum Node {
         return nil
     }
 
-    var sequence: Sequence? {
-        if case .sequence(let sequence) = self { return sequence }
-        return nil
-    }
-
     /// A scalar's text; nil for a mapping or a sequence.
     var string: String? {
         if case .scalar(let scalar) = self { return scalar.string }
