@@ -115,7 +115,9 @@ struct MCPCLITests {
             #expect(listed.stdout.contains("facts/f_notify") && listed.stdout.contains("$0.010000 per call"), "\(listed.stdout)")
             #expect(!listed.stdout.contains("hang"), "the allowlist leaves it out")
 
-            let json = try JSONValue.parse(try await wflo.run(["mcp", "tools", path, "researcher", "--json"]).stdout)
+            let listedJSON = try await wflo.run(["mcp", "tools", path, "researcher", "--json"])
+            #expect(listedJSON.status == 0, "\(listedJSON.output)")
+            let json = try JSONValue.parse(listedJSON.stdout)
             #expect(json[0]?["parameters"]?["properties"]?["city"]?["type"] == "string")
 
             let missing = try await wflo.run(["mcp", "tools", path, "writer"])
