@@ -172,6 +172,7 @@ public enum AgentJournalID {
     /// The outermost of `agents` (journal ids of agent steps) that `stepID` is a turn or tool
     /// call of, at any depth (`sub/researcher/2/fetch_page` belongs to `sub/researcher`).
     public static func agent(of stepID: String, among agents: Set<String>) -> String? {
+        if agents.isEmpty { return nil }
         var index = stepID.startIndex
         while let slash = stepID[index...].firstIndex(of: "/") {
             let candidate = String(stepID[..<slash])

@@ -47,6 +47,8 @@ public struct ForEachSettings: Sendable, Hashable, Codable {
 public enum NestedStepID {
     /// The ids it is nested under, nearest last: `a[2]/b` → `a`, `a[2]`.
     public static func ancestors(of id: String) -> [String] {
+        // Most ids are top-level: no `[` or `/` byte, no ancestors (a report asks for each of a run's steps).
+        guard id.utf8.contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "/") }) else { return [] }
         var result: [String] = []
         var prefix = ""
         for character in id {
@@ -57,7 +59,11 @@ public enum NestedStepID {
     }
 
     /// The top-level step it belongs to: `a[2]/b` → `a`.
-    public static func root(of id: String) -> String { String(id.prefix { $0 != "[" && $0 != "/" }) }
+    public static func root(of id: String) -> String {
+        // A top-level id (no `[` or `/` byte) is its own root, without walking its characters.
+        guard id.utf8.contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "/") }) else { return id }
+        return String(id.prefix { $0 != "[" && $0 != "/" })
+    }
 
     /// The id as the workflow file writes the step, items not numbered: `a[2]/b[14]` → `a[]/b[]`.
     public static func asWritten(_ id: String) -> String {

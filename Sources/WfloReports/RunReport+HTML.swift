@@ -56,7 +56,7 @@ extension RunReport {
                 return [s.id, s.type, s.status + (s.unsettledAttempts > 0 ? " (unsettled)" : ""), s.model ?? "-",
                         String(shown.usage.inputTokens), String(shown.usage.cachedInputTokens), String(shown.usage.outputTokens),
                         String(shown.usage.reasoningTokens), shown.cost, String(shown.attempts), String(s.retries),
-                        s.failedCost.formatted(decimals: 6), s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]
+                        s.failedCost.formatted(decimals: 6), s.seconds.map { DurationText.twoDecimals($0) + "s" } ?? "-"]
             },
             numeric: Set(4...12),
             total: ["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens), String(total.outputTokens),

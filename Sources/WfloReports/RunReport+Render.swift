@@ -85,7 +85,7 @@ extension RunReport {
                      String(shown.usage.inputTokens), String(shown.usage.cachedInputTokens),
                      String(shown.usage.cacheWriteTokens + shown.usage.cacheWrite1hTokens), String(shown.usage.outputTokens),
                      String(shown.usage.reasoningTokens), s.fees.formatted(decimals: 6), shown.cost, String(shown.attempts),
-                     s.seconds.map { String(format: "%.2fs", $0) } ?? "-"]] + (s.agent?.tableRows ?? [])
+                     s.seconds.map { DurationText.twoDecimals($0) + "s" } ?? "-"]] + (s.agent?.tableRows ?? [])
         }
         let total = totalUsage
         rows.append(["total", "", "", "", String(total.inputTokens), String(total.cachedInputTokens),

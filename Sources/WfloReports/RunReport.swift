@@ -153,10 +153,16 @@ public struct RunReport: Sendable, Hashable {
     /// Adds each line's usage, cost and attempts to every line it is nested under: `a[2]/b[3]/c`
     /// counts in `a[2]/b[3]`, `a[2]/b`, `a[2]` and `a`, whichever of them are lines.
     static func withSubtotals(_ lines: [StepLine]) -> [StepLine] {
+        // Only nested lines add to a subtotal: a run without items or sub-workflows has nothing to add.
+        let nestedLines = lines.compactMap { line -> (line: StepLine, ancestors: [String])? in
+            let ancestors = NestedStepID.ancestors(of: line.id)
+            return ancestors.isEmpty ? nil : (line, ancestors)
+        }
+        if nestedLines.isEmpty { return lines }
         let index = Dictionary(lines.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         var totals: [Int: Subtotal] = [:]
-        for line in lines {
-            for ancestor in NestedStepID.ancestors(of: line.id) {
+        for (line, ancestors) in nestedLines {
+            for ancestor in ancestors {
                 guard let parent = index[ancestor] else { continue }
                 var total = totals[parent] ?? Subtotal(usage: lines[parent].usage, cost: lines[parent].cost,
                                                        attempts: lines[parent].attempts, nestedSteps: 0)
@@ -208,6 +214,21 @@ public struct RunReport: Sendable, Hashable {
     /// report as the full one.
     public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback, .runForked, .runCollected]
 
+    /// The line of a step without attempts: what the closure in ``init(journal:plannedSteps:)``
+    /// gives for an empty list of attempts, without adding up empty lists (most lines of a big run).
+    static func lineWithoutAttempts(_ planned: (id: String, type: String), record: StepRecord?, missing: String,
+                                    reused: String?, agent: AgentDetail?) -> StepLine {
+        var seconds: Double?
+        if let start = record?.startedAt, let end = record?.finishedAt { seconds = end.timeIntervalSince(start) }
+        var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? missing,
+                            model: record?.model, usage: .zero, cost: .zero, attempts: 0, unsettledAttempts: 0, seconds: seconds,
+                            error: record?.error, retries: 0, failedAttempts: 0, failedCost: .zero, cacheHits: 0, saved: .zero, agent: agent)
+        line.startedAt = record?.startedAt
+        line.endedAt = record?.finishedAt
+        line.reusedFrom = reused
+        return line
+    }
+
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
     public init(journal: RunJournal, plannedSteps: [(id: String, type: String)] = []) {
@@ -236,7 +257,10 @@ public struct RunReport: Sendable, Hashable {
         let nested = Dictionary(grouping: journal.steps.filter { owner($0.stepID) != $0.stepID }, by: { owner($0.stepID) })
         var byModel: [String: ModelLine] = [:]
         // Looked up per step, once: a long run's report stays linear in its journal.
-        let records = Dictionary(journal.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
+        // Positions, not copies of the records.
+        var recordIndex: [String: Int] = [:]
+        recordIndex.reserveCapacity(journal.steps.count)
+        for (index, step) in journal.steps.enumerated() where recordIndex[step.stepID] == nil { recordIndex[step.stepID] = index }
         let attemptsByStep = Dictionary(grouping: journal.attempts, by: { owner($0.stepID) })
         // An agent's model fallbacks, grouped once (each agent step used to scan every event of the run).
         let fallbackEvents = Dictionary(grouping: journal.events.filter { $0.kind == .agentModelFallback }, by: { $0.stepID ?? "" })
@@ -247,8 +271,16 @@ public struct RunReport: Sendable, Hashable {
         // After `wflo gc` a step has no row left: it is shown as collected, not as pending.
         let missing = journal.events.contains { $0.kind == .runCollected } ? RunReport.collectedStatus : StepStatus.pending.rawValue
         steps = order.map { planned in
-            let record = records[planned.id]
-            let attempts = attemptsByStep[planned.id] ?? []
+            let record = recordIndex[planned.id].map { journal.steps[$0] }
+            guard let attempts = attemptsByStep[planned.id], !attempts.isEmpty else {
+                // No attempt (a transform, a control step, one not started): nothing to add up.
+                return RunReport.lineWithoutAttempts(planned, record: record, missing: missing,
+                                                     reused: record != nil && reusedRoots.contains(NestedStepID.root(of: planned.id)) ? forkedFrom : nil,
+                                                     agent: record?.type == .agent
+                                                        ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: [],
+                                                                      events: fallbackEvents[planned.id] ?? [])
+                                                        : nil)
+            }
             // Tokens of cache hits were not billed: they count in `saved`, not in the usage.
             var usage = TokenUsage.zero
             for attempt in attempts where !attempt.cacheHit { if let u = attempt.usage { usage = usage + u } }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WfloCore
 
@@ -27,5 +28,18 @@ struct NestedStepIDTests {
         #expect(NestedStepID.ancestors(of: "plain").isEmpty)
         let sorted = ["x[10]", "x[2]/a", "x[2]"].sorted { NestedStepID.sortKey($0).lexicographicallyPrecedes(NestedStepID.sortKey($1)) }
         #expect(sorted == ["x[2]", "x[2]/a", "x[10]"])
+    }
+
+    /// A step's time on the progress line and in reports is written without a formatter per line;
+    /// it must read as `%.2f` wrote it.
+    @Test func twoDecimalsReadAsPrintfWritesThem() {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Double] = [0, 0.004, 0.005, 0.015, 0.125, 0.995, 1, 1.005, 9.999, 59.995, 100, 12345.678]
+        for _ in 0..<20_000 {
+            let scale = [1.0, 10, 1000].randomElement(using: &generator)!
+            values.append(Double(UInt64.random(in: 0..<1_000_000_000, using: &generator)) / 1_000_000_000 * scale)
+        }
+        let wrong = values.filter { DurationText.twoDecimals($0) != String(format: "%.2f", $0) }
+        #expect(wrong.isEmpty, "\(wrong.prefix(5).map { "\($0): \(DurationText.twoDecimals($0)) vs \(String(format: "%.2f", $0))" })")
     }
 }
