@@ -214,21 +214,6 @@ public struct RunReport: Sendable, Hashable {
     /// report as the full one.
     public static let eventKinds: Set<JournalEventKind> = [.agentModelFallback, .runForked, .runCollected]
 
-    /// The line of a step without attempts: what the closure in ``init(journal:plannedSteps:)``
-    /// gives for an empty list of attempts, without adding up empty lists (most lines of a big run).
-    static func lineWithoutAttempts(_ planned: (id: String, type: String), record: StepRecord?, missing: String,
-                                    reused: String?, agent: AgentDetail?) -> StepLine {
-        var seconds: Double?
-        if let start = record?.startedAt, let end = record?.finishedAt { seconds = end.timeIntervalSince(start) }
-        var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? missing,
-                            model: record?.model, usage: .zero, cost: .zero, attempts: 0, unsettledAttempts: 0, seconds: seconds,
-                            error: record?.error, retries: 0, failedAttempts: 0, failedCost: .zero, cacheHits: 0, saved: .zero, agent: agent)
-        line.startedAt = record?.startedAt
-        line.endedAt = record?.finishedAt
-        line.reusedFrom = reused
-        return line
-    }
-
     /// - Parameter plannedSteps: the workflow's steps in file order (id, type), so steps that
     ///   never started are listed as `pending`; journaled steps not in it are appended.
     public init(journal: RunJournal, plannedSteps: [(id: String, type: String)] = []) {
@@ -272,52 +257,43 @@ public struct RunReport: Sendable, Hashable {
         let missing = journal.events.contains { $0.kind == .runCollected } ? RunReport.collectedStatus : StepStatus.pending.rawValue
         steps = order.map { planned in
             let record = recordIndex[planned.id].map { journal.steps[$0] }
-            guard let attempts = attemptsByStep[planned.id], !attempts.isEmpty else {
-                // No attempt (a transform, a control step, one not started): nothing to add up.
-                return RunReport.lineWithoutAttempts(planned, record: record, missing: missing,
-                                                     reused: record != nil && reusedRoots.contains(NestedStepID.root(of: planned.id)) ? forkedFrom : nil,
-                                                     agent: record?.type == .agent
-                                                        ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: [],
-                                                                      events: fallbackEvents[planned.id] ?? [])
-                                                        : nil)
-            }
-            // Tokens of cache hits were not billed: they count in `saved`, not in the usage.
-            var usage = TokenUsage.zero
-            for attempt in attempts where !attempt.cacheHit { if let u = attempt.usage { usage = usage + u } }
-            let cost = attempts.map(\.charged).sum()
-            let model = record?.model ?? attempts.last?.model
-            for attempt in attempts where !attempt.cacheHit && (attempt.status != .failed || !(attempt.cost ?? .zero).isZero) {
-                guard let m = attempt.model else { continue }
-                var line = byModel[m] ?? ModelLine(model: m, calls: 0, usage: .zero, cost: .zero)
-                line.calls += 1
-                line.usage = line.usage + (attempt.usage ?? .zero)
-                line.cost += attempt.charged
-                byModel[m] = line
-            }
-            var seconds: Double?
+            let attempts = attemptsByStep[planned.id] ?? []
             let start = record?.startedAt ?? attempts.first?.startedAt, end = record?.finishedAt ?? attempts.last?.finishedAt
-            if let start, let end {
-                seconds = end.timeIntervalSince(start)
-            }
             var line = StepLine(id: planned.id, type: record?.type.rawValue ?? planned.type, status: record?.status.rawValue ?? missing,
-                            model: model, usage: usage, cost: cost, attempts: attempts.count,
-                            unsettledAttempts: attempts.filter { $0.status == .unsettled || $0.status == .running }.count,
-                            seconds: seconds, error: record?.error,
-                            retries: attempts.isEmpty ? 0 : Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +),
-                            failedAttempts: attempts.filter { $0.status == .failed }.count,
-                            failedCost: attempts.filter { $0.status == .failed }.map(\.charged).sum(),
-                            cacheHits: attempts.filter(\.cacheHit).count,
-                            saved: attempts.compactMap(\.saved).sum(),
-                            agent: record?.type == .agent
-                                ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts,
-                                              events: fallbackEvents[planned.id] ?? [])
-                                : nil)
+                                model: record?.model ?? attempts.last?.model, usage: .zero, cost: .zero, attempts: attempts.count,
+                                unsettledAttempts: 0, seconds: start.flatMap { start in end.map { $0.timeIntervalSince(start) } },
+                                error: record?.error, retries: 0, failedAttempts: 0, failedCost: .zero, cacheHits: 0, saved: .zero,
+                                agent: record?.type == .agent
+                                    ? AgentDetail(agentID: planned.id, records: nested[planned.id] ?? [], attempts: attempts,
+                                                  events: fallbackEvents[planned.id] ?? [])
+                                    : nil)
             line.startedAt = start
             line.endedAt = end
+            guard !attempts.isEmpty else {
+                // No attempt (a transform, a control step, one not started): nothing to add up (most lines of a big run).
+                if record != nil, reusedRoots.contains(NestedStepID.root(of: planned.id)) { line.reusedFrom = forkedFrom }
+                return line
+            }
+            // Tokens of cache hits were not billed: they count in `saved`, not in the usage.
+            for attempt in attempts where !attempt.cacheHit { if let u = attempt.usage { line.usage = line.usage + u } }
+            line.cost = attempts.map(\.charged).sum()
+            for attempt in attempts where !attempt.cacheHit && (attempt.status != .failed || !(attempt.cost ?? .zero).isZero) {
+                guard let m = attempt.model else { continue }
+                var model = byModel[m] ?? ModelLine(model: m, calls: 0, usage: .zero, cost: .zero)
+                model.calls += 1
+                model.usage = model.usage + (attempt.usage ?? .zero)
+                model.cost += attempt.charged
+                byModel[m] = model
+            }
+            line.unsettledAttempts = attempts.filter { $0.status == .unsettled || $0.status == .running }.count
+            line.retries = Dictionary(grouping: attempts, by: \.stepID).values.map { Swift.max(0, $0.count - 1) }.reduce(0, +)
+            line.failedAttempts = attempts.filter { $0.status == .failed }.count
+            line.failedCost = attempts.filter { $0.status == .failed }.map(\.charged).sum()
+            line.cacheHits = attempts.filter(\.cacheHit).count
+            line.saved = attempts.compactMap(\.saved).sum()
             line.retryStarts = attempts.filter { $0.number > 1 && $0.stepID == planned.id }.map(\.startedAt)
             line.fees = attempts.compactMap(\.fees).sum()
             line.flags = attempts.flatMap(\.flags).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-            if attempts.isEmpty, record != nil, reusedRoots.contains(NestedStepID.root(of: planned.id)) { line.reusedFrom = forkedFrom }
             return line
         }
         steps = RunReport.withSubtotals(steps)
