@@ -166,48 +166,9 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
     }
 
     static func plainString(_ value: Decimal) -> String {
-        if let text = smallPlainString(value) { return text }
         // Decimal's description never uses an exponent and uses "." regardless of locale.
         let text = value.description
         return text == "-0" ? "0" : text
-    }
-
-    /// `Decimal.description` of a value whose significand fits in 64 bits (every amount a journal
-    /// holds): its digits, the point placed by the exponent, written directly. Foundation's text
-    /// divides the 128-bit significand by ten one digit at a time, and a paid call writes four
-    /// amounts. Nil for a NaN, a wider significand, an exponent beyond ±40, or when this
-    /// Foundation's `Decimal` is not laid out as ``DecimalParts`` reads it (the general path).
-    static func smallPlainString(_ value: Decimal) -> String? {
-        guard DecimalParts.layoutKnown, let parts = DecimalParts(value), parts.exponent >= -40, parts.exponent <= 40,
-              parts.significand != 0 else { return nil }
-        var significand = parts.significand
-        // The digits, last first.
-        var digits: [UInt8] = []
-        digits.reserveCapacity(20)
-        while significand > 0 {
-            digits.append(UInt8(ascii: "0") + UInt8(significand % 10))
-            significand /= 10
-        }
-        let exponent = parts.exponent
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count + Swift.max(exponent, -exponent) + 3)
-        if parts.negative { bytes.append(UInt8(ascii: "-")) }
-        if exponent >= 0 {
-            bytes.append(contentsOf: digits.reversed())
-            bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: exponent))
-        } else if -exponent < digits.count {
-            let whole = digits.count + exponent
-            for (index, digit) in digits.reversed().enumerated() {
-                if index == whole { bytes.append(UInt8(ascii: ".")) }
-                bytes.append(digit)
-            }
-        } else {
-            bytes.append(UInt8(ascii: "0"))
-            bytes.append(UInt8(ascii: "."))
-            bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: -exponent - digits.count))
-            bytes.append(contentsOf: digits.reversed())
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -254,55 +215,4 @@ extension Money {
 
 extension Sequence where Element == Money {
     public func sum() -> Money { reduce(Money.zero, +) }
-}
-
-/// A `Decimal`'s sign, exponent and significand when the significand fits in 64 bits, read from
-/// its 20 bytes (NSDecimal's layout: the exponent byte; a byte with the length in 16-bit words in
-/// its high four bits and the sign at 0x08; two reserved bytes; eight little-endian 16-bit words).
-/// This Foundation keeps those fields internal, so the layout is checked once against values
-/// whose parts are known (``layoutKnown``); when it does not match, nothing reads it.
-struct DecimalParts: Equatable {
-    var negative: Bool
-    var exponent: Int
-    var significand: UInt64
-
-    /// Nil for a NaN or a significand wider than 64 bits.
-    init?(_ value: Decimal) {
-        guard MemoryLayout<Decimal>.size == 20 else { return nil }
-        var parts: DecimalParts?
-        withUnsafeBytes(of: value) { raw in
-            let flags = raw[1]
-            let length = Int(flags >> 4)
-            guard length <= 4, length > 0 || flags & 0x08 == 0 else { return }
-            var significand: UInt64 = 0
-            for word in 0..<length {
-                significand |= UInt64(raw[4 + 2 * word]) << (16 * word) | UInt64(raw[5 + 2 * word]) << (16 * word + 8)
-            }
-            parts = DecimalParts(negative: flags & 0x08 != 0, exponent: Int(Int8(bitPattern: raw[0])), significand: significand)
-        }
-        guard let parts else { return nil }
-        self = parts
-    }
-
-    init(negative: Bool, exponent: Int, significand: UInt64) {
-        self.negative = negative
-        self.exponent = exponent
-        self.significand = significand
-    }
-
-    /// Whether this Foundation's `Decimal` reads as above: values built through its public API
-    /// give back the parts they were built from, and a NaN is refused.
-    static let layoutKnown: Bool = {
-        let samples: [(Decimal, DecimalParts)] = [
-            (Decimal(sign: .plus, exponent: -6, significand: 12), DecimalParts(negative: false, exponent: -6, significand: 12)),
-            (Decimal(sign: .minus, exponent: -2, significand: 12345), DecimalParts(negative: true, exponent: -2, significand: 12345)),
-            (Decimal(UInt64.max), DecimalParts(negative: false, exponent: 0, significand: UInt64.max)),
-            (Decimal(sign: .plus, exponent: 7, significand: 65_537), DecimalParts(negative: false, exponent: 7, significand: 65_537)),
-        ]
-        for (value, expected) in samples {
-            guard value.exponent == expected.exponent, value.sign == (expected.negative ? .minus : .plus),
-                  DecimalParts(value) == expected else { return false }
-        }
-        return DecimalParts(Decimal.nan) == nil && DecimalParts(Decimal(0)) == DecimalParts(negative: false, exponent: 0, significand: 0)
-    }()
 }

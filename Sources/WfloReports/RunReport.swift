@@ -154,14 +154,15 @@ public struct RunReport: Sendable, Hashable {
     /// counts in `a[2]/b[3]`, `a[2]/b`, `a[2]` and `a`, whichever of them are lines.
     static func withSubtotals(_ lines: [StepLine]) -> [StepLine] {
         // Only nested lines add to a subtotal: a run without items or sub-workflows has nothing to add.
-        let nestedLines = lines.compactMap { line -> (line: StepLine, ancestors: [String])? in
-            let ancestors = NestedStepID.ancestors(of: line.id)
-            return ancestors.isEmpty ? nil : (line, ancestors)
+        let nestedLines = lines.indices.compactMap { offset -> (offset: Int, ancestors: [String])? in
+            let ancestors = NestedStepID.ancestors(of: lines[offset].id)
+            return ancestors.isEmpty ? nil : (offset, ancestors)
         }
         if nestedLines.isEmpty { return lines }
         let index = Dictionary(lines.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         var totals: [Int: Subtotal] = [:]
-        for (line, ancestors) in nestedLines {
+        for (offset, ancestors) in nestedLines {
+            let line = lines[offset]
             for ancestor in ancestors {
                 guard let parent = index[ancestor] else { continue }
                 var total = totals[parent] ?? Subtotal(usage: lines[parent].usage, cost: lines[parent].cost,

@@ -462,19 +462,16 @@ public struct SQLiteJournalStore: JournalStore {
     func steps(_ db: Database, runID: String, outputs: Bool, ids: Set<String>?) throws -> [StepRecord] {
         let columns = "run_id, step_id, type, status, \(outputs ? "output" : "NULL"), error, model, started_at, finished_at"
         let cursor: RowCursor
-        var records: [StepRecord] = []
         if let ids {
             if ids.isEmpty { return [] }
             cursor = try Row.fetchCursor(db, sql: """
                 SELECT \(columns) FROM steps WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?)) ORDER BY started_at, step_id
                 """, arguments: [runID, JSONValue.array(ids.sorted().map { .string($0) }).encoded()])
         } else {
-            // Sized once: a 100k-step run's records are copied by no regrowth.
-            let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM steps WHERE run_id = ?"), arguments: [runID]) ?? 0
-            records.reserveCapacity(count)
             cursor = try Row.fetchCursor(db.cachedStatement(sql: "SELECT \(columns) FROM steps WHERE run_id = ? ORDER BY started_at, step_id"),
                                          arguments: [runID])
         }
+        var records: [StepRecord] = []
         while let row = try cursor.next() { records.append(try StepRow.record(positional: row)) }
         return records
     }
