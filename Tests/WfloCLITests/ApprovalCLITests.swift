@@ -9,18 +9,29 @@ import WfloTesting
 struct ApprovalCLITests {
     static let publish = WfloProcess.repositoryRoot.appendingPathComponent("Examples/publish/workflow.yaml").path
 
-    /// Polls `wflo approvals --json` until a pending request for `step` shows up.
-    static func pending(_ wflo: WfloProcess, step: String, seconds: Double = 30) async throws -> JSONValue {
+    /// Polls `wflo approvals --json` until a pending request for `step` shows up. The wait is
+    /// generous: the command-line pass runs every suite's processes at once on two cores, where a
+    /// `wflo run` on a fresh PostgreSQL database took more than 30 s to ask (twice in one day).
+    /// - Parameter run: the process expected to ask; when it ends first, that is the failure, with its output.
+    static func pending(_ wflo: WfloProcess, step: String, seconds: Double = 90, run: SpawnedProcess? = nil) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(seconds)
+        var last = ""
         while Date() < deadline {
+            // Read before the list: a run that ended before it was read and is not in it never asked.
+            let ended = run.map { !$0.isRunning } ?? false
             let list = try await wflo.run(["approvals", "--json"])
             if list.status == 0, let items = try JSONValue.parse(list.stdout).arrayValue,
                let item = items.first(where: { $0["step_id"]?.stringValue == step }) {
                 return item
             }
+            last = list.output
+            if ended, let run {
+                let end = await run.finish()
+                throw CLIFailure("the run ended (status \(end.status)) before asking to approve \(step): \(end.stdout)\(end.stderr)")
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw CLIFailure("no pending approval for \(step) within \(seconds)s")
+        throw CLIFailure("no pending approval for \(step) within \(seconds)s; `wflo approvals --json` last said: \(last)")
     }
 
     struct CLIFailure: Error, CustomStringConvertible {
@@ -37,7 +48,7 @@ struct ApprovalCLITests {
         try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
-            let review = try await Self.pending(wflo, step: "review")
+            let review = try await Self.pending(wflo, step: "review", run: process)
             for key in ["id", "run_id", "step_id", "status", "message", "worst_case_usd", "age_seconds"] {
                 #expect(review[key] != nil, "approvals --json lacks \(key)")
             }
@@ -78,7 +89,7 @@ struct ApprovalCLITests {
         try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish, "--json"])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
-            let review = try await Self.pending(wflo, step: "review")
+            let review = try await Self.pending(wflo, step: "review", run: process)
             let runID = try #require(review["run_id"]?.stringValue)
             #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
             _ = try await Self.pending(wflo, step: "publish")
@@ -143,7 +154,7 @@ struct ApprovalCLITests {
         try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
-            let review = try await Self.pending(wflo, step: "review")
+            let review = try await Self.pending(wflo, step: "review", run: process)
             let runID = try #require(review["run_id"]?.stringValue)
             let second = try await wflo.run(["resume", runID])
             #expect(second.status == 2)
@@ -179,7 +190,7 @@ struct ApprovalCLITests {
         try await CLITests.withServer { _, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
-            let review = try await Self.pending(wflo, step: "review")
+            let review = try await Self.pending(wflo, step: "review", run: process)
             process.send(SIGINT)
             let result = await WfloProcess.finish(process)
             #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
@@ -195,7 +206,7 @@ struct ApprovalCLITests {
         try await CLITests.withServer(journal: journal) { server, wflo, _ in
             let process = try wflo.start(["run", Self.publish])
             defer { process.send(SIGKILL) }  // A failed expectation must not leave the run waiting forever.
-            let review = try await Self.pending(wflo, step: "review")
+            let review = try await Self.pending(wflo, step: "review", run: process)
             let runID = try #require(review["run_id"]?.stringValue)
             #expect(try await wflo.run(["approve", "\(runID)/review"]).status == 0)
             _ = try await Self.pending(wflo, step: "publish")
