@@ -129,7 +129,8 @@ struct ConcurrencyCLITests {
 
     @Test func skipEndsTheSecondRunAtOnceAndSaysWhyInStatusAndRuns() async throws {
         try await CLITests.withServer { _, wflo, directory in
-            let file = try Self.write(Self.napper("skip", nap: "60s"), directory, "skip.yaml")
+            // A nap far longer than the test: under the command-line pass, 60 s once ran out before the cancel below.
+            let file = try Self.write(Self.napper("skip", nap: "600s"), directory, "skip.yaml")
             let first = try wflo.start(["run", file, "--input", "customer=acme"])
             #expect(try await WorkerCLITests.eventually(90) { try await Self.newestIsRunning(wflo) })
             let firstID = try #require(try await Self.newestRun(wflo))
