@@ -308,10 +308,7 @@ public final class WorkerService: Sendable {
             // This worker cannot drive the run at all (its journaled workflow does not load here,
             // say: a model this worker's pricing table lacks). Given back, it would be claimed again
             // and again: it ends failed, saying why, unless it has already ended.
-            let message = "a worker could not drive the run: \(error)"
-            if let run = try? await store.run(id: lease.runID), !run.status.isFinal {
-                _ = try? await fenced.updateRun(id: lease.runID, status: .failed, outputs: nil, error: message, at: runs.executor.configuration.now())
-            }
+            _ = try? await Executor(configuration).fail(runID: lease.runID, message: "a worker could not drive the run: \(error)")
             let status = (try? await store.run(id: lease.runID))?.status ?? .failed
             _ = try? await store.releaseLease(runID: lease.runID, token: owner.token)
             log(.finished(runID: lease.runID, status: status))

@@ -283,6 +283,20 @@ public struct Executor: Sendable {
         throw EngineError(.notStopped, "the process driving run \(runID) has not stopped within \(DurationText.describe(wait)); the request is recorded and it stops at its next check")
     }
 
+    /// Ends as `failed` a run this process holds but cannot drive (its journaled workflow does not
+    /// load here), unless it has already ended, the way a cancel ends one: its step tasks end (a
+    /// helper still holding one commits nothing more, and nothing claims the rest), calls left in
+    /// flight by an earlier driver are charged at their reservation, and nobody is left asked to
+    /// decide a step that can no longer run.
+    public func fail(runID: String, message: String) async throws {
+        let store = configuration.store
+        guard let run = try await store.run(id: runID), !run.status.isFinal else { return }
+        try await store.cancelStepTasks(runID: runID)
+        _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
+        try await closePendingApprovals(runID: runID, by: "wflo (run failed)", comment: message)
+        try await store.updateRun(id: runID, status: .failed, outputs: nil, error: message, at: configuration.now())
+    }
+
     // MARK: - Driving
 
     enum Ending: Sendable {

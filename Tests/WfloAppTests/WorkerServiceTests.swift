@@ -48,6 +48,77 @@ struct WorkerServiceTests {
         }
     }
 
+    /// A run a worker cannot drive (its model is in the submitter's pricing table, not the
+    /// worker's) ends failed, saying why, the way a cancel ends one: the step tasks an earlier
+    /// spreading driver left end with it (a helper still holding one can commit nothing more,
+    /// nothing claims the queued one) and the helper's call in flight is charged at its reservation.
+    @Test(.timeLimit(.minutes(5)))
+    func aRunAWorkerCannotDriveEndsFailedWithItsStepTasksEndedAndItsCallInFlightCharged() async throws {
+        try await ServiceTests.withJournal { folder, store in
+            let file = folder.appendingPathComponent("house.yaml")
+            try """
+                name: house
+                budget: 1
+                steps:
+                  - id: a
+                    type: llm
+                    model: house-model
+                    prompt: "Say a"
+                    max_tokens: 5
+                  - id: b
+                    type: llm
+                    model: house-model
+                    prompt: "Say b"
+                    max_tokens: 5
+                """.write(to: file, atomically: true, encoding: .utf8)
+            let house: JSONValue = ["house-model": ["input_cost_per_token": 0, "output_cost_per_token": 0,
+                                                    "input_cost_per_request": .number("0.01"), "litellm_provider": "openai"]]
+            let submitter = try WfloEnvironment(store: store, settings: .init(pricing: try PricingTable(json: house, source: "house table"),
+                                                                              environment: ["HOME": folder.path]))
+            let submitting = submitter.runs(observer: SilentObserver())
+            let runID = try await submitting.submit(try submitting.load(file: file.path), inputs: [:], budget: nil).run.id
+
+            // What a spreading driver that died left: a's task held by a live helper mid-call, b's queued.
+            let helper = RunOwner(pid: 2, host: "helper-host", token: "helper")
+            let ids = try await store.enqueueStepTasks(["a", "b"].map {
+                StepTaskRequest(runID: runID, stepID: $0, payload: ["step": .string($0)], at: Date())
+            })
+            let held = try #require(try await store.claimStepTask(runID: runID, owner: helper, lease: 3600))
+            #expect(held.id == ids[0])
+            let begun = try await store.fenced(stepTask: held).beginAttempt(
+                AttemptStart(runID: runID, stepID: "a", stepType: .llm, number: 1, model: "house-model", reserve: Money(string: "0.01")!, at: Date()))
+            guard case .started = begun else {
+                Issue.record("the helper's attempt did not start: \(begun)")
+                return
+            }
+
+            let (environment, runs, _) = try Self.freeWorkflow(store, in: folder)
+            let worker = WorkerService(store: store, runs: runs, settings: .init(concurrency: 1, pollInterval: 0.05))
+            let working = Task { try await worker.run() }
+            let clock = ContinuousClock()
+            let started = clock.now
+            while try await store.run(id: runID)?.status.isFinal != true, clock.now - started < .seconds(120) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            worker.stop()
+            try await working.value
+
+            let run = try #require(try await store.run(id: runID))
+            #expect(run.status == .failed)
+            #expect(run.error?.contains("a worker could not drive the run") == true, "\(run.error ?? "")")
+            #expect(run.error?.contains("house-model") == true, "\(run.error ?? "")")
+            #expect(try await store.stepTasks(runID: runID, ids: nil).map(\.status) == [.cancelled, .cancelled])
+            #expect(try await store.claimStepTask(runID: nil, owner: RunOwner(pid: 3, host: "h", token: "late"), lease: 60) == nil)
+            let journal = try await store.journal(runID: runID)
+            #expect(journal.attempts.map(\.status) == [.unsettled])
+            #expect(journal.ledger.reserved == Money(string: "0.01") && journal.ledger.committed == Money(string: "0.01"))
+            // The helper's answer comes too late: its task is no longer its own.
+            #expect(try await store.completeStepTask(id: held.id, token: helper.token, outcome: ["text": "late"]) == false)
+            try await environment.close()
+            try await submitter.close()
+        }
+    }
+
     /// On PostgreSQL an idle worker is woken by the journal (LISTEN/NOTIFY): with both poll
     /// intervals at 10 minutes, a run submitted while the worker waits is claimed and finished,
     /// and so is a second one submitted after the first ended. Without the notification the

@@ -124,6 +124,24 @@ struct BranchSpreadTests {
     }
 
     @Test
+    func aCancelWhileTheDriverAndAHelperHoldBranchesEndsEveryTaskAndChargesBothCallsAtTheirReservation() async throws {
+        try await Harness.with { harness in
+            harness.server.on(promptContaining: "Say", .delay(.seconds(3)))
+            let running = Task { try await Self.runSpread(harness, TestWorkflows.parallelBranches(2), width: 1, helpers: 1) }
+            await harness.server.waitForRequests(2)
+            let runID = try #require(try await harness.store.listRuns(limit: 1).first?.id)
+            let cancelled = try await harness.executor().cancel(runID: runID, by: "tester", reason: "enough")
+            #expect(cancelled.status == .cancelled)
+            #expect(try await running.value.status == .cancelled)
+            let tasks = try await harness.store.stepTasks(runID: runID, ids: nil)
+            #expect(tasks.map(\.status) == [.cancelled, .cancelled], "\(tasks.map { ($0.stepID, $0.owner?.token, $0.status) })")
+            let journal = try await harness.store.journal(runID: runID)
+            #expect(journal.attempts.map(\.status) == [.unsettled, .unsettled])
+            #expect(try await harness.store.claimStepTask(runID: nil, owner: Self.helper, lease: 10) == nil)
+        }
+    }
+
+    @Test
     func aResumeWithoutSpreadingCancelsTheTasksAnEarlierDriverLeftSoNoHelperRunsThemToo() async throws {
         try await Harness.with { harness in
             let yaml = """
