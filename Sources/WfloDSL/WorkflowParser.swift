@@ -84,12 +84,17 @@ public struct WorkflowParser: Sendable {
     /// - Throws: ``WorkflowValidationError`` holding every problem found, in file order. A YAML
     ///   syntax error stops reading, so it comes alone, at its line and column.
     public func parse(yaml: String, file: String) throws(WorkflowValidationError) -> WorkflowDefinition {
-        guard let root = try YAMLValue.compose(yaml, file: file) else {
+        var reader = DefinitionReader(file: file, source: SourceText(yaml), modelCheck: modelCheck, children: sources)
+        // Each step is read as soon as it is composed, and its tree dropped (see StepsReading);
+        // not in a text with aliases (`*name`), whose expansion is checked on the whole tree.
+        let streams = !yaml.utf8.contains(UInt8(ascii: "*"))
+        if streams { reader.steps = DefinitionReader.StepsReading(defersModelChecks: true) }
+        let composed = try YAMLValue.compose(yaml, file: file, step: streams ? { reader.readStepItem($0) } : nil)
+        guard let root = composed else {
             throw WorkflowValidationError(diagnostics: [Diagnostic(
                 location: SourceLocation(file: file, line: 1, column: 1),
                 message: "the file is empty: a workflow needs at least 'name' and 'steps'")])
         }
-        var reader = DefinitionReader(file: file, source: SourceText(yaml), modelCheck: modelCheck, children: sources)
         let definition = reader.read(root)
         guard let definition, reader.diagnostics.isEmpty else {
             throw WorkflowValidationError(diagnostics: reader.sortedDiagnostics)

@@ -15,10 +15,12 @@ public enum YAMLValue {
         return convert(node)
     }
 
-    static func compose(_ text: String, file: String) throws(WorkflowValidationError) -> Node? {
+    /// - Parameter step: see ``YAMLComposer/compose(_:step:)``; only for a text without aliases
+    ///   (the expansion check below walks the tree, and streamed steps are not in it).
+    static func compose(_ text: String, file: String, step: ((Node) -> Void)? = nil) throws(WorkflowValidationError) -> Node? {
         let node: Node?
         do {
-            node = try YAMLComposer.compose(text)
+            node = try YAMLComposer.compose(text, step: step)
         } catch {
             throw syntaxError(text, file: file, failure: error)
         }

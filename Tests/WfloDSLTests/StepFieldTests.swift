@@ -257,4 +257,44 @@ import WfloDSL
         let found = diagnostics(yaml, modelCheck: { "model '\($0)' is not in the pricing table" })
         #expect(found.map(\.description) == ["w.yaml:12:12: error: step 'b': model 'other-model' is not in the pricing table"])
     }
+
+    /// Steps are read as the file is composed, before a `pricing:` block written after them: a
+    /// model the block prices is still not checked against the table, one it does not price is
+    /// reported where it is named (here in an agent's tool), as when the steps are read from the whole tree.
+    @Test func aPricingBlockAfterTheStepsPricesTheirModelsToo() throws {
+        let yaml = """
+        name: w
+        steps:
+          - id: a
+            type: llm
+            model: house-model
+            prompt: hi
+            max_tokens: 5
+          - id: b
+            type: agent
+            model: house-model
+            task: "Find it."
+            max_tokens: 50
+            tools:
+              - name: ask
+                description: "Ask another model"
+                parameters: {type: object, properties: {q: {type: string}}}
+                type: llm
+                model: other-model
+                prompt: "{{args.q}}"
+                max_tokens: 5
+        pricing:
+          house-model: {input_cost_per_token: 1e-06, output_cost_per_token: 2e-06, litellm_provider: openai}
+        """
+        let check: @Sendable (String) -> String? = { "model '\($0)' is not in the pricing table" }
+        let found = diagnostics(yaml, modelCheck: check)
+        #expect(found.map(\.description) == ["w.yaml:18:16: error: step 'ask': model 'other-model' is not in the pricing table"])
+        // Read from the whole tree (a `*` in the text turns reading as composed off): the same.
+        #expect(diagnostics(yaml + "\n# a * in a comment\n", modelCheck: check).map(\.description) == found.map(\.description))
+
+        let fine = yaml.replacingOccurrences(of: "model: other-model", with: "model: house-model")
+        let definition = try WorkflowParser(modelCheck: check).parse(yaml: fine, file: "w.yaml")
+        #expect(definition.steps.map(\.id) == ["a", "b"])
+        #expect(definition.pricing?["house-model"] != nil)
+    }
 }

@@ -288,6 +288,15 @@ let pricedModels: @Sendable (String) -> String? = { model in
         #expect(found.map(\.description) == ["w.yaml:\(bad.line):\(bad.column): error: \(bad.message)"])
     }
 
+    /// Steps read as the file is composed (each step's tree dropped once read) say what steps
+    /// read from the whole tree say: a `*` anywhere in the text turns the first way off.
+    @Test(arguments: cases)
+    func stepsReadAsTheFileIsComposedAreReportedAsFromTheWholeTree(_ bad: BadWorkflow) {
+        let streamed = diagnostics(bad.yaml, modelCheck: pricedModels).map(\.description)
+        let whole = diagnostics(bad.yaml + "\n# a * in a comment\n", modelCheck: pricedModels).map(\.description)
+        #expect(streamed == whole)
+    }
+
     @Test func everyProblemIsReportedAtOnceInFileOrder() {
         let yaml = """
         name: w

@@ -124,4 +124,43 @@ struct YAMLComposerTests {
         #expect(diagnostic("a: 1\nb: 2\na: 3\n") == "w.yaml:3:1: error: duplicate key 'a' in a mapping; each key may appear once")
         #expect(diagnostic("a: [1, 2\n").hasPrefix("w.yaml:2:1: error: YAML syntax:"))
     }
+
+    /// With a step handler, each item of the root mapping's `steps:` list is handed over as it is
+    /// composed, in file order, and not kept: the tree's list comes back empty, so the reader can
+    /// drop each step once read. A `steps:` anywhere else (under another key, inside a step) stays.
+    @Test
+    func theRootsStepsAreHandedOverOneByOneAndNotKeptInTheTree() throws {
+        let text = """
+            name: w
+            inputs:
+              steps: [kept]
+            steps:
+              - id: a
+                type: transform
+                output: {steps: [inner]}
+              - plain item
+              - id: b
+            outputs: {n: 1}
+            """
+        var handed: [String] = []
+        let root = try #require(try YAMLComposer.compose(text, step: { handed.append(Self.shape($0)) }))
+        let whole = try #require(try YAMLComposer.compose(text))
+        guard case .mapping(let kept) = root, case .mapping(let all) = whole,
+              case .sequence(let listed)? = all.first(where: { $0.key.string == "steps" })?.value else {
+            Issue.record("not a mapping with a steps list: \(Self.shape(root))")
+            return
+        }
+        #expect(handed == listed.map(Self.shape))
+        #expect(handed.count == 3 && handed[0].contains("\"inner\""))
+        // The tree is the whole one but for the root's list, which is empty (its place kept).
+        for (pair, whole) in zip(kept, all) {
+            if pair.key.string == "steps" {
+                guard case .sequence(let empty) = pair.value else { Issue.record("steps is not a list"); continue }
+                #expect(empty.isEmpty && empty.mark == listed.mark)
+            } else {
+                #expect(Self.shape(pair.value) == Self.shape(whole.value))
+            }
+        }
+        #expect(Self.shape(kept.first { $0.key.string == "inputs" }!.value).contains("\"kept\""))
+    }
 }

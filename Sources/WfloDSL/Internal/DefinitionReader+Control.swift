@@ -136,7 +136,7 @@ extension DefinitionReader {
         for draft in drafts {
             guard let settings = draft.definition?.forEach, let name = settings.itemsInput,
                   case .array(let items)?? = defaults[name], let problem = ForEachSettings.itemCountProblem(items.count) else { continue }
-            error(draft.node, "step '\(draft.id)': \(problem); the items are the default of input '\(name)'")
+            error(at: location(draft.mark), "step '\(draft.id)': \(problem); the items are the default of input '\(name)'")
         }
     }
 
@@ -149,11 +149,11 @@ extension DefinitionReader {
             guard case .switch(let s)? = draft.definition?.kind else { continue }
             for target in s.targets {
                 if target == draft.id {
-                    error(draft.node, "switch '\(draft.id)' routes to itself")
+                    error(at: location(draft.mark), "switch '\(draft.id)' routes to itself")
                 } else if !known.contains(target) {
-                    error(draft.node, "switch '\(draft.id)' routes to unknown step '\(target)'" + Suggestion.phrase(for: target, in: ids))
+                    error(at: location(draft.mark), "switch '\(draft.id)' routes to unknown step '\(target)'" + Suggestion.phrase(for: target, in: ids))
                 } else if let other = routedBy[target], other != draft.id {
-                    error(draft.node, "step '\(target)' is routed by two switches ('\(other)' and '\(draft.id)'); route it from one and use if: for more")
+                    error(at: location(draft.mark), "step '\(target)' is routed by two switches ('\(other)' and '\(draft.id)'); route it from one and use if: for more")
                 } else {
                     routedBy[target] = draft.id
                 }

@@ -37,9 +37,9 @@ extension DefinitionReader {
 
         let cycles = DependencyGraph(ids: ids, edges: edges).cycles()
         guard !cycles.isEmpty else { return }
-        let nodes = Dictionary(drafts.map { ($0.id, $0.node) }, uniquingKeysWith: { first, _ in first })
+        let marks = Dictionary(drafts.map { ($0.id, $0.mark) }, uniquingKeysWith: { first, _ in first })
         for cycle in cycles {
-            error(nodes[cycle[0]], "dependency cycle: \(cycle.joined(separator: " → ")) (through depends_on and "
+            error(at: location(marks[cycle[0]]), "dependency cycle: \(cycle.joined(separator: " → ")) (through depends_on and "
                   + "{{steps.…}} references); a step cannot wait for its own result")
         }
     }

@@ -36,7 +36,8 @@ extension DefinitionReader {
         }
 
         sites = []
-        let draft = StepDraft(id: id, node: node, idNode: idField.value, definition: nil, templates: [], dependsOn: [])
+        let draft = StepDraft(id: id, mark: node.mark ?? Mark(line: 1, column: 1), idNode: idField.value, definition: nil, templates: [], dependsOn: [])
+        if type == .agent, case .scalar(let budget)? = f["budget"]?.value { draft.budgetNode = .scalar(budget) }
         if let d = f["depends_on"] {
             switch d.value {
             case .scalar:
@@ -365,6 +366,11 @@ extension DefinitionReader {
     mutating func readPricedModel(_ field: Field, id: String, what: String) -> String? {
         guard let name = text(field.value, what: "step '\(id)': \(what)") else { return nil }
         if let check = modelCheck, !pricedInFile.contains(name), let problem = check(name) {
+            // Read before the file's `pricing:` block (steps read as the file is composed): it may price it.
+            if steps?.defersModelChecks == true {
+                steps?.unpricedModels.append((name: name, node: field.value, id: id, problem: problem, draft: nil))
+                return name
+            }
             error(field.value, "step '\(id)': \(problem)")
             return nil
         }

@@ -20,18 +20,25 @@ struct TemplateSite {
 ///
 /// A class: every check walks all the drafts, and a walk over structs this large copies each one
 /// (a dozen retains a step); over references it is one.
+///
+/// It keeps where the step is, not the step's mapping: the nodes it holds are scalars (its id,
+/// its `depends_on` items, its templates, an agent's `budget`), so a step's composed tree is
+/// freed once the step is read (``DefinitionReader/StepsReading``).
 final class StepDraft {
     let id: String
-    let node: Node
+    /// Where the step's mapping starts.
+    let mark: Mark
     let idNode: Node
     /// Nil when a field of the step was wrong (a diagnostic says which).
     var definition: StepDefinition?
     var templates: [TemplateSite]
     var dependsOn: [(id: String, node: Node)]
+    /// An agent's `budget:` scalar, where a budget above the workflow's is reported.
+    var budgetNode: Node?
 
-    init(id: String, node: Node, idNode: Node, definition: StepDefinition?, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
+    init(id: String, mark: Mark, idNode: Node, definition: StepDefinition?, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
         self.id = id
-        self.node = node
+        self.mark = mark
         self.idNode = idNode
         self.definition = definition
         self.templates = templates
@@ -86,6 +93,8 @@ struct DefinitionReader {
     var sites: [TemplateSite] = []
     /// Models the workflow's own `pricing:` block prices; `modelCheck` is not asked about them.
     var pricedInFile: Set<String> = []
+    /// The steps read so far while the file is composed; nil when they are read from the composed tree.
+    var steps: StepsReading?
     /// Where sub-workflow files are read from.
     let children: WorkflowSources
     /// Resolved paths of the workflows being read, outermost first (this one last): a cycle check.
@@ -120,7 +129,11 @@ struct DefinitionReader {
     // MARK: reporting
 
     func location(_ node: Node?) -> SourceLocation {
-        SourceLocation(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1)
+        location(node?.mark)
+    }
+
+    func location(_ mark: Mark?) -> SourceLocation {
+        SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
     mutating func error(_ node: Node?, _ message: String) {
@@ -342,26 +355,61 @@ struct DefinitionReader {
         return ok
     }
 
-    /// The steps in file order; duplicates are reported and dropped.
+    /// The top-level steps read one by one (``readStepItem(_:)``), in file order. While the file
+    /// is composed (``WorkflowParser/parse(yaml:file:)``) each step is read as its mapping ends
+    /// and its tree is dropped then: a 100,000-step file is never whole in memory (it was 46 MB
+    /// of `wflo validate`'s peak). ``readSteps(_:)`` takes them when ``read(_:)`` comes to `steps:`.
+    struct StepsReading {
+        /// True while the file is composed: its `pricing:` block may come after the steps, so a
+        /// model the pricing table lacks is judged once the block is read.
+        let defersModelChecks: Bool
+        var drafts: [StepDraft] = []
+        /// The id node of each step read, by id: a second step with that id is reported.
+        var seen: [String: Node] = [:]
+        /// Items of the list read (a step that could not be drafted counts too).
+        var items = 0
+        /// Models the pricing table does not price, met while `pricing:` was not read yet, with
+        /// the top-level step naming them (in its own fields or an agent's tool).
+        var unpricedModels: [(name: String, node: Node, id: String, problem: String, draft: StepDraft?)] = []
+    }
+
+    /// Reads one item of the top-level `steps:` list into ``steps`` (a duplicate id is reported and dropped).
+    mutating func readStepItem(_ item: Node) {
+        guard steps != nil else { return }
+        steps?.items += 1
+        let unpriced = steps?.unpricedModels.count ?? 0
+        guard let draft = readStep(item) else { return }
+        for index in unpriced..<(steps?.unpricedModels.count ?? unpriced) { steps?.unpricedModels[index].draft = draft }
+        if let first = steps?.seen[draft.id] {
+            error(draft.idNode, "duplicate step id '\(draft.id)': line \(first.mark?.line ?? 1) already uses it; step ids must be unique")
+            return
+        }
+        steps?.seen[draft.id] = draft.idNode
+        steps?.drafts.append(draft)
+    }
+
+    /// The steps in file order; duplicates are reported and dropped. `node` is the `steps:`
+    /// value; its items are read here unless they were read as the file was composed.
     mutating func readSteps(_ node: Node) -> [StepDraft] {
-        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+        guard case .sequence(let sequence) = node else {
             error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'")
             return []
         }
-        var drafts: [StepDraft] = []
-        drafts.reserveCapacity(sequence.count)
-        var seen: [String: Node] = [:]
-        seen.reserveCapacity(sequence.count)
-        for item in sequence {
-            guard let draft = readStep(item) else { continue }
-            if let first = seen[draft.id] {
-                error(draft.idNode, "duplicate step id '\(draft.id)': line \(first.mark?.line ?? 1) already uses it; step ids must be unique")
-                continue
-            }
-            seen[draft.id] = draft.idNode
-            drafts.append(draft)
+        if steps == nil {
+            steps = StepsReading(defersModelChecks: false)
+            steps?.drafts.reserveCapacity(sequence.count)
+            steps?.seen.reserveCapacity(sequence.count)
+            for item in sequence { readStepItem(item) }
         }
-        return drafts
+        guard let read = steps else { return [] }
+        steps = nil
+        if read.items == 0 { error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'") }
+        // `pricing:` is read now: a model it does not price either is reported, and its step has no definition.
+        for model in read.unpricedModels where !pricedInFile.contains(model.name) {
+            error(model.node, "step '\(model.id)': \(model.problem)")
+            model.draft?.definition = nil
+        }
+        return read.drafts
     }
 
     // MARK: mappings and scalars

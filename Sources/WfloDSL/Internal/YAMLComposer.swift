@@ -21,8 +21,11 @@ enum YAMLComposer {
         let mark: Mark
     }
 
+    /// - Parameter step: when given, each item of the root mapping's `steps:` list is handed to it
+    ///   as soon as it is composed and is not kept in the tree (that list comes back empty): the
+    ///   reader reads each step then, and a long workflow is never whole in memory.
     /// - Returns: the document's root, or nil for a text with no document (empty, or comments only).
-    static func compose(_ text: String) throws(Failure) -> Node? {
+    static func compose(_ text: String, step: ((Node) -> Void)? = nil) throws(Failure) -> Node? {
         var copy = text
         let result: Result<Node?, Failure> = copy.withUTF8 { bytes in
             // libyaml keeps a pointer to its parser inside it (the string reader's handler data):
@@ -36,7 +39,7 @@ enum YAMLComposer {
             defer { yaml_parser_delete(parser) }
             yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(parser, bytes.baseAddress, bytes.count)
-            var walk = Walk()
+            var walk = Walk(step: step)
             do throws(Failure) {
                 return .success(try walk.run(parser))
             } catch {
@@ -57,6 +60,7 @@ enum YAMLComposer {
     }
 
     private struct Walk {
+        let step: ((Node) -> Void)?
         var stack: [Open] = []
         /// The values of every open sequence, innermost last; a closed one takes its own out in
         /// an array of exactly its size (appending to each collection's own array left most
@@ -66,6 +70,10 @@ enum YAMLComposer {
         var anchors: [String: Node] = [:]
         var root: Node?
         var documents = 0
+
+        init(step: ((Node) -> Void)?) {
+            self.step = step
+        }
 
         mutating func run(_ parser: UnsafeMutablePointer<yaml_parser_t>) throws(Failure) -> Node? {
             var event = yaml_event_t()
@@ -135,6 +143,10 @@ enum YAMLComposer {
             }
             let top = stack.count - 1
             if !stack[top].isMapping {
+                if let step, top == 1, stack[0].isMapping, stack[0].pendingKey?.string == "steps" {
+                    step(node)
+                    return
+                }
                 values.append(node)
             } else if let key = stack[top].pendingKey {
                 pairs.append((key: key, value: node))
