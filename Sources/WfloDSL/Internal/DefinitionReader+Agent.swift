@@ -245,7 +245,7 @@ extension DefinitionReader {
         for index in drafts.indices where drafts[index].definition?.type == .agent {
             guard var definition = drafts[index].definition, case .agent(var agent) = definition.kind else { continue }
             if let budget = agent.budget, let workflowBudget, budget > workflowBudget {
-                error(at: drafts[index].budgetNode.map { location($0) } ?? location(drafts[index].mark), "step '\(definition.id)': 'budget' \(budget.dollars()) is above the workflow's budget \(workflowBudget.dollars()); an agent's budget is a share of the run's")
+                error(at: location(drafts[index].budgetMark ?? drafts[index].mark), "step '\(definition.id)': 'budget' \(budget.dollars()) is above the workflow's budget \(workflowBudget.dollars()); an agent's budget is a share of the run's")
             }
             for t in agent.tools.indices {
                 guard case .step(var step) = agent.tools[t].action, case .http(var http) = step.kind else { continue }

@@ -36,8 +36,9 @@ extension DefinitionReader {
         }
 
         sites = []
-        let draft = StepDraft(id: id, mark: node.mark ?? Mark(line: 1, column: 1), idNode: idField.value, definition: nil, templates: [], dependsOn: [])
-        if type == .agent, case .scalar(let budget)? = f["budget"]?.value { draft.budgetNode = .scalar(budget) }
+        let draft = StepDraft(id: id, mark: node.mark ?? Mark(line: 1, column: 1), idMark: idField.value.mark ?? Mark(line: 1, column: 1),
+                              definition: nil, templates: [], dependsOn: [])
+        if type == .agent { draft.budgetMark = f["budget"]?.value.mark }
         if let d = f["depends_on"] {
             switch d.value {
             case .scalar:

@@ -21,25 +21,26 @@ struct TemplateSite {
 /// A class: every check walks all the drafts, and a walk over structs this large copies each one
 /// (a dozen retains a step); over references it is one.
 ///
-/// It keeps where the step is, not the step's mapping: the nodes it holds are scalars (its id,
-/// its `depends_on` items, its templates, an agent's `budget`), so a step's composed tree is
-/// freed once the step is read (``DefinitionReader/StepsReading``).
+/// It keeps places, not the step's mapping: the nodes it holds are scalars (its `depends_on`
+/// items, its templates), so a step's composed tree is freed once the step is read
+/// (``DefinitionReader/StepsReading``).
 final class StepDraft {
     let id: String
     /// Where the step's mapping starts.
     let mark: Mark
-    let idNode: Node
+    /// Where its id is written.
+    let idMark: Mark
     /// Nil when a field of the step was wrong (a diagnostic says which).
     var definition: StepDefinition?
     var templates: [TemplateSite]
     var dependsOn: [(id: String, node: Node)]
-    /// An agent's `budget:` scalar, where a budget above the workflow's is reported.
-    var budgetNode: Node?
+    /// Where an agent's `budget:` is written (a budget above the workflow's is reported there).
+    var budgetMark: Mark?
 
-    init(id: String, mark: Mark, idNode: Node, definition: StepDefinition?, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
+    init(id: String, mark: Mark, idMark: Mark, definition: StepDefinition?, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
         self.id = id
         self.mark = mark
-        self.idNode = idNode
+        self.idMark = idMark
         self.definition = definition
         self.templates = templates
         self.dependsOn = dependsOn
@@ -364,8 +365,8 @@ struct DefinitionReader {
         /// model the pricing table lacks is judged once the block is read.
         let defersModelChecks: Bool
         var drafts: [StepDraft] = []
-        /// The id node of each step read, by id: a second step with that id is reported.
-        var seen: [String: Node] = [:]
+        /// Where each step read writes its id, by id: a second step with that id is reported.
+        var seen: [String: Mark] = [:]
         /// Items of the list read (a step that could not be drafted counts too).
         var items = 0
         /// Models the pricing table does not price, met while `pricing:` was not read yet, with
@@ -381,10 +382,10 @@ struct DefinitionReader {
         guard let draft = readStep(item) else { return }
         for index in unpriced..<(steps?.unpricedModels.count ?? unpriced) { steps?.unpricedModels[index].draft = draft }
         if let first = steps?.seen[draft.id] {
-            error(draft.idNode, "duplicate step id '\(draft.id)': line \(first.mark?.line ?? 1) already uses it; step ids must be unique")
+            error(at: location(draft.idMark), "duplicate step id '\(draft.id)': line \(first.line) already uses it; step ids must be unique")
             return
         }
-        steps?.seen[draft.id] = draft.idNode
+        steps?.seen[draft.id] = draft.idMark
         steps?.drafts.append(draft)
     }
 
@@ -528,7 +529,7 @@ struct DefinitionReader {
             }
             return .literal(value)
         case .mapping(let mapping):
-            var object: [String: TemplateValue] = [:]
+            var object = [String: TemplateValue](minimumCapacity: mapping.count)
             var ok = true
             for (key, value) in mapping {
                 if let v = templateValue(value) { object[key.string ?? ""] = v } else { ok = false }
@@ -536,6 +537,7 @@ struct DefinitionReader {
             return ok ? .object(object) : nil
         case .sequence(let sequence):
             var items: [TemplateValue] = []
+            items.reserveCapacity(sequence.count)
             var ok = true
             for value in sequence {
                 if let v = templateValue(value) { items.append(v) } else { ok = false }
