@@ -89,29 +89,34 @@ struct Scheduler: Sendable {
         var waiting: [String] = []
 
         let routes = definition.routes
-        let position = Dictionary(definition.steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var dependencies: [String: [String]] = [:]
-        var unmet: [String: Int] = [:]
-        var dependents: [String: [String]] = [:]
-        var ready = ReadyQueue<StepDefinition>()
-        for step in definition.steps where outputs[step.id] == nil {
+        let steps = definition.steps
+        let position = Dictionary(steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        // By the step's position: what it waits for, how many of those have no output yet, and
+        // the steps waiting for it. Arrays, not maps by id (three such maps were ~25 MB of a
+        // 100,000-step run; a map of ids to whole step definitions was 63 MB before).
+        var dependencies = [[String]](repeating: [], count: steps.count)
+        var unmet = [Int](repeating: 0, count: steps.count)
+        var dependents = [[Int]](repeating: [], count: steps.count)
+        var ready = ReadyQueue<Int>()
+        for (index, step) in steps.enumerated() where outputs[step.id] == nil {
             let needs = WorkflowDefinition.dependencies(of: step, routes: routes)
-            dependencies[step.id] = needs
-            let missing = needs.filter { outputs[$0] == nil }
-            unmet[step.id] = missing.count
-            for dependency in missing { dependents[dependency, default: []].append(step.id) }
-            if missing.isEmpty { ready.push(step, position: position[step.id] ?? 0) }
+            dependencies[index] = needs
+            var missing = 0
+            for dependency in needs where outputs[dependency] == nil {
+                missing += 1
+                if let at = position[dependency] { dependents[at].append(index) }
+            }
+            unmet[index] = missing
+            if missing == 0 { ready.push(index, position: index) }
         }
-        func release(_ id: String) {
-            for dependent in dependents[id] ?? [] {
-                unmet[dependent, default: 0] -= 1
-                // The step is found by its position: a second map of ids to whole step definitions
-                // was 63 MB for a 100,000-step run.
-                guard unmet[dependent] == 0, let index = position[dependent] else { continue }
-                ready.push(definition.steps[index], position: index)
+        func release(_ index: Int) {
+            for dependent in dependents[index] {
+                unmet[dependent] -= 1
+                if unmet[dependent] == 0 { ready.push(dependent, position: dependent) }
             }
         }
-        func apply(_ outcome: StepOutcome, _ id: String) {
+        func apply(_ outcome: StepOutcome, _ index: Int) {
+            let id = steps[index].id
             switch outcome {
             case .completed(let output):
                 outputs[id] = output
@@ -131,15 +136,16 @@ struct Scheduler: Sendable {
             case .waiting:
                 waiting.append(prefix + id)
             }
-            if outputs[id] != nil { release(id) }
+            if outputs[id] != nil { release(index) }
         }
 
-        try await withThrowingTaskGroup(of: (String, StepOutcome).self) { group in
+        try await withThrowingTaskGroup(of: (Int, StepOutcome).self) { group in
             var running = 0
             while true {
-                while stop == nil, let step = ready.popFirst() {
+                while stop == nil, let index = ready.popFirst() {
+                    let step = steps[index]
                     var scope = TemplateScope(inputs: inputs, steps: [:])
-                    for dependency in dependencies[step.id] ?? [] {
+                    for dependency in dependencies[index] {
                         scope.steps[dependency] = outputs[dependency]
                         if skipped.contains(dependency) { scope.skipped.insert(dependency) }
                     }
@@ -149,14 +155,14 @@ struct Scheduler: Sendable {
                     // Skips and conditions are decided here, before anything is reserved or sent.
                     let reason: String?
                     do {
-                        reason = try skipReason(step, dependencies: dependencies[step.id] ?? [], scope: scope, routes: routes,
+                        reason = try skipReason(step, dependencies: dependencies[index], scope: scope, routes: routes,
                                                 outputs: outputs, skipped: skipped)
                     } catch let error as EngineError {
-                        apply(try await runner.allowingFailure(journaled, try await runner.recordFailure(journaled, message: error.message, at: started)), step.id)
+                        apply(try await runner.allowingFailure(journaled, try await runner.recordFailure(journaled, message: error.message, at: started)), index)
                         continue
                     }
                     if let reason {
-                        apply(try await runner.recordSkip(journaled, reason: reason, at: started), step.id)
+                        apply(try await runner.recordSkip(journaled, reason: reason, at: started), index)
                         continue
                     }
                     if step.forEach == nil, runner.gateSettings(journaled, worstCase: nil) == nil {
@@ -166,12 +172,12 @@ struct Scheduler: Sendable {
                         case .transform(let transform):
                             apply(try await RunTelemetry.withStepSpan(journaled) {
                                 try await runner.allowingFailure(journaled, try await runner.runTransform(journaled, transform, scope: scope))
-                            }, step.id)
+                            }, index)
                             continue
                         case .switch(let definition):
                             apply(try await RunTelemetry.withStepSpan(journaled) {
                                 try await runner.allowingFailure(journaled, try await runner.runSwitch(journaled, definition, scope: scope))
-                            }, step.id)
+                            }, index)
                             continue
                         default:
                             break
@@ -181,7 +187,7 @@ struct Scheduler: Sendable {
                     group.addTask { [self] in
                         if step.forEach == nil, Executor(configuration).spreads(journaled, runner: runner) {
                             // A branch any worker may run (it opens the step's span where it runs).
-                            return (step.id, try await runSpreadStep(journaled, scope: scope))
+                            return (index, try await runSpreadStep(journaled, scope: scope))
                         }
                         let outcome = try await RunTelemetry.withStepSpan(journaled) {
                             if let forEach = step.forEach {
@@ -189,13 +195,13 @@ struct Scheduler: Sendable {
                             }
                             return try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1)
                         }
-                        return (step.id, outcome)
+                        return (index, outcome)
                     }
                 }
                 if running == 0 { break }
-                guard let (id, outcome) = try await group.next() else { break }
+                guard let (finished, outcome) = try await group.next() else { break }
                 running -= 1
-                apply(outcome, id)
+                apply(outcome, finished)
                 // Steps waiting for a person stop waiting once the run cannot complete anyway.
                 if stop != nil { runner.gate.signal.stop() }
             }
