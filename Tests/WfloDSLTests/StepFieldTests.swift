@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import WfloCore
 import WfloDSL
@@ -291,6 +292,25 @@ import WfloDSL
         #expect(found.map(\.description) == ["w.yaml:18:16: error: step 'ask': model 'other-model' is not in the pricing table"])
         // Read from the whole tree (a `*` in the text turns reading as composed off): the same.
         #expect(diagnostics(yaml + "\n# a * in a comment\n", modelCheck: check).map(\.description) == found.map(\.description))
+
+        // The table is never asked about a model the file prices, and about another once per name
+        // (its answer for a model it lacks searches thousands of names for the closest one).
+        let asked = Mutex<[String]>([])
+        let counting: @Sendable (String) -> String? = { model in
+            asked.withLock { $0.append(model) }
+            return "model '\(model)' is not in the pricing table"
+        }
+        let twice = yaml.replacingOccurrences(of: "  - id: b\n", with: """
+                  - id: c
+                    type: llm
+                    model: other-model
+                    prompt: hi
+                    max_tokens: 5
+                  - id: b
+
+                """)
+        #expect(diagnostics(twice, modelCheck: counting).map(\.location.line) == [10, 23])
+        #expect(asked.withLock { $0 } == ["other-model"])
 
         let fine = yaml.replacingOccurrences(of: "model: other-model", with: "model: house-model")
         let definition = try WorkflowParser(modelCheck: check).parse(yaml: fine, file: "w.yaml")

@@ -366,12 +366,15 @@ extension DefinitionReader {
     /// A model name that the pricing table (or the file's `pricing:` block) prices.
     mutating func readPricedModel(_ field: Field, id: String, what: String) -> String? {
         guard let name = text(field.value, what: "step '\(id)': \(what)") else { return nil }
-        if let check = modelCheck, !pricedInFile.contains(name), let problem = check(name) {
-            // Read before the file's `pricing:` block (steps read as the file is composed): it may price it.
-            if steps?.defersModelChecks == true {
-                steps?.unpricedModels.append((name: name, node: field.value, id: id, problem: problem, draft: nil))
-                return name
-            }
+        guard let check = modelCheck, !pricedInFile.contains(name) else { return name }
+        if steps?.defersModelChecks == true {
+            // Read before the file's `pricing:` block (steps read as the file is composed), which
+            // may price it: judged once that block is read (``readSteps(_:)``). Not asked here:
+            // the table's answer for a model it lacks looks for the closest name among thousands.
+            steps?.namedModels.append((name: name, node: field.value, id: id, draft: nil))
+            return name
+        }
+        if let problem = check(name) {
             error(field.value, "step '\(id)': \(problem)")
             return nil
         }

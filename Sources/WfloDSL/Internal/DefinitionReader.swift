@@ -369,18 +369,18 @@ struct DefinitionReader {
         var seen: [String: Mark] = [:]
         /// Items of the list read (a step that could not be drafted counts too).
         var items = 0
-        /// Models the pricing table does not price, met while `pricing:` was not read yet, with
-        /// the top-level step naming them (in its own fields or an agent's tool).
-        var unpricedModels: [(name: String, node: Node, id: String, problem: String, draft: StepDraft?)] = []
+        /// Models named while `pricing:` was not read yet, with the top-level step naming them (in
+        /// its own fields or an agent's tool): checked once the block is read.
+        var namedModels: [(name: String, node: Node, id: String, draft: StepDraft?)] = []
     }
 
     /// Reads one item of the top-level `steps:` list into ``steps`` (a duplicate id is reported and dropped).
     mutating func readStepItem(_ item: Node) {
         guard steps != nil else { return }
         steps?.items += 1
-        let unpriced = steps?.unpricedModels.count ?? 0
+        let named = steps?.namedModels.count ?? 0
         guard let draft = readStep(item) else { return }
-        for index in unpriced..<(steps?.unpricedModels.count ?? unpriced) { steps?.unpricedModels[index].draft = draft }
+        for index in named..<(steps?.namedModels.count ?? named) { steps?.namedModels[index].draft = draft }
         if let first = steps?.seen[draft.id] {
             error(at: location(draft.idMark), "duplicate step id '\(draft.id)': line \(first.line) already uses it; step ids must be unique")
             return
@@ -405,10 +405,17 @@ struct DefinitionReader {
         guard let read = steps else { return [] }
         steps = nil
         if read.items == 0 { error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'") }
-        // `pricing:` is read now: a model it does not price either is reported, and its step has no definition.
-        for model in read.unpricedModels where !pricedInFile.contains(model.name) {
-            error(model.node, "step '\(model.id)': \(model.problem)")
-            model.draft?.definition = nil
+        // `pricing:` is read now: a model neither it nor the table prices is reported (the table
+        // asked once per name), and its step has no definition.
+        if let check = modelCheck {
+            var problems: [String: String?] = [:]
+            for model in read.namedModels where !pricedInFile.contains(model.name) {
+                let problem = problems[model.name] ?? check(model.name)
+                problems[model.name] = problem
+                guard let problem else { continue }
+                error(model.node, "step '\(model.id)': \(problem)")
+                model.draft?.definition = nil
+            }
         }
         return read.drafts
     }
