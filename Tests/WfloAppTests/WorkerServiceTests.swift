@@ -51,7 +51,8 @@ struct WorkerServiceTests {
     /// A run a worker cannot drive (its model is in the submitter's pricing table, not the
     /// worker's) ends failed, saying why, the way a cancel ends one: the step tasks an earlier
     /// spreading driver left end with it (a helper still holding one can commit nothing more,
-    /// nothing claims the queued one) and the helper's call in flight is charged at its reservation.
+    /// nothing claims the queued one), the helper's call in flight is charged at its reservation,
+    /// and a pending approval request is closed.
     @Test(.timeLimit(.minutes(5)))
     func aRunAWorkerCannotDriveEndsFailedWithItsStepTasksEndedAndItsCallInFlightCharged() async throws {
         try await ServiceTests.withJournal { folder, store in
@@ -91,6 +92,10 @@ struct WorkerServiceTests {
                 Issue.record("the helper's attempt did not start: \(begun)")
                 return
             }
+            // And a request for a decision nobody can act on once the run has ended.
+            _ = try await store.requestApproval(ApprovalRecord(id: "req-b", runID: runID, stepID: "b", message: "Send b?", details: .null,
+                                                               worstCase: nil, settings: ApprovalSettings(approvers: []), requestedAt: Date()),
+                                                stepType: .llm)
 
             let (environment, runs, _) = try Self.freeWorkflow(store, in: folder)
             let worker = WorkerService(store: store, runs: runs, settings: .init(concurrency: 1, pollInterval: 0.05))
@@ -112,6 +117,8 @@ struct WorkerServiceTests {
             let journal = try await store.journal(runID: runID)
             #expect(journal.attempts.map(\.status) == [.unsettled])
             #expect(journal.ledger.reserved == Money(string: "0.01") && journal.ledger.committed == Money(string: "0.01"))
+            let closed = try #require(try await store.approval(id: "req-b"))
+            #expect(closed.status == .rejected && closed.decidedBy == "wflo (run failed)", "\(closed)")
             // The helper's answer comes too late: its task is no longer its own.
             #expect(try await store.completeStepTask(id: held.id, token: helper.token, outcome: ["text": "late"]) == false)
             try await environment.close()
