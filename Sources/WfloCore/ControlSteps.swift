@@ -47,8 +47,8 @@ public struct ForEachSettings: Sendable, Hashable, Codable {
 public enum NestedStepID {
     /// The ids it is nested under, nearest last: `a[2]/b` → `a`, `a[2]`.
     public static func ancestors(of id: String) -> [String] {
-        // Most ids are top-level: no `[` or `/` byte, no ancestors (a report asks for each of a run's steps).
-        guard id.utf8.contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "/") }) else { return [] }
+        // Most ids are top-level, without ancestors (a report asks for each of a run's steps).
+        guard !isTopLevel(id) else { return [] }
         var result: [String] = []
         var prefix = ""
         for character in id {
@@ -58,10 +58,15 @@ public enum NestedStepID {
         return result
     }
 
+    /// Whether `id` names a step of the run's own workflow: no `[` (an item) or `/` (a nested step) byte in it.
+    static func isTopLevel(_ id: String) -> Bool {
+        !id.utf8.contains { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "/") }
+    }
+
     /// The top-level step it belongs to: `a[2]/b` → `a`.
     public static func root(of id: String) -> String {
-        // A top-level id (no `[` or `/` byte) is its own root, without walking its characters.
-        guard id.utf8.contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "/") }) else { return id }
+        // A top-level id is its own root, without walking its characters.
+        guard !isTopLevel(id) else { return id }
         return String(id.prefix { $0 != "[" && $0 != "/" })
     }
 

@@ -87,7 +87,7 @@ public struct WorkflowParser: Sendable {
         var reader = DefinitionReader(file: file, source: SourceText(yaml), modelCheck: modelCheck, children: sources)
         // Each step is read as soon as it is composed, and its tree dropped (see StepsReading);
         // not in a text with aliases (`*name`), whose expansion is checked on the whole tree.
-        let streams = !yaml.utf8.contains(UInt8(ascii: "*"))
+        let streams = !YAMLValue.mayHaveAliases(yaml)
         if streams { reader.steps = DefinitionReader.StepsReading(defersModelChecks: true) }
         let composed = try YAMLValue.compose(yaml, file: file, step: streams ? { reader.readStepItem($0) } : nil)
         guard let root = composed else {

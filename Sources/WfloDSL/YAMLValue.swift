@@ -24,9 +24,14 @@ public enum YAMLValue {
         } catch {
             throw syntaxError(text, file: file, failure: error)
         }
-        // An alias is written `*name`: a text without `*` has none, and fits (see expansionBudget).
-        if let node, text.utf8.contains(UInt8(ascii: "*")) { try checkExpansion(node, budget: expansionBudget(for: text), file: file) }
+        // A text without aliases fits (see expansionBudget).
+        if let node, mayHaveAliases(text) { try checkExpansion(node, budget: expansionBudget(for: text), file: file) }
         return node
+    }
+
+    /// Whether `text` may hold an alias: one is written `*name`, so a text without `*` has none.
+    static func mayHaveAliases(_ text: String) -> Bool {
+        text.utf8.contains(UInt8(ascii: "*"))
     }
 
     /// The diagnostic for a text ``YAMLComposer`` stopped on. Yams reads the text again to say

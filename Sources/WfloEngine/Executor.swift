@@ -264,10 +264,7 @@ public struct Executor: Sendable {
         if let lease = free {
             // Nobody drives it (it waits for an approval, or its process died): end it here.
             return try await lease.hold {
-                try await store.cancelStepTasks(runID: runID)
-                _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
-                try await closePendingApprovals(runID: runID, request: request)
-                try await store.updateRun(id: runID, status: .cancelled, outputs: nil, error: request.message, at: configuration.now())
+                try await end(runID: runID, status: .cancelled, error: request.message, closedBy: request.closer)
                 return RunResult(runID: runID, status: .cancelled, ledger: try await store.ledger(runID: runID), outputs: nil, error: request.message)
             }
         }
@@ -289,12 +286,21 @@ public struct Executor: Sendable {
     /// flight by an earlier driver are charged at their reservation, and nobody is left asked to
     /// decide a step that can no longer run.
     public func fail(runID: String, message: String) async throws {
+        guard let run = try await configuration.store.run(id: runID), !run.status.isFinal else { return }
+        try await end(runID: runID, status: .failed, error: message, closedBy: (by: "wflo (run failed)", comment: message))
+    }
+
+    /// Ends a run that nothing continues (cancelled, past its timeout, not drivable here) as
+    /// `status`: its step tasks end (their helpers' writes are refused from now on), calls in
+    /// flight are charged at their reservation (a request cut off may still have been billed),
+    /// its pending approval requests are closed by `closedBy` (nobody is left asked to decide a
+    /// step that can no longer run), then its status is written.
+    private func end(runID: String, status: RunStatus, error: String, closedBy: (by: String, comment: String)) async throws {
         let store = configuration.store
-        guard let run = try await store.run(id: runID), !run.status.isFinal else { return }
         try await store.cancelStepTasks(runID: runID)
         _ = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
-        try await closePendingApprovals(runID: runID, by: "wflo (run failed)", comment: message)
-        try await store.updateRun(id: runID, status: .failed, outputs: nil, error: message, at: configuration.now())
+        try await closePendingApprovals(runID: runID, by: closedBy.by, comment: closedBy.comment)
+        try await store.updateRun(id: runID, status: status, outputs: nil, error: error, at: configuration.now())
     }
 
     // MARK: - Driving
@@ -346,17 +352,9 @@ public struct Executor: Sendable {
         case .finished(let outcome):
             return try await finish(run: run, definition: definition, outcome: outcome, stop: outcome.stop)
         case .stopped(let status, let reason):
-            // Its step tasks stop (their helpers' writes are refused from now on); in flight when cut
-            // off: charged at the reservation, like a call in flight at a crash.
-            try await configuration.store.cancelStepTasks(runID: run.id)
-            _ = try await configuration.store.markInFlightUnsettled(runID: run.id, at: configuration.now())
-            if status == .cancelled, let request = try await configuration.store.cancelRequest(runID: run.id) {
-                try await closePendingApprovals(runID: run.id, request: request)
-            } else {
-                // Stopped by its deadline: nobody is asked to decide a step that can no longer run.
-                try await closePendingApprovals(runID: run.id, by: "wflo (run timeout)", comment: reason)
-            }
-            try await configuration.store.updateRun(id: run.id, status: status, outputs: nil, error: reason, at: configuration.now())
+            var closer = (by: "wflo (run timeout)", comment: reason)
+            if status == .cancelled, let request = try await configuration.store.cancelRequest(runID: run.id) { closer = request.closer }
+            try await end(runID: run.id, status: status, error: reason, closedBy: closer)
             configuration.observer.observe(.runFinished(status: status))
             return RunResult(runID: run.id, status: status, ledger: try await configuration.store.ledger(runID: run.id), outputs: nil, error: reason)
         }
@@ -413,7 +411,7 @@ public struct Executor: Sendable {
     /// A cancelled run's open approval requests are closed as rejected by the cancel, so nobody is
     /// asked to decide a step that can no longer run (and a late `wflo approve` is told so).
     func closePendingApprovals(runID: String, request: CancelRequest) async throws {
-        try await closePendingApprovals(runID: runID, by: "wflo cancel (\(request.by))", comment: "the run was cancelled")
+        try await closePendingApprovals(runID: runID, by: request.closer.by, comment: request.closer.comment)
     }
 
     private func closePendingApprovals(runID: String, by: String, comment: String) async throws {
@@ -479,4 +477,9 @@ public struct Executor: Sendable {
         configuration.observer.observe(.runFinished(status: status))
         return RunResult(runID: run.id, status: status, ledger: ledger, outputs: runOutputs, error: error)
     }
+}
+
+extension CancelRequest {
+    /// Who closes a cancelled run's pending approval requests, and why.
+    var closer: (by: String, comment: String) { ("wflo cancel (\(by))", "the run was cancelled") }
 }

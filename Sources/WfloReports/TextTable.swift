@@ -58,12 +58,7 @@ public struct TextTable: Sendable {
 
     /// A cell's width in characters: its byte count when it is ASCII (most cells: ids, numbers).
     static func width(_ cell: String) -> Int {
-        var ascii = true
-        for byte in cell.utf8 where byte >= 0x80 {
-            ascii = false
-            break
-        }
-        return ascii ? cell.utf8.count : cell.count
+        cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
     }
 }
 
