@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import WfloTelemetry
 import WfloApp
 import WfloCore
@@ -142,6 +143,10 @@ struct WorkerCommand: AsyncParsableCommand {
                                               grace: try seconds(grace, "grace"))
         settings.spreadSteps = spreadSteps
         let jsonLogs = self.jsonLogs
+        // Before anything slow (the journal, the pricing table): a SIGTERM while the worker starts
+        // stops it as gracefully as one later, instead of killing it by the signal's default.
+        let stopping = StopRequest()
+        WorkerSignals.install { stopping.request() }
         try await reportingErrors {
             let environment = try await WfloEnvironment(store: store, cassette: nil, pricing: pricing, createJournal: true)
             let worker = WorkerService(store: environment.store, runs: environment.runs(observer: SilentObserver(), approvals: .noWait),
@@ -152,7 +157,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     Console.err(event.line + "\n")
                 }
             }
-            WorkerSignals.install { worker.stop() }
+            stopping.onRequest { worker.stop() }
             var endpoint: MetricsEndpoint?
             if let metricsListen, let (host, port) = MetricsEndpoint.address(metricsListen), let telemetry = Telemetry.current {
                 do {
@@ -172,6 +177,28 @@ struct WorkerCommand: AsyncParsableCommand {
                 throw error
             }
         }
+    }
+}
+
+/// A stop asked for by a signal, possibly before there is a worker to stop: the worker's stop
+/// runs when both exist, whichever comes first.
+final class StopRequest: Sendable {
+    private let state = Mutex<(requested: Bool, action: (@Sendable () -> Void)?)>((false, nil))
+
+    func request() {
+        let action = state.withLock { state -> (@Sendable () -> Void)? in
+            state.requested = true
+            return state.action
+        }
+        action?()
+    }
+
+    func onRequest(_ action: @escaping @Sendable () -> Void) {
+        let requested = state.withLock { state -> Bool in
+            state.action = action
+            return state.requested
+        }
+        if requested { action() }
     }
 }
 
