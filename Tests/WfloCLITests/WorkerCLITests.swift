@@ -330,9 +330,9 @@ struct WorkerCLITests {
 
     /// A SIGTERM while the worker is still starting (here: waiting for another process's lock on
     /// the journal) stops it as gracefully as one later: it starts, stops and exits 0, where the
-    /// signal's default used to kill it (exit 143, nothing logged; seen once in CI). The signal is
-    /// sent once SIGTERM no longer has its default action in the worker (its handler is in place),
-    /// which must be while the lock is still held.
+    /// signal's default used to kill it (exit 143, nothing logged). The signal is sent once SIGTERM
+    /// no longer has its default action in the worker (its handler is in place), which must happen
+    /// while the lock is held, and the lock is released after it.
     /// Whether process `pid` no longer leaves SIGTERM to its default action (bit 15 of `SigIgn` or
     /// `SigCgt` in /proc: ignored, or caught by libdispatch for the worker's signal source).
     static func handlesSIGTERM(_ pid: pid_t) -> Bool {
@@ -350,22 +350,34 @@ struct WorkerCLITests {
         try await CLITests.withServer { _, wflo, directory in
             let journal = directory.appendingPathComponent("held.db").path
             let held = directory.appendingPathComponent("held").path
+            // The holder keeps its lock until the test closes its stdin (however slowly the worker starts).
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
             let holder = try SpawnedProcess(executable: "/usr/bin/python3", arguments: ["-c", """
-                import sqlite3, time
+                import sqlite3, sys
                 c = sqlite3.connect(\(JSONValue.string(journal).encoded()), isolation_level=None)
                 c.execute("CREATE TABLE held (x)")
                 c.execute("BEGIN EXCLUSIVE")
                 open(\(JSONValue.string(held).encoded()), "w").close()
-                time.sleep(6)
+                sys.stdin.read()
                 c.execute("ROLLBACK")
-                """], environment: [:])
-            #expect(try await Self.eventually(30) { FileManager.default.fileExists(atPath: held) })
+                """], environment: [:], standardInput: ends[0])
+            close(ends[0])
+            var released = false
+            func release() {
+                if !released { close(ends[1]) }
+                released = true
+            }
+            defer { release() }
+            #expect(try await Self.eventually(60) { FileManager.default.fileExists(atPath: held) }, "Python's sqlite3 did not take the lock")
             let worker = try Worker(wflo, ["--db", journal], log: directory.appendingPathComponent("w.log"))
             let pid = worker.process.pid
-            #expect(try await Self.eventually(30) { Self.handlesSIGTERM(pid) })
-            #expect(holder.isRunning, "the journal's lock was released before the worker's SIGTERM handler was in place")
+            // Its journal cannot be opened yet: a handler in place now was installed before the journal.
+            let handled = try await Self.eventually(60) { Self.handlesSIGTERM(pid) }
+            #expect(handled, "the worker did not handle SIGTERM while it waited for its journal")
             #expect(worker.events.isEmpty, "the worker started before it was told to stop: \(worker.tail)")
             worker.process.send(SIGTERM)
+            release()
             let ended = await worker.process.wait(seconds: 60)
             let how = ended.map { ($0.killedBySignal ? "signal " : "status ") + String($0.status) } ?? "still running after 60 s"
             #expect(ended?.status == 0 && ended?.killedBySignal == false, "ended with \(how); log: \(worker.tail)")
