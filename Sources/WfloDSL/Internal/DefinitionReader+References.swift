@@ -2,55 +2,80 @@ import WfloCore
 
 extension DefinitionReader {
     /// Checks what only the whole workflow can tell: every `depends_on` and template reference
-    /// names something that exists, and no step waits, directly or not, for itself.
-    mutating func checkGraph(_ drafts: [StepDraft], inputs: [InputDefinition], outputSites: [TemplateSite]) {
-        let ids = drafts.map { $0.id }
-        let known = Set(ids)
-        var edges: [String: [String]] = [:]
-        for draft in drafts {
-            var waitsFor: [String] = []
-            var waitsForSet = Set<String>()
-            for dependency in draft.dependsOn {
-                if dependency.id == draft.id {
-                    error(dependency.node, "step '\(draft.id)' depends on itself")
-                } else if known.contains(dependency.id) {
-                    if waitsForSet.insert(dependency.id).inserted { waitsFor.append(dependency.id) }
-                } else {
-                    error(dependency.node, "step '\(draft.id)' depends on unknown step '\(dependency.id)'"
-                          + Suggestion.phrase(for: dependency.id, in: ids))
-                }
-            }
-            for referenced in checkReferences(draft.templates, inputs: inputs, stepIDs: ids, known: known, selfID: draft.id)
-            where waitsForSet.insert(referenced).inserted {
-                waitsFor.append(referenced)
-            }
-            edges[draft.id] = waitsFor
-        }
+    /// names something that exists, and no step waits, directly or not, for itself. Steps
+    /// resolved while they were read (``waitsAreKnown(_:seen:)``) are not looked at again.
+    mutating func checkGraph(_ list: inout StepsReading, inputs: [InputDefinition], outputSites: [TemplateSite]) {
+        for draft in list.drafts where draft.waits == nil { resolveWaits(of: draft, in: &list, inputs: inputs) }
         // A step a switch routes to waits for the switch.
-        for draft in drafts {
+        var routed: [Int: [Int]] = [:]
+        for (position, draft) in list.drafts.enumerated() {
             guard case .switch(let s)? = draft.definition?.kind else { continue }
-            for target in s.targets where known.contains(target) && target != draft.id && !(edges[target] ?? []).contains(draft.id) {
-                edges[target, default: []].append(draft.id)
+            for target in s.targets {
+                guard let targetPosition = list.seen[target], targetPosition != position,
+                      !list.waits(of: targetPosition).contains(position), !(routed[targetPosition] ?? []).contains(position)
+                else { continue }
+                routed[targetPosition, default: []].append(position)
             }
         }
-        _ = checkReferences(outputSites, inputs: inputs, stepIDs: ids, known: known, selfID: nil)
+        _ = checkReferences(outputSites, inputs: inputs, steps: list, selfID: nil)
 
-        let cycles = DependencyGraph(ids: ids, edges: edges).cycles()
-        guard !cycles.isEmpty else { return }
-        let marks = Dictionary(drafts.map { ($0.id, $0.mark) }, uniquingKeysWith: { first, _ in first })
+        let cycles = DependencyGraph(ids: list.drafts.map(\.id)) { position in
+            Array(list.waits(of: position)) + (routed[position] ?? [])
+        }.cycles()
         for cycle in cycles {
-            error(at: location(marks[cycle[0]]), "dependency cycle: \(cycle.joined(separator: " → ")) (through depends_on and "
+            let mark = list.seen[cycle[0]].map { list.drafts[$0].mark }
+            error(at: location(mark), "dependency cycle: \(cycle.joined(separator: " → ")) (through depends_on and "
                   + "{{steps.…}} references); a step cannot wait for its own result")
         }
     }
 
+    /// True when everything `draft` may wait for is in `seen`: its `depends_on` items and the
+    /// steps its templates name. A reference to an input is never known yet (`inputs:` may follow `steps:`).
+    static func waitsAreKnown(_ draft: StepDraft, seen: [String: Int]) -> Bool {
+        draft.dependsOn.allSatisfy { seen[$0.id] != nil } && draft.templates.allSatisfy { site in
+            site.template.segments.allSatisfy { segment in
+                guard case .reference(let path, _) = segment else { return true }
+                switch path[0] {
+                case "inputs": return false
+                case "steps": return path.count < 2 || seen[path[1]] != nil
+                default: return true
+                }
+            }
+        }
+    }
+
+    /// What `draft` waits for: its `depends_on` items and the steps its templates reference, each
+    /// checked (a name no step has is reported), as positions appended to `list.waitTargets`; its
+    /// templates and `depends_on` items are dropped then.
+    mutating func resolveWaits(of draft: StepDraft, in list: inout StepsReading, inputs: [InputDefinition]) {
+        let start = list.waitTargets.count
+        var waitsFor = Set<Int>()
+        for dependency in draft.dependsOn {
+            if dependency.id == draft.id {
+                error(dependency.node, "step '\(draft.id)' depends on itself")
+            } else if let position = list.seen[dependency.id] {
+                if waitsFor.insert(position).inserted { list.waitTargets.append(position) }
+            } else {
+                error(dependency.node, "step '\(draft.id)' depends on unknown step '\(dependency.id)'"
+                      + Suggestion.phrase(for: dependency.id, in: list.drafts.map(\.id)))
+            }
+        }
+        for position in checkReferences(draft.templates, inputs: inputs, steps: list, selfID: draft.id)
+        where waitsFor.insert(position).inserted {
+            list.waitTargets.append(position)
+        }
+        draft.waits = start..<list.waitTargets.count
+        draft.templates = []
+        draft.dependsOn = []
+    }
+
     /// Reports every reference that names no declared input, no other existing step's output,
-    /// and no secret. Returns the ids of the steps referenced (that exist and are not `selfID`).
-    /// `known` is `stepIDs` as a set: one lookup per reference, whatever the number of steps.
-    mutating func checkReferences(_ sites: [TemplateSite], inputs: [InputDefinition], stepIDs: [String],
-                                  known: Set<String>, selfID: String?) -> [String] {
-        var referenced: [String] = []
-        var referencedSet = Set<String>()
+    /// and no secret. Returns the positions of the steps referenced (that exist and are not `selfID`),
+    /// one lookup per reference whatever the number of steps.
+    mutating func checkReferences(_ sites: [TemplateSite], inputs: [InputDefinition], steps: StepsReading,
+                                  selfID: String?) -> [Int] {
+        var referenced: [Int] = []
+        var referencedSet = Set<Int>()
         let inputNames = inputs.map(\.name)
         let declaredInputs = Set(inputNames)
         for site in sites {
@@ -86,10 +111,10 @@ extension DefinitionReader {
                     let id = path[1]
                     if id == selfID {
                         error(node, offset: offset, "\(shownPath): step '\(id)' cannot use its own output")
-                    } else if !known.contains(id) {
-                        error(node, offset: offset, "\(shownPath): there is no step '\(id)'" + Suggestion.phrase(for: id, in: stepIDs))
-                    } else if referencedSet.insert(id).inserted {
-                        referenced.append(id)
+                    } else if let position = steps.seen[id] {
+                        if referencedSet.insert(position).inserted { referenced.append(position) }
+                    } else {
+                        error(node, offset: offset, "\(shownPath): there is no step '\(id)'" + Suggestion.phrase(for: id, in: steps.drafts.map(\.id)))
                     }
                 case "secrets":
                     // Only an http step's request (url, query, headers, body, json) may carry a secret: in a

@@ -32,8 +32,11 @@ final class StepDraft {
     let idMark: Mark
     /// Nil when a field of the step was wrong (a diagnostic says which).
     var definition: StepDefinition?
+    /// Its templates and `depends_on` items, until what it waits for is resolved (then empty).
     var templates: [TemplateSite]
     var dependsOn: [(id: String, node: Node)]
+    /// Once resolved: where the positions of the steps it waits for are in ``DefinitionReader/StepsReading/waitTargets``.
+    var waits: Range<Int>?
     /// Where an agent's `budget:` is written (a budget above the workflow's is reported there).
     var budgetMark: Mark?
 
@@ -186,11 +189,11 @@ struct DefinitionReader {
             if cacheNamespace?.isEmpty == true { error(f.value, "'cache_namespace' must not be empty"); cacheNamespace = nil }
         }
 
-        var drafts: [StepDraft] = []
+        var list = StepsReading(defersModelChecks: false)
         if let f = top["steps"] {
-            drafts = readSteps(f.value)
-            stampHTTPSettings(drafts, egress: egress, circuitBreaker: circuitBreaker)
-            finishAgents(drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
+            list = readSteps(f.value)
+            stampHTTPSettings(list.drafts, egress: egress, circuitBreaker: circuitBreaker)
+            finishAgents(list.drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
         } else {
             error(root, "the workflow is missing the required field 'steps' (a list of steps)")
         }
@@ -210,13 +213,13 @@ struct DefinitionReader {
             }
         }
 
-        checkSwitches(drafts)
-        checkForEachSizes(drafts, inputs: inputs)
-        checkGraph(drafts, inputs: inputs, outputSites: outputSites)
+        checkSwitches(list.drafts)
+        checkForEachSizes(list.drafts, inputs: inputs)
+        checkGraph(&list, inputs: inputs, outputSites: outputSites)
 
         guard let name, diagnostics.isEmpty else { return nil }
         var definition = WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
-                                            steps: Self.definitions(of: drafts), outputs: outputs, pricing: pricing,
+                                            steps: Self.definitions(of: list.drafts), outputs: outputs, pricing: pricing,
                                             approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
                                             circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
         definition.triggers = triggers
@@ -365,8 +368,15 @@ struct DefinitionReader {
         /// model the pricing table lacks is judged once the block is read.
         let defersModelChecks: Bool
         var drafts: [StepDraft] = []
-        /// Where each step read writes its id, by id: a second step with that id is reported.
-        var seen: [String: Mark] = [:]
+        /// Each step's position in `drafts`, by id: a second step with that id is reported.
+        var seen: [String: Int] = [:]
+        /// What the drafts wait for, as positions in `drafts`: each resolved draft's part is its ``StepDraft/waits``.
+        var waitTargets: [Int] = []
+
+        /// The positions of the steps the draft at `position` waits for (none until it is resolved).
+        func waits(of position: Int) -> ArraySlice<Int> {
+            waitTargets[drafts[position].waits ?? 0..<0]
+        }
         /// Items of the list read (a step that could not be drafted counts too).
         var items = 0
         /// Models named while `pricing:` was not read yet, with the top-level step naming them (in
@@ -381,20 +391,26 @@ struct DefinitionReader {
         let named = steps?.namedModels.count ?? 0
         guard let draft = readStep(item) else { return }
         for index in named..<(steps?.namedModels.count ?? named) { steps?.namedModels[index].draft = draft }
-        if let first = steps?.seen[draft.id] {
-            error(at: location(draft.idMark), "duplicate step id '\(draft.id)': line \(first.line) already uses it; step ids must be unique")
+        if let first = steps?.seen[draft.id], let firstMark = steps?.drafts[first].idMark {
+            error(at: location(draft.idMark), "duplicate step id '\(draft.id)': line \(firstMark.line) already uses it; step ids must be unique")
             return
         }
-        steps?.seen[draft.id] = draft.idMark
-        steps?.drafts.append(draft)
+        guard var list = steps else { return }
+        steps = nil  // moved out, so its arrays grow in place
+        list.seen[draft.id] = list.drafts.count
+        list.drafts.append(draft)
+        // A step that names only steps read before it (a chain, a fan-in) is resolved now and its
+        // templates dropped, rather than kept for the whole file (``checkGraph(_:inputs:outputSites:)``).
+        if Self.waitsAreKnown(draft, seen: list.seen) { resolveWaits(of: draft, in: &list, inputs: []) }
+        steps = list
     }
 
     /// The steps in file order; duplicates are reported and dropped. `node` is the `steps:`
     /// value; its items are read here unless they were read as the file was composed.
-    mutating func readSteps(_ node: Node) -> [StepDraft] {
+    mutating func readSteps(_ node: Node) -> StepsReading {
         guard case .sequence(let sequence) = node else {
             error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'")
-            return []
+            return StepsReading(defersModelChecks: false)
         }
         if steps == nil {
             steps = StepsReading(defersModelChecks: false)
@@ -402,7 +418,7 @@ struct DefinitionReader {
             steps?.seen.reserveCapacity(sequence.count)
             for item in sequence { readStepItem(item) }
         }
-        guard let read = steps else { return [] }
+        guard let read = steps else { return StepsReading(defersModelChecks: false) }
         steps = nil
         if read.items == 0 { error(node, "'steps' must be a non-empty list of steps, each with 'id' and 'type'") }
         // `pricing:` is read now: a model neither it nor the table prices is reported (the table
@@ -417,7 +433,7 @@ struct DefinitionReader {
                 model.draft?.definition = nil
             }
         }
-        return read.drafts
+        return read
     }
 
     // MARK: mappings and scalars
