@@ -194,7 +194,7 @@ extension DefinitionReader {
         }
         let stepNode = Node.mapping(Node.Mapping(pairs, at: node.mark))
         let outer = sites
-        guard let draft = readStep(stepNode) else { sites = outer; return nil }
+        guard let (_, definition) = readStep(stepNode) else { sites = outer; return nil }
         let argNames = parameters?["properties"]?.objectValue.map { Array($0.keys).sorted() }
         var own = sites
         for index in own.indices {
@@ -202,7 +202,7 @@ extension DefinitionReader {
             own[index].argNames = argNames
         }
         sites = outer + own
-        guard ok, let step = draft.definition else { return nil }
+        guard ok, let step = definition else { return nil }
         return AgentTool(name: name, description: description,
                          parameters: parameters ?? ["type": "object", "properties": .object([:])], action: .step(step))
     }
@@ -240,12 +240,13 @@ extension DefinitionReader {
     /// What only the whole workflow tells about agents: an agent's `budget` may not pass the
     /// workflow's, and its http tools run under the workflow's `egress:` and `circuit_breaker:`
     /// like any http step.
-    mutating func finishAgents(_ drafts: [StepDraft], workflowBudget: Money?, egress: EgressPolicy?,
+    mutating func finishAgents(_ list: inout StepsReading, workflowBudget: Money?, egress: EgressPolicy?,
                                circuitBreaker: CircuitBreakerSettings?) {
-        for index in drafts.indices where drafts[index].definition?.type == .agent {
-            guard var definition = drafts[index].definition, case .agent(var agent) = definition.kind else { continue }
+        for draft in list.drafts {
+            guard let index = draft.definitionIndex, case .agent(var agent) = list.definitions[index].kind else { continue }
+            var definition = list.definitions[index]
             if let budget = agent.budget, let workflowBudget, budget > workflowBudget {
-                error(at: location(drafts[index].budgetMark ?? drafts[index].mark), "step '\(definition.id)': 'budget' \(budget.dollars()) is above the workflow's budget \(workflowBudget.dollars()); an agent's budget is a share of the run's")
+                error(at: location(draft.budgetMark ?? draft.mark), "step '\(definition.id)': 'budget' \(budget.dollars()) is above the workflow's budget \(workflowBudget.dollars()); an agent's budget is a share of the run's")
             }
             for t in agent.tools.indices {
                 guard case .step(var step) = agent.tools[t].action, case .http(var http) = step.kind else { continue }
@@ -256,7 +257,7 @@ extension DefinitionReader {
             }
             for s in agent.mcpServers.indices { agent.mcpServers[s].egress = egress }
             definition.kind = .agent(agent)
-            drafts[index].definition = definition
+            list.definitions[index] = definition
         }
     }
 }

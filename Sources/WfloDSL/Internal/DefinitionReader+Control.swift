@@ -131,27 +131,25 @@ extension DefinitionReader {
 
     /// A for_each whose items are an input's default array refuses, as the run would, a list
     /// longer than ``ForEachSettings/maximumItems``: `validate` and `run` agree.
-    mutating func checkForEachSizes(_ drafts: [StepDraft], inputs: [InputDefinition]) {
+    mutating func checkForEachSizes(_ list: StepsReading, inputs: [InputDefinition]) {
         let defaults = Dictionary(inputs.map { ($0.name, $0.defaultValue) }, uniquingKeysWith: { first, _ in first })
-        for draft in drafts {
-            guard let settings = draft.definition?.forEach, let name = settings.itemsInput,
+        for draft in list.drafts {
+            guard let settings = list.definition(of: draft)?.forEach, let name = settings.itemsInput,
                   case .array(let items)?? = defaults[name], let problem = ForEachSettings.itemCountProblem(items.count) else { continue }
             error(at: location(draft.mark), "step '\(draft.id)': \(problem); the items are the default of input '\(name)'")
         }
     }
 
     /// Checks what needs every step: switch targets exist, are not the switch, and only one switch routes to each.
-    mutating func checkSwitches(_ drafts: [StepDraft]) {
-        let ids = drafts.map { $0.id }
-        let known = Set(ids)
+    mutating func checkSwitches(_ list: StepsReading) {
         var routedBy: [String: String] = [:]
-        for draft in drafts {
-            guard case .switch(let s)? = draft.definition?.kind else { continue }
+        for draft in list.drafts {
+            guard case .switch(let s)? = list.definition(of: draft)?.kind else { continue }
             for target in s.targets {
                 if target == draft.id {
                     error(at: location(draft.mark), "switch '\(draft.id)' routes to itself")
-                } else if !known.contains(target) {
-                    error(at: location(draft.mark), "switch '\(draft.id)' routes to unknown step '\(target)'" + Suggestion.phrase(for: target, in: ids))
+                } else if list.seen[target] == nil {
+                    error(at: location(draft.mark), "switch '\(draft.id)' routes to unknown step '\(target)'" + Suggestion.phrase(for: target, in: list.drafts.map(\.id)))
                 } else if let other = routedBy[target], other != draft.id {
                     error(at: location(draft.mark), "step '\(target)' is routed by two switches ('\(other)' and '\(draft.id)'); route it from one and use if: for more")
                 } else {

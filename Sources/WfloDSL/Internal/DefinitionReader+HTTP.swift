@@ -274,13 +274,12 @@ extension DefinitionReader {
 
     /// Copies the workflow's `egress:` and `circuit_breaker:` into each http step, so a step carries
     /// the rules it runs under.
-    func stampHTTPSettings(_ drafts: [StepDraft], egress: EgressPolicy?, circuitBreaker: CircuitBreakerSettings?) {
-        for index in drafts.indices where drafts[index].definition?.type == .http {
-            guard var definition = drafts[index].definition, case .http(var http) = definition.kind else { continue }
+    func stampHTTPSettings(_ list: inout StepsReading, egress: EgressPolicy?, circuitBreaker: CircuitBreakerSettings?) {
+        for index in list.definitions.indices {
+            guard case .http(var http) = list.definitions[index].kind else { continue }
             http.egress = egress
             http.circuitBreaker = circuitBreaker ?? .default
-            definition.kind = .http(http)
-            drafts[index].definition = definition
+            list.definitions[index].kind = .http(http)
         }
     }
 

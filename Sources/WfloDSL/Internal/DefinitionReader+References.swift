@@ -9,7 +9,7 @@ extension DefinitionReader {
         // A step a switch routes to waits for the switch.
         var routed: [Int: [Int]] = [:]
         for (position, draft) in list.drafts.enumerated() {
-            guard case .switch(let s)? = draft.definition?.kind else { continue }
+            guard case .switch(let s)? = list.definition(of: draft)?.kind else { continue }
             for target in s.targets {
                 guard let targetPosition = list.seen[target], targetPosition != position,
                       !list.waits(of: targetPosition).contains(position), !(routed[targetPosition] ?? []).contains(position)

@@ -3,7 +3,7 @@ import WfloCore
 extension DefinitionReader {
     /// One step. Returns a draft whenever the step has a usable id, even if other fields are
     /// wrong (their diagnostics are recorded), so references to it do not cascade into errors.
-    mutating func readStep(_ node: Node) -> StepDraft? {
+    mutating func readStep(_ node: Node) -> (StepDraft, StepDefinition?)? {
         guard case .mapping(let mapping) = node else {
             error(node, "each step must be a mapping with at least 'id' and 'type', not \(shown(node))")
             return nil
@@ -37,7 +37,7 @@ extension DefinitionReader {
 
         sites = []
         let draft = StepDraft(id: id, mark: node.mark ?? Mark(line: 1, column: 1), idMark: idField.value.mark ?? Mark(line: 1, column: 1),
-                              definition: nil, templates: [], dependsOn: [])
+                              templates: [], dependsOn: [])
         if type == .agent { draft.budgetMark = f["budget"]?.value.mark }
         if let d = f["depends_on"] {
             switch d.value {
@@ -138,13 +138,14 @@ extension DefinitionReader {
             }
         }
         draft.templates = sites
+        var definition: StepDefinition?
         if let kind, ok {
-            draft.definition = StepDefinition(id: id, dependsOn: draft.dependsOn.map(\.id), retry: retry, timeout: timeout,
+            definition = StepDefinition(id: id, dependsOn: draft.dependsOn.map(\.id), retry: retry, timeout: timeout,
                                               kind: kind, approval: gate, risk: risk, condition: condition, forEach: forEach,
                                               allowFailure: allowFailure,
                                               location: location(node))
         }
-        return draft
+        return (draft, definition)
     }
 
     /// A Temporal-shaped retry policy; fields not written keep ``RetryPolicy/default``'s values.

@@ -30,8 +30,10 @@ final class StepDraft {
     let mark: Mark
     /// Where its id is written.
     let idMark: Mark
-    /// Nil when a field of the step was wrong (a diagnostic says which).
-    var definition: StepDefinition?
+    /// Where its definition is in ``DefinitionReader/StepsReading/definitions``; nil when a
+    /// field of the step was wrong (a diagnostic says which). The definitions are kept apart,
+    /// in the array the workflow's definition takes over, not copied out of the drafts at the end.
+    var definitionIndex: Int?
     /// Its templates and `depends_on` items, until what it waits for is resolved (then empty).
     var templates: [TemplateSite]
     var dependsOn: [(id: String, node: Node)]
@@ -40,11 +42,10 @@ final class StepDraft {
     /// Where an agent's `budget:` is written (a budget above the workflow's is reported there).
     var budgetMark: Mark?
 
-    init(id: String, mark: Mark, idMark: Mark, definition: StepDefinition?, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
+    init(id: String, mark: Mark, idMark: Mark, templates: [TemplateSite], dependsOn: [(id: String, node: Node)]) {
         self.id = id
         self.mark = mark
         self.idMark = idMark
-        self.definition = definition
         self.templates = templates
         self.dependsOn = dependsOn
     }
@@ -121,13 +122,15 @@ struct DefinitionReader {
         }.map(\.element)
     }
 
-    /// The drafts' definitions in one array of exactly their number (growing it by appends
-    /// kept up to twice the room at the peak of reading a 100,000-step workflow).
-    static func definitions(of drafts: [StepDraft]) -> [StepDefinition] {
-        var steps: [StepDefinition] = []
-        steps.reserveCapacity(drafts.count)
-        for draft in drafts { if let definition = draft.definition { steps.append(definition) } }
-        return steps
+    /// The steps' definitions in file order: the list's own array when every draft has its
+    /// definition there in order (a valid workflow), so 100,000 of them are never in memory twice.
+    static func definitions(of list: inout StepsReading) -> [StepDefinition] {
+        if list.drafts.count == list.definitions.count,
+           list.drafts.indices.allSatisfy({ list.drafts[$0].definitionIndex == $0 }) {
+            defer { list.definitions = [] }
+            return list.definitions
+        }
+        return list.drafts.compactMap { list.definition(of: $0) }
     }
 
     // MARK: reporting
@@ -192,8 +195,8 @@ struct DefinitionReader {
         var list = StepsReading(defersModelChecks: false)
         if let f = top["steps"] {
             list = readSteps(f.value)
-            stampHTTPSettings(list.drafts, egress: egress, circuitBreaker: circuitBreaker)
-            finishAgents(list.drafts, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
+            stampHTTPSettings(&list, egress: egress, circuitBreaker: circuitBreaker)
+            finishAgents(&list, workflowBudget: budget, egress: egress, circuitBreaker: circuitBreaker)
         } else {
             error(root, "the workflow is missing the required field 'steps' (a list of steps)")
         }
@@ -213,13 +216,13 @@ struct DefinitionReader {
             }
         }
 
-        checkSwitches(list.drafts)
-        checkForEachSizes(list.drafts, inputs: inputs)
+        checkSwitches(list)
+        checkForEachSizes(list, inputs: inputs)
         checkGraph(&list, inputs: inputs, outputSites: outputSites)
 
         guard let name, diagnostics.isEmpty else { return nil }
         var definition = WorkflowDefinition(name: name, description: description, budget: budget, inputs: inputs,
-                                            steps: Self.definitions(of: list.drafts), outputs: outputs, pricing: pricing,
+                                            steps: Self.definitions(of: &list), outputs: outputs, pricing: pricing,
                                             approvalPolicy: policy, cacheNamespace: cacheNamespace, egress: egress,
                                             circuitBreaker: circuitBreaker, timeout: runTimeout, tags: tags)
         definition.triggers = triggers
@@ -370,6 +373,8 @@ struct DefinitionReader {
         var drafts: [StepDraft] = []
         /// Each step's position in `drafts`, by id: a second step with that id is reported.
         var seen: [String: Int] = [:]
+        /// The definitions of the drafts that have one (``StepDraft/definitionIndex``).
+        var definitions: [StepDefinition] = []
         /// What the drafts wait for, as positions in `drafts`: each resolved draft's part is its ``StepDraft/waits``.
         var waitTargets: [Int] = []
 
@@ -377,6 +382,8 @@ struct DefinitionReader {
         func waits(of position: Int) -> ArraySlice<Int> {
             waitTargets[drafts[position].waits ?? 0..<0]
         }
+
+        func definition(of draft: StepDraft) -> StepDefinition? { draft.definitionIndex.map { definitions[$0] } }
         /// Items of the list read (a step that could not be drafted counts too).
         var items = 0
         /// Models named while `pricing:` was not read yet, with the top-level step naming them (in
@@ -389,7 +396,7 @@ struct DefinitionReader {
         guard steps != nil else { return }
         steps?.items += 1
         let named = steps?.namedModels.count ?? 0
-        guard let draft = readStep(item) else { return }
+        guard let (draft, definition) = readStep(item) else { return }
         for index in named..<(steps?.namedModels.count ?? named) { steps?.namedModels[index].draft = draft }
         if let first = steps?.seen[draft.id], let firstMark = steps?.drafts[first].idMark {
             error(at: location(draft.idMark), "duplicate step id '\(draft.id)': line \(firstMark.line) already uses it; step ids must be unique")
@@ -399,6 +406,10 @@ struct DefinitionReader {
         steps = nil  // moved out, so its arrays grow in place
         list.seen[draft.id] = list.drafts.count
         list.drafts.append(draft)
+        if let definition {
+            draft.definitionIndex = list.definitions.count
+            list.definitions.append(definition)
+        }
         // A step that names only steps read before it (a chain, a fan-in) is resolved now and its
         // templates dropped, rather than kept for the whole file (``checkGraph(_:inputs:outputSites:)``).
         if Self.waitsAreKnown(draft, seen: list.seen) { resolveWaits(of: draft, in: &list, inputs: []) }
@@ -416,6 +427,7 @@ struct DefinitionReader {
             steps = StepsReading(defersModelChecks: false)
             steps?.drafts.reserveCapacity(sequence.count)
             steps?.seen.reserveCapacity(sequence.count)
+            steps?.definitions.reserveCapacity(sequence.count)
             for item in sequence { readStepItem(item) }
         }
         guard let read = steps else { return StepsReading(defersModelChecks: false) }
@@ -430,7 +442,7 @@ struct DefinitionReader {
                 problems[model.name] = problem
                 guard let problem else { continue }
                 error(model.node, "step '\(model.id)': \(problem)")
-                model.draft?.definition = nil
+                model.draft?.definitionIndex = nil
             }
         }
         return read
