@@ -50,6 +50,9 @@ public struct DependencyGraph: Sendable {
     /// One cycle per strongly connected group of steps, each as a path in run order that starts
     /// and ends with the group's first step in file order (`a → b → a`: b waits for a, a for b).
     public func cycles() -> [[String]] {
+        // Steps that each wait only for steps before them (most workflows, written in run
+        // order) cannot wait for themselves: no search, and none of its memory.
+        guard !ids.indices.allSatisfy({ position in waitsFor(position).allSatisfy { $0 < position } }) else { return [] }
         // Groups come as positions in file order, so a group's first step is its smallest.
         let firsts = stronglyConnectedGroups()
             .map { group in (first: group.min()!, members: Set(group)) }

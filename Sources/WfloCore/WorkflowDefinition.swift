@@ -232,40 +232,134 @@ public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// One step of a workflow.
+///
+/// Fields most steps leave unset (`retry`, `approval`, `if`, `for_each`) are kept together in
+/// one shared box, so a step is 88 bytes rather than 224: a 100,000-step workflow's steps are
+/// 9 MB, not 22 (issue 23). They read and write like plain fields, and encode as they always did.
 public struct StepDefinition: Sendable, Hashable, Codable {
     public var id: String
     public var dependsOn: [String]
-    public var retry: RetryPolicy?
+    private var rare: Rare?
+    public var kind: StepKind
+    public var location: SourceLocation?
     /// Seconds one attempt may take.
     public var timeout: Double?
-    public var kind: StepKind
-    /// `approval: required`: the step waits for a durable human decision before it runs.
-    public var approval: ApprovalSettings?
     /// `risk: high` steps are gated when the workflow has an `approval_policy`.
     public var risk: StepRisk?
-    /// `if:`: the step runs only when this is true; otherwise it is journaled as skipped.
-    public var condition: Condition?
-    /// `for_each:`: the step runs once per item.
-    public var forEach: ForEachSettings?
     /// `allow_failure: true`: a failure ends the step `completed` (its output says what failed)
     /// instead of failing the run.
     public var allowFailure: Bool
-    public var location: SourceLocation?
+
+    /// The fields most steps leave unset; never changed in place (a write makes a new box), so
+    /// copies of a step may share it.
+    private final class Rare: Sendable {
+        let retry: RetryPolicy?
+        let approval: ApprovalSettings?
+        let condition: Condition?
+        let forEach: ForEachSettings?
+
+        init(retry: RetryPolicy?, approval: ApprovalSettings?, condition: Condition?, forEach: ForEachSettings?) {
+            self.retry = retry
+            self.approval = approval
+            self.condition = condition
+            self.forEach = forEach
+        }
+
+        /// A box of these fields, or none when every one is unset.
+        static func of(retry: RetryPolicy?, approval: ApprovalSettings?, condition: Condition?, forEach: ForEachSettings?) -> Rare? {
+            retry == nil && approval == nil && condition == nil && forEach == nil
+                ? nil : Rare(retry: retry, approval: approval, condition: condition, forEach: forEach)
+        }
+    }
+
+    public var retry: RetryPolicy? {
+        get { rare?.retry }
+        set { rare = .of(retry: newValue, approval: approval, condition: condition, forEach: forEach) }
+    }
+    /// `approval: required`: the step waits for a durable human decision before it runs.
+    public var approval: ApprovalSettings? {
+        get { rare?.approval }
+        set { rare = .of(retry: retry, approval: newValue, condition: condition, forEach: forEach) }
+    }
+    /// `if:`: the step runs only when this is true; otherwise it is journaled as skipped.
+    public var condition: Condition? {
+        get { rare?.condition }
+        set { rare = .of(retry: retry, approval: approval, condition: newValue, forEach: forEach) }
+    }
+    /// `for_each:`: the step runs once per item.
+    public var forEach: ForEachSettings? {
+        get { rare?.forEach }
+        set { rare = .of(retry: retry, approval: approval, condition: condition, forEach: newValue) }
+    }
 
     public init(id: String, dependsOn: [String] = [], retry: RetryPolicy? = nil, timeout: Double? = nil,
                 kind: StepKind, approval: ApprovalSettings? = nil, risk: StepRisk? = nil, condition: Condition? = nil,
                 forEach: ForEachSettings? = nil, allowFailure: Bool = false, location: SourceLocation? = nil) {
         self.id = id
         self.dependsOn = dependsOn
-        self.retry = retry
+        self.rare = .of(retry: retry, approval: approval, condition: condition, forEach: forEach)
         self.timeout = timeout
         self.kind = kind
-        self.approval = approval
         self.risk = risk
-        self.condition = condition
-        self.forEach = forEach
         self.allowFailure = allowFailure
         self.location = location
+    }
+
+    // Equality, hashing and coding are over the fields as written, as when each was stored on
+    // its own (the same JSON, keys in the same order: definitions built in Swift are journaled so).
+
+    public static func == (a: StepDefinition, b: StepDefinition) -> Bool {
+        a.id == b.id && a.dependsOn == b.dependsOn && a.retry == b.retry && a.timeout == b.timeout && a.kind == b.kind
+            && a.approval == b.approval && a.risk == b.risk && a.condition == b.condition && a.forEach == b.forEach
+            && a.allowFailure == b.allowFailure && a.location == b.location
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(dependsOn)
+        hasher.combine(retry)
+        hasher.combine(timeout)
+        hasher.combine(kind)
+        hasher.combine(approval)
+        hasher.combine(risk)
+        hasher.combine(condition)
+        hasher.combine(forEach)
+        hasher.combine(allowFailure)
+        hasher.combine(location)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, dependsOn, retry, timeout, kind, approval, risk, condition, forEach, allowFailure, location
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id),
+                  dependsOn: try c.decode([String].self, forKey: .dependsOn),
+                  retry: try c.decodeIfPresent(RetryPolicy.self, forKey: .retry),
+                  timeout: try c.decodeIfPresent(Double.self, forKey: .timeout),
+                  kind: try c.decode(StepKind.self, forKey: .kind),
+                  approval: try c.decodeIfPresent(ApprovalSettings.self, forKey: .approval),
+                  risk: try c.decodeIfPresent(StepRisk.self, forKey: .risk),
+                  condition: try c.decodeIfPresent(Condition.self, forKey: .condition),
+                  forEach: try c.decodeIfPresent(ForEachSettings.self, forKey: .forEach),
+                  allowFailure: try c.decode(Bool.self, forKey: .allowFailure),
+                  location: try c.decodeIfPresent(SourceLocation.self, forKey: .location))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(dependsOn, forKey: .dependsOn)
+        try c.encodeIfPresent(retry, forKey: .retry)
+        try c.encodeIfPresent(timeout, forKey: .timeout)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(approval, forKey: .approval)
+        try c.encodeIfPresent(risk, forKey: .risk)
+        try c.encodeIfPresent(condition, forKey: .condition)
+        try c.encodeIfPresent(forEach, forKey: .forEach)
+        try c.encode(allowFailure, forKey: .allowFailure)
+        try c.encodeIfPresent(location, forKey: .location)
     }
 
     public var type: StepType {
