@@ -115,7 +115,8 @@ extension StepRunner {
                 return try await recordFailure(step, message: "workflow '\(definition.path)': \(error)", at: started)
             }
         }
-        let outcome = try await Scheduler(runner: childRunner, definition: child, prefix: prefix, inputs: inputs).run()
+        let outcome = try await Scheduler(runner: childRunner, definition: child, prefix: prefix, inputs: inputs,
+                                          returnsEveryOutput: child.outputs.isEmpty).run()
         if !outcome.waiting.isEmpty { return .waiting(outcome.waiting[0]) }
         let now = configuration.now()
         switch outcome.stop {

@@ -48,7 +48,8 @@ enum WorkflowStop: Sendable {
 
 /// How one workflow's steps ended: the run's own, or a sub-workflow's.
 struct WorkflowOutcome: Sendable {
-    /// Outputs by the workflow's own step ids (skipped steps hold their skip record).
+    /// Outputs by the workflow's own step ids (skipped steps hold their skip record): of the
+    /// steps the workflow's `outputs:` name, or of every step (``Scheduler/returnsEveryOutput``).
     var outputs: [String: JSONValue]
     var skipped: Set<String>
     var stop: WorkflowStop?
@@ -71,6 +72,10 @@ struct Scheduler: Sendable {
     /// Prepended to step ids in the journal ("" for the run's own workflow).
     let prefix: String
     let inputs: JSONValue
+    /// True for a sub-workflow that declares no `outputs:`: its step's output is all of its
+    /// steps' outputs. Otherwise an output is kept only while a step still to start reads it,
+    /// or when the workflow's `outputs:` name its step (all are in the journal).
+    var returnsEveryOutput = false
 
     private var configuration: ExecutorConfiguration { runner.configuration }
     private var replay: ReplayState { runner.replay }
@@ -97,14 +102,21 @@ struct Scheduler: Sendable {
         var dependencies = [[String]](repeating: [], count: steps.count)
         var unmet = [Int](repeating: 0, count: steps.count)
         var dependents = [[Int]](repeating: [], count: steps.count)
+        var readers = OutputReaders(count: steps.count, keeping: returnsEveryOutput ? nil : Set(definition.outputs.flatMap { output in
+            output.value.templates.flatMap(\.references).compactMap { path in path.count >= 2 && path[0] == "steps" ? position[path[1]] : nil }
+        }))
         var ready = ReadyQueue<Int>()
         for (index, step) in steps.enumerated() where outputs[step.id] == nil {
             let needs = WorkflowDefinition.dependencies(of: step, routes: routes)
             dependencies[index] = needs
             var missing = 0
-            for dependency in needs where outputs[dependency] == nil {
-                missing += 1
-                if let at = position[dependency] { dependents[at].append(index) }
+            for dependency in needs {
+                guard let at = position[dependency] else { continue }
+                readers.willRead(at)
+                if outputs[dependency] == nil {
+                    missing += 1
+                    dependents[at].append(index)
+                }
             }
             unmet[index] = missing
             if missing == 0 { ready.push(index, position: index) }
@@ -114,6 +126,10 @@ struct Scheduler: Sendable {
                 unmet[dependent] -= 1
                 if unmet[dependent] == 0 { ready.push(dependent, position: dependent) }
             }
+        }
+        /// Once the step at `index` has read what it waits for, outputs nothing else needs are let go.
+        func forgetOutputs(readBy index: Int) {
+            for unread in readers.haveRead(dependencies[index].compactMap { position[$0] }) { outputs[steps[unread].id] = nil }
         }
         func apply(_ outcome: StepOutcome, _ index: Int) {
             let id = steps[index].id
@@ -158,9 +174,12 @@ struct Scheduler: Sendable {
                         reason = try skipReason(step, dependencies: dependencies[index], scope: scope, routes: routes,
                                                 outputs: outputs, skipped: skipped)
                     } catch let error as EngineError {
+                        forgetOutputs(readBy: index)
                         apply(try await runner.allowingFailure(journaled, try await runner.recordFailure(journaled, message: error.message, at: started)), index)
                         continue
                     }
+                    // From here the step reads only its scope.
+                    forgetOutputs(readBy: index)
                     if let reason {
                         apply(try await runner.recordSkip(journaled, reason: reason, at: started), index)
                         continue
