@@ -126,7 +126,9 @@ struct BranchSpreadTests {
     @Test
     func aCancelWhileTheDriverAndAHelperHoldBranchesEndsEveryTaskAndChargesBothCallsAtTheirReservation() async throws {
         try await Harness.with { harness in
-            harness.server.on(promptContaining: "Say", .delay(.seconds(3)))
+            // Never answered: however slow the machine, both calls are in flight when the cancel comes
+            // (a 3 s answer came first once under the whole suite's load, and was settled).
+            harness.server.on(promptContaining: "Say", .hang)
             let running = Task { try await Self.runSpread(harness, TestWorkflows.parallelBranches(2), width: 1, helpers: 1) }
             await harness.server.waitForRequests(2)
             let runID = try #require(try await harness.store.listRuns(limit: 1).first?.id)
