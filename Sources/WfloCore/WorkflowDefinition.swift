@@ -239,7 +239,8 @@ public enum StepType: String, Sendable, Hashable, Codable, CaseIterable {
 public struct StepDefinition: Sendable, Hashable, Codable {
     public var id: String
     public var dependsOn: [String]
-    private var rare: Rare?
+    /// `retry`, `approval`, `condition` and `forEach`; nil when all four are unset.
+    private var box: RareBox?
     public var kind: StepKind
     public var location: SourceLocation?
     /// Seconds one attempt may take.
@@ -250,46 +251,46 @@ public struct StepDefinition: Sendable, Hashable, Codable {
     /// instead of failing the run.
     public var allowFailure: Bool
 
-    /// The fields most steps leave unset; never changed in place (a write makes a new box), so
-    /// copies of a step may share it.
-    private final class Rare: Sendable {
-        let retry: RetryPolicy?
-        let approval: ApprovalSettings?
-        let condition: Condition?
-        let forEach: ForEachSettings?
+    /// The fields most steps leave unset.
+    private struct Rare: Sendable, Hashable {
+        var retry: RetryPolicy?
+        var approval: ApprovalSettings?
+        var condition: Condition?
+        var forEach: ForEachSettings?
+    }
 
-        init(retry: RetryPolicy?, approval: ApprovalSettings?, condition: Condition?, forEach: ForEachSettings?) {
-            self.retry = retry
-            self.approval = approval
-            self.condition = condition
-            self.forEach = forEach
-        }
+    /// Never changed in place (a write makes a new box), so copies of a step may share it; equal
+    /// when the fields it holds are.
+    private final class RareBox: Sendable, Hashable {
+        let fields: Rare
+        init(_ fields: Rare) { self.fields = fields }
+        static func == (a: RareBox, b: RareBox) -> Bool { a.fields == b.fields }
+        func hash(into hasher: inout Hasher) { hasher.combine(fields) }
+    }
 
-        /// A box of these fields, or none when every one is unset.
-        static func of(retry: RetryPolicy?, approval: ApprovalSettings?, condition: Condition?, forEach: ForEachSettings?) -> Rare? {
-            retry == nil && approval == nil && condition == nil && forEach == nil
-                ? nil : Rare(retry: retry, approval: approval, condition: condition, forEach: forEach)
-        }
+    private var rare: Rare {
+        get { box?.fields ?? Rare() }
+        set { box = newValue == Rare() ? nil : RareBox(newValue) }
     }
 
     public var retry: RetryPolicy? {
-        get { rare?.retry }
-        set { rare = .of(retry: newValue, approval: approval, condition: condition, forEach: forEach) }
+        get { rare.retry }
+        set { rare.retry = newValue }
     }
     /// `approval: required`: the step waits for a durable human decision before it runs.
     public var approval: ApprovalSettings? {
-        get { rare?.approval }
-        set { rare = .of(retry: retry, approval: newValue, condition: condition, forEach: forEach) }
+        get { rare.approval }
+        set { rare.approval = newValue }
     }
     /// `if:`: the step runs only when this is true; otherwise it is journaled as skipped.
     public var condition: Condition? {
-        get { rare?.condition }
-        set { rare = .of(retry: retry, approval: approval, condition: newValue, forEach: forEach) }
+        get { rare.condition }
+        set { rare.condition = newValue }
     }
     /// `for_each:`: the step runs once per item.
     public var forEach: ForEachSettings? {
-        get { rare?.forEach }
-        set { rare = .of(retry: retry, approval: approval, condition: condition, forEach: newValue) }
+        get { rare.forEach }
+        set { rare.forEach = newValue }
     }
 
     public init(id: String, dependsOn: [String] = [], retry: RetryPolicy? = nil, timeout: Double? = nil,
@@ -297,36 +298,16 @@ public struct StepDefinition: Sendable, Hashable, Codable {
                 forEach: ForEachSettings? = nil, allowFailure: Bool = false, location: SourceLocation? = nil) {
         self.id = id
         self.dependsOn = dependsOn
-        self.rare = .of(retry: retry, approval: approval, condition: condition, forEach: forEach)
         self.timeout = timeout
         self.kind = kind
         self.risk = risk
         self.allowFailure = allowFailure
         self.location = location
+        self.rare = Rare(retry: retry, approval: approval, condition: condition, forEach: forEach)
     }
 
-    // Equality, hashing and coding are over the fields as written, as when each was stored on
-    // its own (the same JSON, keys in the same order: definitions built in Swift are journaled so).
-
-    public static func == (a: StepDefinition, b: StepDefinition) -> Bool {
-        a.id == b.id && a.dependsOn == b.dependsOn && a.retry == b.retry && a.timeout == b.timeout && a.kind == b.kind
-            && a.approval == b.approval && a.risk == b.risk && a.condition == b.condition && a.forEach == b.forEach
-            && a.allowFailure == b.allowFailure && a.location == b.location
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(id)
-        hasher.combine(dependsOn)
-        hasher.combine(retry)
-        hasher.combine(timeout)
-        hasher.combine(kind)
-        hasher.combine(approval)
-        hasher.combine(risk)
-        hasher.combine(condition)
-        hasher.combine(forEach)
-        hasher.combine(allowFailure)
-        hasher.combine(location)
-    }
+    // Coded as when each field was stored on its own (the same JSON, keys in the same order):
+    // definitions built in Swift are journaled so.
 
     private enum CodingKeys: String, CodingKey {
         case id, dependsOn, retry, timeout, kind, approval, risk, condition, forEach, allowFailure, location
