@@ -202,20 +202,15 @@ struct Scheduler: Sendable {
                             break
                         }
                     }
-                    running += 1
-                    group.addTask { [self] in
-                        if step.forEach == nil, Executor(configuration).spreads(journaled, runner: runner) {
-                            // A branch any worker may run (it opens the step's span where it runs).
-                            return (index, try await runSpreadStep(journaled, scope: scope))
-                        }
-                        let outcome = try await RunTelemetry.withStepSpan(journaled) {
-                            if let forEach = step.forEach {
-                                return try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope))
-                            }
-                            return try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1)
-                        }
-                        return (index, outcome)
+                    if running == 0, ready.isEmpty {
+                        // The only step that can run until it ends (nothing else in flight or ready):
+                        // run here rather than in a task of its own, which cost two thread hand-overs a step.
+                        apply(try await execute(step, journaled: journaled, scope: scope), index)
+                        if stop != nil { runner.gate.signal.stop() }
+                        continue
                     }
+                    running += 1
+                    group.addTask { [self] in (index, try await execute(step, journaled: journaled, scope: scope)) }
                 }
                 if running == 0 { break }
                 guard let (finished, outcome) = try await group.next() else { break }
@@ -226,6 +221,20 @@ struct Scheduler: Sendable {
             }
         }
         return WorkflowOutcome(outputs: outputs, skipped: skipped, stop: stop, waiting: waiting)
+    }
+
+    /// Runs a step that does work: as a step task any worker may take when spreading, else here.
+    private func execute(_ step: StepDefinition, journaled: StepDefinition, scope: TemplateScope) async throws -> StepOutcome {
+        if step.forEach == nil, Executor(configuration).spreads(journaled, runner: runner) {
+            // A branch any worker may run (it opens the step's span where it runs).
+            return try await runSpreadStep(journaled, scope: scope)
+        }
+        return try await RunTelemetry.withStepSpan(journaled) {
+            if let forEach = step.forEach {
+                return try await runner.allowingFailure(journaled, try await runForEach(journaled, forEach, scope: scope))
+            }
+            return try await runner.run(journaled, scope: scope, firstAttempt: replay.nextAttempt[journaled.id] ?? 1)
+        }
     }
 
     /// Why a ready step does not run, or nil when it runs.
