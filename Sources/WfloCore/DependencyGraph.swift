@@ -29,19 +29,13 @@ public struct DependencyGraph: Sendable {
 
     /// The graph of a definition's steps: each waits for its `depends_on`, the steps its
     /// templates reference and the switch that routes to it (``WorkflowDefinition/dependencies(of:routes:)``).
-    /// A repeated id is one step, its first (waiting for what its last occurrence waits for).
+    /// Ids are unique by then (a repeated one is reported first); a reference names the first.
     public init(_ definition: WorkflowDefinition) {
         var position: [String: Int] = Dictionary(minimumCapacity: definition.steps.count)
-        var last: [String: Int] = Dictionary(minimumCapacity: definition.steps.count)
-        for (offset, step) in definition.steps.enumerated() {
-            if position[step.id] == nil { position[step.id] = offset }
-            last[step.id] = offset
-        }
+        for (offset, step) in definition.steps.enumerated() where position[step.id] == nil { position[step.id] = offset }
         let routes = definition.routes
         self.init(ids: definition.steps.map(\.id)) { offset in
-            let step = definition.steps[offset]
-            guard position[step.id] == offset, let lastOffset = last[step.id] else { return [] }
-            return WorkflowDefinition.dependencies(of: definition.steps[lastOffset], routes: routes).compactMap { position[$0] }
+            WorkflowDefinition.dependencies(of: definition.steps[offset], routes: routes).compactMap { position[$0] }
         }
     }
 

@@ -205,8 +205,8 @@ struct Scheduler: Sendable {
                     if running == 0, ready.isEmpty {
                         // The only step that can run until it ends (nothing else in flight or ready):
                         // run here rather than in a task of its own, which cost two thread hand-overs a step.
+                        // (No other step can be waiting for a person, so a stop has nobody to tell.)
                         apply(try await execute(step, journaled: journaled, scope: scope), index)
-                        if stop != nil { runner.gate.signal.stop() }
                         continue
                     }
                     running += 1
