@@ -73,10 +73,13 @@ struct SpreadCLITests {
             let path = try BudgetScopeCLITests.write(Self.fanOut, in: directory)
             server.on(promptContaining: "Say", .delay(.milliseconds(300)))
             let before = server.requestCount
-            let runID = try await WorkerCLITests.submit(wflo, [path, "--input", BudgetScopeCLITests.topics(16)])
+            // Both workers are up before the run is submitted: on a loaded machine a worker still starting
+            // when the other has run all 16 items (about 2 s) would leave nothing to show.
             let workers = try (0..<2).map {
                 try Worker(wflo, ["--spread-steps", "--concurrency", "3", "--lease", "10s"], log: directory.appendingPathComponent("w\($0).log"))
             }
+            #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
+            let runID = try await WorkerCLITests.submit(wflo, [path, "--input", BudgetScopeCLITests.topics(16)])
             #expect(try await WorkerCLITests.eventually(90) { workers.flatMap { $0.events("finished") }.count == 1 })
             for worker in workers { #expect(await WorkerCLITests.stop(worker).status == 0, "\(worker.events)") }
             #expect(workers.flatMap { $0.events("finished") }.first?["status"] == "completed")
