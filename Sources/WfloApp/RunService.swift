@@ -141,13 +141,17 @@ public struct RunService: Sendable {
     /// - Throws: ``AppError`` `.notFound` for an unknown run, `.invalidInput` for a run started from
     ///   Swift without its definition.
     public func resume(_ run: String, definition swiftDefinition: WorkflowDefinition? = nil, budget: Money?) async throws -> RunResult {
-        let runID = try await resolveRun(run)
+        try await resume(runID: try await resolveRun(run), definition: swiftDefinition, budget: budget)
+    }
+
+    /// ``resume(_:definition:budget:)`` of a whole run id (a worker's claim names one): not looked up as a prefix first.
+    public func resume(runID: String, definition swiftDefinition: WorkflowDefinition? = nil, budget: Money?) async throws -> RunResult {
         // Read once: the run's row, its workflow's sub-workflow sources and what the executor continues from.
         let journal: RunJournal
         do {
             journal = try await store.journal(runID: runID)
         } catch let error as StoreError where error.code == .notFound {
-            throw AppError(.notFound, "run \(run) not found")
+            throw AppError(.notFound, "run \(runID) not found")
         }
         let record = journal.run
         let definition: WorkflowDefinition

@@ -33,25 +33,26 @@ extension PostgresJournalStore {
                 case .admitted(let admitted): scopes = admitted
                 }
             }
-            let attemptID = try await connection.query("""
+            // One statement: the attempt, the run's reserved sum and event number, the step, and the
+            // `step_started` event naming the attempt's new id.
+            let attemptID = try await connection.prepared(Hot.Reserve.self, EventRow.inserting(EventRecord.stepStarted(start, attemptID: 0), namingAttemptOf: """
                 WITH attempt AS (
                     INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
                     VALUES (\(start.runID), \(start.stepID), \(start.number), 'running', \(start.model), \(start.reserve.description),
                             \(start.at.timeIntervalSince1970))
                     RETURNING id
-                ), ledger AS (
-                    UPDATE runs SET reserved_usd = \((ledger.reserved + start.reserve).description) WHERE id = \(start.runID)
                 ), step AS (
                     INSERT INTO steps (run_id, step_id, type, status, model, started_at)
                     VALUES (\(start.runID), \(start.stepID), \(start.stepType.rawValue), 'running', \(start.model), \(start.at.timeIntervalSince1970))
                     ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
                         started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
+                ), next AS (
+                    UPDATE runs SET reserved_usd = \((ledger.reserved + start.reserve).description), last_event = last_event + 1
+                    WHERE id = \(start.runID) RETURNING last_event
                 )
-                SELECT id FROM attempt
-                """, logger: self.logger).records { try $0.decode(Int64.self) }.first
+                """), logger: self.logger).map { try $0.decode(Int64.self) }.first
             guard let attemptID else { throw StoreError(.database, "the attempt row was not written in \(self.journalLocation)") }
             if !scopes.windows.isEmpty { try await self.writeScopeCharges(connection, scopes, attemptID: attemptID) }
-            _ = try await EventRow.insert(connection, .stepStarted(start, attemptID: attemptID), logger: self.logger)
             return .started(attemptID: attemptID)
         }
     }
@@ -80,7 +81,7 @@ extension PostgresJournalStore {
             let event = settlement.event
             // An unanswered call keeps its cost, usage, fees and flags as they are (none): only its status, error and times change.
             let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
-            let written = try await connection.query(EventRow.inserting(event, after: """
+            let written = try await connection.prepared(Hot.Settle.self, EventRow.inserting(event, after: """
                 WITH attempt AS (
                     UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
                         cost_usd = CASE WHEN \(finish.unanswered) THEN cost_usd ELSE \(finish.cost.description) END,
@@ -98,7 +99,7 @@ extension PostgresJournalStore {
                         stop_reason = \(after.stopReason), last_event = last_event + 1
                     WHERE id = \(event.runID) RETURNING last_event
                 )
-                """), logger: self.logger).collect()
+                """), logger: self.logger)
             guard !written.isEmpty else { throw self.runNotFound(event.runID) }
             return after
         }
@@ -137,8 +138,28 @@ extension PostgresJournalStore {
 
     /// The marked attempts keep their reservation in the run's reserved sum; an
     /// `attempts_unsettled` event records how many.
+    ///
+    /// Most runs a driver takes over have no attempt in flight (a queued run's first start): one
+    /// statement, outside a transaction, says so (and checks the lease; an unknown run has none,
+    /// as in the other stores) instead of a transaction
+    /// of four round trips that locks the run's row to find nothing. Nothing is missed by not
+    /// taking the lock first: an attempt is inserted only under that lock by the run's lease
+    /// holder, whose lease the caller now holds (a claim or a take-over writes the run's row,
+    /// so it waits for, or comes before, a transaction holding the lock), or by a helper with a
+    /// live step task, whose attempts are not marked anyway.
     public func markInFlightUnsettled(runID: String, at: Date) async throws -> Int {
-        try await write { connection in
+        if let token = singleStatementFence(runID: runID) {
+            let (held, running) = try await read(oneStatement: true) { connection in
+                try await connection.prepared(Hot.InFlight.self, """
+                    SELECT \(token)::text IS NULL OR EXISTS (SELECT 1 FROM runs WHERE id = \(runID) AND owner_token = \(token)
+                                                               AND lease_expires_at > \(unescaped: Self.storeNow)),
+                           EXISTS (SELECT 1 FROM attempts WHERE run_id = \(runID) AND status = 'running')
+                    """, logger: self.logger).map { try $0.decode((Bool, Bool).self) }.first ?? (false, false)
+            }
+            if !held, let fence { throw fence.lostError }
+            if !running { return 0 }
+        }
+        return try await write { connection in
             _ = try await self.lockedLedger(connection, runID: runID)
             let count = try await connection.query("""
                 UPDATE attempts SET status = 'unsettled', error = \(inFlightUnsettledError), finished_at = \(at.timeIntervalSince1970)
@@ -154,9 +175,9 @@ extension PostgresJournalStore {
 
     public func ledger(runID: String) async throws -> LedgerSnapshot {
         try await read(oneStatement: true) { connection in
-            guard let row = try await connection.query("""
+            guard let row = try await connection.prepared(Hot.Ledger.self, """
                 SELECT budget_usd, settled_usd, reserved_usd, stop_reason, cancel_requested_at IS NOT NULL FROM runs WHERE id = \(runID)
-                """, logger: self.logger).records(Self.ledgerRow).first else { throw self.runNotFound(runID) }
+                """, logger: self.logger).map(Self.ledgerRow).first else { throw self.runNotFound(runID) }
             return row.ledger
         }
     }
@@ -175,7 +196,7 @@ extension PostgresJournalStore {
     /// whether `fenceToken` holds a live lease on it, and attempt `attemptID` of the run (its status,
     /// reservation, and whether it reserved in any scope's window). Nil when the run is not there.
     func lockRun(_ connection: PostgresConnection, runID: String, attemptID: Int64?, fenceToken: String?) async throws -> LockedRun? {
-        try await connection.query("""
+        try await connection.prepared(Hot.LockRun.self, """
             SELECT r.budget_usd, r.settled_usd, r.reserved_usd, r.stop_reason, r.cancel_requested_at IS NOT NULL,
                    EXISTS (SELECT 1 FROM budget_scopes),
                    COALESCE(r.owner_token = \(fenceToken) AND r.lease_expires_at > \(unescaped: Self.storeNow), false),
@@ -183,7 +204,7 @@ extension PostgresJournalStore {
             FROM runs r LEFT JOIN attempts a ON a.id = \(attemptID) AND a.run_id = r.id
             WHERE r.id = \(runID)
             FOR NO KEY UPDATE OF r
-            """, logger: logger).records { row -> LockedRun in
+            """, logger: logger).map { row -> LockedRun in
                 let (budget, settled, reserved, stopReason, cancelled, scopes, held, status, attemptReserved, windows) =
                     try row.decode((String?, String, String, String?, Bool, Bool, Bool, String?, String?, Bool).self)
                 let ledger = try Self.ledger(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason)

@@ -92,10 +92,10 @@ extension PostgresJournalStore {
             do {
                 return try await write { connection -> QueueLease? in
                     let named = queues.isEmpty ? nil : queues
-                    let limited = try await connection.query("""
+                    let limited = try await connection.prepared(Hot.LimitedQueues.self, """
                         SELECT name, concurrency FROM queues WHERE concurrency IS NOT NULL AND (\(named)::text[] IS NULL OR name = ANY(\(named)))
                         ORDER BY name COLLATE "C" FOR UPDATE NOWAIT
-                        """, logger: self.logger).records { try $0.decode((String, Int).self) }
+                        """, logger: self.logger).map { try $0.decode((String, Int).self) }
                     var full: [String] = []
                     if !limited.isEmpty {
                         // Counted after the locks, in a statement of its own: it sees every lease committed before them.
@@ -108,7 +108,7 @@ extension PostgresJournalStore {
                     // Concurrency keys found full in this claim ("workflow\u{1f}key"): their runs waiting for a slot are passed over.
                     var fullKeys: [String] = []
                     while true {
-                        guard let (id, workflow, key, limit, slot, cancelling) = try await connection.query("""
+                        guard let (id, workflow, key, limit, slot, cancelling) = try await connection.prepared(Hot.ClaimCandidate.self, """
                             WITH now AS (SELECT \(unescaped: Self.storeNow) AS t)
                             SELECT r.id, r.workflow_name, r.concurrency_key, r.concurrency_limit, r.concurrency_slot, r.cancel_requested_at IS NOT NULL
                             FROM runs r, now
@@ -123,7 +123,7 @@ extension PostgresJournalStore {
                             ORDER BY r.priority DESC, r.created_at, r.ord
                             LIMIT 1
                             FOR UPDATE OF r SKIP LOCKED
-                            """, logger: self.logger).records({ try $0.decode((String, String, String?, Int?, Bool, Bool).self) }).first else { return nil }
+                            """, logger: self.logger).map({ try $0.decode((String, String, String?, Int?, Bool, Bool).self) }).first else { return nil }
                         var takesSlot = false
                         if let key, let limit {
                             let concurrency = RunConcurrency(key: key, limit: limit, onConflict: .queue)
@@ -142,13 +142,13 @@ extension PostgresJournalStore {
                             takesSlot = ConcurrencyRule.takesSlot(concurrency: concurrency, cancelRequested: cancelling)
                         }
                         // The claim, timed by the database's clock as it runs.
-                        guard let (queue, status, expires) = try await connection.query("""
+                        guard let (queue, status, expires) = try await connection.prepared(Hot.Claim.self, """
                             WITH now AS (SELECT \(unescaped: Self.storeNow) AS t)
                             UPDATE runs SET owner = \(encoded), owner_token = \(owner.token), heartbeat_at = now.t, lease_expires_at = now.t + \(lease),
                                             concurrency_slot = concurrency_slot OR \(takesSlot)
                             FROM now WHERE runs.id = \(id)
                             RETURNING runs.queue, runs.status, runs.lease_expires_at
-                            """, logger: self.logger).records({ try $0.decode((String, String, Double).self) }).first else { return nil }
+                            """, logger: self.logger).map({ try $0.decode((String, String, Double).self) }).first else { return nil }
                         return QueueLease(runID: id, queue: queue, owner: owner, status: try JournalCells.enumeration(status, "runs.status"),
                                           expiresAt: JournalCells.date(expires))
                     }
@@ -168,12 +168,12 @@ extension PostgresJournalStore {
 
     public func renewLease(runID: String, token: String, lease: Double) async throws -> Bool {
         try await statement { connection in
-            try await connection.query("""
+            try await connection.prepared(Hot.Renew.self, """
                 WITH now AS (SELECT \(unescaped: Self.storeNow) AS t)
                 UPDATE runs SET lease_expires_at = now.t + \(lease), heartbeat_at = now.t FROM now
                 WHERE id = \(runID) AND owner_token = \(token) AND lease_expires_at > now.t
                 RETURNING 1
-                """, logger: self.logger).collect().count == 1
+                """, logger: self.logger).count == 1
         }
     }
 
@@ -181,14 +181,14 @@ extension PostgresJournalStore {
     public func releaseLease(runID: String, token: String) async throws -> Bool {
         try await statement { connection in
             // Given back: idle workers are told in the same statement.
-            try await connection.query("""
+            try await connection.prepared(Hot.Release.self, """
                 WITH released AS (
                     UPDATE runs SET owner = NULL, owner_token = NULL, heartbeat_at = NULL, lease_expires_at = NULL
                     WHERE id = \(runID) AND owner_token = \(token)
                     RETURNING 1
                 )
                 SELECT pg_notify(\(self.notificationChannel), \(PostgresNotifications.Subject.work.payload)) FROM released
-                """, logger: self.logger).collect().count == 1
+                """, logger: self.logger).count == 1
         }
     }
 

@@ -367,14 +367,14 @@ public final class PostgresJournalStore: JournalStore {
             // numbered by the same update (a status change starts and ends every run: five round trips become one).
             let event = EventRecord.runStatus(runID: id, status: status, error: error, at: at)
             let written = try await statement(checksFence: true) { connection in
-                try await connection.query(EventRow.inserting(event, after: """
+                try await connection.prepared(Hot.RunStatus.self, EventRow.inserting(event, after: """
                     WITH next AS (
                         UPDATE runs SET status = \(status.rawValue), outputs = \(outputs?.encoded()), error = \(error),
                             updated_at = \(at.timeIntervalSince1970), last_event = last_event + 1
                         WHERE id = \(id) AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
                         RETURNING last_event
                     )
-                    """), logger: self.logger).collect().count
+                    """), logger: self.logger).count
             }
             if written == 0 { throw fence?.lostError ?? runNotFound(id) }
             return
@@ -438,8 +438,9 @@ public final class PostgresJournalStore: JournalStore {
 
     public func cancelRequest(runID: String) async throws -> CancelRequest? {
         try await read(oneStatement: true) { connection in
-            try await connection.query("SELECT cancel_requested_at, cancel_by, cancel_reason FROM runs WHERE id = \(runID)", logger: self.logger)
-                .records { try $0.decode((Double?, String?, String?).self) }.first.flatMap(Self.cancelRequest)
+            try await connection.prepared(Hot.CancelRequest.self, "SELECT cancel_requested_at, cancel_by, cancel_reason FROM runs WHERE id = \(runID)",
+                                          logger: self.logger)
+                .map { try $0.decode((Double?, String?, String?).self) }.first.flatMap(Self.cancelRequest)
         }
     }
 
@@ -476,10 +477,13 @@ public final class PostgresJournalStore: JournalStore {
     /// A run's steps, in the order of ``journal(runID:)``: only those of `ids` when given.
     func steps(_ connection: PostgresConnection, runID: String, outputs: Bool, ids: Set<String>?) async throws -> [StepRecord] {
         guard let ids else {
-            return try await connection.query("""
+            let query: PostgresQuery = """
                 SELECT \(unescaped: StepRow.columns(outputs: outputs)) FROM steps WHERE run_id = \(runID)
                 ORDER BY started_at NULLS FIRST, step_id COLLATE "C"
-                """, logger: logger).records(StepRow.record)
+                """
+            // A driver's read of its run (with outputs) is the hot one.
+            if outputs { return try await connection.prepared(Hot.Steps.self, query, logger: logger).map(StepRow.record) }
+            return try await connection.query(query, logger: logger).records(StepRow.record)
         }
         if ids.isEmpty { return [] }
         let list = ids.sorted()
@@ -493,11 +497,12 @@ public final class PostgresJournalStore: JournalStore {
     /// steps without outputs unless `stepOutputs`; only the steps of `stepIDs` when given.
     func journal(_ connection: PostgresConnection, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool,
                  stepIDs: Set<String>? = nil) async throws -> RunJournal {
-        guard let run = try await connection.query("SELECT \(unescaped: RunRow.columns) FROM runs WHERE id = \(runID)", logger: logger)
-            .records(RunRow.record).first else { throw runNotFound(runID) }
+        guard let run = try await connection.prepared(Hot.RunRow.self, "SELECT \(unescaped: RunRow.columns) FROM runs WHERE id = \(runID)",
+                                                      logger: logger).map(RunRow.record).first else { throw runNotFound(runID) }
         let steps = try await steps(connection, runID: runID, outputs: stepOutputs, ids: stepIDs)
-        let attempts = try await connection.query("SELECT \(unescaped: AttemptRow.columns) FROM attempts WHERE run_id = \(runID) ORDER BY id",
-                                                  logger: logger).records { try AttemptRow.record($0) }
+        let attempts = try await connection.prepared(Hot.Attempts.self,
+                                                     "SELECT \(unescaped: AttemptRow.columns) FROM attempts WHERE run_id = \(runID) ORDER BY id",
+                                                     logger: logger).map { try AttemptRow.record($0) }
         var events: [EventRecord] = []
         if let eventKinds {
             if !eventKinds.isEmpty {
@@ -507,12 +512,13 @@ public final class PostgresJournalStore: JournalStore {
                     """, logger: logger).records(EventRow.record)
             }
         } else {
-            events = try await connection.query("SELECT \(unescaped: EventRow.columns) FROM events WHERE run_id = \(runID) ORDER BY sequence",
-                                                logger: logger).records(EventRow.record)
+            events = try await connection.prepared(Hot.Events.self,
+                                                   "SELECT \(unescaped: EventRow.columns) FROM events WHERE run_id = \(runID) ORDER BY sequence",
+                                                   logger: logger).map(EventRow.record)
         }
-        let approvals = try await connection.query("""
+        let approvals = try await connection.prepared(Hot.Approvals.self, """
             SELECT \(unescaped: ApprovalRow.columns) FROM approvals WHERE run_id = \(runID) ORDER BY requested_at, ord
-            """, logger: logger).records(ApprovalRow.record)
+            """, logger: logger).map(ApprovalRow.record)
         return RunJournal(run: run, steps: steps, attempts: attempts, events: events, approvals: approvals)
     }
 }

@@ -253,6 +253,28 @@ struct ConformanceTests {
         }
     }
 
+    /// Each reservation's `step_started` event names its attempt's id (PostgreSQL fills the id in
+    /// within the statement that inserts the attempt), its number and its reservation.
+    @Test(arguments: stores)
+    func aReservationsEventNamesItsAttempt(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            try await store.createRun(sampleRun(budget: "1"))
+            var ids: [Int64] = []
+            for (step, reserve) in [("a", "0.04"), ("b", "0.123456789"), ("c", "0.5")] {
+                ids.append(try #require(try await store.beginAttempt(start(step: step, reserve: reserve)).attemptID))
+            }
+            let started = try await store.journal(runID: "run-1").events.filter { $0.kind == .stepStarted }
+            #expect(started.count == 3)
+            #expect(Set(ids).count == 3)
+            for (event, id) in zip(started, ids) {
+                #expect(event.data["attempt_id"] == .int(Int(id)))
+                #expect(event.data == ["attempt": 1, "attempt_id": .int(Int(id)), "reserved_usd": event.data["reserved_usd"] ?? .null])
+            }
+            #expect(started.map { $0.data["reserved_usd"] } == [.string("0.04"), .string("0.123456789"), .string("0.5")])
+            #expect(started.map(\.stepID) == ["a", "b", "c"])
+        }
+    }
+
     @Test(arguments: stores)
     func ledgerSumsAreExactDecimals(kind: StoreUnderTest) async throws {
         try await kind.with { store in

@@ -137,6 +137,28 @@ struct QueueConformanceTests {
         }
     }
 
+    /// The look for attempts in flight when nothing is in flight (a queued run's first start):
+    /// PostgreSQL answers it with one statement outside a transaction, which must still refuse a
+    /// lost lease, and write nothing.
+    @Test(arguments: stores)
+    func markingARunWithNothingInFlightWritesNothingAndStillRefusesALostLease(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            #expect(try await store.markInFlightUnsettled(runID: "nope", at: date(1)) == 0, "an unknown run has nothing in flight")
+            _ = try await enqueue(store, "run-1")
+            let before = try await store.journal(runID: "run-1")
+            #expect(try await store.markInFlightUnsettled(runID: "run-1", at: date(2)) == 0)
+            #expect(try await store.journal(runID: "run-1") == before, "no attempts_unsettled event for none")
+
+            _ = try #require(try await store.claimQueuedRun(queues: [], owner: worker("a"), lease: 3600))
+            let asA = store.fenced(runID: "run-1", token: "a")
+            #expect(try await asA.markInFlightUnsettled(runID: "run-1", at: date(3)) == 0)
+            let asStranger = store.fenced(runID: "run-1", token: "z")
+            let lost = try await #require(throws: StoreError.self) { try await asStranger.markInFlightUnsettled(runID: "run-1", at: date(4)) }
+            #expect(lost.code == .leaseLost)
+            #expect(try await store.journal(runID: "run-1") == before)
+        }
+    }
+
     @Test(arguments: stores)
     func writesThroughALostLeaseFailAndWriteNothing(kind: StoreUnderTest) async throws {
         try await kind.with { store in

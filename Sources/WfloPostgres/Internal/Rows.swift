@@ -68,9 +68,9 @@ enum EventRow {
     /// raised (which locks the row until the transaction ends) and the event takes that number.
     /// - Returns: whether the run exists (nothing is written when it does not).
     static func insert(_ connection: PostgresConnection, _ event: EventRecord, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query(inserting(event, after: """
+        let rows = try await connection.prepared(Hot.Event.self, inserting(event, after: """
             WITH next AS (UPDATE runs SET last_event = last_event + 1 WHERE id = \(event.runID) RETURNING last_event)
-            """), logger: logger).collect()
+            """), logger: logger)
         return !rows.isEmpty
     }
 
@@ -89,6 +89,34 @@ enum EventRow {
 
             INSERT INTO events (run_id, sequence, step_id, kind, data, at)
             SELECT $\(first), last_event, $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4) FROM next RETURNING 1
+            """
+        return query
+    }
+
+    /// ``inserting(_:after:)`` for an event whose data names an attempt inserted by the same
+    /// statement: `event` is built with attempt id 0, and its `"attempt_id":0` is replaced by the
+    /// id the `WITH` query `attempt` returns (the encoding is compact with sorted keys, so the
+    /// key occurs once and string values cannot hold it unescaped).
+    static func inserting(_ event: EventRecord, namingAttemptOf prefix: PostgresQuery) throws -> PostgresQuery {
+        let data = event.data.encoded()
+        let marker = "\"attempt_id\":0"
+        guard let range = data.range(of: marker), data.range(of: marker, range: range.upperBound..<data.endIndex) == nil else {
+            throw StoreError(.database, "the \(event.kind.rawValue) event names no attempt id to fill in: \(data)")
+        }
+        var query = prefix
+        let first = query.binds.count + 1
+        query.binds.append(event.runID)
+        query.binds.append(event.stepID)
+        query.binds.append(event.kind.rawValue)
+        query.binds.append(String(data[..<range.lowerBound]) + "\"attempt_id\":")
+        query.binds.append(String(data[range.upperBound...]))
+        query.binds.append(event.at.timeIntervalSince1970)
+        query.sql += """
+
+            INSERT INTO events (run_id, sequence, step_id, kind, data, at)
+            SELECT $\(first), next.last_event, $\(first + 1), $\(first + 2), $\(first + 3)::text || attempt.id::text || $\(first + 4)::text,
+                   $\(first + 5)
+            FROM next, attempt RETURNING (SELECT id FROM attempt)
             """
         return query
     }
