@@ -110,7 +110,7 @@ extension PostgresJournalStore {
     public func recordStep(_ step: StepRecord, event: EventRecord?) async throws {
         try await statement { connection in
             if let event {
-                let rows = try await connection.query(EventRow.inserting(event, after: """
+                let rows = try await connection.prepared(Hot.RecordStep.self, EventRow.inserting(event, after: """
                     WITH step AS (
                         INSERT INTO steps (run_id, step_id, type, status, output, error, model, started_at, finished_at)
                         VALUES (\(step.runID), \(step.stepID), \(step.type.rawValue), \(step.status.rawValue), \(step.output?.encoded()),
@@ -121,7 +121,7 @@ extension PostgresJournalStore {
                     ), next AS (
                         UPDATE runs SET last_event = last_event + 1 WHERE id = \(event.runID) RETURNING last_event
                     )
-                    """), logger: self.logger).collect()
+                    """), logger: self.logger)
                 guard !rows.isEmpty else { throw self.runNotFound(event.runID) }
             } else {
                 try await connection.query("""

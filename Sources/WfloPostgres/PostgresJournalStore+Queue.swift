@@ -21,10 +21,10 @@ extension PostgresJournalStore {
     /// row, so the lease cannot be taken over before this transaction commits.
     func check(_ fence: LeaseFence, _ connection: PostgresConnection) async throws {
         if let task = fence.stepTask { return try await checkStepTask(fence, task: task, connection) }
-        let held = try await connection.query("""
+        let held = try await connection.prepared(Hot.Fence.self, """
             SELECT 1 FROM runs WHERE id = \(fence.runID) AND owner_token = \(fence.token) AND lease_expires_at > \(unescaped: Self.storeNow)
             FOR NO KEY UPDATE
-            """, logger: logger).collect()
+            """, logger: logger)
         if held.isEmpty { throw fence.lostError }
     }
 

@@ -80,4 +80,6 @@ enum Hot {
     enum Release: PreparedSite { static let statement = PreparedText("release") }
     enum Renew: PreparedSite { static let statement = PreparedText("renew") }
     enum Event: PreparedSite { static let statement = PreparedText("event") }
+    enum Fence: PreparedSite { static let statement = PreparedText("fence") }
+    enum RecordStep: PreparedSite { static let statement = PreparedText("record_step") }
 }
