@@ -361,11 +361,12 @@ public struct Executor: Sendable {
     }
 
     /// Runs the scheduler beside the watch; whichever ends first decides. A stop cancels the
-    /// scheduler's tasks and lets them unwind before returning.
+    /// scheduler's tasks and lets them unwind before returning. The caller has just found no
+    /// reason to stop: the watch begins with its wait.
     private func watched(_ scheduler: Scheduler, signal: RunSignal, runID: String, deadline: Date?, timeout: Double?) async throws -> Ending {
         try await withThrowingTaskGroup(of: Ending?.self) { group in
             group.addTask { .finished(try await scheduler.run()) }
-            group.addTask { await watch(runID: runID, deadline: deadline, timeout: timeout) }
+            group.addTask { await watch(runID: runID, deadline: deadline, timeout: timeout, justChecked: true) }
             while let next = try await group.next() {
                 guard let ending = next else { continue }
                 if case .stopped(_, let reason) = ending {
@@ -388,10 +389,15 @@ public struct Executor: Sendable {
     /// Returns when the run must stop (a cancel request, the run's deadline), or nil once cancelled
     /// itself. Looks again each time the configuration's ``JournalNotifications`` say a cancel
     /// request may have come, and at the deadline (on the configuration's clock).
-    func watch(runID: String, deadline: Date?, timeout: Double?) async -> Ending? {
+    /// - Parameter justChecked: the caller has just looked (``stopReason(runID:deadline:timeout:)``)
+    ///   and found none, so the first look is skipped: a request that came since wakes the wait at once
+    ///   (notifications keep a cancel as "just arrived"; polling looks again after its interval).
+    func watch(runID: String, deadline: Date?, timeout: Double?, justChecked: Bool = false) async -> Ending? {
         let notifications = configuration.journalNotifications
+        var look = !justChecked
         while !Task.isCancelled {
-            if let stop = try? await stopReason(runID: runID, deadline: deadline, timeout: timeout) { return stop }
+            if look, let stop = try? await stopReason(runID: runID, deadline: deadline, timeout: timeout) { return stop }
+            look = true
             try? await notifications.waitForCancel(runID: runID, until: deadline)
         }
         return nil
