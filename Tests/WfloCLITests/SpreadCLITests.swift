@@ -74,9 +74,10 @@ struct SpreadCLITests {
             server.on(promptContaining: "Say", .delay(.milliseconds(300)))
             let before = server.requestCount
             // Both workers are up before the run is submitted: on a loaded machine a worker still starting
-            // when the other has run all 16 items (about 2 s) would leave nothing to show.
+            // when the other has run all 16 items (about 2 s) would leave nothing to show. A 30 s lease, so a
+            // starved process does not let a task lapse mid-call (see BranchSpreadCLITests).
             let workers = try (0..<2).map {
-                try Worker(wflo, ["--spread-steps", "--concurrency", "3", "--lease", "10s"], log: directory.appendingPathComponent("w\($0).log"))
+                try Worker(wflo, ["--spread-steps", "--concurrency", "3", "--lease", "30s"], log: directory.appendingPathComponent("w\($0).log"))
             }
             #expect(try await WorkerCLITests.eventually(60) { workers.allSatisfy { !$0.events("started").isEmpty } })
             let runID = try await WorkerCLITests.submit(wflo, [path, "--input", BudgetScopeCLITests.topics(16)])
