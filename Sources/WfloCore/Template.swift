@@ -107,6 +107,9 @@ public struct Template: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var isConstant: Bool { references.isEmpty }
 
+    /// The step a reference path names (`steps.ID.…`), nil for an input, a secret or anything else.
+    public static func stepID(of path: [String]) -> String? { path.count >= 2 && path[0] == "steps" ? path[1] : nil }
+
     /// Renders with `resolve`, which returns the value at a path or throws.
     /// A template that is exactly one reference returns that value unchanged.
     public func render(_ resolve: ([String]) throws -> JSONValue) rethrows -> JSONValue {

@@ -382,9 +382,7 @@ public struct StepDefinition: Sendable, Hashable, Codable {
         // The condition's references come from its own parse: its text is not a template (a quoted
         // "{{" is a string there).
         let paths = (templates + [forEach?.items].compactMap { $0 }).flatMap(\.references) + (condition?.references ?? [])
-        for path in paths where path.count >= 2 && path[0] == "steps" && listed.insert(path[1]).inserted {
-            ids.append(path[1])
-        }
+        for id in paths.compactMap(Template.stepID(of:)) where listed.insert(id).inserted { ids.append(id) }
         return ids
     }
 }

@@ -103,7 +103,7 @@ struct Scheduler: Sendable {
         var unmet = [Int](repeating: 0, count: steps.count)
         var dependents = [[Int]](repeating: [], count: steps.count)
         var readers = OutputReaders(count: steps.count, keeping: returnsEveryOutput ? nil : Set(definition.outputs.flatMap { output in
-            output.value.templates.flatMap(\.references).compactMap { path in path.count >= 2 && path[0] == "steps" ? position[path[1]] : nil }
+            output.value.templates.flatMap(\.references).compactMap { Template.stepID(of: $0).flatMap { position[$0] } }
         }))
         var ready = ReadyQueue<Int>()
         for (index, step) in steps.enumerated() where outputs[step.id] == nil {

@@ -78,45 +78,39 @@ enum EventRow {
     /// (it may write other rows and run columns in the same statement) — followed by the insert of
     /// `event` numbered by it, returning a row when it was written (none when `next` updated no run).
     static func inserting(_ event: EventRecord, after prefix: PostgresQuery) -> PostgresQuery {
-        var query = prefix
-        let first = query.binds.count + 1
-        query.binds.append(event.runID)
-        query.binds.append(event.stepID)
-        query.binds.append(event.kind.rawValue)
-        query.binds.append(event.data.encoded())
-        query.binds.append(event.at.timeIntervalSince1970)
-        query.sql += """
-
-            INSERT INTO events (run_id, sequence, step_id, kind, data, at)
-            SELECT $\(first), last_event, $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4) FROM next RETURNING 1
-            """
-        return query
+        appending(event, data: [event.data.encoded()], to: prefix)
     }
 
     /// ``inserting(_:after:)`` for an event whose data names an attempt inserted by the same
     /// statement: `event` is built with attempt id 0, and its `"attempt_id":0` is replaced by the
     /// id the `WITH` query `attempt` returns (the encoding is compact with sorted keys, so the
-    /// key occurs once and string values cannot hold it unescaped).
+    /// key occurs once and string values cannot hold it unescaped). Returns the attempt's id.
     static func inserting(_ event: EventRecord, namingAttemptOf prefix: PostgresQuery) throws -> PostgresQuery {
         let data = event.data.encoded()
         let marker = "\"attempt_id\":0"
         guard let range = data.range(of: marker), data.range(of: marker, range: range.upperBound..<data.endIndex) == nil else {
             throw StoreError(.database, "the \(event.kind.rawValue) event names no attempt id to fill in: \(data)")
         }
+        return appending(event, data: [String(data[..<range.lowerBound]) + "\"attempt_id\":", String(data[range.upperBound...])], to: prefix)
+    }
+
+    /// `prefix` and the insert of `event` numbered by its `next`: `data` is the event's JSON whole,
+    /// or in two parts to join around the id of the `attempt` the prefix inserts.
+    private static func appending(_ event: EventRecord, data: [String], to prefix: PostgresQuery) -> PostgresQuery {
         var query = prefix
         let first = query.binds.count + 1
         query.binds.append(event.runID)
         query.binds.append(event.stepID)
         query.binds.append(event.kind.rawValue)
-        query.binds.append(String(data[..<range.lowerBound]) + "\"attempt_id\":")
-        query.binds.append(String(data[range.upperBound...]))
+        for part in data { query.binds.append(part) }
         query.binds.append(event.at.timeIntervalSince1970)
+        let namesAttempt = data.count == 2
+        let dataSQL = namesAttempt ? "$\(first + 3)::text || attempt.id::text || $\(first + 4)::text" : "$\(first + 3)"
         query.sql += """
 
             INSERT INTO events (run_id, sequence, step_id, kind, data, at)
-            SELECT $\(first), next.last_event, $\(first + 1), $\(first + 2), $\(first + 3)::text || attempt.id::text || $\(first + 4)::text,
-                   $\(first + 5)
-            FROM next, attempt RETURNING (SELECT id FROM attempt)
+            SELECT $\(first), next.last_event, $\(first + 1), $\(first + 2), \(dataSQL), $\(first + 3 + data.count)
+            FROM \(namesAttempt ? "next, attempt" : "next") RETURNING \(namesAttempt ? "(SELECT id FROM attempt)" : "1")
             """
         return query
     }
