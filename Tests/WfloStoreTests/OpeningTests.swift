@@ -5,7 +5,7 @@ import WfloStore
 
 struct OpeningTests {
     /// Every migration a new journal gets, in order.
-    static let allMigrations = ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits", "v6_run_owner", "v7_cancel", "v8_billing_flags", "v9_queue", "v10_budget_scopes", "v11_server", "v12_triggers", "v15_approval_notifications", "v16_concurrency", "v17_sessions", "v18_step_tasks", "v20_run_documents"]
+    static let allMigrations = ["v1", "v2_approvals", "v3_llm_cache", "v4_compact_journal", "v5_circuits", "v6_run_owner", "v7_cancel", "v8_billing_flags", "v9_queue", "v10_budget_scopes", "v11_server", "v12_triggers", "v15_approval_notifications", "v16_concurrency", "v17_sessions", "v18_step_tasks", "v20_run_documents", "v21_attempts_rowid"]
 
     @Test func createsParentDirectoriesAndReopensWithTheJournalIntact() async throws {
         try await withTemporaryDirectory { directory in

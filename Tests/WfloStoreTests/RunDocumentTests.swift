@@ -41,6 +41,16 @@ struct RunDocumentTests {
         }
     }
 
+    /// A reservation writes five pages (the run's ledger, the attempt, its index entry, the step,
+    /// the event) and a settlement four; with AUTOINCREMENT on `attempts` every reservation also
+    /// wrote `sqlite_sequence` (40 calls: 411 frames, now 371 — page splits make the rest).
+    @Test func aPaidCallWritesNineWALFramesAndFewSplits() async throws {
+        try await withTemporaryDirectory { directory in
+            let frames = try await framesWritten(sourceBytes: 1_000, calls: 40, in: directory)
+            #expect(frames >= 40 * 9 && frames <= 40 * 19 / 2, "40 calls wrote \(frames) WAL frames")
+        }
+    }
+
     /// A journal from before `v20_run_documents` keeps each run's workflow text and inputs.
     @Test func theMigrationMovesTextAndInputsOutOfTheRunsRow() async throws {
         try await withTemporaryDirectory { directory in

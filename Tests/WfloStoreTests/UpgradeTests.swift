@@ -29,7 +29,7 @@ struct UpgradeTests {
                 }
             }
             let store = try SQLiteJournalStore(path: path)
-            #expect(try store.appliedMigrations().last == "v20_run_documents")
+            #expect(try store.appliedMigrations().last == "v21_attempts_rowid")
             let before = try await store.journal(runID: "old-run")
             #expect(before.steps.map(\.stepID) == ["outline"])
             #expect(before.steps.first?.output?["text"] == "hi")
@@ -61,10 +61,20 @@ struct MigrationTests {
                 let queue = try DatabaseQueue(path: path)
                 try Schema.migrator.migrate(queue, upTo: version)
                 try await queue.write { db in
+                    if applied.contains("v20_run_documents") {
+                        try db.execute(sql: """
+                            INSERT INTO runs (id, workflow_name, workflow_path, budget_usd, settled_usd, reserved_usd, status, created_at, updated_at)
+                            VALUES ('r1', 'brief', 'brief.yaml', '1.00', '0.03', '0.05', 'running', 1, 2);
+                            INSERT INTO run_documents (run_id, workflow_source, inputs) VALUES ('r1', 'name: brief', '{"topic":"x"}');
+                            """)
+                    } else {
+                        try db.execute(sql: """
+                            INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, settled_usd, reserved_usd,
+                                              status, created_at, updated_at)
+                            VALUES ('r1', 'brief', 'brief.yaml', 'name: brief', '{"topic":"x"}', '1.00', '0.03', '0.05', 'running', 1, 2);
+                            """)
+                    }
                     try db.execute(sql: """
-                        INSERT INTO runs (id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, settled_usd, reserved_usd,
-                                          status, created_at, updated_at)
-                        VALUES ('r1', 'brief', 'brief.yaml', 'name: brief', '{"topic":"x"}', '1.00', '0.03', '0.05', 'running', 1, 2);
                         INSERT INTO steps (run_id, step_id, type, status, output, model, started_at, finished_at)
                         VALUES ('r1', 'outline', 'llm', 'completed', '{"text":"hi"}', 'gpt-4o-mini', 1, 1.5);
                         INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, cost_usd, started_at, finished_at)
@@ -117,7 +127,9 @@ struct MigrationTests {
                 #expect(try await store.circuits().map(\.failures) == [[Date(timeIntervalSince1970: 1.5)]])
             }
             // The migrated journal takes new writes: an attempt against its ledger, an event after its last.
-            #expect(try await store.beginAttempt(start("r1", step: "more", reserve: "0.92")).attemptID != nil)
+            // Attempt ids are kept, and a new one comes after them (v21: rowids without AUTOINCREMENT).
+            #expect(journal.attempts.map(\.id) == [1, 2])
+            #expect(try await store.beginAttempt(start("r1", step: "more", reserve: "0.92")).attemptID == 3)
             #expect(try await store.beginAttempt(start("r1", step: "over", reserve: "0.000001")).attemptID == nil)
             #expect(try await store.journal(runID: "r1").events.map(\.sequence) == [1, 2, 3])
         }

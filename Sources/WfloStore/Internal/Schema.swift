@@ -395,6 +395,38 @@ enum Schema {
                 ALTER TABLE runs DROP COLUMN inputs;
                 """)
         }
+        // Issue 23: an attempt's id is its rowid without AUTOINCREMENT. Nothing deletes attempts
+        // (no id can come back), and AUTOINCREMENT made every reservation write sqlite_sequence
+        // as well: one page, so one WAL frame, of the six a paid call's reservation wrote.
+        migrator.registerMigration("v21_attempts_rowid") { db in
+            try db.execute(sql: """
+                CREATE TABLE attempts_v21 (
+                    id INTEGER PRIMARY KEY,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step_id TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    model TEXT,
+                    reserved_usd TEXT NOT NULL,
+                    cost_usd TEXT,
+                    usage TEXT,
+                    error TEXT,
+                    started_at REAL NOT NULL,
+                    finished_at REAL,
+                    cache_hit INTEGER NOT NULL DEFAULT 0,
+                    saved_usd TEXT,
+                    fees_usd TEXT,
+                    flags TEXT
+                );
+                INSERT INTO attempts_v21 (id, run_id, step_id, number, status, model, reserved_usd, cost_usd, usage, error,
+                                          started_at, finished_at, cache_hit, saved_usd, fees_usd, flags)
+                    SELECT id, run_id, step_id, number, status, model, reserved_usd, cost_usd, usage, error,
+                           started_at, finished_at, cache_hit, saved_usd, fees_usd, flags FROM attempts;
+                DROP TABLE attempts;
+                ALTER TABLE attempts_v21 RENAME TO attempts;
+                CREATE INDEX attempts_run ON attempts(run_id, step_id);
+                """)
+        }
         return migrator
     }
 }
