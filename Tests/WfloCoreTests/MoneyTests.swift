@@ -45,6 +45,32 @@ struct MoneyTests {
         #expect(Money(string: " 0.5 ")?.description == "0.5" && Money(string: "+1")?.description == "1")
     }
 
+    /// Money's text written from the significand's digits is Foundation's `Decimal.description`,
+    /// for parsed amounts and for what arithmetic makes of them (sums, products, differences),
+    /// and wider significands, zero and NaN are left to Foundation.
+    @Test func textWrittenFromDigitsIsFoundationsText() throws {
+        var values = try ["0.000123", "0.500", "10", "100.00", "1e5", "-0.0001", "123456789012345678901234567890", "18446744073709551615",
+                          "18446744073709551616", "-18446744073709551615.5", "1e-30", "99999999999999999999e-10", "0", "-0"]
+            .map { try #require(Decimal(string: $0)) }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let a = try #require(Decimal(string: "\(Int64.random(in: -10_000_000...10_000_000, using: &generator))e\(Int.random(in: -20...5, using: &generator))"))
+            let b = try #require(Decimal(string: "0.\(UInt32.random(in: 0...999_999, using: &generator))"))
+            values += [a, b, a + b, a - b, a * b, a * Decimal(Int.random(in: 1...100_000, using: &generator))]
+        }
+        var written = 0
+        for value in values {
+            let foundation = value.description == "-0" ? "0" : value.description
+            if let text = Money.digitsText(value) {
+                written += 1
+                #expect(text == foundation, "\(value.significand)e\(value.exponent)")
+            }
+            #expect(Money.plainString(value) == foundation)
+        }
+        #expect(written > values.count * 9 / 10)
+        #expect(Money.digitsText(Decimal(string: "18446744073709551616")!) == nil && Money.digitsText(.nan) == nil)
+    }
+
     @Test func multipliesPricesByTokensWithoutBinaryError() {
         // 0.1 + 0.2 is the classic float failure; the same digits here add exactly.
         #expect(Money(string: "0.1")! + Money(string: "0.2")! == Money(string: "0.3")!)
