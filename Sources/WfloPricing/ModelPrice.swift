@@ -81,6 +81,7 @@ public struct ModelPrice: Sendable, Hashable {
         self.rates = object.reduce(into: [:]) { rates, field in
             if ModelPrice.isRateKey(field.key), let money = ModelPrice.money(field.value) { rates[field.key] = money }
         }
+        self.thresholds = ModelPrice.thresholds(object)
         self.source = source
         self.provider = object["litellm_provider"]?.stringValue
         self.mode = object["mode"]?.stringValue
@@ -161,8 +162,11 @@ public struct ModelPrice: Sendable, Hashable {
     }
 
     /// Long-context thresholds (`*_above_{N}_tokens` rates with a value), ascending: the number of
-    /// prompt tokens and the text the keys use (`200k`).
-    var thresholds: [Threshold] {
+    /// prompt tokens and the text the keys use (`200k`). Read once with the entry: every priced
+    /// call asks for them several times (the worst case at each breakpoint, the cost).
+    let thresholds: [Threshold]
+
+    static func thresholds(_ fields: [String: JSONValue]) -> [Threshold] {
         var seen: [String: Int] = [:]
         for (key, value) in fields where !value.isNull {
             guard let text = ModelPrice.thresholdText(key), let tokens = ModelPrice.parseThreshold(text) else { continue }
