@@ -299,15 +299,17 @@ public struct SQLiteJournalStore: JournalStore {
     ///   the file cannot be written (e.g. still locked after the busy timeout).
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
         try await write { db in
-            let (ledger, cancelRequested) = try ledgerAndCancel(db, runID: start.runID)
+            let (ledger, cancelRequested, anyScopes) = try reservationState(db, runID: start.runID)
             if let refusal = try AttemptAdmission.refusal(ledger: ledger, cancelRequested: cancelRequested, reserve: start.reserve,
                                                           limits: start.limits, committedWithin: { try committed(db, runID: start.runID, limit: $0) }) {
                 return refusal
             }
-            let scopes: ScopeAdmission.Admitted
-            switch try scopeDecision(db, runID: start.runID, reserve: start.reserve, at: start.at) {
-            case .refused(let refusal): return .refusedByScope(refusal)
-            case .admitted(let admitted): scopes = admitted
+            var scopes = ScopeAdmission.Admitted.none
+            if anyScopes {
+                switch try scopeDecision(db, runID: start.runID, reserve: start.reserve, at: start.at) {
+                case .refused(let refusal): return .refusedByScope(refusal)
+                case .admitted(let admitted): scopes = admitted
+                }
             }
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
@@ -339,9 +341,10 @@ public struct SQLiteJournalStore: JournalStore {
     @discardableResult
     public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
         try await write { db in
-            // The attempt and its run's ledger in one read.
+            // The attempt, its run's ledger and whether it reserved in budget windows, in one read.
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT a.status, a.reserved_usd, r.budget_usd, r.settled_usd, r.reserved_usd, r.stop_reason
+                SELECT a.status, a.reserved_usd, r.budget_usd, r.settled_usd, r.reserved_usd, r.stop_reason,
+                       EXISTS (SELECT 1 FROM attempt_windows w WHERE w.attempt_id = a.id)
                 FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.id = ? AND a.run_id = ?
                 """), arguments: [finish.attemptID, finish.runID]) else {
                 throw StoreError(.notFound, "attempt \(finish.attemptID) of run \(finish.runID) is not in the journal at \(path)")
@@ -365,7 +368,7 @@ public struct SQLiteJournalStore: JournalStore {
                                          finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded(),
                                          finish.sentAt?.timeIntervalSince1970, finish.attemptID])
             }
-            if !finish.unanswered {
+            if !finish.unanswered, row[6] as Bool {
                 try settleScopes(db, attemptID: finish.attemptID, reserved: reserved, cost: finish.cost)
             }
             let after = settlement.ledger
@@ -507,17 +510,23 @@ public struct SQLiteJournalStore: JournalStore {
 
     /// The run's ledger row: budget, settled and reserved, kept current by every attempt change.
     private func ledger(_ db: Database, runID: String) throws -> LedgerSnapshot {
-        try ledgerAndCancel(db, runID: runID).ledger
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT budget_usd, settled_usd, reserved_usd, stop_reason FROM runs WHERE id = ?"),
+                                         arguments: [runID]) else {
+            throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
+        }
+        return try Self.ledger(row, from: 0)
     }
 
-    /// The run's ledger and whether a cancel was asked for, in one read of its row (a reservation needs both).
-    private func ledgerAndCancel(_ db: Database, runID: String) throws -> (ledger: LedgerSnapshot, cancelRequested: Bool) {
+    /// What a reservation decides on, in one read: the run's ledger, whether a cancel was asked
+    /// for, and whether any budget scope exists (without one there are no windows to read).
+    private func reservationState(_ db: Database, runID: String) throws -> (ledger: LedgerSnapshot, cancelRequested: Bool, anyScopes: Bool) {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT budget_usd, settled_usd, reserved_usd, stop_reason, cancel_requested_at IS NOT NULL FROM runs WHERE id = ?
+            SELECT budget_usd, settled_usd, reserved_usd, stop_reason, cancel_requested_at IS NOT NULL,
+                   EXISTS (SELECT 1 FROM budget_scopes) FROM runs WHERE id = ?
             """), arguments: [runID]) else {
             throw StoreError(.notFound, "run \(runID) is not in the journal at \(path)")
         }
-        return (try Self.ledger(row, from: 0), row[4] as Bool)
+        return (try Self.ledger(row, from: 0), row[4] as Bool, row[5] as Bool)
     }
 
     /// The ledger in `row`'s columns from `first` on: budget_usd, settled_usd, reserved_usd, stop_reason of `runs`.
