@@ -16,6 +16,8 @@ var targets: [Target] = [
     .target(name: "WfloStore", dependencies: [
             "WfloCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // SQLite's C API, for the one hook GRDB has no call for (the WAL's, ``WALCheckpointer``).
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
     // The journal in PostgreSQL (postgres-nio), for many processes on many machines. All of its SQL lives here.
     .target(name: "WfloPostgres", dependencies: [

@@ -49,6 +49,8 @@ public struct SQLiteJournalStore: JournalStore {
     private let stepCommits = GroupCommit<StepWrite>()
     /// Reads ``changeStamp()`` on a connection of its own (nil for a journal in memory).
     let changes: ChangeWatcher?
+    /// Checkpoints the write-ahead log off the writer's commits (nil for a journal in memory).
+    let checkpointer: WALCheckpointer?
 
     /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
     ///
@@ -71,9 +73,11 @@ public struct SQLiteJournalStore: JournalStore {
             if descriptor >= 0 { closeDescriptor(descriptor) }
             var config = Configuration()
             config.busyMode = .callback(JournalQueues.busyHandler(timeout: busyTimeout))
+            let checkpointer = WALCheckpointer(path: path)
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 try db.execute(sql: "PRAGMA foreign_keys = ON")
+                if !db.configuration.readonly { checkpointer.install(on: db) }
             }
             // Other processes may be creating the same new file at this moment: switching it to
             // WAL can then find it locked, and GRDB reads the applied migrations before it takes
@@ -106,6 +110,7 @@ public struct SQLiteJournalStore: JournalStore {
             writer = opened!
             queues = JournalQueues(readers: config.maximumReaderCount)
             changes = ChangeWatcher(path: path)
+            self.checkpointer = checkpointer
         } catch let error as StoreError {
             throw error
         } catch {
@@ -118,6 +123,7 @@ public struct SQLiteJournalStore: JournalStore {
         self.path = path
         queues = JournalQueues()
         changes = nil
+        checkpointer = nil
     }
 
     /// This store (same database, same queues) whose writes check `fence` first.
