@@ -224,6 +224,13 @@ public struct LedgerSnapshot: Sendable, Hashable, Codable {
     /// Settled plus reserved: what the budget must cover.
     public var committed: Money { settled + reserved }
     public var remaining: Money? { budget.map { $0 - committed } }
+
+    /// The ledger once an attempt has reserved `amount` (what an admitted reservation writes).
+    public func reserving(_ amount: Money) -> LedgerSnapshot {
+        var after = self
+        after.reserved += amount
+        return after
+    }
 }
 
 /// Everything the journal holds about a run: what resume and reports read.

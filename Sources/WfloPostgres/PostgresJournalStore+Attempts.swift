@@ -10,9 +10,12 @@ extension PostgresJournalStore {
     /// same "fits" before this one commits. The attempts under a limit are read after the lock, and
     /// every attempt insert of the run takes the same lock first. A refusal writes nothing.
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
-        try await writeLockingRun(start.runID) { connection, locked in
+        if let attemptID = try await reserveOnUnchangedLedger(start) { return .started(attemptID: attemptID) }
+        let memo = resources.ledgers
+        return try await writeLockingRun(start.runID) { connection, locked in
             guard let locked else { throw self.runNotFound(start.runID) }
             let ledger = locked.ledger
+            memo.remember(start.runID, locked.cells)
             var committed: [BudgetLimit: Money] = [:]
             for limit in start.limits where BudgetAdmission.decide(ledger: ledger, reserve: start.reserve) == .admit {
                 committed[limit] = try await self.committed(connection, runID: start.runID, limit: limit)
@@ -47,14 +50,62 @@ extension PostgresJournalStore {
                     ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
                         started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
                 ), next AS (
-                    UPDATE runs SET reserved_usd = \((ledger.reserved + start.reserve).description), last_event = last_event + 1
+                    UPDATE runs SET reserved_usd = \(ledger.reserving(start.reserve).reserved.description), last_event = last_event + 1
                     WHERE id = \(start.runID) RETURNING last_event
                 )
                 """), logger: self.logger).map { try $0.decode(Int64.self) }.first
             guard let attemptID else { throw StoreError(.database, "the attempt row was not written in \(self.journalLocation)") }
             if !scopes.windows.isEmpty { try await self.writeScopeCharges(connection, scopes, attemptID: attemptID) }
+            memo.remember(start.runID, locked.cells.writing(ledger.reserving(start.reserve)))
+            if scopes.windows.isEmpty { memo.remember(attempt: attemptID, reserved: start.reserve.description) }
             return .started(attemptID: attemptID)
         }
+    }
+
+    /// A reservation in one statement, without the run's lock, when this process wrote the run's
+    /// ledger last (``LedgerMemo``), the call has no limit under the run's budget, no budget scope
+    /// exists, and the remembered ledger admits it: the statement changes the run's row only if its
+    /// ledger cells, cancel request and lease are still as remembered — a row another transaction
+    /// holds is re-read once it commits — and inserts the attempt, the step and the event only with
+    /// it. One round trip instead of a transaction of four. Nil when anything differed (nothing was
+    /// written; the caller takes the lock and decides on what it reads).
+    private func reserveOnUnchangedLedger(_ start: AttemptStart) async throws -> Int64? {
+        let memo = resources.ledgers
+        guard start.limits.isEmpty, let token = singleStatementFence(runID: start.runID), let cells = memo.cells(start.runID),
+              AttemptAdmission.refusal(ledger: cells.ledger, cancelRequested: false, reserve: start.reserve, limits: [],
+                                       committedWithin: { _ in .zero }) == nil else { return nil }
+        let after = cells.ledger.reserving(start.reserve)
+        let attemptID = try await statement(checksFence: true) { connection in
+            try await connection.prepared(Hot.ReserveUnchanged.self, EventRow.inserting(EventRecord.stepStarted(start, attemptID: 0), namingAttemptOf: """
+                WITH next AS (
+                    UPDATE runs SET reserved_usd = \(after.reserved.description), last_event = last_event + 1
+                    WHERE id = \(start.runID) AND settled_usd = \(cells.settled) AND reserved_usd = \(cells.reserved)
+                      AND budget_usd IS NOT DISTINCT FROM \(cells.budget) AND stop_reason IS NOT DISTINCT FROM \(cells.stopReason)
+                      AND cancel_requested_at IS NULL AND NOT EXISTS (SELECT 1 FROM budget_scopes)
+                      AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
+                    RETURNING last_event
+                ), attempt AS (
+                    INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
+                    SELECT \(start.runID), \(start.stepID), \(start.number), 'running', \(start.model), \(start.reserve.description),
+                           \(start.at.timeIntervalSince1970)
+                    FROM next
+                    RETURNING id
+                ), step AS (
+                    INSERT INTO steps (run_id, step_id, type, status, model, started_at)
+                    SELECT \(start.runID), \(start.stepID), \(start.stepType.rawValue), 'running', \(start.model), \(start.at.timeIntervalSince1970)
+                    FROM next
+                    ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
+                        started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
+                )
+                """), logger: self.logger).map { try $0.decode(Int64.self) }.first
+        }
+        guard let attemptID else {
+            memo.forget(start.runID)
+            return nil
+        }
+        memo.remember(start.runID, cells.writing(after))
+        memo.remember(attempt: attemptID, reserved: start.reserve.description)
+        return attemptID
     }
 
     /// Settles a running attempt (``AttemptSettlement``) under the run's lock: its reservation
@@ -66,10 +117,13 @@ extension PostgresJournalStore {
     /// with the run's event number, and the event.
     @discardableResult
     public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
-        try await writeLockingRun(finish.runID, attemptID: finish.attemptID) { connection, locked in
+        if let after = try await settleOnUnchangedLedger(finish) { return after }
+        let memo = resources.ledgers
+        return try await writeLockingRun(finish.runID, attemptID: finish.attemptID) { connection, locked in
             // The run's row first (every writer of a run locks it first: no deadlock), the attempt read with it.
             guard let locked, let attempt = locked.attempt else { throw self.attemptNotFound(finish) }
             let before = locked.ledger
+            memo.remember(finish.runID, locked.cells)
             let reserved = try JournalCells.money(attempt.reserved, "attempts.reserved_usd")
             guard let settlement = AttemptSettlement.settling(
                 finish, current: try JournalCells.enumeration(attempt.status, "attempts.status"),
@@ -101,8 +155,66 @@ extension PostgresJournalStore {
                 )
                 """), logger: self.logger)
             guard !written.isEmpty else { throw self.runNotFound(event.runID) }
+            memo.remember(finish.runID, locked.cells.writing(after))
             return after
         }
+    }
+
+    /// A settlement in one statement, without the run's lock, when this process reserved the
+    /// attempt (without budget-scope windows) and wrote the run's ledger last (``LedgerMemo``):
+    /// the run's row changes only if its ledger cells and lease are still as remembered, the
+    /// attempt only if it is still `running` with that reservation, and when one changes but not
+    /// the other the statement fails as a whole (``EventRow/inserting(_:after:requiringOneRowOf:)``)
+    /// and changes nothing. Nil when anything differed: the caller takes the lock.
+    private func settleOnUnchangedLedger(_ finish: AttemptFinish) async throws -> LedgerSnapshot? {
+        let memo = resources.ledgers
+        guard let reservedText = memo.reserved(attempt: finish.attemptID) else { return nil }
+        memo.forget(attempt: finish.attemptID)
+        guard let token = singleStatementFence(runID: finish.runID), let cells = memo.cells(finish.runID),
+              let reserved = Money(string: reservedText),
+              let settlement = AttemptSettlement.settling(finish, current: .running, reserved: reserved, ledger: cells.ledger) else { return nil }
+        let after = settlement.ledger
+        let event = settlement.event
+        let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
+        let written = try await statement(checksFence: true) { connection -> Bool in
+            do {
+                return try await !connection.prepared(Hot.SettleUnchanged.self, EventRow.inserting(event, after: """
+                    WITH next AS (
+                        UPDATE runs SET reserved_usd = \(after.reserved.description), settled_usd = \(after.settled.description),
+                            stop_reason = \(after.stopReason), last_event = last_event + 1
+                        WHERE id = \(finish.runID) AND settled_usd = \(cells.settled) AND reserved_usd = \(cells.reserved)
+                          AND budget_usd IS NOT DISTINCT FROM \(cells.budget) AND stop_reason IS NOT DISTINCT FROM \(cells.stopReason)
+                          AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
+                        RETURNING last_event
+                    ), attempt AS (
+                        UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
+                            cost_usd = CASE WHEN \(finish.unanswered) THEN cost_usd ELSE \(finish.cost.description) END,
+                            usage = CASE WHEN \(finish.unanswered) THEN usage ELSE \(finish.usage?.json.encoded()) END,
+                            fees_usd = CASE WHEN \(finish.unanswered) THEN fees_usd ELSE \(finish.fees.isZero ? nil : finish.fees.description) END,
+                            flags = CASE WHEN \(finish.unanswered) THEN flags ELSE \(flags) END,
+                            started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
+                        WHERE id = \(finish.attemptID) AND run_id = \(finish.runID) AND status = 'running' AND reserved_usd = \(reservedText)
+                          AND NOT EXISTS (SELECT 1 FROM attempt_windows w WHERE w.attempt_id = \(finish.attemptID))
+                          AND EXISTS (SELECT 1 FROM next)
+                        RETURNING id
+                    ), step AS (
+                        UPDATE steps SET status = \(finish.stepStatus?.rawValue), output = \(finish.stepOutput?.encoded()), error = \(finish.error),
+                            finished_at = \(finish.at.timeIntervalSince1970)
+                        WHERE run_id = \(finish.runID) AND step_id = \(finish.stepID) AND \(finish.stepStatus?.rawValue)::text IS NOT NULL
+                          AND EXISTS (SELECT 1 FROM attempt)
+                    )
+                    """, requiringOneRowOf: "attempt"), logger: self.logger).isEmpty
+            } catch where PostgresErrors.sqlState(error) == "22012" {
+                // The run's row matched and the attempt did not: nothing was written.
+                return false
+            }
+        }
+        guard written else {
+            memo.forget(finish.runID)
+            return nil
+        }
+        memo.remember(finish.runID, cells.writing(after))
+        return after
     }
 
     /// The step row and its event in one statement (its own transaction): the engine's hot path
@@ -209,7 +321,8 @@ extension PostgresJournalStore {
                     try row.decode((String?, String, String, String?, Bool, Bool, Bool, String?, String?, Bool).self)
                 let ledger = try Self.ledger(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason)
                 let attempt = zip2(status, attemptReserved).map { LockedRun.Attempt(status: $0.0, reserved: $0.1, chargedScopes: windows) }
-                return LockedRun(ledger: ledger, cancelRequested: cancelled, scopesExist: scopes, fenceHeld: held, attempt: attempt)
+                return LockedRun(cells: LedgerMemo.Cells(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason, ledger: ledger),
+                                 cancelRequested: cancelled, scopesExist: scopes, fenceHeld: held, attempt: attempt)
             }.first
     }
 
@@ -257,7 +370,9 @@ struct LockedRun: Sendable {
         var chargedScopes: Bool
     }
 
-    var ledger: LedgerSnapshot
+    /// The run's ledger cells as read (their text and value).
+    var cells: LedgerMemo.Cells
+    var ledger: LedgerSnapshot { cells.ledger }
     var cancelRequested: Bool
     var scopesExist: Bool
     /// The fence token given holds a live lease on the run (false when none was given).

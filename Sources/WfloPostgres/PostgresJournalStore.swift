@@ -33,6 +33,8 @@ public final class PostgresJournalStore: JournalStore {
         let client: PostgresClient
         let runTask: Task<Void, Never>
         let listener: PostgresNotifications
+        /// Ledger cells this process last wrote (the one-statement paid-call writes).
+        let ledgers = LedgerMemo()
 
         init(client: PostgresClient, runTask: Task<Void, Never>, listener: PostgresNotifications) {
             self.client = client

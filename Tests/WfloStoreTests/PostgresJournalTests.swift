@@ -176,6 +176,57 @@ struct PostgresJournalTests {
         }
     }
 
+    /// A process whose previous write set a run's ledger reserves and settles in one statement
+    /// that checks the ledger is still as it wrote it (``LedgerMemo``): what another process
+    /// changed in between — a reservation, a lower budget, a cancel — is seen, never written over.
+    @Test func aOneStatementWriteSeesWhatAnotherProcessChangedSince() async throws {
+        try await withTwoStores { a, b in
+            try await a.createRun(sampleRun(budget: "1.00"))
+            let first = try #require(try await a.beginAttempt(start(step: "s1", reserve: "0.10")).attemptID)
+            try await a.finishAttempt(finish(first, step: "s1", cost: "0.05"))
+            // Another process reserves: the first process's next reservation adds to it, not to what it remembers.
+            let other = try #require(try await b.beginAttempt(start(step: "s2", reserve: "0.20")).attemptID)
+            let second = try #require(try await a.beginAttempt(start(step: "s3", reserve: "0.30")).attemptID)
+            #expect(try await a.ledger(runID: "run-1") == LedgerSnapshot(settled: money("0.05"), reserved: money("0.50"), budget: money("1.00")))
+            // Its settlement of its own attempt keeps the other's reservation.
+            let after = try await a.finishAttempt(finish(second, step: "s3", cost: "0.25"))
+            #expect(after == LedgerSnapshot(settled: money("0.30"), reserved: money("0.20"), budget: money("1.00")))
+            try await b.finishAttempt(finish(other, step: "s2", cost: "0.20"))
+            // A lower budget set elsewhere refuses what the remembered budget would have admitted.
+            try await b.updateRunBudget(id: "run-1", budget: money("0.60"), at: date(5))
+            let refused = try await a.beginAttempt(start(step: "s4", reserve: "0.20"))
+            #expect(refused.attemptID == nil)
+            #expect(try await a.beginAttempt(start(step: "s5", reserve: "0.05")).attemptID != nil)
+            // A cancel asked for elsewhere stops the next attempt.
+            _ = try await b.requestCancel(runID: "run-1", by: "ana", reason: nil, at: date(6))
+            #expect(try await a.beginAttempt(start(step: "s6", reserve: "0.01")) == .runCancelled)
+            let journal = try await b.journal(runID: "run-1")
+            #expect(journal.ledger == LedgerSnapshot(settled: money("0.50"), reserved: money("0.05"), budget: money("0.60")))
+            #expect(journal.attempts.map(\.stepID) == ["s1", "s2", "s3", "s5"])
+            #expect(journal.events.map(\.sequence) == Array(1...Int64(journal.events.count)))
+        }
+    }
+
+    /// A settlement whose run row still matches but whose attempt another process has marked
+    /// unsettled in between writes nothing at all (the statement fails as a whole): the
+    /// reservation stays held, as the unsettled attempt needs, and no event is added.
+    @Test func aOneStatementSettlementOfAnAttemptMarkedUnsettledElsewhereWritesNothing() async throws {
+        try await withTwoStores { a, b in
+            try await a.createRun(sampleRun(budget: "1.00"))
+            let first = try #require(try await a.beginAttempt(start(step: "s1", reserve: "0.10")).attemptID)
+            try await a.finishAttempt(finish(first, step: "s1", cost: "0.05"))
+            let second = try #require(try await a.beginAttempt(start(step: "s2", reserve: "0.30")).attemptID)
+            #expect(try await b.markInFlightUnsettled(runID: "run-1", at: date(3)) == 1)
+            let eventsBefore = try await b.journal(runID: "run-1").events.count
+            let ledger = try await a.finishAttempt(finish(second, step: "s2", cost: "0.20"))
+            #expect(ledger == LedgerSnapshot(settled: money("0.05"), reserved: money("0.30"), budget: money("1.00")))
+            let journal = try await b.journal(runID: "run-1")
+            #expect(journal.attempts.map(\.status) == [.succeeded, .unsettled])
+            #expect(journal.ledger == ledger && journal.events.count == eventsBefore)
+            #expect(journal.steps.first { $0.stepID == "s2" }?.status == .running)
+        }
+    }
+
     @Test func twoProcessesDecidingOneRequestRecordOneDecision() async throws {
         try await withTwoStores { a, b in
             try await a.createRun(sampleRun())

@@ -81,6 +81,13 @@ enum EventRow {
         appending(event, data: [event.data.encoded()], to: prefix)
     }
 
+    /// ``inserting(_:after:)`` that fails the whole statement (division by zero, SQLSTATE 22012)
+    /// when `next` returned its row but the prefix's `WITH` query `attempt` returned none: the
+    /// statement then changes nothing, its sub-statements all or none.
+    static func inserting(_ event: EventRecord, after prefix: PostgresQuery, requiringOneRowOf attempt: String) -> PostgresQuery {
+        appending(event, data: [event.data.encoded()], to: prefix, sequence: "next.last_event / (SELECT count(*) FROM \(attempt))")
+    }
+
     /// ``inserting(_:after:)`` for an event whose data names an attempt inserted by the same
     /// statement: `event` is built with attempt id 0, and its `"attempt_id":0` is replaced by the
     /// id the `WITH` query `attempt` returns (the encoding is compact with sorted keys, so the
@@ -96,7 +103,8 @@ enum EventRow {
 
     /// `prefix` and the insert of `event` numbered by its `next`: `data` is the event's JSON whole,
     /// or in two parts to join around the id of the `attempt` the prefix inserts.
-    private static func appending(_ event: EventRecord, data: [String], to prefix: PostgresQuery) -> PostgresQuery {
+    private static func appending(_ event: EventRecord, data: [String], to prefix: PostgresQuery,
+                                  sequence: String = "next.last_event") -> PostgresQuery {
         var query = prefix
         let first = query.binds.count + 1
         query.binds.append(event.runID)
@@ -109,7 +117,7 @@ enum EventRow {
         query.sql += """
 
             INSERT INTO events (run_id, sequence, step_id, kind, data, at)
-            SELECT $\(first), next.last_event, $\(first + 1), $\(first + 2), \(dataSQL), $\(first + 3 + data.count)
+            SELECT $\(first), \(sequence), $\(first + 1), $\(first + 2), \(dataSQL), $\(first + 3 + data.count)
             FROM \(namesAttempt ? "next, attempt" : "next") RETURNING \(namesAttempt ? "(SELECT id FROM attempt)" : "1")
             """
         return query
