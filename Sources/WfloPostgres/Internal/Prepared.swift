@@ -78,6 +78,7 @@ enum Hot {
     enum Approvals: PreparedSite { static let statement = PreparedText("approvals") }
     enum ClaimCandidate: PreparedSite { static let statement = PreparedText("claim_candidate") }
     enum Claim: PreparedSite { static let statement = PreparedText("claim") }
+    enum ClaimAtOnce: PreparedSite { static let statement = PreparedText("claim_at_once") }
     enum LimitedQueues: PreparedSite { static let statement = PreparedText("limited_queues") }
     enum Release: PreparedSite { static let statement = PreparedText("release") }
     enum Renew: PreparedSite { static let statement = PreparedText("renew") }
