@@ -209,7 +209,8 @@ public struct Executor: Sendable {
                              traceparent: String?) async throws -> RunResult {
         let store = configuration.store
         var journal = journal
-        let unsettled = try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
+        // A queued run's first start: no driver has sent anything for it yet.
+        let unsettled = journal.run.status == .queued ? 0 : try await store.markInFlightUnsettled(runID: runID, at: configuration.now())
         if unsettled > 0 || budget != nil { journal = try await store.journal(runID: runID) }
         var run = journal.run
         if let budget, budget != run.budget {
@@ -329,7 +330,7 @@ public struct Executor: Sendable {
             runner.spreading = StepTaskSpreading(root: definition, slots: StepTaskSlots(width: spread.width))
         }
         let scheduler = Scheduler(runner: runner, definition: definition, prefix: "", inputs: run.inputs)
-        if configuration.stepTasks == nil, !replay.isFresh {
+        if configuration.stepTasks == nil, !replay.neverDriven {
             // Spread by an earlier driver, driven here without spreading: every step runs in this
             // process, so the tasks it left must not be run by a helper too (charged twice).
             // Cancelled, they are never claimed, and a helper holding one can write nothing more.

@@ -13,11 +13,18 @@ struct ReplayState: Sendable {
     var wakeAt: [String: Date] = [:]
     /// True when the run started in this process: the journal holds nothing to replay.
     let isFresh: Bool
+    /// True when the journal was read before the run's first start (still `queued`): no driver
+    /// has run it, so it has no attempt in flight and no step task.
+    let neverDriven: Bool
 
-    init() { isFresh = true }
+    init() {
+        isFresh = true
+        neverDriven = true
+    }
 
     init(journal: RunJournal) {
         isFresh = false
+        neverDriven = journal.run.status == .queued
         for step in journal.steps {
             switch step.status {
             case .completed:
