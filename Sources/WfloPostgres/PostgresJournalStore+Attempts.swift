@@ -36,24 +36,10 @@ extension PostgresJournalStore {
                 case .admitted(let admitted): scopes = admitted
                 }
             }
-            // One statement: the attempt, the run's reserved sum and event number, the step, and the
-            // `step_started` event naming the attempt's new id.
-            let attemptID = try await connection.prepared(Hot.Reserve.self, EventRow.inserting(EventRecord.stepStarted(start, attemptID: 0), namingAttemptOf: """
-                WITH attempt AS (
-                    INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
-                    VALUES (\(start.runID), \(start.stepID), \(start.number), 'running', \(start.model), \(start.reserve.description),
-                            \(start.at.timeIntervalSince1970))
-                    RETURNING id
-                ), step AS (
-                    INSERT INTO steps (run_id, step_id, type, status, model, started_at)
-                    VALUES (\(start.runID), \(start.stepID), \(start.stepType.rawValue), 'running', \(start.model), \(start.at.timeIntervalSince1970))
-                    ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
-                        started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
-                ), next AS (
-                    UPDATE runs SET reserved_usd = \(ledger.reserving(start.reserve).reserved.description), last_event = last_event + 1
-                    WHERE id = \(start.runID) RETURNING last_event
-                )
-                """), logger: self.logger).map { try $0.decode(Int64.self) }.first
+            // The run's row is locked and its cells were read above: the statement's checks hold.
+            let attemptID = try await connection.prepared(Hot.Reserve.self, self.reservation(start, on: locked.cells, lease: self.singleStatementFence(runID: start.runID) ?? nil,
+                                                                                            scopesDecided: true),
+                                                          logger: self.logger).map { try $0.decode(Int64.self) }.first
             guard let attemptID else { throw StoreError(.database, "the attempt row was not written in \(self.journalLocation)") }
             if !scopes.windows.isEmpty { try await self.writeScopeCharges(connection, scopes, attemptID: attemptID) }
             memo.remember(start.runID, locked.cells.writing(ledger.reserving(start.reserve)))
@@ -76,28 +62,8 @@ extension PostgresJournalStore {
                                        committedWithin: { _ in .zero }) == nil else { return nil }
         let after = cells.ledger.reserving(start.reserve)
         let attemptID = try await statement(checksFence: true) { connection in
-            try await connection.prepared(Hot.ReserveUnchanged.self, EventRow.inserting(EventRecord.stepStarted(start, attemptID: 0), namingAttemptOf: """
-                WITH next AS (
-                    UPDATE runs SET reserved_usd = \(after.reserved.description), last_event = last_event + 1
-                    WHERE id = \(start.runID) AND settled_usd = \(cells.settled) AND reserved_usd = \(cells.reserved)
-                      AND budget_usd IS NOT DISTINCT FROM \(cells.budget) AND stop_reason IS NOT DISTINCT FROM \(cells.stopReason)
-                      AND cancel_requested_at IS NULL AND NOT EXISTS (SELECT 1 FROM budget_scopes)
-                      AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
-                    RETURNING last_event
-                ), attempt AS (
-                    INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
-                    SELECT \(start.runID), \(start.stepID), \(start.number), 'running', \(start.model), \(start.reserve.description),
-                           \(start.at.timeIntervalSince1970)
-                    FROM next
-                    RETURNING id
-                ), step AS (
-                    INSERT INTO steps (run_id, step_id, type, status, model, started_at)
-                    SELECT \(start.runID), \(start.stepID), \(start.stepType.rawValue), 'running', \(start.model), \(start.at.timeIntervalSince1970)
-                    FROM next
-                    ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
-                        started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
-                )
-                """), logger: self.logger).map { try $0.decode(Int64.self) }.first
+            try await connection.prepared(Hot.Reserve.self, self.reservation(start, on: cells, lease: token, scopesDecided: false),
+                                          logger: self.logger).map { try $0.decode(Int64.self) }.first
         }
         guard let attemptID else {
             memo.forget(start.runID)
@@ -106,6 +72,36 @@ extension PostgresJournalStore {
         memo.remember(start.runID, cells.writing(after))
         memo.remember(attempt: attemptID, reserved: start.reserve.description)
         return attemptID
+    }
+
+    /// A reservation's one statement: the run's reserved sum and event number, changed only while its
+    /// ledger cells are `cells`, no cancel is asked for, `lease` (when given) holds and — unless
+    /// `scopesDecided` (a caller that read the scopes under the run's lock) — no budget scope exists;
+    /// and with that change only, the attempt, the step and the `step_started` event naming the
+    /// attempt's new id. Returns the id, or no row when a check failed (then nothing was written).
+    func reservation(_ start: AttemptStart, on cells: LedgerMemo.Cells, lease token: String?, scopesDecided: Bool) throws -> PostgresQuery {
+        try EventRow.inserting(EventRecord.stepStarted(start, attemptID: 0), namingAttemptOf: """
+            WITH next AS (
+                UPDATE runs SET reserved_usd = \(cells.ledger.reserving(start.reserve).reserved.description), last_event = last_event + 1
+                WHERE id = \(start.runID) AND settled_usd = \(cells.settled) AND reserved_usd = \(cells.reserved)
+                  AND budget_usd IS NOT DISTINCT FROM \(cells.budget) AND stop_reason IS NOT DISTINCT FROM \(cells.stopReason)
+                  AND cancel_requested_at IS NULL AND (\(scopesDecided) OR NOT EXISTS (SELECT 1 FROM budget_scopes))
+                  AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
+                RETURNING last_event
+            ), attempt AS (
+                INSERT INTO attempts (run_id, step_id, number, status, model, reserved_usd, started_at)
+                SELECT \(start.runID), \(start.stepID), \(start.number), 'running', \(start.model), \(start.reserve.description),
+                       \(start.at.timeIntervalSince1970)
+                FROM next
+                RETURNING id
+            ), step AS (
+                INSERT INTO steps (run_id, step_id, type, status, model, started_at)
+                SELECT \(start.runID), \(start.stepID), \(start.stepType.rawValue), 'running', \(start.model), \(start.at.timeIntervalSince1970)
+                FROM next
+                ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,
+                    started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = NULL
+            )
+            """)
     }
 
     /// Settles a running attempt (``AttemptSettlement``) under the run's lock: its reservation
@@ -132,29 +128,12 @@ extension PostgresJournalStore {
                 try await self.settleScopes(connection, attemptID: finish.attemptID, reserved: reserved, cost: finish.cost)
             }
             let after = settlement.ledger
-            let event = settlement.event
-            // An unanswered call keeps its cost, usage, fees and flags as they are (none): only its status, error and times change.
-            let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
-            let written = try await connection.prepared(Hot.Settle.self, EventRow.inserting(event, after: """
-                WITH attempt AS (
-                    UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
-                        cost_usd = CASE WHEN \(finish.unanswered) THEN cost_usd ELSE \(finish.cost.description) END,
-                        usage = CASE WHEN \(finish.unanswered) THEN usage ELSE \(finish.usage?.json.encoded()) END,
-                        fees_usd = CASE WHEN \(finish.unanswered) THEN fees_usd ELSE \(finish.fees.isZero ? nil : finish.fees.description) END,
-                        flags = CASE WHEN \(finish.unanswered) THEN flags ELSE \(flags) END,
-                        started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
-                    WHERE id = \(finish.attemptID)
-                ), step AS (
-                    UPDATE steps SET status = \(finish.stepStatus?.rawValue), output = \(finish.stepOutput?.encoded()), error = \(finish.error),
-                        finished_at = \(finish.at.timeIntervalSince1970)
-                    WHERE run_id = \(finish.runID) AND step_id = \(finish.stepID) AND \(finish.stepStatus?.rawValue)::text IS NOT NULL
-                ), next AS (
-                    UPDATE runs SET reserved_usd = \(after.reserved.description), settled_usd = \(after.settled.description),
-                        stop_reason = \(after.stopReason), last_event = last_event + 1
-                    WHERE id = \(event.runID) RETURNING last_event
-                )
-                """), logger: self.logger)
-            guard !written.isEmpty else { throw self.runNotFound(event.runID) }
+            // The run's row is locked and the attempt was read under it: the statement's checks hold.
+            let written = try await connection.prepared(Hot.Settle.self, self.settlementStatement(finish, settlement, on: locked.cells, reserved: attempt.reserved,
+                                                                                                   lease: self.singleStatementFence(runID: finish.runID) ?? nil,
+                                                                                                   windowsSettled: true),
+                                                        logger: self.logger)
+            guard !written.isEmpty else { throw self.runNotFound(finish.runID) }
             memo.remember(finish.runID, locked.cells.writing(after))
             return after
         }
@@ -174,36 +153,11 @@ extension PostgresJournalStore {
               let reserved = Money(string: reservedText),
               let settlement = AttemptSettlement.settling(finish, current: .running, reserved: reserved, ledger: cells.ledger) else { return nil }
         let after = settlement.ledger
-        let event = settlement.event
-        let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
         let written = try await statement(checksFence: true) { connection -> Bool in
             do {
-                return try await !connection.prepared(Hot.SettleUnchanged.self, EventRow.inserting(event, after: """
-                    WITH next AS (
-                        UPDATE runs SET reserved_usd = \(after.reserved.description), settled_usd = \(after.settled.description),
-                            stop_reason = \(after.stopReason), last_event = last_event + 1
-                        WHERE id = \(finish.runID) AND settled_usd = \(cells.settled) AND reserved_usd = \(cells.reserved)
-                          AND budget_usd IS NOT DISTINCT FROM \(cells.budget) AND stop_reason IS NOT DISTINCT FROM \(cells.stopReason)
-                          AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
-                        RETURNING last_event
-                    ), attempt AS (
-                        UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
-                            cost_usd = CASE WHEN \(finish.unanswered) THEN cost_usd ELSE \(finish.cost.description) END,
-                            usage = CASE WHEN \(finish.unanswered) THEN usage ELSE \(finish.usage?.json.encoded()) END,
-                            fees_usd = CASE WHEN \(finish.unanswered) THEN fees_usd ELSE \(finish.fees.isZero ? nil : finish.fees.description) END,
-                            flags = CASE WHEN \(finish.unanswered) THEN flags ELSE \(flags) END,
-                            started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
-                        WHERE id = \(finish.attemptID) AND run_id = \(finish.runID) AND status = 'running' AND reserved_usd = \(reservedText)
-                          AND NOT EXISTS (SELECT 1 FROM attempt_windows w WHERE w.attempt_id = \(finish.attemptID))
-                          AND EXISTS (SELECT 1 FROM next)
-                        RETURNING id
-                    ), step AS (
-                        UPDATE steps SET status = \(finish.stepStatus?.rawValue), output = \(finish.stepOutput?.encoded()), error = \(finish.error),
-                            finished_at = \(finish.at.timeIntervalSince1970)
-                        WHERE run_id = \(finish.runID) AND step_id = \(finish.stepID) AND \(finish.stepStatus?.rawValue)::text IS NOT NULL
-                          AND EXISTS (SELECT 1 FROM attempt)
-                    )
-                    """, requiringOneRowOf: "attempt"), logger: self.logger).isEmpty
+                return try await !connection.prepared(Hot.Settle.self, self.settlementStatement(finish, settlement, on: cells, reserved: reservedText,
+                                                                                                 lease: token, windowsSettled: false),
+                                                      logger: self.logger).isEmpty
             } catch where PostgresErrors.sqlState(error) == "22012" {
                 // The run's row matched and the attempt did not: nothing was written.
                 return false
@@ -215,6 +169,45 @@ extension PostgresJournalStore {
         }
         memo.remember(finish.runID, cells.writing(after))
         return after
+    }
+
+    /// A settlement's one statement: the run's ledger and event number, changed only while its cells
+    /// are `cells` and `lease` (when given) holds; the attempt, only while it is `running` with the
+    /// reservation `reserved` (its text) and — unless `windowsSettled` (a caller that settled them
+    /// under the run's lock) — reserved in no budget window; then the step and the event. When the
+    /// run's row changes and the attempt does not, the statement fails as a whole (SQLSTATE 22012,
+    /// ``EventRow/inserting(_:after:requiringOneRowOf:)``); no row when the run's checks failed.
+    /// An unanswered call keeps its cost, usage, fees and flags as they are (none).
+    func settlementStatement(_ finish: AttemptFinish, _ settlement: AttemptSettlement, on cells: LedgerMemo.Cells, reserved: String,
+                             lease token: String?, windowsSettled: Bool) -> PostgresQuery {
+        let after = settlement.ledger
+        let flags = finish.flags.isEmpty ? nil : JSONValue.array(finish.flags.map { .string($0) }).encoded()
+        return EventRow.inserting(settlement.event, after: """
+            WITH next AS (
+                UPDATE runs SET reserved_usd = \(after.reserved.description), settled_usd = \(after.settled.description),
+                    stop_reason = \(after.stopReason), last_event = last_event + 1
+                WHERE id = \(finish.runID) AND settled_usd = \(cells.settled) AND reserved_usd = \(cells.reserved)
+                  AND budget_usd IS NOT DISTINCT FROM \(cells.budget) AND stop_reason IS NOT DISTINCT FROM \(cells.stopReason)
+                  AND (\(token)::text IS NULL OR (owner_token = \(token) AND lease_expires_at > \(unescaped: Self.storeNow)))
+                RETURNING last_event
+            ), attempt AS (
+                UPDATE attempts SET status = \(settlement.status.rawValue), error = \(finish.error), finished_at = \(finish.at.timeIntervalSince1970),
+                    cost_usd = CASE WHEN \(finish.unanswered) THEN cost_usd ELSE \(finish.cost.description) END,
+                    usage = CASE WHEN \(finish.unanswered) THEN usage ELSE \(finish.usage?.json.encoded()) END,
+                    fees_usd = CASE WHEN \(finish.unanswered) THEN fees_usd ELSE \(finish.fees.isZero ? nil : finish.fees.description) END,
+                    flags = CASE WHEN \(finish.unanswered) THEN flags ELSE \(flags) END,
+                    started_at = COALESCE(\(finish.sentAt?.timeIntervalSince1970)::DOUBLE PRECISION, started_at)
+                WHERE id = \(finish.attemptID) AND run_id = \(finish.runID) AND status = 'running' AND reserved_usd = \(reserved)
+                  AND (\(windowsSettled) OR NOT EXISTS (SELECT 1 FROM attempt_windows w WHERE w.attempt_id = \(finish.attemptID)))
+                  AND EXISTS (SELECT 1 FROM next)
+                RETURNING id
+            ), step AS (
+                UPDATE steps SET status = \(finish.stepStatus?.rawValue), output = \(finish.stepOutput?.encoded()), error = \(finish.error),
+                    finished_at = \(finish.at.timeIntervalSince1970)
+                WHERE run_id = \(finish.runID) AND step_id = \(finish.stepID) AND \(finish.stepStatus?.rawValue)::text IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM attempt)
+            )
+            """, requiringOneRowOf: "attempt")
     }
 
     /// The step row and its event in one statement (its own transaction): the engine's hot path

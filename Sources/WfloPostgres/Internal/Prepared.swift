@@ -65,8 +65,6 @@ enum Hot {
     enum LockRun: PreparedSite { static let statement = PreparedText("lock_run") }
     enum Reserve: PreparedSite { static let statement = PreparedText("reserve") }
     enum Settle: PreparedSite { static let statement = PreparedText("settle") }
-    enum ReserveUnchanged: PreparedSite { static let statement = PreparedText("reserve_unchanged") }
-    enum SettleUnchanged: PreparedSite { static let statement = PreparedText("settle_unchanged") }
     enum CancelRequest: PreparedSite { static let statement = PreparedText("cancel_request") }
     enum Ledger: PreparedSite { static let statement = PreparedText("ledger") }
     enum InFlight: PreparedSite { static let statement = PreparedText("in_flight") }
