@@ -4,11 +4,13 @@ import WfloCore
 
 /// Attempts and the run's ledger (invariants 1 and 2 of DESIGN.md).
 extension PostgresJournalStore {
-    /// One transaction that first locks the run's row (``lockRun(_:runID:attemptID:fenceToken:)``):
+    /// One statement when this process wrote the run's ledger last (``reserveOnUnchangedLedger(_:)``:
+    /// it changes nothing unless the ledger is still what this process wrote). Otherwise one
+    /// transaction that first locks the run's row (``lockRun(_:runID:attemptID:fenceToken:)``):
     /// the ledger (`settled_usd`, `reserved_usd`, exact decimal TEXT summed with ``Money``) and the
     /// cancel request are read under that lock, so no other transaction of any process reads the
-    /// same "fits" before this one commits. The attempts under a limit are read after the lock, and
-    /// every attempt insert of the run takes the same lock first. A refusal writes nothing.
+    /// same "fits" before this one commits. The attempts under a limit are read after the lock. A
+    /// refusal writes nothing.
     public func beginAttempt(_ start: AttemptStart) async throws -> AttemptBeginOutcome {
         if let attemptID = try await reserveOnUnchangedLedger(start) { return .started(attemptID: attemptID) }
         let memo = resources.ledgers
@@ -104,13 +106,14 @@ extension PostgresJournalStore {
             """)
     }
 
-    /// Settles a running attempt (``AttemptSettlement``) under the run's lock: its reservation
-    /// leaves the reserved sum and its exact cost joins the settled sum, with the step row and an
-    /// event, in one transaction. An attempt no longer `running` changes nothing.
+    /// Settles a running attempt (``AttemptSettlement``): its reservation leaves the reserved sum
+    /// and its exact cost joins the settled sum, with the step row and an event. An attempt no
+    /// longer `running` changes nothing.
     ///
-    /// Four statements when no budget scope is charged: the run's row locked and read with the
-    /// attempt (and the lease), then one statement writing the attempt, the step, the ledger
-    /// with the run's event number, and the event.
+    /// One statement when this process reserved the attempt and wrote the run's ledger last
+    /// (``settleOnUnchangedLedger(_:)``). Otherwise, under the run's lock, four statements when no
+    /// budget scope is charged: the run's row locked and read with the attempt (and the lease),
+    /// then the same one statement (``settlementStatement(_:_:on:reserved:lease:windowsSettled:)``).
     @discardableResult
     public func finishAttempt(_ finish: AttemptFinish) async throws -> LedgerSnapshot {
         if let after = try await settleOnUnchangedLedger(finish) { return after }
