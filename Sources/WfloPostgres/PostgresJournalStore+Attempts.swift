@@ -315,9 +315,8 @@ extension PostgresJournalStore {
             """, logger: logger).map { row -> LockedRun in
                 let (budget, settled, reserved, stopReason, cancelled, scopes, held, status, attemptReserved, windows) =
                     try row.decode((String?, String, String, String?, Bool, Bool, Bool, String?, String?, Bool).self)
-                let ledger = try Self.ledger(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason)
                 let attempt = zip2(status, attemptReserved).map { LockedRun.Attempt(status: $0.0, reserved: $0.1, chargedScopes: windows) }
-                return LockedRun(cells: LedgerMemo.Cells(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason, ledger: ledger),
+                return LockedRun(cells: try LedgerMemo.Cells(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason),
                                  cancelRequested: cancelled, scopesExist: scopes, fenceHeld: held, attempt: attempt)
             }.first
     }
@@ -329,8 +328,7 @@ extension PostgresJournalStore {
 
     /// The run row's ledger cells as a snapshot (a cell that is not money is `.corrupt`, naming its column).
     private static func ledger(budget: String?, settled: String, reserved: String, stopReason: String?) throws -> LedgerSnapshot {
-        LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"), reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
-                       budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason)
+        try LedgerMemo.Cells(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason).ledger
     }
 
     /// Spent and held by the attempts of steps `limit` covers: the range ``BudgetLimit/stepIDRange``

@@ -227,9 +227,7 @@ extension PostgresJournalStore {
 
     /// The ledger cells a claim read: the new owner's first paid call can then reserve in one statement (``LedgerMemo``).
     private func rememberLedger(runID: String, budget: String?, settled: String, reserved: String, stopReason: String?) throws {
-        let ledger = LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"), reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
-                                    budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason)
-        resources.ledgers.remember(runID, LedgerMemo.Cells(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason, ledger: ledger))
+        resources.ledgers.remember(runID, try LedgerMemo.Cells(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason))
     }
 
     public func renewLease(runID: String, token: String, lease: Double) async throws -> Bool {

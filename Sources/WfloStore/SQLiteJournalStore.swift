@@ -325,7 +325,7 @@ public struct SQLiteJournalStore: JournalStore {
             let attemptID = db.lastInsertedRowID
             if !scopes.windows.isEmpty { try writeScopeCharges(db, scopes, attemptID: attemptID) }
             try db.cachedStatement(sql: "UPDATE runs SET reserved_usd = ? WHERE id = ?")
-                .execute(arguments: [(ledger.reserved + start.reserve).description, start.runID])
+                .execute(arguments: [ledger.reserving(start.reserve).reserved.description, start.runID])
             try db.cachedStatement(sql: """
                 INSERT INTO steps (run_id, step_id, type, status, model, started_at) VALUES (?, ?, ?, 'running', ?, ?)
                 ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', model = excluded.model, error = NULL,

@@ -15,6 +15,22 @@ final class LedgerMemo: Sendable {
         var stopReason: String?
         var ledger: LedgerSnapshot
 
+        /// The cells as read from the run's row, their value parsed (a cell that is not money is `.corrupt`, naming its column).
+        init(budget: String?, settled: String, reserved: String, stopReason: String?) throws {
+            self.init(budget: budget, settled: settled, reserved: reserved, stopReason: stopReason,
+                      ledger: LedgerSnapshot(settled: try JournalCells.money(settled, "runs.settled_usd"),
+                                             reserved: try JournalCells.money(reserved, "runs.reserved_usd"),
+                                             budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") }, stopReason: stopReason))
+        }
+
+        init(budget: String?, settled: String, reserved: String, stopReason: String?, ledger: LedgerSnapshot) {
+            self.budget = budget
+            self.settled = settled
+            self.reserved = reserved
+            self.stopReason = stopReason
+            self.ledger = ledger
+        }
+
         /// The cells after a write that set the ledger to `ledger` (its amounts written as `Money.description`).
         func writing(_ ledger: LedgerSnapshot) -> Cells {
             Cells(budget: budget, settled: ledger.settled.description, reserved: ledger.reserved.description,
