@@ -454,11 +454,13 @@ public final class PostgresJournalStore: JournalStore {
     // MARK: - Journal reads
 
     public func journal(runID: String) async throws -> RunJournal {
-        try await read { connection in try await self.journal(connection, runID: runID, eventKinds: nil, stepOutputs: true) }
+        try await read(oneStatement: true) { connection in try await self.journal(connection, runID: runID, eventKinds: nil, stepOutputs: true) }
     }
 
     public func journal(runID: String, eventKinds: Set<JournalEventKind>, stepOutputs: Bool) async throws -> RunJournal {
-        try await read { connection in try await self.journal(connection, runID: runID, eventKinds: eventKinds, stepOutputs: stepOutputs) }
+        try await read(oneStatement: true) { connection in
+            try await self.journal(connection, runID: runID, eventKinds: eventKinds, stepOutputs: stepOutputs)
+        }
     }
 
     public func journal(runID: String, eventKinds: Set<JournalEventKind>,
@@ -470,57 +472,30 @@ public final class PostgresJournalStore: JournalStore {
                 let kind: StepType = try JournalCells.enumeration(type, "steps.type")
                 return (id: id, type: kind)
             }
-            journal.steps = try await self.steps(connection, runID: runID, outputs: false,
-                                                 ids: pick(JournalPageIndex(run: journal.run, events: journal.events, steps: index)))
+            journal.steps = try await self.steps(connection, runID: runID, ids: pick(JournalPageIndex(run: journal.run, events: journal.events, steps: index)))
             return journal
         }
     }
 
-    /// A run's steps, in the order of ``journal(runID:)``: only those of `ids` when given.
-    func steps(_ connection: PostgresConnection, runID: String, outputs: Bool, ids: Set<String>?) async throws -> [StepRecord] {
-        guard let ids else {
-            let query: PostgresQuery = """
-                SELECT \(unescaped: StepRow.columns(outputs: outputs)) FROM steps WHERE run_id = \(runID)
-                ORDER BY started_at NULLS FIRST, step_id COLLATE "C"
-                """
-            // A driver's read of its run (with outputs) is the hot one.
-            if outputs { return try await connection.prepared(Hot.Steps.self, query, logger: logger).map(StepRow.record) }
-            return try await connection.query(query, logger: logger).records(StepRow.record)
-        }
+    /// The steps of `ids` of a run, without outputs, in the order of ``journal(runID:)``.
+    func steps(_ connection: PostgresConnection, runID: String, ids: Set<String>) async throws -> [StepRecord] {
         if ids.isEmpty { return [] }
-        let list = ids.sorted()
         return try await connection.query("""
-            SELECT \(unescaped: StepRow.columns(outputs: outputs)) FROM steps WHERE run_id = \(runID) AND step_id = ANY(\(list))
+            SELECT \(unescaped: StepRow.columns(output: "NULL::text")) FROM steps WHERE run_id = \(runID) AND step_id = ANY(\(ids.sorted()))
             ORDER BY started_at NULLS FIRST, step_id COLLATE "C"
             """, logger: logger).records(StepRow.record)
     }
 
-    /// A run's journal: every event when `eventKinds` is nil, else only those of these kinds;
-    /// steps without outputs unless `stepOutputs`; only the steps of `stepIDs` when given.
+    /// A run's journal, in one statement (``JournalRows``): every event when `eventKinds` is nil,
+    /// else only those of these kinds; steps without outputs unless `stepOutputs`; only the steps
+    /// of `stepIDs` when given.
     func journal(_ connection: PostgresConnection, runID: String, eventKinds: Set<JournalEventKind>?, stepOutputs: Bool,
                  stepIDs: Set<String>? = nil) async throws -> RunJournal {
-        guard let run = try await connection.prepared(Hot.RunRow.self, "SELECT \(unescaped: RunRow.columns) FROM runs WHERE id = \(runID)",
-                                                      logger: logger).map(RunRow.record).first else { throw runNotFound(runID) }
-        let steps = try await steps(connection, runID: runID, outputs: stepOutputs, ids: stepIDs)
-        let attempts = try await connection.prepared(Hot.Attempts.self,
-                                                     "SELECT \(unescaped: AttemptRow.columns) FROM attempts WHERE run_id = \(runID) ORDER BY id",
-                                                     logger: logger).map { try AttemptRow.record($0) }
-        var events: [EventRecord] = []
-        if let eventKinds {
-            if !eventKinds.isEmpty {
-                let kinds = eventKinds.map(\.rawValue).sorted()
-                events = try await connection.query("""
-                    SELECT \(unescaped: EventRow.columns) FROM events WHERE run_id = \(runID) AND kind = ANY(\(kinds)) ORDER BY sequence
-                    """, logger: logger).records(EventRow.record)
-            }
-        } else {
-            events = try await connection.prepared(Hot.Events.self,
-                                                   "SELECT \(unescaped: EventRow.columns) FROM events WHERE run_id = \(runID) ORDER BY sequence",
-                                                   logger: logger).map(EventRow.record)
+        let query = JournalRows.query(runID: runID, outputs: stepOutputs, stepIDs: stepIDs.map { $0.sorted() },
+                                      kinds: eventKinds.map { $0.map(\.rawValue).sorted() })
+        guard let journal = try JournalRows.journal(try await connection.prepared(Hot.Journal.self, query, logger: logger)) else {
+            throw runNotFound(runID)
         }
-        let approvals = try await connection.prepared(Hot.Approvals.self, """
-            SELECT \(unescaped: ApprovalRow.columns) FROM approvals WHERE run_id = \(runID) ORDER BY requested_at, ord
-            """, logger: logger).map(ApprovalRow.record)
-        return RunJournal(run: run, steps: steps, attempts: attempts, events: events, approvals: approvals)
+        return journal
     }
 }

@@ -370,6 +370,42 @@ struct ConformanceTests {
         }
     }
 
+    /// A journal holds each table's rows in that table's order, whatever order they were written in
+    /// (PostgreSQL reads the five tables in one statement and sorts them together).
+    @Test(arguments: stores)
+    func aJournalHoldsEachTablesRowsInTheirOrder(kind: StoreUnderTest) async throws {
+        try await kind.with { store in
+            try await store.createRun(sampleRun())
+            try await store.appendEvent(EventRecord(runID: "run-1", stepID: nil, kind: .runStarted, data: ["n": 1], at: date(1)))
+            // Steps by start (not started first), then by id byte by byte: "B" before "a", "a[10]" before "a[2]".
+            for (id, start) in [("b", 2.0), ("a[2]", 2), ("a[10]", 2), ("B", 2), ("late", 9), ("first", 1)] as [(String, Double)] {
+                try await store.recordStep(StepRecord(runID: "run-1", stepID: id, type: .transform, status: .completed, output: ["id": .string(id)],
+                                                      startedAt: date(start), finishedAt: date(start)),
+                                           event: EventRecord(runID: "run-1", stepID: id, kind: .stepCompleted, data: ["id": .string(id)], at: date(start)))
+            }
+            try await store.recordStep(StepRecord(runID: "run-1", stepID: "zz-pending", type: .sleep, status: .pending), event: nil)
+            var attempts: [Int64] = []
+            for step in ["y", "x"] {
+                let id = try #require(try await store.beginAttempt(start(step: step, reserve: "0.01")).attemptID)
+                try await store.finishAttempt(finish(id, step: step, cost: "0.005", output: ["text": .string(step)]))
+                attempts.append(id)
+            }
+            _ = try await store.requestApproval(ApprovalRecord(id: "r-late", runID: "run-1", stepID: "gate-2", message: "?", details: [:],
+                                                               settings: ApprovalSettings(), requestedAt: date(20)), stepType: .approval)
+            _ = try await store.requestApproval(ApprovalRecord(id: "r-early", runID: "run-1", stepID: "gate-1", message: "?", details: [:],
+                                                               settings: ApprovalSettings(), requestedAt: date(15)), stepType: .approval)
+            let journal = try await store.journal(runID: "run-1")
+            #expect(journal.run.id == "run-1")
+            #expect(journal.steps.filter { $0.type != .llm && $0.type != .approval }.map(\.stepID)
+                    == ["zz-pending", "first", "B", "a[10]", "a[2]", "b", "late"])
+            #expect(journal.steps.first { $0.stepID == "a[2]" }?.output == ["id": "a[2]"])
+            #expect(journal.attempts.map(\.id) == attempts && journal.attempts.map(\.stepID) == ["y", "x"])
+            #expect(journal.events.map(\.sequence) == Array(1...Int64(journal.events.count)))
+            #expect(journal.events.filter { $0.kind == .stepCompleted }.compactMap { $0.data["id"]?.stringValue } == ["b", "a[2]", "a[10]", "B", "late", "first"])
+            #expect(journal.approvals.map(\.id) == ["r-early", "r-late"])
+        }
+    }
+
     // MARK: approvals (invariant 4)
 
     private func request(_ id: String = "req1", step: String = "publish", timeout: Double? = nil,

@@ -69,11 +69,7 @@ enum Hot {
     enum Ledger: PreparedSite { static let statement = PreparedText("ledger") }
     enum InFlight: PreparedSite { static let statement = PreparedText("in_flight") }
     enum RunStatus: PreparedSite { static let statement = PreparedText("run_status") }
-    enum RunRow: PreparedSite { static let statement = PreparedText("run_row") }
-    enum Steps: PreparedSite { static let statement = PreparedText("steps") }
-    enum Attempts: PreparedSite { static let statement = PreparedText("attempts") }
-    enum Events: PreparedSite { static let statement = PreparedText("events") }
-    enum Approvals: PreparedSite { static let statement = PreparedText("approvals") }
+    enum Journal: PreparedSite { static let statement = PreparedText("journal") }
     enum ClaimCandidate: PreparedSite { static let statement = PreparedText("claim_candidate") }
     enum Claim: PreparedSite { static let statement = PreparedText("claim") }
     enum ClaimAtOnce: PreparedSite { static let statement = PreparedText("claim_at_once") }

@@ -3,7 +3,8 @@ import PostgresNIO
 import WfloCore
 
 /// The journal's rows: the columns each read selects (in order) and how a row becomes a record.
-/// Cells are decoded by position, so a `SELECT` always names ``columns`` of its row type.
+/// Cells are decoded by position, so a `SELECT` always names ``columns`` of its row type; a row
+/// of ``JournalRows`` holds them further along (``RowCells``).
 enum RunRow {
     static let columns = """
         id, workflow_name, workflow_path, workflow_source, inputs, budget_usd, status, outputs, error, created_at, updated_at, queue, tags, "trigger", \
@@ -11,8 +12,13 @@ enum RunRow {
         """
 
     static func record(_ row: PostgresRow) throws -> RunRecord {
+        var cells = RowCells(row)
+        return try record(&cells)
+    }
+
+    static func record(_ cells: inout RowCells) throws -> RunRecord {
         let (id, name, path, source, inputs, budget, status, outputs, error, created, updated, queue, tags, trigger, key, limit, onConflict) =
-            try row.decode((String, String, String, String, String, String?, String, String?, String?, Double, Double, String?, String?, String?,
+            try cells.decode((String, String, String, String, String, String?, String, String?, String?, Double, Double, String?, String?, String?,
                             String?, Int?, String?).self)
         return RunRecord(id: id, workflowName: name, workflowPath: path, workflowSource: source,
                          inputs: try JournalCells.json(inputs, "runs.inputs"), budget: try budget.map { try JournalCells.money($0, "runs.budget_usd") },
@@ -24,13 +30,19 @@ enum RunRow {
 }
 
 enum StepRow {
-    static func columns(outputs: Bool) -> String {
-        "run_id, step_id, type, status, \(outputs ? "output" : "NULL::text"), error, model, started_at, finished_at"
+    /// - Parameter output: what the output column is read as (`NULL::text` to leave outputs unread).
+    static func columns(output: String) -> String {
+        "run_id, step_id, type, status, \(output), error, model, started_at, finished_at"
     }
 
     static func record(_ row: PostgresRow) throws -> StepRecord {
+        var cells = RowCells(row)
+        return try record(&cells)
+    }
+
+    static func record(_ cells: inout RowCells) throws -> StepRecord {
         let (runID, stepID, type, status, output, error, model, started, finished) =
-            try row.decode((String, String, String, String, String?, String?, String?, Double?, Double?).self)
+            try cells.decode((String, String, String, String, String?, String?, String?, Double?, Double?).self)
         return StepRecord(runID: runID, stepID: stepID, type: try JournalCells.enumeration(type, "steps.type"),
                           status: try JournalCells.enumeration(status, "steps.status"), output: try output.map { try JournalCells.json($0, "steps.output") },
                           error: error, model: model, startedAt: started.map(JournalCells.date), finishedAt: finished.map(JournalCells.date))
@@ -45,8 +57,13 @@ enum AttemptRow {
 
     /// - Parameter details: false for the read model across runs, which (as SQLite's) shows no fees or flags.
     static func record(_ row: PostgresRow, details: Bool = true) throws -> AttemptRecord {
+        var cells = RowCells(row)
+        return try record(&cells, details: details)
+    }
+
+    static func record(_ cells: inout RowCells, details: Bool = true) throws -> AttemptRecord {
         let (id, runID, stepID, number, status, model, reserved, cost, usage, error, started, finished, cacheHit, saved, fees, flags) =
-            try row.decode((Int64, String, String, Int, String, String?, String, String?, String?, String?, Double, Double?, Bool, String?,
+            try cells.decode((Int64, String, String, Int, String, String?, String, String?, String?, String?, Double, Double?, Bool, String?,
                             String?, String?).self)
         return try JournalCells.attempt(id: id, runID: runID, stepID: stepID, number: number, status: status, model: model,
                                         reserved: reserved, cost: cost, usage: usage, error: error, startedAt: started,
@@ -59,7 +76,12 @@ enum EventRow {
     static let columns = "sequence, run_id, step_id, kind, data, at"
 
     static func record(_ row: PostgresRow) throws -> EventRecord {
-        let (sequence, runID, stepID, kind, data, at) = try row.decode((Int64, String, String?, String, String, Double).self)
+        var cells = RowCells(row)
+        return try record(&cells)
+    }
+
+    static func record(_ cells: inout RowCells) throws -> EventRecord {
+        let (sequence, runID, stepID, kind, data, at) = try cells.decode((Int64, String, String?, String, String, Double).self)
         return EventRecord(sequence: sequence, runID: runID, stepID: stepID, kind: try JournalCells.enumeration(kind, "events.kind"),
                            data: try JournalCells.json(data, "events.data"), at: JournalCells.date(at))
     }
@@ -131,8 +153,13 @@ enum ApprovalRow {
         """
 
     static func record(_ row: PostgresRow) throws -> ApprovalRecord {
+        var cells = RowCells(row)
+        return try record(&cells)
+    }
+
+    static func record(_ cells: inout RowCells) throws -> ApprovalRecord {
         let (id, runID, stepID, status, message, details, worstCase, approvers, timeout, onTimeout, requested, decidedBy, decidedAt, comment) =
-            try row.decode((String, String, String, String, String, String, String?, String, Double?, String, Double, String?, Double?,
+            try cells.decode((String, String, String, String, String, String, String?, String, Double?, String, Double, String?, Double?,
                             String?).self)
         guard case .array(let items) = try JournalCells.json(approvers, "approvals.approvers") else {
             throw StoreError(.corrupt, "approvals.approvers holds '\(approvers)', not a JSON list; the journal was edited or is damaged")
@@ -181,5 +208,108 @@ extension PostgresRowSequence {
         var result: [T] = []
         for try await row in self { result.append(try transform(row)) }
         return result
+    }
+}
+
+/// A row's cells from a position on, decoded in order as `PostgresRow.decode` decodes a row's
+/// from its first: a record type's cells may sit further along a wider row (``JournalRows``).
+struct RowCells {
+    private var cells: PostgresRow.Iterator
+
+    init(_ row: PostgresRow, from position: Int = 0) {
+        cells = row.makeIterator()
+        for _ in 0..<position { _ = cells.next() }
+    }
+
+    mutating func decode<each Column: PostgresDecodable>(_ columns: (repeat each Column).Type) throws -> (repeat each Column) {
+        (repeat try next((each Column).self))
+    }
+
+    private mutating func next<Column: PostgresDecodable>(_ column: Column.Type) throws -> Column {
+        guard let cell = cells.next() else {
+            throw StoreError(.database, "a journal row has fewer cells than its \(Column.self) column needs (a statement and its decoding disagree)")
+        }
+        return try cell.decode(Column.self)
+    }
+}
+
+/// A run's journal read in one statement — one snapshot and one round trip, where a read-only
+/// transaction of a statement a table took seven (BEGIN, five reads, COMMIT), and a worker reads
+/// its run's journal for every run it claims.
+///
+/// The rows of the five tables come as one result: each row starts with its ``Part`` and three
+/// sort keys, then holds every table's columns (``RunRow/columns``, ``StepRow``'s, … in that
+/// order), its own filled and the others NULL. A first branch that returns no row types every
+/// column from its table (a `UNION` resolves an untyped NULL by the branches before it).
+enum JournalRows {
+    enum Part: Int {
+        case run, step, attempt, event, approval
+    }
+
+    /// Each part's columns, in the order of ``Part`` (a step's output is read when `$2` is true),
+    /// and how many each is (no column expression holds a comma).
+    private static let columns = [RunRow.columns, StepRow.columns(output: "CASE WHEN $2 THEN output END"), AttemptRow.columns,
+                                  EventRow.columns, ApprovalRow.columns]
+    private static let widths = columns.map { $0.split(separator: ",").count }
+    /// Where each part's columns start in a row: after its part and three sort keys, and the parts before it.
+    private static let positions = widths.indices.map { 4 + widths.prefix($0).reduce(0, +) }
+
+    /// The statement: run `runID`'s row, its steps (with outputs when `outputs`; only those of
+    /// `stepIDs` when given), attempts, events (only those of `kinds` when given) and approvals, each
+    /// table's rows in the order of its own read.
+    static func query(runID: String, outputs: Bool, stepIDs: [String]?, kinds: [String]?) -> PostgresQuery {
+        var binds = PostgresBindings()
+        binds.append(runID)
+        binds.append(outputs)
+        binds.append(stepIDs)
+        binds.append(kinds)
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// The text of ``query(runID:outputs:stepIDs:kinds:)``, made once: `$1` the run, `$2` outputs, `$3` step ids, `$4` event kinds.
+    private static let sql: String = {
+        func branch(_ part: Part, keys: String, selecting: String, from table: String) -> String {
+            let before = Array(repeating: "NULL", count: widths.prefix(part.rawValue).reduce(0, +))
+            let after = Array(repeating: "NULL", count: widths.dropFirst(part.rawValue + 1).reduce(0, +))
+            return "SELECT " + ([String(part.rawValue), keys] + before + [selecting] + after).joined(separator: ", ") + " FROM " + table
+        }
+        let parts = columns
+        let tables = ["runs", "steps", "attempts", "events", "approvals"]
+        let typed = parts.enumerated().map { "(SELECT \($0.element) FROM \(tables[$0.offset])) t\($0.offset)" }
+        return """
+            SELECT * FROM (
+                SELECT 0 AS part, NULL::float8 AS k_float, NULL::text AS k_text, NULL::int8 AS k_int, t0.*, t1.*, t2.*, t3.*, t4.*
+                FROM \(typed.joined(separator: ", ")) WHERE false
+                UNION ALL \(branch(.run, keys: "NULL, NULL, NULL", selecting: parts[0], from: "runs WHERE id = $1"))
+                UNION ALL \(branch(.step, keys: "started_at, step_id, NULL", selecting: parts[1],
+                                   from: "steps WHERE run_id = $1 AND ($3::text[] IS NULL OR step_id = ANY($3))"))
+                UNION ALL \(branch(.attempt, keys: "NULL, NULL, id", selecting: parts[2], from: "attempts WHERE run_id = $1"))
+                UNION ALL \(branch(.event, keys: "NULL, NULL, sequence", selecting: parts[3],
+                                   from: "events WHERE run_id = $1 AND ($4::text[] IS NULL OR kind = ANY($4))"))
+                UNION ALL \(branch(.approval, keys: "requested_at, NULL, ord", selecting: parts[4], from: "approvals WHERE run_id = $1"))
+            ) journal
+            ORDER BY part, k_float NULLS FIRST, k_text COLLATE "C", k_int
+            """
+    }()
+
+    /// The journal in `rows` (the rows of ``query(runID:outputs:stepIDs:kinds:)``); nil when the run's row is not among them.
+    static func journal(_ rows: [PostgresRow]) throws -> RunJournal? {
+        var run: RunRecord?
+        var steps: [StepRecord] = [], attempts: [AttemptRecord] = [], events: [EventRecord] = [], approvals: [ApprovalRecord] = []
+        for row in rows {
+            let number = try row.decode(Int.self)
+            guard let part = Part(rawValue: number) else {
+                throw StoreError(.database, "a journal row of part \(number), which no table is (a statement and its decoding disagree)")
+            }
+            var cells = RowCells(row, from: positions[part.rawValue])
+            switch part {
+            case .run: run = try RunRow.record(&cells)
+            case .step: steps.append(try StepRow.record(&cells))
+            case .attempt: attempts.append(try AttemptRow.record(&cells))
+            case .event: events.append(try EventRow.record(&cells))
+            case .approval: approvals.append(try ApprovalRow.record(&cells))
+            }
+        }
+        return run.map { RunJournal(run: $0, steps: steps, attempts: attempts, events: events, approvals: approvals) }
     }
 }
