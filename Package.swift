@@ -126,7 +126,7 @@ var targets: [Target] = [
     .testTarget(name: "WfloEngineTests", dependencies: ["WfloEngine", "WfloHTTP", "WfloStore", "WfloDSL", "WfloReports", "WfloTesting"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloCLITests", dependencies: ["WfloCLI", "WfloApp", "WfloStore", "WfloTesting", "WfloTelemetry",
             .product(name: "AsyncHTTPClient", package: "async-http-client")], exclude: ["Browser"], swiftSettings: swiftSettings),
-    .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
+    .testTarget(name: "WfloAppTests", dependencies: ["WfloApp", "WfloCore", "WfloDSL", "WfloEngine", "WfloPricing", "WfloReports", "WfloStore", "WfloTesting", "WfloHTTP", "WfloProviders"], swiftSettings: swiftSettings),
     .testTarget(name: "WfloServerTests", dependencies: [
             "WfloServer", "WfloApp", "WfloCore", "WfloStore", "WfloTesting",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -14,12 +14,16 @@ public struct RunService: Sendable {
     /// Delivers budget alerts while a run started or resumed here goes, and once more at its end;
     /// nil: this service's runs deliver none (a worker delivers on its own loop).
     public let alerts: AlertDeliveryService?
+    /// The workflows this service parsed from runs' journaled sources (a worker's services share one).
+    public let workflows: JournaledWorkflows
 
-    public init(store: any JournalStore, pricing: PricingTable, executor: Executor, alerts: AlertDeliveryService? = nil) {
+    public init(store: any JournalStore, pricing: PricingTable, executor: Executor, alerts: AlertDeliveryService? = nil,
+                workflows: JournaledWorkflows = JournaledWorkflows()) {
         self.store = store
         self.pricing = pricing
         self.executor = executor
         self.alerts = alerts
+        self.workflows = workflows
     }
 
     /// `body` with alert delivery beside it, when this service delivers.
@@ -189,7 +193,9 @@ public struct RunService: Sendable {
     /// from the `run_started` event of `started` (the run's journal, or that event of it).
     private func journaledDefinition(of record: RunRecord, path: String, started: RunJournal) throws -> WorkflowDefinition {
         let children = Executor.journaledWorkflowSources(started)
-        return try WorkflowLoader.parse(source: record.workflowSource, file: path, pricing: pricing, sources: WorkflowSources(journaled: children))
+        return try workflows.definition(source: record.workflowSource, path: path, children: children) {
+            try WorkflowLoader.parse(source: record.workflowSource, file: path, pricing: pricing, sources: WorkflowSources(journaled: children))
+        }
     }
 
     public func runDurable(name: String, program: String, inputs: JSONValue, budget: Money?, runID: String,

@@ -287,7 +287,7 @@ public final class WorkerService: Sendable {
         configuration.approvals = .noWait
         // Its own run's step tasks: as many at once as the worker's concurrency (other workers take the rest).
         if settings.spreadSteps { configuration.stepTasks = StepTaskSettings(lease: settings.lease, owner: owner, width: settings.concurrency) }
-        let service = RunService(store: fenced, pricing: runs.pricing, executor: Executor(configuration))
+        let service = RunService(store: fenced, pricing: runs.pricing, executor: Executor(configuration), workflows: runs.workflows)
         let driving = Task { try await service.resume(runID: lease.runID, budget: nil) }
         let renewal = Task { await self.renew(lease, stopping: driving) }
         let outcome = await driving.result
