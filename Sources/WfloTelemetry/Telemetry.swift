@@ -145,8 +145,27 @@ public final class Telemetry: Sendable {
     }
 
     /// A metric or label name as Prometheus allows it: `gen_ai.client.token.usage` becomes `gen_ai_client_token_usage`.
+    /// Every metric's name and labels pass through here each time one is recorded (swift-metrics
+    /// makes a handler per use): ASCII names are mapped byte by byte, without Unicode properties.
     static func prometheusName(_ name: String) -> String {
-        String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
+        var ascii = true
+        var valid = true
+        for byte in name.utf8 {
+            if byte >= 0x80 { ascii = false; break }
+            if !Self.isNameByte(byte) { valid = false }
+        }
+        if ascii {
+            return valid ? name : String(decoding: name.utf8.map { Self.isNameByte($0) ? $0 : UInt8(ascii: "_") }, as: UTF8.self)
+        }
+        return String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: ":"): true
+        default: false
+        }
     }
 }
 

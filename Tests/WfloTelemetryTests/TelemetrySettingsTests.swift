@@ -81,6 +81,18 @@ struct TelemetrySettingsTests {
         #expect(Telemetry.prometheusName("wflo_cost_usd_total") == "wflo_cost_usd_total")
     }
 
+    /// The byte-by-byte mapping of ASCII names gives what the character-by-character one does.
+    @Test func prometheusNamesOfEveryASCIICharacterAndBeyond() {
+        func byCharacter(_ name: String) -> String {
+            String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
+        }
+        let ascii = (0..<128).map { String(UnicodeScalar(UInt8($0))) }
+        for one in ascii { #expect(Telemetry.prometheusName("a" + one + "b") == byCharacter("a" + one + "b"), "\(one.unicodeScalars.first!.value)") }
+        #expect(Telemetry.prometheusName(ascii.joined()) == byCharacter(ascii.joined()))
+        for name in ["café.latte", "gen_ai.ü", "名前.x", "", "a:b_c9"] { #expect(Telemetry.prometheusName(name) == byCharacter(name), "\(name)") }
+        #expect(Telemetry.prometheusName("café.latte") == "café_latte")
+    }
+
     @Test func traceparentsAreCheckedToTheLetter() {
         #expect(RunTelemetry.isValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
         #expect(!RunTelemetry.isValidTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"))
