@@ -233,9 +233,9 @@ struct RowCells {
     }
 }
 
-/// A run's journal read in one statement — one snapshot and one round trip, where a read-only
-/// transaction of a statement a table took seven (BEGIN, five reads, COMMIT), and a worker reads
-/// its run's journal for every run it claims.
+/// A run's journal read in one statement — one snapshot and one round trip. A read-only
+/// transaction with a statement for each table took seven (BEGIN, five reads, COMMIT), and a
+/// worker reads its run's journal for every run it claims.
 ///
 /// The rows of the five tables come as one result: each row starts with its ``Part`` and three
 /// sort keys, then holds every table's columns (``RunRow/columns``, ``StepRow``'s, … in that
@@ -273,20 +273,19 @@ enum JournalRows {
             let after = Array(repeating: "NULL", count: widths.dropFirst(part.rawValue + 1).reduce(0, +))
             return "SELECT " + ([String(part.rawValue), keys] + before + [selecting] + after).joined(separator: ", ") + " FROM " + table
         }
-        let parts = columns
         let tables = ["runs", "steps", "attempts", "events", "approvals"]
-        let typed = parts.enumerated().map { "(SELECT \($0.element) FROM \(tables[$0.offset])) t\($0.offset)" }
+        let typed = columns.enumerated().map { "(SELECT \($0.element) FROM \(tables[$0.offset])) t\($0.offset)" }
         return """
             SELECT * FROM (
                 SELECT 0 AS part, NULL::float8 AS k_float, NULL::text AS k_text, NULL::int8 AS k_int, t0.*, t1.*, t2.*, t3.*, t4.*
                 FROM \(typed.joined(separator: ", ")) WHERE false
-                UNION ALL \(branch(.run, keys: "NULL, NULL, NULL", selecting: parts[0], from: "runs WHERE id = $1"))
-                UNION ALL \(branch(.step, keys: "started_at, step_id, NULL", selecting: parts[1],
+                UNION ALL \(branch(.run, keys: "NULL, NULL, NULL", selecting: columns[0], from: "runs WHERE id = $1"))
+                UNION ALL \(branch(.step, keys: "started_at, step_id, NULL", selecting: columns[1],
                                    from: "steps WHERE run_id = $1 AND ($3::text[] IS NULL OR step_id = ANY($3))"))
-                UNION ALL \(branch(.attempt, keys: "NULL, NULL, id", selecting: parts[2], from: "attempts WHERE run_id = $1"))
-                UNION ALL \(branch(.event, keys: "NULL, NULL, sequence", selecting: parts[3],
+                UNION ALL \(branch(.attempt, keys: "NULL, NULL, id", selecting: columns[2], from: "attempts WHERE run_id = $1"))
+                UNION ALL \(branch(.event, keys: "NULL, NULL, sequence", selecting: columns[3],
                                    from: "events WHERE run_id = $1 AND ($4::text[] IS NULL OR kind = ANY($4))"))
-                UNION ALL \(branch(.approval, keys: "requested_at, NULL, ord", selecting: parts[4], from: "approvals WHERE run_id = $1"))
+                UNION ALL \(branch(.approval, keys: "requested_at, NULL, ord", selecting: columns[4], from: "approvals WHERE run_id = $1"))
             ) journal
             ORDER BY part, k_float NULLS FIRST, k_text COLLATE "C", k_int
             """
