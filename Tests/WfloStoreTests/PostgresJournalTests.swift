@@ -136,6 +136,15 @@ struct PostgresJournalTests {
 
     // MARK: two processes
 
+    /// Run `run-1` with a budget of $1.00 and one paid call reserved and settled through `store`
+    /// (which then remembers the run's ledger as it wrote it).
+    private func runWithOneSettledCall(_ store: PostgresJournalStore, step: String = "s1", reserve: String = "0.10",
+                                       cost: String = "0.05") async throws {
+        try await store.createRun(sampleRun(budget: "1.00"))
+        let attempt = try #require(try await store.beginAttempt(start(step: step, reserve: reserve)).attemptID)
+        try await store.finishAttempt(finish(attempt, step: step, cost: cost))
+    }
+
     /// Two stores on one schema: two pools, as two processes would have.
     private func withTwoStores(_ body: (PostgresJournalStore, PostgresJournalStore) async throws -> Void) async throws {
         try await PostgresTestJournal.withSchema { schema in
@@ -156,9 +165,7 @@ struct PostgresJournalTests {
 
     @Test func twoProcessesRacingForARunsLastCentsSpendExactlyWhatIsThere() async throws {
         try await withTwoStores { a, b in
-            try await a.createRun(sampleRun(budget: "1.00"))
-            let spent = try #require(try await a.beginAttempt(start(step: "before", reserve: "0.80")).attemptID)
-            try await a.finishAttempt(finish(spent, step: "before", cost: "0.75"))
+            try await runWithOneSettledCall(a, step: "before", reserve: "0.80", cost: "0.75")
             // 0.25 left: 50 reservations of 0.01 from two pools at once, 25 fit.
             let outcomes = try await withThrowingTaskGroup(of: AttemptBeginOutcome.self) { group in
                 for index in 0..<50 {
@@ -181,9 +188,7 @@ struct PostgresJournalTests {
     /// changed in between — a reservation, a lower budget, a cancel — is seen, never written over.
     @Test func aOneStatementWriteSeesWhatAnotherProcessChangedSince() async throws {
         try await withTwoStores { a, b in
-            try await a.createRun(sampleRun(budget: "1.00"))
-            let first = try #require(try await a.beginAttempt(start(step: "s1", reserve: "0.10")).attemptID)
-            try await a.finishAttempt(finish(first, step: "s1", cost: "0.05"))
+            try await runWithOneSettledCall(a)
             // Another process reserves: the first process's next reservation adds to it, not to what it remembers.
             let other = try #require(try await b.beginAttempt(start(step: "s2", reserve: "0.20")).attemptID)
             let second = try #require(try await a.beginAttempt(start(step: "s3", reserve: "0.30")).attemptID)
@@ -212,9 +217,7 @@ struct PostgresJournalTests {
     /// reservation stays held, as the unsettled attempt needs, and no event is added.
     @Test func aOneStatementSettlementOfAnAttemptMarkedUnsettledElsewhereWritesNothing() async throws {
         try await withTwoStores { a, b in
-            try await a.createRun(sampleRun(budget: "1.00"))
-            let first = try #require(try await a.beginAttempt(start(step: "s1", reserve: "0.10")).attemptID)
-            try await a.finishAttempt(finish(first, step: "s1", cost: "0.05"))
+            try await runWithOneSettledCall(a)
             let second = try #require(try await a.beginAttempt(start(step: "s2", reserve: "0.30")).attemptID)
             #expect(try await b.markInFlightUnsettled(runID: "run-1", at: date(3)) == 1)
             let eventsBefore = try await b.journal(runID: "run-1").events.count
